@@ -1,0 +1,138 @@
+/*
+ * anvil_admin.c - anvil-admin, the operator's tool.
+ *
+ * This file only parses options and dispatches; the work is in the
+ * library. Exit codes: 0 success, 1 the operation failed, 2 usage error,
+ * 3 the configuration was refused.
+ */
+#include "config.h"
+
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+
+#include "ca/ca.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "store/store.h"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_CONFIG 3
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: anvil-admin [--config FILE] COMMAND\n"
+	    "\n"
+	    "Commands:\n"
+	    "  init     create the CA key and certificate (if absent) and the\n"
+	    "           store under [server] data_dir; load and check them if\n"
+	    "           both exist; refuse a key without its certificate or\n"
+	    "           a certificate without its key\n"
+	    "\n"
+	    "Options:\n"
+	    "  -c, --config FILE  configuration file (default: $ANVIL_CONFIG,\n"
+	    "                     else %s)\n"
+	    "  -h, --help         this text\n"
+	    "  -V, --version      print the version\n"
+	    "\n"
+	    "Exit status: 0 success, 1 the operation failed, 2 usage error,\n"
+	    "3 configuration refused.\n", config_default_path());
+}
+
+static int
+cmd_init(const struct anvil_config *cfg)
+{
+	struct ca *ca = NULL;
+	struct store *st = NULL;
+	char err[1024] = "";
+	anvil_err rc;
+	int status = EXIT_FAIL;
+
+	if ((rc = ca_load_or_generate(cfg, &ca, err, sizeof(err))) != ANVIL_OK) {
+		fprintf(stderr, "anvil-admin: init: %s\n", err);
+		goto out;
+	}
+	if ((rc = store_open(cfg->data_dir, STORE_OPEN_CREATE, &st, err,
+	    sizeof(err))) != ANVIL_OK) {
+		fprintf(stderr, "anvil-admin: init: %s\n", err);
+		goto out;
+	}
+	printf("CA initialised: %s\n", cfg->cert_file);
+	printf("CA key: %s\n", strncmp(cfg->key_file, "pkcs11:", 7) == 0 ?
+	    "PKCS#11 token" : cfg->key_file);
+	printf("store: %s/store\n", cfg->data_dir);
+	status = 0;
+out:
+	store_close(st);
+	ca_free(ca);
+	return status;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct anvil_config *cfg = NULL;
+	const char *config_path = NULL;
+	char err[1024] = "";
+	int c, status = EXIT_USAGE;
+
+	log_init("anvil-admin", LOG_LVL_WARN, 0);
+	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("anvil-admin %s\n", PACKAGE_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return EXIT_USAGE;
+		}
+	}
+	if (optind >= argc) {
+		fprintf(stderr, "anvil-admin: no command given\n");
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (gnutls_global_init() < 0) {
+		fprintf(stderr, "anvil-admin: GnuTLS failed to initialise\n");
+		return EXIT_FAIL;
+	}
+	if (config_load(config_path, &cfg, err, sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "anvil-admin: %s\n", err);
+		status = EXIT_CONFIG;
+		goto out;
+	}
+	if (strcmp(argv[optind], "init") == 0) {
+		if (argc - optind != 1) {
+			fprintf(stderr, "anvil-admin: init takes no "
+			    "arguments\n");
+			goto out;
+		}
+		status = cmd_init(cfg);
+	} else {
+		fprintf(stderr, "anvil-admin: unknown command \"%s\"\n",
+		    argv[optind]);
+		usage(stderr);
+	}
+out:
+	config_free(cfg);
+	gnutls_global_deinit();
+	return status;
+}

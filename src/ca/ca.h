@@ -1,0 +1,222 @@
+/*
+ * ca.h - the certificate authority core: CA key and certificate (load or
+ * generate), CSR validation, end-entity issuance, CRL.
+ *
+ * Built on GnuTLS; libtasn1 builds what GnuTLS cannot (CRL entry reason
+ * codes). The CA key may be a file or a PKCS#11 URL that GnuTLS opens, in
+ * which case it never leaves the token.
+ */
+#ifndef ANVIL_CA_CA_H
+#define ANVIL_CA_CA_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "core/conf.h"
+#include "core/error.h"
+
+struct store_txn;
+
+enum ca_key_type {
+	CA_KEY_EC_P256 = 0,
+	CA_KEY_EC_P384,
+	CA_KEY_EC_P521,
+	CA_KEY_RSA2048,
+	CA_KEY_RSA3072,
+	CA_KEY_RSA4096,
+	CA_KEY_ED25519,
+	CA_KEY_ED448,
+	CA_KEY__MAX
+};
+
+/*
+ * Parses a key type string ("ec:P-256" or "P-256", ..., "rsa:2048" or
+ * "rsa2048", ..., "ed25519", "ed448"). ANVIL_ERR_INVALID otherwise.
+ */
+anvil_err ca_key_type_parse(const char *s, enum ca_key_type *out);
+
+/* The accepted key type strings, comma separated, for error messages. */
+const char *ca_key_type_accepted(void);
+
+/* Generates a new private key of type t (caller gnutls_x509_privkey_deinit). */
+anvil_err ca_key_generate(enum ca_key_type t, gnutls_x509_privkey_t *out,
+    char *err, size_t errlen);
+
+struct ca;
+
+/*
+ * The CA of cfg: key at cfg->key_file, certificate at cfg->cert_file.
+ * - neither present: generates a key of cfg->key_type and a self-signed CA
+ *   certificate (profile in architecture.md §3) and writes both, the key
+ *   0600, each by temporary file and rename, under a lock so two processes
+ *   never both generate;
+ * - both present: loads them and checks that they belong together
+ *   (ANVIL_ERR_MISMATCH otherwise);
+ * - only one present: ANVIL_ERR_PARTIAL naming the missing file.
+ * A pkcs11: URL as key_file is opened through GnuTLS; the key must already
+ * be on the token, and a missing certificate is created for it.
+ * Caller owns *out (ca_free).
+ */
+anvil_err ca_load_or_generate(const struct anvil_config *cfg, struct ca **out,
+    char *err, size_t errlen);
+
+/* Frees ca; NULL is a no-op. */
+void ca_free(struct ca *ca);
+
+/* Borrowed CA certificate, valid until ca_free. */
+gnutls_x509_crt_t ca_cert_peek(const struct ca *ca);
+
+/* Borrowed PEM of the CA certificate (NUL-terminated). */
+const char *ca_cert_pem_peek(const struct ca *ca);
+
+/* Borrowed CA private key. */
+gnutls_privkey_t ca_key_peek(const struct ca *ca);
+
+/* ---------------------------------------------------------------- CSR */
+
+enum ca_ident_type { CA_IDENT_DNS = 0, CA_IDENT_IP };
+
+/* One order identifier, already normalised (dns: lower case A-labels). */
+struct ca_ident {
+	enum ca_ident_type type;
+	const char *value;	/* "example.org", "*.example.org", "192.0.2.1",
+				 * "2001:db8::1" */
+};
+
+/* The ten CSR checks, in the order they run. */
+enum ca_csr_check {
+	CA_CSR_PARSE = 1,	/* DER parses as one PKCS#10 request */
+	CA_CSR_VERSION,		/* version is v1 (0) */
+	CA_CSR_SIGNATURE,	/* self-signature verifies */
+	CA_CSR_KEY,		/* key type and size acceptable */
+	CA_CSR_ACCOUNT_KEY,	/* key differs from the account key */
+	CA_CSR_EXTENSIONS,	/* extensionRequest attribute readable */
+	CA_CSR_BASIC_CONSTRAINTS, /* no basicConstraints cA=TRUE */
+	CA_CSR_SAN,		/* subjectAltName present, only dNSName and
+				 * iPAddress entries, each well formed */
+	CA_CSR_SAN_IN_ORDER,	/* every SAN and the CN is an order identifier
+				 * of the same type */
+	CA_CSR_ORDER_IN_SAN	/* every order identifier is in the SAN */
+};
+
+/* "parse", "version", ... for messages. */
+const char *ca_csr_check_name(enum ca_csr_check c);
+
+struct ca_csr;
+
+/*
+ * Runs the ten checks on a DER PKCS#10 request against the order's
+ * identifiers. account_spki (DER SubjectPublicKeyInfo of the account key,
+ * may be NULL to skip check 5) is borrowed. On failure returns
+ * ANVIL_ERR_BADCSR, sets *failed (if not NULL) to the check that failed and
+ * writes "CSR check N (name): detail" into err. Caller owns *out.
+ */
+anvil_err ca_csr_check(const unsigned char *der, size_t len,
+    const struct ca_ident *ids, size_t nids, const unsigned char *account_spki,
+    size_t account_spki_len, struct ca_csr **out, enum ca_csr_check *failed,
+    char *err, size_t errlen);
+
+/* Frees csr; NULL is a no-op. */
+void ca_csr_free(struct ca_csr *csr);
+
+/* ---------------------------------------------------------------- issuance */
+
+struct ca_issue_params {
+	unsigned validity_days;
+	const char *crl_url;		/* NULL or "": no CRLDistributionPoints */
+	const char *ocsp_url;		/* NULL or "": no OCSP in AIA */
+	const char *ca_issuers_url;	/* NULL or "": no caIssuers in AIA */
+	int rsa_key_encipherment;	/* keyEncipherment for RSA leaf keys */
+	time_t now;			/* notBefore; 0 means time(NULL) */
+};
+
+/* Fills p from cfg's [issuance] section (strings borrowed from cfg). */
+void ca_issue_params_from_config(const struct anvil_config *cfg,
+    struct ca_issue_params *p);
+
+struct ca_issued {
+	unsigned char serial[16];	/* random, high bit clear */
+	char serial_hex[33];		/* lower-case hex of serial */
+	time_t not_before;
+	time_t not_after;
+	char *pem;			/* the leaf only, PEM */
+	char *chain_pem;		/* leaf then CA certificate, PEM */
+	unsigned char *der;		/* the leaf, DER */
+	size_t der_len;
+};
+
+/*
+ * Issues an end-entity certificate for a checked CSR and the order's
+ * identifiers (SAN rebuilt from ids, never copied from the CSR). Caller
+ * owns *out (ca_issued_free).
+ */
+anvil_err ca_issue(struct ca *ca, const struct ca_csr *csr,
+    const struct ca_ident *ids, size_t nids, const struct ca_issue_params *p,
+    struct ca_issued **out, char *err, size_t errlen);
+
+/* Frees an issued certificate; NULL is a no-op. */
+void ca_issued_free(struct ca_issued *c);
+
+/* ---------------------------------------------------------------- CRL */
+
+/* RFC 5280 CRLReason values (7 is unused). */
+enum ca_crl_reason {
+	CA_REASON_UNSPECIFIED = 0,
+	CA_REASON_KEY_COMPROMISE = 1,
+	CA_REASON_CA_COMPROMISE = 2,
+	CA_REASON_AFFILIATION_CHANGED = 3,
+	CA_REASON_SUPERSEDED = 4,
+	CA_REASON_CESSATION_OF_OPERATION = 5,
+	CA_REASON_CERTIFICATE_HOLD = 6,
+	CA_REASON_REMOVE_FROM_CRL = 8,
+	CA_REASON_PRIVILEGE_WITHDRAWN = 9,
+	CA_REASON_AA_COMPROMISE = 10
+};
+
+/* 1 if r is a valid CRLReason value (0-6, 8-10). */
+int ca_crl_reason_valid(int r);
+
+struct ca_revoked {
+	unsigned char serial[20];
+	size_t serial_len;
+	time_t when;
+	int reason;		/* enum ca_crl_reason; 0 is written as no reasonCode */
+};
+
+struct ca_crl {
+	uint64_t number;
+	time_t this_update;
+	time_t next_update;
+	unsigned char *der;
+	size_t der_len;
+	char *pem;
+};
+
+/*
+ * Builds and signs a v2 CRL: issuer the CA subject, one entry per element
+ * of revoked with its time and (if non-zero) reasonCode, CRLNumber number,
+ * AuthorityKeyIdentifier, thisUpdate and nextUpdate as given. Caller owns
+ * *out (ca_crl_free).
+ */
+anvil_err ca_crl_build(struct ca *ca, const struct ca_revoked *revoked,
+    size_t n, uint64_t number, time_t this_update, time_t next_update,
+    struct ca_crl **out, char *err, size_t errlen);
+
+/*
+ * Builds the CRL of the store: raises the store's "crl_number" counter
+ * and lists every revoked certificate (records with "revoked": {"time":
+ * seconds, "reason": n}), in one transaction; thisUpdate now, nextUpdate
+ * now + cfg->crl_validity_hours.
+ */
+anvil_err ca_crl_from_store(struct ca *ca, struct store_txn *txn,
+    const struct anvil_config *cfg, time_t now, struct ca_crl **out,
+    char *err, size_t errlen);
+
+/* Frees a CRL; NULL is a no-op. */
+void ca_crl_free(struct ca_crl *crl);
+
+#endif

@@ -1,0 +1,39 @@
+/*
+ * ca_int.h - private to src/ca: the structures behind ca.h's opaque types.
+ * Nothing outside src/ca includes this file.
+ */
+#ifndef ANVIL_CA_CA_INT_H
+#define ANVIL_CA_CA_INT_H
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "ca/ca.h"
+
+struct ca {
+	gnutls_privkey_t key;		/* file key or PKCS#11 object */
+	gnutls_x509_crt_t cert;
+	char *cert_pem;
+	unsigned char key_id[64];	/* subjectKeyIdentifier of the CA */
+	size_t key_id_len;
+	gnutls_digest_algorithm_t dig;	/* hash for signing with key */
+};
+
+struct ca_csr {
+	gnutls_x509_crq_t crq;
+	gnutls_pubkey_t pub;
+	gnutls_pk_algorithm_t pk;
+};
+
+/* Logs "call: gnutls_strerror(ret)" and writes the same into err. */
+anvil_err ca_gnutls_err(char *err, size_t errlen, const char *call, int ret);
+
+/* The SHA-1 key identifier (RFC 5280 method 1) of pub into id. */
+anvil_err ca_key_id(gnutls_pubkey_t pub, unsigned char *id, size_t *len);
+
+/* The libtasn1 definitions of pkix.asn, parsed once per process. */
+struct asn1_node_st;
+anvil_err ca_asn1_defs(struct asn1_node_st **out);
+
+#endif

@@ -1,0 +1,588 @@
+/*
+ * conf.c - the INI configuration file.
+ *
+ * Keys live in one typed table with their default and bounds; the parser
+ * reads the file once, checks each value against its row, and refuses the
+ * whole file at the first problem with "file:line: what is wrong". The
+ * result is an immutable struct anvil_config that callers pass down.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <ctype.h>
+#include <errno.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "ca/ca.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/util.h"
+
+#define CONFIG_MAX_FILE (1024 * 1024)
+#define CONFIG_MAX_LINE 4096
+
+#ifndef ANVIL_SYSCONFDIR
+#define ANVIL_SYSCONFDIR "/etc"
+#endif
+
+enum key_kind { K_STR, K_URL, K_PATH, K_UINT, K_SIZE, K_BOOL, K_KEYTYPE,
+	K_LOGLEVEL, K_RESOLVER, K_NETS, K_KEYFILE };
+
+struct key_def {
+	const char *section;
+	const char *name;
+	enum key_kind kind;
+	size_t offset;		/* into struct anvil_config */
+	const char *def;	/* default; NULL: required */
+	unsigned long min, max;	/* K_UINT/K_SIZE bounds; K_STR max length */
+};
+
+#define OFF(f) offsetof(struct anvil_config, f)
+
+static const struct key_def keys[] = {
+	{ "server", "base_url", K_URL, OFF(base_url), NULL, 0, 0 },
+	{ "server", "data_dir", K_PATH, OFF(data_dir), NULL, 0, 0 },
+	{ "server", "terms_of_service", K_URL, OFF(terms_of_service), "", 0, 0 },
+	{ "server", "max_body", K_SIZE, OFF(max_body), "65536", 1024, 16777216 },
+	{ "server", "log_level", K_LOGLEVEL, OFF(log_level), "info", 0, 0 },
+	{ "ca", "key_type", K_KEYTYPE, OFF(key_type), "ec:P-256", 0, 0 },
+	{ "ca", "key_file", K_KEYFILE, OFF(key_file), "ca.key", 0, 0 },
+	{ "ca", "cert_file", K_KEYFILE, OFF(cert_file), "ca.pem", 0, 0 },
+	{ "ca", "common_name", K_STR, OFF(common_name), "Anvil Private CA", 1, 64 },
+	{ "ca", "organization", K_STR, OFF(organization), "Anvil", 0, 64 },
+	{ "ca", "validity_years", K_UINT, OFF(validity_years), "10", 1, 100 },
+	{ "issuance", "validity_days", K_UINT, OFF(validity_days), "90", 1, 3650 },
+	{ "issuance", "crl_url", K_URL, OFF(crl_url), "", 0, 0 },
+	{ "issuance", "ocsp_url", K_URL, OFF(ocsp_url), "", 0, 0 },
+	{ "issuance", "ca_issuers_url", K_URL, OFF(ca_issuers_url), "", 0, 0 },
+	{ "issuance", "crl_validity_hours", K_UINT, OFF(crl_validity_hours), "168", 1, 8760 },
+	{ "issuance", "rsa_key_encipherment", K_BOOL, OFF(rsa_key_encipherment), "false", 0, 0 },
+	{ "validation", "http_port", K_UINT, OFF(http_port), "80", 1, 65535 },
+	{ "validation", "tls_port", K_UINT, OFF(tls_port), "443", 1, 65535 },
+	{ "validation", "dns_resolver", K_RESOLVER, OFF(dns_resolver), "", 0, 0 },
+	{ "validation", "timeout", K_UINT, OFF(timeout), "10", 1, 300 },
+	{ "validation", "deny_networks", K_NETS, OFF(deny_networks), "169.254.0.0/16, fe80::/10", 0, 0 },
+	{ "accounts", "eab_required", K_BOOL, OFF(eab_required), "false", 0, 0 },
+};
+#define NKEYS (sizeof(keys) / sizeof(keys[0]))
+
+static const char *const sections[] = { "server", "ca", "issuance",
+	"validation", "accounts" };
+
+const char *
+config_default_path(void)
+{
+	return ANVIL_SYSCONFDIR "/anvil/anvil.conf";
+}
+
+void
+config_free(struct anvil_config *cfg)
+{
+	size_t i;
+
+	if (cfg == NULL)
+		return;
+	for (i = 0; i < NKEYS; i++) {
+		switch (keys[i].kind) {
+		case K_UINT:
+		case K_SIZE:
+		case K_BOOL:
+			break;
+		case K_NETS:
+			free(cfg->deny_networks);
+			break;
+		default:
+			free(*(char **)((char *)cfg + keys[i].offset));
+		}
+	}
+	free(cfg->path);
+	free(cfg);
+}
+
+/* Parses one CIDR "addr/len" (or a bare address) into n. */
+static int
+parse_cidr(const char *s, struct config_net *n)
+{
+	char buf[64];
+	const char *slash = strchr(s, '/');
+	size_t alen = slash ? (size_t)(slash - s) : strlen(s);
+	unsigned long plen;
+	char *end;
+	unsigned i, bits;
+
+	if (alen == 0 || alen >= sizeof(buf))
+		return -1;
+	memcpy(buf, s, alen);
+	buf[alen] = '\0';
+	memset(n, 0, sizeof(*n));
+	if (inet_pton(AF_INET, buf, n->addr) == 1) {
+		n->family = AF_INET;
+		bits = 32;
+	} else if (inet_pton(AF_INET6, buf, n->addr) == 1) {
+		n->family = AF_INET6;
+		bits = 128;
+	} else
+		return -1;
+	if (slash == NULL)
+		plen = bits;
+	else {
+		if (!isdigit((unsigned char)slash[1]))
+			return -1;
+		errno = 0;
+		plen = strtoul(slash + 1, &end, 10);
+		if (errno != 0 || *end != '\0' || plen > bits)
+			return -1;
+	}
+	n->prefix = (unsigned)plen;
+	/* Host bits must be zero: "10.0.0.1/8" is a typo more often than not. */
+	for (i = n->prefix; i < bits; i++)
+		if (n->addr[i / 8] & (0x80 >> (i % 8)))
+			return -1;
+	return 0;
+}
+
+static int
+prefix_match(const unsigned char *a, const unsigned char *net, unsigned plen)
+{
+	unsigned full = plen / 8, rest = plen % 8;
+
+	if (memcmp(a, net, full) != 0)
+		return 0;
+	if (rest == 0)
+		return 1;
+	return ((a[full] ^ net[full]) & (0xff << (8 - rest))) == 0;
+}
+
+int
+config_net_denied(const struct anvil_config *cfg, int family,
+    const unsigned char *addr)
+{
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0xff, 0xff };
+	size_t i;
+
+	if (family == AF_INET6 && memcmp(addr, mapped, 12) == 0) {
+		family = AF_INET;
+		addr += 12;
+	}
+	for (i = 0; i < cfg->n_deny_networks; i++) {
+		const struct config_net *n = &cfg->deny_networks[i];
+		if (n->family == family && prefix_match(addr, n->addr,
+		    n->prefix))
+			return 1;
+	}
+	return 0;
+}
+
+static int
+has_ctl_or_space(const char *s)
+{
+	for (; *s; s++)
+		if ((unsigned char)*s <= 0x20 || *s == 0x7f)
+			return 1;
+	return 0;
+}
+
+/* Checks value against def and stores it in cfg. Writes why into why. */
+static int
+set_value(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	char **sp = (char **)((char *)cfg + def->offset);
+	unsigned long v;
+	char *end, *copy = NULL;
+	enum ca_key_type kt;
+
+	switch (def->kind) {
+	case K_UINT:
+	case K_SIZE:
+		if (!isdigit((unsigned char)value[0]))
+			goto notnum;
+		errno = 0;
+		v = strtoul(value, &end, 10);
+		if (errno != 0 || *end != '\0')
+			goto notnum;
+		if (v < def->min || v > def->max) {
+			snprintf(why, whylen, "%s must be between %lu and %lu, "
+			    "not %s", def->name, def->min, def->max, value);
+			return -1;
+		}
+		if (def->kind == K_UINT)
+			*(unsigned *)((char *)cfg + def->offset) = (unsigned)v;
+		else
+			*(size_t *)((char *)cfg + def->offset) = (size_t)v;
+		return 0;
+	notnum:
+		snprintf(why, whylen, "%s must be a whole number, not \"%s\"",
+		    def->name, value);
+		return -1;
+	case K_BOOL:
+		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
+		    strcmp(value, "1") == 0)
+			*(bool *)((char *)cfg + def->offset) = true;
+		else if (strcmp(value, "false") == 0 ||
+		    strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
+			*(bool *)((char *)cfg + def->offset) = false;
+		else {
+			snprintf(why, whylen, "%s must be true or false, not "
+			    "\"%s\"", def->name, value);
+			return -1;
+		}
+		return 0;
+	case K_NETS: {
+		struct config_net *nets = NULL;
+		size_t n = 0;
+		char *tok, *save = NULL;
+
+		if ((copy = strdup(value)) == NULL)
+			goto nomem;
+		for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+		    tok = strtok_r(NULL, ", \t", &save)) {
+			struct config_net *t = realloc(nets,
+			    (n + 1) * sizeof(*nets));
+			if (t == NULL) {
+				free(nets);
+				goto nomem;
+			}
+			nets = t;
+			if (parse_cidr(tok, &nets[n]) != 0) {
+				snprintf(why, whylen, "%s: \"%s\" is not a "
+				    "network (address/prefix, host bits zero)",
+				    def->name, tok);
+				free(nets);
+				free(copy);
+				return -1;
+			}
+			n++;
+		}
+		free(copy);
+		free(cfg->deny_networks);
+		cfg->deny_networks = nets;
+		cfg->n_deny_networks = n;
+		return 0;
+	}
+	case K_URL:
+		if (value[0] != '\0' && ((strncmp(value, "https://", 8) != 0 &&
+		    strncmp(value, "http://", 7) != 0) ||
+		    has_ctl_or_space(value) || strchr(value, '#') ||
+		    strchr(value, '?') || strlen(value) > 1024 ||
+		    value[strcspn(value, ":") + 3] == '\0' ||
+		    value[strcspn(value, ":") + 3] == '/')) {
+			snprintf(why, whylen, "%s must be an http:// or "
+			    "https:// URL with a host, no query or fragment, "
+			    "not \"%s\"", def->name, value);
+			return -1;
+		}
+		if ((copy = strdup(value)) == NULL)
+			goto nomem;
+		/* base_url and friends: no trailing slash. */
+		while (strlen(copy) > 8 && copy[strlen(copy) - 1] == '/')
+			copy[strlen(copy) - 1] = '\0';
+		break;
+	case K_PATH:
+		if (value[0] != '/' || strlen(value) > 1024) {
+			snprintf(why, whylen, "%s must be an absolute path, not "
+			    "\"%s\"", def->name, value);
+			return -1;
+		}
+		if ((copy = strdup(value)) == NULL)
+			goto nomem;
+		break;
+	case K_KEYFILE:
+		if (value[0] == '\0' || strlen(value) > 2048) {
+			snprintf(why, whylen, "%s must be a file name%s",
+			    def->name, def->offset == OFF(key_file) ?
+			    " or a pkcs11: URL" : "");
+			return -1;
+		}
+		if (strncmp(value, "pkcs11:", 7) == 0 &&
+		    def->offset != OFF(key_file)) {
+			snprintf(why, whylen, "%s cannot be a pkcs11: URL",
+			    def->name);
+			return -1;
+		}
+		if ((copy = strdup(value)) == NULL)
+			goto nomem;
+		break;
+	case K_KEYTYPE:
+		if (ca_key_type_parse(value, &kt) != ANVIL_OK) {
+			snprintf(why, whylen, "%s \"%s\" is not one of: %s",
+			    def->name, value, ca_key_type_accepted());
+			return -1;
+		}
+		if ((copy = strdup(value)) == NULL)
+			goto nomem;
+		break;
+	case K_LOGLEVEL:
+		if (log_level_parse(value) < 0) {
+			snprintf(why, whylen, "%s must be err, warn, info or "
+			    "debug, not \"%s\"", def->name, value);
+			return -1;
+		}
+		if ((copy = strdup(value)) == NULL)
+			goto nomem;
+		break;
+	case K_RESOLVER: {
+		const char *at = strchr(value, '@');
+		unsigned char a[16];
+		char host[64];
+
+		if (value[0] != '\0') {
+			size_t hl = at ? (size_t)(at - value) : strlen(value);
+			unsigned long port = 53;
+			if (hl == 0 || hl >= sizeof(host))
+				goto badres;
+			memcpy(host, value, hl);
+			host[hl] = '\0';
+			if (inet_pton(AF_INET, host, a) != 1 &&
+			    inet_pton(AF_INET6, host, a) != 1)
+				goto badres;
+			if (at != NULL) {
+				if (!isdigit((unsigned char)at[1]))
+					goto badres;
+				errno = 0;
+				port = strtoul(at + 1, &end, 10);
+				if (errno || *end || port < 1 || port > 65535)
+					goto badres;
+			}
+		}
+		if ((copy = strdup(value)) == NULL)
+			goto nomem;
+		break;
+	badres:
+		snprintf(why, whylen, "%s must be an IP address, optionally "
+		    "@port (e.g. 127.0.0.1@5353), not \"%s\"", def->name, value);
+		return -1;
+	}
+	case K_STR:
+		if (strlen(value) < def->min || strlen(value) > def->max) {
+			snprintf(why, whylen, "%s must be %lu to %lu characters",
+			    def->name, def->min, def->max);
+			return -1;
+		}
+		for (end = (char *)value; *end; end++)
+			if ((unsigned char)*end < 0x20 || *end == 0x7f) {
+				snprintf(why, whylen, "%s holds a control "
+				    "character", def->name);
+				return -1;
+			}
+		if ((copy = strdup(value)) == NULL)
+			goto nomem;
+		break;
+	}
+	free(*sp);
+	*sp = copy;
+	return 0;
+nomem:
+	snprintf(why, whylen, "out of memory");
+	return -1;
+}
+
+static char *
+trim(char *s)
+{
+	char *e;
+
+	while (*s == ' ' || *s == '\t')
+		s++;
+	e = s + strlen(s);
+	while (e > s && (e[-1] == ' ' || e[-1] == '\t' || e[-1] == '\r'))
+		*--e = '\0';
+	return s;
+}
+
+/* Removes a comment: ';' or '#' at the start or after blank space. */
+static void
+strip_comment(char *s)
+{
+	char *p;
+
+	for (p = s; *p; p++)
+		if ((*p == ';' || *p == '#') &&
+		    (p == s || p[-1] == ' ' || p[-1] == '\t')) {
+			*p = '\0';
+			return;
+		}
+}
+
+static const struct key_def *
+find_key(const char *section, const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NKEYS; i++)
+		if (strcmp(keys[i].section, section) == 0 &&
+		    strcmp(keys[i].name, name) == 0)
+			return &keys[i];
+	return NULL;
+}
+
+anvil_err
+config_parse(const char *name, const char *text, size_t len,
+    struct anvil_config **out, char *err, size_t errlen)
+{
+	struct anvil_config *cfg = NULL;
+	anvil_err rc = ANVIL_ERR_CONFIG;
+	unsigned char seen[NKEYS];
+	char section[32] = "";
+	char line[CONFIG_MAX_LINE + 2];
+	char why[512];
+	size_t pos = 0, i;
+	unsigned lineno = 0;
+
+	*out = NULL;
+	memset(seen, 0, sizeof(seen));
+	if (memchr(text, '\0', len) != NULL)
+		return errf(err, errlen, ANVIL_ERR_CONFIG,
+		    "%s:1: file holds a NUL byte", name);
+	if ((cfg = calloc(1, sizeof(*cfg))) == NULL ||
+	    (cfg->path = strdup(name)) == NULL) {
+		rc = errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].def != NULL && set_value(cfg, &keys[i],
+		    keys[i].def, why, sizeof(why)) != 0) {
+			rc = errf(err, errlen, ANVIL_ERR_NOMEM, "%s", why);
+			goto out;
+		}
+
+	while (pos < len) {
+		const char *nl = memchr(text + pos, '\n', len - pos);
+		size_t ll = nl ? (size_t)(nl - (text + pos)) : len - pos;
+		char *s, *eq, *k, *v;
+		const struct key_def *def;
+
+		lineno++;
+		if (ll > CONFIG_MAX_LINE) {
+			errf(err, errlen, rc, "%s:%u: line longer than %d "
+			    "bytes", name, lineno, CONFIG_MAX_LINE);
+			goto out;
+		}
+		memcpy(line, text + pos, ll);
+		line[ll] = '\0';
+		pos += ll + (nl ? 1 : 0);
+
+		strip_comment(line);
+		s = trim(line);
+		if (*s == '\0')
+			continue;
+		if (*s == '[') {
+			char *close = strchr(s, ']');
+			if (close == NULL || close[1] != '\0') {
+				errf(err, errlen, rc, "%s:%u: malformed section "
+				    "header", name, lineno);
+				goto out;
+			}
+			*close = '\0';
+			s = trim(s + 1);
+			for (i = 0; i < sizeof(sections) / sizeof(*sections);
+			    i++)
+				if (strcmp(s, sections[i]) == 0)
+					break;
+			if (i == sizeof(sections) / sizeof(*sections)) {
+				errf(err, errlen, rc, "%s:%u: unknown section "
+				    "[%.40s] (known: server, ca, issuance, "
+				    "validation, accounts)", name, lineno, s);
+				goto out;
+			}
+			snprintf(section, sizeof(section), "%s", s);
+			continue;
+		}
+		if ((eq = strchr(s, '=')) == NULL) {
+			errf(err, errlen, rc, "%s:%u: expected key = value",
+			    name, lineno);
+			goto out;
+		}
+		*eq = '\0';
+		k = trim(s);
+		v = trim(eq + 1);
+		if (section[0] == '\0') {
+			errf(err, errlen, rc, "%s:%u: key \"%.40s\" before any "
+			    "[section]", name, lineno, k);
+			goto out;
+		}
+		if ((def = find_key(section, k)) == NULL) {
+			errf(err, errlen, rc, "%s:%u: unknown key \"%.40s\" in "
+			    "[%s]", name, lineno, k, section);
+			goto out;
+		}
+		if (seen[def - keys]) {
+			errf(err, errlen, rc, "%s:%u: [%s] %s set twice", name,
+			    lineno, section, k);
+			goto out;
+		}
+		seen[def - keys] = 1;
+		if (set_value(cfg, def, v, why, sizeof(why)) != 0) {
+			errf(err, errlen, rc, "%s:%u: [%s] %s", name, lineno,
+			    section, why);
+			goto out;
+		}
+	}
+
+	for (i = 0; i < NKEYS; i++)
+		if (keys[i].def == NULL && !seen[i]) {
+			errf(err, errlen, rc, "%s:%u: [%s] %s is required",
+			    name, lineno, keys[i].section, keys[i].name);
+			goto out;
+		}
+	/* Relative CA files live under data_dir. */
+	if (strncmp(cfg->key_file, "pkcs11:", 7) != 0) {
+		char *p = util_path_join(cfg->data_dir, cfg->key_file);
+		if (p == NULL)
+			goto nomem;
+		free(cfg->key_file);
+		cfg->key_file = p;
+	}
+	{
+		char *p = util_path_join(cfg->data_dir, cfg->cert_file);
+		if (p == NULL)
+			goto nomem;
+		free(cfg->cert_file);
+		cfg->cert_file = p;
+	}
+	*out = cfg;
+	cfg = NULL;
+	rc = ANVIL_OK;
+	goto out;
+nomem:
+	rc = errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+out:
+	config_free(cfg);
+	return rc;
+}
+
+anvil_err
+config_load(const char *path, struct anvil_config **out, char *err,
+    size_t errlen)
+{
+	char *text = NULL;
+	size_t len = 0;
+	anvil_err rc;
+
+	*out = NULL;
+	if (path == NULL || *path == '\0')
+		path = getenv("ANVIL_CONFIG");
+	if (path == NULL || *path == '\0')
+		path = config_default_path();
+	rc = util_read_file(path, CONFIG_MAX_FILE, &text, &len, err, errlen);
+	if (rc != ANVIL_OK) {
+		/* util_read_file names the file; make it look like file:line. */
+		char tmp[512];
+		snprintf(tmp, sizeof(tmp), "%s", err ? err : "");
+		if (rc == ANVIL_ERR_NOTFOUND)
+			errf(err, errlen, rc, "%s:0: cannot read config: no "
+			    "such file", path);
+		else
+			errf(err, errlen, rc, "%s:0: cannot read config (%s)",
+			    path, tmp);
+		return rc;
+	}
+	rc = config_parse(path, text, len, out, err, errlen);
+	free(text);
+	return rc;
+}

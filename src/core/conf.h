@@ -1,0 +1,95 @@
+/*
+ * conf.h - the INI configuration file, parsed once into an immutable
+ * structure that is passed down explicitly.
+ *
+ * Sections and keys are those of anvil.conf(5) (etc/anvil.conf.sample
+ * documents every one). Every key has a default except server.base_url and
+ * server.data_dir. Unknown sections or keys, bad values, duplicates and a
+ * missing file are refused with "file:line: what is wrong".
+ */
+#ifndef ANVIL_CORE_CONF_H
+#define ANVIL_CORE_CONF_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "core/error.h"
+
+/* One network of validation.deny_networks. */
+struct config_net {
+	int family;		/* AF_INET or AF_INET6 */
+	unsigned char addr[16];	/* network address, 4 or 16 bytes used */
+	unsigned prefix;	/* prefix length in bits */
+};
+
+struct anvil_config {
+	char *path;			/* file this was read from */
+
+	/* [server] */
+	char *base_url;			/* no trailing slash */
+	char *data_dir;			/* absolute */
+	char *terms_of_service;		/* "" when unset */
+	size_t max_body;		/* bytes */
+	char *log_level;		/* err|warn|info|debug */
+
+	/* [ca] */
+	char *key_type;			/* one of the eight key type strings */
+	char *key_file;			/* absolute path, or a pkcs11: URL */
+	char *cert_file;		/* absolute path */
+	char *common_name;
+	char *organization;
+	unsigned validity_years;
+
+	/* [issuance] */
+	unsigned validity_days;
+	char *crl_url;			/* "" when unset */
+	char *ocsp_url;			/* "" when unset */
+	char *ca_issuers_url;		/* "" when unset */
+	unsigned crl_validity_hours;	/* nextUpdate - thisUpdate */
+	bool rsa_key_encipherment;	/* add keyEncipherment for RSA leaves */
+
+	/* [validation] */
+	unsigned http_port;
+	unsigned tls_port;
+	char *dns_resolver;		/* "address@port" or "" */
+	unsigned timeout;		/* seconds */
+	struct config_net *deny_networks;
+	size_t n_deny_networks;
+
+	/* [accounts] */
+	bool eab_required;
+};
+
+/*
+ * Reads path (if NULL: $ANVIL_CONFIG, else the compiled-in default) into a
+ * new config (*out, free with config_free). On failure writes
+ * "file:line: what is wrong" into err and returns ANVIL_ERR_CONFIG (or
+ * ANVIL_ERR_NOTFOUND / ANVIL_ERR_IO for the file itself, still naming it).
+ */
+anvil_err config_load(const char *path, struct anvil_config **out,
+    char *err, size_t errlen);
+
+/*
+ * Parses text as if read from a file called name; same results as
+ * config_load. Relative data_dir is refused; relative key/cert files are
+ * resolved under data_dir.
+ */
+anvil_err config_parse(const char *name, const char *text, size_t len,
+    struct anvil_config **out, char *err, size_t errlen);
+
+/* Frees cfg; NULL is a no-op. */
+void config_free(struct anvil_config *cfg);
+
+/* The default config path compiled in ($(sysconfdir)/anvil/anvil.conf). */
+const char *config_default_path(void);
+
+/*
+ * Returns 1 if addr (4 bytes for AF_INET, 16 for AF_INET6) falls inside one
+ * of cfg's deny_networks, else 0. IPv4-mapped IPv6 addresses are matched
+ * against IPv4 networks.
+ */
+int config_net_denied(const struct anvil_config *cfg, int family,
+    const unsigned char *addr);
+
+#endif

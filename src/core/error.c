@@ -1,0 +1,48 @@
+/*
+ * error.c - strings for the project error enum.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+
+#include "core/error.h"
+
+static const char *const err_strings[ANVIL_ERR__MAX] = {
+	[ANVIL_OK] = "success",
+	[ANVIL_ERR_NOMEM] = "out of memory",
+	[ANVIL_ERR_IO] = "input/output error",
+	[ANVIL_ERR_CONFIG] = "configuration refused",
+	[ANVIL_ERR_INVALID] = "invalid value",
+	[ANVIL_ERR_CRYPTO] = "cryptographic operation failed",
+	[ANVIL_ERR_PARTIAL] = "CA key or certificate missing (partial state)",
+	[ANVIL_ERR_MISMATCH] = "CA key and certificate do not match",
+	[ANVIL_ERR_BADCSR] = "CSR refused",
+	[ANVIL_ERR_NOTFOUND] = "not found",
+	[ANVIL_ERR_EXISTS] = "already exists",
+	[ANVIL_ERR_DEADLOCK] = "deadlock",
+	[ANVIL_ERR_STORE] = "store error",
+	[ANVIL_ERR_CORRUPT] = "store file damaged or foreign",
+	[ANVIL_ERR_VERSION] = "store written by a newer version",
+};
+
+const char *
+anvil_strerror(anvil_err err)
+{
+	if ((unsigned)err >= ANVIL_ERR__MAX || err_strings[err] == NULL)
+		return "unknown error";
+	return err_strings[err];
+}
+
+anvil_err
+errf(char *err, size_t errlen, anvil_err code, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (err != NULL && errlen > 0) {
+		va_start(ap, fmt);
+		vsnprintf(err, errlen, fmt, ap);
+		va_end(ap);
+	}
+	return code;
+}

@@ -1,0 +1,292 @@
+/*
+ * util.c - small helpers used everywhere: bounded file reads, atomic file
+ * writes, constant-time comparison, randomness, hex.
+ */
+#include "config.h"
+
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <gnutls/crypto.h>
+#include <gnutls/gnutls.h>
+
+#include "core/util.h"
+
+int
+ct_memeq(const void *a, const void *b, size_t n)
+{
+	const volatile unsigned char *x = a, *y = b;
+	unsigned char d = 0;
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		d |= x[i] ^ y[i];
+	return d == 0;
+}
+
+void
+util_wipe(void *p, size_t n)
+{
+	if (p != NULL)
+		gnutls_memset(p, 0, n);
+}
+
+anvil_err
+util_read_file(const char *path, size_t maxlen, char **out, size_t *outlen,
+    char *err, size_t errlen)
+{
+	anvil_err rc = ANVIL_ERR_IO;
+	char *buf = NULL;
+	size_t len = 0;
+	ssize_t r;
+	int fd = -1;
+
+	*out = NULL;
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY);
+	if (fd < 0) {
+		rc = errf(err, errlen,
+		    errno == ENOENT ? ANVIL_ERR_NOTFOUND : ANVIL_ERR_IO,
+		    "%s: %s", path, strerror(errno));
+		goto out;
+	}
+	if ((buf = malloc(maxlen + 1)) == NULL) {
+		rc = errf(err, errlen, ANVIL_ERR_NOMEM, "%s: out of memory",
+		    path);
+		goto out;
+	}
+	for (;;) {
+		/* Read one byte past the bound to tell "too long" apart. */
+		char extra;
+		if (len == maxlen) {
+			r = read(fd, &extra, 1);
+			if (r > 0) {
+				rc = errf(err, errlen, ANVIL_ERR_INVALID,
+				    "%s: longer than %zu bytes", path, maxlen);
+				goto out;
+			}
+		} else
+			r = read(fd, buf + len, maxlen - len);
+		if (r < 0) {
+			if (errno == EINTR)
+				continue;
+			rc = errf(err, errlen, ANVIL_ERR_IO, "%s: read: %s",
+			    path, strerror(errno));
+			goto out;
+		}
+		if (r == 0)
+			break;
+		if (len == maxlen)
+			break;
+		len += (size_t)r;
+	}
+	buf[len] = '\0';
+	*out = buf;
+	buf = NULL;
+	if (outlen != NULL)
+		*outlen = len;
+	rc = ANVIL_OK;
+out:
+	free(buf);
+	if (fd >= 0)
+		close(fd);
+	return rc;
+}
+
+static int
+fsync_dir_of(const char *path)
+{
+	char *dir = strdup(path), *slash;
+	int fd, rc = -1;
+
+	if (dir == NULL)
+		return -1;
+	slash = strrchr(dir, '/');
+	if (slash == NULL)
+		strcpy(dir, ".");
+	else if (slash == dir)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	fd = open(dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (fd >= 0) {
+		rc = fsync(fd);
+		close(fd);
+	}
+	free(dir);
+	return rc;
+}
+
+anvil_err
+util_write_file_atomic(const char *path, const void *data, size_t len,
+    mode_t mode, char *err, size_t errlen)
+{
+	anvil_err rc = ANVIL_ERR_IO;
+	char *tmp = NULL;
+	const unsigned char *p = data;
+	size_t done = 0;
+	ssize_t w;
+	int fd = -1;
+	unsigned char rnd[8];
+	char hex[17];
+
+	if (util_random(rnd, sizeof(rnd)) != ANVIL_OK)
+		return errf(err, errlen, ANVIL_ERR_CRYPTO, "random failed");
+	util_hex(rnd, sizeof(rnd), hex);
+	if (asprintf(&tmp, "%s.tmp-%s", path, hex) < 0) {
+		tmp = NULL;
+		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+	}
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	    mode);
+	if (fd < 0) {
+		errf(err, errlen, ANVIL_ERR_IO, "%s: %s", tmp, strerror(errno));
+		goto out;
+	}
+	/* The umask may have narrowed mode; never widened, but set exactly. */
+	if (fchmod(fd, mode) != 0) {
+		errf(err, errlen, ANVIL_ERR_IO, "%s: chmod: %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	while (done < len) {
+		w = write(fd, p + done, len - done);
+		if (w < 0) {
+			if (errno == EINTR)
+				continue;
+			errf(err, errlen, ANVIL_ERR_IO, "%s: write: %s", tmp,
+			    strerror(errno));
+			goto out;
+		}
+		done += (size_t)w;
+	}
+	if (fsync(fd) != 0 || close(fd) != 0) {
+		fd = -1;
+		errf(err, errlen, ANVIL_ERR_IO, "%s: fsync: %s", tmp,
+		    strerror(errno));
+		goto out;
+	}
+	fd = -1;
+	if (rename(tmp, path) != 0) {
+		errf(err, errlen, ANVIL_ERR_IO, "rename %s: %s", path,
+		    strerror(errno));
+		goto out;
+	}
+	free(tmp);
+	tmp = NULL;
+	(void)fsync_dir_of(path);
+	rc = ANVIL_OK;
+out:
+	if (fd >= 0)
+		close(fd);
+	if (tmp != NULL) {
+		unlink(tmp);
+		free(tmp);
+	}
+	return rc;
+}
+
+int
+util_exists(const char *path)
+{
+	struct stat st;
+
+	return lstat(path, &st) == 0;
+}
+
+char *
+util_path_join(const char *dir, const char *path)
+{
+	char *r = NULL;
+	size_t dl;
+
+	if (path[0] == '/')
+		return strdup(path);
+	dl = strlen(dir);
+	while (dl > 1 && dir[dl - 1] == '/')
+		dl--;
+	if (asprintf(&r, "%.*s/%s", (int)dl, dir, path) < 0)
+		return NULL;
+	return r;
+}
+
+anvil_err
+util_mkdir_p(const char *dir, mode_t mode, char *err, size_t errlen)
+{
+	char *copy = NULL, *p;
+	anvil_err rc = ANVIL_OK;
+
+	if ((copy = strdup(dir)) == NULL)
+		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+	for (p = copy + 1;; p++) {
+		if (*p != '/' && *p != '\0')
+			continue;
+		char c = *p;
+		*p = '\0';
+		if (mkdir(copy, mode) != 0 && errno != EEXIST) {
+			rc = errf(err, errlen, ANVIL_ERR_IO, "mkdir %s: %s",
+			    copy, strerror(errno));
+			break;
+		}
+		*p = c;
+		if (c == '\0')
+			break;
+	}
+	free(copy);
+	return rc;
+}
+
+anvil_err
+util_random(void *buf, size_t n)
+{
+	if (gnutls_rnd(GNUTLS_RND_RANDOM, buf, n) < 0)
+		return ANVIL_ERR_CRYPTO;
+	return ANVIL_OK;
+}
+
+void
+util_hex(const unsigned char *in, size_t n, char *out)
+{
+	static const char digits[] = "0123456789abcdef";
+	size_t i;
+
+	for (i = 0; i < n; i++) {
+		out[2 * i] = digits[in[i] >> 4];
+		out[2 * i + 1] = digits[in[i] & 0xf];
+	}
+	out[2 * n] = '\0';
+}
+
+void
+util_cloexec_all(void)
+{
+	DIR *d;
+	struct dirent *de;
+	int self;
+
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	self = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || fd <= 2 || fd == self || fd > INT_MAX)
+			continue;
+		int fl = fcntl((int)fd, F_GETFD);
+		if (fl >= 0 && !(fl & FD_CLOEXEC))
+			fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC);
+	}
+	closedir(d);
+}
+
+char *
+util_strdup0(const char *s)
+{
+	return s == NULL ? NULL : strdup(s);
+}

@@ -1,0 +1,61 @@
+/*
+ * util.h - small helpers used everywhere: files, constant-time compare,
+ * randomness, hex.
+ */
+#ifndef ANVIL_CORE_UTIL_H
+#define ANVIL_CORE_UTIL_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "core/error.h"
+
+/* 1 if the n bytes at a and b are equal, 0 otherwise; time independent of content. */
+int ct_memeq(const void *a, const void *b, size_t n);
+
+/* Overwrites n bytes at p in a way the compiler does not drop. */
+void util_wipe(void *p, size_t n);
+
+/*
+ * Reads at most maxlen bytes of path into a new NUL-terminated buffer
+ * (*out, caller frees; *outlen excludes the NUL). A file longer than maxlen
+ * is ANVIL_ERR_INVALID; a missing file ANVIL_ERR_NOTFOUND.
+ */
+anvil_err util_read_file(const char *path, size_t maxlen, char **out,
+    size_t *outlen, char *err, size_t errlen);
+
+/*
+ * Writes len bytes to a temporary file beside path created O_EXCL with
+ * mode, fsyncs it and renames it over path, then fsyncs the folder, so a
+ * reader sees the old file or the new one and never half of one.
+ */
+anvil_err util_write_file_atomic(const char *path, const void *data,
+    size_t len, mode_t mode, char *err, size_t errlen);
+
+/* 1 if path exists (any type), 0 if not. */
+int util_exists(const char *path);
+
+/*
+ * Returns path if absolute, else dir/path, in a new string (caller frees);
+ * NULL on allocation failure.
+ */
+char *util_path_join(const char *dir, const char *path);
+
+/* Creates dir (and its parents) with mode if missing. */
+anvil_err util_mkdir_p(const char *dir, mode_t mode, char *err, size_t errlen);
+
+/* Fills buf with n bytes from GnuTLS's random generator (GNUTLS_RND_RANDOM). */
+anvil_err util_random(void *buf, size_t n);
+
+/* Lower-case hex of n bytes into out (2n+1 bytes). */
+void util_hex(const unsigned char *in, size_t n, char *out);
+
+/* Sets FD_CLOEXEC on every open descriptor above 2. */
+void util_cloexec_all(void);
+
+/* strdup that returns NULL for NULL. */
+char *util_strdup0(const char *s);
+
+#endif

@@ -1,0 +1,158 @@
+/*
+ * store.h - the one interface to Anvil's records.
+ *
+ * Handlers, tools and tests see only this header; the Berkeley DB
+ * implementation (store_bdb.c) is the only file that includes <db.h>, so a
+ * second implementation can be added behind the same functions.
+ *
+ * Records are jansson JSON objects. store_put() stamps each with a "v"
+ * member (STORE_RECORD_VERSION); store_get() refuses a record without one
+ * (ANVIL_ERR_CORRUPT) or from a newer version (ANVIL_ERR_VERSION).
+ *
+ * Every read and write happens inside a transaction run by store_run(),
+ * which retries the whole function when Berkeley DB picks it as a deadlock
+ * victim. Many processes may use one store at once.
+ */
+#ifndef ANVIL_STORE_STORE_H
+#define ANVIL_STORE_STORE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <jansson.h>
+
+#include "core/error.h"
+
+#define STORE_RECORD_VERSION 1	/* "v" written into every record */
+#define STORE_FORMAT_VERSION 1	/* layout of the environment and its files */
+
+struct store;
+struct store_txn;
+
+enum store_kind {
+	STORE_ACCOUNT = 0,	/* id -> account; index: "thumbprint" (unique) */
+	STORE_ORDER,		/* id -> order; index: "account" */
+	STORE_AUTHZ,		/* id -> authorization; index: "account" and
+				 * ("account", "identifier" {type, value}) */
+	STORE_CHALLENGE,	/* id -> challenge */
+	STORE_CERT,		/* serial (lower-case hex) -> certificate;
+				 * index: "account"; revoked index: records
+				 * with a "revoked" object member */
+	STORE_KIND__MAX
+};
+
+/* store_open() flags */
+#define STORE_OPEN_CREATE 0x1	/* create the store if data_dir has none */
+
+/*
+ * Opens (and with STORE_OPEN_CREATE creates) the transactional Berkeley DB
+ * environment under data_dir/store. Runs recovery when a process died
+ * inside a transaction. Without STORE_OPEN_CREATE a data_dir with no store
+ * is ANVIL_ERR_NOTFOUND. A damaged or foreign file is ANVIL_ERR_CORRUPT and
+ * a store written by a newer Anvil ANVIL_ERR_VERSION, each with the file
+ * named in err. Caller owns *out (store_close).
+ */
+anvil_err store_open(const char *data_dir, unsigned flags, struct store **out,
+    char *err, size_t errlen);
+
+/* Closes the store; NULL is a no-op. */
+void store_close(struct store *st);
+
+/* store_run() flags */
+#define STORE_TXN_NOSYNC 0x1	/* commit without waiting for the disk: only
+				 * for records whose loss is harmless */
+
+typedef anvil_err (*store_fn)(struct store_txn *txn, void *arg);
+
+/*
+ * Begins a transaction, calls fn(txn, arg), commits if fn returned ANVIL_OK
+ * and aborts otherwise. When fn or the commit reports ANVIL_ERR_DEADLOCK the
+ * transaction is aborted and fn is called again in a new one (bounded
+ * number of tries with a short random back-off), so fn must leave nothing
+ * behind outside the transaction that a second call would trip on.
+ * Commits are durable (synchronous) unless STORE_TXN_NOSYNC.
+ * Returns fn's error, a store error, or ANVIL_OK.
+ */
+anvil_err store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
+    char *err, size_t errlen);
+
+/* store_put() flags */
+#define STORE_PUT_NEW 0x1	/* fail with ANVIL_ERR_EXISTS if id exists */
+
+/*
+ * Reads record id of kind into *out (new reference, caller json_decref).
+ * ANVIL_ERR_NOTFOUND if absent.
+ */
+anvil_err store_get(struct store_txn *txn, enum store_kind kind,
+    const char *id, json_t **out);
+
+/*
+ * Writes rec (borrowed; a "v" member is set on it) under id and updates the
+ * kind's indexes in the same transaction. For STORE_ACCOUNT a "thumbprint"
+ * already held by another account is ANVIL_ERR_EXISTS. ids are 1..128
+ * printable ASCII characters, else ANVIL_ERR_INVALID.
+ */
+anvil_err store_put(struct store_txn *txn, enum store_kind kind,
+    const char *id, json_t *rec, unsigned flags);
+
+/* Deletes record id and its index entries. ANVIL_ERR_NOTFOUND if absent. */
+anvil_err store_del(struct store_txn *txn, enum store_kind kind,
+    const char *id);
+
+/* Looks up the account holding a JWK thumbprint; *id is new (free). */
+anvil_err store_account_by_thumbprint(struct store_txn *txn,
+    const char *thumbprint, char **id);
+
+/*
+ * Lists ids of kind (STORE_ORDER, STORE_AUTHZ or STORE_CERT) belonging to
+ * account, in ascending id order, starting after `after` (NULL: from the
+ * start), at most limit of them. *ids is a new array of new strings (free
+ * with store_ids_free), *n its length; an account with none gives n == 0.
+ */
+anvil_err store_list_by_account(struct store_txn *txn, enum store_kind kind,
+    const char *account, const char *after, size_t limit, char ***ids,
+    size_t *n);
+
+/*
+ * Lists the ids of the authorizations of account for identifier
+ * (type "dns" or "ip", value), as store_list_by_account.
+ */
+anvil_err store_authz_by_identifier(struct store_txn *txn,
+    const char *account, const char *type, const char *value, char ***ids,
+    size_t *n);
+
+/* Frees an id array from the list functions; NULL is a no-op. */
+void store_ids_free(char **ids, size_t n);
+
+/*
+ * Calls fn(id, rec, arg) for each record (rec borrowed for the call). For
+ * store_each: every record of kind. For store_revoked_each: every
+ * certificate with a "revoked" member. A non-zero return from fn stops the
+ * walk and is returned as ANVIL_ERR_INVALID unless it is an anvil_err.
+ */
+typedef anvil_err (*store_each_fn)(const char *id, json_t *rec, void *arg);
+anvil_err store_each(struct store_txn *txn, enum store_kind kind,
+    store_each_fn fn, void *arg);
+anvil_err store_revoked_each(struct store_txn *txn, store_each_fn fn,
+    void *arg);
+
+/* Adds one to counter name (created at 0) and returns the new value. */
+anvil_err store_counter_next(struct store_txn *txn, const char *name,
+    uint64_t *val);
+/* Reads counter name; 0 if it was never raised. */
+anvil_err store_counter_get(struct store_txn *txn, const char *name,
+    uint64_t *val);
+
+/*
+ * Records nonce (len bytes, 1..64) as spent until expires, in its own
+ * non-durable transaction. ANVIL_OK the first time; ANVIL_ERR_EXISTS if it
+ * was already spent, even by another process at the same instant.
+ */
+anvil_err store_nonce_spend(struct store *st, const unsigned char *nonce,
+    size_t len, time_t expires);
+
+/* Drops spent-nonce records that expired before now; *purged counts them. */
+anvil_err store_nonce_purge(struct store *st, time_t now, size_t *purged);
+
+#endif

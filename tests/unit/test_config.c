@@ -1,0 +1,290 @@
+/*
+ * test_config.c - the INI configuration: defaults, every kind of bad
+ * input refused with file:line, deny_networks matching.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include "core/conf.h"
+#include "helpers.h"
+
+#define BASE "[server]\nbase_url = https://acme.test/acme\ndata_dir = /var/lib/anvil\n"
+
+static struct anvil_config *
+parse_ok(const char *text)
+{
+	struct anvil_config *cfg = NULL;
+	char err[512] = "";
+
+	cr_assert_eq(config_parse("t.conf", text, strlen(text), &cfg, err,
+	    sizeof(err)), ANVIL_OK, "refused: %s", err);
+	return cfg;
+}
+
+Test(config, defaults_for_every_key_but_the_two_required)
+{
+	struct anvil_config *cfg = parse_ok(BASE);
+
+	cr_assert_str_eq(cfg->base_url, "https://acme.test/acme");
+	cr_assert_str_eq(cfg->data_dir, "/var/lib/anvil");
+	cr_assert_str_eq(cfg->terms_of_service, "");
+	cr_assert_eq(cfg->max_body, 65536);
+	cr_assert_str_eq(cfg->key_type, "ec:P-256");
+	cr_assert_str_eq(cfg->key_file, "/var/lib/anvil/ca.key");
+	cr_assert_str_eq(cfg->cert_file, "/var/lib/anvil/ca.pem");
+	cr_assert_str_eq(cfg->common_name, "Anvil Private CA");
+	cr_assert_str_eq(cfg->organization, "Anvil");
+	cr_assert_eq(cfg->validity_years, 10);
+	cr_assert_eq(cfg->validity_days, 90);
+	cr_assert_str_eq(cfg->crl_url, "");
+	cr_assert_eq(cfg->crl_validity_hours, 168);
+	cr_assert_eq(cfg->rsa_key_encipherment, false);
+	cr_assert_eq(cfg->http_port, 80);
+	cr_assert_eq(cfg->tls_port, 443);
+	cr_assert_str_eq(cfg->dns_resolver, "");
+	cr_assert_eq(cfg->timeout, 10);
+	cr_assert_eq(cfg->n_deny_networks, 2);
+	cr_assert_eq(cfg->eab_required, false);
+	config_free(cfg);
+}
+
+Test(config, every_key_set_with_comments_and_odd_spacing)
+{
+	struct anvil_config *cfg = parse_ok(
+	    "; leading comment\n"
+	    "# another\n"
+	    "[server]\n"
+	    "  base_url=https://ca.example.org:8443/acme/   ; trailing slash dropped\n"
+	    "data_dir = /srv/anvil\r\n"
+	    "terms_of_service = https://ca.example.org/tos\n"
+	    "max_body = 131072\n"
+	    "log_level = debug\n"
+	    "[ ca ]\n"
+	    "key_type = rsa:3072\n"
+	    "key_file = pkcs11:token=anvil;object=ca;type=private?pin-value=1\n"
+	    "cert_file = /etc/anvil/ca.pem\n"
+	    "common_name = Example CA\n"
+	    "organization =\n"
+	    "validity_years = 20\n"
+	    "[issuance]\n"
+	    "validity_days = 7\n"
+	    "crl_url = http://ca.example.org/crl/anvil.crl\n"
+	    "ocsp_url = http://ocsp.example.org\n"
+	    "ca_issuers_url = http://ca.example.org/ca.pem\n"
+	    "crl_validity_hours = 48\n"
+	    "rsa_key_encipherment = yes\n"
+	    "[validation]\n"
+	    "http_port = 5002\n"
+	    "tls_port = 5001\n"
+	    "dns_resolver = 127.0.0.1@8053\n"
+	    "timeout = 3\n"
+	    "deny_networks = 10.0.0.0/8,192.168.0.0/16 ::1/128\n"
+	    "[accounts]\n"
+	    "eab_required = true\n");
+
+	cr_assert_str_eq(cfg->base_url, "https://ca.example.org:8443/acme");
+	cr_assert_str_eq(cfg->data_dir, "/srv/anvil");
+	cr_assert_eq(cfg->max_body, 131072);
+	cr_assert_str_eq(cfg->log_level, "debug");
+	cr_assert_str_eq(cfg->key_type, "rsa:3072");
+	cr_assert_str_eq(cfg->key_file,
+	    "pkcs11:token=anvil;object=ca;type=private?pin-value=1",
+	    "a pkcs11 URL keeps its ';' and is not made relative");
+	cr_assert_str_eq(cfg->cert_file, "/etc/anvil/ca.pem");
+	cr_assert_str_eq(cfg->organization, "");
+	cr_assert_eq(cfg->validity_years, 20);
+	cr_assert_eq(cfg->validity_days, 7);
+	cr_assert_str_eq(cfg->ocsp_url, "http://ocsp.example.org");
+	cr_assert_eq(cfg->crl_validity_hours, 48);
+	cr_assert(cfg->rsa_key_encipherment);
+	cr_assert_eq(cfg->http_port, 5002);
+	cr_assert_eq(cfg->tls_port, 5001);
+	cr_assert_str_eq(cfg->dns_resolver, "127.0.0.1@8053");
+	cr_assert_eq(cfg->timeout, 3);
+	cr_assert_eq(cfg->n_deny_networks, 3);
+	cr_assert(cfg->eab_required);
+	config_free(cfg);
+}
+
+struct bad_case {
+	int line;
+	const char *desc;
+	const char *text;
+	const char *want;	/* expected start of the error */
+	const char *also;	/* expected somewhere in the error */
+};
+
+static const struct bad_case bad[] = {
+	{ __LINE__, "unknown key", BASE "colour = blue\n", "t.conf:4:", "unknown key \"colour\"" },
+	{ __LINE__, "unknown section", BASE "[servers]\n", "t.conf:4:", "unknown section" },
+	{ __LINE__, "key before any section", "base_url = https://a.test\n", "t.conf:1:", "before any [section]" },
+	{ __LINE__, "no equals sign", BASE "max_body\n", "t.conf:4:", "key = value" },
+	{ __LINE__, "unterminated section", BASE "[ca\n", "t.conf:4:", "section header" },
+	{ __LINE__, "duplicate key", BASE "max_body = 2000\nmax_body = 3000\n", "t.conf:5:", "set twice" },
+	{ __LINE__, "missing base_url", "[server]\ndata_dir = /x\n", "t.conf:2:", "base_url is required" },
+	{ __LINE__, "missing data_dir", "[server]\nbase_url = https://a.test\n", "t.conf:2:", "data_dir is required" },
+	{ __LINE__, "relative data_dir", "[server]\nbase_url = https://a.test\ndata_dir = var/lib\n", "t.conf:3:", "absolute path" },
+	{ __LINE__, "base_url not a URL", "[server]\nbase_url = acme.test\ndata_dir = /x\n", "t.conf:2:", "URL" },
+	{ __LINE__, "base_url ftp", "[server]\nbase_url = ftp://acme.test\ndata_dir = /x\n", "t.conf:2:", "URL" },
+	{ __LINE__, "base_url with space", "[server]\nbase_url = https://a b.test\ndata_dir = /x\n", "t.conf:2:", "URL" },
+	{ __LINE__, "base_url with query", "[server]\nbase_url = https://a.test/?x=1\ndata_dir = /x\n", "t.conf:2:", "URL" },
+	{ __LINE__, "base_url without host", "[server]\nbase_url = https:///acme\ndata_dir = /x\n", "t.conf:2:", "URL" },
+	{ __LINE__, "max_body not a number", BASE "max_body = lots\n", "t.conf:4:", "whole number" },
+	{ __LINE__, "max_body negative", BASE "max_body = -5\n", "t.conf:4:", "whole number" },
+	{ __LINE__, "max_body too small", BASE "max_body = 10\n", "t.conf:4:", "between 1024 and" },
+	{ __LINE__, "max_body overflow", BASE "max_body = 99999999999999999999999\n", "t.conf:4:", "whole number" },
+	{ __LINE__, "number with junk", BASE "max_body = 2048k\n", "t.conf:4:", "whole number" },
+	{ __LINE__, "bad log level", BASE "log_level = loud\n", "t.conf:4:", "log_level" },
+	{ __LINE__, "bad key type", BASE "[ca]\nkey_type = rsa:1024\n", "t.conf:5:", "ec:P-256, P-256" },
+	{ __LINE__, "key type case", BASE "[ca]\nkey_type = ED25519\n", "t.conf:5:", "key_type" },
+	{ __LINE__, "empty common name", BASE "[ca]\ncommon_name =\n", "t.conf:5:", "common_name" },
+	{ __LINE__, "common name too long", BASE "[ca]\ncommon_name = 12345678901234567890123456789012345678901234567890123456789012345\n", "t.conf:5:", "1 to 64" },
+	{ __LINE__, "validity_years zero", BASE "[ca]\nvalidity_years = 0\n", "t.conf:5:", "between 1 and 100" },
+	{ __LINE__, "cert_file as pkcs11", BASE "[ca]\ncert_file = pkcs11:token=x\n", "t.conf:5:", "cannot be a pkcs11" },
+	{ __LINE__, "empty key_file", BASE "[ca]\nkey_file =\n", "t.conf:5:", "key_file" },
+	{ __LINE__, "validity_days too long", BASE "[issuance]\nvalidity_days = 5000\n", "t.conf:5:", "between 1 and 3650" },
+	{ __LINE__, "crl_url not http", BASE "[issuance]\ncrl_url = ldap://x/crl\n", "t.conf:5:", "crl_url" },
+	{ __LINE__, "bool typo", BASE "[issuance]\nrsa_key_encipherment = ture\n", "t.conf:5:", "true or false" },
+	{ __LINE__, "port zero", BASE "[validation]\nhttp_port = 0\n", "t.conf:5:", "between 1 and 65535" },
+	{ __LINE__, "port too big", BASE "[validation]\ntls_port = 65536\n", "t.conf:5:", "between 1 and 65535" },
+	{ __LINE__, "resolver hostname", BASE "[validation]\ndns_resolver = dns.example\n", "t.conf:5:", "IP address" },
+	{ __LINE__, "resolver port junk", BASE "[validation]\ndns_resolver = 127.0.0.1@x\n", "t.conf:5:", "IP address" },
+	{ __LINE__, "resolver port zero", BASE "[validation]\ndns_resolver = 127.0.0.1@0\n", "t.conf:5:", "IP address" },
+	{ __LINE__, "network not CIDR", BASE "[validation]\ndeny_networks = 10.0.0.0/33\n", "t.conf:5:", "10.0.0.0/33" },
+	{ __LINE__, "network host bits", BASE "[validation]\ndeny_networks = 10.0.0.1/8\n", "t.conf:5:", "host bits" },
+	{ __LINE__, "network garbage", BASE "[validation]\ndeny_networks = 169.254.0.0/16, nope\n", "t.conf:5:", "\"nope\"" },
+	{ __LINE__, "timeout zero", BASE "[validation]\ntimeout = 0\n", "t.conf:5:", "timeout" },
+	{ __LINE__, "eab bool", BASE "[accounts]\neab_required = maybe\n", "t.conf:5:", "eab_required" },
+	{ __LINE__, "key in wrong section", BASE "[ca]\nmax_body = 2048\n", "t.conf:5:", "unknown key \"max_body\" in [ca]" },
+};
+
+Test(config, refuses_bad_input_naming_file_and_line)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		struct anvil_config *cfg = NULL;
+		char err[512] = "";
+		anvil_err rc = config_parse("t.conf", bad[i].text,
+		    strlen(bad[i].text), &cfg, err, sizeof(err));
+
+		cr_expect_eq(rc, ANVIL_ERR_CONFIG, "line %d (%s): accepted",
+		    bad[i].line, bad[i].desc);
+		cr_expect_null(cfg, "line %d (%s)", bad[i].line, bad[i].desc);
+		cr_expect(strncmp(err, bad[i].want, strlen(bad[i].want)) == 0,
+		    "line %d (%s): error \"%s\" should start \"%s\"",
+		    bad[i].line, bad[i].desc, err, bad[i].want);
+		cr_expect(strstr(err, bad[i].also) != NULL,
+		    "line %d (%s): error \"%s\" should say \"%s\"",
+		    bad[i].line, bad[i].desc, err, bad[i].also);
+		config_free(cfg);
+	}
+}
+
+Test(config, refuses_nul_and_overlong_lines)
+{
+	struct anvil_config *cfg = NULL;
+	char err[512] = "";
+	char text[] = BASE "x\0y = 1\n";
+	char *big;
+	size_t n = 5000;
+
+	cr_assert_eq(config_parse("t.conf", text, sizeof(text) - 1, &cfg, err,
+	    sizeof(err)), ANVIL_ERR_CONFIG);
+	cr_assert(strstr(err, "NUL") != NULL, "%s", err);
+
+	big = malloc(strlen(BASE) + n + 2);
+	strcpy(big, BASE);
+	memset(big + strlen(BASE), 'a', n);
+	big[strlen(BASE) + n] = '\0';
+	cr_assert_eq(config_parse("t.conf", big, strlen(big), &cfg, err,
+	    sizeof(err)), ANVIL_ERR_CONFIG);
+	cr_assert(strstr(err, "t.conf:4: line longer") != NULL, "%s", err);
+	free(big);
+}
+
+Test(config, missing_file_is_named)
+{
+	struct anvil_config *cfg = NULL;
+	char err[512] = "";
+
+	cr_assert_eq(config_load("/nonexistent/anvil.conf", &cfg, err,
+	    sizeof(err)), ANVIL_ERR_NOTFOUND);
+	cr_assert(strstr(err, "/nonexistent/anvil.conf:0:") == err, "%s", err);
+	cr_assert_null(cfg);
+}
+
+Test(config, load_reads_ANVIL_CONFIG)
+{
+	char *dir = th_tempdir();
+	char path[512];
+	struct anvil_config *cfg = NULL;
+	char err[512] = "";
+	FILE *f;
+
+	snprintf(path, sizeof(path), "%s/anvil.conf", dir);
+	f = fopen(path, "w");
+	cr_assert_not_null(f);
+	fputs(BASE "[ca]\ncommon_name = From Env\n", f);
+	fclose(f);
+	setenv("ANVIL_CONFIG", path, 1);
+	cr_assert_eq(config_load(NULL, &cfg, err, sizeof(err)), ANVIL_OK, "%s",
+	    err);
+	cr_assert_str_eq(cfg->common_name, "From Env");
+	cr_assert_str_eq(cfg->path, path);
+	config_free(cfg);
+	unsetenv("ANVIL_CONFIG");
+	th_rmrf(dir);
+	free(dir);
+}
+
+Test(config, deny_networks_match)
+{
+	struct anvil_config *cfg = parse_ok(BASE
+	    "[validation]\ndeny_networks = 10.0.0.0/8, 192.168.1.0/24, fd00::/8\n");
+	static const struct {
+		const char *addr;
+		int denied;
+	} cases[] = {
+		{ "10.1.2.3", 1 }, { "11.0.0.1", 0 }, { "192.168.1.200", 1 },
+		{ "192.168.2.1", 0 }, { "fd12::1", 1 }, { "fe80::1", 0 },
+		{ "::ffff:10.9.9.9", 1 }, { "::ffff:8.8.8.8", 0 },
+		{ "127.0.0.1", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned char a[16];
+		int fam = strchr(cases[i].addr, ':') ? AF_INET6 : AF_INET;
+		cr_assert_eq(inet_pton(fam, cases[i].addr, a), 1);
+		cr_expect_eq(config_net_denied(cfg, fam, a), cases[i].denied,
+		    "%s", cases[i].addr);
+	}
+	config_free(cfg);
+}
+
+Test(config, free_null_is_noop)
+{
+	config_free(NULL);
+}
+
+Test(config, shipped_sample_parses)
+{
+	const char *top = getenv("top_srcdir");
+	char path[1024];
+	struct anvil_config *cfg = NULL;
+	char err[512] = "";
+
+	snprintf(path, sizeof(path), "%s/etc/anvil.conf.sample",
+	    top ? top : ".");
+	cr_assert_eq(config_load(path, &cfg, err, sizeof(err)), ANVIL_OK,
+	    "the shipped sample is refused: %s", err);
+	cr_assert_str_eq(cfg->base_url, "https://acme.example.org/acme");
+	config_free(cfg);
+}

@@ -1,0 +1,93 @@
+/*
+ * test_util.c - core helpers: bounded reads, atomic writes, compare, hex.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "core/error.h"
+#include "core/util.h"
+#include "helpers.h"
+
+Test(util, ct_memeq)
+{
+	cr_assert(ct_memeq("abc", "abc", 3));
+	cr_assert(!ct_memeq("abc", "abd", 3));
+	cr_assert(!ct_memeq("\x00\x01", "\x01\x01", 2));
+	cr_assert(ct_memeq("", "", 0));
+}
+
+Test(util, read_file_is_bounded)
+{
+	char *dir = th_tempdir(), *path = util_path_join(dir, "f");
+	char *buf = NULL, err[256] = "";
+	size_t len = 0;
+	FILE *f = fopen(path, "w");
+
+	fputs("0123456789", f);
+	fclose(f);
+	cr_assert_eq(util_read_file(path, 10, &buf, &len, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(len, 10);
+	cr_assert_str_eq(buf, "0123456789");
+	free(buf);
+	cr_assert_eq(util_read_file(path, 9, &buf, &len, err, sizeof(err)),
+	    ANVIL_ERR_INVALID);
+	cr_assert_null(buf);
+	cr_assert(strstr(err, path) != NULL, "%s", err);
+	cr_assert_eq(util_read_file("/nonexistent/x", 9, &buf, &len, err,
+	    sizeof(err)), ANVIL_ERR_NOTFOUND);
+	th_rmrf(dir);
+	free(path);
+	free(dir);
+}
+
+Test(util, write_file_atomic_sets_mode_and_replaces)
+{
+	char *dir = th_tempdir(), *path = util_path_join(dir, "key");
+	char *buf = NULL, err[256] = "";
+	struct stat st;
+
+	cr_assert_eq(util_write_file_atomic(path, "one", 3, 0600, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(stat(path, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	cr_assert_eq(util_write_file_atomic(path, "two!", 4, 0644, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(util_read_file(path, 100, &buf, NULL, err, sizeof(err)),
+	    ANVIL_OK);
+	cr_assert_str_eq(buf, "two!");
+	free(buf);
+	cr_assert_eq(util_write_file_atomic("/nonexistent/dir/x", "a", 1, 0600,
+	    err, sizeof(err)), ANVIL_ERR_IO);
+	th_rmrf(dir);
+	free(path);
+	free(dir);
+}
+
+Test(util, path_join_and_hex)
+{
+	char *p = util_path_join("/a/b/", "c");
+	char hex[9];
+
+	cr_assert_str_eq(p, "/a/b/c");
+	free(p);
+	p = util_path_join("/a", "/abs");
+	cr_assert_str_eq(p, "/abs");
+	free(p);
+	util_hex((const unsigned char *)"\x00\xff\x10\xab", 4, hex);
+	cr_assert_str_eq(hex, "00ff10ab");
+}
+
+Test(util, strerror_covers_every_code)
+{
+	int e;
+
+	for (e = 0; e < ANVIL_ERR__MAX; e++)
+		cr_assert_str_neq(anvil_strerror((anvil_err)e), "unknown error");
+	cr_assert_str_eq(anvil_strerror((anvil_err)999), "unknown error");
+}
