@@ -1,15 +1,19 @@
 #!/bin/sh
-# serve.sh - README command 1: install what is missing, build, and set up a
-# CA with its data under a local folder ($ANVIL_DATA, default ./anvil-data).
+# serve.sh - README command 1: install what is missing, build, and serve a
+# working ACME CA: lighttpd + FastCGI, HTTPS on 127.0.0.1, data under a
+# local folder. Prints "directory: <URL>" and "trust: <CA PEM>", then runs
+# in the foreground until Ctrl-C.
 #
-# Today this stops at "CA initialised, store created, config written": the
-# ACME protocol and the lighttpd front end come with the protocol work, and
-# then this script will run lighttpd in the foreground and print
-# "directory: <URL>". It prints "trust: <path>" already.
-#
-# Environment: ANVIL_DATA (data folder), ANVIL_PORT (HTTPS port, default
-# 8443; used for the base URL written into the config), ANVIL_KEY_TYPE
-# (CA key type, default ec:P-256).
+# Environment (all optional):
+#   ANVIL_DATA            data folder (default ./anvil-data)
+#   ANVIL_PORT            HTTPS port (default 8443)
+#   ANVIL_HTTP01_PORT     port http-01 validation connects to (default 80)
+#   ANVIL_TLSALPN01_PORT  port tls-alpn-01 validation connects to (default 443)
+#   ANVIL_DNS_RESOLVER    resolver for validation, address@port (default:
+#                         the system's)
+#   ANVIL_KEY_TYPE        key type of a new CA (default ec:P-256)
+# The config is rewritten from these on every start; the CA and the store
+# are kept.
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
@@ -18,28 +22,23 @@ sh scripts/build.sh >build.log 2>&1 || { tail -n 40 build.log; echo "serve: buil
 
 data=${ANVIL_DATA:-$top/anvil-data}
 port=${ANVIL_PORT:-8443}
-keytype=${ANVIL_KEY_TYPE:-ec:P-256}
 mkdir -p "$data"
 chmod 0700 "$data"
 data=$(cd "$data" && pwd)
-conf="$data/anvil.conf"
-if [ ! -f "$conf" ]; then
-	cat >"$conf" <<EOC
+cat >"$data/anvil.conf" <<EOC
 ; written by scripts/serve.sh
 [server]
 base_url = https://127.0.0.1:$port/acme
 data_dir = $data
 
 [ca]
-key_type = $keytype
-common_name = Anvil Local Test CA
+key_type = ${ANVIL_KEY_TYPE:-ec:P-256}
+common_name = Anvil Local CA
 
-[issuance]
-crl_url = http://127.0.0.1:$port/crl/anvil.crl
+[validation]
+http_port = ${ANVIL_HTTP01_PORT:-80}
+tls_port = ${ANVIL_TLSALPN01_PORT:-443}
+dns_resolver = ${ANVIL_DNS_RESOLVER:-}
 EOC
-fi
-./anvil-admin --config "$conf" init
-echo "config: $conf"
-echo "trust: $data/ca.pem"
-echo "CA initialised, store created, config written."
-echo "The ACME protocol is not served yet (it comes with the protocol issue): no directory URL to print."
+./anvil-admin --config "$data/anvil.conf" init >/dev/null
+ANVIL_PORT=$port exec sh scripts/run-lighttpd.sh "$data"

@@ -28,6 +28,33 @@ typedef enum anvil_err {
 	ANVIL_ERR_STORE,	/* store: an operation failed */
 	ANVIL_ERR_CORRUPT,	/* store: a file or record is damaged or foreign */
 	ANVIL_ERR_VERSION,	/* store: record or store from a newer format */
+
+	/* Request errors: each maps to an ACME problem type and an HTTP
+	 * status in one table (src/acme/problem.c). */
+	ANVIL_ERR_MALFORMED,	/* malformed, 400 */
+	ANVIL_ERR_BADNONCE,	/* badNonce, 400 */
+	ANVIL_ERR_BADSIGALG,	/* badSignatureAlgorithm, 400 */
+	ANVIL_ERR_BADPUBKEY,	/* badPublicKey, 400 */
+	ANVIL_ERR_UNAUTHORIZED,	/* unauthorized, 403 */
+	ANVIL_ERR_NOACCOUNT,	/* accountDoesNotExist, 400 */
+	ANVIL_ERR_ORDERNOTREADY, /* orderNotReady, 403 */
+	ANVIL_ERR_REJECTEDID,	/* rejectedIdentifier, 400 */
+	ANVIL_ERR_UNSUPPORTEDID, /* unsupportedIdentifier, 400 */
+	ANVIL_ERR_BADREVREASON,	/* badRevocationReason, 400 */
+	ANVIL_ERR_ALREADYREVOKED, /* alreadyRevoked, 400 */
+	ANVIL_ERR_CONNECTION,	/* connection, 400 */
+	ANVIL_ERR_DNS,		/* dns, 400 */
+	ANVIL_ERR_INCORRECT,	/* incorrectResponse, 403 */
+	ANVIL_ERR_TLS,		/* tls, 400 */
+	ANVIL_ERR_CAA,		/* caa, 403 */
+	ANVIL_ERR_EABREQUIRED,	/* externalAccountRequired, 400 */
+	ANVIL_ERR_BADCONTACT,	/* invalidContact, 400 */
+	ANVIL_ERR_UNSUPPORTEDCONTACT, /* unsupportedContact, 400 */
+	ANVIL_ERR_RATELIMITED,	/* rateLimited, 429 */
+	ANVIL_ERR_METHOD,	/* malformed, 405 */
+	ANVIL_ERR_MEDIATYPE,	/* malformed, 415 */
+	ANVIL_ERR_TOOLARGE,	/* malformed, 413 */
+	ANVIL_ERR_HTTPNOTFOUND,	/* malformed, 404: no such resource */
 	ANVIL_ERR__MAX
 } anvil_err;
 

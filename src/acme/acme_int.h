@@ -1,0 +1,143 @@
+/*
+ * acme_int.h - private to src/acme: the context, the request being
+ * handled, and helpers shared by the endpoint files.
+ */
+#ifndef ANVIL_ACME_ACME_INT_H
+#define ANVIL_ACME_ACME_INT_H
+
+#include <time.h>
+
+#include <jansson.h>
+
+#include "acme/acme.h"
+#include "jose/jose.h"
+
+#define ACME_NONCE_KEY_LEN 32
+#define ACME_NONCE_LIFETIME 3600	/* seconds a nonce is good for */
+#define ACME_ORDER_LIFETIME (7 * 86400)
+#define ACME_AUTHZ_PENDING_LIFETIME (7 * 86400)
+#define ACME_AUTHZ_VALID_LIFETIME (30 * 86400)
+#define ACME_MAX_IDENTIFIERS 100
+#define ACME_ORDERS_PAGE 50
+#define ACME_RETRY_AFTER "3"
+
+struct acme_ctx {
+	const struct anvil_config *cfg;
+	struct ca *ca;
+	struct store *st;
+	unsigned char nonce_key[ACME_NONCE_KEY_LEN];
+	char base_path[512];
+};
+
+/* One request being handled: what the endpoint files share. */
+struct acme_req {
+	struct acme_ctx *ctx;
+	const struct http_req *http;
+	struct http_resp *resp;
+	time_t now;
+	/* After a successful acme_auth(): */
+	struct jose_jws *jws;
+	json_t *payload;		/* parsed payload; NULL for POST-as-GET */
+	char *account_id;		/* kid-signed requests */
+	json_t *account;		/* its record */
+	char *validate;			/* challenge id to validate afterwards */
+	/* Error reply being built: */
+	char detail[512];
+	json_t *subproblems;
+};
+
+/* ------------------------------------------------------------ problem.c */
+
+/* The problem type URN suffix and HTTP status for an error. */
+const char *acme_problem_type(anvil_err e);
+int acme_problem_status(anvil_err e);
+
+/*
+ * Makes r's response a problem document for e with detail (printf), plus
+ * r->subproblems if set. Returns e.
+ */
+anvil_err acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------ nonce.c */
+
+anvil_err acme_nonce_key_load(struct acme_ctx *ctx, char *err, size_t errlen);
+/* A fresh nonce (base64url, new string). */
+char *acme_nonce_new(struct acme_ctx *ctx);
+/* ANVIL_OK if nonce is authentic, unexpired and not spent (and spends it);
+ * ANVIL_ERR_BADNONCE otherwise. */
+anvil_err acme_nonce_check(struct acme_ctx *ctx, const char *nonce, int spend);
+
+/* ------------------------------------------------------------ reply.c */
+
+/* Sets a JSON body (application/json, indented one member per line). */
+anvil_err acme_reply_json(struct acme_req *r, int status, json_t *body);
+/* Adds "Location: <url>". */
+anvil_err acme_location(struct acme_req *r, const char *url);
+/* Adds "Link: <url>;rel="rel"". */
+anvil_err acme_link(struct acme_req *r, const char *url, const char *rel);
+/* base_url + path (path starts with '/'); new string. */
+char *acme_url(struct acme_ctx *ctx, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+/* A new random id: 16 bytes base64url (22 characters), into out[23]. */
+anvil_err acme_new_id(char out[23]);
+/* An RFC 3339 UTC time string (static buffer per call site: out[32]). */
+void acme_time(time_t t, char out[32]);
+
+/* ------------------------------------------------------------ auth.c */
+
+enum acme_auth_key { ACME_AUTH_KID, ACME_AUTH_JWK, ACME_AUTH_EITHER };
+
+/*
+ * Checks a POST: content type, JWS, url, nonce, key (kid: the account
+ * must exist and be valid), signature; parses the payload as a JSON object
+ * unless it is empty (POST-as-GET). On failure the problem reply is set.
+ */
+anvil_err acme_auth(struct acme_req *r, enum acme_auth_key how);
+
+/* Reads one record in its own transaction; *out new ref. */
+anvil_err acme_record_load(struct acme_ctx *ctx, enum store_kind kind,
+    const char *id, json_t **out);
+
+/* ------------------------------------------------------------ resource.c */
+
+json_t *acme_account_json(struct acme_ctx *ctx, const char *id, json_t *rec);
+json_t *acme_order_json(struct acme_ctx *ctx, const char *id, json_t *rec,
+    time_t now);
+json_t *acme_authz_json(struct acme_ctx *ctx, struct store_txn *txn,
+    const char *id, json_t *rec, time_t now);
+json_t *acme_chall_json(struct acme_ctx *ctx, const char *id, json_t *rec);
+/* The status of an order/authz with expiry applied. */
+const char *acme_order_status(json_t *rec, time_t now);
+const char *acme_authz_status(json_t *rec, time_t now);
+
+/* ------------------------------------------------------------ ident.c */
+
+/*
+ * Normalises one identifier object {"type","value"} into type/value
+ * (lower-case A-label names; canonical IP text). Returns ANVIL_OK,
+ * ANVIL_ERR_MALFORMED, ANVIL_ERR_UNSUPPORTEDID or ANVIL_ERR_REJECTEDID
+ * with why filled.
+ */
+anvil_err acme_ident_normalise(json_t *id, char type[8], char value[256],
+    char *why, size_t whylen);
+
+/* ------------------------------------------------------------ endpoints */
+
+anvil_err acme_directory(struct acme_req *r);
+anvil_err acme_new_nonce(struct acme_req *r);
+anvil_err acme_new_account(struct acme_req *r);
+anvil_err acme_account(struct acme_req *r, const char *id);
+anvil_err acme_account_orders(struct acme_req *r, const char *id,
+    const char *after);
+anvil_err acme_key_change(struct acme_req *r);
+anvil_err acme_new_order(struct acme_req *r);
+anvil_err acme_order(struct acme_req *r, const char *id);
+anvil_err acme_finalize(struct acme_req *r, const char *id);
+anvil_err acme_authz(struct acme_req *r, const char *id);
+anvil_err acme_challenge(struct acme_req *r, const char *id);
+anvil_err acme_cert(struct acme_req *r, const char *serial);
+anvil_err acme_ca_cert(struct acme_req *r);
+anvil_err acme_revoke(struct acme_req *r);
+
+#endif

@@ -1,0 +1,24 @@
+/*
+ * ca_cert.c - GET <base>/ca: the CA certificate (PEM), the "up" link of
+ * every certificate download.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "acme/acme_int.h"
+
+anvil_err
+acme_ca_cert(struct acme_req *r)
+{
+	const char *pem = ca_cert_pem_peek(r->ctx->ca);
+	char *copy = strdup(pem);
+
+	if (copy == NULL)
+		return acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
+	r->resp->status = 200;
+	http_resp_body(r->resp, copy, strlen(copy),
+	    "application/pem-certificate-chain");
+	return ANVIL_OK;
+}

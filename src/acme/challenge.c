@@ -1,0 +1,97 @@
+/*
+ * challenge.c - POST <base>/chall/<id> (RFC 8555 §7.5.1): "{}" asks for
+ * validation: a pending challenge of a pending authorization becomes
+ * "processing", the reply goes out, and only then does the validation run
+ * (the router hands the id back to the program's loop). A challenge
+ * already processing, valid or invalid is returned as it is; POST-as-GET
+ * only reads.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "acme/acme_int.h"
+
+struct ch {
+	struct acme_req *r;
+	const char *id;
+	int start;		/* payload {}: start validation */
+	json_t *rec;		/* out */
+	char authz[64];		/* out */
+	int started;		/* out */
+};
+
+static anvil_err
+chall_fn(struct store_txn *txn, void *arg)
+{
+	struct ch *c = arg;
+	json_t *az = NULL;
+	const char *owner, *aid;
+	anvil_err rc;
+
+	json_decref(c->rec);
+	c->rec = NULL;
+	c->started = 0;
+	if ((rc = store_get(txn, STORE_CHALLENGE, c->id, &c->rec)))
+		return rc;
+	owner = json_string_value(json_object_get(c->rec, "account"));
+	aid = json_string_value(json_object_get(c->rec, "authz"));
+	if (owner == NULL || aid == NULL || strcmp(owner,
+	    c->r->account_id) != 0)
+		return ANVIL_ERR_NOTFOUND;
+	snprintf(c->authz, sizeof(c->authz), "%s", aid);
+	if (!c->start || strcmp(json_string_value(json_object_get(c->rec,
+	    "status")) ?: "", "pending") != 0)
+		return ANVIL_OK;
+	if ((rc = store_get(txn, STORE_AUTHZ, aid, &az)) != ANVIL_OK)
+		return rc;
+	if (strcmp(acme_authz_status(az, c->r->now), "pending") != 0) {
+		json_decref(az);
+		return ANVIL_OK;
+	}
+	json_decref(az);
+	json_object_set_new(c->rec, "status", json_string("processing"));
+	json_object_set_new(c->rec, "started", json_integer(c->r->now));
+	if ((rc = store_put(txn, STORE_CHALLENGE, c->id, c->rec, 0)))
+		return rc;
+	c->started = 1;
+	return ANVIL_OK;
+}
+
+anvil_err
+acme_challenge(struct acme_req *r, const char *id)
+{
+	struct ch c;
+	char *up = NULL;
+	anvil_err rc;
+
+	memset(&c, 0, sizeof(c));
+	c.r = r;
+	c.id = id;
+	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
+		return rc;
+	c.start = r->payload != NULL;
+	rc = store_run(r->ctx->st, 0, chall_fn, &c, NULL, 0);
+	if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID) {
+		json_decref(c.rec);
+		return acme_fail(r, ANVIL_ERR_HTTPNOTFOUND, "no such challenge");
+	}
+	if (rc != ANVIL_OK) {
+		json_decref(c.rec);
+		return acme_fail(r, rc, "cannot update the challenge");
+	}
+	if (c.started && (r->validate = strdup(id)) == NULL) {
+		json_decref(c.rec);
+		return acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
+	}
+	if ((up = acme_url(r->ctx, "/authz/%s", c.authz)) != NULL)
+		acme_link(r, up, "up");
+	free(up);
+	if (strcmp(json_string_value(json_object_get(c.rec, "status")) ?: "",
+	    "processing") == 0)
+		http_resp_header(r->resp, "Retry-After", ACME_RETRY_AFTER);
+	rc = acme_reply_json(r, 200, acme_chall_json(r->ctx, id, c.rec));
+	json_decref(c.rec);
+	return rc;
+}

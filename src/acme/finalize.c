@@ -1,0 +1,175 @@
+/*
+ * finalize.c - POST <base>/order/<id>/finalize (RFC 8555 §7.4): the ten
+ * CSR checks, then issuance in the same transaction that makes the order
+ * valid, so the reply already carries the certificate URL.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+
+#include "acme/acme_int.h"
+#include "core/log.h"
+
+#define MAX_SERIAL_TRIES 4
+
+struct fin {
+	struct acme_req *r;
+	const char *id;
+	struct ca_csr *csr;
+	struct ca_ident *ids;
+	size_t nids;
+	json_t *order;		/* out */
+	char status[16];	/* out: status found when not ready */
+	char err[512];
+};
+
+static anvil_err
+fin_fn(struct store_txn *txn, void *arg)
+{
+	struct fin *f = arg;
+	struct ca_issue_params p;
+	struct ca_issued *c = NULL;
+	json_t *cert = NULL;
+	const char *st;
+	anvil_err rc;
+	int tries;
+
+	json_decref(f->order);
+	f->order = NULL;
+	f->status[0] = '\0';
+	if ((rc = store_get(txn, STORE_ORDER, f->id, &f->order)) != ANVIL_OK)
+		return rc;
+	st = acme_order_status(f->order, f->r->now);
+	if (strcmp(st, "ready") != 0) {
+		snprintf(f->status, sizeof(f->status), "%s", st);
+		return ANVIL_ERR_ORDERNOTREADY;
+	}
+	ca_issue_params_from_config(f->r->ctx->cfg, &p);
+	p.now = f->r->now;
+	for (tries = 0; tries < MAX_SERIAL_TRIES; tries++) {
+		ca_issued_free(c);
+		c = NULL;
+		json_decref(cert);
+		cert = NULL;
+		rc = ca_issue(f->r->ctx->ca, f->csr, f->ids, f->nids, &p, &c,
+		    f->err, sizeof(f->err));
+		if (rc != ANVIL_OK)
+			goto out;
+		cert = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:O}",
+		    "serial", c->serial_hex, "account", f->r->account_id,
+		    "order", f->id, "pem", c->pem, "not_before",
+		    (json_int_t)c->not_before, "not_after",
+		    (json_int_t)c->not_after, "issued", (json_int_t)f->r->now,
+		    "identifiers", json_object_get(f->order, "identifiers"));
+		if (cert == NULL) {
+			rc = ANVIL_ERR_NOMEM;
+			goto out;
+		}
+		rc = store_put(txn, STORE_CERT, c->serial_hex, cert,
+		    STORE_PUT_NEW);
+		if (rc != ANVIL_ERR_EXISTS)
+			break;
+		log_warn("serial %s already issued: drawing another",
+		    c->serial_hex);
+	}
+	if (rc != ANVIL_OK)
+		goto out;
+	json_object_set_new(f->order, "status", json_string("valid"));
+	json_object_set_new(f->order, "certificate",
+	    json_string(c->serial_hex));
+	rc = store_put(txn, STORE_ORDER, f->id, f->order, 0);
+	if (rc == ANVIL_OK)
+		log_info("issued %s for order %s", c->serial_hex, f->id);
+out:
+	json_decref(cert);
+	ca_issued_free(c);
+	return rc;
+}
+
+anvil_err
+acme_finalize(struct acme_req *r, const char *id)
+{
+	struct fin f;
+	json_t *o = NULL, *idents, *v;
+	unsigned char *der = NULL;
+	size_t derlen = 0, i;
+	const char *csr64, *owner;
+	struct jose_jwk *acct = NULL;
+	gnutls_datum_t spki = { NULL, 0 };
+	char *url = NULL;
+	anvil_err rc;
+
+	memset(&f, 0, sizeof(f));
+	f.r = r;
+	f.id = id;
+	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
+		return rc;
+	/* Read the order once outside to check its owner and identifiers. */
+	rc = acme_record_load(r->ctx, STORE_ORDER, id, &o);
+	owner = json_string_value(json_object_get(o, "account"));
+	if (rc != ANVIL_OK || owner == NULL || strcmp(owner, r->account_id)) {
+		rc = acme_fail(r, ANVIL_ERR_HTTPNOTFOUND, "no such order");
+		goto out;
+	}
+	csr64 = r->payload ? json_string_value(json_object_get(r->payload,
+	    "csr")) : NULL;
+	if (csr64 == NULL || b64u_decode(csr64, strlen(csr64), &der, &derlen)) {
+		rc = acme_fail(r, ANVIL_ERR_MALFORMED, "payload must hold "
+		    "\"csr\": the base64url DER of a PKCS#10 request");
+		goto out;
+	}
+	idents = json_object_get(o, "identifiers");
+	f.nids = json_array_size(idents);
+	if ((f.ids = calloc(f.nids ? f.nids : 1, sizeof(*f.ids))) == NULL) {
+		rc = acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	json_array_foreach(idents, i, v) {
+		const char *t = json_string_value(json_object_get(v, "type"));
+		f.ids[i].type = (t && strcmp(t, "ip") == 0) ? CA_IDENT_IP :
+		    CA_IDENT_DNS;
+		f.ids[i].value = json_string_value(json_object_get(v, "value"));
+		if (f.ids[i].value == NULL)
+			f.ids[i].value = "";
+	}
+	if (jose_jwk_import(json_object_get(r->account, "jwk"), &acct, f.err,
+	    sizeof(f.err)) != ANVIL_OK || jose_jwk_spki(acct, &spki) !=
+	    ANVIL_OK) {
+		rc = acme_fail(r, ANVIL_ERR_STORE, "account key unreadable");
+		goto out;
+	}
+	rc = ca_csr_check(der, derlen, f.ids, f.nids, spki.data, spki.size,
+	    &f.csr, NULL, f.err, sizeof(f.err));
+	if (rc != ANVIL_OK) {
+		rc = acme_fail(r, ANVIL_ERR_BADCSR, "%s", f.err);
+		goto out;
+	}
+	rc = store_run(r->ctx->st, 0, fin_fn, &f, NULL, 0);
+	if (rc == ANVIL_ERR_ORDERNOTREADY) {
+		rc = acme_fail(r, rc, "order is %s, not ready", f.status);
+		goto out;
+	}
+	if (rc != ANVIL_OK) {
+		rc = acme_fail(r, rc, "issuance failed%s%s", f.err[0] ? ": " :
+		    "", f.err);
+		goto out;
+	}
+	if ((url = acme_url(r->ctx, "/order/%s", id)) != NULL)
+		acme_location(r, url);
+	rc = acme_reply_json(r, 200, acme_order_json(r->ctx, id, f.order,
+	    r->now));
+out:
+	free(url);
+	free(der);
+	free(f.ids);
+	gnutls_free(spki.data);
+	jose_jwk_free(acct);
+	ca_csr_free(f.csr);
+	json_decref(f.order);
+	json_decref(o);
+	return rc;
+}

@@ -1,0 +1,269 @@
+/*
+ * new_order.c - POST <base>/new-order (RFC 8555 §7.4; RFC 8738 for IP
+ * identifiers): identifiers normalised, each failing one reported as a
+ * subproblem; an authorization reused while it is valid for the same
+ * account and identifier, else created with its challenges (dns-01 only
+ * for a wildcard; no dns-01 for an IP address). 201 + Location.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "acme/acme_int.h"
+#include "core/util.h"
+
+struct ident {
+	char type[8];
+	char value[256];	/* as in the order: "*.example.org" */
+	const char *base;	/* without "*.": the authorization's value */
+	int wildcard;
+};
+
+struct neworder {
+	struct acme_req *r;
+	struct ident *ids;
+	size_t n;
+	char order_id[23];
+	json_t *order;		/* out */
+};
+
+static json_t *
+new_challenge(struct store_txn *txn, const char *type, const char *authz,
+    const char *account, anvil_err *rc)
+{
+	unsigned char rnd[32];
+	char id[23], *token = NULL;
+	json_t *rec;
+
+	if (acme_new_id(id) != ANVIL_OK || util_random(rnd, sizeof(rnd)) !=
+	    ANVIL_OK || b64u_encode(rnd, sizeof(rnd), &token) != ANVIL_OK) {
+		*rc = ANVIL_ERR_CRYPTO;
+		return NULL;
+	}
+	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "type",
+	    type, "token", token, "status", "pending", "authz", authz,
+	    "account", account);
+	free(token);
+	if (rec == NULL) {
+		*rc = ANVIL_ERR_NOMEM;
+		return NULL;
+	}
+	if ((*rc = store_put(txn, STORE_CHALLENGE, id, rec, STORE_PUT_NEW))) {
+		json_decref(rec);
+		return NULL;
+	}
+	json_decref(rec);
+	return json_string(id);
+}
+
+/* The id of a reusable authorization, or a new one; appends order_id to
+ * its "orders". *valid set when it is already valid. */
+static anvil_err
+authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
+    char out[23], int *valid)
+{
+	const char *acct = o->r->account_id;
+	char **ids = NULL;
+	size_t n = 0, i;
+	json_t *rec = NULL, *chs, *orders;
+	anvil_err rc;
+
+	*valid = 0;
+	rc = store_authz_by_identifier(txn, acct, id->type, id->base, &ids, &n);
+	if (rc != ANVIL_OK)
+		return rc;
+	for (i = 0; i < n && rec == NULL; i++) {
+		json_t *a = NULL;
+		if (store_get(txn, STORE_AUTHZ, ids[i], &a) != ANVIL_OK)
+			continue;
+		if (strcmp(acme_authz_status(a, o->r->now), "valid") == 0 &&
+		    json_is_true(json_object_get(a, "wildcard")) ==
+		    (id->wildcard != 0) && json_integer_value(json_object_get(
+		    a, "expires")) > (json_int_t)o->r->now + 86400) {
+			rec = a;
+			snprintf(out, 23, "%s", ids[i]);
+			*valid = 1;
+		} else
+			json_decref(a);
+	}
+	store_ids_free(ids, n);
+
+	if (rec == NULL) {
+		static const char *const dns[] = { "http-01", "dns-01",
+			"tls-alpn-01" };
+		static const char *const wild[] = { "dns-01" };
+		static const char *const ip[] = { "http-01", "tls-alpn-01" };
+		const char *const *types = dns;
+		size_t nt = 3;
+
+		if (id->wildcard) {
+			types = wild;
+			nt = 1;
+		} else if (strcmp(id->type, "ip") == 0) {
+			types = ip;
+			nt = 2;
+		}
+		if (acme_new_id(out) != ANVIL_OK)
+			return ANVIL_ERR_CRYPTO;
+		rec = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b, s:s, s:I, s:[]}",
+		    "id", out, "account", acct, "identifier", "type", id->type,
+		    "value", id->base, "wildcard", id->wildcard, "status",
+		    "pending", "expires", (json_int_t)(o->r->now +
+		    ACME_AUTHZ_PENDING_LIFETIME), "challenges");
+		if (rec == NULL)
+			return ANVIL_ERR_NOMEM;
+		chs = json_object_get(rec, "challenges");
+		for (i = 0; i < nt; i++) {
+			json_t *cid = new_challenge(txn, types[i], out, acct,
+			    &rc);
+			if (cid == NULL) {
+				json_decref(rec);
+				return rc;
+			}
+			json_array_append_new(chs, cid);
+		}
+	}
+	orders = json_object_get(rec, "orders");
+	if (!json_is_array(orders)) {
+		orders = json_array();
+		json_object_set_new(rec, "orders", orders);
+	}
+	json_array_append_new(orders, json_string(o->order_id));
+	rc = store_put(txn, STORE_AUTHZ, out, rec, 0);
+	json_decref(rec);
+	return rc;
+}
+
+static anvil_err
+neworder_fn(struct store_txn *txn, void *arg)
+{
+	struct neworder *o = arg;
+	json_t *authzs, *idents;
+	size_t i;
+	int all_valid = 1, valid;
+	anvil_err rc;
+
+	json_decref(o->order);
+	o->order = NULL;
+	if (acme_new_id(o->order_id) != ANVIL_OK)
+		return ANVIL_ERR_CRYPTO;
+	authzs = json_array();
+	idents = json_array();
+	for (i = 0; authzs && idents && i < o->n; i++) {
+		char aid[23];
+		if ((rc = authz_for(o, txn, &o->ids[i], aid, &valid))) {
+			json_decref(authzs);
+			json_decref(idents);
+			return rc;
+		}
+		all_valid &= valid;
+		json_array_append_new(authzs, json_string(aid));
+		json_array_append_new(idents, json_pack("{s:s, s:s}", "type",
+		    o->ids[i].type, "value", o->ids[i].value));
+	}
+	o->order = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "id",
+	    o->order_id, "account", o->r->account_id, "status",
+	    all_valid ? "ready" : "pending", "expires",
+	    (json_int_t)(o->r->now + ACME_ORDER_LIFETIME), "created",
+	    (json_int_t)o->r->now, "identifiers", idents, "authorizations",
+	    authzs);
+	if (o->order == NULL)
+		return ANVIL_ERR_NOMEM;
+	return store_put(txn, STORE_ORDER, o->order_id, o->order,
+	    STORE_PUT_NEW);
+}
+
+anvil_err
+acme_new_order(struct acme_req *r)
+{
+	struct neworder o;
+	json_t *list, *v;
+	anvil_err rc, first = ANVIL_OK;
+	char first_why[640] = "";
+	char *url = NULL;
+	size_t i, j;
+
+	memset(&o, 0, sizeof(o));
+	o.r = r;
+	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
+		return rc;
+	if (r->payload == NULL)
+		return acme_fail(r, ANVIL_ERR_MALFORMED, "newOrder needs a "
+		    "payload");
+	if (json_object_get(r->payload, "notBefore") != NULL ||
+	    json_object_get(r->payload, "notAfter") != NULL)
+		return acme_fail(r, ANVIL_ERR_MALFORMED, "notBefore and "
+		    "notAfter are not supported");
+	list = json_object_get(r->payload, "identifiers");
+	if (!json_is_array(list) || json_array_size(list) == 0)
+		return acme_fail(r, ANVIL_ERR_MALFORMED, "identifiers must be a "
+		    "non-empty array");
+	if (json_array_size(list) > ACME_MAX_IDENTIFIERS)
+		return acme_fail(r, ANVIL_ERR_REJECTEDID, "at most %d "
+		    "identifiers in one order", ACME_MAX_IDENTIFIERS);
+	if ((o.ids = calloc(json_array_size(list), sizeof(*o.ids))) == NULL)
+		return acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
+
+	json_array_foreach(list, i, v) {
+		struct ident *id = &o.ids[o.n];
+		char why[300];
+		anvil_err e = acme_ident_normalise(v, id->type, id->value, why,
+		    sizeof(why));
+		if (e != ANVIL_OK) {
+			char type[96];
+			const char *val = json_string_value(json_object_get(v,
+			    "value"));
+			const char *t = json_string_value(json_object_get(v,
+			    "type"));
+			if (r->subproblems == NULL)
+				r->subproblems = json_array();
+			snprintf(type, sizeof(type),
+			    "urn:ietf:params:acme:error:%s",
+			    acme_problem_type(e));
+			json_array_append_new(r->subproblems, json_pack(
+			    "{s:s, s:s, s:i, s:{s:s, s:s}}", "type", type,
+			    "detail", why, "status", acme_problem_status(e),
+			    "identifier", "type", t ? t : "", "value",
+			    val ? val : ""));
+			if (first == ANVIL_OK) {
+				first = e;
+				snprintf(first_why, sizeof(first_why), "%s: %s",
+				    val ? val : "?", why);
+			}
+			continue;
+		}
+		id->wildcard = strncmp(id->value, "*.", 2) == 0;
+		id->base = id->value + (id->wildcard ? 2 : 0);
+		for (j = 0; j < o.n; j++)
+			if (strcmp(o.ids[j].type, id->type) == 0 &&
+			    strcmp(o.ids[j].value, id->value) == 0)
+				break;
+		if (j == o.n)
+			o.n++;
+	}
+	if (first != ANVIL_OK) {
+		size_t nsub = json_array_size(r->subproblems);
+		rc = acme_fail(r, first, "%s%s", nsub > 1 ?
+		    "several identifiers refused, first: " : "", first_why);
+		goto out;
+	}
+	rc = store_run(r->ctx->st, 0, neworder_fn, &o, NULL, 0);
+	if (rc != ANVIL_OK) {
+		rc = acme_fail(r, rc, "cannot create the order");
+		goto out;
+	}
+	if ((url = acme_url(r->ctx, "/order/%s", o.order_id)) == NULL ||
+	    acme_location(r, url) != ANVIL_OK) {
+		rc = acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = acme_reply_json(r, 201, acme_order_json(r->ctx, o.order_id,
+	    o.order, r->now));
+out:
+	free(url);
+	free(o.ids);
+	json_decref(o.order);
+	return rc;
+}

@@ -1,0 +1,162 @@
+/*
+ * resource.c - the JSON clients see for accounts, orders, authorizations
+ * and challenges, built from the stored records; expiry applied on read.
+ */
+#include "config.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "acme/acme_int.h"
+
+static const char *
+str(json_t *rec, const char *key)
+{
+	const char *s = json_string_value(json_object_get(rec, key));
+	return s ? s : "";
+}
+
+static void
+set_url(json_t *obj, const char *key, char *url)
+{
+	json_object_set_new(obj, key, json_string(url ? url : ""));
+	free(url);
+}
+
+static void
+set_time(json_t *obj, const char *key, json_t *rec, const char *rkey)
+{
+	json_t *t = json_object_get(rec, rkey);
+	char buf[32];
+
+	if (json_is_integer(t)) {
+		acme_time((time_t)json_integer_value(t), buf);
+		json_object_set_new(obj, key, json_string(buf));
+	}
+}
+
+json_t *
+acme_account_json(struct acme_ctx *ctx, const char *id, json_t *rec)
+{
+	json_t *a = json_object();
+	json_t *contact = json_object_get(rec, "contact");
+
+	if (a == NULL)
+		return NULL;
+	json_object_set_new(a, "status", json_string(str(rec, "status")));
+	json_object_set(a, "contact", json_is_array(contact) ? contact :
+	    json_array());
+	if (json_is_true(json_object_get(rec, "termsOfServiceAgreed")))
+		json_object_set_new(a, "termsOfServiceAgreed", json_true());
+	set_url(a, "orders", acme_url(ctx, "/acct/%s/orders", id));
+	if (json_object_get(rec, "jwk") != NULL)
+		json_object_set(a, "key", json_object_get(rec, "jwk"));
+	set_time(a, "createdAt", rec, "created");
+	return a;
+}
+
+const char *
+acme_order_status(json_t *rec, time_t now)
+{
+	const char *s = str(rec, "status");
+	json_int_t exp = json_integer_value(json_object_get(rec, "expires"));
+
+	if ((strcmp(s, "pending") == 0 || strcmp(s, "ready") == 0) &&
+	    exp > 0 && exp < (json_int_t)now)
+		return "invalid";
+	return s;
+}
+
+const char *
+acme_authz_status(json_t *rec, time_t now)
+{
+	const char *s = str(rec, "status");
+	json_int_t exp = json_integer_value(json_object_get(rec, "expires"));
+
+	if ((strcmp(s, "pending") == 0 || strcmp(s, "valid") == 0) &&
+	    exp > 0 && exp < (json_int_t)now)
+		return "expired";
+	return s;
+}
+
+json_t *
+acme_order_json(struct acme_ctx *ctx, const char *id, json_t *rec, time_t now)
+{
+	json_t *o = json_object(), *authzs = json_array();
+	json_t *ids = json_object_get(rec, "authorizations"), *v;
+	const char *status = acme_order_status(rec, now);
+	size_t i;
+
+	if (o == NULL || authzs == NULL) {
+		json_decref(o);
+		json_decref(authzs);
+		return NULL;
+	}
+	json_object_set_new(o, "status", json_string(status));
+	set_time(o, "expires", rec, "expires");
+	json_object_set(o, "identifiers", json_object_get(rec,
+	    "identifiers"));
+	json_array_foreach(ids, i, v) {
+		char *u = acme_url(ctx, "/authz/%s", json_string_value(v));
+		json_array_append_new(authzs, json_string(u ? u : ""));
+		free(u);
+	}
+	json_object_set_new(o, "authorizations", authzs);
+	set_url(o, "finalize", acme_url(ctx, "/order/%s/finalize", id));
+	if (strcmp(status, "valid") == 0 && json_is_string(json_object_get(rec,
+	    "certificate")))
+		set_url(o, "certificate", acme_url(ctx, "/cert/%s",
+		    str(rec, "certificate")));
+	if (json_is_object(json_object_get(rec, "error")))
+		json_object_set(o, "error", json_object_get(rec, "error"));
+	return o;
+}
+
+json_t *
+acme_chall_json(struct acme_ctx *ctx, const char *id, json_t *rec)
+{
+	json_t *c = json_object();
+
+	if (c == NULL)
+		return NULL;
+	json_object_set_new(c, "type", json_string(str(rec, "type")));
+	set_url(c, "url", acme_url(ctx, "/chall/%s", id));
+	json_object_set_new(c, "token", json_string(str(rec, "token")));
+	json_object_set_new(c, "status", json_string(str(rec, "status")));
+	set_time(c, "validated", rec, "validated");
+	if (json_is_object(json_object_get(rec, "error")))
+		json_object_set(c, "error", json_object_get(rec, "error"));
+	return c;
+}
+
+json_t *
+acme_authz_json(struct acme_ctx *ctx, struct store_txn *txn, const char *id,
+    json_t *rec, time_t now)
+{
+	json_t *a = json_object(), *chs = json_array();
+	json_t *ids = json_object_get(rec, "challenges"), *v;
+	size_t i;
+
+	if (a == NULL || chs == NULL) {
+		json_decref(a);
+		json_decref(chs);
+		return NULL;
+	}
+	json_object_set(a, "identifier", json_object_get(rec, "identifier"));
+	json_object_set_new(a, "status", json_string(acme_authz_status(rec,
+	    now)));
+	set_time(a, "expires", rec, "expires");
+	json_array_foreach(ids, i, v) {
+		json_t *crec = NULL;
+		const char *cid = json_string_value(v);
+		if (cid == NULL || store_get(txn, STORE_CHALLENGE, cid, &crec) !=
+		    ANVIL_OK)
+			continue;
+		json_array_append_new(chs, acme_chall_json(ctx, cid, crec));
+		json_decref(crec);
+	}
+	json_object_set_new(a, "challenges", chs);
+	if (json_is_true(json_object_get(rec, "wildcard")))
+		json_object_set_new(a, "wildcard", json_true());
+	return a;
+}

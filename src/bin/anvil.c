@@ -1,0 +1,209 @@
+/*
+ * anvil.c - the ACME server program: a FastCGI responder when a FastCGI
+ * process manager starts it, a CGI program otherwise, with one code path.
+ *
+ * It keeps across requests only what is costly to open and the same for
+ * every request: the config ($ANVIL_CONFIG), the CA, the store, the nonce
+ * key. A challenge validation runs after its reply is out: in FastCGI after
+ * FCGX_Finish_r, in CGI in a detached child ("anvil --validate ID").
+ * Started as "nph-..." it writes the HTTP status line itself (Apache
+ * mod_cgi would otherwise turn 200 + Location into a redirect).
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stddef.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <fcgiapp.h>
+#include <gnutls/gnutls.h>
+
+#include "acme/acme.h"
+#include "core/log.h"
+#include "core/util.h"
+
+struct server {
+	struct anvil_config *cfg;
+	struct ca *ca;
+	struct store *st;
+	struct acme_ctx *ctx;
+	char err[1024];
+	int nph;
+};
+
+static int
+server_open(struct server *s)
+{
+	int lvl;
+
+	if (config_load(NULL, &s->cfg, s->err, sizeof(s->err)) != ANVIL_OK)
+		return -1;
+	if ((lvl = log_level_parse(s->cfg->log_level)) >= 0)
+		log_set_level((enum log_level)lvl);
+	if (ca_load_or_generate(s->cfg, &s->ca, s->err, sizeof(s->err)) !=
+	    ANVIL_OK)
+		return -1;
+	if (store_open(s->cfg->data_dir, STORE_OPEN_CREATE, &s->st, s->err,
+	    sizeof(s->err)) != ANVIL_OK)
+		return -1;
+	if (acme_ctx_new(s->cfg, s->ca, s->st, &s->ctx, s->err,
+	    sizeof(s->err)) != ANVIL_OK)
+		return -1;
+	return 0;
+}
+
+static void
+server_close(struct server *s)
+{
+	acme_ctx_free(s->ctx);
+	store_close(s->st);
+	ca_free(s->ca);
+	config_free(s->cfg);
+}
+
+/* A server that could not start answers every request with this. */
+static void
+unavailable(struct http_resp *resp)
+{
+	static const char body[] = "{\n  \"type\": \"urn:ietf:params:acme:"
+	    "error:serverInternal\",\n  \"detail\": \"the ACME server is not "
+	    "configured correctly; see the web server's error log\",\n  "
+	    "\"status\": 500\n}";
+	char *b = strdup(body);
+
+	resp->status = 500;
+	if (b != NULL)
+		http_resp_body(resp, b, strlen(b), "application/problem+json");
+}
+
+static void
+serve_one(struct server *s, struct FCGX_Request *fcgi, char **validate)
+{
+	struct http_req req;
+	struct http_resp resp;
+	anvil_err rc;
+
+	memset(&resp, 0, sizeof(resp));
+	resp.nph = s->nph;
+	*validate = NULL;
+	if (s->ctx == NULL) {
+		memset(&req, 0, sizeof(req));
+		unavailable(&resp);
+	} else {
+		rc = http_read_request(fcgi, acme_base_path(s->ctx),
+		    s->cfg->max_body, &req);
+		acme_handle(s->ctx, rc, &req, &resp, validate);
+	}
+	if (http_write_response(fcgi, &resp) != ANVIL_OK)
+		log_warn("the client went away before the reply was written");
+	http_req_clear(&req);
+	http_resp_clear(&resp);
+}
+
+/* CGI: validate in a detached grandchild so the web server sees the reply
+ * end now. */
+static void
+spawn_validation(const char *id)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0) {
+		log_err("fork: cannot start validation of %s", id);
+		return;
+	}
+	if (pid > 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return;
+	}
+	setsid();
+	if (fork() != 0)
+		_exit(0);
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		if (fd > 1)
+			close(fd);
+	}
+	execl("/proc/self/exe", "anvil", "--validate", id, (char *)NULL);
+	log_err("exec /proc/self/exe: cannot validate %s", id);
+	_exit(1);
+}
+
+int
+main(int argc, char **argv)
+{
+	struct server s;
+	FCGX_Request req;
+	char *validate = NULL;
+	const char *base = strrchr(argv[0], '/');
+
+	memset(&s, 0, sizeof(s));
+	signal(SIGPIPE, SIG_IGN);
+	log_init("anvil", LOG_LVL_INFO, 0);
+	base = base ? base + 1 : argv[0];
+	s.nph = strncmp(base, "nph-", 4) == 0;
+	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
+		printf("anvil %s\n", PACKAGE_VERSION);
+		return 0;
+	}
+	if (gnutls_global_init() < 0) {
+		log_err("GnuTLS failed to initialise");
+		return 1;
+	}
+	if (server_open(&s) != 0) {
+		log_err("cannot start: %s", s.err);
+		server_close(&s);
+		s.cfg = NULL;
+		s.ca = NULL;
+		s.st = NULL;
+		s.ctx = NULL;
+		if (argc >= 2)
+			return 1;
+	}
+	util_cloexec_all();
+
+	if (argc == 3 && strcmp(argv[1], "--validate") == 0) {
+		anvil_err rc = acme_validate(s.ctx, argv[2]);
+		server_close(&s);
+		return rc == ANVIL_OK ? 0 : 1;
+	}
+	if (argc != 1) {
+		fprintf(stderr, "usage: anvil [--version | --validate ID]\n"
+		    "(run by a web server as CGI or FastCGI, with "
+		    "ANVIL_CONFIG set)\n");
+		server_close(&s);
+		return 2;
+	}
+
+	if (FCGX_IsCGI()) {
+		serve_one(&s, NULL, &validate);
+		if (validate != NULL && s.ctx != NULL)
+			spawn_validation(validate);
+		free(validate);
+		server_close(&s);
+		return 0;
+	}
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0) {
+		log_err("FastCGI initialisation failed");
+		server_close(&s);
+		return 1;
+	}
+	while (FCGX_Accept_r(&req) >= 0) {
+		serve_one(&s, &req, &validate);
+		FCGX_Finish_r(&req);
+		if (validate != NULL && s.ctx != NULL)
+			acme_validate(s.ctx, validate);
+		free(validate);
+		validate = NULL;
+	}
+	server_close(&s);
+	return 0;
+}

@@ -1,0 +1,417 @@
+/*
+ * http01.c - http-01 (RFC 8555 §8.3): GET
+ * http://<host>:<http_port>/.well-known/acme-challenge/<token> with
+ * libcurl. Redirects are followed here, not by libcurl, so that every
+ * host name goes through our resolver and every address through the
+ * denied-network check; libcurl's open-socket hook checks the address
+ * actually connected to once more.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <curl/curl.h>
+#include <netinet/in.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "validate/val_int.h"
+
+#define MAX_BODY 8192
+#define MAX_REDIRECTS 10
+#define USER_AGENT "anvil-validator"
+
+/* Per-request state shared with libcurl's callbacks. */
+struct fetch {
+	const struct anvil_config *cfg;
+	char body[MAX_BODY];
+	size_t len;
+	int too_large;		/* more than MAX_BODY bytes arrived */
+	int denied;		/* the open-socket hook refused an address */
+	char denied_addr[INET6_ADDRSTRLEN];
+};
+
+static size_t
+on_body(char *data, size_t size, size_t nmemb, void *arg)
+{
+	struct fetch *f = arg;
+	size_t n = size * nmemb;
+
+	if (n > MAX_BODY - f->len) {
+		f->too_large = 1;
+		return 0; /* makes libcurl stop with CURLE_WRITE_ERROR */
+	}
+	memcpy(f->body + f->len, data, n);
+	f->len += n;
+	return n;
+}
+
+static curl_socket_t
+on_open_socket(void *arg, curlsocktype purpose, struct curl_sockaddr *sa)
+{
+	struct fetch *f = arg;
+	struct val_addr a;
+	curl_socket_t s;
+
+	(void)purpose;
+	memset(&a, 0, sizeof(a));
+	if (sa->family == AF_INET &&
+	    sa->addrlen >= sizeof(struct sockaddr_in)) {
+		const struct sockaddr_in *in = (const void *)&sa->addr;
+
+		a.family = AF_INET;
+		memcpy(a.bytes, &in->sin_addr, 4);
+	} else if (sa->family == AF_INET6 &&
+	    sa->addrlen >= sizeof(struct sockaddr_in6)) {
+		const struct sockaddr_in6 *in6 = (const void *)&sa->addr;
+
+		a.family = AF_INET6;
+		memcpy(a.bytes, &in6->sin6_addr, 16);
+	} else {
+		return CURL_SOCKET_BAD;
+	}
+	if (config_net_denied(f->cfg, a.family, a.bytes)) {
+		f->denied = 1;
+		val_addr_str(&a, f->denied_addr, sizeof(f->denied_addr));
+		return CURL_SOCKET_BAD;
+	}
+	s = socket(sa->family, sa->socktype | SOCK_CLOEXEC, sa->protocol);
+	return s < 0 ? CURL_SOCKET_BAD : s;
+}
+
+/* 1 if a redirect may go to this port: the well-known ones and the
+ * configured validation ports. */
+static int
+port_allowed(const struct anvil_config *cfg, long port)
+{
+	return port == 80 || port == 443 || port == (long)cfg->http_port ||
+	    port == (long)cfg->tls_port;
+}
+
+/*
+ * Splits url into its host (brackets removed, caller frees) and port.
+ * On a redirect (hop > 0) the scheme must be http or https and the port
+ * one of port_allowed's.
+ */
+static anvil_err
+split_url(const struct anvil_config *cfg, const char *url, int hop,
+    char **hostp, long *portp, char *detail, size_t detaillen)
+{
+	CURLU *u = NULL;
+	char *scheme = NULL, *host = NULL, *port = NULL, *end = NULL;
+	anvil_err rc = ANVIL_ERR_UNAUTHORIZED;
+	char shown[80];
+	size_t hl;
+
+	*hostp = NULL;
+	val_excerpt(url, strlen(url), 64, shown);
+	u = curl_url();
+	if (u == NULL) {
+		rc = errf(detail, detaillen, ANVIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	    CURLUE_OK) {
+		rc = errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
+		    "redirect to an invalid URL \"%s\"", shown);
+		goto out;
+	}
+	if (hop > 0 && strcmp(scheme, "http") != 0 &&
+	    strcmp(scheme, "https") != 0) {
+		rc = errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
+		    "redirect to \"%s\": only http and https are allowed",
+		    shown);
+		goto out;
+	}
+	*portp = strtol(port, &end, 10);
+	if (*end != '\0' || *portp <= 0 || *portp > 65535 ||
+	    (hop > 0 && !port_allowed(cfg, *portp))) {
+		rc = errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
+		    "redirect to \"%s\": port %s is not allowed", shown, port);
+		goto out;
+	}
+	hl = strlen(host);
+	if (hl >= 2 && host[0] == '[' && host[hl - 1] == ']') {
+		memmove(host, host + 1, hl - 2);
+		host[hl - 2] = '\0';
+	}
+	if (strlen(host) == 0 || strlen(host) >= VAL_MAX_NAME ||
+	    strchr(host, '%') != NULL) {
+		rc = errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
+		    "redirect to \"%s\": unusable host", shown);
+		goto out;
+	}
+	*hostp = strdup(host);
+	if (*hostp == NULL) {
+		rc = errf(detail, detaillen, ANVIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = ANVIL_OK;
+out:
+	curl_free(scheme);
+	curl_free(host);
+	curl_free(port);
+	curl_url_cleanup(u);
+	return rc;
+}
+
+/* "host:port:addr,addr" for CURLOPT_RESOLVE (IPv6 in brackets). */
+static char *
+resolve_entry(const char *host, long port, const struct val_addr *a,
+    size_t n)
+{
+	size_t cap = strlen(host) + 8 + n * (INET6_ADDRSTRLEN + 3) + 1;
+	char *s = malloc(cap), text[INET6_ADDRSTRLEN];
+	size_t i, len;
+
+	if (s == NULL)
+		return NULL;
+	len = (size_t)snprintf(s, cap, "%s:%ld:", host, port);
+	for (i = 0; i < n && len < cap; i++) {
+		val_addr_str(&a[i], text, sizeof(text));
+		len += (size_t)snprintf(s + len, cap - len,
+		    a[i].family == AF_INET6 ? "%s[%s]" : "%s%s",
+		    i > 0 ? "," : "", text);
+	}
+	return s;
+}
+
+static anvil_err
+curl_failure(struct fetch *f, CURLcode cc, const char *errbuf,
+    const char *where, const char *shown, long code, char *detail,
+    size_t detaillen)
+{
+	const char *msg = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
+
+	if (f->denied)
+		return errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
+		    "%s: %s is in a denied network", where, f->denied_addr);
+	if (f->too_large) {
+		if (code != 0 && code != 200)
+			return errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
+			    "%s returned %ld", shown, code);
+		return errf(detail, detaillen, ANVIL_ERR_INCORRECT,
+		    "%s: response too large (more than %d bytes)", shown,
+		    MAX_BODY);
+	}
+	switch (cc) {
+	case CURLE_OPERATION_TIMEDOUT:
+		return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+		    "%s: timeout (%s)", where, msg);
+	case CURLE_COULDNT_RESOLVE_HOST:
+		return errf(detail, detaillen, ANVIL_ERR_DNS, "%s: %s", where,
+		    msg);
+	case CURLE_SSL_CONNECT_ERROR:
+	case CURLE_PEER_FAILED_VERIFICATION:
+	case CURLE_SSL_CERTPROBLEM:
+	case CURLE_SSL_CIPHER:
+		return errf(detail, detaillen, ANVIL_ERR_TLS, "%s: %s", where,
+		    msg);
+	case CURLE_OUT_OF_MEMORY:
+		return errf(detail, detaillen, ANVIL_ERR_NOMEM,
+		    "out of memory");
+	default:
+		return errf(detail, detaillen, ANVIL_ERR_CONNECTION, "%s: %s",
+		    where, msg);
+	}
+}
+
+/* 1 if c is whitespace a key authorization file may end with. */
+static int
+is_trailing_space(char c)
+{
+	return c == ' ' || c == '\t' || c == '\r' || c == '\n' || c == '\v' ||
+	    c == '\f';
+}
+
+anvil_err
+val_http01(const struct anvil_config *cfg, const struct val_ident *id,
+    const struct val_addr *ip, const char *token, const char *key_authz,
+    int64_t deadline, char *detail, size_t detaillen)
+{
+	struct val_addr addrs[VAL_MAX_ADDRS], literal;
+	struct val_dns *dns = NULL;
+	struct fetch *f = NULL;
+	struct curl_slist *resolve = NULL;
+	CURL *curl = NULL;
+	char *url = NULL, *host = NULL, *entry = NULL;
+	char errbuf[CURL_ERROR_SIZE], where[VAL_MAX_NAME + 16], shown[80];
+	char got[80];
+	anvil_err rc = ANVIL_ERR_CONNECTION;
+	size_t naddrs = 0, len;
+	long port = 0, code = 0;
+	int hop, n;
+	CURLcode cc;
+
+	f = calloc(1, sizeof(*f));
+	if (f == NULL)
+		return errf(detail, detaillen, ANVIL_ERR_NOMEM, "out of memory");
+	f->cfg = cfg;
+	if (ip != NULL && ip->family == AF_INET6)
+		n = asprintf(&url,
+		    "http://[%s]:%u/.well-known/acme-challenge/%s", id->value,
+		    cfg->http_port, token);
+	else
+		n = asprintf(&url, "http://%s:%u/.well-known/acme-challenge/%s",
+		    id->value, cfg->http_port, token);
+	if (n < 0) {
+		url = NULL;
+		rc = errf(detail, detaillen, ANVIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+
+	for (hop = 0;; hop++) {
+		if (hop > MAX_REDIRECTS) {
+			rc = errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+			    "too many redirects (more than %d)",
+			    MAX_REDIRECTS);
+			goto out;
+		}
+		free(host);
+		host = NULL;
+		rc = split_url(cfg, url, hop, &host, &port, detail, detaillen);
+		if (rc != ANVIL_OK)
+			goto out;
+		val_excerpt(url, strlen(url), 72, shown);
+		snprintf(where, sizeof(where), strchr(host, ':') != NULL ?
+		    "[%s]:%ld" : "%s:%ld", host, port);
+		rc = val_host_addrs(cfg, &dns, host, deadline, addrs,
+		    VAL_MAX_ADDRS, &naddrs, detail, detaillen);
+		if (rc != ANVIL_OK)
+			goto out;
+
+		curl_slist_free_all(resolve);
+		resolve = NULL;
+		free(entry);
+		entry = NULL;
+		if (val_addr_parse(host, &literal) != 0) {
+			entry = resolve_entry(host, port, addrs, naddrs);
+			if (entry == NULL ||
+			    (resolve = curl_slist_append(NULL, entry)) == NULL) {
+				rc = errf(detail, detaillen, ANVIL_ERR_NOMEM,
+				    "out of memory");
+				goto out;
+			}
+		}
+		if (val_left_ms(deadline) <= 0) {
+			rc = errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+			    "%s: timeout after %u s", where, cfg->timeout);
+			goto out;
+		}
+
+		curl_easy_cleanup(curl);
+		curl = curl_easy_init();
+		if (curl == NULL) {
+			rc = errf(detail, detaillen, ANVIL_ERR_NOMEM,
+			    "curl_easy_init failed");
+			goto out;
+		}
+		f->len = 0;
+		f->too_large = 0;
+		f->denied = 0;
+		errbuf[0] = '\0';
+		code = 0;
+		if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
+		    "http,https") != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR,
+		    "http,https") != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) !=
+		    CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_PROXY, "") != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*") != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_USERAGENT, USER_AGENT) !=
+		    CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
+		    (long)val_left_ms(deadline)) != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+		    (long)val_left_ms(deadline)) != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
+		    (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L) !=
+		    CURLE_OK ||
+		    /* Let's Encrypt does not verify https redirect targets:
+		     * the challenge proves control, not the certificate. */
+		    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L) !=
+		    CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L) !=
+		    CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) !=
+		    CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body) !=
+		    CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_WRITEDATA, f) != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION,
+		    on_open_socket) != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, f) !=
+		    CURLE_OK ||
+		    (resolve != NULL &&
+		    curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve) !=
+		    CURLE_OK)) {
+			rc = errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+			    "libcurl refused an option");
+			goto out;
+		}
+		cc = curl_easy_perform(curl);
+		(void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+		if (cc != CURLE_OK) {
+			rc = curl_failure(f, cc, errbuf, where, shown, code,
+			    detail, detaillen);
+			goto out;
+		}
+		if (code == 301 || code == 302 || code == 303 || code == 307 ||
+		    code == 308) {
+			char *next = NULL;
+
+			if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL,
+			    &next) != CURLE_OK || next == NULL) {
+				rc = errf(detail, detaillen,
+				    ANVIL_ERR_UNAUTHORIZED,
+				    "%s returned %ld without a Location",
+				    shown, code);
+				goto out;
+			}
+			free(url);
+			url = strdup(next);
+			if (url == NULL) {
+				rc = errf(detail, detaillen, ANVIL_ERR_NOMEM,
+				    "out of memory");
+				goto out;
+			}
+			continue;
+		}
+		break;
+	}
+
+	if (code != 200) {
+		rc = errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
+		    "%s returned %ld", shown, code);
+		goto out;
+	}
+	len = f->len;
+	while (len > 0 && is_trailing_space(f->body[len - 1]))
+		len--;
+	if (len != strlen(key_authz) || memcmp(f->body, key_authz, len) != 0) {
+		val_excerpt(f->body, len, 64, got);
+		rc = errf(detail, detaillen, ANVIL_ERR_INCORRECT,
+		    "%s returned \"%s\", not the key authorization", shown,
+		    got);
+		goto out;
+	}
+	rc = ANVIL_OK;
+out:
+	curl_easy_cleanup(curl);
+	curl_slist_free_all(resolve);
+	val_dns_free(dns);
+	free(entry);
+	free(host);
+	free(url);
+	free(f);
+	return rc;
+}

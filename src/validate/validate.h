@@ -1,0 +1,49 @@
+/*
+ * validate.h - ACME challenge validation: http-01 (libcurl, GnuTLS
+ * flavour), dns-01 (libunbound), tls-alpn-01 (GnuTLS client, libtasn1 for
+ * the acmeIdentifier extension). RFC 8555 §8, RFC 8737, RFC 8738.
+ *
+ * Each check is synchronous and bounded by cfg->timeout; the caller runs
+ * it after the HTTP response has been sent. Ports, resolver, timeout and
+ * denied networks come from the [validation] section of the config.
+ */
+#ifndef ANVIL_VALIDATE_VALIDATE_H
+#define ANVIL_VALIDATE_VALIDATE_H
+
+#include <stddef.h>
+
+#include "core/conf.h"
+#include "core/error.h"
+
+enum val_type { VAL_HTTP01 = 0, VAL_DNS01, VAL_TLSALPN01 };
+
+/* "http-01", "dns-01", "tls-alpn-01". */
+const char *val_type_name(enum val_type t);
+/* Parses a challenge type name; -1 if unknown. */
+int val_type_parse(const char *s);
+
+/* One identifier: type "dns" (value a lower-case name; for a wildcard
+ * order the caller passes the base name without "*.") or "ip" (textual
+ * IPv4 or IPv6 address). */
+struct val_ident {
+	const char *type;
+	const char *value;
+};
+
+/*
+ * Validates one challenge. key_authz is token "." thumbprint.
+ * Returns ANVIL_OK when the challenge is met. Otherwise returns one of
+ * ANVIL_ERR_CONNECTION, ANVIL_ERR_DNS, ANVIL_ERR_INCORRECT, ANVIL_ERR_TLS,
+ * ANVIL_ERR_UNAUTHORIZED (e.g. a denied network, or a redirect to a
+ * disallowed place), ANVIL_ERR_MALFORMED (bad arguments), and writes into
+ * detail (detaillen bytes) one sentence a person can act on, e.g.
+ * "127.0.0.1:5002: connection refused" or "the TXT records at
+ * _acme-challenge.example.org do not include the expected value". Library
+ * error text may go into detail (it is shown to the ACME client, which is
+ * the party that must fix its setup), never secrets.
+ */
+anvil_err val_check(const struct anvil_config *cfg, enum val_type type,
+    const struct val_ident *id, const char *token, const char *key_authz,
+    char *detail, size_t detaillen);
+
+#endif

@@ -1,0 +1,1024 @@
+/*
+ * test_crl.c - CRLs: ca_crl_build for each kind of CA key, read back with
+ * GnuTLS, with certtool, and with a small DER reader of our own for what
+ * GnuTLS does not expose (entry reasonCode, time encodings, integer
+ * encodings); ca_crl_from_store over a real store; ca_crl_reason_valid.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <criterion/parameterized.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+#include <jansson.h>
+
+#include "ca/ca.h"
+#include "core/conf.h"
+#include "core/error.h"
+#include "csr_helpers.h"
+#include "helpers.h"
+#include "store/store.h"
+
+#define OK(call)                                                               \
+	do {                                                                   \
+		int ok_ret_ = (call);                                          \
+		cr_assert(ok_ret_ >= 0, "%s: %s", #call,                       \
+		    gnutls_strerror(ok_ret_));                                 \
+	} while (0)
+
+/* ------------------------------------------------------------ DER reader */
+
+struct der {
+	const unsigned char *p;
+	size_t n;
+};
+
+/* Reads one element (low tag numbers only, minimal lengths) off *in. */
+static int
+der_read(struct der *in, unsigned char *tag, struct der *body)
+{
+	size_t len, hdr = 2, k, nb;
+
+	if (in->n < 2 || (in->p[0] & 0x1f) == 0x1f)
+		return 0;
+	*tag = in->p[0];
+	len = in->p[1];
+	if (len & 0x80) {
+		nb = len & 0x7f;
+		if (nb == 0 || nb > 4 || in->n < 2 + nb || in->p[2] == 0)
+			return 0;
+		for (len = 0, k = 0; k < nb; k++)
+			len = (len << 8) | in->p[2 + k];
+		if (len < 0x80)
+			return 0;	/* long form where short would do */
+		hdr += nb;
+	}
+	if (in->n - hdr < len)
+		return 0;
+	body->p = in->p + hdr;
+	body->n = len;
+	in->p += hdr + len;
+	in->n -= hdr + len;
+	return 1;
+}
+
+static int
+der_peek(const struct der *in)
+{
+	return in->n > 0 ? in->p[0] : -1;
+}
+
+/* 1 if the INTEGER body is minimal and non-negative. */
+static int
+der_uint_ok(const struct der *b)
+{
+	if (b->n == 0 || (b->p[0] & 0x80))
+		return 0;
+	return !(b->n > 1 && b->p[0] == 0 && !(b->p[1] & 0x80));
+}
+
+static int
+two(const unsigned char *p)
+{
+	return (p[0] - '0') * 10 + (p[1] - '0');
+}
+
+/* UTCTime before 2050, GeneralizedTime from 2050 (RFC 5280 5.1.2.4). */
+static time_t
+der_time(unsigned char tag, const struct der *b)
+{
+	struct tm tm;
+	const unsigned char *p = b->p;
+	int year;
+	size_t i;
+
+	memset(&tm, 0, sizeof(tm));
+	for (i = 0; i + 1 < b->n; i++)
+		cr_assert(p[i] >= '0' && p[i] <= '9', "time not digits");
+	cr_assert_eq(p[b->n - 1], 'Z', "time not in Z");
+	if (tag == 0x17) {
+		cr_assert_eq(b->n, 13, "UTCTime of %zu bytes", b->n);
+		year = two(p);
+		year += year < 50 ? 2000 : 1900;
+		p += 2;
+	} else {
+		cr_assert_eq(tag, 0x18, "time tag 0x%02x", tag);
+		cr_assert_eq(b->n, 15, "GeneralizedTime of %zu bytes", b->n);
+		year = two(p) * 100 + two(p + 2);
+		cr_assert(year >= 2050, "GeneralizedTime for %d", year);
+		p += 4;
+	}
+	tm.tm_year = year - 1900;
+	tm.tm_mon = two(p) - 1;
+	tm.tm_mday = two(p + 2);
+	tm.tm_hour = two(p + 4);
+	tm.tm_min = two(p + 6);
+	tm.tm_sec = two(p + 8);
+	return timegm(&tm);
+}
+
+#define MAX_ENTRIES 32
+
+struct entry {
+	struct der serial;
+	time_t when;
+	int n_ext;
+	int reason;		/* -1: no reasonCode */
+	int reason_critical;
+};
+
+struct parsed_crl {
+	time_t this_update, next_update;
+	int has_next_update;
+	int has_list;		/* revokedCertificates present */
+	size_t n;
+	struct entry e[MAX_ENTRIES];
+	struct der number;	/* CRLNumber INTEGER body */
+	int number_critical;
+	int has_aki;
+	int n_ext;
+};
+
+static const unsigned char oid_reason[] = { 0x55, 0x1d, 0x15 };
+static const unsigned char oid_number[] = { 0x55, 0x1d, 0x14 };
+static const unsigned char oid_aki[] = { 0x55, 0x1d, 0x23 };
+
+/* One Extension: its OID body, critical flag and extnValue body. */
+static void
+read_extension(struct der *exts, struct der *oid, int *critical,
+    struct der *value)
+{
+	struct der ext, b;
+	unsigned char tag;
+
+	cr_assert(der_read(exts, &tag, &ext) && tag == 0x30, "Extension");
+	cr_assert(der_read(&ext, &tag, oid) && tag == 0x06, "extnID");
+	*critical = 0;
+	if (der_peek(&ext) == 0x01) {
+		cr_assert(der_read(&ext, &tag, &b) && b.n == 1);
+		cr_assert_eq(b.p[0], 0xff, "critical TRUE not 0xff");
+		*critical = 1;
+	}
+	cr_assert(der_read(&ext, &tag, value) && tag == 0x04, "extnValue");
+	cr_assert_eq(ext.n, 0, "bytes after extnValue");
+}
+
+static int
+oid_is(const struct der *oid, const unsigned char *want, size_t n)
+{
+	return oid->n == n && memcmp(oid->p, want, n) == 0;
+}
+
+static void
+parse_crl(const unsigned char *der, size_t len, struct parsed_crl *out)
+{
+	struct der in = { der, len }, cl, tbs, b, list, entry, exts, wrap;
+	struct der oid, value, inner;
+	unsigned char tag;
+	int crit;
+
+	memset(out, 0, sizeof(*out));
+	cr_assert(der_read(&in, &tag, &cl) && tag == 0x30, "CertificateList");
+	cr_assert_eq(in.n, 0, "bytes after the CRL");
+	cr_assert(der_read(&cl, &tag, &tbs) && tag == 0x30, "TBSCertList");
+	cr_assert(der_read(&tbs, &tag, &b) && tag == 0x02, "no version: v1");
+	cr_assert(b.n == 1 && b.p[0] == 1, "version is not v2");
+	cr_assert(der_read(&tbs, &tag, &b) && tag == 0x30, "signature");
+	cr_assert(der_read(&tbs, &tag, &b) && tag == 0x30, "issuer");
+	cr_assert(der_read(&tbs, &tag, &b), "thisUpdate");
+	out->this_update = der_time(tag, &b);
+	if (der_peek(&tbs) == 0x17 || der_peek(&tbs) == 0x18) {
+		cr_assert(der_read(&tbs, &tag, &b));
+		out->next_update = der_time(tag, &b);
+		out->has_next_update = 1;
+	}
+	if (der_peek(&tbs) == 0x30) {
+		cr_assert(der_read(&tbs, &tag, &list));
+		out->has_list = 1;
+		while (list.n > 0) {
+			struct entry *e = &out->e[out->n];
+
+			cr_assert(out->n < MAX_ENTRIES);
+			cr_assert(der_read(&list, &tag, &entry) && tag == 0x30);
+			cr_assert(der_read(&entry, &tag, &e->serial) &&
+			    tag == 0x02, "userCertificate");
+			cr_assert(der_uint_ok(&e->serial),
+			    "serial not a minimal positive INTEGER");
+			cr_assert(der_read(&entry, &tag, &b), "revocationDate");
+			e->when = der_time(tag, &b);
+			e->reason = -1;
+			if (entry.n > 0) {
+				cr_assert(der_read(&entry, &tag, &exts) &&
+				    tag == 0x30, "crlEntryExtensions");
+				cr_assert(exts.n > 0, "empty crlEntryExtensions"
+				    " (must be absent instead)");
+				while (exts.n > 0) {
+					read_extension(&exts, &oid, &crit,
+					    &value);
+					e->n_ext++;
+					if (!oid_is(&oid, oid_reason, 3))
+						continue;
+					cr_assert(der_read(&value, &tag,
+					    &inner) && tag == 0x0a &&
+					    inner.n == 1 && value.n == 0,
+					    "reasonCode not one ENUMERATED");
+					e->reason = inner.p[0];
+					e->reason_critical = crit;
+				}
+			}
+			cr_assert_eq(entry.n, 0, "bytes after an entry");
+			out->n++;
+		}
+	}
+	if (der_peek(&tbs) == 0xa0) {
+		cr_assert(der_read(&tbs, &tag, &wrap));
+		cr_assert(der_read(&wrap, &tag, &exts) && tag == 0x30);
+		while (exts.n > 0) {
+			read_extension(&exts, &oid, &crit, &value);
+			out->n_ext++;
+			if (oid_is(&oid, oid_number, 3)) {
+				cr_assert(der_read(&value, &tag, &out->number)
+				    && tag == 0x02 && value.n == 0,
+				    "CRLNumber not one INTEGER");
+				out->number_critical = crit;
+			} else if (oid_is(&oid, oid_aki, 3))
+				out->has_aki = 1;
+		}
+	}
+	cr_assert_eq(tbs.n, 0, "unknown fields in TBSCertList");
+}
+
+static uint64_t
+be_uint(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+	size_t i = 0;
+
+	while (i < n && p[i] == 0)
+		i++;
+	cr_assert(n - i <= 8, "number wider than 64 bits");
+	for (; i < n; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
+/* ------------------------------------------------------------ fixtures */
+
+static struct ca *
+new_ca(const char *dir, const char *key_type, struct anvil_config **cfgp)
+{
+	char extra[256];
+	struct anvil_config *cfg;
+	struct ca *ca = NULL;
+	char err[1024] = "";
+
+	snprintf(extra, sizeof(extra), "[ca]\nkey_type = %s\n"
+	    "common_name = CRL Test CA\norganization = Anvil CRL Tests\n"
+	    "[issuance]\ncrl_validity_hours = 24\n", key_type);
+	cfg = th_config(dir, extra);
+	cr_assert_eq(ca_load_or_generate(cfg, &ca, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	*cfgp = cfg;
+	return ca;
+}
+
+static gnutls_x509_crl_t
+crl_import(const void *data, size_t len, gnutls_x509_crt_fmt_t fmt)
+{
+	gnutls_x509_crl_t crl = NULL;
+	gnutls_datum_t d = { (unsigned char *)data, (unsigned)len };
+
+	OK(gnutls_x509_crl_init(&crl));
+	OK(gnutls_x509_crl_import(crl, &d, fmt));
+	return crl;
+}
+
+/* Runs a shell command; its exit status, and its stdout in *out (free). */
+static int
+run(const char *cmd, char **out)
+{
+	FILE *f = popen(cmd, "r");
+	size_t cap = 4096, n = 0, r;
+	char *buf = malloc(cap);
+	int st;
+
+	cr_assert_not_null(f, "popen %s", cmd);
+	cr_assert_not_null(buf);
+	while ((r = fread(buf + n, 1, cap - n - 1, f)) > 0) {
+		n += r;
+		if (cap - n < 2) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+			cr_assert_not_null(buf);
+		}
+	}
+	buf[n] = '\0';
+	st = pclose(f);
+	if (out != NULL)
+		*out = buf;
+	else
+		free(buf);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+/* certtool --verify-crl of crl_pem against the CA; exit status. */
+static int
+certtool_verify(const char *dir, const char *ca_pem, const char *crl_pem,
+    size_t crl_len)
+{
+	char capath[4096], crlpath[4096], cmd[9000];
+
+	snprintf(capath, sizeof(capath), "%s/ca-for-certtool.pem", dir);
+	snprintf(crlpath, sizeof(crlpath), "%s/crl-for-certtool.pem", dir);
+	th_write_file(capath, ca_pem, strlen(ca_pem));
+	th_write_file(crlpath, crl_pem, crl_len);
+	snprintf(cmd, sizeof(cmd), "certtool --verify-crl "
+	    "--load-ca-certificate '%s' --infile '%s' >/dev/null 2>&1",
+	    capath, crlpath);
+	return run(cmd, NULL);
+}
+
+/* certtool --crl-info text for a DER CRL (free). */
+static char *
+certtool_info(const char *dir, const unsigned char *der, size_t len)
+{
+	char path[4096], cmd[5000], *out = NULL;
+	int st;
+
+	snprintf(path, sizeof(path), "%s/crl-info.der", dir);
+	th_write_file(path, der, len);
+	snprintf(cmd, sizeof(cmd), "certtool --crl-info --inder --infile '%s' "
+	    "2>/dev/null", path);
+	st = run(cmd, &out);
+	cr_assert_eq(st, 0, "certtool --crl-info failed: %s", out);
+	return out;
+}
+
+static void
+hex(const unsigned char *p, size_t n, char *out)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		snprintf(out + 2 * i, 3, "%02x", p[i]);
+	out[2 * n] = '\0';
+}
+
+/* ------------------------------------------------------------ the table */
+
+struct rv_row {
+	const char *desc;
+	unsigned char serial[20];
+	size_t len;
+	time_t when;
+	int reason;
+};
+
+static const struct rv_row rv_rows[] = {
+	{ "unspecified (0): no reasonCode",
+	  { 0x3a, 0x01, 0x02, 0x03, 0x04, 0x05, 0x06, 0x07, 0x08, 0x09, 0x0a,
+	    0x0b, 0x0c, 0x0d, 0x0e, 0x0f }, 16, 1700000000, 0 },
+	{ "keyCompromise (1)",
+	  { 0x11, 0xff, 0xee, 0xdd, 0xcc, 0xbb, 0xaa, 0x99, 0x88, 0x77, 0x66,
+	    0x55, 0x44, 0x33, 0x22, 0x11 }, 16, 1700000100, 1 },
+	{ "cACompromise (2)", { 0x22, 2 }, 2, 1700000200, 2 },
+	{ "affiliationChanged (3)", { 0x33, 3 }, 2, 1700000300, 3 },
+	{ "superseded (4)", { 0x44, 4 }, 2, 1700000400, 4 },
+	{ "cessationOfOperation (5)", { 0x55, 5 }, 2, 1700000500, 5 },
+	{ "certificateHold (6)", { 0x66, 6 }, 2, 1700000600, 6 },
+	{ "removeFromCRL (8)", { 0x08, 8 }, 2, 1700000800, 8 },
+	{ "privilegeWithdrawn (9)", { 0x09, 9 }, 2, 1700000900, 9 },
+	{ "aACompromise (10)", { 0x0a, 10 }, 2, 1700001000, 10 },
+	{ "one-byte serial, unspecified", { 0x05 }, 1, 1600000000, 0 },
+	{ "20-byte serial, keyCompromise",
+	  { 0x7f, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17,
+	    18, 19 }, 20, 1650000000, 1 },
+	{ "revoked in 1999", { 0x19, 0x99 }, 2, 946684799, 4 },
+	{ "revoked in 2050 (GeneralizedTime)", { 0x20, 0x50 }, 2, 2556143999,
+	  5 },
+	{ "revoked at 2049-12-31 23:59:59 (last UTCTime)", { 0x20, 0x49 }, 2,
+	  2524607999, 1 },
+};
+#define N_RV (sizeof(rv_rows) / sizeof(rv_rows[0]))
+
+static void
+rv_array(struct ca_revoked *out)
+{
+	size_t i;
+
+	memset(out, 0, N_RV * sizeof(*out));
+	for (i = 0; i < N_RV; i++) {
+		memcpy(out[i].serial, rv_rows[i].serial, rv_rows[i].len);
+		out[i].serial_len = rv_rows[i].len;
+		out[i].when = rv_rows[i].when;
+		out[i].reason = rv_rows[i].reason;
+	}
+}
+
+/* Everything a built CRL must be, read back three ways. */
+struct crl_expect {
+	const char *dir;
+	struct ca *ca;
+	const struct ca_revoked *rv;
+	size_t n;
+	uint64_t number;
+	time_t this_update, next_update;
+};
+
+static void
+check_crl(const struct ca_crl *crl, const struct crl_expect *e)
+{
+	gnutls_x509_crt_t cacrt = ca_cert_peek(e->ca);
+	gnutls_x509_crl_t g, gp;
+	gnutls_datum_t a = { NULL, 0 }, b = { NULL, 0 };
+	struct parsed_crl pc;
+	unsigned char serial[64], num[64], aki[64], ski[64];
+	char hexs[64], line[128], *info;
+	int matched[MAX_ENTRIES] = { 0 };
+	size_t sz, i, j, nski;
+	unsigned crit = 1, status = 99;
+	time_t t;
+	int ret, count;
+
+	cr_assert_not_null(crl);
+	cr_assert_not_null(crl->der);
+	cr_assert_not_null(crl->pem);
+	cr_assert_eq(crl->number, e->number);
+	cr_assert_eq(crl->this_update, e->this_update);
+	cr_assert_eq(crl->next_update, e->next_update);
+
+	/* DER and PEM hold the same CRL. */
+	g = crl_import(crl->der, crl->der_len, GNUTLS_X509_FMT_DER);
+	gp = crl_import(crl->pem, strlen(crl->pem), GNUTLS_X509_FMT_PEM);
+	cr_assert(strncmp(crl->pem, "-----BEGIN X509 CRL-----", 24) == 0,
+	    "PEM label: %.30s", crl->pem);
+	OK(gnutls_x509_crl_export2(gp, GNUTLS_X509_FMT_DER, &a));
+	cr_assert(a.size == crl->der_len &&
+	    memcmp(a.data, crl->der, a.size) == 0, "PEM and DER differ");
+	gnutls_free(a.data);
+	gnutls_x509_crl_deinit(gp);
+
+	cr_assert_eq(gnutls_x509_crl_get_version(g), 2, "not a v2 CRL");
+
+	/* Issuer is the CA subject; signed by the CA's key. */
+	OK(gnutls_x509_crl_get_raw_issuer_dn(g, &a));
+	OK(gnutls_x509_crt_get_raw_dn(cacrt, &b));
+	cr_assert(a.size == b.size && memcmp(a.data, b.data, a.size) == 0,
+	    "CRL issuer is not the CA subject");
+	gnutls_free(a.data);
+	gnutls_free(b.data);
+	ret = gnutls_x509_crl_verify(g, &cacrt, 1, 0, &status);
+	cr_assert(ret >= 0 && status == 0, "CRL does not verify (%d, status "
+	    "0x%x)", ret, status);
+	cr_assert_eq(gnutls_sign_get_pk_algorithm(
+	    gnutls_x509_crl_get_signature_algorithm(g)),
+	    gnutls_x509_crt_get_pk_algorithm(cacrt, NULL),
+	    "CRL signature algorithm does not fit the CA key");
+
+	/* Times. */
+	cr_assert_eq(gnutls_x509_crl_get_this_update(g), e->this_update);
+	cr_assert_eq(gnutls_x509_crl_get_next_update(g), e->next_update);
+
+	/* CRL number, AKI. */
+	sz = sizeof(num);
+	OK(gnutls_x509_crl_get_number(g, num, &sz, &crit));
+	cr_assert_eq(be_uint(num, sz), e->number, "CRLNumber %llu, want %llu",
+	    (unsigned long long)be_uint(num, sz),
+	    (unsigned long long)e->number);
+	cr_assert_eq(crit, 0, "CRLNumber critical");
+	sz = sizeof(aki);
+	crit = 1;
+	OK(gnutls_x509_crl_get_authority_key_id(g, aki, &sz, &crit));
+	nski = th_ski(cacrt, ski);
+	cr_assert(sz == nski && memcmp(aki, ski, sz) == 0,
+	    "CRL AKI is not the CA SKI");
+	cr_assert_eq(crit, 0, "CRL AKI critical");
+
+	/* Entries, as GnuTLS reads them. */
+	count = gnutls_x509_crl_get_crt_count(g);
+	cr_assert_eq(count, (int)e->n, "%d entries, want %zu", count, e->n);
+	for (i = 0; i < e->n; i++) {
+		sz = sizeof(serial);
+		OK(gnutls_x509_crl_get_crt_serial(g, (unsigned)i, serial, &sz,
+		    &t));
+		for (j = 0; j < e->n; j++)
+			if (!matched[j] && e->rv[j].serial_len == sz &&
+			    memcmp(e->rv[j].serial, serial, sz) == 0)
+				break;
+		cr_assert(j < e->n, "entry %zu: serial not revoked", i);
+		matched[j] = 1;
+		cr_assert_eq(t, e->rv[j].when, "entry %zu: time %lld, want "
+		    "%lld", j, (long long)t, (long long)e->rv[j].when);
+	}
+
+	/* The DER itself: reason codes, encodings, extension set. */
+	parse_crl(crl->der, crl->der_len, &pc);
+	cr_assert_eq(pc.this_update, e->this_update);
+	cr_assert(pc.has_next_update);
+	cr_assert_eq(pc.next_update, e->next_update);
+	cr_assert_eq(pc.n, e->n);
+	memset(matched, 0, sizeof(matched));
+	for (i = 0; i < pc.n; i++) {
+		for (j = 0; j < e->n; j++)
+			if (!matched[j] && pc.e[i].serial.n ==
+			    e->rv[j].serial_len && memcmp(pc.e[i].serial.p,
+			    e->rv[j].serial, pc.e[i].serial.n) == 0)
+				break;
+		cr_assert(j < e->n);
+		matched[j] = 1;
+		cr_assert_eq(pc.e[i].when, e->rv[j].when, "entry time %lld, "
+		    "want %lld", (long long)pc.e[i].when,
+		    (long long)e->rv[j].when);
+		if (e->rv[j].reason == 0) {
+			cr_assert_eq(pc.e[i].n_ext, 0, "reason 0 entry has "
+			    "%d extensions (no reasonCode wanted)",
+			    pc.e[i].n_ext);
+		} else {
+			cr_assert_eq(pc.e[i].reason, e->rv[j].reason,
+			    "reasonCode %d, want %d", pc.e[i].reason,
+			    e->rv[j].reason);
+			cr_assert_eq(pc.e[i].n_ext, 1, "entry has %d "
+			    "extensions", pc.e[i].n_ext);
+			cr_assert_eq(pc.e[i].reason_critical, 0,
+			    "reasonCode critical");
+		}
+	}
+	cr_assert(der_uint_ok(&pc.number), "CRLNumber not a minimal positive "
+	    "INTEGER");
+	cr_assert_eq(be_uint(pc.number.p, pc.number.n), e->number);
+	cr_assert_eq(pc.number_critical, 0);
+	cr_assert(pc.has_aki);
+	cr_assert_eq(pc.n_ext, 2, "CRL has %d extensions, want AKI and "
+	    "CRLNumber", pc.n_ext);
+
+	/* certtool: verifies, and lists the entries. */
+	cr_assert_eq(certtool_verify(e->dir, ca_cert_pem_peek(e->ca), crl->pem,
+	    strlen(crl->pem)), 0, "certtool --verify-crl failed");
+	info = certtool_info(e->dir, crl->der, crl->der_len);
+	snprintf(line, sizeof(line), "Revoked certificates (%zu)", e->n);
+	if (e->n > 0)
+		cr_assert(strstr(info, line) != NULL, "certtool: no \"%s\":\n%s",
+		    line, info);
+	for (i = 0; i < e->n; i++) {
+		hex(e->rv[i].serial, e->rv[i].serial_len, hexs);
+		snprintf(line, sizeof(line), "Serial Number (hex): %s\n",
+		    hexs);
+		cr_assert(strstr(info, line) != NULL, "certtool does not list "
+		    "%s", hexs);
+	}
+	free(info);
+	gnutls_x509_crl_deinit(g);
+
+	/* RFC 5280 5.1.2.6: with no entries the list MUST be absent. */
+	cr_assert_eq(pc.has_list, e->n > 0, "revokedCertificates %s",
+	    e->n ? "missing" : "present but empty (RFC 5280 5.1.2.6: MUST be "
+	    "absent when nothing is revoked)");
+}
+
+/* ------------------------------------------------------------ tests */
+
+static const char *const crl_key_types[] = { "ec:P-256", "ec:P-384",
+	"rsa:2048", "ed25519", "ed448" };
+#define N_CRL_KT (sizeof(crl_key_types) / sizeof(crl_key_types[0]))
+
+ParameterizedTestParameters(crl, build_each_ca_key_type)
+{
+	static int rows[N_CRL_KT];
+	size_t i;
+
+	for (i = 0; i < N_CRL_KT; i++)
+		rows[i] = (int)i;
+	return cr_make_param_array(int, rows, N_CRL_KT);
+}
+
+ParameterizedTest(int *row, crl, build_each_ca_key_type, .timeout = 60)
+{
+	const char *kt = crl_key_types[*row];
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = NULL;
+	struct ca *ca = new_ca(dir, kt, &cfg);
+	struct ca_revoked rv[N_RV];
+	struct ca_crl *crl = NULL;
+	struct crl_expect e;
+	char err[1024] = "";
+	time_t now = time(NULL);
+	anvil_err rc;
+
+	cr_log_info("CA key type %s", kt);
+	rv_array(rv);
+	e = (struct crl_expect){ dir, ca, rv, N_RV, 42, now - 60,
+		now - 60 + 7 * 86400 };
+	rc = ca_crl_build(ca, rv, N_RV, 42, e.this_update, e.next_update, &crl,
+	    err, sizeof(err));
+	cr_assert_eq(rc, ANVIL_OK, "%s: ca_crl_build: %s", kt, err);
+	check_crl(crl, &e);
+	ca_crl_free(crl);
+
+	/* Nothing revoked is a valid CRL too. */
+	crl = NULL;
+	e.n = 0;
+	e.number = 43;
+	rc = ca_crl_build(ca, rv, 0, 43, e.this_update, e.next_update, &crl,
+	    err, sizeof(err));
+	cr_assert_eq(rc, ANVIL_OK, "%s: empty ca_crl_build: %s", kt, err);
+	check_crl(crl, &e);
+	ca_crl_free(crl);
+
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/* The checks above can fail: a changed byte or another CA is refused. */
+Test(crl, tampered_or_foreign_crl_does_not_verify)
+{
+	char *dir = th_tempdir(), *dir2 = th_tempdir();
+	struct anvil_config *cfg = NULL, *cfg2 = NULL;
+	struct ca *ca = new_ca(dir, "ec:P-256", &cfg);
+	struct ca *other = new_ca(dir2, "ec:P-256", &cfg2);
+	struct ca_revoked rv[N_RV];
+	struct ca_crl *crl = NULL;
+	gnutls_x509_crl_t g;
+	gnutls_x509_crt_t ocrt = ca_cert_peek(other), cacrt = ca_cert_peek(ca);
+	gnutls_datum_t pem = { NULL, 0 };
+	unsigned char *der;
+	unsigned status = 0;
+	char err[512] = "";
+	time_t now = time(NULL);
+	int ret;
+
+	rv_array(rv);
+	cr_assert_eq(ca_crl_build(ca, rv, N_RV, 7, now - 60, now + 86400, &crl,
+	    err, sizeof(err)), ANVIL_OK, "%s", err);
+
+	/* Another CA of the same name does not verify it. */
+	g = crl_import(crl->der, crl->der_len, GNUTLS_X509_FMT_DER);
+	ret = gnutls_x509_crl_verify(g, &ocrt, 1, 0, &status);
+	cr_assert(ret < 0 || status != 0, "verified by a foreign CA");
+	cr_assert_neq(certtool_verify(dir, ca_cert_pem_peek(other), crl->pem,
+	    strlen(crl->pem)), 0, "certtool verified with a foreign CA");
+	gnutls_x509_crl_deinit(g);
+
+	/* One flipped bit in the signature. */
+	der = malloc(crl->der_len);
+	memcpy(der, crl->der, crl->der_len);
+	der[crl->der_len - 1] ^= 0x01;
+	g = crl_import(der, crl->der_len, GNUTLS_X509_FMT_DER);
+	status = 0;
+	ret = gnutls_x509_crl_verify(g, &cacrt, 1, 0, &status);
+	cr_assert(ret < 0 || status != 0, "tampered CRL verified");
+	OK(gnutls_x509_crl_export2(g, GNUTLS_X509_FMT_PEM, &pem));
+	cr_assert_neq(certtool_verify(dir, ca_cert_pem_peek(ca),
+	    (char *)pem.data, pem.size), 0, "certtool verified a tampered CRL");
+	gnutls_free(pem.data);
+	gnutls_x509_crl_deinit(g);
+	free(der);
+
+	ca_crl_free(crl);
+	ca_free(ca);
+	ca_free(other);
+	config_free(cfg);
+	config_free(cfg2);
+	th_rmrf(dir);
+	th_rmrf(dir2);
+	free(dir);
+	free(dir2);
+}
+
+/*
+ * thisUpdate and nextUpdate are taken as given, whatever the clock says: a
+ * CRL prepared ahead of time, or one re-made for a past period, is still
+ * well formed and correctly signed.
+ */
+Test(crl, build_keeps_given_times_past_and_future)
+{
+	static const struct {
+		const char *desc;
+		time_t this_off, next_off;	/* from now */
+	} rows[] = {
+		{ "current", -60, 86400 },
+		{ "thisUpdate an hour ahead", 3600, 7 * 86400 },
+		{ "next update already passed", -10 * 86400, -3 * 86400 },
+	};
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = NULL;
+	struct ca *ca = new_ca(dir, "ec:P-256", &cfg);
+	gnutls_x509_crt_t cacrt = ca_cert_peek(ca);
+	struct ca_revoked rv[N_RV];
+	time_t now = time(NULL);
+	size_t i;
+
+	rv_array(rv);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct ca_crl *crl = NULL;
+		gnutls_x509_crl_t g;
+		time_t tu = now + rows[i].this_off, nu = now + rows[i].next_off;
+		unsigned status = 99;
+		char err[512] = "";
+		anvil_err rc;
+
+		rc = ca_crl_build(ca, rv, 3, 9, tu, nu, &crl, err, sizeof(err));
+		cr_expect_eq(rc, ANVIL_OK, "[%s] ca_crl_build: %s",
+		    rows[i].desc, err);
+		if (rc != ANVIL_OK)
+			continue;
+		g = crl_import(crl->der, crl->der_len, GNUTLS_X509_FMT_DER);
+		cr_expect_eq(gnutls_x509_crl_get_this_update(g), tu);
+		cr_expect_eq(gnutls_x509_crl_get_next_update(g), nu);
+		OK(gnutls_x509_crl_verify(g, &cacrt, 1,
+		    GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &status));
+		cr_expect_eq(status, 0, "[%s] signature status 0x%x",
+		    rows[i].desc, status);
+		gnutls_x509_crl_deinit(g);
+		ca_crl_free(crl);
+	}
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/* CRLNumber values, including ones whose top bit needs a 0x00 in DER. */
+Test(crl, numbers_encoded_as_positive_integers)
+{
+	static const uint64_t numbers[] = { 1, 127, 128, 255, 256, 65535,
+		0x0102030405060708ULL, 0x7fffffffffffffffULL,
+		0x8000000000000000ULL, UINT64_MAX };
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = NULL;
+	struct ca *ca = new_ca(dir, "ec:P-256", &cfg);
+	struct ca_revoked rv[N_RV];
+	struct ca_crl *crl;
+	struct crl_expect e;
+	char err[512] = "";
+	time_t now = time(NULL);
+	size_t i;
+
+	rv_array(rv);
+	for (i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
+		crl = NULL;
+		e = (struct crl_expect){ dir, ca, rv, 2, numbers[i], now - 10,
+			now + 3600 };
+		cr_assert_eq(ca_crl_build(ca, rv, 2, numbers[i], e.this_update,
+		    e.next_update, &crl, err, sizeof(err)), ANVIL_OK,
+		    "number %llu: %s", (unsigned long long)numbers[i], err);
+		check_crl(crl, &e);
+		ca_crl_free(crl);
+	}
+	ca_crl_free(NULL);
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
+Test(crl, reason_valid)
+{
+	static const struct {
+		int r;
+		int valid;
+	} rows[] = {
+		{ 0, 1 }, { 1, 1 }, { 2, 1 }, { 3, 1 }, { 4, 1 }, { 5, 1 },
+		{ 6, 1 }, { 7, 0 }, { 8, 1 }, { 9, 1 }, { 10, 1 }, { 11, 0 },
+		{ -1, 0 }, { 100, 0 }, { 255, 0 }, { 256, 0 }, { INT_MIN, 0 },
+		{ INT_MAX, 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		cr_expect_eq(!!ca_crl_reason_valid(rows[i].r), rows[i].valid,
+		    "reason %d: valid %d", rows[i].r,
+		    ca_crl_reason_valid(rows[i].r));
+}
+
+/* ------------------------------------------------------------ from store */
+
+struct cert_rec {
+	const char *id;		/* serial hex */
+	int revoked;
+	time_t when;
+	int reason;
+};
+
+static const struct cert_rec store_certs[] = {
+	{ "1a2b3c4d5e6f708192a3b4c5d6e7f801", 1, 1700001234, 1 },
+	{ "0123456789abcdef0123456789abcdef", 0, 0, 0 },
+	{ "7f00000000000000000000000000beef", 1, 1700005678, 0 },
+	{ "55555555555555555555555555555555", 1, 1700009999, 4 },
+};
+#define N_STORE_CERTS (sizeof(store_certs) / sizeof(store_certs[0]))
+
+static anvil_err
+put_certs(struct store_txn *txn, void *arg)
+{
+	const struct cert_rec *recs = arg;
+	anvil_err rc;
+	json_t *rec;
+	size_t i;
+
+	for (i = 0; i < N_STORE_CERTS; i++) {
+		if (recs[i].revoked)
+			rec = json_pack("{s:s, s:s, s:{s:I, s:i}}", "account",
+			    "acct-1", "status", "revoked", "revoked", "time",
+			    (json_int_t)recs[i].when, "reason", recs[i].reason);
+		else
+			rec = json_pack("{s:s, s:s}", "account", "acct-1",
+			    "status", "valid");
+		if (rec == NULL)
+			return ANVIL_ERR_NOMEM;
+		rc = store_put(txn, STORE_CERT, recs[i].id, rec, 0);
+		json_decref(rec);
+		if (rc != ANVIL_OK)
+			return rc;
+	}
+	return ANVIL_OK;
+}
+
+struct build_ctx {
+	struct ca *ca;
+	const struct anvil_config *cfg;
+	time_t now;
+	struct ca_crl *crl;
+	anvil_err fail_after;	/* returned after building, to abort */
+	char err[1024];
+};
+
+static anvil_err
+build_in_txn(struct store_txn *txn, void *arg)
+{
+	struct build_ctx *c = arg;
+	anvil_err rc;
+
+	ca_crl_free(c->crl);	/* a retried transaction starts over */
+	c->crl = NULL;
+	rc = ca_crl_from_store(c->ca, txn, c->cfg, c->now, &c->crl, c->err,
+	    sizeof(c->err));
+	if (rc != ANVIL_OK)
+		return rc;
+	return c->fail_after;
+}
+
+static anvil_err
+read_counter(struct store_txn *txn, void *arg)
+{
+	return store_counter_get(txn, "crl_number", arg);
+}
+
+static void
+unhex(const char *s, unsigned char *out, size_t *n)
+{
+	size_t i, len = strlen(s);
+
+	for (i = 0; i < len / 2; i++) {
+		unsigned v;
+
+		cr_assert_eq(sscanf(s + 2 * i, "%2x", &v), 1);
+		out[i] = (unsigned char)v;
+	}
+	*n = len / 2;
+}
+
+static struct ca_crl *
+build_from_store(struct store *st, struct build_ctx *c)
+{
+	struct ca_crl *crl;
+	char err[1024] = "";
+	anvil_err rc;
+
+	c->crl = NULL;
+	rc = store_run(st, 0, build_in_txn, c, err, sizeof(err));
+	cr_assert_eq(rc, ANVIL_OK, "ca_crl_from_store: %s / %s (%s)", c->err,
+	    err, anvil_strerror(rc));
+	crl = c->crl;
+	c->crl = NULL;
+	return crl;
+}
+
+Test(crl, from_store_lists_revoked_and_numbers_grow, .timeout = 60)
+{
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = NULL;
+	struct ca *ca = new_ca(dir, "ec:P-256", &cfg);
+	struct store *st = NULL;
+	struct ca_revoked want[N_STORE_CERTS];
+	struct build_ctx bc;
+	struct crl_expect e;
+	struct ca_crl *crl;
+	char err[1024] = "";
+	uint64_t counter = 0;
+	size_t i, n = 0;
+	anvil_err rc;
+
+	cr_assert_eq(cfg->crl_validity_hours, 24);
+	rc = store_open(dir, STORE_OPEN_CREATE, &st, err, sizeof(err));
+	cr_assert_eq(rc, ANVIL_OK, "store_open: %s", err);
+	rc = store_run(st, 0, put_certs, (void *)store_certs, err,
+	    sizeof(err));
+	cr_assert_eq(rc, ANVIL_OK, "put: %s", err);
+
+	memset(want, 0, sizeof(want));
+	for (i = 0; i < N_STORE_CERTS; i++) {
+		if (!store_certs[i].revoked)
+			continue;
+		unhex(store_certs[i].id, want[n].serial, &want[n].serial_len);
+		want[n].when = store_certs[i].when;
+		want[n].reason = store_certs[i].reason;
+		n++;
+	}
+
+	memset(&bc, 0, sizeof(bc));
+	bc.ca = ca;
+	bc.cfg = cfg;
+	bc.now = time(NULL) - 120;
+	e = (struct crl_expect){ dir, ca, want, n, 1, bc.now,
+		bc.now + 24 * 3600 };
+
+	crl = build_from_store(st, &bc);
+	check_crl(crl, &e);
+	ca_crl_free(crl);
+
+	/* A build whose transaction is aborted publishes nothing... */
+	bc.fail_after = ANVIL_ERR_INVALID;
+	rc = store_run(st, 0, build_in_txn, &bc, err, sizeof(err));
+	cr_assert_eq(rc, ANVIL_ERR_INVALID);
+	ca_crl_free(bc.crl);
+	bc.crl = NULL;
+	bc.fail_after = ANVIL_OK;
+
+	/* ...so the next one is number 2. */
+	bc.now += 60;
+	e.this_update = bc.now;
+	e.next_update = bc.now + 24 * 3600;
+	e.number = 2;
+	crl = build_from_store(st, &bc);
+	check_crl(crl, &e);
+	ca_crl_free(crl);
+
+	cr_assert_eq(store_run(st, 0, read_counter, &counter, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(counter, 2, "crl_number counter %llu",
+	    (unsigned long long)counter);
+
+	store_close(st);
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
+Test(crl, from_empty_store_is_valid)
+{
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = NULL;
+	struct ca *ca = new_ca(dir, "ed25519", &cfg);
+	struct store *st = NULL;
+	struct build_ctx bc;
+	struct crl_expect e;
+	struct ca_crl *crl;
+	char err[1024] = "";
+
+	cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err,
+	    sizeof(err)), ANVIL_OK, "store_open: %s", err);
+	memset(&bc, 0, sizeof(bc));
+	bc.ca = ca;
+	bc.cfg = cfg;
+	bc.now = time(NULL) - 120;
+	e = (struct crl_expect){ dir, ca, NULL, 0, 1, bc.now,
+		bc.now + 24 * 3600 };
+	crl = build_from_store(st, &bc);
+	check_crl(crl, &e);
+	ca_crl_free(crl);
+
+	/* Unrevoked certificates do not make entries. */
+	{
+		static const struct cert_rec live[N_STORE_CERTS] = {
+			{ "0a", 0, 0, 0 }, { "0b", 0, 0, 0 },
+			{ "0c", 0, 0, 0 }, { "0d", 0, 0, 0 },
+		};
+		cr_assert_eq(store_run(st, 0, put_certs, (void *)live, err,
+		    sizeof(err)), ANVIL_OK, "%s", err);
+	}
+	bc.now += 1;
+	e.this_update = bc.now;
+	e.next_update = bc.now + 24 * 3600;
+	e.number = 2;
+	crl = build_from_store(st, &bc);
+	check_crl(crl, &e);
+	ca_crl_free(crl);
+
+	store_close(st);
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}

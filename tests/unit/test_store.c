@@ -1,0 +1,1464 @@
+/*
+ * test_store.c - the store interface in one process: records, indexes,
+ * counters, nonces, ids, opening, and damaged or foreign files.
+ *
+ * Each test gets a new data folder with a new store (fixture below) and
+ * removes it afterwards. Damaged stored records and markers are made with
+ * db5.3_load (Debian: db5.3-util), the Berkeley DB loader, so that the tests
+ * need no <db.h>; the tests that need it are skipped without it.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <dirent.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/error.h"
+#include "store/store.h"
+#include "helpers.h"
+
+/* ------------------------------------------------------------ fixture */
+
+static char *dir;		/* data folder of the test */
+static struct store *st;	/* open on dir */
+static char err[512];		/* last store_run message */
+
+static void
+setup(void)
+{
+	dir = th_tempdir();
+	err[0] = '\0';
+	cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err, sizeof(err)),
+	    ANVIL_OK, "store_open: %s", err);
+}
+
+static void
+teardown(void)
+{
+	store_close(st);
+	st = NULL;
+	th_rmrf(dir);
+	free(dir);
+	dir = NULL;
+}
+
+TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ------------------------------------------------------------ one-call txns */
+
+enum op_kind {
+	OP_PUT, OP_GET, OP_DEL, OP_THUMB, OP_LIST, OP_IDENT, OP_CNEXT,
+	OP_CGET, OP_EACH, OP_REVOKED
+};
+
+struct op {
+	enum op_kind op;
+	enum store_kind kind;
+	const char *id;		/* id, thumbprint, account or counter name */
+	json_t *in;		/* OP_PUT: the record (borrowed) */
+	unsigned flags;
+	const char *after;	/* OP_LIST */
+	size_t limit;
+	const char *type;	/* OP_IDENT */
+	const char *value;
+	anvil_err stop;		/* OP_EACH: returned by the callback ... */
+	size_t stop_after;	/* ... at this call (0: never) */
+	json_t *rec;		/* OP_GET result */
+	char *found;		/* OP_THUMB result */
+	char **ids;		/* OP_LIST, OP_IDENT results */
+	size_t n;
+	uint64_t val;		/* counters */
+	json_t *seen;		/* OP_EACH: array of ids in walk order */
+};
+
+static anvil_err
+each_cb(const char *id, json_t *rec, void *arg)
+{
+	struct op *o = arg;
+
+	cr_assert(json_is_object(rec));
+	cr_assert(json_is_integer(json_object_get(rec, "v")));
+	json_array_append_new(o->seen, json_string(id));
+	if (o->stop_after != 0 && json_array_size(o->seen) == o->stop_after)
+		return o->stop;
+	return ANVIL_OK;
+}
+
+static anvil_err
+op_fn(struct store_txn *t, void *arg)
+{
+	struct op *o = arg;
+
+	switch (o->op) {
+	case OP_PUT:
+		return store_put(t, o->kind, o->id, o->in, o->flags);
+	case OP_GET:
+		json_decref(o->rec);
+		o->rec = NULL;
+		return store_get(t, o->kind, o->id, &o->rec);
+	case OP_DEL:
+		return store_del(t, o->kind, o->id);
+	case OP_THUMB:
+		free(o->found);
+		o->found = NULL;
+		return store_account_by_thumbprint(t, o->id, &o->found);
+	case OP_LIST:
+		store_ids_free(o->ids, o->n);
+		return store_list_by_account(t, o->kind, o->id, o->after,
+		    o->limit, &o->ids, &o->n);
+	case OP_IDENT:
+		store_ids_free(o->ids, o->n);
+		return store_authz_by_identifier(t, o->id, o->type, o->value,
+		    &o->ids, &o->n);
+	case OP_CNEXT:
+		return store_counter_next(t, o->id, &o->val);
+	case OP_CGET:
+		return store_counter_get(t, o->id, &o->val);
+	case OP_EACH:
+	case OP_REVOKED:
+		json_decref(o->seen);
+		o->seen = json_array();
+		return o->op == OP_EACH ? store_each(t, o->kind, each_cb, o) :
+		    store_revoked_each(t, each_cb, o);
+	}
+	return ANVIL_ERR_INVALID;
+}
+
+static anvil_err
+run(struct op *o)
+{
+	err[0] = '\0';
+	return store_run(st, 0, op_fn, o, err, sizeof(err));
+}
+
+static void
+op_clear(struct op *o)
+{
+	json_decref(o->rec);
+	free(o->found);
+	store_ids_free(o->ids, o->n);
+	json_decref(o->seen);
+	memset(o, 0, sizeof(*o));
+}
+
+/* Writes the record given as JSON text; returns the store's answer. */
+static anvil_err
+put(enum store_kind kind, const char *id, const char *text, unsigned flags)
+{
+	struct op o = { .op = OP_PUT, .kind = kind, .id = id, .flags = flags };
+	json_error_t jerr;
+	anvil_err rc;
+
+	o.in = json_loads(text, 0, &jerr);
+	cr_assert_not_null(o.in, "test JSON %s: %s", text, jerr.text);
+	rc = run(&o);
+	json_decref(o.in);
+	return rc;
+}
+
+static void
+put_ok(enum store_kind kind, const char *id, const char *text)
+{
+	anvil_err rc = put(kind, id, text, 0);
+
+	cr_assert_eq(rc, ANVIL_OK, "put %s %s: %s", id, text, err);
+}
+
+/* The record id of kind, or NULL if the store says NOTFOUND. */
+static json_t *
+get(enum store_kind kind, const char *id)
+{
+	struct op o = { .op = OP_GET, .kind = kind, .id = id };
+	anvil_err rc = run(&o);
+	json_t *rec = o.rec;
+
+	if (rc == ANVIL_ERR_NOTFOUND)
+		cr_assert_null(rec);
+	else
+		cr_assert_eq(rc, ANVIL_OK, "get %s: %s", id, err);
+	return rec;
+}
+
+static anvil_err
+get_rc(enum store_kind kind, const char *id)
+{
+	struct op o = { .op = OP_GET, .kind = kind, .id = id };
+	anvil_err rc = run(&o);
+
+	op_clear(&o);
+	return rc;
+}
+
+/* The account holding thumbprint (new string), or NULL if none. */
+static char *
+by_thumb(const char *thumb)
+{
+	struct op o = { .op = OP_THUMB, .id = thumb };
+	anvil_err rc = run(&o);
+
+	if (rc == ANVIL_ERR_NOTFOUND)
+		return NULL;
+	cr_assert_eq(rc, ANVIL_OK, "thumbprint %s: %s", thumb, err);
+	cr_assert_not_null(o.found);
+	return o.found;
+}
+
+/* The ids a list returns, joined with commas, e.g. "o01,o02". */
+static char *
+joined(char **ids, size_t n)
+{
+	size_t i, len = 1;
+	char *s = NULL;
+
+	for (i = 0; i < n; i++)
+		len += strlen(ids[i]) + 1;
+	s = calloc(1, len);
+	cr_assert_not_null(s);
+	for (i = 0; i < n; i++) {
+		if (i > 0)
+			strcat(s, ",");
+		strcat(s, ids[i]);
+	}
+	return s;
+}
+
+static void
+expect_list(enum store_kind kind, const char *account, const char *after,
+    size_t limit, const char *want)
+{
+	struct op o = { .op = OP_LIST, .kind = kind, .id = account,
+	    .after = after, .limit = limit };
+	char *got = NULL;
+
+	cr_assert_eq(run(&o), ANVIL_OK, "list %s after %s: %s", account,
+	    after ? after : "-", err);
+	got = joined(o.ids, o.n);
+	cr_assert_str_eq(got, want, "list %s after %s limit %zu", account,
+	    after ? after : "-", limit);
+	free(got);
+	op_clear(&o);
+}
+
+static void
+expect_ident(const char *account, const char *type, const char *value,
+    const char *want)
+{
+	struct op o = { .op = OP_IDENT, .id = account, .type = type,
+	    .value = value };
+	char *got = NULL;
+
+	cr_assert_eq(run(&o), ANVIL_OK, "by identifier: %s", err);
+	got = joined(o.ids, o.n);
+	cr_assert_str_eq(got, want, "authz of %s for %s:%s", account, type,
+	    value);
+	free(got);
+	op_clear(&o);
+}
+
+/* The ids a walk visits, joined with commas. */
+static char *
+walk_ids(enum op_kind op, enum store_kind kind, anvil_err *rc)
+{
+	struct op o = { .op = op, .kind = kind };
+	char *s = NULL, *p = NULL;
+	size_t i;
+
+	*rc = run(&o);
+	s = strdup("");
+	for (i = 0; o.seen != NULL && i < json_array_size(o.seen); i++) {
+		cr_assert(asprintf(&p, "%s%s%s", s, i ? "," : "",
+		    json_string_value(json_array_get(o.seen, i))) > 0);
+		free(s);
+		s = p;
+	}
+	op_clear(&o);
+	return s;
+}
+
+static uint64_t
+counter(enum op_kind op, const char *name)
+{
+	struct op o = { .op = op, .id = name };
+
+	cr_assert_eq(run(&o), ANVIL_OK, "counter %s: %s", name, err);
+	return o.val;
+}
+
+/* ------------------------------------------------------------ files */
+
+static char *
+store_path(const char *file)
+{
+	char *p = NULL;
+
+	cr_assert(asprintf(&p, "%s/store/%s", dir, file) > 0);
+	return p;
+}
+
+static void
+write_file(const char *path, const void *data, size_t len)
+{
+	int fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+
+	cr_assert(fd >= 0, "open %s", path);
+	cr_assert_eq(write(fd, data, len), (ssize_t)len);
+	close(fd);
+}
+
+/*
+ * Drops the environment's shared regions (__db.001 ...) of a store no
+ * process has open, so that the next open reads every page from the files
+ * rather than from the old cache. Keeps __db.register.
+ */
+static void
+drop_regions(void)
+{
+	char *home = store_path(""), *p = NULL;
+	DIR *d = opendir(home);
+	struct dirent *de;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, "__db.0", 6) != 0)
+			continue;
+		cr_assert(asprintf(&p, "%s%s", home, de->d_name) > 0);
+		cr_assert_eq(unlink(p), 0, "unlink %s", p);
+		free(p);
+	}
+	closedir(d);
+	free(home);
+}
+
+static int
+have_db_load(void)
+{
+	return system("command -v db5.3_load >/dev/null 2>&1") == 0;
+}
+
+/*
+ * Replaces file of the closed store by a btree (with checksums, and sorted
+ * duplicates if dups) holding the key/value lines given (NULL-ended),
+ * written by db5.3_load -T.
+ */
+static void
+load_db(const char *file, int dups, const char *const *lines)
+{
+	char *in = NULL, *out = NULL, *cmd = NULL, *dst = store_path(file);
+	FILE *f = NULL;
+	size_t i;
+
+	cr_assert(asprintf(&in, "%s/load.txt", dir) > 0);
+	cr_assert(asprintf(&out, "%s/load.db", dir) > 0);
+	f = fopen(in, "w");
+	cr_assert_not_null(f);
+	for (i = 0; lines[i] != NULL; i++)
+		fprintf(f, "%s\n", lines[i]);
+	fclose(f);
+	unlink(out);
+	cr_assert(asprintf(&cmd, "db5.3_load -T -t btree -c chksum=1 %s %s "
+	    "< %s", dups ? "-c duplicates=1 -c dupsort=1" : "", out, in) > 0);
+	cr_assert_eq(system(cmd), 0, "%s", cmd);
+	cr_assert_eq(rename(out, dst), 0);
+	drop_regions();
+	unlink(in);
+	free(in);
+	free(out);
+	free(cmd);
+	free(dst);
+}
+
+static void
+close_store(void)
+{
+	store_close(st);
+	st = NULL;
+}
+
+static anvil_err
+reopen(void)
+{
+	err[0] = '\0';
+	return store_open(dir, 0, &st, err, sizeof(err));
+}
+
+/* ------------------------------------------------------------ records */
+
+Test(store, put_get_round_trip_stamps_version)
+{
+	json_t *in = json_pack("{s:s, s:[s], s:{s:i}}", "status", "valid",
+	    "contact", "mailto:a@example.org", "extra", "n", 7);
+	struct op o = { .op = OP_PUT, .kind = STORE_ACCOUNT, .id = "acct1",
+	    .in = in };
+	json_t *rec = NULL;
+
+	cr_assert_eq(run(&o), ANVIL_OK, "%s", err);
+	cr_assert_eq(json_integer_value(json_object_get(in, "v")),
+	    STORE_RECORD_VERSION, "put stamps \"v\" on the caller's record");
+	rec = get(STORE_ACCOUNT, "acct1");
+	cr_assert_not_null(rec);
+	cr_assert(json_equal(rec, in), "record comes back as written");
+	json_decref(rec);
+	json_decref(in);
+}
+
+Test(store, kinds_are_separate)
+{
+	json_t *rec = NULL;
+
+	put_ok(STORE_ORDER, "same", "{\"k\":\"order\"}");
+	put_ok(STORE_CHALLENGE, "same", "{\"k\":\"chall\"}");
+	cr_assert_null(get(STORE_AUTHZ, "same"));
+	rec = get(STORE_CHALLENGE, "same");
+	cr_assert_str_eq(json_string_value(json_object_get(rec, "k")),
+	    "chall");
+	json_decref(rec);
+}
+
+Test(store, put_new_refuses_an_existing_id)
+{
+	json_t *rec = NULL;
+
+	cr_assert_eq(put(STORE_ORDER, "o1", "{\"n\":1}", STORE_PUT_NEW),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(put(STORE_ORDER, "o1", "{\"n\":2}", STORE_PUT_NEW),
+	    ANVIL_ERR_EXISTS);
+	cr_assert(strstr(err, "o1") != NULL, "err names the id: %s", err);
+	rec = get(STORE_ORDER, "o1");
+	cr_assert_eq(json_integer_value(json_object_get(rec, "n")), 1,
+	    "the refused write changed nothing");
+	json_decref(rec);
+	put_ok(STORE_ORDER, "o1", "{\"n\":3}");
+	rec = get(STORE_ORDER, "o1");
+	cr_assert_eq(json_integer_value(json_object_get(rec, "n")), 3,
+	    "a plain put overwrites");
+	json_decref(rec);
+}
+
+Test(store, missing_records_are_notfound)
+{
+	static const struct {
+		const char *desc;
+		enum op_kind op;
+		enum store_kind kind;
+		const char *id;
+	} rows[] = {
+		{ "get account", OP_GET, STORE_ACCOUNT, "nobody" },
+		{ "get order", OP_GET, STORE_ORDER, "nobody" },
+		{ "get authz", OP_GET, STORE_AUTHZ, "nobody" },
+		{ "get challenge", OP_GET, STORE_CHALLENGE, "nobody" },
+		{ "get cert", OP_GET, STORE_CERT, "00ff" },
+		{ "del account", OP_DEL, STORE_ACCOUNT, "nobody" },
+		{ "del cert", OP_DEL, STORE_CERT, "00ff" },
+		{ "thumbprint", OP_THUMB, STORE_ACCOUNT, "no-such-thumb" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct op o = { .op = rows[i].op, .kind = rows[i].kind,
+		    .id = rows[i].id };
+
+		cr_expect_eq(run(&o), ANVIL_ERR_NOTFOUND, "%s", rows[i].desc);
+		cr_expect_null(o.rec, "%s", rows[i].desc);
+		cr_expect_null(o.found, "%s", rows[i].desc);
+		op_clear(&o);
+	}
+}
+
+Test(store, del_removes_record_and_index_entries)
+{
+	struct op o = { .op = OP_DEL, .kind = STORE_ACCOUNT, .id = "a1" };
+
+	put_ok(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"T1\"}");
+	put_ok(STORE_ORDER, "o1", "{\"account\":\"a1\"}");
+	put_ok(STORE_CERT, "0a", "{\"account\":\"a1\",\"revoked\":{}}");
+	put_ok(STORE_AUTHZ, "z1", "{\"account\":\"a1\",\"identifier\":"
+	    "{\"type\":\"dns\",\"value\":\"a.test\"}}");
+	cr_assert_eq(run(&o), ANVIL_OK, "%s", err);
+	o.kind = STORE_ORDER;
+	o.id = "o1";
+	cr_assert_eq(run(&o), ANVIL_OK, "%s", err);
+	o.kind = STORE_CERT;
+	o.id = "0a";
+	cr_assert_eq(run(&o), ANVIL_OK, "%s", err);
+	o.kind = STORE_AUTHZ;
+	o.id = "z1";
+	cr_assert_eq(run(&o), ANVIL_OK, "%s", err);
+	cr_assert_eq(get_rc(STORE_ACCOUNT, "a1"), ANVIL_ERR_NOTFOUND);
+	cr_assert_null(by_thumb("T1"));
+	expect_list(STORE_ORDER, "a1", NULL, 100, "");
+	expect_list(STORE_CERT, "a1", NULL, 100, "");
+	expect_list(STORE_AUTHZ, "a1", NULL, 100, "");
+	expect_ident("a1", "dns", "a.test", "");
+	cr_assert_eq(run(&o), ANVIL_ERR_NOTFOUND, "second delete");
+}
+
+Test(store, failing_function_rolls_back)
+{
+	put_ok(STORE_ORDER, "keep", "{}");
+	cr_assert_eq(put(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"T\"}", 0),
+	    ANVIL_OK);
+	/* a2 is written, then its thumbprint is refused: nothing stays. */
+	cr_assert_eq(put(STORE_ACCOUNT, "a2", "{\"thumbprint\":\"T\"}", 0),
+	    ANVIL_ERR_EXISTS);
+	cr_assert_eq(get_rc(STORE_ACCOUNT, "a2"), ANVIL_ERR_NOTFOUND);
+	cr_assert_eq(get_rc(STORE_ORDER, "keep"), ANVIL_OK);
+}
+
+static anvil_err
+put_then_fail(struct store_txn *t, void *arg)
+{
+	json_t *rec = json_object();
+	anvil_err rc;
+
+	(void)arg;
+	rc = store_put(t, STORE_ORDER, "ghost", rec, 0);
+	json_decref(rec);
+	cr_assert_eq(rc, ANVIL_OK);
+	return ANVIL_ERR_BADCSR;
+}
+
+Test(store, run_aborts_when_the_function_fails)
+{
+	cr_assert_eq(store_run(st, 0, put_then_fail, NULL, err, sizeof(err)),
+	    ANVIL_ERR_BADCSR, "store_run returns fn's error");
+	cr_assert_eq(get_rc(STORE_ORDER, "ghost"), ANVIL_ERR_NOTFOUND);
+	cr_assert_eq(store_run(NULL, 0, put_then_fail, NULL, err,
+	    sizeof(err)), ANVIL_ERR_INVALID);
+	cr_assert_eq(store_run(st, 0, NULL, NULL, err, sizeof(err)),
+	    ANVIL_ERR_INVALID);
+}
+
+/* ------------------------------------------------------------ ids */
+
+Test(store, bad_ids_are_invalid)
+{
+	char long_id[130];
+	static const struct {
+		const char *desc;
+		const char *id;
+	} rows[] = {
+		{ "empty", "" },
+		{ "space inside", "a b" },
+		{ "leading space", " a" },
+		{ "tab", "a\tb" },
+		{ "newline", "a\n" },
+		{ "control character", "a\x01" },
+		{ "DEL", "a\x7f" },
+		{ "UTF-8", "caf\xc3\xa9" },
+		{ "129 characters", NULL },	/* long_id */
+	};
+	enum op_kind ops[] = { OP_PUT, OP_GET, OP_DEL };
+	json_t *rec = json_object();
+	size_t i, j;
+
+	memset(long_id, 'x', 129);
+	long_id[129] = '\0';
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		for (j = 0; j < sizeof(ops) / sizeof(ops[0]); j++) {
+			struct op o = { .op = ops[j], .kind = STORE_ORDER,
+			    .id = rows[i].id ? rows[i].id : long_id,
+			    .in = rec };
+
+			cr_expect_eq(run(&o), ANVIL_ERR_INVALID,
+			    "%s (op %d)", rows[i].desc, (int)ops[j]);
+			op_clear(&o);
+		}
+	}
+	/* The edges that are fine: 1 and 128 characters, all of !..~ */
+	long_id[128] = '\0';
+	put_ok(STORE_ORDER, long_id, "{}");
+	put_ok(STORE_ORDER, "x", "{}");
+	put_ok(STORE_ORDER, "!~#%&'()*+,-./:;<=>?@[\\]^_`{|}", "{}");
+	cr_assert_eq(get_rc(STORE_ORDER, long_id), ANVIL_OK);
+	json_decref(rec);
+}
+
+Test(store, bad_calls_are_invalid)
+{
+	struct op o = { .op = OP_PUT, .kind = STORE_KIND__MAX, .id = "x" };
+
+	o.in = json_object();
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "kind out of range");
+	json_decref(o.in);
+	o.in = json_array();
+	o.kind = STORE_ORDER;
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "record is not an object");
+	json_decref(o.in);
+	o.in = NULL;
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "no record");
+	o.op = OP_GET;
+	o.kind = (enum store_kind)-1;
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "get: kind out of range");
+	o.op = OP_EACH;
+	o.kind = STORE_KIND__MAX;
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "each: kind out of range");
+	op_clear(&o);
+	store_close(NULL);
+	store_ids_free(NULL, 0);
+}
+
+Test(store, bad_index_members_are_invalid)
+{
+	static const struct {
+		const char *desc;
+		enum store_kind kind;
+		const char *rec;
+	} rows[] = {
+		{ "thumbprint a number", STORE_ACCOUNT, "{\"thumbprint\":42}" },
+		{ "thumbprint empty", STORE_ACCOUNT, "{\"thumbprint\":\"\"}" },
+		{ "thumbprint with space", STORE_ACCOUNT,
+		    "{\"thumbprint\":\"a b\"}" },
+		{ "thumbprint null", STORE_ACCOUNT, "{\"thumbprint\":null}" },
+		{ "order account a number", STORE_ORDER, "{\"account\":7}" },
+		{ "order account with space", STORE_ORDER,
+		    "{\"account\":\"a b\"}" },
+		{ "cert account an object", STORE_CERT, "{\"account\":{}}" },
+		{ "authz identifier a string", STORE_AUTHZ,
+		    "{\"account\":\"a\",\"identifier\":\"x\"}" },
+		{ "authz identifier without value", STORE_AUTHZ,
+		    "{\"account\":\"a\",\"identifier\":{\"type\":\"dns\"}}" },
+		{ "authz identifier value a number", STORE_AUTHZ,
+		    "{\"account\":\"a\",\"identifier\":"
+		    "{\"type\":\"dns\",\"value\":1}}" },
+		{ "authz identifier value empty", STORE_AUTHZ,
+		    "{\"account\":\"a\",\"identifier\":"
+		    "{\"type\":\"dns\",\"value\":\"\"}}" },
+		{ "authz identifier type too long", STORE_AUTHZ,
+		    "{\"account\":\"a\",\"identifier\":"
+		    "{\"type\":\"dnsdnsdnsdnsdnsdns\",\"value\":\"a\"}}" },
+		{ "authz identifier value with NUL", STORE_AUTHZ,
+		    "{\"account\":\"a\",\"identifier\":"
+		    "{\"type\":\"dns\",\"value\":\"a\\u0000b\"}}" },
+		{ "cert revoked true", STORE_CERT, "{\"revoked\":true}" },
+		{ "cert revoked a string", STORE_CERT, "{\"revoked\":\"yes\"}" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct op o = { .op = OP_PUT, .kind = rows[i].kind,
+		    .id = "r1" };
+		json_error_t jerr;
+
+		o.in = json_loads(rows[i].rec, JSON_ALLOW_NUL, &jerr);
+		cr_assert_not_null(o.in, "%s: %s", rows[i].desc, jerr.text);
+		cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "%s", rows[i].desc);
+		json_decref(o.in);
+		cr_expect_eq(get_rc(rows[i].kind, "r1"), ANVIL_ERR_NOTFOUND,
+		    "%s: nothing written", rows[i].desc);
+	}
+}
+
+/* ------------------------------------------------------------ thumbprints */
+
+Test(store, thumbprint_finds_its_account)
+{
+	char *id = NULL;
+
+	put_ok(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"NzbLsXh8uDCcd-6MNwXF4W_"
+	    "7noWXFZAfHkxZsRGC9Xs\"}");
+	put_ok(STORE_ACCOUNT, "a2", "{\"thumbprint\":\"other\"}");
+	put_ok(STORE_ACCOUNT, "a3", "{\"status\":\"valid\"}");
+	id = by_thumb("NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs");
+	cr_assert_str_eq(id, "a1");
+	free(id);
+	id = by_thumb("other");
+	cr_assert_str_eq(id, "a2");
+	free(id);
+	cr_assert_null(by_thumb("NzbLsXh8uDCcd"), "no prefix match");
+}
+
+Test(store, thumbprint_is_unique_across_accounts)
+{
+	char *id = NULL;
+
+	put_ok(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"T\"}");
+	cr_assert_eq(put(STORE_ACCOUNT, "a2", "{\"thumbprint\":\"T\"}", 0),
+	    ANVIL_ERR_EXISTS);
+	cr_assert_eq(put(STORE_ACCOUNT, "a2", "{\"thumbprint\":\"T\"}",
+	    STORE_PUT_NEW), ANVIL_ERR_EXISTS);
+	put_ok(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"T\",\"n\":2}");
+	id = by_thumb("T");
+	cr_assert_str_eq(id, "a1", "updating the holder keeps it");
+	free(id);
+	cr_assert_eq(get_rc(STORE_ACCOUNT, "a2"), ANVIL_ERR_NOTFOUND);
+}
+
+Test(store, thumbprint_moves_with_a_key_change)
+{
+	char *id = NULL;
+
+	put_ok(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"old\"}");
+	put_ok(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"new\"}");
+	cr_assert_null(by_thumb("old"), "old entry dropped");
+	id = by_thumb("new");
+	cr_assert_str_eq(id, "a1");
+	free(id);
+	put_ok(STORE_ACCOUNT, "a2", "{\"thumbprint\":\"old\"}");
+	id = by_thumb("old");
+	cr_assert_str_eq(id, "a2", "the old thumbprint is free again");
+	free(id);
+	put_ok(STORE_ACCOUNT, "a1", "{\"status\":\"deactivated\"}");
+	cr_assert_null(by_thumb("new"), "dropped with the member");
+}
+
+/* ------------------------------------------------------------ lists */
+
+Test(store, list_by_account_pages_in_id_order)
+{
+	char id[16], want[512] = "";
+	int i, k;
+
+	/* Written out of order: the index returns them sorted. */
+	for (k = 0; k < 25; k++) {
+		i = (k * 7) % 25;
+		snprintf(id, sizeof(id), "o%02d", i);
+		put_ok(STORE_ORDER, id, "{\"account\":\"A\"}");
+	}
+	for (i = 0; i < 5; i++) {
+		snprintf(id, sizeof(id), "p%d", i);
+		put_ok(STORE_ORDER, id, "{\"account\":\"B\"}");
+	}
+	put_ok(STORE_ORDER, "loose", "{\"status\":\"pending\"}");
+	expect_list(STORE_ORDER, "A", NULL, 10,
+	    "o00,o01,o02,o03,o04,o05,o06,o07,o08,o09");
+	expect_list(STORE_ORDER, "A", "o09", 10,
+	    "o10,o11,o12,o13,o14,o15,o16,o17,o18,o19");
+	expect_list(STORE_ORDER, "A", "o19", 10, "o20,o21,o22,o23,o24");
+	expect_list(STORE_ORDER, "A", "o24", 10, "");
+	expect_list(STORE_ORDER, "A", "o10x", 3, "o11,o12,o13");
+	expect_list(STORE_ORDER, "A", "0", 2, "o00,o01");
+	expect_list(STORE_ORDER, "A", "zzz", 2, "");
+	expect_list(STORE_ORDER, "A", NULL, 0, "");
+	for (i = 0; i < 25; i++) {
+		snprintf(id, sizeof(id), "%so%02d", i ? "," : "", i);
+		strcat(want, id);
+	}
+	expect_list(STORE_ORDER, "A", NULL, SIZE_MAX, want);
+	expect_list(STORE_ORDER, "B", NULL, 100, "p0,p1,p2,p3,p4");
+	expect_list(STORE_ORDER, "C", NULL, 100, "");
+	expect_list(STORE_CERT, "A", NULL, 100, "");
+	/* An order moved to another account moves in the index. */
+	put_ok(STORE_ORDER, "p2", "{\"account\":\"C\"}");
+	expect_list(STORE_ORDER, "B", NULL, 100, "p0,p1,p3,p4");
+	expect_list(STORE_ORDER, "C", NULL, 100, "p2");
+}
+
+Test(store, list_by_account_refuses_bad_calls)
+{
+	static const struct {
+		const char *desc;
+		enum store_kind kind;
+		const char *account;
+		const char *after;
+	} rows[] = {
+		{ "accounts have no account index", STORE_ACCOUNT, "A", NULL },
+		{ "challenges have no account index", STORE_CHALLENGE, "A",
+		    NULL },
+		{ "kind out of range", STORE_KIND__MAX, "A", NULL },
+		{ "no account", STORE_ORDER, NULL, NULL },
+		{ "empty account", STORE_ORDER, "", NULL },
+		{ "account with space", STORE_ORDER, "A B", NULL },
+		{ "empty after", STORE_ORDER, "A", "" },
+		{ "after with control character", STORE_ORDER, "A", "o\x02" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		struct op o = { .op = OP_LIST, .kind = rows[i].kind,
+		    .id = rows[i].account, .after = rows[i].after,
+		    .limit = 10 };
+
+		cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "%s", rows[i].desc);
+		cr_expect_null(o.ids, "%s", rows[i].desc);
+		cr_expect_eq(o.n, 0, "%s", rows[i].desc);
+		op_clear(&o);
+	}
+}
+
+Test(store, authz_by_identifier_matches_account_type_and_value)
+{
+	static const char *const fmt = "{\"account\":\"%s\",\"identifier\":"
+	    "{\"type\":\"%s\",\"value\":\"%s\"}}";
+	char rec[256];
+	struct op o = { .op = OP_IDENT };
+
+	snprintf(rec, sizeof(rec), fmt, "A", "dns", "example.com");
+	put_ok(STORE_AUTHZ, "z2", rec);
+	put_ok(STORE_AUTHZ, "z1", rec);
+	snprintf(rec, sizeof(rec), fmt, "A", "dns", "other.com");
+	put_ok(STORE_AUTHZ, "z3", rec);
+	snprintf(rec, sizeof(rec), fmt, "B", "dns", "example.com");
+	put_ok(STORE_AUTHZ, "z4", rec);
+	snprintf(rec, sizeof(rec), fmt, "A", "ip", "192.0.2.1");
+	put_ok(STORE_AUTHZ, "z5", rec);
+	put_ok(STORE_AUTHZ, "z6", "{\"identifier\":{\"type\":\"dns\","
+	    "\"value\":\"example.com\"}}");
+
+	expect_ident("A", "dns", "example.com", "z1,z2");
+	expect_ident("B", "dns", "example.com", "z4");
+	expect_ident("A", "ip", "192.0.2.1", "z5");
+	expect_ident("A", "ip", "example.com", "");
+	expect_ident("A", "dns", "example.co", "");
+	expect_ident("A", "dns", "example.com.", "");
+	expect_list(STORE_AUTHZ, "A", NULL, 100, "z1,z2,z3,z5");
+
+	snprintf(rec, sizeof(rec), fmt, "A", "dns", "other.com");
+	put_ok(STORE_AUTHZ, "z2", rec);
+	expect_ident("A", "dns", "example.com", "z1");
+	expect_ident("A", "dns", "other.com", "z2,z3");
+
+	/* Bad calls. */
+	o.id = "A";
+	o.type = "dns";
+	o.value = "";
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "empty value");
+	o.value = NULL;
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "no value");
+	o.value = "x";
+	o.type = "";
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "empty type");
+	o.type = "dns";
+	o.id = "";
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "empty account");
+	op_clear(&o);
+}
+
+/* ------------------------------------------------------------ revoked, walks */
+
+Test(store, revoked_index_follows_the_member)
+{
+	anvil_err rc;
+	char *s = NULL;
+
+	put_ok(STORE_CERT, "01", "{\"account\":\"A\"}");
+	put_ok(STORE_CERT, "02", "{\"account\":\"A\"}");
+	s = walk_ids(OP_REVOKED, STORE_CERT, &rc);
+	cr_assert_eq(rc, ANVIL_OK, "%s", err);
+	cr_assert_str_eq(s, "");
+	free(s);
+
+	put_ok(STORE_CERT, "02", "{\"account\":\"A\",\"revoked\":"
+	    "{\"reason\":1,\"at\":1700000000}}");
+	s = walk_ids(OP_REVOKED, STORE_CERT, &rc);
+	cr_assert_eq(rc, ANVIL_OK, "%s", err);
+	cr_assert_str_eq(s, "02");
+	free(s);
+
+	put_ok(STORE_CERT, "02", "{\"account\":\"A\"}");
+	s = walk_ids(OP_REVOKED, STORE_CERT, &rc);
+	cr_assert_str_eq(s, "", "member gone, entry gone");
+	free(s);
+
+	put_ok(STORE_CERT, "01", "{\"account\":\"A\",\"revoked\":{}}");
+	put_ok(STORE_CERT, "03", "{\"revoked\":{}}");
+	s = walk_ids(OP_REVOKED, STORE_CERT, &rc);
+	cr_assert_str_eq(s, "01,03");
+	free(s);
+	cr_assert_eq(get_rc(STORE_CERT, "01"), ANVIL_OK);
+	{
+		struct op o = { .op = OP_DEL, .kind = STORE_CERT, .id = "01" };
+
+		cr_assert_eq(run(&o), ANVIL_OK, "%s", err);
+	}
+	s = walk_ids(OP_REVOKED, STORE_CERT, &rc);
+	cr_assert_str_eq(s, "03", "deleted certificate leaves the index");
+	free(s);
+	expect_list(STORE_CERT, "A", NULL, 10, "02");
+}
+
+Test(store, each_visits_every_record_and_stops_on_request)
+{
+	struct op o = { .op = OP_EACH, .kind = STORE_CHALLENGE };
+	anvil_err rc;
+	char *s = NULL;
+
+	put_ok(STORE_CHALLENGE, "c2", "{}");
+	put_ok(STORE_CHALLENGE, "c1", "{}");
+	put_ok(STORE_CHALLENGE, "c3", "{}");
+	put_ok(STORE_ORDER, "o1", "{}");
+	s = walk_ids(OP_EACH, STORE_CHALLENGE, &rc);
+	cr_assert_eq(rc, ANVIL_OK, "%s", err);
+	cr_assert_str_eq(s, "c1,c2,c3");
+	free(s);
+	s = walk_ids(OP_EACH, STORE_ACCOUNT, &rc);
+	cr_assert_eq(rc, ANVIL_OK);
+	cr_assert_str_eq(s, "", "an empty kind");
+	free(s);
+
+	o.stop_after = 2;
+	o.stop = ANVIL_ERR_EXISTS;
+	cr_assert_eq(run(&o), ANVIL_ERR_EXISTS, "callback's error returned");
+	cr_assert_eq(json_array_size(o.seen), 2, "and the walk stopped");
+	o.stop = (anvil_err)1000;
+	cr_assert_eq(run(&o), ANVIL_ERR_INVALID, "a non-anvil_err");
+	op_clear(&o);
+}
+
+/* ------------------------------------------------------------ counters */
+
+Test(store, counters_start_at_one_and_grow)
+{
+	struct op o = { .op = OP_CNEXT };
+	int i;
+
+	cr_assert_eq(counter(OP_CGET, "crl"), 0, "never raised: 0");
+	cr_assert_eq(counter(OP_CNEXT, "crl"), 1);
+	cr_assert_eq(counter(OP_CNEXT, "crl"), 2);
+	for (i = 3; i <= 50; i++)
+		cr_assert_eq(counter(OP_CNEXT, "crl"), (uint64_t)i);
+	cr_assert_eq(counter(OP_CGET, "crl"), 50);
+	cr_assert_eq(counter(OP_CNEXT, "serial"), 1, "counters are separate");
+	cr_assert_eq(counter(OP_CGET, "crl"), 50);
+
+	o.id = "";
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "empty name");
+	o.id = "a b";
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "name with space");
+	o.id = "01234567890123456789012345678901234567890123456789012345678901"
+	    "234";
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "65 characters");
+	o.op = OP_CGET;
+	o.id = NULL;
+	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "no name");
+}
+
+/* ------------------------------------------------------------ nonces */
+
+Test(store, nonce_is_spent_once_and_purge_drops_expired_only)
+{
+	time_t now = time(NULL);
+	const unsigned char n1[] = "nonce-1", n2[] = "nonce-2",
+	    n3[] = "nonce-3";
+	unsigned char big[65];
+	size_t purged = 99;
+
+	cr_assert_eq(store_nonce_spend(st, n1, 7, now + 300), ANVIL_OK);
+	cr_assert_eq(store_nonce_spend(st, n1, 7, now + 300),
+	    ANVIL_ERR_EXISTS);
+	cr_assert_eq(store_nonce_spend(st, n1, 7, now + 900),
+	    ANVIL_ERR_EXISTS, "a later expiry changes nothing");
+	cr_assert_eq(store_nonce_spend(st, n1, 6, now + 300), ANVIL_OK,
+	    "a prefix is another nonce");
+	cr_assert_eq(store_nonce_spend(st, n2, 7, now - 10), ANVIL_OK);
+	cr_assert_eq(store_nonce_spend(st, n3, 7, now - 1), ANVIL_OK);
+
+	cr_assert_eq(store_nonce_purge(st, now, &purged), ANVIL_OK);
+	cr_assert_eq(purged, 2, "only the two expired ones");
+	cr_assert_eq(store_nonce_spend(st, n1, 7, now + 300),
+	    ANVIL_ERR_EXISTS, "live nonce kept");
+	cr_assert_eq(store_nonce_spend(st, n2, 7, now + 300), ANVIL_OK,
+	    "purged nonce can be recorded again");
+	cr_assert_eq(store_nonce_purge(st, now, &purged), ANVIL_OK);
+	cr_assert_eq(purged, 0);
+
+	memset(big, 'n', sizeof(big));
+	cr_expect_eq(store_nonce_spend(st, big, 0, now), ANVIL_ERR_INVALID,
+	    "empty nonce");
+	cr_expect_eq(store_nonce_spend(st, big, 65, now), ANVIL_ERR_INVALID,
+	    "65 bytes");
+	cr_expect_eq(store_nonce_spend(st, big, 64, now), ANVIL_OK,
+	    "64 bytes");
+	cr_expect_eq(store_nonce_spend(st, NULL, 4, now), ANVIL_ERR_INVALID,
+	    "no nonce");
+	cr_expect_eq(store_nonce_spend(NULL, n1, 4, now), ANVIL_ERR_INVALID,
+	    "no store");
+	cr_expect_eq(store_nonce_purge(NULL, now, &purged), ANVIL_ERR_INVALID,
+	    "no store");
+}
+
+Test(store, nonce_purge_works_in_batches)
+{
+	time_t now = time(NULL);
+	unsigned char n[16];
+	size_t purged = 0;
+	int i;
+
+	/* More than one purge transaction's worth, live ones in between. */
+	for (i = 0; i < 2600; i++) {
+		snprintf((char *)n, sizeof(n), "n%05d", i);
+		cr_assert_eq(store_nonce_spend(st, n, 6,
+		    i % 100 == 0 ? now + 60 : now - 60), ANVIL_OK);
+	}
+	cr_assert_eq(store_nonce_purge(st, now, &purged), ANVIL_OK);
+	cr_assert_eq(purged, 2600 - 26);
+	for (i = 0; i < 2600; i++) {
+		snprintf((char *)n, sizeof(n), "n%05d", i);
+		cr_assert_eq(store_nonce_spend(st, n, 6, now + 60),
+		    i % 100 == 0 ? ANVIL_ERR_EXISTS : ANVIL_OK, "nonce %d", i);
+	}
+}
+
+/* ------------------------------------------------------------ opening */
+
+Test(store, open_without_create_finds_no_store)
+{
+	struct store *s = NULL;
+	char *p = NULL;
+
+	/* A data folder without a store folder. */
+	cr_assert(asprintf(&p, "%s/empty", dir) > 0);
+	cr_assert_eq(mkdir(p, 0700), 0);
+	cr_assert_eq(store_open(p, 0, &s, err, sizeof(err)),
+	    ANVIL_ERR_NOTFOUND);
+	cr_assert_null(s);
+	cr_assert(strstr(err, p) != NULL, "err names the folder: %s", err);
+	free(p);
+
+	/* A store folder without files. */
+	cr_assert(asprintf(&p, "%s/bare", dir) > 0);
+	cr_assert_eq(mkdir(p, 0700), 0);
+	free(p);
+	cr_assert(asprintf(&p, "%s/bare/store", dir) > 0);
+	cr_assert_eq(mkdir(p, 0700), 0);
+	free(p);
+	cr_assert(asprintf(&p, "%s/bare", dir) > 0);
+	cr_assert_eq(store_open(p, 0, &s, err, sizeof(err)),
+	    ANVIL_ERR_NOTFOUND, "%s", err);
+	cr_assert(strstr(err, p) != NULL, "err names the folder: %s", err);
+	free(p);
+
+	/* No data folder at all. */
+	cr_assert(asprintf(&p, "%s/none/deeper", dir) > 0);
+	cr_assert_eq(store_open(p, 0, &s, err, sizeof(err)),
+	    ANVIL_ERR_NOTFOUND);
+	free(p);
+
+	/* "store" is a file. */
+	cr_assert(asprintf(&p, "%s/file", dir) > 0);
+	cr_assert_eq(mkdir(p, 0700), 0);
+	free(p);
+	cr_assert(asprintf(&p, "%s/file/store", dir) > 0);
+	write_file(p, "x", 1);
+	free(p);
+	cr_assert(asprintf(&p, "%s/file", dir) > 0);
+	cr_assert_eq(store_open(p, STORE_OPEN_CREATE, &s, err, sizeof(err)),
+	    ANVIL_ERR_INVALID);
+	free(p);
+
+	cr_assert_eq(store_open(NULL, 0, &s, err, sizeof(err)),
+	    ANVIL_ERR_INVALID);
+	cr_assert_eq(store_open("", 0, &s, err, sizeof(err)),
+	    ANVIL_ERR_INVALID);
+	cr_assert_null(s);
+}
+
+Test(store, create_makes_a_private_folder)
+{
+	struct store *s = NULL;
+	struct stat sb;
+	char *p = NULL, *home = NULL;
+
+	cr_assert(asprintf(&p, "%s/new/data", dir) > 0);
+	cr_assert(asprintf(&home, "%s/store", p) > 0);
+	cr_assert_eq(store_open(p, STORE_OPEN_CREATE, &s, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(stat(home, &sb), 0);
+	cr_assert_eq(sb.st_mode & 0777, 0700);
+	store_close(s);
+	s = NULL;
+	cr_assert_eq(store_open(p, 0, &s, err, sizeof(err)), ANVIL_OK, "%s",
+	    err);
+	store_close(s);
+	free(p);
+	free(home);
+}
+
+Test(store, descriptors_are_close_on_exec)
+{
+	char path[64], target[512];
+	DIR *d = opendir("/proc/self/fd");
+	struct dirent *de;
+	ssize_t n;
+	int fd, fl, seen = 0;
+
+	cr_assert_not_null(d);
+	while ((de = readdir(d)) != NULL) {
+		fd = atoi(de->d_name);
+		if (de->d_name[0] == '.' || fd == dirfd(d))
+			continue;
+		snprintf(path, sizeof(path), "/proc/self/fd/%d", fd);
+		n = readlink(path, target, sizeof(target) - 1);
+		if (n <= 0)
+			continue;
+		target[n] = '\0';
+		if (strncmp(target, dir, strlen(dir)) != 0)
+			continue;
+		seen++;
+		fl = fcntl(fd, F_GETFD);
+		cr_expect(fl >= 0 && (fl & FD_CLOEXEC), "%s inheritable",
+		    target);
+	}
+	closedir(d);
+	cr_assert(seen > 0, "the store has files open");
+}
+
+Test(store, second_handle_in_one_process_is_refused)
+{
+	struct store *s = NULL;
+
+	cr_assert_neq(store_open(dir, 0, &s, err, sizeof(err)), ANVIL_OK);
+	cr_assert_null(s);
+	cr_assert(strstr(err, "already open") != NULL, "%s", err);
+	put_ok(STORE_ORDER, "still", "{}");
+}
+
+Test(store, reopen_keeps_everything)
+{
+	time_t now = time(NULL);
+	json_t *rec = NULL;
+	char *id = NULL;
+
+	put_ok(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"T\"}");
+	put_ok(STORE_ORDER, "o1", "{\"account\":\"a1\"}");
+	put_ok(STORE_ORDER, "o2", "{\"account\":\"a1\"}");
+	put_ok(STORE_CERT, "0f", "{\"account\":\"a1\",\"revoked\":{}}");
+	cr_assert_eq(counter(OP_CNEXT, "crl"), 1);
+	cr_assert_eq(store_nonce_spend(st, (const unsigned char *)"n", 1,
+	    now + 60), ANVIL_OK);
+	close_store();
+
+	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	rec = get(STORE_ORDER, "o2");
+	cr_assert_not_null(rec);
+	json_decref(rec);
+	id = by_thumb("T");
+	cr_assert_str_eq(id, "a1");
+	free(id);
+	expect_list(STORE_ORDER, "a1", NULL, 10, "o1,o2");
+	cr_assert_eq(counter(OP_CNEXT, "crl"), 2);
+	cr_assert_eq(store_nonce_spend(st, (const unsigned char *)"n", 1,
+	    now + 60), ANVIL_ERR_EXISTS);
+	{
+		anvil_err rc;
+		char *s = walk_ids(OP_REVOKED, STORE_CERT, &rc);
+
+		cr_assert_str_eq(s, "0f");
+		free(s);
+	}
+	/* And once more, with the regions gone (as after a reboot). */
+	close_store();
+	drop_regions();
+	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	rec = get(STORE_ACCOUNT, "a1");
+	cr_assert_not_null(rec, "data is in the files after a clean close");
+	json_decref(rec);
+	cr_assert_eq(counter(OP_CGET, "crl"), 2);
+}
+
+/* ------------------------------------------------------------ damage */
+
+Test(store, foreign_files_are_corrupt)
+{
+	static const struct {
+		const char *desc;
+		const char *file;
+		const char *content;	/* NULL: 8 KiB of noise */
+		size_t len;
+	} rows[] = {
+		{ "text over accounts.db", "accounts.db",
+		    "this is not a database\n", 23 },
+		{ "empty accounts.db", "accounts.db", "", 0 },
+		{ "noise over orders.db", "orders.db", NULL, 8192 },
+		{ "text over meta.db", "meta.db", "anvil-store\n", 12 },
+		{ "noise over an index", "idx_thumbprint.db", NULL, 8192 },
+		{ "noise over nonces.db", "nonces.db", NULL, 4096 },
+	};
+	unsigned char noise[8192];
+	char *p = NULL;
+	size_t i, j;
+
+	srand(42);
+	for (j = 0; j < sizeof(noise); j++)
+		noise[j] = (unsigned char)rand();
+	put_ok(STORE_ACCOUNT, "a1", "{}");
+	close_store();
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		/* Every row on a new store. */
+		th_rmrf(dir);
+		cr_assert_eq(mkdir(dir, 0700), 0);
+		cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err,
+		    sizeof(err)), ANVIL_OK, "%s", err);
+		put_ok(STORE_ACCOUNT, "a1", "{}");
+		close_store();
+		p = store_path(rows[i].file);
+		write_file(p, rows[i].content ? (const void *)rows[i].content :
+		    noise, rows[i].len);
+		cr_expect_eq(reopen(), ANVIL_ERR_CORRUPT, "%s", rows[i].desc);
+		cr_expect_null(st);
+		cr_expect(strstr(err, rows[i].file) != NULL,
+		    "%s: err names the file: %s", rows[i].desc, err);
+		free(p);
+		close_store();
+	}
+}
+
+Test(store, foreign_berkeley_db_files_are_corrupt)
+{
+	static const struct {
+		const char *desc;
+		const char *file;
+		const char *how;	/* db5.3_load options */
+	} rows[] = {
+		{ "a hash database for a btree", "counters.db", "-t hash" },
+		{ "a queue database for a btree", "accounts.db",
+		    "-t queue -c re_len=8" },
+		{ "an index without sorted duplicates",
+		    "idx_account_orders.db", "-t btree -c chksum=1" },
+		{ "duplicates where keys are unique", "certs.db",
+		    "-t btree -c chksum=1 -c duplicates=1 -c dupsort=1" },
+		{ "a btree without page checksums", "orders.db", "-t btree" },
+		{ "a btree without checksums as the marker", "meta.db",
+		    "-t btree" },
+	};
+	char *cmd = NULL, *p = NULL;
+	size_t i;
+
+	if (!have_db_load())
+		cr_skip_test("db5.3_load not installed (db5.3-util)");
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		close_store();
+		th_rmrf(dir);
+		cr_assert_eq(mkdir(dir, 0700), 0);
+		cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err,
+		    sizeof(err)), ANVIL_OK, "%s", err);
+		close_store();
+		p = store_path(rows[i].file);
+		unlink(p);
+		cr_assert(asprintf(&cmd, "printf '%s\\nvalue\\n' | "
+		    "db5.3_load -T %s %s", strstr(rows[i].how, "queue") ?
+		    "1" : "anvil", rows[i].how, p) > 0);
+		cr_assert_eq(system(cmd), 0, "%s", cmd);
+		drop_regions();
+		cr_expect_eq(reopen(), ANVIL_ERR_CORRUPT, "%s: %s",
+		    rows[i].desc, err);
+		cr_expect(strstr(err, rows[i].file) != NULL,
+		    "%s: err names the file: %s", rows[i].desc, err);
+		free(cmd);
+		free(p);
+	}
+}
+
+Test(store, missing_meta_in_an_existing_store_is_corrupt)
+{
+	char *p = store_path("meta.db");
+
+	close_store();
+	cr_assert_eq(unlink(p), 0);
+	cr_assert_eq(reopen(), ANVIL_ERR_CORRUPT);
+	cr_assert(strstr(err, "meta.db") != NULL, "%s", err);
+	err[0] = '\0';
+	cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err, sizeof(err)),
+	    ANVIL_ERR_CORRUPT, "CREATE does not paper over it");
+	free(p);
+}
+
+Test(store, flipped_bytes_in_a_data_page_are_detected)
+{
+	char id[16];
+	char *p = store_path("orders.db");
+	unsigned char *buf = NULL;
+	uint32_t pagesize = 0;
+	struct stat sb;
+	size_t pg, npages;
+	anvil_err rc;
+	int fd, i;
+
+	for (i = 0; i < 300; i++) {
+		snprintf(id, sizeof(id), "order-%04d", i);
+		put_ok(STORE_ORDER, id, "{\"status\":\"pending\",\"padding\":"
+		    "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}");
+	}
+	close_store();
+	drop_regions();
+
+	/* Page size from the metadata page; damage every page after it. */
+	cr_assert_eq(stat(p, &sb), 0);
+	buf = malloc((size_t)sb.st_size);
+	fd = open(p, O_RDWR);
+	cr_assert(fd >= 0);
+	cr_assert_eq(read(fd, buf, (size_t)sb.st_size), sb.st_size);
+	memcpy(&pagesize, buf + 20, sizeof(pagesize));
+	cr_assert(pagesize >= 512 && pagesize <= 65536, "page size %u",
+	    pagesize);
+	npages = (size_t)sb.st_size / pagesize;
+	cr_assert(npages >= 3, "orders.db has data pages (%zu)", npages);
+	for (pg = 1; pg < npages; pg++)
+		for (i = 0; i < 8; i++)
+			buf[pg * pagesize + pagesize / 2 + (size_t)i] ^= 0x5a;
+	cr_assert_eq(pwrite(fd, buf, (size_t)sb.st_size, 0), sb.st_size);
+	close(fd);
+
+	rc = reopen();
+	if (rc == ANVIL_OK) {
+		char *s = walk_ids(OP_EACH, STORE_ORDER, &rc);
+
+		free(s);
+		cr_assert_eq(rc, ANVIL_ERR_CORRUPT, "walk over damaged pages: "
+		    "%s", err);
+		rc = get_rc(STORE_ORDER, "order-0100");
+		cr_assert(rc == ANVIL_ERR_CORRUPT || rc == ANVIL_ERR_STORE,
+		    "later calls fail too (%d)", (int)rc);
+	} else
+		cr_assert_eq(rc, ANVIL_ERR_CORRUPT, "%s", err);
+	close_store();
+	free(buf);
+	free(p);
+}
+
+Test(store, flipped_bytes_in_a_metadata_page_are_detected)
+{
+	char *p = store_path("accounts.db");
+	unsigned char b[4];
+	int fd;
+
+	put_ok(STORE_ACCOUNT, "a1", "{}");
+	close_store();
+	drop_regions();
+	fd = open(p, O_RDWR);
+	cr_assert(fd >= 0);
+	cr_assert_eq(pread(fd, b, 4, 100), 4);
+	b[0] ^= 0xff;
+	b[3] ^= 0x11;
+	cr_assert_eq(pwrite(fd, b, 4, 100), 4);
+	close(fd);
+	cr_assert_eq(reopen(), ANVIL_ERR_CORRUPT);
+	cr_assert(strstr(err, "accounts.db") != NULL, "%s", err);
+	free(p);
+}
+
+Test(store, store_marker_is_checked)
+{
+	static const struct {
+		const char *desc;
+		const char *key;
+		const char *value;
+		anvil_err want;
+	} rows[] = {
+		{ "the marker as written", "anvil",
+		    "{\"format\":1,\"magic\":\"anvil-store\"}", ANVIL_OK },
+		{ "a newer format", "anvil",
+		    "{\"format\":2,\"magic\":\"anvil-store\"}",
+		    ANVIL_ERR_VERSION },
+		{ "another magic", "anvil",
+		    "{\"format\":1,\"magic\":\"other-store\"}",
+		    ANVIL_ERR_CORRUPT },
+		{ "no magic", "anvil", "{\"format\":1}", ANVIL_ERR_CORRUPT },
+		{ "format zero", "anvil",
+		    "{\"format\":0,\"magic\":\"anvil-store\"}",
+		    ANVIL_ERR_CORRUPT },
+		{ "format a string", "anvil",
+		    "{\"format\":\"1\",\"magic\":\"anvil-store\"}",
+		    ANVIL_ERR_CORRUPT },
+		{ "not JSON", "anvil", "anvil-store 1", ANVIL_ERR_CORRUPT },
+		{ "a JSON array", "anvil", "[1]", ANVIL_ERR_CORRUPT },
+		{ "marker under another key", "other",
+		    "{\"format\":1,\"magic\":\"anvil-store\"}",
+		    ANVIL_ERR_CORRUPT },
+	};
+	size_t i;
+
+	if (!have_db_load())
+		cr_skip_test("db5.3_load not installed (db5.3-util)");
+	close_store();
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const char *lines[] = { rows[i].key, rows[i].value, NULL };
+
+		load_db("meta.db", 0, lines);
+		cr_expect_eq(reopen(), rows[i].want, "%s: %s", rows[i].desc,
+		    err);
+		if (rows[i].want != ANVIL_OK)
+			cr_expect(strstr(err, "meta.db") != NULL,
+			    "%s: err names the file: %s", rows[i].desc, err);
+		close_store();
+	}
+}
+
+Test(store, damaged_records_are_refused)
+{
+	static const char *const orders[] = {
+		"ok", "{\"status\":\"valid\",\"v\":1}",
+		"notjson", "status valid",
+		"array", "[1,2]",
+		"string", "\"x\"",
+		"nov", "{\"status\":\"valid\"}",
+		"vstring", "{\"v\":\"1\"}",
+		"vzero", "{\"v\":0}",
+		"vnegative", "{\"v\":-3}",
+		"vfloat", "{\"v\":1.0}",
+		"dupkeys", "{\"v\":1,\"v\":1}",
+		"truncated", "{\"v\":1,\"status\":\"val",
+		"newer", "{\"v\":2}",
+		NULL,
+	};
+	static const struct {
+		const char *id;
+		anvil_err want;
+	} rows[] = {
+		{ "ok", ANVIL_OK },
+		{ "notjson", ANVIL_ERR_CORRUPT },
+		{ "array", ANVIL_ERR_CORRUPT },
+		{ "string", ANVIL_ERR_CORRUPT },
+		{ "nov", ANVIL_ERR_CORRUPT },
+		{ "vstring", ANVIL_ERR_CORRUPT },
+		{ "vzero", ANVIL_ERR_CORRUPT },
+		{ "vnegative", ANVIL_ERR_CORRUPT },
+		{ "vfloat", ANVIL_ERR_CORRUPT },
+		{ "dupkeys", ANVIL_ERR_CORRUPT },
+		{ "truncated", ANVIL_ERR_CORRUPT },
+		{ "newer", ANVIL_ERR_VERSION },
+	};
+	static const char *const thumbs[] = {
+		"T-bad", "a b", "T-empty", "", NULL,
+	};
+	static const char *const counters[] = { "short", "abc", NULL };
+	struct op o = { .op = OP_DEL, .kind = STORE_ORDER, .id = "nov" };
+	anvil_err rc;
+	size_t i;
+	char *s = NULL;
+
+	if (!have_db_load())
+		cr_skip_test("db5.3_load not installed (db5.3-util)");
+	close_store();
+	load_db("orders.db", 0, orders);
+	load_db("idx_thumbprint.db", 0, thumbs);
+	load_db("counters.db", 0, counters);
+	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
+		cr_expect_eq(get_rc(STORE_ORDER, rows[i].id), rows[i].want,
+		    "%s: %s", rows[i].id, err);
+	s = walk_ids(OP_EACH, STORE_ORDER, &rc);
+	cr_expect_eq(rc, ANVIL_ERR_CORRUPT, "a walk stops at damage");
+	free(s);
+	cr_expect_eq(put(STORE_ORDER, "nov", "{}", 0), ANVIL_ERR_CORRUPT,
+	    "no overwrite of a record whose indexes are unknown");
+	cr_expect_eq(run(&o), ANVIL_ERR_CORRUPT, "nor delete");
+	cr_expect_eq(put(STORE_ORDER, "newer", "{}", 0), ANVIL_ERR_VERSION,
+	    "nor an overwrite of a newer record");
+	{
+		struct op t = { .op = OP_THUMB, .id = "T-bad" };
+
+		cr_expect_eq(run(&t), ANVIL_ERR_CORRUPT, "index value not "
+		    "an id");
+		t.id = "T-empty";
+		cr_expect_eq(run(&t), ANVIL_ERR_CORRUPT, "empty index value");
+		op_clear(&t);
+	}
+	{
+		struct op c = { .op = OP_CGET, .id = "short" };
+
+		cr_expect_eq(run(&c), ANVIL_ERR_CORRUPT, "3-byte counter");
+		c.op = OP_CNEXT;
+		cr_expect_eq(run(&c), ANVIL_ERR_CORRUPT, "3-byte counter");
+	}
+	/* The store still works around the damage. */
+	put_ok(STORE_ORDER, "fresh", "{}");
+	cr_expect_eq(get_rc(STORE_ORDER, "ok"), ANVIL_OK);
+}

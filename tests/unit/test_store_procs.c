@@ -1,0 +1,740 @@
+/*
+ * test_store_procs.c - the store shared by many processes: concurrent
+ * writers lose no update, a process killed inside a transaction leaves only
+ * its committed work behind, and a nonce is spent once across processes.
+ *
+ * Each test forks its workers from the test process; a worker opens its own
+ * store handle (never one inherited over fork), reports through a file or
+ * a pipe and leaves with _exit() and a status the parent checks.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+
+#include "core/error.h"
+#include "core/util.h"
+#include "store/store.h"
+#include "helpers.h"
+
+#define WRITERS		8	/* processes in the concurrency test */
+#define WRITES		200	/* transactions each */
+#define COMMITTED	20	/* records committed before the crash */
+#define UNCOMMITTED	30	/* records of the transaction killed */
+#define NONCES		1000
+
+static char *dir;
+
+static void
+setup(void)
+{
+	struct store *st = NULL;
+	char err[512] = "";
+
+	dir = th_tempdir();
+	cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err, sizeof(err)),
+	    ANVIL_OK, "store_open: %s", err);
+	store_close(st);
+}
+
+static void
+teardown(void)
+{
+	th_rmrf(dir);
+	free(dir);
+	dir = NULL;
+}
+
+TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
+
+/* ------------------------------------------------------------ helpers */
+
+/* Exit statuses of workers, so the parent can say what went wrong. */
+enum {
+	WK_OK = 0, WK_OPEN = 10, WK_RUN, WK_RANDOM, WK_REPORT, WK_SYNC, WK_CHECK
+};
+
+static struct store *
+w_open(void)
+{
+	struct store *st = NULL;
+	char err[512] = "";
+
+	if (store_open(dir, 0, &st, err, sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "worker %ld: store_open: %s\n", (long)getpid(),
+		    err);
+		_exit(WK_OPEN);
+	}
+	return st;
+}
+
+/* Blocks until fd has a byte or is closed; 0 on a byte, -1 on EOF. */
+static int
+wait_fd(int fd)
+{
+	char c;
+	ssize_t n;
+
+	do
+		n = read(fd, &c, 1);
+	while (n < 0 && errno == EINTR);
+	return n == 1 ? 0 : -1;
+}
+
+static void
+signal_fd(int fd)
+{
+	char c = 'x';
+
+	if (write(fd, &c, 1) != 1)
+		_exit(WK_SYNC);
+}
+
+/* Reads one byte from fd within timeout_ms; cr_asserts otherwise. */
+static void
+expect_byte(int fd, int timeout_ms, const char *what)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	cr_assert_eq(poll(&p, 1, timeout_ms), 1, "timed out waiting for %s",
+	    what);
+	cr_assert_eq(read(fd, &c, 1), 1, "%s: worker went away", what);
+}
+
+static void
+expect_exit(pid_t pid, int want, const char *what)
+{
+	int status = 0;
+
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status), "%s: killed by signal %d", what,
+	    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
+	cr_assert_eq(WEXITSTATUS(status), want, "%s: exit %d", what,
+	    WEXITSTATUS(status));
+}
+
+/* Runs fn in a transaction on a handle of the test process. */
+static anvil_err
+run(struct store *st, store_fn fn, void *arg)
+{
+	char err[512] = "";
+	anvil_err rc = store_run(st, 0, fn, arg, err, sizeof(err));
+
+	if (rc != ANVIL_OK)
+		cr_log_info("store_run: %s", err);
+	return rc;
+}
+
+struct cert_arg {
+	const char *serial;
+	const char *account;
+	const char *counter;	/* bumped in the same transaction if set */
+};
+
+static anvil_err
+put_cert(struct store_txn *t, void *arg)
+{
+	struct cert_arg *ca = arg;
+	json_t *rec = json_pack("{s:s, s:s}", "account", ca->account,
+	    "pem", "-----BEGIN CERTIFICATE-----");
+	uint64_t v = 0;
+	anvil_err rc;
+
+	if (rec == NULL)
+		return ANVIL_ERR_NOMEM;
+	rc = store_put(t, STORE_CERT, ca->serial, rec, STORE_PUT_NEW);
+	json_decref(rec);
+	if (rc == ANVIL_OK && ca->counter != NULL)
+		rc = store_counter_next(t, ca->counter, &v);
+	return rc;
+}
+
+struct get_arg {
+	enum store_kind kind;
+	const char *id;
+	anvil_err rc;
+};
+
+static anvil_err
+get_one(struct store_txn *t, void *arg)
+{
+	struct get_arg *ga = arg;
+	json_t *rec = NULL;
+
+	ga->rc = store_get(t, ga->kind, ga->id, &rec);
+	json_decref(rec);
+	return ga->rc == ANVIL_ERR_NOTFOUND ? ANVIL_OK : ga->rc;
+}
+
+/* ANVIL_OK or ANVIL_ERR_NOTFOUND for cert serial, as seen by st. */
+static anvil_err
+cert_state(struct store *st, const char *serial)
+{
+	struct get_arg ga = { STORE_CERT, serial, ANVIL_ERR_STORE };
+
+	cr_assert_eq(run(st, get_one, &ga), ANVIL_OK, "get %s", serial);
+	return ga.rc;
+}
+
+struct count_arg {
+	size_t n;
+	json_t *seen;		/* set of ids, or NULL */
+	uint64_t counter;
+	const char *counter_name;
+};
+
+static anvil_err
+count_cb(const char *id, json_t *rec, void *arg)
+{
+	struct count_arg *ca = arg;
+
+	(void)rec;
+	ca->n++;
+	if (ca->seen != NULL)
+		json_object_set_new(ca->seen, id, json_true());
+	return ANVIL_OK;
+}
+
+static anvil_err
+count_certs(struct store_txn *t, void *arg)
+{
+	struct count_arg *ca = arg;
+
+	ca->n = 0;
+	if (ca->seen != NULL)
+		json_object_clear(ca->seen);
+	if (ca->counter_name != NULL &&
+	    store_counter_get(t, ca->counter_name, &ca->counter) != ANVIL_OK)
+		return ANVIL_ERR_STORE;
+	return store_each(t, STORE_CERT, count_cb, ca);
+}
+
+/* ------------------------------------------------------------ writers */
+
+static void
+writer(int id, int go)
+{
+	struct store *st = NULL;
+	struct cert_arg ca;
+	unsigned char rnd[16];
+	char serial[33], account[16], path[4096], err[512] = "";
+	FILE *out = NULL;
+	anvil_err rc;
+	int i;
+
+	snprintf(account, sizeof(account), "acct-%d", id);
+	snprintf(path, sizeof(path), "%s/writer-%d.txt", dir, id);
+	if ((out = fopen(path, "w")) == NULL)
+		_exit(WK_REPORT);
+	st = w_open();
+	wait_fd(go);		/* everyone starts together */
+	for (i = 0; i < WRITES; i++) {
+		/* Chosen outside the transaction: a retry writes the same. */
+		if (util_random(rnd, sizeof(rnd)) != ANVIL_OK)
+			_exit(WK_RANDOM);
+		util_hex(rnd, sizeof(rnd), serial);
+		ca.serial = serial;
+		ca.account = account;
+		ca.counter = "certs";
+		rc = store_run(st, 0, put_cert, &ca, err, sizeof(err));
+		if (rc != ANVIL_OK) {
+			fprintf(stderr, "writer %d: %s: %s\n", id, serial,
+			    err);
+			_exit(WK_RUN);
+		}
+		fprintf(out, "%s\n", serial);
+	}
+	store_close(st);
+	if (fclose(out) != 0)
+		_exit(WK_REPORT);
+	_exit(WK_OK);
+}
+
+struct list_arg {
+	const char *account;
+	char **ids;
+	size_t n;
+};
+
+static anvil_err
+list_all(struct store_txn *t, void *arg)
+{
+	struct list_arg *la = arg;
+
+	store_ids_free(la->ids, la->n);
+	la->ids = NULL;
+	la->n = 0;
+	return store_list_by_account(t, STORE_CERT, la->account, NULL,
+	    SIZE_MAX, &la->ids, &la->n);
+}
+
+Test(store, concurrent_writers_lose_nothing)
+{
+	struct store *st = NULL;
+	struct count_arg ca = { 0 };
+	pid_t pids[WRITERS];
+	json_t *reported = json_object();
+	char path[4096], line[128], account[16], err[512] = "";
+	FILE *in = NULL;
+	size_t lines = 0, n;
+	int go[2], i;
+
+	cr_assert_eq(pipe(go), 0);
+	for (i = 0; i < WRITERS; i++) {
+		pids[i] = fork();
+		cr_assert(pids[i] >= 0);
+		if (pids[i] == 0) {
+			close(go[1]);
+			writer(i, go[0]);
+		}
+	}
+	close(go[0]);
+	close(go[1]);		/* go */
+	for (i = 0; i < WRITERS; i++)
+		expect_exit(pids[i], WK_OK, "writer");
+
+	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	for (i = 0; i < WRITERS; i++) {
+		struct list_arg la = { account, NULL, 0 };
+
+		snprintf(path, sizeof(path), "%s/writer-%d.txt", dir, i);
+		snprintf(account, sizeof(account), "acct-%d", i);
+		in = fopen(path, "r");
+		cr_assert_not_null(in, "%s", path);
+		n = 0;
+		while (fgets(line, sizeof(line), in) != NULL) {
+			line[strcspn(line, "\n")] = '\0';
+			cr_assert_eq(strlen(line), 32, "serial %s", line);
+			cr_assert_null(json_object_get(reported, line),
+			    "serial %s reported twice", line);
+			json_object_set_new(reported, line, json_true());
+			cr_assert_eq(cert_state(st, line), ANVIL_OK,
+			    "committed serial %s is missing", line);
+			n++;
+		}
+		fclose(in);
+		cr_assert_eq(n, WRITES, "writer %d reported %zu", i, n);
+		lines += n;
+		cr_assert_eq(run(st, list_all, &la), ANVIL_OK);
+		cr_assert_eq(la.n, WRITES, "index of %s holds %zu", account,
+		    la.n);
+		store_ids_free(la.ids, la.n);
+	}
+	cr_assert_eq(lines, WRITERS * WRITES);
+
+	ca.seen = json_object();
+	ca.counter_name = "certs";
+	cr_assert_eq(run(st, count_certs, &ca), ANVIL_OK);
+	cr_assert_eq(ca.n, WRITERS * WRITES, "store holds %zu records", ca.n);
+	cr_assert_eq(json_object_size(ca.seen), WRITERS * WRITES,
+	    "no serial twice");
+	cr_assert(json_equal(ca.seen, reported), "store holds what was "
+	    "reported, nothing else");
+	cr_assert_eq(ca.counter, WRITERS * WRITES, "counter %llu: an update "
+	    "was lost", (unsigned long long)ca.counter);
+	json_decref(ca.seen);
+	json_decref(reported);
+	store_close(st);
+}
+
+/* ------------------------------------------------------------ crash */
+
+struct hang_arg {
+	int ready;		/* fd: told once the writes are done */
+};
+
+static anvil_err
+write_then_hang(struct store_txn *t, void *arg)
+{
+	struct hang_arg *ha = arg;
+	struct cert_arg ca = { NULL, "acct-crash", "certs" };
+	char serial[32];
+	anvil_err rc;
+	int i;
+
+	for (i = 0; i < UNCOMMITTED; i++) {
+		snprintf(serial, sizeof(serial), "uncommitted-%02d", i);
+		ca.serial = serial;
+		if ((rc = put_cert(t, &ca)) != ANVIL_OK)
+			return rc;
+	}
+	signal_fd(ha->ready);
+	for (;;)
+		pause();	/* until SIGKILL */
+	return ANVIL_OK;
+}
+
+/* Commits COMMITTED records durably, then dies inside a transaction. */
+static void
+crasher(int ready)
+{
+	struct store *st = w_open();
+	struct cert_arg ca = { NULL, "acct-crash", "certs" };
+	struct hang_arg ha = { ready };
+	char serial[32], err[512] = "";
+	int i;
+
+	for (i = 0; i < COMMITTED; i++) {
+		snprintf(serial, sizeof(serial), "committed-%02d", i);
+		ca.serial = serial;
+		if (store_run(st, 0, put_cert, &ca, err, sizeof(err)) !=
+		    ANVIL_OK) {
+			fprintf(stderr, "crasher: %s\n", err);
+			_exit(WK_RUN);
+		}
+	}
+	store_run(st, 0, write_then_hang, &ha, err, sizeof(err));
+	_exit(WK_RUN);		/* not reached */
+}
+
+/* What a store must hold after the crasher died and recovery ran. */
+static void
+check_after_crash(struct store *st)
+{
+	struct count_arg ca = { 0 };
+	struct cert_arg more = { "after-crash", "acct-crash", "certs" };
+	char serial[32];
+	int i;
+
+	for (i = 0; i < COMMITTED; i++) {
+		snprintf(serial, sizeof(serial), "committed-%02d", i);
+		cr_assert_eq(cert_state(st, serial), ANVIL_OK,
+		    "committed %s lost", serial);
+	}
+	for (i = 0; i < UNCOMMITTED; i++) {
+		snprintf(serial, sizeof(serial), "uncommitted-%02d", i);
+		cr_assert_eq(cert_state(st, serial), ANVIL_ERR_NOTFOUND,
+		    "uncommitted %s survived", serial);
+	}
+	ca.counter_name = "certs";
+	cr_assert_eq(run(st, count_certs, &ca), ANVIL_OK);
+	cr_assert_eq(ca.n, COMMITTED);
+	cr_assert_eq(ca.counter, COMMITTED, "counter %llu",
+	    (unsigned long long)ca.counter);
+	/* The locks of the dead transaction are gone: writing works. */
+	cr_assert_eq(run(st, put_cert, &more), ANVIL_OK);
+	cr_assert_eq(cert_state(st, "after-crash"), ANVIL_OK);
+}
+
+static pid_t
+start_crasher(int *ready_rd)
+{
+	int ready[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe(ready), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		close(ready[0]);
+		crasher(ready[1]);
+	}
+	close(ready[1]);
+	*ready_rd = ready[0];
+	return pid;
+}
+
+static void
+kill_crasher(pid_t pid, int ready_rd)
+{
+	int status = 0;
+
+	expect_byte(ready_rd, 30000, "the crasher's uncommitted writes");
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "the crasher died of SIGKILL");
+	close(ready_rd);
+}
+
+Test(store, killed_transaction_is_rolled_back)
+{
+	struct store *st = NULL;
+	char err[512] = "";
+	int ready = -1;
+	pid_t pid;
+
+	pid = start_crasher(&ready);
+	kill_crasher(pid, ready);
+
+	/* This open finds the dead process registered and recovers. */
+	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	check_after_crash(st);
+	store_close(st);
+	st = NULL;
+	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	cr_assert_eq(cert_state(st, "after-crash"), ANVIL_OK, "durable");
+	store_close(st);
+}
+
+/*
+ * A process holding the store open the whole time: it is told to go on
+ * after the recovery, and must carry on (its environment was panicked by
+ * the recovery; store_run reopens it).
+ */
+static void
+holder(int ready, int go)
+{
+	struct store *st = w_open();
+	struct cert_arg ca = { "from-holder", "acct-holder", NULL };
+	struct get_arg ga = { STORE_CERT, "committed-00", ANVIL_ERR_STORE };
+	char err[512] = "";
+
+	/* Use it once before the crash, so it holds a live environment. */
+	ga.id = "nothing-yet";
+	if (store_run(st, 0, get_one, &ga, err, sizeof(err)) != ANVIL_OK)
+		_exit(WK_RUN);
+	signal_fd(ready);
+	if (wait_fd(go) != 0)
+		_exit(WK_SYNC);
+	ga.id = "committed-00";
+	if (store_run(st, 0, get_one, &ga, err, sizeof(err)) != ANVIL_OK ||
+	    ga.rc != ANVIL_OK) {
+		fprintf(stderr, "holder: read after recovery: %s\n", err);
+		_exit(WK_CHECK);
+	}
+	if (store_run(st, 0, put_cert, &ca, err, sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "holder: write after recovery: %s\n", err);
+		_exit(WK_RUN);
+	}
+	store_close(st);
+	_exit(WK_OK);
+}
+
+Test(store, killed_transaction_with_another_process_attached)
+{
+	struct store *st = NULL;
+	char err[512] = "";
+	int hready[2], hgo[2], ready = -1;
+	pid_t hpid, pid;
+
+	cr_assert_eq(pipe(hready), 0);
+	cr_assert_eq(pipe(hgo), 0);
+	hpid = fork();
+	cr_assert(hpid >= 0);
+	if (hpid == 0) {
+		close(hready[0]);
+		close(hgo[1]);
+		holder(hready[1], hgo[0]);
+	}
+	close(hready[1]);
+	close(hgo[0]);
+	expect_byte(hready[0], 30000, "the holder");
+
+	pid = start_crasher(&ready);
+	kill_crasher(pid, ready);
+
+	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	check_after_crash(st);
+
+	signal_fd(hgo[1]);
+	expect_exit(hpid, WK_OK, "holder");
+	cr_assert_eq(cert_state(st, "from-holder"), ANVIL_OK,
+	    "the holder's write after recovery is visible");
+	store_close(st);
+	close(hready[0]);
+	close(hgo[1]);
+}
+
+/*
+ * A waiter blocked on a lock the killed transaction held is released when
+ * the next process opens the store (DB_REGISTER finds the dead process and
+ * DB_FAILCHK aborts its transaction), without a panic.
+ */
+struct bump_arg {
+	uint64_t val;
+};
+
+static anvil_err
+bump(struct store_txn *t, void *arg)
+{
+	struct bump_arg *ba = arg;
+
+	return store_counter_next(t, "certs", &ba->val);
+}
+
+static void
+waiter(int ready, int done)
+{
+	struct store *st = w_open();
+	struct bump_arg ba = { 0 };
+	char err[512] = "";
+
+	signal_fd(ready);
+	/* Blocks on the counter the crasher's open transaction holds. */
+	if (store_run(st, 0, bump, &ba, err, sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "waiter: %s\n", err);
+		_exit(WK_RUN);
+	}
+	signal_fd(done);
+	store_close(st);
+	_exit(ba.val == COMMITTED + 1 ? WK_OK : WK_CHECK);
+}
+
+Test(store, a_waiter_on_a_dead_transaction_is_released)
+{
+	struct store *st = NULL;
+	struct pollfd pf;
+	char err[512] = "";
+	int wready[2], wdone[2], ready = -1;
+	pid_t wpid, pid;
+
+	pid = start_crasher(&ready);
+	expect_byte(ready, 30000, "the crasher's uncommitted writes");
+
+	cr_assert_eq(pipe(wready), 0);
+	cr_assert_eq(pipe(wdone), 0);
+	wpid = fork();
+	cr_assert(wpid >= 0);
+	if (wpid == 0) {
+		close(wready[0]);
+		close(wdone[0]);
+		waiter(wready[1], wdone[1]);
+	}
+	close(wready[1]);
+	close(wdone[1]);
+	expect_byte(wready[0], 30000, "the waiter");
+	pf.fd = wdone[0];
+	pf.events = POLLIN;
+	cr_assert_eq(poll(&pf, 1, 300), 0, "the waiter is blocked");
+
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	cr_assert_eq(waitpid(pid, NULL, 0), pid);
+	close(ready);
+	cr_assert_eq(poll(&pf, 1, 300), 0, "still blocked: nobody noticed");
+
+	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	expect_byte(wdone[0], 30000, "the waiter's commit");
+	expect_exit(wpid, WK_OK, "waiter");
+	close(wready[0]);
+	close(wdone[0]);
+	store_close(st);
+}
+
+/*
+ * Full recovery by another process (forced here the documented way, by
+ * removing __db.register) panics the environment a holder has open; its
+ * next store_run reopens it and goes on.
+ */
+Test(store, a_panicked_environment_is_reopened)
+{
+	struct store *st = NULL;
+	struct cert_arg ca = { "committed-00", "acct-crash", NULL };
+	char err[512] = "", *reg = NULL;
+	int hready[2], hgo[2];
+	pid_t hpid;
+
+	cr_assert_eq(pipe(hready), 0);
+	cr_assert_eq(pipe(hgo), 0);
+	hpid = fork();
+	cr_assert(hpid >= 0);
+	if (hpid == 0) {
+		close(hready[0]);
+		close(hgo[1]);
+		holder(hready[1], hgo[0]);
+	}
+	close(hready[1]);
+	close(hgo[0]);
+	expect_byte(hready[0], 30000, "the holder");
+
+	cr_assert(asprintf(&reg, "%s/store/__db.register", dir) > 0);
+	cr_assert_eq(unlink(reg), 0);
+	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	cr_assert_eq(run(st, put_cert, &ca), ANVIL_OK);
+
+	signal_fd(hgo[1]);
+	expect_exit(hpid, WK_OK, "holder");
+	cr_assert_eq(cert_state(st, "from-holder"), ANVIL_OK);
+	store_close(st);
+	close(hready[0]);
+	close(hgo[1]);
+	free(reg);
+}
+
+/* ------------------------------------------------------------ nonces */
+
+static void
+spender(int id, int go)
+{
+	struct store *st = NULL;
+	char path[4096], nonce[32];
+	time_t exp = time(NULL) + 600;
+	FILE *out = NULL;
+	anvil_err rc;
+	int i;
+
+	snprintf(path, sizeof(path), "%s/spender-%d.txt", dir, id);
+	if ((out = fopen(path, "w")) == NULL)
+		_exit(WK_REPORT);
+	st = w_open();
+	wait_fd(go);
+	for (i = 0; i < NONCES; i++) {
+		snprintf(nonce, sizeof(nonce), "nonce-%04d", i);
+		rc = store_nonce_spend(st, (unsigned char *)nonce,
+		    strlen(nonce), exp);
+		if (rc != ANVIL_OK && rc != ANVIL_ERR_EXISTS) {
+			fprintf(stderr, "spender %d: %s: %s\n", id, nonce,
+			    anvil_strerror(rc));
+			_exit(WK_RUN);
+		}
+		fprintf(out, "%d %d\n", i, rc == ANVIL_OK);
+	}
+	store_close(st);
+	if (fclose(out) != 0)
+		_exit(WK_REPORT);
+	_exit(WK_OK);
+}
+
+Test(store, a_nonce_is_spent_once_across_processes)
+{
+	static int ok[NONCES];
+	char path[4096];
+	FILE *in = NULL;
+	pid_t pids[2];
+	int go[2], i, idx, won, wins[2] = { 0, 0 };
+
+	cr_assert_eq(pipe(go), 0);
+	for (i = 0; i < 2; i++) {
+		pids[i] = fork();
+		cr_assert(pids[i] >= 0);
+		if (pids[i] == 0) {
+			close(go[1]);
+			spender(i, go[0]);
+		}
+	}
+	close(go[0]);
+	close(go[1]);
+	for (i = 0; i < 2; i++)
+		expect_exit(pids[i], WK_OK, "spender");
+	for (i = 0; i < 2; i++) {
+		snprintf(path, sizeof(path), "%s/spender-%d.txt", dir, i);
+		in = fopen(path, "r");
+		cr_assert_not_null(in);
+		while (fscanf(in, "%d %d", &idx, &won) == 2) {
+			cr_assert(idx >= 0 && idx < NONCES);
+			ok[idx] += won;
+			wins[i] += won;
+		}
+		fclose(in);
+	}
+	for (i = 0; i < NONCES; i++)
+		cr_assert_eq(ok[i], 1, "nonce %d spent %d times", i, ok[i]);
+	cr_log_info("spender wins: %d and %d", wins[0], wins[1]);
+}
