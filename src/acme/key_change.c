@@ -60,8 +60,9 @@ acme_key_change(struct acme_req *r)
 	rc = jose_jws_parse((const char *)r->jws->payload, r->jws->payload_len,
 	    &inner, err, sizeof(err));
 	if (rc != ANVIL_OK) {
-		rc = acme_fail(r, rc == ANVIL_ERR_BADSIGALG ? rc :
-		    ANVIL_ERR_MALFORMED, "inner JWS: %s", err);
+		rc = acme_fail(r, (rc == ANVIL_ERR_BADSIGALG ||
+		    rc == ANVIL_ERR_BADPUBKEY) ? rc : ANVIL_ERR_MALFORMED,
+		    "inner JWS: %s", err);
 		goto out;
 	}
 	if (inner->jwk == NULL || inner->kid != NULL) {

@@ -114,6 +114,14 @@ acme_new_account(struct acme_req *r)
 		rc = acme_fail(r, rc, "cannot store the account");
 		goto out;
 	}
+	if (a.found != NULL && strcmp(json_string_value(json_object_get(
+	    a.found_rec, "status")) ?: "", "valid") != 0) {
+		/* RFC 8555 7.3.6: no further requests authorized by the key
+		 * of a deactivated account (Let's Encrypt's wording). */
+		rc = acme_fail(r, ANVIL_ERR_UNAUTHORIZED, "An account with the "
+		    "provided public key exists but is deactivated");
+		goto out;
+	}
 	if (a.found != NULL) {
 		/* The key has an account: 200 + Location, as RFC 8555 says. */
 		url = acme_url(r->ctx, "/acct/%s", a.found);

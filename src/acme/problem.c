@@ -62,6 +62,27 @@ acme_problem_status(anvil_err e)
 	return 500;
 }
 
+/* 1 for the resources served to GET and HEAD (the router's list):
+ * their 405 must not advertise POST. */
+static int
+get_only(const char *path)
+{
+	static const char *const names[] = { "directory", "new-nonce", "ca" };
+	size_t i, n;
+
+	if (path == NULL)
+		return 0;
+	while (*path == '/')
+		path++;
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		n = strlen(names[i]);
+		if (strncmp(path, names[i], n) == 0 &&
+		    path[n + strspn(path + n, "/")] == '\0')
+			return 1;
+	}
+	return 0;
+}
+
 anvil_err
 acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 {
@@ -98,6 +119,7 @@ acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 	}
 	r->resp->status = status;
 	if (e == ANVIL_ERR_METHOD)
-		http_resp_header(r->resp, "Allow", "POST");
+		http_resp_header(r->resp, "Allow", get_only(r->http->path) ?
+		    "GET, HEAD" : "POST");
 	return e;
 }

@@ -429,22 +429,21 @@ ca_csr_check(const unsigned char *der, size_t len, const struct ca_ident *ids,
 			goto out;
 		}
 		cn[sz] = '\0';
-		/* The CN must be one of the SANs (which are in the order). */
-		for (j = 0; j < nsans; j++) {
-			const struct san *s = &sans[j];
-			unsigned char ip[16];
-			size_t iplen;
-			if (s->type == CA_IDENT_DNS &&
-			    strcasecmp(cn, s->dns) == 0)
-				break;
-			iplen = ip_parse(cn, ip);
-			if (s->type == CA_IDENT_IP && iplen == s->iplen &&
-			    memcmp(ip, s->ip, iplen) == 0)
-				break;
+		/* The CN must be one of the order's identifiers (check 10
+		 * then makes sure it is in the SAN as well). */
+		{
+			struct san cs;
+			memset(&cs, 0, sizeof(cs));
+			cs.iplen = ip_parse(cn, cs.ip);
+			cs.type = cs.iplen ? CA_IDENT_IP : CA_IDENT_DNS;
+			snprintf(cs.dns, sizeof(cs.dns), "%s", cn);
+			for (j = 0; j < nids; j++)
+				if (ident_matches_san(&ids[j], &cs))
+					break;
 		}
-		if (j == nsans) {
+		if (j == nids) {
 			rc = fail(c, failed, err, errlen, "subject commonName "
-			    "\"%.64s\" is not among the subjectAltNames", cn);
+			    "\"%.64s\" is not an identifier of the order", cn);
 			goto out;
 		}
 	}

@@ -279,8 +279,9 @@ set_value(struct anvil_config *cfg, const struct key_def *def,
 		}
 		if ((copy = strdup(value)) == NULL)
 			goto nomem;
-		/* base_url and friends: no trailing slash. */
-		while (strlen(copy) > 8 && copy[strlen(copy) - 1] == '/')
+		/* base_url: no trailing slash (URLs are built by appending). */
+		while (def->offset == OFF(base_url) && strlen(copy) > 8 &&
+		    copy[strlen(copy) - 1] == '/')
 			copy[strlen(copy) - 1] = '\0';
 		break;
 	case K_PATH:

@@ -4,20 +4,23 @@
  *
  * DESCRIPTION
  *	The environment lives in data_dir/store and is shared by every process
- *	of the CA (web-server workers, anvil-admin, anvil-crl). It is opened
- *	with transactions, locking, logging and a shared memory pool, and with
- *	DB_REGISTER|DB_RECOVER so that the first process to open it after
- *	another one died holding it runs recovery. Each record kind is one
- *	btree file keyed by id holding compact JSON; index files map a
- *	thumbprint to its account, an account to its orders, authorizations and
- *	certificates (sorted duplicates), an account and identifier to its
- *	authorizations, and list the revoked certificates. Every file carries
- *	page checksums; meta.db holds the marker that says the folder is an
- *	Anvil store and which layout it uses. Berkeley DB return codes are
- *	sorted into anvil_err in one place (bdb_sort); a lost deadlock makes
- *	store_run() retry the whole transaction, a panicked environment makes
- *	it reopen the environment once. This is the only file that includes
- *	<db.h>.
+ *	of the CA (web-server workers, anvil-admin, anvil-crl), one handle per
+ *	process. It is opened with transactions, locking, logging and a shared
+ *	memory pool, and with DB_REGISTER|DB_RECOVER|DB_FAILCHK: the first
+ *	process to open it after another died holding it aborts the dead
+ *	process's transaction (failchk) or, when that cannot be done, runs
+ *	recovery, which panics the handles of the processes still attached;
+ *	their next store_run() reopens once and carries on. The shared regions
+ *	of an earlier boot are removed before the first open of a boot, so that
+ *	they are never trusted. Each record kind is one btree file keyed by id
+ *	holding compact JSON; index files map a thumbprint to its account, an
+ *	account to its orders, authorizations and certificates (sorted
+ *	duplicates), an account and identifier to its authorizations, and list
+ *	the revoked certificates. Every file carries page checksums; meta.db
+ *	holds the marker that says the folder is an Anvil store and which
+ *	layout it uses. Berkeley DB return codes are sorted into anvil_err in
+ *	one place (bdb_sort); a lost deadlock makes store_run() retry the whole
+ *	transaction. This is the only file that includes <db.h>.
  */
 #include "config.h"
 
@@ -58,6 +61,7 @@
 #define TRIES_MAX	50		/* store_run attempts on deadlock */
 #define BACKOFF_US	500		/* back-off unit, microseconds */
 #define PURGE_BATCH	1000		/* nonces deleted per transaction */
+#define PURGE_VISIT	10000		/* nonces looked at per transaction */
 #define LOCK_FILE	"anvil.lock"	/* serialises opens (flock) */
 #define BOOT_FILE	"anvil.boot"	/* boot id the regions belong to */
 #define BOOT_ID		"/proc/sys/kernel/random/boot_id"
@@ -74,7 +78,6 @@
 						 * this loses, and is retried */
 #define CKP_KBYTES	1024	/* checkpoint after this much log ... */
 #define CKP_MINUTES	5	/* ... or this long */
-
 #define THREAD_COUNT	256	/* processes tracked for failchk */
 
 #define ENV_FLAGS	(DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | \
@@ -394,13 +397,13 @@ raw_del(struct store_txn *t, enum dbi i, const void *key, size_t klen)
 }
 
 static anvil_err
-cur_open(struct store_txn *t, enum dbi i, DBC **c)
+cur_open(struct store_txn *t, enum dbi i, u_int32_t flags, DBC **c)
 {
 	DB *db = t->st->db[i];
 	int ret;
 
 	*c = NULL;
-	ret = db->cursor(db, t->txn, c, 0);
+	ret = db->cursor(db, t->txn, c, flags);
 	return ret == 0 ? ANVIL_OK :
 	    bdb_sort(t->st, t, "DB->cursor", db_desc[i].file, ret);
 }
@@ -431,7 +434,7 @@ dup_del(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	int ret;
 	anvil_err rc;
 
-	if ((rc = cur_open(t, i, &c)) != ANVIL_OK)
+	if ((rc = cur_open(t, i, 0, &c)) != ANVIL_OK)
 		return rc;
 	dbt_set(&k, key, klen);
 	dbt_set(&d, data, dlen);
@@ -876,7 +879,7 @@ dup_list(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	*n = 0;
 	if (limit == 0)
 		return ANVIL_OK;
-	if ((rc = cur_open(t, i, &c)) != ANVIL_OK)
+	if ((rc = cur_open(t, i, 0, &c)) != ANVIL_OK)
 		return rc;
 	dbt_set(&k, key, klen);
 	dbt_set(&d, after, alen);
@@ -1015,7 +1018,7 @@ walk(struct store_txn *t, enum dbi i, store_each_fn fn, void *arg)
 	int ret;
 	anvil_err rc = ANVIL_OK;
 
-	if ((rc = cur_open(t, i, &c)) != ANVIL_OK)
+	if ((rc = cur_open(t, i, 0, &c)) != ANVIL_OK)
 		return rc;
 	for (;;) {
 		dbt_set(&k, NULL, 0);
@@ -1193,6 +1196,7 @@ struct purge_arg {
 	unsigned char last[NONCE_MAX];	/* last key this batch visited */
 	size_t lastlen;
 	size_t deleted;			/* by this batch */
+	size_t visited;
 	int more;			/* batch stopped early */
 };
 
@@ -1207,9 +1211,10 @@ nonce_purge_fn(struct store_txn *t, void *arg)
 	anvil_err rc = ANVIL_OK;
 
 	pa->deleted = 0;
+	pa->visited = 0;
 	pa->more = 0;
 	pa->lastlen = 0;
-	if ((rc = cur_open(t, DBI_NONCES, &c)) != ANVIL_OK)
+	if ((rc = cur_open(t, DBI_NONCES, DB_READ_COMMITTED, &c)) != ANVIL_OK)
 		return rc;
 	dbt_set(&k, NULL, 0);
 	if (pa->fromlen > 0) {
@@ -1218,7 +1223,9 @@ nonce_purge_fn(struct store_txn *t, void *arg)
 	}
 	for (;;) {
 		dbt_set(&d, NULL, 0);
-		ret = c->get(c, &k, &d, op | DB_RMW);
+		/* Read-committed cursor: only pages it deletes from stay
+		 * locked, so spending goes on while a purge walks. */
+		ret = c->get(c, &k, &d, op);
 		op = DB_NEXT;
 		if (ret == DB_NOTFOUND)
 			break;
@@ -1245,10 +1252,12 @@ nonce_purge_fn(struct store_txn *t, void *arg)
 				    db_desc[DBI_NONCES].file, ret);
 				goto out;
 			}
-			if (++pa->deleted >= PURGE_BATCH) {
-				pa->more = 1;
-				break;
-			}
+			pa->deleted++;
+		}
+		if (pa->deleted >= PURGE_BATCH ||
+		    ++pa->visited >= PURGE_VISIT) {
+			pa->more = 1;
+			break;
 		}
 		dbt_set(&k, NULL, 0);
 	}
@@ -1682,10 +1691,14 @@ out:
 
 /*
  * Opens the environment and every database of st->home into st. On
- * failure st holds no Berkeley DB handle.
+ * failure st holds no Berkeley DB handle. *lockfd (the boot_fence lock,
+ * or -1) is released as soon as the environment is open: opening a
+ * database can wait on another process's transaction, and that process
+ * may be dead and need the next opener to notice.
  */
 static anvil_err
-env_attach(struct store *st, int creating, char *err, size_t errlen)
+env_attach(struct store *st, int creating, int *lockfd, char *err,
+    size_t errlen)
 {
 	DB_ENV *env = NULL;
 	int ret, k;
@@ -1719,6 +1732,10 @@ env_attach(struct store *st, int creating, char *err, size_t errlen)
 		goto out;
 	}
 	ret = env->open(env, st->home, ENV_FLAGS, FILE_MODE);
+	if (*lockfd >= 0) {
+		close(*lockfd);
+		*lockfd = -1;
+	}
 	if (ret != 0) {
 		log_err("DB_ENV->open(%s): %s", st->home, db_strerror(ret));
 		if (ret == DB_RUNRECOVERY)
@@ -1883,9 +1900,7 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 	}
 	if ((rc = boot_fence(st, &lockfd, err, errlen)) != ANVIL_OK)
 		goto out;
-	rc = env_attach(st, creating, err, errlen);
-	if (lockfd >= 0)
-		close(lockfd);
+	rc = env_attach(st, creating, &lockfd, err, errlen);
 	if (rc != ANVIL_OK)
 		goto out;
 
@@ -1895,6 +1910,8 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 	st = NULL;
 	rc = ANVIL_OK;
 out:
+	if (lockfd >= 0)
+		close(lockfd);
 	free(path);
 	if (st != NULL) {
 		free(st->home);
@@ -1960,11 +1977,12 @@ static anvil_err
 env_reopen(struct store *st)
 {
 	char err[320] = "";
+	int lockfd = -1;
 	anvil_err rc;
 
 	log_warn("store: reopening %s after a panic", st->home);
 	env_detach(st);
-	rc = env_attach(st, 0, err, sizeof(err));
+	rc = env_attach(st, 0, &lockfd, err, sizeof(err));
 	if (rc != ANVIL_OK) {
 		log_err("store: reopening %s: %s", st->home, err);
 		fail(st, rc, "reopening the store: %s", err);
@@ -2013,7 +2031,8 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
 			rc = fn(&t, arg);
 			if (rc == ANVIL_OK && !t.deadlock && !t.fatal &&
 			    !t.corrupt) {
-				ret = tx->commit(tx, (flags & STORE_TXN_NOSYNC) ?
+				ret = tx->commit(tx,
+				    (flags & STORE_TXN_NOSYNC) ?
 				    DB_TXN_NOSYNC : 0);
 				if (ret != 0)
 					rc = bdb_sort(st, &t, "DB_TXN->commit",

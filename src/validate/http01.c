@@ -10,6 +10,7 @@
 
 #include <arpa/inet.h>
 #include <curl/curl.h>
+#include <errno.h>
 #include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,7 +183,7 @@ resolve_entry(const char *host, long port, const struct val_addr *a,
 }
 
 static anvil_err
-curl_failure(struct fetch *f, CURLcode cc, const char *errbuf,
+curl_failure(struct fetch *f, CURLcode cc, long os_errno, const char *errbuf,
     const char *where, const char *shown, long code, char *detail,
     size_t detaillen)
 {
@@ -203,6 +204,15 @@ curl_failure(struct fetch *f, CURLcode cc, const char *errbuf,
 	case CURLE_OPERATION_TIMEDOUT:
 		return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
 		    "%s: timeout (%s)", where, msg);
+	case CURLE_COULDNT_CONNECT:
+		if (os_errno == ECONNREFUSED)
+			return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+			    "%s: connection refused", where);
+		if (os_errno == ETIMEDOUT)
+			return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+			    "%s: timeout while connecting", where);
+		return errf(detail, detaillen, ANVIL_ERR_CONNECTION, "%s: %s",
+		    where, msg);
 	case CURLE_COULDNT_RESOLVE_HOST:
 		return errf(detail, detaillen, ANVIL_ERR_DNS, "%s: %s", where,
 		    msg);
@@ -240,11 +250,12 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 	struct curl_slist *resolve = NULL;
 	CURL *curl = NULL;
 	char *url = NULL, *host = NULL, *entry = NULL;
-	char errbuf[CURL_ERROR_SIZE], where[VAL_MAX_NAME + 16], shown[80];
-	char got[80];
+	char errbuf[CURL_ERROR_SIZE], where[VAL_MAX_NAME + 16], shown[176];
+	char got[80], text[INET6_ADDRSTRLEN] = "";
 	anvil_err rc = ANVIL_ERR_CONNECTION;
 	size_t naddrs = 0, len;
 	long port = 0, code = 0;
+	int64_t left;
 	int hop, n;
 	CURLcode cc;
 
@@ -252,13 +263,16 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 	if (f == NULL)
 		return errf(detail, detaillen, ANVIL_ERR_NOMEM, "out of memory");
 	f->cfg = cfg;
+	/* An address goes into the URL in its canonical text. */
+	if (ip != NULL)
+		val_addr_str(ip, text, sizeof(text));
 	if (ip != NULL && ip->family == AF_INET6)
 		n = asprintf(&url,
-		    "http://[%s]:%u/.well-known/acme-challenge/%s", id->value,
+		    "http://[%s]:%u/.well-known/acme-challenge/%s", text,
 		    cfg->http_port, token);
 	else
 		n = asprintf(&url, "http://%s:%u/.well-known/acme-challenge/%s",
-		    id->value, cfg->http_port, token);
+		    ip != NULL ? text : id->value, cfg->http_port, token);
 	if (n < 0) {
 		url = NULL;
 		rc = errf(detail, detaillen, ANVIL_ERR_NOMEM, "out of memory");
@@ -277,7 +291,7 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 		rc = split_url(cfg, url, hop, &host, &port, detail, detaillen);
 		if (rc != ANVIL_OK)
 			goto out;
-		val_excerpt(url, strlen(url), 72, shown);
+		val_excerpt(url, strlen(url), 160, shown);
 		snprintf(where, sizeof(where), strchr(host, ':') != NULL ?
 		    "[%s]:%ld" : "%s:%ld", host, port);
 		rc = val_host_addrs(cfg, &dns, host, deadline, addrs,
@@ -298,7 +312,9 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 				goto out;
 			}
 		}
-		if (val_left_ms(deadline) <= 0) {
+		/* 0 would mean "no timeout" to libcurl. */
+		left = val_left_ms(deadline);
+		if (left <= 0) {
 			rc = errf(detail, detaillen, ANVIL_ERR_CONNECTION,
 			    "%s: timeout after %u s", where, cfg->timeout);
 			goto out;
@@ -328,10 +344,10 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 		    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
 		    curl_easy_setopt(curl, CURLOPT_USERAGENT, USER_AGENT) !=
 		    CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS,
-		    (long)val_left_ms(deadline)) != CURLE_OK ||
+		    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left) !=
+		    CURLE_OK ||
 		    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
-		    (long)val_left_ms(deadline)) != CURLE_OK ||
+		    (long)left) != CURLE_OK ||
 		    curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
 		    (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
 		    curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L) !=
@@ -361,8 +377,12 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 		cc = curl_easy_perform(curl);
 		(void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
 		if (cc != CURLE_OK) {
-			rc = curl_failure(f, cc, errbuf, where, shown, code,
-			    detail, detaillen);
+			long os_errno = 0;
+
+			(void)curl_easy_getinfo(curl, CURLINFO_OS_ERRNO,
+			    &os_errno);
+			rc = curl_failure(f, cc, os_errno, errbuf, where, shown,
+			    code, detail, detaillen);
 			goto out;
 		}
 		if (code == 301 || code == 302 || code == 303 || code == 307 ||

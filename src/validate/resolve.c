@@ -106,11 +106,12 @@ anvil_err
 val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
     char *detail, size_t detaillen)
 {
-	/* Special-use names unbound answers locally by default (RFC 6761);
-	 * an operator who names a resolver wants its answers for them. */
-	static const char *const nodefault[] = {
-		"test. nodefault", "invalid. nodefault", "localhost. nodefault",
-		"home.arpa. nodefault",
+	/* Special-use zones unbound answers itself by default (RFC 6761,
+	 * RFC 8375) that a named resolver may well serve: test labs and
+	 * home networks are where a private CA lives. "nodefault" does not
+	 * lift the default through ub_ctx_set_option; "transparent" does. */
+	static const char *const passthrough[] = {
+		"test. transparent", "home.arpa. transparent",
 	};
 	struct val_dns *dns = NULL;
 	anvil_err rc = ANVIL_ERR_DNS;
@@ -147,8 +148,9 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 			    ub_strerror(urc));
 			goto out;
 		}
-		for (i = 0; i < sizeof(nodefault) / sizeof(nodefault[0]); i++)
-			(void)set_opt(dns->ctx, "local-zone:", nodefault[i]);
+		for (i = 0; i < sizeof(passthrough) / sizeof(passthrough[0]);
+		    i++)
+			(void)set_opt(dns->ctx, "local-zone:", passthrough[i]);
 	} else {
 		if ((urc = ub_ctx_resolvconf(dns->ctx, NULL)) != 0)
 			log_warn("ub_ctx_resolvconf: %s", ub_strerror(urc));

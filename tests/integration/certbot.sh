@@ -25,7 +25,7 @@ grep -q "DNSname: www.example.test" "$T/info" && grep -q "DNSname: example.test"
     ok "both names in the SAN" || fail "SAN wrong: $(grep DNSname "$T/info")"
 s1=$(cert_serial "$live/cert.pem")
 
-expect_exit 0 "certbot renew" certbot_run renew --force-renewal --cert-name web \
+expect_exit 0 "certbot renew" certbot_run renew --force-renewal --no-random-sleep-on-renew --cert-name web \
     --standalone --http-01-address 127.0.0.1 --http-01-port "$HTTP01_PORT"
 s2=$(cert_serial "$live/cert.pem")
 [ -n "$s2" ] && [ "$s1" != "$s2" ] && ok "renewal gave a new certificate ($s1 -> $s2)" ||
@@ -54,6 +54,8 @@ expect_exit 0 "certbot revoke (keyCompromise)" certbot_run revoke \
     --cert-path "$live/cert.pem" --reason keycompromise --no-delete-after-revoke
 expect_exit 1 "revoking again is refused" certbot_run revoke \
     --cert-path "$live/cert.pem" --reason keycompromise --no-delete-after-revoke
-expect_out "alreadyRevoked" "alreadyRevoked reported"
+# certbot 2.1 then trips over its own error display; its log has the reply.
+grep -q "urn:ietf:params:acme:error:alreadyRevoked" "$CB/letsencrypt.log" &&
+    ok "alreadyRevoked reported" || fail "no alreadyRevoked in certbot's log"
 
 finish

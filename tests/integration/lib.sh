@@ -3,7 +3,7 @@ set -u
 : "${top_builddir:=$(cd "$(dirname "$0")/../.." && pwd)}"
 : "${top_srcdir:=$top_builddir}"
 T=$(mktemp -d "${TMPDIR:-/tmp}/anvil-it-XXXXXX")
-trap 'rm -rf "$T"' EXIT
+trap '[ -n "${ANVIL_KEEP:-}" ] || rm -rf "$T"' EXIT
 ADMIN="$top_builddir/anvil-admin"
 failures=0
 

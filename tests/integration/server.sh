@@ -26,7 +26,7 @@ stop_servers() {
 	fi
 	# lighttpd's FastCGI children and CGI validators die with it.
 	pkill -f "$DATA/anvil.conf" 2>/dev/null
-	rm -rf "$T"
+	[ -n "${ANVIL_KEEP:-}" ] || rm -rf "$T"
 }
 trap stop_servers EXIT
 

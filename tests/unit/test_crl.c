@@ -737,8 +737,14 @@ Test(crl, build_keeps_given_times_past_and_future)
 		cr_expect_eq(gnutls_x509_crl_get_next_update(g), nu);
 		OK(gnutls_x509_crl_verify(g, &cacrt, 1,
 		    GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &status));
-		cr_expect_eq(status, 0, "[%s] signature status 0x%x",
-		    rows[i].desc, status);
+		/* GnuTLS flags the dates (superseded, issued in the future)
+		 * even with time checks off; only the signature matters. */
+		cr_expect_eq(status & GNUTLS_CERT_SIGNATURE_FAILURE, 0,
+		    "[%s] signature status 0x%x", rows[i].desc, status);
+		cr_expect_eq(status & ~(GNUTLS_CERT_INVALID |
+		    GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED |
+		    GNUTLS_CERT_REVOCATION_DATA_ISSUED_IN_FUTURE), 0,
+		    "[%s] status 0x%x", rows[i].desc, status);
 		gnutls_x509_crl_deinit(g);
 		ca_crl_free(crl);
 	}

@@ -987,6 +987,29 @@ Test(jose, kat_alg_must_fit_key)
 	}
 }
 
+/*
+ * GnuTLS 3.7 imports any 32 bytes as an Ed25519 key (it has no point
+ * check for EdDSA); a value that is not a point must still fail cleanly
+ * at verification.
+ */
+Test(jose, eddsa_key_not_a_point_fails_verification)
+{
+	json_t *v = vector("rfc8037-a4.json");
+	struct jose_jwk *key = import_ok("{\"kty\":\"OKP\",\"crv\":\"Ed25519\","
+	    "\"x\":\"" FF32 "\"}");
+	struct jose_jws jws;
+	char err[256] = "";
+
+	kat_fill(v, &jws);
+	cr_assert_eq(jose_jws_verify(&jws, key, err, sizeof(err)),
+	    ANVIL_ERR_MALFORMED);
+	cr_assert_str_eq(err, "JWS verification error");
+	free(jws.signing_input);
+	free(jws.sig);
+	jose_jwk_free(key);
+	json_decref(v);
+}
+
 /* ------------------------------------------------------------ JWS: round trips */
 
 static void

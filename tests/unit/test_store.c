@@ -638,7 +638,8 @@ Test(store, bad_index_members_are_invalid)
 		    "{\"account\":\"a\",\"identifier\":"
 		    "{\"type\":\"dns\",\"value\":\"a\\u0000b\"}}" },
 		{ "cert revoked true", STORE_CERT, "{\"revoked\":true}" },
-		{ "cert revoked a string", STORE_CERT, "{\"revoked\":\"yes\"}" },
+		{ "cert revoked a string", STORE_CERT,
+		    "{\"revoked\":\"yes\"}" },
 	};
 	size_t i;
 
@@ -785,19 +786,19 @@ Test(store, list_by_account_refuses_bad_calls)
 
 Test(store, authz_by_identifier_matches_account_type_and_value)
 {
-	static const char *const fmt = "{\"account\":\"%s\",\"identifier\":"
-	    "{\"type\":\"%s\",\"value\":\"%s\"}}";
+#define AUTHZ_FMT "{\"account\":\"%s\",\"identifier\":" \
+	"{\"type\":\"%s\",\"value\":\"%s\"}}"
 	char rec[256];
 	struct op o = { .op = OP_IDENT };
 
-	snprintf(rec, sizeof(rec), fmt, "A", "dns", "example.com");
+	snprintf(rec, sizeof(rec), AUTHZ_FMT, "A", "dns", "example.com");
 	put_ok(STORE_AUTHZ, "z2", rec);
 	put_ok(STORE_AUTHZ, "z1", rec);
-	snprintf(rec, sizeof(rec), fmt, "A", "dns", "other.com");
+	snprintf(rec, sizeof(rec), AUTHZ_FMT, "A", "dns", "other.com");
 	put_ok(STORE_AUTHZ, "z3", rec);
-	snprintf(rec, sizeof(rec), fmt, "B", "dns", "example.com");
+	snprintf(rec, sizeof(rec), AUTHZ_FMT, "B", "dns", "example.com");
 	put_ok(STORE_AUTHZ, "z4", rec);
-	snprintf(rec, sizeof(rec), fmt, "A", "ip", "192.0.2.1");
+	snprintf(rec, sizeof(rec), AUTHZ_FMT, "A", "ip", "192.0.2.1");
 	put_ok(STORE_AUTHZ, "z5", rec);
 	put_ok(STORE_AUTHZ, "z6", "{\"identifier\":{\"type\":\"dns\","
 	    "\"value\":\"example.com\"}}");
@@ -810,7 +811,7 @@ Test(store, authz_by_identifier_matches_account_type_and_value)
 	expect_ident("A", "dns", "example.com.", "");
 	expect_list(STORE_AUTHZ, "A", NULL, 100, "z1,z2,z3,z5");
 
-	snprintf(rec, sizeof(rec), fmt, "A", "dns", "other.com");
+	snprintf(rec, sizeof(rec), AUTHZ_FMT, "A", "dns", "other.com");
 	put_ok(STORE_AUTHZ, "z2", rec);
 	expect_ident("A", "dns", "example.com", "z1");
 	expect_ident("A", "dns", "other.com", "z2,z3");
@@ -829,9 +830,10 @@ Test(store, authz_by_identifier_matches_account_type_and_value)
 	o.id = "";
 	cr_expect_eq(run(&o), ANVIL_ERR_INVALID, "empty account");
 	op_clear(&o);
+#undef AUTHZ_FMT
 }
 
-/* ------------------------------------------------------------ revoked, walks */
+/* ------------------------------------------------------------ walks */
 
 Test(store, revoked_index_follows_the_member)
 {
@@ -1153,6 +1155,63 @@ Test(store, reopen_keeps_everything)
 	cr_assert_eq(counter(OP_CGET, "crl"), 2);
 }
 
+static ino_t
+inode_of(const char *file)
+{
+	char *p = store_path(file);
+	struct stat sb;
+
+	cr_assert_eq(stat(p, &sb), 0, "%s", p);
+	free(p);
+	return sb.st_ino;
+}
+
+Test(store, regions_from_an_earlier_boot_are_dropped)
+{
+	char boot[64] = "", *p = store_path("anvil.boot");
+	char *old = store_path("__db.001"), *keep = store_path("kept.001");
+	FILE *f = NULL;
+	ino_t ino;
+	json_t *rec = NULL;
+
+	f = fopen("/proc/sys/kernel/random/boot_id", "r");
+	if (f == NULL)
+		cr_skip_test("no boot id on this system");
+	cr_assert_not_null(fgets(boot, sizeof(boot), f));
+	fclose(f);
+	boot[strcspn(boot, "\n")] = '\0';
+
+	put_ok(STORE_ORDER, "o1", "{}");
+	close_store();
+	ino = inode_of("__db.001");
+	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	cr_assert_eq(inode_of("__db.001"), ino, "same boot: regions kept");
+	close_store();
+
+	/* A second name keeps the old inode from being reused. */
+	cr_assert_eq(link(old, keep), 0);
+	write_file(p, "0a0a0a0a-not-this-boot", 22);
+	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	cr_assert_neq(inode_of("__db.001"), ino, "regions made anew");
+	cr_assert_eq(unlink(keep), 0);
+	rec = get(STORE_ORDER, "o1");
+	cr_assert_not_null(rec);
+	json_decref(rec);
+	close_store();
+	f = fopen(p, "r");
+	cr_assert_not_null(f);
+	{
+		char got[64] = "";
+
+		cr_assert_not_null(fgets(got, sizeof(got), f));
+		cr_assert_str_eq(got, boot, "the boot is recorded");
+	}
+	fclose(f);
+	free(p);
+	free(old);
+	free(keep);
+}
+
 /* ------------------------------------------------------------ damage */
 
 Test(store, foreign_files_are_corrupt)
@@ -1274,7 +1333,7 @@ Test(store, flipped_bytes_in_a_data_page_are_detected)
 	for (i = 0; i < 300; i++) {
 		snprintf(id, sizeof(id), "order-%04d", i);
 		put_ok(STORE_ORDER, id, "{\"status\":\"pending\",\"padding\":"
-		    "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}");
+		    "\"xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx\"}");
 	}
 	close_store();
 	drop_regions();

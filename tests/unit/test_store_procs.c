@@ -1,21 +1,27 @@
 /*
  * test_store_procs.c - the store shared by many processes: concurrent
- * writers lose no update, a process killed inside a transaction leaves only
- * its committed work behind, and a nonce is spent once across processes.
+ * writers lose no update; a process killed inside a transaction leaves
+ * only its committed work behind, whether the next opener cleans up with
+ * failchk, with full recovery after a reboot, or while other processes
+ * hold the store (one of them blocked on the dead transaction's lock, or
+ * panicked by a recovery and reopening); a nonce is spent once across
+ * processes.
  *
  * Each test forks its workers from the test process; a worker opens its own
  * store handle (never one inherited over fork), reports through a file or
- * a pipe and leaves with _exit() and a status the parent checks.
+ * a pipe and leaves with child_exit() and a status the parent checks.
  */
 #include "config.h"
 
 #include <criterion/criterion.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -59,10 +65,43 @@ TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
 
 /* ------------------------------------------------------------ helpers */
 
+/*
+ * First thing in a forked worker: it dies with the test process, and in
+ * any case within a bound, so a failed test leaves nothing behind.
+ */
+static void
+child_init(void)
+{
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm(90);
+}
+
 /* Exit statuses of workers, so the parent can say what went wrong. */
 enum {
 	WK_OK = 0, WK_OPEN = 10, WK_RUN, WK_RANDOM, WK_REPORT, WK_SYNC, WK_CHECK
 };
+
+/*
+ * A worker's status goes into a file as well as into its exit code: under
+ * valgrind --trace-children the exit code of a forked worker says what
+ * valgrind thought of the memory it inherited from the test, not how the
+ * worker did.
+ */
+static void
+child_exit(int code)
+{
+	char path[4096], c = (char)code;
+	int fd;
+
+	snprintf(path, sizeof(path), "%s/status-%ld", dir, (long)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_TRUNC, 0600);
+	if (fd >= 0) {
+		if (write(fd, &c, 1) != 1)
+			code = WK_REPORT;
+		close(fd);
+	}
+	_exit(code);
+}
 
 static struct store *
 w_open(void)
@@ -73,7 +112,7 @@ w_open(void)
 	if (store_open(dir, 0, &st, err, sizeof(err)) != ANVIL_OK) {
 		fprintf(stderr, "worker %ld: store_open: %s\n", (long)getpid(),
 		    err);
-		_exit(WK_OPEN);
+		child_exit(WK_OPEN);
 	}
 	return st;
 }
@@ -97,7 +136,7 @@ signal_fd(int fd)
 	char c = 'x';
 
 	if (write(fd, &c, 1) != 1)
-		_exit(WK_SYNC);
+		child_exit(WK_SYNC);
 }
 
 /* Reads one byte from fd within timeout_ms; cr_asserts otherwise. */
@@ -115,13 +154,19 @@ expect_byte(int fd, int timeout_ms, const char *what)
 static void
 expect_exit(pid_t pid, int want, const char *what)
 {
-	int status = 0;
+	char path[4096], c = 0;
+	int status = 0, fd;
 
 	cr_assert_eq(waitpid(pid, &status, 0), pid);
 	cr_assert(WIFEXITED(status), "%s: killed by signal %d", what,
 	    WIFSIGNALED(status) ? WTERMSIG(status) : 0);
-	cr_assert_eq(WEXITSTATUS(status), want, "%s: exit %d", what,
+	snprintf(path, sizeof(path), "%s/status-%ld", dir, (long)pid);
+	fd = open(path, O_RDONLY);
+	cr_assert(fd >= 0, "%s: left no status (exit %d)", what,
 	    WEXITSTATUS(status));
+	cr_assert_eq(read(fd, &c, 1), 1);
+	close(fd);
+	cr_assert_eq(c, want, "%s: status %d", what, c);
 }
 
 /* Runs fn in a transaction on a handle of the test process. */
@@ -236,13 +281,13 @@ writer(int id, int go)
 	snprintf(account, sizeof(account), "acct-%d", id);
 	snprintf(path, sizeof(path), "%s/writer-%d.txt", dir, id);
 	if ((out = fopen(path, "w")) == NULL)
-		_exit(WK_REPORT);
+		child_exit(WK_REPORT);
 	st = w_open();
 	wait_fd(go);		/* everyone starts together */
 	for (i = 0; i < WRITES; i++) {
 		/* Chosen outside the transaction: a retry writes the same. */
 		if (util_random(rnd, sizeof(rnd)) != ANVIL_OK)
-			_exit(WK_RANDOM);
+			child_exit(WK_RANDOM);
 		util_hex(rnd, sizeof(rnd), serial);
 		ca.serial = serial;
 		ca.account = account;
@@ -251,14 +296,14 @@ writer(int id, int go)
 		if (rc != ANVIL_OK) {
 			fprintf(stderr, "writer %d: %s: %s\n", id, serial,
 			    err);
-			_exit(WK_RUN);
+			child_exit(WK_RUN);
 		}
 		fprintf(out, "%s\n", serial);
 	}
 	store_close(st);
 	if (fclose(out) != 0)
-		_exit(WK_REPORT);
-	_exit(WK_OK);
+		child_exit(WK_REPORT);
+	child_exit(WK_OK);
 }
 
 struct list_arg {
@@ -284,7 +329,7 @@ Test(store, concurrent_writers_lose_nothing)
 	struct store *st = NULL;
 	struct count_arg ca = { 0 };
 	pid_t pids[WRITERS];
-	json_t *reported = json_object();
+	json_t *reported = NULL;
 	char path[4096], line[128], account[16], err[512] = "";
 	FILE *in = NULL;
 	size_t lines = 0, n;
@@ -295,6 +340,7 @@ Test(store, concurrent_writers_lose_nothing)
 		pids[i] = fork();
 		cr_assert(pids[i] >= 0);
 		if (pids[i] == 0) {
+			child_init();
 			close(go[1]);
 			writer(i, go[0]);
 		}
@@ -303,6 +349,7 @@ Test(store, concurrent_writers_lose_nothing)
 	close(go[1]);		/* go */
 	for (i = 0; i < WRITERS; i++)
 		expect_exit(pids[i], WK_OK, "writer");
+	reported = json_object();
 
 	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
 	    "%s", err);
@@ -392,16 +439,16 @@ crasher(int ready)
 		if (store_run(st, 0, put_cert, &ca, err, sizeof(err)) !=
 		    ANVIL_OK) {
 			fprintf(stderr, "crasher: %s\n", err);
-			_exit(WK_RUN);
+			child_exit(WK_RUN);
 		}
 	}
 	store_run(st, 0, write_then_hang, &ha, err, sizeof(err));
-	_exit(WK_RUN);		/* not reached */
+	child_exit(WK_RUN);		/* not reached */
 }
 
 /* What a store must hold after the crasher died and recovery ran. */
 static void
-check_after_crash(struct store *st)
+check_after_crash(struct store *st, uint64_t counter)
 {
 	struct count_arg ca = { 0 };
 	struct cert_arg more = { "after-crash", "acct-crash", "certs" };
@@ -421,7 +468,7 @@ check_after_crash(struct store *st)
 	ca.counter_name = "certs";
 	cr_assert_eq(run(st, count_certs, &ca), ANVIL_OK);
 	cr_assert_eq(ca.n, COMMITTED);
-	cr_assert_eq(ca.counter, COMMITTED, "counter %llu",
+	cr_assert_eq(ca.counter, counter, "counter %llu",
 	    (unsigned long long)ca.counter);
 	/* The locks of the dead transaction are gone: writing works. */
 	cr_assert_eq(run(st, put_cert, &more), ANVIL_OK);
@@ -438,6 +485,7 @@ start_crasher(int *ready_rd)
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
+		child_init();
 		close(ready[0]);
 		crasher(ready[1]);
 	}
@@ -472,12 +520,41 @@ Test(store, killed_transaction_is_rolled_back)
 	/* This open finds the dead process registered and recovers. */
 	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
 	    "%s", err);
-	check_after_crash(st);
+	check_after_crash(st, COMMITTED);
 	store_close(st);
 	st = NULL;
 	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
 	    "%s", err);
 	cr_assert_eq(cert_state(st, "after-crash"), ANVIL_OK, "durable");
+	store_close(st);
+}
+
+/*
+ * The machine went down with the crasher inside its transaction: the
+ * shared regions on disk are from an earlier boot and cannot be trusted,
+ * so the next open drops them and runs full recovery from the log.
+ */
+Test(store, killed_transaction_then_reboot_recovers_from_the_log)
+{
+	struct store *st = NULL;
+	char err[512] = "", *p = NULL;
+	FILE *f = NULL;
+	int ready = -1;
+	pid_t pid;
+
+	pid = start_crasher(&ready);
+	kill_crasher(pid, ready);
+
+	cr_assert(asprintf(&p, "%s/store/anvil.boot", dir) > 0);
+	f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs("an-earlier-boot", f);
+	fclose(f);
+	free(p);
+
+	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	check_after_crash(st, COMMITTED);
 	store_close(st);
 }
 
@@ -497,22 +574,22 @@ holder(int ready, int go)
 	/* Use it once before the crash, so it holds a live environment. */
 	ga.id = "nothing-yet";
 	if (store_run(st, 0, get_one, &ga, err, sizeof(err)) != ANVIL_OK)
-		_exit(WK_RUN);
+		child_exit(WK_RUN);
 	signal_fd(ready);
 	if (wait_fd(go) != 0)
-		_exit(WK_SYNC);
+		child_exit(WK_SYNC);
 	ga.id = "committed-00";
 	if (store_run(st, 0, get_one, &ga, err, sizeof(err)) != ANVIL_OK ||
 	    ga.rc != ANVIL_OK) {
 		fprintf(stderr, "holder: read after recovery: %s\n", err);
-		_exit(WK_CHECK);
+		child_exit(WK_CHECK);
 	}
 	if (store_run(st, 0, put_cert, &ca, err, sizeof(err)) != ANVIL_OK) {
 		fprintf(stderr, "holder: write after recovery: %s\n", err);
-		_exit(WK_RUN);
+		child_exit(WK_RUN);
 	}
 	store_close(st);
-	_exit(WK_OK);
+	child_exit(WK_OK);
 }
 
 Test(store, killed_transaction_with_another_process_attached)
@@ -527,6 +604,7 @@ Test(store, killed_transaction_with_another_process_attached)
 	hpid = fork();
 	cr_assert(hpid >= 0);
 	if (hpid == 0) {
+		child_init();
 		close(hready[0]);
 		close(hgo[1]);
 		holder(hready[1], hgo[0]);
@@ -540,7 +618,7 @@ Test(store, killed_transaction_with_another_process_attached)
 
 	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
 	    "%s", err);
-	check_after_crash(st);
+	check_after_crash(st, COMMITTED);
 
 	signal_fd(hgo[1]);
 	expect_exit(hpid, WK_OK, "holder");
@@ -569,21 +647,27 @@ bump(struct store_txn *t, void *arg)
 }
 
 static void
-waiter(int ready, int done)
+waiter(int ready, int go, int done)
 {
 	struct store *st = w_open();
 	struct bump_arg ba = { 0 };
 	char err[512] = "";
 
+	/*
+	 * Opened before the crasher's transaction: opening a database waits
+	 * for a transaction that grew it, as any lock request does.
+	 */
 	signal_fd(ready);
+	if (wait_fd(go) != 0)
+		child_exit(WK_SYNC);
 	/* Blocks on the counter the crasher's open transaction holds. */
 	if (store_run(st, 0, bump, &ba, err, sizeof(err)) != ANVIL_OK) {
 		fprintf(stderr, "waiter: %s\n", err);
-		_exit(WK_RUN);
+		child_exit(WK_RUN);
 	}
 	signal_fd(done);
 	store_close(st);
-	_exit(ba.val == COMMITTED + 1 ? WK_OK : WK_CHECK);
+	child_exit(ba.val == COMMITTED + 1 ? WK_OK : WK_CHECK);
 }
 
 Test(store, a_waiter_on_a_dead_transaction_is_released)
@@ -591,24 +675,29 @@ Test(store, a_waiter_on_a_dead_transaction_is_released)
 	struct store *st = NULL;
 	struct pollfd pf;
 	char err[512] = "";
-	int wready[2], wdone[2], ready = -1;
+	int wready[2], wgo[2], wdone[2], ready = -1;
 	pid_t wpid, pid;
 
-	pid = start_crasher(&ready);
-	expect_byte(ready, 30000, "the crasher's uncommitted writes");
-
 	cr_assert_eq(pipe(wready), 0);
+	cr_assert_eq(pipe(wgo), 0);
 	cr_assert_eq(pipe(wdone), 0);
 	wpid = fork();
 	cr_assert(wpid >= 0);
 	if (wpid == 0) {
+		child_init();
 		close(wready[0]);
+		close(wgo[1]);
 		close(wdone[0]);
-		waiter(wready[1], wdone[1]);
+		waiter(wready[1], wgo[0], wdone[1]);
 	}
 	close(wready[1]);
+	close(wgo[0]);
 	close(wdone[1]);
 	expect_byte(wready[0], 30000, "the waiter");
+
+	pid = start_crasher(&ready);
+	expect_byte(ready, 30000, "the crasher's uncommitted writes");
+	signal_fd(wgo[1]);
 	pf.fd = wdone[0];
 	pf.events = POLLIN;
 	cr_assert_eq(poll(&pf, 1, 300), 0, "the waiter is blocked");
@@ -618,11 +707,14 @@ Test(store, a_waiter_on_a_dead_transaction_is_released)
 	close(ready);
 	cr_assert_eq(poll(&pf, 1, 300), 0, "still blocked: nobody noticed");
 
+	/* This open notices, and aborts the dead transaction. */
 	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
 	    "%s", err);
 	expect_byte(wdone[0], 30000, "the waiter's commit");
 	expect_exit(wpid, WK_OK, "waiter");
+	check_after_crash(st, COMMITTED + 1);
 	close(wready[0]);
+	close(wgo[1]);
 	close(wdone[0]);
 	store_close(st);
 }
@@ -645,6 +737,7 @@ Test(store, a_panicked_environment_is_reopened)
 	hpid = fork();
 	cr_assert(hpid >= 0);
 	if (hpid == 0) {
+		child_init();
 		close(hready[0]);
 		close(hgo[1]);
 		holder(hready[1], hgo[0]);
@@ -682,7 +775,7 @@ spender(int id, int go)
 
 	snprintf(path, sizeof(path), "%s/spender-%d.txt", dir, id);
 	if ((out = fopen(path, "w")) == NULL)
-		_exit(WK_REPORT);
+		child_exit(WK_REPORT);
 	st = w_open();
 	wait_fd(go);
 	for (i = 0; i < NONCES; i++) {
@@ -692,14 +785,14 @@ spender(int id, int go)
 		if (rc != ANVIL_OK && rc != ANVIL_ERR_EXISTS) {
 			fprintf(stderr, "spender %d: %s: %s\n", id, nonce,
 			    anvil_strerror(rc));
-			_exit(WK_RUN);
+			child_exit(WK_RUN);
 		}
 		fprintf(out, "%d %d\n", i, rc == ANVIL_OK);
 	}
 	store_close(st);
 	if (fclose(out) != 0)
-		_exit(WK_REPORT);
-	_exit(WK_OK);
+		child_exit(WK_REPORT);
+	child_exit(WK_OK);
 }
 
 Test(store, a_nonce_is_spent_once_across_processes)
@@ -715,6 +808,7 @@ Test(store, a_nonce_is_spent_once_across_processes)
 		pids[i] = fork();
 		cr_assert(pids[i] >= 0);
 		if (pids[i] == 0) {
+			child_init();
 			close(go[1]);
 			spender(i, go[0]);
 		}

@@ -48,9 +48,12 @@
 #define MAX_KIDS 8
 
 static char addr[INET_ADDRSTRLEN];	/* this test's 127.x.y.z */
+static const char *peer_host;		/* where peers listen: addr */
 static pid_t kids[MAX_KIDS];
 static int nkids;
 static struct anvil_config *cfg;
+static gnutls_certificate_credentials_t creds[MAX_KIDS];
+static int ncreds;
 static char detail[512];
 
 /* ------------------------------------------------------------ fixture */
@@ -63,7 +66,9 @@ setup(void)
 	/* Injective in the pid (pid_max <= 2^22), never .0 or .255 last. */
 	snprintf(addr, sizeof(addr), "127.%u.%u.%u", 64 + ((pid >> 14) & 255),
 	    (pid >> 6) & 255, 1 + (pid & 63));
+	peer_host = addr;
 	nkids = 0;
+	ncreds = 0;
 	cfg = NULL;
 	detail[0] = '\0';
 	signal(SIGPIPE, SIG_IGN);
@@ -79,6 +84,9 @@ teardown(void)
 		waitpid(kids[i], NULL, 0);
 	}
 	nkids = 0;
+	for (i = 0; i < ncreds; i++)
+		gnutls_certificate_free_credentials(creds[i]);
+	ncreds = 0;
 	config_free(cfg);
 	cfg = NULL;
 }
@@ -134,26 +142,39 @@ tcp_connects(const char *host, unsigned port)
 	return ok;
 }
 
-/* A listening socket on addr:port (0: any free port); *portp gets it. */
+/* A listening socket on peer_host:port (0: any free port); *portp gets
+ * the port. */
 static int
 listen_on(unsigned port, unsigned *portp)
 {
-	struct sockaddr_in sin;
-	socklen_t sl = sizeof(sin);
-	int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1;
+	struct sockaddr_storage ss;
+	struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+	struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+	socklen_t sl = sizeof(ss);
+	int v6 = strchr(peer_host, ':') != NULL, one = 1, fd;
 
+	fd = socket(v6 ? AF_INET6 : AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
 	cr_assert_geq(fd, 0);
 	setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-	memset(&sin, 0, sizeof(sin));
-	sin.sin_family = AF_INET;
-	sin.sin_port = htons((uint16_t)port);
-	inet_pton(AF_INET, addr, &sin.sin_addr);
-	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0,
-	    "bind %s:%u: %s", addr, port, strerror(errno));
+	memset(&ss, 0, sizeof(ss));
+	if (v6) {
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)port);
+		inet_pton(AF_INET6, peer_host, &sin6->sin6_addr);
+		sl = sizeof(*sin6);
+	} else {
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)port);
+		inet_pton(AF_INET, peer_host, &sin->sin_addr);
+		sl = sizeof(*sin);
+	}
+	cr_assert_eq(bind(fd, (struct sockaddr *)&ss, sl), 0,
+	    "bind %s:%u: %s", peer_host, port, strerror(errno));
 	cr_assert_eq(listen(fd, 16), 0);
-	getsockname(fd, (struct sockaddr *)&sin, &sl);
+	sl = sizeof(ss);
+	getsockname(fd, (struct sockaddr *)&ss, &sl);
 	if (portp != NULL)
-		*portp = ntohs(sin.sin_port);
+		*portp = ntohs(v6 ? sin6->sin6_port : sin->sin_port);
 	return fd;
 }
 
@@ -205,15 +226,20 @@ check(enum val_type t, const char *type, const char *value,
 	    sizeof(detail));
 }
 
-#define assert_result(got, want, needle)                                     \
-	do {                                                                 \
-		anvil_err got_ = (got);                                      \
-		cr_assert_eq(got_, (want), "got %s, want %s: %s",            \
-		    anvil_strerror(got_), anvil_strerror(want), detail);     \
-		if ((needle) != NULL)                                        \
-			cr_assert_not_null(strstr(detail, (needle)),         \
-			    "detail \"%s\" lacks \"%s\"", detail, (needle)); \
-	} while (0)
+static void
+assert_result_at(anvil_err got, anvil_err want, const char *needle, int line)
+{
+	cr_log_info("line %d: %s: %s", line, anvil_strerror(got), detail);
+	cr_assert_eq(got, want, "line %d: got %s, want %s: %s", line,
+	    anvil_strerror(got), anvil_strerror(want), detail);
+	if (needle != NULL)
+		cr_assert_not_null(strstr(detail, needle),
+		    "line %d: detail \"%s\" lacks \"%s\"", line, detail,
+		    needle);
+}
+
+#define assert_result(got, want, needle) \
+	assert_result_at((got), (want), (needle), __LINE__)
 
 /* ------------------------------------------------------------ challtestsrv */
 
@@ -452,6 +478,25 @@ http_peer(enum hmode mode, const void *arg, size_t arglen, struct peer *p)
 	p->events = ev[0];
 }
 
+/* A peer that redirects every request to http://host:<its port>path. */
+static void
+redirect_peer(const char *host, const char *path, struct peer *p)
+{
+	static char loc[256];
+	int lfd = listen_on(0, &p->port), ev[2];
+
+	snprintf(loc, sizeof(loc), "http://%s:%u%s", host, p->port, path);
+	cr_assert_eq(pipe2(ev, O_CLOEXEC), 0);
+	if (spawn() == 0) {
+		close(ev[0]);
+		http_serve(lfd, ev[1], H_REDIRECT, loc, strlen(loc));
+		_exit(0);
+	}
+	close(lfd);
+	close(ev[1]);
+	p->events = ev[0];
+}
+
 /* Lines the peer reported so far (waits up to wait_ms for the first). */
 static int
 peer_read(struct peer *p, char *buf, size_t len, int wait_ms)
@@ -529,6 +574,8 @@ make_creds(const struct certspec *s)
 	cr_assert_eq(gnutls_certificate_set_x509_key(cred, &crt, 1, key), 0);
 	gnutls_x509_crt_deinit(crt);
 	gnutls_x509_privkey_deinit(key);
+	cr_assert_lt(ncreds, MAX_KIDS);
+	creds[ncreds++] = cred;
 	return cred;
 }
 
@@ -723,6 +770,35 @@ Test(validate, http01_body_checks)
 	}
 }
 
+Test(validate, http01_ipv6_identifier_in_brackets)
+{
+	struct peer p;
+
+	peer_host = "::1";
+	http_peer(H_BODY, KA, strlen(KA), &p);
+	make_cfg(p.port, free_port(), "", 5, "");
+	assert_result(check(VAL_HTTP01, "ip", "::1", KA), ANVIL_OK, NULL);
+	/* Any spelling of the address is connected to canonically. */
+	assert_result(check(VAL_HTTP01, "ip", "0:0:0:0:0:0:0:1", KA), ANVIL_OK,
+	    NULL);
+	make_cfg(p.port, free_port(), "", 5, "::1/128");
+	assert_result(check(VAL_HTTP01, "ip", "::1", KA),
+	    ANVIL_ERR_UNAUTHORIZED, "::1 is in a denied network");
+}
+
+Test(validate, http01_system_resolver_finds_localhost)
+{
+	struct peer p;
+
+	/* No resolver configured: resolv.conf and the hosts file, where
+	 * localhost is answered locally without any query leaving. */
+	peer_host = "127.0.0.1";
+	http_peer(H_BODY, KA, strlen(KA), &p);
+	make_cfg(p.port, free_port(), "", 5, "");
+	assert_result(check(VAL_HTTP01, "dns", "localhost", KA), ANVIL_OK,
+	    NULL);
+}
+
 Test(validate, http01_404_is_unauthorized)
 {
 	struct peer p;
@@ -782,58 +858,24 @@ Test(validate, http01_redirect_to_an_odd_port_is_unauthorized)
 Test(validate, http01_redirect_into_a_denied_network_is_unauthorized)
 {
 	struct peer p;
-	char loc[128];
+	char ev[64];
 
 	/* The peer is on 127.x.y.z; 127.0.0.1 is denied. */
-	http_peer(H_REDIRECT, loc, 0, &p);
-	close(p.events);
-	teardown();
-	setup();
-	snprintf(loc, sizeof(loc), "http://127.0.0.1:%u/.well-known/x",
-	    free_port());
-	/* Same port for the peer and the target so the port is allowed. */
-	{
-		unsigned port = (unsigned)atoi(strrchr(loc, ':') + 1);
-		int lfd = listen_on(port, NULL), ev[2];
-
-		cr_assert_eq(pipe2(ev, O_CLOEXEC), 0);
-		if (spawn() == 0) {
-			close(ev[0]);
-			http_serve(lfd, ev[1], H_REDIRECT, loc, strlen(loc));
-			_exit(0);
-		}
-		close(lfd);
-		close(ev[1]);
-		make_cfg(port, free_port(), "", 5, "127.0.0.1/32");
-		close(ev[0]);
-	}
+	redirect_peer("127.0.0.1", "/.well-known/acme-challenge/x", &p);
+	make_cfg(p.port, free_port(), "", 5, "127.0.0.1/32");
 	assert_result(check(VAL_HTTP01, "ip", addr, KA),
 	    ANVIL_ERR_UNAUTHORIZED, "127.0.0.1 is in a denied network");
+	cr_assert_eq(peer_read(&p, ev, sizeof(ev), 300), 2, "%s", ev);
 }
 
 Test(validate, http01_redirect_loop_stops_after_ten)
 {
 	struct peer p;
-	char loc[128], ev[256];
+	char ev[256];
 	int64_t t0;
 	int n;
 
-	/* Bind first to learn the port, then point the peer at itself. */
-	{
-		int lfd = listen_on(0, &p.port), pe[2];
-
-		snprintf(loc, sizeof(loc), "http://%s:%u/.well-known/"
-		    "acme-challenge/again", addr, p.port);
-		cr_assert_eq(pipe2(pe, O_CLOEXEC), 0);
-		if (spawn() == 0) {
-			close(pe[0]);
-			http_serve(lfd, pe[1], H_REDIRECT, loc, strlen(loc));
-			_exit(0);
-		}
-		close(lfd);
-		close(pe[1]);
-		p.events = pe[0];
-	}
+	redirect_peer(addr, "/.well-known/acme-challenge/again", &p);
 	make_cfg(p.port, free_port(), "", 5, "");
 	t0 = now_ms();
 	assert_result(check(VAL_HTTP01, "ip", addr, KA), ANVIL_ERR_CONNECTION,
@@ -1089,6 +1131,18 @@ Test(validate, dns01_follows_a_cname_chain)
 	    NULL);
 }
 
+Test(validate, dns01_cname_loop_is_dns)
+{
+	cts_start();
+	cts_post("/set-cname", "{\"host\":\"_acme-challenge.loop.test.\","
+	    "\"target\":\"loop2.test.\"}");
+	cts_post("/set-cname", "{\"host\":\"loop2.test.\","
+	    "\"target\":\"_acme-challenge.loop.test.\"}");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	assert_result(check(VAL_DNS01, "dns", "loop.test", KA), ANVIL_ERR_DNS,
+	    "_acme-challenge.loop.test");
+}
+
 Test(validate, dns01_servfail_is_dns)
 {
 	cts_start();
@@ -1160,6 +1214,27 @@ Test(validate, tlsalpn01_ip_identifier_uses_reverse_sni_and_ip_san)
 	cr_assert_str_eq(ev, want);
 }
 
+Test(validate, tlsalpn01_ipv6_identifier_uses_ip6_arpa)
+{
+	struct certspec s = { { NULL, NULL }, "::1", KA, 1, 1 };
+	struct peer p;
+	char ev[256];
+
+	peer_host = "::1";
+	tls_peer(make_creds(&s), 1, &p);
+	make_cfg(free_port(), p.port, "", 5, "");
+	assert_result(check(VAL_TLSALPN01, "ip", "::1", KA), ANVIL_OK, NULL);
+	cr_assert_gt(peer_read(&p, ev, sizeof(ev), 1000), 0);
+	cr_assert_str_eq(ev, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
+	    "0.0.0.0.0.0.0.0.ip6.arpa\n");
+	/* The same certificate does not do for 127.0.0.1's check. */
+	s.ip = "::2";
+	tls_peer(make_creds(&s), 1, &p);
+	make_cfg(free_port(), p.port, "", 5, "");
+	assert_result(check(VAL_TLSALPN01, "ip", "::1", KA),
+	    ANVIL_ERR_INCORRECT, "iPAddress is not ::1");
+}
+
 Test(validate, tlsalpn01_sni_is_the_name)
 {
 	struct certspec s = { { "www.example.test", NULL }, NULL, KA, 1, 1 };
@@ -1225,6 +1300,7 @@ Test(validate, tlsalpn01_certificate_checks)
 		kill(kids[nkids - 1], SIGKILL);
 		waitpid(kids[nkids - 1], NULL, 0);
 		nkids--;
+		gnutls_certificate_free_credentials(creds[--ncreds]);
 	}
 }
 

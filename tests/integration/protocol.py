@@ -1,0 +1,1556 @@
+#!/usr/bin/python3
+"""protocol.py - RFC 8555 conformance checks against a running Anvil.
+
+A small ACME client of its own (requests + cryptography) that can send
+deliberately wrong requests. Each check prints "ok: ..." or "FAIL: ...";
+the exit status is 1 when any check failed.
+
+Environment (set by protocol.sh): DIR_URL, CA_PEM, HTTP01_PORT,
+TLSALPN01_PORT, DNS_PORT, MGMT_PORT, DATA.
+"""
+import base64
+import hashlib
+import hmac
+import http.server
+import json
+import os
+import datetime
+import ipaddress
+import secrets
+import socket
+import ssl
+import sys
+import tempfile
+import threading
+import time
+
+import requests
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, \
+    rsa
+from cryptography.hazmat.primitives.asymmetric.utils import \
+    decode_dss_signature
+from cryptography.x509.oid import NameOID
+
+DIR_URL = os.environ["DIR_URL"]
+CA_PEM = os.environ["CA_PEM"]
+HTTP01_PORT = int(os.environ["HTTP01_PORT"])
+TLSALPN01_PORT = int(os.environ["TLSALPN01_PORT"])
+MGMT_PORT = int(os.environ["MGMT_PORT"])
+DATA = os.environ.get("DATA") or "/tmp"
+TIMEOUT = (5, 15)  # connect, read: every request is bounded
+JOSE = "application/jose+json"
+ERR = "urn:ietf:params:acme:error:"
+START = time.monotonic()
+
+failures = 0
+header_violations = []  # replies lacking Link index / Replay-Nonce
+
+
+def ok(msg):
+    print("ok: " + msg, flush=True)
+
+
+def fail(msg, r=None):
+    global failures
+    failures += 1
+    print("FAIL: " + msg, flush=True)
+    if r is not None:
+        print(describe(r), flush=True)
+
+
+def check(cond, msg, r=None):
+    if cond:
+        ok(msg)
+    else:
+        fail(msg, r)
+    return cond
+
+
+def b64u(data):
+    if isinstance(data, str):
+        data = data.encode()
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def b64u_int(n, length=None):
+    if length is None:
+        length = max(1, (n.bit_length() + 7) // 8)
+    return b64u(n.to_bytes(length, "big"))
+
+
+def describe(r):
+    """The request that was sent and the reply that came back, for a FAIL."""
+    lines = []
+    sent = getattr(r, "sent", None)
+    if sent:
+        lines.append("    sent: %s %s" % (sent["method"], sent["url"]))
+        if sent.get("ctype"):
+            lines.append("    content-type: %s" % sent["ctype"])
+        if sent.get("protected") is not None:
+            lines.append("    protected: %s" % json.dumps(sent["protected"]))
+        if sent.get("payload") is not None:
+            p = sent["payload"]
+            lines.append("    payload: %s" % (p[:300] + "..." if len(p) > 300
+                                              else p))
+    lines.append("    got: %s" % r.status_code)
+    for k, v in r.headers.items():
+        lines.append("      %s: %s" % (k, v))
+    body = r.text if r.content else ""
+    if len(body) > 1200:
+        body = body[:1200] + "..."
+    for b in body.splitlines():
+        lines.append("      | " + b)
+    return "\n".join(lines)
+
+
+# --------------------------------------------------------------------------
+# Keys and JWS
+
+def ec_key(curve=None):
+    return ec.generate_private_key(curve or ec.SECP256R1())
+
+
+def jwk_of(key):
+    pub = key.public_key()
+    if isinstance(pub, ed25519.Ed25519PublicKey):
+        raw = pub.public_bytes(serialization.Encoding.Raw,
+                               serialization.PublicFormat.Raw)
+        return {"crv": "Ed25519", "kty": "OKP", "x": b64u(raw)}
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        nums = pub.public_numbers()
+        size = (pub.curve.key_size + 7) // 8
+        crv = {"secp256r1": "P-256", "secp384r1": "P-384",
+               "secp521r1": "P-521"}[pub.curve.name]
+        return {"crv": crv, "kty": "EC", "x": b64u_int(nums.x, size),
+                "y": b64u_int(nums.y, size)}
+    nums = pub.public_numbers()
+    return {"e": b64u_int(nums.e), "kty": "RSA", "n": b64u_int(nums.n)}
+
+
+def thumbprint(jwk):
+    canon = json.dumps(jwk, sort_keys=True, separators=(",", ":"))
+    return b64u(hashlib.sha256(canon.encode()).digest())
+
+
+def alg_of(key):
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return "EdDSA"
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        return {"secp256r1": "ES256", "secp384r1": "ES384",
+                "secp521r1": "ES512"}[key.curve.name]
+    return "RS256"
+
+
+def sign(key, data):
+    if isinstance(key, ed25519.Ed25519PrivateKey):
+        return key.sign(data)
+    if isinstance(key, ec.EllipticCurvePrivateKey):
+        h = {256: hashes.SHA256(), 384: hashes.SHA384(),
+             521: hashes.SHA512()}[key.curve.key_size]
+        r, s = decode_dss_signature(key.sign(data, ec.ECDSA(h)))
+        size = (key.curve.key_size + 7) // 8
+        return r.to_bytes(size, "big") + s.to_bytes(size, "big")
+    return key.sign(data, padding.PKCS1v15(), hashes.SHA256())
+
+
+def make_jws(key, protected, payload, signer=None):
+    """Flattened JWS; payload None is POST-as-GET (""), a dict is JSON,
+    a str/bytes is sent as it is (base64url-encoded)."""
+    if payload is None:
+        p64 = ""
+    elif isinstance(payload, (dict, list)):
+        p64 = b64u(json.dumps(payload))
+    else:
+        p64 = b64u(payload)
+    h64 = b64u(json.dumps(protected))
+    data = (h64 + "." + p64).encode()
+    sig = signer(data) if signer else sign(key, data)
+    return {"protected": h64, "payload": p64, "signature": b64u(sig)}
+
+
+# --------------------------------------------------------------------------
+# HTTP
+
+class Client:
+    def __init__(self):
+        self.s = requests.Session()
+        self.s.trust_env = False  # loopback only, never a proxy
+        self.s.verify = CA_PEM
+        self.nonces = []
+        self.dir = None
+
+    def http(self, method, url, data=None, ctype=None, sent=None,
+             index=True):
+        headers = {}
+        if ctype is not None:
+            headers["Content-Type"] = ctype
+        r = self.s.request(method, url, data=data, headers=headers,
+                           timeout=TIMEOUT, allow_redirects=False)
+        r.sent = sent or {"method": method, "url": url, "ctype": ctype}
+        n = r.headers.get("Replay-Nonce")
+        if n:
+            self.nonces.append(n)
+        what = "%s %s -> %d" % (method, url, r.status_code)
+        if index and self.dir is not None and \
+                ('<%s>;rel="index"' % DIR_URL) not in r.headers.get("Link", ""):
+            header_violations.append(("Link index", what, r))
+        if method == "POST" and not n:
+            header_violations.append(("Replay-Nonce", what, r))
+        return r
+
+    def nonce(self):
+        if self.nonces:
+            return self.nonces.pop()
+        r = self.http("HEAD", self.dir["newNonce"])
+        if not r.headers.get("Replay-Nonce"):
+            raise RuntimeError("newNonce gave no nonce")
+        return self.nonces.pop()
+
+    def send_jws(self, url, jws, protected, payload, ctype=JOSE):
+        body = json.dumps(jws) if not isinstance(jws, (bytes, str)) else jws
+        ptxt = None
+        if payload is not None:
+            ptxt = payload if isinstance(payload, str) else \
+                json.dumps(payload) if isinstance(payload, (dict, list)) \
+                else repr(payload)
+        sent = {"method": "POST", "url": url, "ctype": ctype,
+                "protected": protected, "payload": ptxt}
+        return self.http("POST", url, data=body, ctype=ctype, sent=sent)
+
+    def post(self, url, payload, key, kid=None, hdr=None, drop=(),
+             hdr_url=None, nonce=None, ctype=JOSE, signer=None,
+             tamper=None):
+        """A JWS POST: kid-signed when kid is given, else jwk-signed.
+        hdr adds/overrides protected members, drop removes some."""
+        protected = {"alg": alg_of(key),
+                     "nonce": nonce if nonce is not None else self.nonce(),
+                     "url": hdr_url or url}
+        if kid:
+            protected["kid"] = kid
+        else:
+            protected["jwk"] = jwk_of(key)
+        protected.update(hdr or {})
+        for k in drop:
+            protected.pop(k, None)
+        jws = make_jws(key, protected, payload, signer)
+        if tamper:
+            jws = tamper(jws)
+        return self.send_jws(url, jws, protected, payload, ctype)
+
+
+C = Client()
+
+
+class Account:
+    def __init__(self, key=None):
+        self.key = key or ec_key()
+        self.kid = None
+
+    def post(self, url, payload=None, **kw):
+        return C.post(url, payload, self.key, kid=self.kid, **kw)
+
+    def get(self, url, **kw):
+        """POST-as-GET."""
+        return self.post(url, None, **kw)
+
+    def register(self, payload=None):
+        r = C.post(C.dir["newAccount"], payload or
+                   {"termsOfServiceAgreed": True}, self.key)
+        if r.status_code in (200, 201):
+            self.kid = r.headers.get("Location")
+        return r
+
+    def keyauth(self, token):
+        return token + "." + thumbprint(jwk_of(self.key))
+
+
+# --------------------------------------------------------------------------
+# Expectations
+
+def ctype_of(r):
+    return r.headers.get("Content-Type", "").split(";")[0].strip().lower()
+
+
+def problem_errors(r, status, typ, detail_has=None):
+    errs = []
+    if r.status_code != status:
+        errs.append("HTTP %d, wanted %d" % (r.status_code, status))
+    if ctype_of(r) != "application/problem+json":
+        errs.append("Content-Type %r" % r.headers.get("Content-Type"))
+    try:
+        doc = r.json()
+    except ValueError:
+        return errs + ["body is not JSON"]
+    if not isinstance(doc, dict):
+        return errs + ["body is not an object"]
+    if typ is not None and doc.get("type") != ERR + typ:
+        errs.append("type %r, wanted %r" % (doc.get("type"), ERR + typ))
+    if doc.get("status") != r.status_code:
+        errs.append("\"status\" %r differs from HTTP %d" %
+                    (doc.get("status"), r.status_code))
+    if not isinstance(doc.get("detail"), str) or not doc.get("detail"):
+        errs.append("no detail")
+    elif detail_has and detail_has not in doc["detail"]:
+        errs.append("detail lacks %r" % detail_has)
+    if r.request.method == "POST" and not r.headers.get("Replay-Nonce"):
+        errs.append("no Replay-Nonce")
+    return errs
+
+
+def expect_problem(r, status, typ, msg, detail_has=None):
+    errs = problem_errors(r, status, typ, detail_has)
+    if errs:
+        fail("%s: %s" % (msg, "; ".join(errs)), r)
+        return False
+    ok("%s (%d %s)" % (msg, status, typ))
+    return True
+
+
+def expect_json(r, status, msg, need_location=False):
+    errs = []
+    if r.status_code != status:
+        errs.append("HTTP %d, wanted %d" % (r.status_code, status))
+    if ctype_of(r) != "application/json":
+        errs.append("Content-Type %r" % r.headers.get("Content-Type"))
+    doc = None
+    try:
+        doc = r.json()
+    except ValueError:
+        errs.append("body is not JSON")
+    if need_location and not r.headers.get("Location"):
+        errs.append("no Location")
+    if errs:
+        fail("%s: %s" % (msg, "; ".join(errs)), r)
+        return None
+    ok(msg)
+    return doc
+
+
+def links(r, rel):
+    """The URLs of the Link headers of r with the relation rel."""
+    out = []
+    raw = r.headers.get("Link", "")
+    for part in raw.split(","):
+        part = part.strip()
+        if not part.startswith("<") or ">" not in part:
+            continue
+        url, params = part[1:].split(">", 1)
+        for p in params.split(";"):
+            p = p.strip().replace(" ", "")
+            if p in ('rel="%s"' % rel, "rel=%s" % rel):
+                out.append(url)
+    return out
+
+
+# --------------------------------------------------------------------------
+# The http-01 responder: /.well-known/acme-challenge/<token>
+
+CHALLENGES = {}   # token -> (status, body)
+HITS = {}         # token -> number of requests
+HITS_LOCK = threading.Lock()
+
+
+class Http01(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        prefix = "/.well-known/acme-challenge/"
+        token = self.path[len(prefix):] if self.path.startswith(prefix) \
+            else None
+        with HITS_LOCK:
+            if token is not None:
+                HITS[token] = HITS.get(token, 0) + 1
+            status, body = CHALLENGES.get(token, (404, "not here"))
+        data = body.encode()
+        self.send_response(status)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+def start_http01():
+    srv = http.server.ThreadingHTTPServer(("127.0.0.1", HTTP01_PORT), Http01)
+    srv.daemon_threads = True
+    t = threading.Thread(target=srv.serve_forever, daemon=True)
+    t.start()
+    return srv
+
+
+# --------------------------------------------------------------------------
+# The tls-alpn-01 responder (RFC 8737, RFC 8738): ALPN acme-tls/1, a
+# self-signed certificate per SNI name with the acmeIdentifier extension.
+
+ALPN_CERTS = {}   # SNI name -> SSLContext
+ALPN_SNI = []     # (SNI, ALPN protocol) of every handshake
+ALPN_DIR = tempfile.mkdtemp(prefix="alpn-", dir=DATA if os.path.isdir(DATA)
+                            else None)
+
+
+def alpn_context(certfile=None, keyfile=None):
+    ctx = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    ctx.set_alpn_protocols(["acme-tls/1"])
+    if certfile:
+        ctx.load_cert_chain(certfile, keyfile)
+    return ctx
+
+
+def alpn_publish(sni, san, keyauth):
+    """Answer the handshake for SNI sni with a certificate for san (a DNS
+    name or an ipaddress) proving keyauth."""
+    key = ec_key()
+    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "acme")])
+    now = datetime.datetime.utcnow()
+    digest = hashlib.sha256(keyauth.encode()).digest()
+    gn = x509.IPAddress(san) if not isinstance(san, str) else \
+        x509.DNSName(san)
+    cert = x509.CertificateBuilder().subject_name(name).issuer_name(name) \
+        .public_key(key.public_key()).serial_number(x509.random_serial_number()) \
+        .not_valid_before(now - datetime.timedelta(minutes=5)) \
+        .not_valid_after(now + datetime.timedelta(days=1)) \
+        .add_extension(x509.SubjectAlternativeName([gn]), critical=False) \
+        .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier(
+            "1.3.6.1.5.5.7.1.31"), b"\x04\x20" + digest), critical=True) \
+        .sign(key, hashes.SHA256())
+    base = os.path.join(ALPN_DIR, secrets.token_hex(8))
+    with open(base + ".crt", "wb") as f:
+        f.write(cert.public_bytes(serialization.Encoding.PEM))
+    with open(base + ".key", "wb") as f:
+        f.write(key.private_bytes(serialization.Encoding.PEM,
+                                  serialization.PrivateFormat.PKCS8,
+                                  serialization.NoEncryption()))
+    ALPN_CERTS[sni] = alpn_context(base + ".crt", base + ".key")
+
+
+def start_tlsalpn01():
+    # The default context carries a throwaway certificate: a handshake for
+    # an unknown name fails the checks, not the TLS library.
+    alpn_publish("default", "default.invalid", "none")
+    ctx = ALPN_CERTS.pop("default")
+    seen = {}
+
+    def sni_cb(sock, server_name, _ctx):
+        seen[id(sock)] = server_name
+        if server_name in ALPN_CERTS:
+            sock.context = ALPN_CERTS[server_name]
+        return None
+    ctx.sni_callback = sni_cb
+    lsock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    lsock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsock.bind(("127.0.0.1", TLSALPN01_PORT))
+    lsock.listen(16)
+    lsock.settimeout(0.5)
+    stop = threading.Event()
+
+    def handle(conn):
+        conn.settimeout(5)
+        try:
+            with ctx.wrap_socket(conn, server_side=True) as tls:
+                ALPN_SNI.append((seen.pop(id(tls), None),
+                                 tls.selected_alpn_protocol()))
+                try:
+                    tls.recv(1)
+                except (OSError, ssl.SSLError):
+                    pass
+        except (OSError, ssl.SSLError) as e:
+            ALPN_SNI.append(("error", str(e)))
+
+    def loop():
+        while not stop.is_set():
+            try:
+                conn, _ = lsock.accept()
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(conn,), daemon=True).start()
+        lsock.close()
+    threading.Thread(target=loop, daemon=True).start()
+    return stop
+
+
+def set_txt(host, value):
+    s = requests.Session()
+    s.trust_env = False
+    s.post("http://127.0.0.1:%d/set-txt" % MGMT_PORT, timeout=TIMEOUT,
+           data=json.dumps({"host": host + ".", "value": value}))
+
+
+# --------------------------------------------------------------------------
+# CSRs
+
+def make_csr(key, dns=(), ips=(), cn=None):
+    b = x509.CertificateSigningRequestBuilder()
+    b = b.subject_name(x509.Name(
+        [x509.NameAttribute(NameOID.COMMON_NAME, cn)] if cn else []))
+    sans = [x509.DNSName(d) for d in dns] + \
+        [x509.IPAddress(ipaddress.ip_address(i)) for i in ips]
+    b = b.add_extension(x509.SubjectAlternativeName(sans), critical=False)
+    h = hashes.SHA256()
+    csr = b.sign(key, h)
+    return b64u(csr.public_bytes(serialization.Encoding.DER))
+
+
+# --------------------------------------------------------------------------
+# The checks
+
+def poll(acct, url, until, seconds=20):
+    """POST-as-GET url until until(doc) or the deadline; the last doc."""
+    deadline = time.monotonic() + seconds
+    doc = None
+    while True:
+        r = acct.get(url)
+        try:
+            doc = r.json()
+        except ValueError:
+            doc = None
+        if doc is not None and until(doc):
+            return doc, r
+        if time.monotonic() > deadline:
+            return doc, r
+        time.sleep(0.25)
+
+
+def test_directory():
+    r = C.http("GET", DIR_URL)
+    d = expect_json(r, 200, "directory: 200 application/json")
+    if d is None:
+        raise SystemExit("no directory, cannot go on")
+    C.dir = d
+    base = DIR_URL.rsplit("/", 1)[0]
+    want = {"newNonce": "/new-nonce", "newAccount": "/new-account",
+            "newOrder": "/new-order", "revokeCert": "/revoke-cert",
+            "keyChange": "/key-change"}
+    bad = [k for k, p in want.items() if d.get(k) != base + p]
+    check(not bad, "directory has the five URLs under the base URL%s" %
+          (" (wrong: %s)" % bad if bad else ""), r if bad else None)
+    check(isinstance(d.get("meta"), dict), "directory has meta", r)
+    check('\n  "newNonce": "' in r.text and '\n  "meta": {' in r.text,
+          "directory JSON has one member per line, \"key\": value", r)
+    r = C.http("HEAD", DIR_URL)
+    check(r.status_code == 200, "HEAD directory: 200", r)
+    check(('<%s>;rel="index"' % DIR_URL) in r.headers.get("Link", ""),
+          "directory reply has Link rel=\"index\"", r)
+
+    r = C.http("GET", d["newNonce"])
+    check(r.status_code == 204 and r.headers.get("Replay-Nonce") and
+          "no-store" in r.headers.get("Cache-Control", ""),
+          "GET newNonce: 204, Replay-Nonce, Cache-Control: no-store", r)
+    r = C.http("HEAD", d["newNonce"])
+    check(r.status_code == 200 and r.headers.get("Replay-Nonce") and
+          "no-store" in r.headers.get("Cache-Control", ""),
+          "HEAD newNonce: 200, Replay-Nonce, Cache-Control: no-store", r)
+    r = C.http("GET", d["newAccount"])
+    expect_problem(r, 405, None, "GET newAccount refused with 405")
+    check("POST" in r.headers.get("Allow", ""),
+          "405 for GET newAccount: Allow lists POST", r)
+    for url in (DIR_URL, d["newNonce"]):
+        r = C.http("POST", url, data="{}", ctype=JOSE)
+        allow = [m.strip() for m in r.headers.get("Allow", "").split(",")]
+        check(r.status_code == 405 and "GET" in allow and "POST" not in allow,
+              "405 for POST %s: Allow lists GET, not POST (Allow: %r)" %
+              (url.rsplit("/", 1)[1], r.headers.get("Allow")), r)
+
+
+def test_jws(A):
+    d = C.dir
+    na = d["newAccount"]
+
+    # Content type.
+    prot = {"alg": "ES256", "nonce": C.nonce(), "url": na,
+            "jwk": jwk_of(A.key)}
+    jws = make_jws(A.key, prot, {"onlyReturnExisting": True})
+    r = C.send_jws(na, jws, prot, {}, ctype="application/json")
+    expect_problem(r, 415, "malformed",
+                   "Content-Type application/json refused")
+    r = A.get(A.kid, ctype="application/jose+json; charset=utf-8")
+    expect_json(r, 200, "Content-Type application/jose+json; charset=utf-8 "
+                "accepted")
+
+    # Body not JSON.
+    r = C.http("POST", na, data="this is not json", ctype=JOSE)
+    expect_problem(r, 400, "malformed", "body not JSON: malformed")
+    r = C.http("POST", na, data="[1, 2]", ctype=JOSE)
+    expect_problem(r, 400, "malformed", "body a JSON array: malformed")
+
+    # JWS serialization and members.
+    def good_jws(payload=None):
+        prot = {"alg": "ES256", "nonce": C.nonce(), "url": A.kid,
+                "kid": A.kid}
+        return prot, make_jws(A.key, prot, payload)
+    prot, jws = good_jws()
+    r = C.http("POST", A.kid, data=".".join([jws["protected"],
+               jws["payload"], jws["signature"]]), ctype=JOSE)
+    expect_problem(r, 400, "malformed", "compact serialization: malformed")
+    prot, jws = good_jws()
+    r = C.send_jws(A.kid, {"payload": jws["payload"], "signatures": [
+        {"protected": jws["protected"], "signature": jws["signature"]}]},
+        prot, None)
+    expect_problem(r, 400, "malformed", "general JSON serialization: "
+                   "malformed")
+    prot, jws = good_jws()
+    jws["header"] = {"kid": A.kid}
+    r = C.send_jws(A.kid, jws, prot, None)
+    expect_problem(r, 400, "malformed", "unprotected header: malformed")
+    r = C.http("POST", A.kid, data="", ctype=JOSE)
+    expect_problem(r, 400, "malformed", "empty body: malformed")
+    r = A.get(A.kid, hdr={"nonce": 12345})
+    expect_problem(r, 400, "malformed", "nonce not a string: malformed")
+    r = A.get(A.kid, hdr={"crit": ["exp"], "exp": 1})
+    expect_problem(r, 400, "malformed", "crit header: malformed")
+    r = A.get(A.kid, signer=lambda data: A.key.sign(
+        data, ec.ECDSA(hashes.SHA256())))
+    expect_problem(r, 400, "malformed", "ES256 signature in DER, not r||s: "
+                   "malformed")
+    r = A.post(A.kid, "[1, 2]")
+    expect_problem(r, 400, "malformed", "payload a JSON array: malformed")
+    r = A.post(A.kid, '{"contact": [], "contact": []}')
+    expect_problem(r, 400, "malformed", "payload with a duplicate member: "
+                   "malformed")
+    r = A.post(A.kid, "not json")
+    expect_problem(r, 400, "malformed", "payload not JSON: malformed")
+    r = C.post(na, None, ec_key())
+    expect_problem(r, 400, "malformed", "newAccount POST-as-GET (no "
+                   "payload): malformed")
+
+    # Algorithms and keys.
+    prot = {"alg": "none", "nonce": C.nonce(), "url": na,
+            "jwk": jwk_of(A.key)}
+    jws = {"protected": b64u(json.dumps(prot)),
+           "payload": b64u(json.dumps({"termsOfServiceAgreed": True})),
+           "signature": ""}
+    r = C.send_jws(na, jws, prot, {"termsOfServiceAgreed": True})
+    if expect_problem(r, 400, "badSignatureAlgorithm", "alg none refused"):
+        det = r.json()["detail"]
+        miss = [a for a in ("RS256", "ES256", "ES384", "ES512", "EdDSA")
+                if a not in det]
+        check(not miss, "badSignatureAlgorithm detail lists the accepted "
+              "algorithms%s" % (" (missing %s)" % miss if miss else ""), r)
+    hkey = secrets.token_bytes(32)
+    r = A.get(A.kid, hdr={"alg": "HS256"},
+              signer=lambda data: hmac.new(hkey, data, "sha256").digest())
+    expect_problem(r, 400, "badSignatureAlgorithm", "alg HS256 refused")
+    rsa1024 = rsa.generate_private_key(65537, 1024)
+    r = C.post(na, {"termsOfServiceAgreed": True}, rsa1024)
+    expect_problem(r, 400, "badPublicKey", "RSA 1024 jwk refused")
+    r = A.get(A.kid, hdr={"alg": "ES384"})
+    expect_problem(r, 400, "badSignatureAlgorithm",
+                   "alg ES384 with a P-256 key refused")
+
+    # Header members.
+    r = A.get(A.kid, hdr={"jwk": jwk_of(A.key)})
+    expect_problem(r, 400, "malformed", "both jwk and kid: malformed")
+    r = A.get(A.kid, drop=("kid",))
+    expect_problem(r, 400, "malformed", "neither jwk nor kid: malformed")
+    r = A.get(A.kid, hdr_url=d["newOrder"])
+    expect_problem(r, 403, "unauthorized",
+                   "url header different from the request URL: unauthorized")
+    r = A.get(A.kid, drop=("url",))
+    expect_problem(r, 400, "malformed", "no url header: malformed")
+    r = A.get(A.kid, drop=("nonce",))
+    expect_problem(r, 400, "badNonce", "missing nonce: badNonce")
+    fake = b64u(secrets.token_bytes(24))
+    r = A.get(A.kid, nonce=fake)
+    if expect_problem(r, 400, "badNonce", "made-up nonce: badNonce",
+                      detail_has="JWS has an invalid anti-replay nonce"):
+        fresh = r.headers.get("Replay-Nonce")
+        C.nonces = [n for n in C.nonces if n != fresh]
+        r = A.get(A.kid, nonce=fresh)
+        expect_json(r, 200, "retry with the nonce of the badNonce reply "
+                    "works")
+    n = C.nonce()
+    r = A.get(A.kid, nonce=n)
+    expect_json(r, 200, "a fresh nonce is accepted")
+    r = A.get(A.kid, nonce=n)
+    expect_problem(r, 400, "badNonce", "the same nonce a second time: "
+                   "badNonce", detail_has="JWS has an invalid anti-replay "
+                   "nonce")
+
+    # Two copies of one request at the same instant: one is served.
+    served = []
+    for _ in range(6):
+        prot = {"alg": "ES256", "nonce": C.nonce(), "url": A.kid,
+                "kid": A.kid}
+        body = json.dumps(make_jws(A.key, prot, None))
+        codes = []
+
+        def send():
+            s2 = requests.Session()
+            s2.trust_env = False
+            s2.verify = CA_PEM
+            try:
+                rr = s2.post(A.kid, data=body, timeout=TIMEOUT,
+                             headers={"Content-Type": JOSE})
+                codes.append(rr.status_code)
+            except requests.RequestException as e:
+                codes.append(str(e))
+        ts = [threading.Thread(target=send) for _ in range(2)]
+        for t in ts:
+            t.start()
+        for t in ts:
+            t.join()
+        served.append(sorted(codes))
+    check(all(c == [200, 400] for c in served),
+          "the same nonce sent twice at once: exactly one served each time "
+          "(%s)" % served)
+
+    def flip(jws):
+        sig = bytearray(base64.urlsafe_b64decode(jws["signature"] + "=="))
+        sig[5] ^= 0x40
+        jws = dict(jws)
+        jws["signature"] = b64u(bytes(sig))
+        return jws
+    n = C.nonce()
+    r = A.get(A.kid, nonce=n, tamper=flip)
+    expect_problem(r, 400, "malformed", "bad signature: malformed")
+    r = A.get(A.kid, nonce=n)
+    expect_json(r, 200, "a request refused for its signature does not "
+                "spend its nonce")
+
+    other = ec_key()
+    r = C.post(A.kid, None, other, kid=DIR_URL.rsplit("/", 1)[0] +
+               "/acct/NoSuchAccount0000000")
+    expect_problem(r, 400, "accountDoesNotExist",
+                   "kid of an unknown account: accountDoesNotExist")
+    r = A.post(na, {"termsOfServiceAgreed": True})
+    expect_problem(r, 400, "malformed", "kid-signed newAccount: malformed")
+    r = C.post(d["newOrder"], {"identifiers": [{"type": "dns",
+               "value": "jwk.example.test"}]}, A.key)
+    expect_problem(r, 400, "malformed", "jwk-signed newOrder: malformed")
+
+    def padded(total):
+        """A newOrder payload whose JWS body is about total bytes."""
+        pad = int((total - 600) * 3 / 4)
+        return {"identifiers": [{"type": "dns", "value": "pad.example.test"}],
+                "padding": "p" * pad}
+    r = A.post(d["newOrder"], padded(60000))
+    size = len(r.request.body or b"")
+    check(r.status_code != 413 and size < 65536,
+          "body under 64 KiB (%d bytes) is read (%d)" % (size, r.status_code),
+          r)
+    r = A.post(d["newOrder"], padded(70000))
+    size = len(r.request.body or b"")
+    expect_problem(r, 413, None, "body over 64 KiB (%d bytes): 413" % size)
+
+
+def test_accounts(A, B):
+    d = C.dir
+    na = d["newAccount"]
+    X = Account()
+    r = X.register({"termsOfServiceAgreed": True,
+                    "contact": ["mailto:x@example.org"]})
+    doc = expect_json(r, 201, "new account: 201 + Location",
+                      need_location=True)
+    if doc:
+        check(doc.get("status") == "valid" and
+              isinstance(doc.get("orders"), str) and
+              doc.get("contact") == ["mailto:x@example.org"],
+              "new account body: status valid, orders URL, contact", r)
+    r = C.post(na, {"termsOfServiceAgreed": True}, X.key)
+    if expect_json(r, 200, "same key again: 200 (not 201, not a redirect)",
+                   need_location=True) is not None:
+        check(r.headers.get("Location") == X.kid,
+              "same key again: the same Location", r)
+    r = C.post(na, {"onlyReturnExisting": True}, X.key)
+    if expect_json(r, 200, "onlyReturnExisting with a known key: 200",
+                   need_location=True) is not None:
+        check(r.headers.get("Location") == X.kid,
+              "onlyReturnExisting: the account's Location", r)
+    r = C.post(na, {"onlyReturnExisting": True}, ec_key())
+    expect_problem(r, 400, "accountDoesNotExist",
+                   "onlyReturnExisting with an unknown key")
+    r = C.post(na, {"termsOfServiceAgreed": True,
+                    "contact": ["tel:+15555550100"]}, ec_key())
+    expect_problem(r, 400, "unsupportedContact", "contact tel: refused")
+    r = C.post(na, {"termsOfServiceAgreed": True,
+                    "contact": ["mailto:a@b@c"]}, ec_key())
+    expect_problem(r, 400, "invalidContact", "contact mailto:a@b@c refused")
+
+    r = X.post(X.kid, {"contact": ["mailto:new@example.org"]})
+    doc = expect_json(r, 200, "account update (contact): 200")
+    if doc:
+        check(doc.get("contact") == ["mailto:new@example.org"],
+              "account update returns the new contact", r)
+    r = X.get(X.kid)
+    doc = expect_json(r, 200, "account POST-as-GET: 200")
+    if doc:
+        check(doc.get("contact") == ["mailto:new@example.org"],
+              "the new contact is stored", r)
+    r = X.post(X.kid, {"contact": ["tel:+15555550100"]})
+    expect_problem(r, 400, "unsupportedContact",
+                   "account update to a tel: contact refused")
+    r = B.get(A.kid)
+    expect_problem(r, 403, "unauthorized",
+                   "POST-as-GET of another account's URL: unauthorized")
+    r = B.post(A.kid, {"status": "deactivated"})
+    expect_problem(r, 403, "unauthorized",
+                   "deactivating another account: unauthorized")
+    r = A.get(A.kid)
+    check(r.status_code == 200 and r.json().get("status") == "valid",
+          "the other account is still valid", r)
+
+    # Deactivation.
+    D = Account()
+    D.register()
+    r = D.post(D.kid, {"status": "deactivated"})
+    doc = expect_json(r, 200, "deactivate: 200")
+    if doc:
+        check(doc.get("status") == "deactivated",
+              "deactivate: status deactivated", r)
+    r = D.get(D.kid)
+    expect_problem(r, 403, "unauthorized",
+                   "POST-as-GET by a deactivated account: unauthorized")
+    r = D.post(d["newOrder"], {"identifiers": [{"type": "dns",
+               "value": "deact.example.test"}]})
+    expect_problem(r, 403, "unauthorized",
+                   "newOrder by a deactivated account: unauthorized")
+    r = C.post(na, {"termsOfServiceAgreed": True}, D.key)
+    expect_problem(r, 403, "unauthorized", "newAccount with a deactivated "
+                   "account's key: unauthorized (RFC 8555 7.3.6)")
+
+    # Key rollover.
+    K = Account()
+    K.register()
+    old = K.key
+    new = ec_key()
+    kc = d["keyChange"]
+
+    def inner(newkey, account, oldkey, url=kc):
+        prot = {"alg": alg_of(newkey), "jwk": jwk_of(newkey), "url": url}
+        return make_jws(newkey, prot, {"account": account,
+                                       "oldKey": jwk_of(oldkey)})
+    r = K.post(kc, inner(new, K.kid, old, url=d["newOrder"]))
+    expect_problem(r, 400, "malformed", "keyChange: inner url differs: "
+                   "malformed")
+    r = K.post(kc, inner(new, K.kid, ec_key()))
+    expect_problem(r, 403, "unauthorized",
+                   "keyChange: oldKey not the account's key: unauthorized")
+    r = K.post(kc, inner(new, K.kid, old))
+    doc = expect_json(r, 200, "keyChange: 200")
+    if doc:
+        check(doc.get("key") in (None, jwk_of(new)),
+              "keyChange: the account shows the new key", r)
+    r = K.get(K.kid)
+    check(r.status_code >= 400 and ctype_of(r) == "application/problem+json",
+          "keyChange: the old key is refused afterwards (%d)" % r.status_code,
+          r)
+    r = C.post(na, {"onlyReturnExisting": True}, old)
+    expect_problem(r, 400, "accountDoesNotExist",
+                   "keyChange: newAccount with the old key finds nothing")
+    K.key = new
+    r = K.get(K.kid)
+    expect_json(r, 200, "keyChange: the new key works")
+    r = C.post(na, {"onlyReturnExisting": True}, new)
+    check(r.status_code == 200 and r.headers.get("Location") == K.kid,
+          "keyChange: newAccount with the new key finds the account", r)
+    r = K.post(kc, inner(rsa.generate_private_key(65537, 1024), K.kid, new))
+    expect_problem(r, 400, "badPublicKey", "keyChange to an RSA 1024 key: "
+                   "badPublicKey")
+    r = K.post(kc, inner(A.key, K.kid, new))
+    expect_problem(r, 409, None, "keyChange to another account's key: 409")
+    check(r.headers.get("Location") == A.kid,
+          "keyChange 409 carries the holder's Location", r)
+    r = K.get(K.kid)
+    expect_json(r, 200, "keyChange refused: the key is unchanged")
+
+
+def identifiers_order(acct, idents):
+    return acct.post(C.dir["newOrder"], {"identifiers": idents})
+
+
+def test_orders(A, B):
+    def dns(v):
+        return {"type": "dns", "value": v}
+    r = identifiers_order(A, [])
+    expect_problem(r, 400, "malformed", "newOrder identifiers []: malformed")
+    r = identifiers_order(A, [{"type": "email", "value": "a@example.test"}])
+    expect_problem(r, 400, "unsupportedIdentifier",
+                   "identifier type email: unsupportedIdentifier")
+    for v in ("exa mple.test", "example.test.", "bücher.test"):
+        r = identifiers_order(A, [dns(v)])
+        expect_problem(r, 400, "rejectedIdentifier",
+                       "identifier %r: rejectedIdentifier" % v)
+    bad = [dns("ok.example.test"), dns("bad_name.example.test"),
+           dns("trailing.example.test.")]
+    r = identifiers_order(A, bad)
+    if expect_problem(r, 400, "rejectedIdentifier",
+                      "two bad identifiers in one order"):
+        subs = r.json().get("subproblems")
+        good = isinstance(subs, list) and len(subs) == 2 and all(
+            isinstance(s, dict) and s.get("type") == ERR +
+            "rejectedIdentifier" and s.get("detail") and
+            s.get("status") == 400 for s in subs)
+        check(good, "subproblems: one entry per bad identifier", r)
+        got = sorted(json.dumps(s.get("identifier"), sort_keys=True)
+                     for s in subs or [] if isinstance(s, dict))
+        want = sorted(json.dumps(i, sort_keys=True) for i in bad[1:])
+        check(got == want, "each subproblem names its identifier", r)
+
+    r = identifiers_order(A, [{"type": "ip", "value": "127.0.0.1"}])
+    o = expect_json(r, 201, "IP identifier order: 201 + Location",
+                    need_location=True)
+    ip_order = (r.headers.get("Location"), o)
+    if o:
+        r = A.get(o["authorizations"][0])
+        az = expect_json(r, 200, "IP authz: POST-as-GET 200")
+        if az:
+            types = sorted(c.get("type") for c in az.get("challenges", []))
+            check(types == ["http-01", "tls-alpn-01"],
+                  "IP authz offers http-01 and tls-alpn-01, no dns-01 (%s)"
+                  % types, r)
+            check(az.get("identifier") == {"type": "ip",
+                                           "value": "127.0.0.1"},
+                  "IP authz identifier", r)
+
+    r = identifiers_order(A, [dns("*.x.test")])
+    o = expect_json(r, 201, "wildcard order: 201 + Location",
+                    need_location=True)
+    wild = (r.headers.get("Location"), o)
+    if o:
+        check(o.get("status") == "pending" and
+              o.get("identifiers") == [dns("*.x.test")] and
+              isinstance(o.get("finalize"), str) and
+              len(o.get("authorizations", [])) == 1,
+              "wildcard order body: pending, identifiers, finalize, "
+              "authorizations", r)
+        r = A.get(o["authorizations"][0])
+        az = expect_json(r, 200, "wildcard authz: 200")
+        if az:
+            types = [c.get("type") for c in az.get("challenges", [])]
+            check(az.get("wildcard") is True and
+                  az.get("identifier") == dns("x.test") and
+                  types == ["dns-01"],
+                  "wildcard authz: wildcard true, value x.test, only dns-01",
+                  r)
+    r = identifiers_order(A, [dns("Mixed.Case.Example.TEST")])
+    o = expect_json(r, 201, "mixed-case name accepted")
+    if o:
+        check(o.get("identifiers") == [dns("mixed.case.example.test")],
+              "identifier normalised to lower case", r)
+
+    # Another account's order; the account's order list; early finalize.
+    r = identifiers_order(A, [dns("list.example.test")])
+    o = expect_json(r, 201, "order for the list checks: 201",
+                    need_location=True)
+    if not o:
+        return ip_order, wild
+    url = r.headers["Location"]
+    r = B.get(url)
+    expect_problem(r, 404, None, "order fetched by another account: 404")
+    r = A.get(url)
+    expect_json(r, 200, "order fetched by its account: 200")
+    acct = A.get(A.kid).json()
+    r = A.get(acct["orders"])
+    lst = expect_json(r, 200, "orders list: 200")
+    if lst is not None:
+        check(url in lst.get("orders", []), "orders list holds the order", r)
+    r = B.get(acct["orders"])
+    expect_problem(r, 403, "unauthorized",
+                   "another account's orders list: unauthorized")
+    r = B.get(B.get(B.kid).json()["orders"])
+    check(r.status_code == 200 and url not in r.json().get("orders", []),
+          "another account's orders list does not hold the order", r)
+    r = A.get(o["authorizations"][0])
+    check(r.status_code == 200, "authz fetched by its account: 200", r)
+    r = B.get(o["authorizations"][0])
+    expect_problem(r, 404, None, "authz fetched by another account: 404")
+    r = A.get(url.rsplit("/", 1)[0] + "/NoSuchOrder00000000000")
+    expect_problem(r, 404, None, "unknown order: 404")
+    r = A.post(o["finalize"], {"csr": make_csr(ec_key(),
+               ["list.example.test"])})
+    expect_problem(r, 403, "orderNotReady", "finalize before ready: "
+                   "orderNotReady")
+    r = B.post(o["finalize"], {"csr": make_csr(ec_key(),
+               ["list.example.test"])})
+    expect_problem(r, 404, None, "finalize of another account's order: 404")
+    return ip_order, wild
+
+
+def chall_of(az, typ):
+    for c in az.get("challenges", []):
+        if c.get("type") == typ:
+            return c
+    return None
+
+
+def new_order(acct, names, ips=()):
+    idents = [{"type": "dns", "value": n} for n in names] + \
+        [{"type": "ip", "value": i} for i in ips]
+    r = identifiers_order(acct, idents)
+    if r.status_code != 201:
+        fail("newOrder %s: %d" % (names, r.status_code), r)
+        return None, None
+    return r.headers.get("Location"), r.json()
+
+
+def test_challenges(A, B):
+    """http-01 on a two-name order; the order it leaves ready, or None."""
+    names = ["a.proto.test", "b.proto.test"]
+    ourl, o = new_order(A, names)
+    if not o:
+        return None, None
+    azs = []
+    for au in o["authorizations"]:
+        r = A.get(au)
+        az = expect_json(r, 200, "authz POST-as-GET: 200")
+        if not az:
+            return None, None
+        check(az.get("status") == "pending", "new authz is pending", r)
+        c = chall_of(az, "http-01")
+        check(c is not None and len(base64.urlsafe_b64decode(
+            c["token"] + "==")) >= 16 and "=" not in c["token"],
+            "http-01 challenge with a base64url token of >= 128 bits", r)
+        check(sorted(x.get("type") for x in az["challenges"]) ==
+              ["dns-01", "http-01", "tls-alpn-01"],
+              "DNS authz offers http-01, dns-01, tls-alpn-01", r)
+        azs.append((au, az, c))
+
+    au, az, c = azs[0]
+    CHALLENGES[c["token"]] = (200, A.keyauth(c["token"]))
+    # Reading never starts a validation.
+    r = A.get(c["url"])
+    doc = expect_json(r, 200, "challenge POST-as-GET: 200")
+    time.sleep(0.5)
+    r = A.get(au)
+    st = r.json().get("challenges") if r.status_code == 200 else None
+    check(HITS.get(c["token"], 0) == 0 and st and
+          all(x.get("status") == "pending" for x in st),
+          "POST-as-GET of an authz and a challenge starts no validation", r)
+    r = B.post(c["url"], {})
+    expect_problem(r, 404, None, "another account's challenge: 404")
+
+    for au, az, c in azs:
+        CHALLENGES[c["token"]] = (200, A.keyauth(c["token"]))
+        r = A.post(c["url"], {})
+        doc = expect_json(r, 200, "challenge POST {}: 200")
+        if doc:
+            check(doc.get("status") in ("processing", "valid"),
+                  "challenge status %s (processing or valid)" %
+                  doc.get("status"), r)
+            check(au in links(r, "up"),
+                  "challenge reply Link rel=\"up\" to its authz", r)
+            if doc.get("status") == "processing":
+                check(r.headers.get("Retry-After", "").isdigit(),
+                      "processing challenge: Retry-After in seconds (%r)" %
+                      r.headers.get("Retry-After"), r)
+        r = A.post(c["url"], {})
+        doc = expect_json(r, 200, "repeated challenge POST {}: 200, not an "
+                          "error")
+        if doc:
+            check(doc.get("url") == c["url"] and doc.get("type") ==
+                  "http-01", "repeated POST {} returns the challenge", r)
+    for au, az, c in azs:
+        doc, r = poll(A, au, lambda d: d.get("status") != "pending")
+        if check(doc and doc.get("status") == "valid",
+                 "authz %s valid after http-01" % doc.get("identifier", {})
+                 .get("value") if doc else "authz valid", r):
+            ch = chall_of(doc, "http-01")
+            check(ch and ch.get("status") == "valid" and ch.get("validated"),
+                  "http-01 challenge valid with a validated time", r)
+            check(HITS.get(c["token"], 0) >= 1,
+                  "the validator fetched the token from our server")
+    doc, r = poll(A, ourl, lambda d: d.get("status") != "pending", 5)
+    check(doc and doc.get("status") == "ready", "order ready once every "
+          "authz is valid", r)
+
+    # Wrong answers: wrong content (incorrectResponse) and 404.
+    bads = []
+    for name, status, body, want in (
+            ("wrong.proto.test", 200, "not.the-key-authorization",
+             ("incorrectResponse",)),
+            ("gone.proto.test", 404, "nothing here",
+             ("unauthorized", "incorrectResponse"))):
+        u, bo = new_order(A, [name])
+        if not bo:
+            continue
+        bau = bo["authorizations"][0]
+        baz = A.get(bau).json()
+        bc = chall_of(baz, "http-01")
+        CHALLENGES[bc["token"]] = (status, body)
+        r = A.post(bc["url"], {})
+        check(r.status_code == 200, "challenge POST {} for %s: 200" % name, r)
+        bads.append((name, want, u, bau))
+    for name, want, u, bau in bads:
+        doc, r = poll(A, bau, lambda d: d.get("status") != "pending")
+        check(doc and doc.get("status") == "invalid",
+              "%s: authz invalid" % name, r)
+        ch = chall_of(doc or {}, "http-01") or {}
+        err = ch.get("error") or {}
+        check(ch.get("status") == "invalid" and
+              err.get("type") in [ERR + w for w in want] and
+              err.get("detail") and err.get("status"),
+              "%s: challenge invalid with error %s" % (name, "/".join(want)),
+              r)
+        r = A.get(u)
+        od = r.json() if r.status_code == 200 else {}
+        check(od.get("status") == "invalid", "%s: order invalid" % name, r)
+        r = A.post(ch.get("url", bau), {})
+        check(r.status_code == 200 and r.json().get("status") == "invalid",
+              "%s: POST {} to an invalid challenge returns it, unchanged"
+              % name, r)
+    return ourl, o
+
+
+def test_more_orders(A):
+    def dns(v):
+        return {"type": "dns", "value": v}
+    r = identifiers_order(A, [dns("127.0.0.1")])
+    expect_problem(r, 400, "rejectedIdentifier",
+                   "an IP address as a dns identifier: rejectedIdentifier")
+    r = identifiers_order(A, [{"type": "ip", "value": "300.1.2.3"}])
+    check(r.status_code == 400 and not problem_errors(r, 400, None),
+          "ip identifier 300.1.2.3 refused (400)", r)
+    r = identifiers_order(A, [dns("n%d.example.test" % i)
+                              for i in range(101)])
+    check(r.status_code == 400 and not problem_errors(r, 400, None),
+          "101 identifiers refused (400)", r)
+    r = identifiers_order(A, [dns("dup.proto.test"), dns("DUP.proto.test")])
+    o = expect_json(r, 201, "order with the same name twice: 201")
+    if o:
+        check(o.get("identifiers") == [dns("dup.proto.test")] and
+              len(o.get("authorizations", [])) == 1,
+              "the same name twice: one identifier, one authorization", r)
+
+    # Authorization deactivation.
+    ourl, o = new_order(A, ["deact-authz.proto.test"])
+    if not o:
+        return
+    au = o["authorizations"][0]
+    r = A.post(au, {"status": "valid"})
+    expect_problem(r, 400, "malformed", "authz status other than "
+                   "deactivated: malformed")
+    r = A.post(au, {"status": "deactivated"})
+    doc = expect_json(r, 200, "authz deactivation: 200")
+    if doc:
+        check(doc.get("status") == "deactivated",
+              "authz deactivation: status deactivated", r)
+        c = chall_of(doc, "http-01")
+        r = A.post(c["url"], {})
+        check(r.status_code == 200 and r.json().get("status") == "pending",
+              "POST {} to a challenge of a deactivated authz starts "
+              "nothing", r)
+    r = A.get(ourl)
+    check(r.status_code == 200 and r.json().get("status") == "invalid",
+          "the order of a deactivated authz is invalid", r)
+
+
+def test_key_types():
+    """Accounts with every accepted algorithm: each signs, and an http-01
+    validation with its key authorization (the server's RFC 7638
+    thumbprint of that key) succeeds."""
+    keys = [("RS256", rsa.generate_private_key(65537, 2048)),
+            ("ES384", ec_key(ec.SECP384R1())),
+            ("ES512", ec_key(ec.SECP521R1())),
+            ("EdDSA", ed25519.Ed25519PrivateKey.generate())]
+    todo = []
+    for alg, key in keys:
+        acct = Account(key)
+        r = acct.register()
+        if not expect_json(r, 201, "%s account: 201" % alg,
+                           need_location=True):
+            continue
+        doc = expect_json(acct.get(acct.kid), 200, "%s account signs a "
+                          "POST-as-GET" % alg)
+        if doc:
+            check(doc.get("key") in (None, jwk_of(key)),
+                  "%s account shows its key" % alg)
+        u, o = new_order(acct, ["%s.keys.proto.test" % alg.lower()])
+        if not o:
+            continue
+        au = o["authorizations"][0]
+        c = chall_of(acct.get(au).json(), "http-01")
+        CHALLENGES[c["token"]] = (200, acct.keyauth(c["token"]))
+        r = acct.post(c["url"], {})
+        check(r.status_code == 200, "%s account: challenge POST {}" % alg, r)
+        todo.append((alg, acct, au))
+    for alg, acct, au in todo:
+        doc, r = poll(acct, au, lambda d: d.get("status") != "pending")
+        check(doc and doc.get("status") == "valid", "%s account: http-01 "
+              "valid (key authorization uses the RFC 7638 thumbprint)" % alg,
+              r)
+
+
+def test_pagination():
+    """52 orders: a first page of 50 with Link rel="next", then the rest."""
+    P = Account()
+    P.register()
+    made = set()
+    for i in range(52):
+        u, o = new_order(P, ["page%d.proto.test" % (i % 3)])
+        if u:
+            made.add(u)
+    lurl = P.get(P.kid).json()["orders"]
+    got, pages, nxt = [], 0, lurl
+    while nxt and pages < 5:
+        r = P.get(nxt)
+        if r.status_code != 200:
+            fail("orders page %d" % (pages + 1), r)
+            return
+        got += r.json().get("orders", [])
+        pages += 1
+        if pages == 1:
+            check(len(r.json().get("orders", [])) == 50 and links(r, "next"),
+                  "orders list: first page of 50 with Link rel=\"next\"", r)
+        nx = links(r, "next")
+        nxt = nx[0] if nx else None
+    check(pages == 2 and len(got) == 52 and set(got) == made,
+          "orders list: two pages hold the 52 orders once each "
+          "(%d pages, %d URLs, %d distinct)" % (pages, len(got),
+                                                 len(set(got))))
+
+
+def test_dns01_wildcard(A, wild):
+    """The *.x.test order: dns-01 through the DNS answerer, then issue."""
+    ourl, o = wild
+    if not o:
+        return
+    au = o["authorizations"][0]
+    az = A.get(au).json()
+    c = chall_of(az, "dns-01")
+    if not check(c is not None, "wildcard authz has a dns-01 challenge"):
+        return
+    set_txt("_acme-challenge.x.test",
+            b64u(hashlib.sha256(A.keyauth(c["token"]).encode()).digest()))
+    r = A.post(c["url"], {})
+    check(r.status_code == 200, "dns-01 challenge POST {}: 200", r)
+    doc, r = poll(A, au, lambda d: d.get("status") != "pending")
+    if not check(doc and doc.get("status") == "valid",
+                 "wildcard authz valid after dns-01", r):
+        return
+    doc, r = poll(A, ourl, lambda d: d.get("status") != "pending", 5)
+    check(doc and doc.get("status") == "ready", "wildcard order ready", r)
+    r = finalize(A, o, make_csr(ec_key(), ["*.x.test"]))
+    doc = expect_json(r, 200, "wildcard order finalized: 200")
+    if doc and doc.get("certificate"):
+        r = A.get(doc["certificate"])
+        pems = split_pem(r.text)
+        if pems:
+            leaf = x509.load_pem_x509_certificate(pems[0].encode())
+            san = leaf.extensions.get_extension_for_class(
+                x509.SubjectAlternativeName).value.get_values_for_type(
+                    x509.DNSName)
+            check(san == ["*.x.test"], "wildcard certificate SAN *.x.test "
+                  "(%s)" % san, r)
+    u, o2 = new_order(A, ["x.test"])
+    check(o2 and o2.get("status") == "pending",
+          "a valid wildcard authz is not reused for the bare name")
+
+
+def test_tlsalpn(A, B):
+    """tls-alpn-01 for a name and for 127.0.0.1 (RFC 8738: SNI the reverse
+    name) by account B, whose order must not reuse A's valid authzs."""
+    ourl, o = new_order(B, ["alpn.proto.test"], ips=["127.0.0.1"])
+    if not o:
+        return
+    check(o.get("status") == "pending", "another account's valid authz "
+          "(127.0.0.1) is not reused: the order is pending")
+    pend = []
+    for au in o["authorizations"]:
+        az = B.get(au).json()
+        check(az.get("status") == "pending", "authz %s of account B is "
+              "pending" % az.get("identifier", {}).get("value"))
+        c = chall_of(az, "tls-alpn-01")
+        ident = az["identifier"]
+        ka = B.keyauth(c["token"])
+        if ident["type"] == "ip":
+            alpn_publish("1.0.0.127.in-addr.arpa",
+                         ipaddress.ip_address(ident["value"]), ka)
+        else:
+            alpn_publish(ident["value"], ident["value"], ka)
+        pend.append((au, c, ident["value"]))
+    for au, c, v in pend:
+        r = B.post(c["url"], {})
+        check(r.status_code == 200, "tls-alpn-01 POST {} for %s: 200" % v, r)
+    for au, c, v in pend:
+        doc, r = poll(B, au, lambda d: d.get("status") != "pending")
+        check(doc and doc.get("status") == "valid",
+              "%s valid after tls-alpn-01" % v, r)
+    for sni in ("alpn.proto.test", "1.0.0.127.in-addr.arpa"):
+        check((sni, "acme-tls/1") in ALPN_SNI, "tls-alpn-01 handshake with "
+              "SNI %s and ALPN acme-tls/1 (%s)" % (sni, ALPN_SNI))
+    doc, r = poll(B, ourl, lambda d: d.get("status") != "pending", 5)
+    if check(doc and doc.get("status") == "ready",
+             "tls-alpn-01 order ready", r):
+        r = finalize(B, o, make_csr(ec_key(), ["alpn.proto.test"],
+                                    ips=["127.0.0.1"]))
+        doc = expect_json(r, 200, "name + IP order finalized: 200")
+        check(doc and doc.get("status") == "valid",
+              "name + IP order valid", r)
+
+
+def verify_issued_by(leaf, ca):
+    pub = ca.public_key()
+    if isinstance(pub, ec.EllipticCurvePublicKey):
+        pub.verify(leaf.signature, leaf.tbs_certificate_bytes,
+                   ec.ECDSA(leaf.signature_hash_algorithm))
+    else:
+        pub.verify(leaf.signature, leaf.tbs_certificate_bytes,
+                   padding.PKCS1v15(), leaf.signature_hash_algorithm)
+
+
+def split_pem(text):
+    out, cur = [], None
+    for line in text.splitlines():
+        if line == "-----BEGIN CERTIFICATE-----":
+            cur = [line]
+        elif cur is not None:
+            cur.append(line)
+            if line == "-----END CERTIFICATE-----":
+                out.append("\n".join(cur) + "\n")
+                cur = None
+    return out
+
+
+def finalize(acct, o, csr):
+    return acct.post(o["finalize"], {"csr": csr})
+
+
+def test_finalize(A, B, ourl, o):
+    names = [i["value"] for i in o["identifiers"]]
+    r = finalize(A, o, make_csr(ec_key(), names[:1]))
+    expect_problem(r, 400, "badCSR", "CSR lacking a name of the order: badCSR",
+                   detail_has="CSR check")
+    r = finalize(A, o, make_csr(ec_key(), names + ["c.proto.test"]))
+    expect_problem(r, 400, "badCSR", "CSR with a name not in the order: "
+                   "badCSR", detail_has="CSR check")
+    r = finalize(A, o, make_csr(A.key, names))
+    expect_problem(r, 400, "badCSR", "CSR signed with the account key: badCSR",
+                   detail_has="CSR check")
+    r = finalize(A, o, "bm90IGEgQ1NS")
+    expect_problem(r, 400, "badCSR", "CSR not DER: badCSR")
+    r = A.get(ourl)
+    check(r.status_code == 200 and r.json().get("status") == "ready",
+          "the order stays ready after refused CSRs", r)
+
+    leafkey = ec_key()
+    r = finalize(A, o, make_csr(leafkey, list(reversed(names)), cn=names[1]))
+    doc = expect_json(r, 200, "finalize with a valid CSR: 200")
+    if not doc:
+        return None
+    check(doc.get("status") == "valid" and isinstance(doc.get("certificate"),
+                                                       str),
+          "finalize reply: status valid with a certificate URL", r)
+    curl = doc.get("certificate")
+    r = finalize(A, o, make_csr(ec_key(), names))
+    expect_problem(r, 403, "orderNotReady", "finalize of a valid order: "
+                   "orderNotReady")
+    r = A.get(ourl)
+    check(r.status_code == 200 and r.json().get("certificate") == curl,
+          "the order shows the certificate URL", r)
+
+    r = A.get(curl)
+    errs = []
+    if r.status_code != 200:
+        errs.append("HTTP %d" % r.status_code)
+    if r.headers.get("Content-Type") != "application/pem-certificate-chain":
+        errs.append("Content-Type %r" % r.headers.get("Content-Type"))
+    check(not errs, "certificate download: 200 "
+          "application/pem-certificate-chain%s" % ("" if not errs else
+                                                    " (%s)" % errs), r)
+    pems = split_pem(r.text)
+    ca = x509.load_pem_x509_certificate(open(CA_PEM, "rb").read())
+    chain_ok = False
+    leaf = None
+    if len(pems) == 2:
+        leaf = x509.load_pem_x509_certificate(pems[0].encode())
+        second = x509.load_pem_x509_certificate(pems[1].encode())
+        try:
+            verify_issued_by(leaf, ca)
+            chain_ok = second == ca and leaf.issuer == ca.subject
+        except Exception as e:  # noqa: BLE001
+            print("    verify: %s" % e)
+    check(chain_ok, "chain is the leaf (signed by the CA) then the CA "
+          "certificate (%d certificates)" % len(pems), r)
+    check(r.text == "".join(pems), "certificate body is clean PEM "
+          "(nothing but the certificates)", r)
+    if leaf is not None:
+        san = leaf.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value.get_values_for_type(
+                x509.DNSName)
+        check(sorted(san) == sorted(names), "leaf SAN holds the order's "
+              "names (%s)" % san)
+        check(leaf.public_key().public_numbers() ==
+              leafkey.public_key().public_numbers(),
+              "leaf carries the CSR's key")
+    up = links(r, "up")
+    if check(bool(up), "certificate reply has Link rel=\"up\"", r):
+        r = C.http("GET", up[0])
+        check(r.status_code == 200 and split_pem(r.text) and
+              x509.load_pem_x509_certificate(split_pem(r.text)[0].encode())
+              == ca, "GET of the rel=\"up\" URL gives the CA certificate", r)
+    r = B.get(curl)
+    expect_problem(r, 404, None, "certificate fetched by another account: "
+                   "404")
+    return {"der": leaf.public_bytes(serialization.Encoding.DER)
+            if leaf else None, "key": leafkey, "url": curl}
+
+
+def issue_again(acct, names, label):
+    """Authorizations are reused: a new order for the same names is ready
+    at once; finalize it. Returns {der, key, url} or None."""
+    ourl, o = new_order(acct, names)
+    if not o:
+        return None
+    if not check(o.get("status") == "ready", "%s: valid authorizations "
+                 "reused, the new order is ready at once" % label):
+        return None
+    key = ec_key()
+    r = finalize(acct, o, make_csr(key, names))
+    if r.status_code != 200 or r.json().get("status") != "valid":
+        fail("%s: finalize" % label, r)
+        return None
+    curl = r.json()["certificate"]
+    r = acct.get(curl)
+    pems = split_pem(r.text)
+    if r.status_code != 200 or not pems:
+        fail("%s: certificate download" % label, r)
+        return None
+    leaf = x509.load_pem_x509_certificate(pems[0].encode())
+    return {"der": leaf.public_bytes(serialization.Encoding.DER), "key": key,
+            "url": curl}
+
+
+def test_ip_issue(A, ip_order):
+    """The IP order: http-01 to 127.0.0.1, a certificate with an IP SAN."""
+    ourl, o = ip_order
+    if not o:
+        return
+    au = o["authorizations"][0]
+    az = A.get(au).json()
+    c = chall_of(az, "http-01")
+    CHALLENGES[c["token"]] = (200, A.keyauth(c["token"]))
+    r = A.post(c["url"], {})
+    check(r.status_code == 200, "IP http-01 challenge POST {}: 200", r)
+    doc, r = poll(A, au, lambda d: d.get("status") != "pending")
+    if not check(doc and doc.get("status") == "valid",
+                 "IP authz valid after http-01 to 127.0.0.1", r):
+        return
+    key = ec_key()
+    r = finalize(A, o, make_csr(key, (), ips=["127.0.0.1"]))
+    doc = expect_json(r, 200, "IP order finalized: 200")
+    if not doc or doc.get("status") != "valid":
+        return
+    r = A.get(doc["certificate"])
+    pems = split_pem(r.text)
+    if pems:
+        leaf = x509.load_pem_x509_certificate(pems[0].encode())
+        ips = leaf.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName).value.get_values_for_type(
+                x509.IPAddress)
+        check(ips == [ipaddress.ip_address("127.0.0.1")],
+              "IP certificate has SAN IP 127.0.0.1 (%s)" % ips, r)
+
+
+def test_revocation(A, B, cert1, names):
+    rc = C.dir["revokeCert"]
+    cert2 = issue_again(A, names, "second certificate")
+    cert3 = issue_again(A, names, "third certificate")
+    if cert1 and cert1["der"]:
+        r = A.post(rc, {"certificate": b64u(cert1["der"]), "reason": 1})
+        check(r.status_code == 200, "revoke by the account (kid), reason 1: "
+              "200", r)
+        check(r.headers.get("Replay-Nonce"), "revoke reply has Replay-Nonce",
+              r)
+        r = A.post(rc, {"certificate": b64u(cert1["der"]), "reason": 1})
+        expect_problem(r, 400, "alreadyRevoked", "revoke again: "
+                       "alreadyRevoked")
+    if cert2:
+        r = A.post(rc, {"certificate": b64u(cert2["der"]), "reason": 7})
+        expect_problem(r, 400, "badRevocationReason",
+                       "revoke with reason 7: badRevocationReason")
+        r = A.post(rc, {"certificate": b64u(cert2["der"]), "reason": 2})
+        expect_problem(r, 400, "badRevocationReason",
+                       "revoke with reason 2 (cACompromise): "
+                       "badRevocationReason")
+        r = C.post(rc, {"certificate": b64u(cert2["der"]), "reason": 4},
+                   cert2["key"])
+        check(r.status_code == 200, "revoke by the certificate key (jwk), "
+              "another certificate: 200", r)
+        r = C.post(rc, {"certificate": b64u(cert2["der"])}, cert2["key"])
+        expect_problem(r, 400, "alreadyRevoked", "revoke by the certificate "
+                       "key again: alreadyRevoked")
+    if cert3:
+        r = C.post(rc, {"certificate": b64u(cert3["der"])}, ec_key())
+        expect_problem(r, 403, "unauthorized", "revoke signed by an unrelated "
+                       "key (jwk): unauthorized")
+        r = B.post(rc, {"certificate": b64u(cert3["der"])})
+        expect_problem(r, 403, "unauthorized", "revoke by an account that "
+                       "does not hold the certificate: unauthorized")
+        r = A.post(rc, {"certificate": b64u(b"\x30\x03\x02\x01\x01")})
+        expect_problem(r, 400, "malformed", "revoke of an unreadable "
+                       "certificate: malformed")
+        r = A.post(rc, {"certificate": b64u(cert3["der"])})
+        check(r.status_code == 200, "revoke by the account without a "
+              "reason: 200", r)
+    # A certificate this CA never issued.
+    k = ec_key()
+    nm = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "a.proto.test")])
+    now = datetime.datetime.utcnow()
+    foreign = x509.CertificateBuilder().subject_name(nm).issuer_name(nm) \
+        .public_key(k.public_key()).serial_number(x509.random_serial_number()) \
+        .not_valid_before(now).not_valid_after(now + datetime.timedelta(1)) \
+        .sign(k, hashes.SHA256())
+    r = C.post(rc, {"certificate": b64u(foreign.public_bytes(
+        serialization.Encoding.DER))}, k)
+    check(400 <= r.status_code < 500 and not problem_errors(
+        r, r.status_code, None), "revoke of a certificate this CA never "
+        "issued, signed by its key: refused (%d)" % r.status_code, r)
+
+
+def main():
+    srv = start_http01()
+    alpn = start_tlsalpn01()
+    try:
+        test_directory()
+        A = Account()
+        r = A.register({"termsOfServiceAgreed": True,
+                        "contact": ["mailto:a@example.org"]})
+        if not expect_json(r, 201, "account A: 201 + Location",
+                           need_location=True):
+            raise SystemExit(1)
+        B = Account()
+        r = B.register()
+        if r.status_code != 201:
+            fail("account B", r)
+            raise SystemExit(1)
+        test_jws(A)
+        test_accounts(A, B)
+        ip_order, wild = test_orders(A, B)
+        test_more_orders(A)
+        test_pagination()
+        test_key_types()
+        ourl, o = test_challenges(A, B)
+        cert1 = None
+        if o:
+            cert1 = test_finalize(A, B, ourl, o)
+            test_revocation(A, B, cert1,
+                            [i["value"] for i in o["identifiers"]])
+        test_ip_issue(A, ip_order)
+        test_dns01_wildcard(A, wild)
+        test_tlsalpn(A, B)
+    finally:
+        srv.shutdown()
+        alpn.set()
+
+    seen = set()
+    for what, req, r in header_violations:
+        key = (what, req)
+        if key in seen:
+            continue
+        seen.add(key)
+        fail("reply lacks %s: %s" % (what, req), r)
+    if not header_violations:
+        ok("every reply carried Link rel=\"index\", every POST reply "
+           "Replay-Nonce")
+    print("%.1f s" % (time.monotonic() - START))
+    if failures:
+        print("%d failure(s)" % failures)
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
