@@ -26,6 +26,18 @@ struct ca_csr {
 	gnutls_pk_algorithm_t pk;
 };
 
+/*
+ * Calls a GnuTLS function; on a negative return logs and records it with
+ * ca_gnutls_err and jumps to out. Needs locals ret, rc, err, errlen.
+ */
+#define CA_TRY(call, ...)                                                      \
+	do {                                                                   \
+		if ((ret = call(__VA_ARGS__)) < 0) {                           \
+			rc = ca_gnutls_err(err, errlen, #call, ret);           \
+			goto out;                                              \
+		}                                                              \
+	} while (0)
+
 /* Logs "call: gnutls_strerror(ret)" and writes the same into err. */
 anvil_err ca_gnutls_err(char *err, size_t errlen, const char *call, int ret);
 

@@ -367,26 +367,18 @@ ca_crl_build(struct ca *ca, const struct ca_revoked *revoked, size_t n,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
 
-#define TRY(call, ...)                                                         \
-	do {                                                                   \
-		if ((ret = call(__VA_ARGS__)) < 0) {                           \
-			rc = ca_gnutls_err(err, errlen, #call, ret);           \
-			goto out;                                              \
-		}                                                              \
-	} while (0)
-
-	TRY(gnutls_x509_crl_init, &crl);
-	TRY(gnutls_x509_crl_set_version, crl, 2);
-	TRY(gnutls_x509_crl_set_this_update, crl, this_update);
-	TRY(gnutls_x509_crl_set_next_update, crl, next_update);
+	CA_TRY(gnutls_x509_crl_init, &crl);
+	CA_TRY(gnutls_x509_crl_set_version, crl, 2);
+	CA_TRY(gnutls_x509_crl_set_this_update, crl, this_update);
+	CA_TRY(gnutls_x509_crl_set_next_update, crl, next_update);
 	for (i = 0; i < n; i++)
-		TRY(gnutls_x509_crl_set_crt_serial, crl, revoked[i].serial,
+		CA_TRY(gnutls_x509_crl_set_crt_serial, crl, revoked[i].serial,
 		    revoked[i].serial_len, revoked[i].when);
-	TRY(gnutls_x509_crl_set_number, crl, num, numlen);
-	TRY(gnutls_x509_crl_set_authority_key_id, crl, ca->key_id,
+	CA_TRY(gnutls_x509_crl_set_number, crl, num, numlen);
+	CA_TRY(gnutls_x509_crl_set_authority_key_id, crl, ca->key_id,
 	    ca->key_id_len);
-	TRY(gnutls_x509_crl_privkey_sign, crl, ca->cert, ca->key, ca->dig, 0);
-	TRY(gnutls_x509_crl_export2, crl, GNUTLS_X509_FMT_DER, &tmp);
+	CA_TRY(gnutls_x509_crl_privkey_sign, crl, ca->cert, ca->key, ca->dig, 0);
+	CA_TRY(gnutls_x509_crl_export2, crl, GNUTLS_X509_FMT_DER, &tmp);
 	if ((der.data = malloc(tmp.size)) == NULL) {
 		rc = errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
 		goto out;
@@ -406,12 +398,12 @@ ca_crl_build(struct ca *ca, const struct ca_revoked *revoked, size_t n,
 		rc = ANVIL_ERR_CRYPTO;
 	}
 	/* Whatever we publish must read back and verify. */
-	TRY(gnutls_x509_crl_init, &check);
-	TRY(gnutls_x509_crl_import, check, &der, GNUTLS_X509_FMT_DER);
+	CA_TRY(gnutls_x509_crl_init, &check);
+	CA_TRY(gnutls_x509_crl_import, check, &der, GNUTLS_X509_FMT_DER);
 	{
 		unsigned vout = 0;
 		/* Signature only: the dates are the caller's to choose. */
-		TRY(gnutls_x509_crl_verify, check, &ca->cert, 1,
+		CA_TRY(gnutls_x509_crl_verify, check, &ca->cert, 1,
 		    GNUTLS_VERIFY_DISABLE_TIME_CHECKS, &vout);
 		/* The dates are the caller's: ignore what they alone cause. */
 		const unsigned dates = GNUTLS_CERT_REVOCATION_DATA_SUPERSEDED |
@@ -425,8 +417,7 @@ ca_crl_build(struct ca *ca, const struct ca_revoked *revoked, size_t n,
 			goto out;
 		}
 	}
-	TRY(gnutls_pem_base64_encode2, "X509 CRL", &der, &pem);
-#undef TRY
+	CA_TRY(gnutls_pem_base64_encode2, "X509 CRL", &der, &pem);
 	if ((c->pem = malloc(pem.size + 1)) == NULL) {
 		rc = errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
 		goto out;

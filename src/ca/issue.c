@@ -137,14 +137,6 @@ ca_issue(struct ca *ca, const struct ca_csr *csr, const struct ca_ident *ids,
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
 
-#define TRY(call, ...)                                                         \
-	do {                                                                   \
-		if ((ret = call(__VA_ARGS__)) < 0) {                           \
-			rc = ca_gnutls_err(err, errlen, #call, ret);           \
-			goto out;                                              \
-		}                                                              \
-	} while (0)
-
 	/* Serial: 16 random bytes, positive, no leading zero byte. */
 	if (util_random(c->serial, sizeof(c->serial)) != ANVIL_OK) {
 		rc = errf(err, errlen, ANVIL_ERR_CRYPTO, "random failed");
@@ -157,58 +149,57 @@ ca_issue(struct ca *ca, const struct ca_csr *csr, const struct ca_ident *ids,
 	c->not_before = now;
 	c->not_after = now + (time_t)p->validity_days * 86400;
 
-	TRY(gnutls_x509_crt_init, &crt);
-	TRY(gnutls_x509_crt_set_version, crt, 3);
-	TRY(gnutls_x509_crt_set_serial, crt, c->serial, sizeof(c->serial));
-	TRY(gnutls_x509_crt_set_pubkey, crt, csr->pub);
+	CA_TRY(gnutls_x509_crt_init, &crt);
+	CA_TRY(gnutls_x509_crt_set_version, crt, 3);
+	CA_TRY(gnutls_x509_crt_set_serial, crt, c->serial, sizeof(c->serial));
+	CA_TRY(gnutls_x509_crt_set_pubkey, crt, csr->pub);
 	/* Subject: CN = the first DNS identifier that fits, else empty. */
 	for (i = 0; i < nids && cn == NULL; i++)
 		if (ids[i].type == CA_IDENT_DNS && strlen(ids[i].value) <= 64)
 			cn = ids[i].value;
 	if (cn != NULL)
-		TRY(gnutls_x509_crt_set_dn_by_oid, crt,
+		CA_TRY(gnutls_x509_crt_set_dn_by_oid, crt,
 		    GNUTLS_OID_X520_COMMON_NAME, 0, cn, strlen(cn));
-	TRY(gnutls_x509_crt_set_activation_time, crt, c->not_before);
-	TRY(gnutls_x509_crt_set_expiration_time, crt, c->not_after);
-	TRY(gnutls_x509_crt_set_basic_constraints, crt, 0, -1);
+	CA_TRY(gnutls_x509_crt_set_activation_time, crt, c->not_before);
+	CA_TRY(gnutls_x509_crt_set_expiration_time, crt, c->not_after);
+	CA_TRY(gnutls_x509_crt_set_basic_constraints, crt, 0, -1);
 	usage = GNUTLS_KEY_DIGITAL_SIGNATURE;
 	if (csr->pk == GNUTLS_PK_RSA && p->rsa_key_encipherment)
 		usage |= GNUTLS_KEY_KEY_ENCIPHERMENT;
-	TRY(gnutls_x509_crt_set_key_usage, crt, usage);
-	TRY(gnutls_x509_crt_set_key_purpose_oid, crt, GNUTLS_KP_TLS_WWW_SERVER,
+	CA_TRY(gnutls_x509_crt_set_key_usage, crt, usage);
+	CA_TRY(gnutls_x509_crt_set_key_purpose_oid, crt, GNUTLS_KP_TLS_WWW_SERVER,
 	    0);
 	if ((rc = ca_key_id(csr->pub, kid, &kidlen)) != ANVIL_OK) {
 		errf(err, errlen, rc, "cannot compute the key identifier");
 		goto out;
 	}
-	TRY(gnutls_x509_crt_set_subject_key_id, crt, kid, kidlen);
-	TRY(gnutls_x509_crt_set_authority_key_id, crt, ca->key_id,
+	CA_TRY(gnutls_x509_crt_set_subject_key_id, crt, kid, kidlen);
+	CA_TRY(gnutls_x509_crt_set_authority_key_id, crt, ca->key_id,
 	    ca->key_id_len);
 	if ((rc = san_der(ids, nids, &san, err, errlen)) != ANVIL_OK)
 		goto out;
 	rc = ANVIL_ERR_CRYPTO;
 	/* RFC 5280 4.2.1.6: critical when the subject is empty. */
-	TRY(gnutls_x509_crt_set_extension_by_oid, crt, GNUTLS_X509EXT_OID_SAN,
+	CA_TRY(gnutls_x509_crt_set_extension_by_oid, crt, GNUTLS_X509EXT_OID_SAN,
 	    san.data, san.size, cn == NULL);
 	if (nonempty(p->ocsp_url)) {
 		gnutls_datum_t u = { (unsigned char *)p->ocsp_url,
 			(unsigned)strlen(p->ocsp_url) };
-		TRY(gnutls_x509_crt_set_authority_info_access, crt,
+		CA_TRY(gnutls_x509_crt_set_authority_info_access, crt,
 		    GNUTLS_IA_OCSP_URI, &u);
 	}
 	if (nonempty(p->ca_issuers_url)) {
 		gnutls_datum_t u = { (unsigned char *)p->ca_issuers_url,
 			(unsigned)strlen(p->ca_issuers_url) };
-		TRY(gnutls_x509_crt_set_authority_info_access, crt,
+		CA_TRY(gnutls_x509_crt_set_authority_info_access, crt,
 		    GNUTLS_IA_CAISSUERS_URI, &u);
 	}
 	if (nonempty(p->crl_url))
-		TRY(gnutls_x509_crt_set_crl_dist_points, crt, GNUTLS_SAN_URI,
+		CA_TRY(gnutls_x509_crt_set_crl_dist_points, crt, GNUTLS_SAN_URI,
 		    p->crl_url, 0);
-	TRY(gnutls_x509_crt_privkey_sign, crt, ca->cert, ca->key, ca->dig, 0);
-	TRY(gnutls_x509_crt_export2, crt, GNUTLS_X509_FMT_DER, &der);
-	TRY(gnutls_x509_crt_export2, crt, GNUTLS_X509_FMT_PEM, &pem);
-#undef TRY
+	CA_TRY(gnutls_x509_crt_privkey_sign, crt, ca->cert, ca->key, ca->dig, 0);
+	CA_TRY(gnutls_x509_crt_export2, crt, GNUTLS_X509_FMT_DER, &der);
+	CA_TRY(gnutls_x509_crt_export2, crt, GNUTLS_X509_FMT_PEM, &pem);
 
 	if ((c->der = malloc(der.size)) == NULL ||
 	    (c->pem = datum_str(&pem)) == NULL ||

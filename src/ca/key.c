@@ -214,35 +214,26 @@ ca_make_cert(struct ca *ca, gnutls_pubkey_t pub,
 	anvil_err rc = ANVIL_ERR_CRYPTO;
 	int ret;
 
-#define TRY(call, ...)                                                         \
-	do {                                                                   \
-		if ((ret = call(__VA_ARGS__)) < 0) {                           \
-			rc = ca_gnutls_err(err, errlen, #call, ret);           \
-			goto out;                                              \
-		}                                                              \
-	} while (0)
-
-	TRY(gnutls_x509_crt_init, &crt);
-	TRY(gnutls_x509_crt_set_version, crt, 3);
-	TRY(gnutls_x509_crt_set_serial, crt, &serial, 1);
+	CA_TRY(gnutls_x509_crt_init, &crt);
+	CA_TRY(gnutls_x509_crt_set_version, crt, 3);
+	CA_TRY(gnutls_x509_crt_set_serial, crt, &serial, 1);
 	if (cfg->organization[0] != '\0')
-		TRY(gnutls_x509_crt_set_dn_by_oid, crt,
+		CA_TRY(gnutls_x509_crt_set_dn_by_oid, crt,
 		    GNUTLS_OID_X520_ORGANIZATION_NAME, 0, cfg->organization,
 		    strlen(cfg->organization));
-	TRY(gnutls_x509_crt_set_dn_by_oid, crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+	CA_TRY(gnutls_x509_crt_set_dn_by_oid, crt, GNUTLS_OID_X520_COMMON_NAME, 0,
 	    cfg->common_name, strlen(cfg->common_name));
-	TRY(gnutls_x509_crt_set_activation_time, crt, now);
-	TRY(gnutls_x509_crt_set_expiration_time, crt, now + life);
-	TRY(gnutls_x509_crt_set_pubkey, crt, pub);
-	TRY(gnutls_x509_crt_set_basic_constraints, crt, 1, -1);
-	TRY(gnutls_x509_crt_set_key_usage, crt,
+	CA_TRY(gnutls_x509_crt_set_activation_time, crt, now);
+	CA_TRY(gnutls_x509_crt_set_expiration_time, crt, now + life);
+	CA_TRY(gnutls_x509_crt_set_pubkey, crt, pub);
+	CA_TRY(gnutls_x509_crt_set_basic_constraints, crt, 1, -1);
+	CA_TRY(gnutls_x509_crt_set_key_usage, crt,
 	    GNUTLS_KEY_KEY_CERT_SIGN | GNUTLS_KEY_CRL_SIGN);
-	TRY(gnutls_x509_crt_set_subject_key_id, crt, ca->key_id,
+	CA_TRY(gnutls_x509_crt_set_subject_key_id, crt, ca->key_id,
 	    ca->key_id_len);
-	TRY(gnutls_x509_crt_set_authority_key_id, crt, ca->key_id,
+	CA_TRY(gnutls_x509_crt_set_authority_key_id, crt, ca->key_id,
 	    ca->key_id_len);
-	TRY(gnutls_x509_crt_privkey_sign, crt, crt, ca->key, ca->dig, 0);
-#undef TRY
+	CA_TRY(gnutls_x509_crt_privkey_sign, crt, crt, ca->key, ca->dig, 0);
 	ca->cert = crt;
 	crt = NULL;
 	rc = ANVIL_OK;

@@ -1,0 +1,59 @@
+#!/bin/sh
+# cgi.sh - the anvil program as a plain CGI (no web server): the same
+# binary answers one request from the environment and stdin, always with a
+# Status: line; started as nph-anvil it writes the HTTP status line itself;
+# a bad config gives a 500 problem document, not a crash.
+. "$(dirname "$0")/lib.sh"
+ANVIL="$top_builddir/anvil"
+data="$T/data"
+mkdir -p "$data"
+cat >"$T/anvil.conf" <<EOC
+[server]
+base_url = https://ca.example.test/acme
+data_dir = $data
+max_body = 2048
+EOC
+export ANVIL_CONFIG="$T/anvil.conf"
+
+cgi() { # METHOD URI [BODY [CONTENT_TYPE]]
+	body=${3:-}
+	printf '%s' "$body" | env REQUEST_METHOD="$1" REQUEST_URI="$2" \
+	    CONTENT_LENGTH="${#body}" CONTENT_TYPE="${4:-}" GATEWAY_INTERFACE=CGI/1.1 \
+	    "${PROG:-$ANVIL}"
+}
+
+cgi GET /acme/directory >"$T/out" 2>"$T/err"
+head -1 "$T/out" | grep -q '^Status: 200 OK' && ok "directory: Status 200" || fail "directory: $(head -1 "$T/out")"
+expect_out '"newAccount": "https://ca.example.test/acme/new-account"' "URLs built from base_url"
+expect_out 'Link: <https://ca.example.test/acme/directory>;rel="index"' "Link index"
+
+cgi GET /acme/new-nonce >"$T/out" 2>"$T/err"
+head -1 "$T/out" | grep -q '^Status: 204' && ok "GET new-nonce: 204" || fail "new-nonce: $(head -1 "$T/out")"
+expect_out "Replay-Nonce: " "nonce header"
+expect_out "Cache-Control: no-store" "no-store"
+
+cgi POST /acme/new-account '{"protected":"x"}' text/plain >"$T/out" 2>"$T/err"
+head -1 "$T/out" | grep -q '^Status: 415' && ok "wrong content type: 415" || fail "415: $(head -1 "$T/out")"
+expect_out "Content-Type: application/problem+json" "problem document"
+expect_out "Replay-Nonce: " "nonce on an error reply to a POST"
+
+big=$(head -c 3000 /dev/zero | tr '\0' a)
+cgi POST /acme/new-account "$big" application/jose+json >"$T/out" 2>"$T/err"
+head -1 "$T/out" | grep -q '^Status: 413' && ok "body over max_body: 413" || fail "413: $(head -1 "$T/out")"
+
+cgi GET /elsewhere >"$T/out" 2>"$T/err"
+head -1 "$T/out" | grep -q '^Status: 404' && ok "outside base path: 404" || fail "404: $(head -1 "$T/out")"
+cgi GET '/acme/directory%0d%0aX-Evil:%201' >"$T/out" 2>"$T/err"
+grep -q "^X-Evil" "$T/out" && fail "header injected" || ok "no header injection from the path"
+
+ln -s "$ANVIL" "$T/nph-anvil"
+PROG="$T/nph-anvil" cgi GET /acme/directory >"$T/out" 2>"$T/err"
+head -1 "$T/out" | grep -q '^HTTP/1.1 200 OK' && ok "nph- writes the status line" || fail "nph: $(head -1 "$T/out")"
+
+printf '[server]\nbase_url = https://a.test\n' >"$T/bad.conf"
+ANVIL_CONFIG="$T/bad.conf" cgi GET /acme/directory >"$T/out" 2>"$T/err"
+head -1 "$T/out" | grep -q '^Status: 500' && ok "bad config: 500" || fail "bad config: $(head -1 "$T/out")"
+expect_out "serverInternal" "bad config: problem document"
+grep -q "bad.conf:2: \[server\] data_dir is required" "$T/err" && ok "bad config logged with file:line" ||
+    fail "log: $(cat "$T/err")"
+finish
