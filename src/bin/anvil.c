@@ -184,6 +184,13 @@ main(int argc, char **argv)
 	}
 
 	if (FCGX_IsCGI()) {
+		/* A wrapper script named nph-... (a shared host's cgi-bin
+		 * entry point) makes this an nph- CGI too. */
+		const char *sf = getenv("SCRIPT_FILENAME");
+		const char *sb = sf ? strrchr(sf, '/') : NULL;
+		sb = sb ? sb + 1 : sf;
+		if (sb != NULL && strncmp(sb, "nph-", 4) == 0)
+			s.nph = 1;
 		serve_one(&s, NULL, &validate);
 		if (validate != NULL && s.ctx != NULL)
 			spawn_validation(validate);

@@ -60,6 +60,7 @@ static const struct key_def keys[] = {
 	{ "issuance", "ocsp_url", K_URL, OFF(ocsp_url), "", 0, 0 },
 	{ "issuance", "ca_issuers_url", K_URL, OFF(ca_issuers_url), "", 0, 0 },
 	{ "issuance", "crl_validity_hours", K_UINT, OFF(crl_validity_hours), "168", 1, 8760 },
+	{ "issuance", "crl_dir", K_KEYFILE, OFF(crl_dir), "crl", 0, 0 },
 	{ "issuance", "rsa_key_encipherment", K_BOOL, OFF(rsa_key_encipherment), "false", 0, 0 },
 	{ "validation", "http_port", K_UINT, OFF(http_port), "80", 1, 65535 },
 	{ "validation", "tls_port", K_UINT, OFF(tls_port), "443", 1, 65535 },
@@ -302,6 +303,7 @@ set_value(struct anvil_config *cfg, const struct key_def *def,
 		}
 		if (strncmp(value, "pkcs11:", 7) == 0 &&
 		    def->offset != OFF(key_file)) {
+			/* cert_file, crl_dir */
 			snprintf(why, whylen, "%s cannot be a pkcs11: URL",
 			    def->name);
 			return -1;
@@ -545,6 +547,10 @@ config_parse(const char *name, const char *text, size_t len,
 			goto nomem;
 		free(cfg->cert_file);
 		cfg->cert_file = p;
+		if ((p = util_path_join(cfg->data_dir, cfg->crl_dir)) == NULL)
+			goto nomem;
+		free(cfg->crl_dir);
+		cfg->crl_dir = p;
 	}
 	*out = cfg;
 	cfg = NULL;

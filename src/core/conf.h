@@ -47,6 +47,7 @@ struct anvil_config {
 	char *ocsp_url;			/* "" when unset */
 	char *ca_issuers_url;		/* "" when unset */
 	unsigned crl_validity_hours;	/* nextUpdate - thisUpdate */
+	char *crl_dir;			/* absolute: where anvil-crl writes */
 	bool rsa_key_encipherment;	/* add keyEncipherment for RSA leaves */
 
 	/* [validation] */

@@ -1,0 +1,225 @@
+/*
+ * anvil_crl.c - anvil-crl, run from cron or a systemd timer: builds the
+ * CRL from the store (raising CRLNumber in the same transaction), signs it
+ * with the CA key, and writes anvil.crl (DER), anvil.crl.pem and the CA
+ * certificate (ca.crt DER, ca.pem) into the publish folder, each by a
+ * temporary file and rename. Every run signs a new CRL, so a run well
+ * before nextUpdate keeps the CRL fresh even when nothing changed.
+ * Runs under a lock on the folder, so two at once write in number order.
+ *
+ * Exit codes: 0 written, 1 failed (reason on stderr), 2 usage, 3 config.
+ */
+#include "config.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/gnutls.h>
+
+#include "ca/ca.h"
+#include "core/conf.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "store/store.h"
+
+#define EXIT_FAIL 1
+#define EXIT_USAGE 2
+#define EXIT_CONFIG 3
+
+struct crl_job {
+	struct ca *ca;
+	const struct anvil_config *cfg;
+	time_t now;
+	struct ca_crl *crl;	/* out */
+	char err[512];
+};
+
+static anvil_err
+crl_fn(struct store_txn *txn, void *arg)
+{
+	struct crl_job *j = arg;
+
+	ca_crl_free(j->crl);	/* from a try that lost a deadlock */
+	j->crl = NULL;
+	return ca_crl_from_store(j->ca, txn, j->cfg, j->now, &j->crl, j->err,
+	    sizeof(j->err));
+}
+
+static void
+usage(FILE *f)
+{
+	fprintf(f,
+	    "usage: anvil-crl [--config FILE] [--out DIR] [--quiet]\n"
+	    "\n"
+	    "Signs a new CRL of every certificate revoked in the store and\n"
+	    "writes DIR/anvil.crl (DER), DIR/anvil.crl.pem, DIR/ca.crt (DER)\n"
+	    "and DIR/ca.pem. DIR is [issuance] crl_dir unless --out is given.\n"
+	    "Run it from cron or a timer well within crl_validity_hours.\n"
+	    "\n"
+	    "  -c, --config FILE  configuration (default: $ANVIL_CONFIG, else\n"
+	    "                     %s)\n"
+	    "  -o, --out DIR      publish folder\n"
+	    "  -q, --quiet        print nothing on success\n"
+	    "  -h, --help, -V, --version\n"
+	    "\n"
+	    "Exit status: 0 written, 1 failed, 2 usage error, 3 configuration "
+	    "refused.\n", config_default_path());
+}
+
+static int
+write_der_of_pem(const char *path, const char *pem, char *err, size_t errlen)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)strlen(pem) };
+	gnutls_datum_t out = { NULL, 0 };
+	int rc = -1;
+
+	if (gnutls_x509_crt_init(&crt) >= 0 &&
+	    gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) >= 0 &&
+	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &out) >= 0)
+		rc = util_write_file_atomic(path, out.data, out.size, 0644, err,
+		    errlen) == ANVIL_OK ? 0 : -1;
+	else
+		snprintf(err, errlen, "cannot convert the CA certificate");
+	gnutls_free(out.data);
+	if (crt != NULL)
+		gnutls_x509_crt_deinit(crt);
+	return rc;
+}
+
+static int
+publish(const char *dir, const struct ca *ca, const struct ca_crl *crl,
+    char *err, size_t errlen)
+{
+	static const char *const names[] = { "anvil.crl", "anvil.crl.pem",
+		"ca.crt", "ca.pem" };
+	char *p[4] = { NULL, NULL, NULL, NULL };
+	int i, rc = -1;
+
+	for (i = 0; i < 4; i++)
+		if ((p[i] = util_path_join(dir, names[i])) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	if (util_write_file_atomic(p[0], crl->der, crl->der_len, 0644, err,
+	    errlen) != ANVIL_OK ||
+	    util_write_file_atomic(p[1], crl->pem, strlen(crl->pem), 0644, err,
+	    errlen) != ANVIL_OK ||
+	    write_der_of_pem(p[2], ca_cert_pem_peek(ca), err, errlen) != 0 ||
+	    util_write_file_atomic(p[3], ca_cert_pem_peek(ca),
+	    strlen(ca_cert_pem_peek(ca)), 0644, err, errlen) != ANVIL_OK)
+		goto out;
+	rc = 0;
+out:
+	for (i = 0; i < 4; i++)
+		free(p[i]);
+	return rc;
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "config", required_argument, NULL, 'c' },
+		{ "out", required_argument, NULL, 'o' },
+		{ "quiet", no_argument, NULL, 'q' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct anvil_config *cfg = NULL;
+	struct store *st = NULL;
+	struct crl_job job;
+	const char *config_path = NULL, *out = NULL;
+	char err[1024] = "", *lockpath = NULL;
+	int c, quiet = 0, status = EXIT_FAIL, lockfd = -1;
+	anvil_err rc;
+
+	memset(&job, 0, sizeof(job));
+	log_init("anvil-crl", LOG_LVL_WARN, 0);
+	while ((c = getopt_long(argc, argv, "c:o:qhV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c': config_path = optarg; break;
+		case 'o': out = optarg; break;
+		case 'q': quiet = 1; break;
+		case 'h': usage(stdout); return 0;
+		case 'V': printf("anvil-crl %s\n", PACKAGE_VERSION); return 0;
+		default: usage(stderr); return EXIT_USAGE;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "anvil-crl: unexpected argument \"%s\"\n",
+		    argv[optind]);
+		usage(stderr);
+		return EXIT_USAGE;
+	}
+	if (gnutls_global_init() < 0) {
+		fprintf(stderr, "anvil-crl: GnuTLS failed to initialise\n");
+		return EXIT_FAIL;
+	}
+	if (config_load(config_path, &cfg, err, sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "anvil-crl: %s\n", err);
+		status = EXIT_CONFIG;
+		goto done;
+	}
+	if (out == NULL)
+		out = cfg->crl_dir;
+	if (util_mkdir_p(out, 0755, err, sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "anvil-crl: %s\n", err);
+		goto done;
+	}
+	/* One anvil-crl at a time per folder: numbers are written in order. */
+	if ((lockpath = util_path_join(out, ".anvil-crl.lock")) == NULL ||
+	    (lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
+	    flock(lockfd, LOCK_EX) != 0) {
+		fprintf(stderr, "anvil-crl: lock %s: %s\n", lockpath ?
+		    lockpath : out, strerror(errno));
+		goto done;
+	}
+	if ((rc = ca_load_or_generate(cfg, &job.ca, err, sizeof(err)))) {
+		fprintf(stderr, "anvil-crl: %s\n", err);
+		goto done;
+	}
+	if ((rc = store_open(cfg->data_dir, 0, &st, err, sizeof(err)))) {
+		fprintf(stderr, "anvil-crl: %s\n", err);
+		goto done;
+	}
+	job.cfg = cfg;
+	job.now = time(NULL);
+	rc = store_run(st, 0, crl_fn, &job, err, sizeof(err));
+	if (rc != ANVIL_OK) {
+		fprintf(stderr, "anvil-crl: cannot build the CRL: %s\n",
+		    job.err[0] ? job.err : err[0] ? err : anvil_strerror(rc));
+		goto done;
+	}
+	if (publish(out, job.ca, job.crl, err, sizeof(err)) != 0) {
+		fprintf(stderr, "anvil-crl: %s\n", err);
+		goto done;
+	}
+	if (!quiet) {
+		char nu[32];
+		struct tm tm;
+		gmtime_r(&job.crl->next_update, &tm);
+		strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		printf("CRL %llu written to %s/anvil.crl (next update %s)\n",
+		    (unsigned long long)job.crl->number, out, nu);
+	}
+	status = 0;
+done:
+	if (lockfd >= 0)
+		close(lockfd);
+	free(lockpath);
+	ca_crl_free(job.crl);
+	store_close(st);
+	ca_free(job.ca);
+	config_free(cfg);
+	gnutls_global_deinit();
+	return status;
+}
