@@ -1,38 +1,47 @@
 #!/bin/sh
-# run-lighttpd.sh DATA_DIR - run lighttpd in the foreground serving Anvil
-# over HTTPS on 127.0.0.1 with the shipped lighttpd/anvil-fastcgi.conf.
+# run-lighttpd.sh DATA_DIR [SHAPE] - run lighttpd in the foreground serving
+# Anvil over HTTPS on 127.0.0.1 with the shipped lighttpd/ config of SHAPE:
+# fcgi (default: mod_fastcgi spawning anvil) or cgi (mod_cgi and the
+# cgi-bin/anvil entry point); /crl/ (anvil-crl's folder) over plain HTTP
+# with lighttpd/anvil-publish.conf.
 #
 # DATA_DIR must hold anvil.conf (whose base_url is https://127.0.0.1:PORT/acme)
 # and an initialised CA (anvil-admin init). Writes DATA_DIR/lighttpd/ (its
 # config, its TLS key and a certificate for localhost and 127.0.0.1 issued
 # by Anvil's CA). Prints "directory: URL" and "trust: PATH", then runs until
-# killed. Environment: ANVIL_PORT (default 8443), ANVIL_BUILDDIR (where the
-# built anvil program is; default the source tree).
+# killed. Environment: ANVIL_PORT (default 8443), ANVIL_PUBLISH_PORT
+# (default ANVIL_PORT+1), ANVIL_BUILDDIR (where anvil was built; default the
+# source tree).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 data=$(cd "$1" && pwd)
+shape=${2:-fcgi}
 port=${ANVIL_PORT:-8443}
+pub=${ANVIL_PUBLISH_PORT:-$((port + 1))}
 builddir=${ANVIL_BUILDDIR:-$top}
 lt="$data/lighttpd"
-mkdir -p "$lt/www"
+mkdir -p "$lt/www" "$data/crl"
 chmod 0700 "$lt"
+sh "$top/scripts/tls-cert.sh" "$data" "$lt"
 
-# The TLS certificate for the web server, issued by Anvil's own CA.
-if [ ! -f "$lt/tls.pem" ] || [ "$data/ca.pem" -nt "$lt/tls.pem" ]; then
-	certtool --generate-privkey --key-type=ecdsa --outfile "$lt/tls.key" >/dev/null 2>&1
-	cat >"$lt/tls.tmpl" <<EOT
-cn = "localhost"
-dns_name = "localhost"
-ip_address = "127.0.0.1"
-tls_www_server
-signing_key
-expiration_days = 365
-EOT
-	certtool --generate-certificate --load-privkey "$lt/tls.key" \
-	    --load-ca-certificate "$data/ca.pem" --load-ca-privkey "$data/ca.key" \
-	    --template "$lt/tls.tmpl" --outfile "$lt/tls.pem" >/dev/null 2>&1
-	cat "$lt/tls.pem" "$data/ca.pem" >"$lt/chain.pem"
-fi
+case $shape in
+fcgi)
+	shapeconf="var.anvil_program = \"$builddir/anvil\"
+var.anvil_socket = \"$lt/anvil.sock\"
+include \"$top/lighttpd/anvil-fastcgi.conf\""
+	;;
+cgi)
+	sed -e "s|@libexecdir@|$builddir|g" -e "s|@sysconfdir@|/nonexistent|g" \
+	    "$top/cgi-bin/anvil.in" >"$lt/anvil.cgi"
+	chmod 0755 "$lt/anvil.cgi"
+	shapeconf="var.anvil_cgi = \"$lt/anvil.cgi\"
+include \"$top/lighttpd/anvil-cgi.conf\""
+	;;
+*)
+	echo "run-lighttpd.sh: unknown shape \"$shape\" (fcgi, cgi)" >&2
+	exit 2
+	;;
+esac
 
 cat >"$lt/lighttpd.conf" <<EOC
 # written by scripts/run-lighttpd.sh
@@ -47,10 +56,12 @@ ssl.pemfile = "$lt/chain.pem"
 ssl.privkey = "$lt/tls.key"
 
 var.anvil_prefix = "/acme"
-var.anvil_program = "$builddir/anvil"
 var.anvil_config = "$data/anvil.conf"
-var.anvil_socket = "$lt/anvil.sock"
-include "$top/lighttpd/anvil-fastcgi.conf"
+$shapeconf
+
+var.anvil_crl_dir = "$data/crl"
+var.anvil_publish_socket = "127.0.0.1:$pub"
+include "$top/lighttpd/anvil-publish.conf"
 EOC
 
 lighttpd -tt -f "$lt/lighttpd.conf" >/dev/null

@@ -1,12 +1,15 @@
 #!/bin/sh
-# serve.sh - README command 1: install what is missing, build, and serve a
-# working ACME CA: lighttpd + FastCGI, HTTPS on 127.0.0.1, data under a
-# local folder. Prints "directory: <URL>" and "trust: <CA PEM>", then runs
-# in the foreground until Ctrl-C.
+# serve.sh [SHAPE] - README command 1: install what is missing, build, and
+# serve a working ACME CA over HTTPS on 127.0.0.1, data under a local
+# folder. Prints "directory: <URL>" and "trust: <CA PEM>", then runs in the
+# foreground until Ctrl-C.
 #
+# SHAPE (or ANVIL_WEB): lighttpd-fcgi (default), lighttpd-cgi, apache-fcgid,
+# apache-proxy-fcgi, apache-cgi.
 # Environment (all optional):
 #   ANVIL_DATA            data folder (default ./anvil-data)
-#   ANVIL_PORT            HTTPS port (default 8443)
+#   ANVIL_PORT            HTTPS port (default 8443); the CRL and the CA
+#                         certificate are at http://127.0.0.1:PORT+1/crl/
 #   ANVIL_HTTP01_PORT     port http-01 validation connects to (default 80)
 #   ANVIL_TLSALPN01_PORT  port tls-alpn-01 validation connects to (default 443)
 #   ANVIL_DNS_RESOLVER    resolver for validation, address@port (default:
@@ -17,11 +20,17 @@
 set -eu
 cd "$(dirname "$0")/.."
 top=$(pwd)
+web=${1:-${ANVIL_WEB:-lighttpd-fcgi}}
+case $web in
+lighttpd-fcgi|lighttpd-cgi|apache-fcgid|apache-proxy-fcgi|apache-cgi) ;;
+*) echo "serve: unknown shape \"$web\" (lighttpd-fcgi, lighttpd-cgi, apache-fcgid, apache-proxy-fcgi, apache-cgi)" >&2; exit 2 ;;
+esac
 
 sh scripts/build.sh >build.log 2>&1 || { tail -n 40 build.log; echo "serve: build failed (build.log)" >&2; exit 1; }
 
 data=${ANVIL_DATA:-$top/anvil-data}
 port=${ANVIL_PORT:-8443}
+pub=$((port + 1))
 mkdir -p "$data"
 chmod 0700 "$data"
 data=$(cd "$data" && pwd)
@@ -35,10 +44,19 @@ data_dir = $data
 key_type = ${ANVIL_KEY_TYPE:-ec:P-256}
 common_name = Anvil Local CA
 
+[issuance]
+crl_url = http://127.0.0.1:$pub/crl/anvil.crl
+ca_issuers_url = http://127.0.0.1:$pub/crl/ca.crt
+
 [validation]
 http_port = ${ANVIL_HTTP01_PORT:-80}
 tls_port = ${ANVIL_TLSALPN01_PORT:-443}
 dns_resolver = ${ANVIL_DNS_RESOLVER:-}
 EOC
 ./anvil-admin --config "$data/anvil.conf" init >/dev/null
-ANVIL_PORT=$port exec sh scripts/run-lighttpd.sh "$data"
+./anvil-crl --config "$data/anvil.conf" --quiet
+export ANVIL_PORT=$port ANVIL_PUBLISH_PORT=$pub
+case $web in
+lighttpd-*) exec sh scripts/run-lighttpd.sh "$data" "${web#lighttpd-}" ;;
+apache-*) exec sh scripts/run-apache.sh "$data" "${web#apache-}" ;;
+esac

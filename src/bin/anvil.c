@@ -82,6 +82,32 @@ unavailable(struct http_resp *resp)
 		http_resp_body(resp, b, strlen(b), "application/problem+json");
 }
 
+/*
+ * Apache mod_fcgid turns 200 + Location into a redirect. Its shipped
+ * config sets ANVIL_LOCATION_HEADER to a private header name; the program
+ * sends the URL under that name and mod_headers copies it back to
+ * Location (interop.md).
+ */
+static void
+rename_location(struct http_resp *resp)
+{
+	const char *name = getenv("ANVIL_LOCATION_HEADER");
+	size_t i;
+
+	if (name == NULL || *name == '\0' || strlen(name) > 64 ||
+	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+	    "0123456789-") != strlen(name))
+		return;
+	for (i = 0; i < resp->nheaders; i++)
+		if (strcmp(resp->headers[i].name, "Location") == 0) {
+			char *n = strdup(name);
+			if (n != NULL) {
+				free(resp->headers[i].name);
+				resp->headers[i].name = n;
+			}
+		}
+}
+
 static void
 serve_one(struct server *s, struct FCGX_Request *fcgi, char **validate)
 {
@@ -100,6 +126,7 @@ serve_one(struct server *s, struct FCGX_Request *fcgi, char **validate)
 		    s->cfg->max_body, &req);
 		acme_handle(s->ctx, rc, &req, &resp, validate);
 	}
+	rename_location(&resp);
 	if (http_write_response(fcgi, &resp) != ANVIL_OK)
 		log_warn("the client went away before the reply was written");
 	http_req_clear(&req);
@@ -126,13 +153,17 @@ spawn_validation(const char *id)
 	setsid();
 	if (fork() != 0)
 		_exit(0);
+	/* Every descriptor the web server gave us is closed, stderr too:
+	 * Apache's CGI modules wait for EOF on it. The child logs to syslog. */
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);
-		if (fd > 1)
+		dup2(fd, 2);
+		if (fd > 2)
 			close(fd);
 	}
-	execl("/proc/self/exe", "anvil", "--validate", id, (char *)NULL);
+	execl("/proc/self/exe", "anvil", "--validate", id, "--syslog",
+	    (char *)NULL);
 	log_err("exec /proc/self/exe: cannot validate %s", id);
 	_exit(1);
 }
@@ -147,7 +178,8 @@ main(int argc, char **argv)
 
 	memset(&s, 0, sizeof(s));
 	signal(SIGPIPE, SIG_IGN);
-	log_init("anvil", LOG_LVL_INFO, 0);
+	log_init("anvil", LOG_LVL_INFO, argc == 4 && strcmp(argv[3],
+	    "--syslog") == 0);
 	base = base ? base + 1 : argv[0];
 	s.nph = strncmp(base, "nph-", 4) == 0;
 	if (argc == 2 && strcmp(argv[1], "--version") == 0) {
@@ -170,13 +202,15 @@ main(int argc, char **argv)
 	}
 	util_cloexec_all();
 
-	if (argc == 3 && strcmp(argv[1], "--validate") == 0) {
+	if ((argc == 3 || (argc == 4 && strcmp(argv[3], "--syslog") == 0)) &&
+	    strcmp(argv[1], "--validate") == 0) {
 		anvil_err rc = acme_validate(s.ctx, argv[2]);
 		server_close(&s);
 		return rc == ANVIL_OK ? 0 : 1;
 	}
 	if (argc != 1) {
-		fprintf(stderr, "usage: anvil [--version | --validate ID]\n"
+		fprintf(stderr, "usage: anvil [--version | --validate ID "
+		    "[--syslog]]\n"
 		    "(run by a web server as CGI or FastCGI, with "
 		    "ANVIL_CONFIG set)\n");
 		server_close(&s);

@@ -13,6 +13,12 @@ for f in bin/anvil-admin bin/anvil-crl libexec/anvil etc/anvil/anvil.conf.sample
     share/man/man8/anvil.8 share/man/man8/anvil-admin.8 share/man/man8/anvil-crl.8 \
     share/man/man5/anvil.conf.5 share/anvil/examples/anvil-crl.cron \
     share/anvil/examples/anvil-crl.service share/anvil/examples/anvil-crl.timer \
+    share/anvil/lighttpd/anvil-fastcgi.conf share/anvil/lighttpd/anvil-cgi.conf \
+    share/anvil/lighttpd/anvil-publish.conf share/anvil/apache/anvil-fcgid.conf \
+    share/anvil/apache/anvil-proxy-fcgi.conf share/anvil/apache/anvil-cgi.conf \
+    share/anvil/apache/anvil-publish.conf share/anvil/apache/anvil-fcgi.socket \
+    share/anvil/apache/anvil-fcgi.service share/anvil/cgi-bin/anvil \
+    share/anvil/cgi-bin/nph-anvil \
     ${EXTRA_INSTALLED:-}; do
 	[ -e "$dest$prefix/$f" ] && ok "installed $f" || fail "missing $f"
 done
@@ -22,6 +28,9 @@ m=$(stat -c %a "$dest$prefix/var/lib/anvil" 2>/dev/null)
 grep -q "$prefix/bin/anvil-crl --quiet --config $prefix/etc/anvil/anvil.conf" \
     "$dest$prefix/share/anvil/examples/anvil-crl.cron" && ok "cron example has installed paths" ||
     fail "cron example paths: $(cat "$dest$prefix/share/anvil/examples/anvil-crl.cron")"
+[ -x "$dest$prefix/share/anvil/cgi-bin/nph-anvil" ] &&
+    grep -q "exec \"$prefix/libexec/anvil\"" "$dest$prefix/share/anvil/cgi-bin/nph-anvil" &&
+    ok "nph-anvil is executable and runs the installed program" || fail "nph-anvil wrapper"
 "$dest$prefix/bin/anvil-crl" --help >/dev/null && ok "installed anvil-crl runs" || fail "anvil-crl --help"
 "$dest$prefix/bin/anvil-admin" --help |
     grep -q "$prefix/etc/anvil/anvil.conf" && ok "default config path is under the prefix" ||

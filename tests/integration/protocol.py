@@ -3,7 +3,9 @@
 
 A small ACME client of its own (requests + cryptography) that can send
 deliberately wrong requests. Each check prints "ok: ..." or "FAIL: ...";
-the exit status is 1 when any check failed.
+the exit status is 1 when any check failed. A refused request that could
+have created or changed something is also checked to have left the store
+($DATA/store, read with db5.3_dump) exactly as it was.
 
 Environment (set by protocol.sh): DIR_URL, CA_PEM, HTTP01_PORT,
 TLSALPN01_PORT, DNS_PORT, MGMT_PORT, DATA.
@@ -17,8 +19,10 @@ import os
 import datetime
 import ipaddress
 import secrets
+import shutil
 import socket
 import ssl
+import subprocess
 import sys
 import tempfile
 import threading
@@ -345,6 +349,113 @@ def links(r, rel):
 
 
 # --------------------------------------------------------------------------
+# The store: a refused request leaves it as it was
+
+STORE_DIR = os.path.join(DATA, "store")
+STORE_FILES = ("accounts.db", "orders.db", "authz.db", "challenges.db",
+               "certs.db")
+DB_DUMP = shutil.which("db5.3_dump")
+store_skipped = []
+
+
+def store_dump(name):
+    """The (key, value) pairs of one store file, as db5.3_dump -p prints
+    them (printable characters as they are, others as \\xx).
+
+    db5.3_dump -h joins the server's environment (its shared regions, its
+    locks): it sees what is committed, not only what reached the file. It
+    opens the database file read-only and writes nothing to it. It is never
+    killed here: a process that dies inside the library would make the
+    server's next failchk see a dead thread. A lost lock wait is retried."""
+    out = None
+    for _ in range(5):
+        p = subprocess.run([DB_DUMP, "-h", STORE_DIR, "-p", name],
+                           stdin=subprocess.DEVNULL, capture_output=True)
+        if p.returncode == 0:
+            out = p.stdout.decode("ascii", "backslashreplace")
+            break
+        time.sleep(0.2)
+    if out is None:
+        raise RuntimeError("db5.3_dump %s: %s" % (
+            name, p.stderr.decode(errors="replace").strip()))
+    lines = out.split("\n")
+    body = lines[lines.index("HEADER=END") + 1:lines.index("DATA=END")]
+    if len(body) % 2 or any(not ln.startswith(" ") for ln in body):
+        raise RuntimeError("db5.3_dump %s: unexpected output" % name)
+    return {(body[i][1:], body[i + 1][1:]) for i in range(0, len(body), 2)}
+
+
+def store_snapshot(files=STORE_FILES):
+    """{file: set of (key, value)} for the record files (accounts, orders,
+    authorizations, challenges, certificates); None without db5.3_dump."""
+    if DB_DUMP is None or not os.path.isdir(STORE_DIR):
+        return None
+    return {f: store_dump(f) for f in files}
+
+
+def store_diff(before, after):
+    """What differs between two snapshots, one line per record."""
+    lines = []
+    for f in sorted(before):
+        old, new = dict(before[f]), dict(after[f])
+        for k in sorted(set(old) | set(new)):
+            if old.get(k) == new.get(k):
+                continue
+            if k not in old:
+                lines.append("    %s: added %s = %.300s" % (f, k, new[k]))
+            elif k not in new:
+                lines.append("    %s: removed %s = %.300s" % (f, k, old[k]))
+            else:
+                lines.append("    %s: changed %s\n      was %.300s\n"
+                             "      now %.300s" % (f, k, old[k], new[k]))
+    return lines
+
+
+class store_unchanged:
+    """with store_unchanged("what"): ... - every record of the five files
+    is byte for byte the same after the block as before it: none added,
+    removed or changed in any way (a timestamp or a counter included). A
+    record rewritten with the very same bytes cannot be told apart.
+
+    Only used where no validation is under way (every challenge POSTed
+    before has been polled to valid or invalid), so nothing else writes to
+    the store meanwhile and all five files are compared."""
+
+    def __init__(self, what, files=STORE_FILES):
+        self.what = what
+        self.files = files
+
+    def __enter__(self):
+        try:
+            self.before = store_snapshot(self.files)
+        except (RuntimeError, ValueError) as e:
+            fail("%s: cannot read the store before: %s" % (self.what, e))
+            self.before = None
+            return self
+        if self.before is None and not store_skipped:
+            store_skipped.append(1)
+            print("SKIP: store checks: db5.3_dump (Debian: db5.3-util) or "
+                  "%s missing" % STORE_DIR, flush=True)
+        return self
+
+    def __exit__(self, typ, val, tb):
+        if typ is not None or self.before is None:
+            return False
+        try:
+            after = store_snapshot(self.files)
+        except (RuntimeError, ValueError) as e:
+            fail("%s: cannot read the store after: %s" % (self.what, e))
+            return False
+        diff = store_diff(self.before, after)
+        if diff:
+            fail("%s: the store changed" % self.what)
+            print("\n".join(diff), flush=True)
+        else:
+            ok("%s: the store is unchanged" % self.what)
+        return False
+
+
+# --------------------------------------------------------------------------
 # The http-01 responder: /.well-known/acme-challenge/<token>
 
 CHALLENGES = {}   # token -> (status, body)
@@ -555,6 +666,139 @@ def test_directory():
               (url.rsplit("/", 1)[1], r.headers.get("Allow")), r)
 
 
+B64U_ALPHABET = ("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
+                 "0123456789-_")
+# Each way of spelling base64 that is not base64url without padding (RFC 7515
+# section 2): (does it change this text?, the text so spelled). A lenient
+# decoder reads the same bytes from each.
+B64U_SPOILS = (
+    ("'=' padding", lambda x: len(x) % 4 != 0,
+     lambda x: x + "=" * (-len(x) % 4)),
+    ("'+' for '-'", lambda x: "-" in x, lambda x: x.replace("-", "+")),
+    ("'/' for '_'", lambda x: "_" in x, lambda x: x.replace("_", "/")),
+    ("non-zero unused bits in the last character",
+     lambda x: len(x) % 4 in (2, 3),
+     lambda x: x[:-1] + B64U_ALPHABET[B64U_ALPHABET.index(x[-1]) ^ 1]),
+)
+
+
+def test_b64u(na):
+    """protected, payload and signature each spelled in every way of
+    B64U_SPOILS: malformed. The signature is computed over the text as
+    sent, so a lenient decoder would verify it and serve the request. Each
+    is a newAccount with a new key: served, it would create an account,
+    which the store check would see.
+
+    base64 of ASCII text holds '-' or '_' (62, 63) only where a '~', '>' or
+    '?' is the third byte of a group of three: protected and payload carry
+    a member the server ignores (RFC 7515 4, RFC 8555 7.3) holding "???~~~"
+    and a few more characters, which puts one of each there whatever the
+    alignment, and varies the length for the padding."""
+    def build(part, applies, spoil, nonce):
+        for i in range(200):
+            key = ec_key()
+            filler = "???~~~" + "." * (i % 3)
+            payload = json.dumps({"termsOfServiceAgreed": True,
+                                  "x-filler": filler})
+            prot = {"alg": "ES256", "nonce": nonce, "url": na,
+                    "jwk": jwk_of(key), "x-filler": filler}
+            jws = {"protected": b64u(json.dumps(prot)),
+                   "payload": b64u(payload)}
+            if part != "signature":
+                if not applies(jws[part]):
+                    continue
+                jws[part] = spoil(jws[part])
+            s64 = b64u(sign(key, (jws["protected"] + "." +
+                                  jws["payload"]).encode()))
+            if part == "signature":
+                if not applies(s64):
+                    continue
+                s64 = spoil(s64)
+            jws["signature"] = s64
+            return prot, payload, jws
+        return None, None, None
+
+    for part in ("protected", "payload", "signature"):
+        for how, applies, spoil in B64U_SPOILS:
+            what = "base64url %s with %s" % (part, how)
+            prot, payload, jws = build(part, applies, spoil, C.nonce())
+            if jws is None:
+                fail("%s: could not make such a text" % what)
+                continue
+            with store_unchanged("newAccount with " + what):
+                r = C.send_jws(na, jws, prot, payload)
+                expect_problem(r, 400, "malformed", what + ": malformed")
+    # The same construction spelled right is served: what was refused
+    # above was the spelling.
+    prot, payload, jws = build("protected", lambda x: True, lambda x: x,
+                               C.nonce())
+    r = C.send_jws(na, jws, prot, payload)
+    expect_json(r, 201, "the same newAccount spelled in base64url: 201")
+
+
+def nonce_mint(key, t):
+    """A nonce as the server makes one (nonce.c): base64url(time (8 bytes,
+    big-endian) || random (8) || HMAC-SHA256 of those 16 bytes under the
+    nonce key, cut to 16)."""
+    msg = t.to_bytes(8, "big") + secrets.token_bytes(8)
+    return b64u(msg + hmac.new(key, msg, "sha256").digest()[:16])
+
+
+def test_stale_nonce(A, na):
+    """Nonces that are too old, or are not the server's.
+
+    A genuinely expired nonce - one the server handed out more than an hour
+    (ACME_NONCE_LIFETIME) ago - cannot be had without waiting an hour.
+    Moving the time of a fresh nonce back 61 minutes breaks its MAC, so
+    that nonce is refused whichever check sees it first: the test shows a
+    stale-looking nonce is not served, not that the lifetime is enforced.
+    So is garbage of the right length (32 random bytes), and a nonce with
+    the current time and a made-up MAC. What does exercise the lifetime
+    check is a nonce minted with the server's own key, which this test can
+    read from the throwaway data folder the script made ($DATA/nonce.key):
+    one dated now is accepted (so the minting is right), one dated 61
+    minutes ago, and one an hour ahead, are badNonce."""
+    def refused(nonce, what):
+        with store_unchanged("newAccount with " + what):
+            r = C.post(na, {"termsOfServiceAgreed": True}, ec_key(),
+                       nonce=nonce)
+            expect_problem(r, 400, "badNonce", what + ": badNonce",
+                           detail_has="JWS has an invalid anti-replay nonce")
+
+    n = C.nonce()
+    raw = base64.urlsafe_b64decode(n + "=" * (-len(n) % 4))
+    t = int.from_bytes(raw[:8], "big")
+    if not check(len(n) == 43 and len(raw) == 32 and
+                 abs(t - time.time()) < 120, "a nonce is 32 bytes, the "
+                 "first 8 the time it was made (big-endian UNIX seconds)"):
+        return
+    refused(b64u((t - 3660).to_bytes(8, "big") + raw[8:]),
+            "a real nonce with its time moved back 61 minutes")
+    refused(b64u(secrets.token_bytes(32)), "32 random bytes as a nonce")
+    refused(b64u(int(time.time()).to_bytes(8, "big") +
+                 secrets.token_bytes(24)),
+            "a nonce with the current time and a made-up MAC")
+    r = A.get(A.kid, nonce=n)
+    expect_json(r, 200, "the real nonce, unaltered, still works after its "
+                "altered copy was refused")
+
+    try:
+        with open(os.path.join(DATA, "nonce.key"), "rb") as f:
+            key = f.read()
+    except OSError as e:
+        fail("nonce key %s/nonce.key unreadable: %s" % (DATA, e))
+        return
+    now = int(time.time())
+    r = A.get(A.kid, nonce=nonce_mint(key, now))
+    if not expect_json(r, 200, "a nonce minted with the server's nonce key "
+                       "for now is accepted"):
+        return
+    refused(nonce_mint(key, now - 3660), "a nonce made 61 minutes ago "
+            "(valid MAC)")
+    refused(nonce_mint(key, now + 3600), "a nonce dated an hour ahead "
+            "(valid MAC)")
+
+
 def test_jws(A):
     d = C.dir
     na = d["newAccount"]
@@ -605,25 +849,38 @@ def test_jws(A):
         data, ec.ECDSA(hashes.SHA256())))
     expect_problem(r, 400, "malformed", "ES256 signature in DER, not r||s: "
                    "malformed")
-    r = A.post(A.kid, "[1, 2]")
-    expect_problem(r, 400, "malformed", "payload a JSON array: malformed")
-    r = A.post(A.kid, '{"contact": [], "contact": []}')
-    expect_problem(r, 400, "malformed", "payload with a duplicate member: "
-                   "malformed")
-    r = A.post(A.kid, "not json")
-    expect_problem(r, 400, "malformed", "payload not JSON: malformed")
-    r = C.post(na, None, ec_key())
-    expect_problem(r, 400, "malformed", "newAccount POST-as-GET (no "
-                   "payload): malformed")
+    # Account updates with a broken payload: nothing may be written.
+    with store_unchanged("account update with a JSON array payload"):
+        r = A.post(A.kid, "[1, 2]")
+        expect_problem(r, 400, "malformed", "payload a JSON array: "
+                       "malformed")
+    with store_unchanged("account update with a duplicate member"):
+        r = A.post(A.kid, '{"contact": [], "contact": []}')
+        expect_problem(r, 400, "malformed", "payload with a duplicate "
+                       "member: malformed")
+    with store_unchanged("account update with a payload not JSON"):
+        r = A.post(A.kid, "not json")
+        expect_problem(r, 400, "malformed", "payload not JSON: malformed")
+    with store_unchanged("newAccount POST-as-GET"):
+        r = C.post(na, None, ec_key())
+        expect_problem(r, 400, "malformed", "newAccount POST-as-GET (no "
+                       "payload): malformed")
 
-    # Algorithms and keys.
+    test_b64u(na)
+
+    # Algorithms and keys. A new key each time, so that a request wrongly
+    # served would create an account, which the store check would see.
+    nkey = ec_key()
     prot = {"alg": "none", "nonce": C.nonce(), "url": na,
-            "jwk": jwk_of(A.key)}
+            "jwk": jwk_of(nkey)}
     jws = {"protected": b64u(json.dumps(prot)),
            "payload": b64u(json.dumps({"termsOfServiceAgreed": True})),
            "signature": ""}
-    r = C.send_jws(na, jws, prot, {"termsOfServiceAgreed": True})
-    if expect_problem(r, 400, "badSignatureAlgorithm", "alg none refused"):
+    with store_unchanged("newAccount with alg none"):
+        r = C.send_jws(na, jws, prot, {"termsOfServiceAgreed": True})
+        none_ok = expect_problem(r, 400, "badSignatureAlgorithm",
+                                 "alg none refused")
+    if none_ok:
         det = r.json()["detail"]
         miss = [a for a in ("RS256", "ES256", "ES384", "ES512", "EdDSA")
                 if a not in det]
@@ -634,8 +891,9 @@ def test_jws(A):
               signer=lambda data: hmac.new(hkey, data, "sha256").digest())
     expect_problem(r, 400, "badSignatureAlgorithm", "alg HS256 refused")
     rsa1024 = rsa.generate_private_key(65537, 1024)
-    r = C.post(na, {"termsOfServiceAgreed": True}, rsa1024)
-    expect_problem(r, 400, "badPublicKey", "RSA 1024 jwk refused")
+    with store_unchanged("newAccount with an RSA 1024 key"):
+        r = C.post(na, {"termsOfServiceAgreed": True}, rsa1024)
+        expect_problem(r, 400, "badPublicKey", "RSA 1024 jwk refused")
     r = A.get(A.kid, hdr={"alg": "ES384"})
     expect_problem(r, 400, "badSignatureAlgorithm",
                    "alg ES384 with a P-256 key refused")
@@ -661,6 +919,7 @@ def test_jws(A):
         r = A.get(A.kid, nonce=fresh)
         expect_json(r, 200, "retry with the nonce of the badNonce reply "
                     "works")
+    test_stale_nonce(A, na)
     n = C.nonce()
     r = A.get(A.kid, nonce=n)
     expect_json(r, 200, "a fresh nonce is accepted")
@@ -715,11 +974,15 @@ def test_jws(A):
                "/acct/NoSuchAccount0000000")
     expect_problem(r, 400, "accountDoesNotExist",
                    "kid of an unknown account: accountDoesNotExist")
-    r = A.post(na, {"termsOfServiceAgreed": True})
-    expect_problem(r, 400, "malformed", "kid-signed newAccount: malformed")
-    r = C.post(d["newOrder"], {"identifiers": [{"type": "dns",
-               "value": "jwk.example.test"}]}, A.key)
-    expect_problem(r, 400, "malformed", "jwk-signed newOrder: malformed")
+    with store_unchanged("kid-signed newAccount"):
+        r = A.post(na, {"termsOfServiceAgreed": True})
+        expect_problem(r, 400, "malformed", "kid-signed newAccount: "
+                       "malformed")
+    with store_unchanged("jwk-signed newOrder"):
+        r = C.post(d["newOrder"], {"identifiers": [{"type": "dns",
+                   "value": "jwk.example.test"}]}, A.key)
+        expect_problem(r, 400, "malformed", "jwk-signed newOrder: "
+                       "malformed")
 
     def padded(total):
         """A newOrder payload whose JWS body is about total bytes."""
@@ -731,9 +994,11 @@ def test_jws(A):
     check(r.status_code != 413 and size < 65536,
           "body under 64 KiB (%d bytes) is read (%d)" % (size, r.status_code),
           r)
-    r = A.post(d["newOrder"], padded(70000))
-    size = len(r.request.body or b"")
-    expect_problem(r, 413, None, "body over 64 KiB (%d bytes): 413" % size)
+    with store_unchanged("newOrder with a body over 64 KiB"):
+        r = A.post(d["newOrder"], padded(70000))
+        size = len(r.request.body or b"")
+        expect_problem(r, 413, None, "body over 64 KiB (%d bytes): 413" %
+                       size)
 
 
 def test_accounts(A, B):
@@ -759,15 +1024,20 @@ def test_accounts(A, B):
                    need_location=True) is not None:
         check(r.headers.get("Location") == X.kid,
               "onlyReturnExisting: the account's Location", r)
-    r = C.post(na, {"onlyReturnExisting": True}, ec_key())
-    expect_problem(r, 400, "accountDoesNotExist",
-                   "onlyReturnExisting with an unknown key")
-    r = C.post(na, {"termsOfServiceAgreed": True,
-                    "contact": ["tel:+15555550100"]}, ec_key())
-    expect_problem(r, 400, "unsupportedContact", "contact tel: refused")
-    r = C.post(na, {"termsOfServiceAgreed": True,
-                    "contact": ["mailto:a@b@c"]}, ec_key())
-    expect_problem(r, 400, "invalidContact", "contact mailto:a@b@c refused")
+    with store_unchanged("onlyReturnExisting with an unknown key"):
+        r = C.post(na, {"onlyReturnExisting": True,
+                        "termsOfServiceAgreed": True}, ec_key())
+        expect_problem(r, 400, "accountDoesNotExist",
+                       "onlyReturnExisting with an unknown key")
+    with store_unchanged("newAccount with a tel: contact"):
+        r = C.post(na, {"termsOfServiceAgreed": True,
+                        "contact": ["tel:+15555550100"]}, ec_key())
+        expect_problem(r, 400, "unsupportedContact", "contact tel: refused")
+    with store_unchanged("newAccount with contact mailto:a@b@c"):
+        r = C.post(na, {"termsOfServiceAgreed": True,
+                        "contact": ["mailto:a@b@c"]}, ec_key())
+        expect_problem(r, 400, "invalidContact",
+                       "contact mailto:a@b@c refused")
 
     r = X.post(X.kid, {"contact": ["mailto:new@example.org"]})
     doc = expect_json(r, 200, "account update (contact): 200")
@@ -779,15 +1049,17 @@ def test_accounts(A, B):
     if doc:
         check(doc.get("contact") == ["mailto:new@example.org"],
               "the new contact is stored", r)
-    r = X.post(X.kid, {"contact": ["tel:+15555550100"]})
-    expect_problem(r, 400, "unsupportedContact",
-                   "account update to a tel: contact refused")
+    with store_unchanged("account update to a tel: contact"):
+        r = X.post(X.kid, {"contact": ["tel:+15555550100"]})
+        expect_problem(r, 400, "unsupportedContact",
+                       "account update to a tel: contact refused")
     r = B.get(A.kid)
     expect_problem(r, 403, "unauthorized",
                    "POST-as-GET of another account's URL: unauthorized")
-    r = B.post(A.kid, {"status": "deactivated"})
-    expect_problem(r, 403, "unauthorized",
-                   "deactivating another account: unauthorized")
+    with store_unchanged("deactivating another account"):
+        r = B.post(A.kid, {"status": "deactivated"})
+        expect_problem(r, 403, "unauthorized",
+                       "deactivating another account: unauthorized")
     r = A.get(A.kid)
     check(r.status_code == 200 and r.json().get("status") == "valid",
           "the other account is still valid", r)
@@ -803,13 +1075,27 @@ def test_accounts(A, B):
     r = D.get(D.kid)
     expect_problem(r, 403, "unauthorized",
                    "POST-as-GET by a deactivated account: unauthorized")
-    r = D.post(d["newOrder"], {"identifiers": [{"type": "dns",
-               "value": "deact.example.test"}]})
-    expect_problem(r, 403, "unauthorized",
-                   "newOrder by a deactivated account: unauthorized")
-    r = C.post(na, {"termsOfServiceAgreed": True}, D.key)
-    expect_problem(r, 403, "unauthorized", "newAccount with a deactivated "
-                   "account's key: unauthorized (RFC 8555 7.3.6)")
+    with store_unchanged("newOrder by a deactivated account"):
+        r = D.post(d["newOrder"], {"identifiers": [{"type": "dns",
+                   "value": "deact.example.test"}]})
+        expect_problem(r, 403, "unauthorized",
+                       "newOrder by a deactivated account: unauthorized")
+    with store_unchanged("reactivating a deactivated account"):
+        r = D.post(D.kid, {"status": "valid"})
+        expect_problem(r, 403, "unauthorized", "account update by a "
+                       "deactivated account (status valid): unauthorized")
+    with store_unchanged("newAccount with a deactivated account's key"):
+        r = C.post(na, {"termsOfServiceAgreed": True}, D.key)
+        expect_problem(r, 403, "unauthorized", "newAccount with a "
+                       "deactivated account's key: unauthorized "
+                       "(RFC 8555 7.3.6)")
+    with store_unchanged("keyChange by a deactivated account"):
+        nk = ec_key()
+        r = D.post(d["keyChange"], make_jws(nk, {
+            "alg": alg_of(nk), "jwk": jwk_of(nk), "url": d["keyChange"]},
+            {"account": D.kid, "oldKey": jwk_of(D.key)}))
+        expect_problem(r, 403, "unauthorized", "keyChange by a deactivated "
+                       "account: unauthorized")
 
     # Key rollover.
     K = Account()
@@ -822,12 +1108,19 @@ def test_accounts(A, B):
         prot = {"alg": alg_of(newkey), "jwk": jwk_of(newkey), "url": url}
         return make_jws(newkey, prot, {"account": account,
                                        "oldKey": jwk_of(oldkey)})
-    r = K.post(kc, inner(new, K.kid, old, url=d["newOrder"]))
-    expect_problem(r, 400, "malformed", "keyChange: inner url differs: "
-                   "malformed")
-    r = K.post(kc, inner(new, K.kid, ec_key()))
-    expect_problem(r, 403, "unauthorized",
-                   "keyChange: oldKey not the account's key: unauthorized")
+    with store_unchanged("keyChange with an inner url that differs"):
+        r = K.post(kc, inner(new, K.kid, old, url=d["newOrder"]))
+        expect_problem(r, 400, "malformed", "keyChange: inner url differs: "
+                       "malformed")
+    with store_unchanged("keyChange with the wrong oldKey"):
+        r = K.post(kc, inner(new, K.kid, ec_key()))
+        expect_problem(r, 403, "unauthorized", "keyChange: oldKey not the "
+                       "account's key: unauthorized")
+    with store_unchanged("keyChange naming another account"):
+        r = K.post(kc, inner(new, A.kid, old))
+        check(r.status_code in (400, 403) and not problem_errors(
+            r, r.status_code, None), "keyChange: inner account another "
+            "account's URL: refused (%d)" % r.status_code, r)
     r = K.post(kc, inner(new, K.kid, old))
     doc = expect_json(r, 200, "keyChange: 200")
     if doc:
@@ -837,22 +1130,28 @@ def test_accounts(A, B):
     check(r.status_code >= 400 and ctype_of(r) == "application/problem+json",
           "keyChange: the old key is refused afterwards (%d)" % r.status_code,
           r)
-    r = C.post(na, {"onlyReturnExisting": True}, old)
-    expect_problem(r, 400, "accountDoesNotExist",
-                   "keyChange: newAccount with the old key finds nothing")
+    with store_unchanged("newAccount onlyReturnExisting with the old key"):
+        r = C.post(na, {"onlyReturnExisting": True}, old)
+        expect_problem(r, 400, "accountDoesNotExist",
+                       "keyChange: newAccount with the old key finds "
+                       "nothing")
     K.key = new
     r = K.get(K.kid)
     expect_json(r, 200, "keyChange: the new key works")
     r = C.post(na, {"onlyReturnExisting": True}, new)
     check(r.status_code == 200 and r.headers.get("Location") == K.kid,
           "keyChange: newAccount with the new key finds the account", r)
-    r = K.post(kc, inner(rsa.generate_private_key(65537, 1024), K.kid, new))
-    expect_problem(r, 400, "badPublicKey", "keyChange to an RSA 1024 key: "
-                   "badPublicKey")
-    r = K.post(kc, inner(A.key, K.kid, new))
-    expect_problem(r, 409, None, "keyChange to another account's key: 409")
-    check(r.headers.get("Location") == A.kid,
-          "keyChange 409 carries the holder's Location", r)
+    with store_unchanged("keyChange to an RSA 1024 key"):
+        r = K.post(kc, inner(rsa.generate_private_key(65537, 1024), K.kid,
+                             new))
+        expect_problem(r, 400, "badPublicKey", "keyChange to an RSA 1024 "
+                       "key: badPublicKey")
+    with store_unchanged("keyChange to another account's key"):
+        r = K.post(kc, inner(A.key, K.kid, new))
+        expect_problem(r, 409, None, "keyChange to another account's key: "
+                       "409")
+        check(r.headers.get("Location") == A.kid,
+              "keyChange 409 carries the holder's Location", r)
     r = K.get(K.kid)
     expect_json(r, 200, "keyChange refused: the key is unchanged")
 
@@ -864,20 +1163,27 @@ def identifiers_order(acct, idents):
 def test_orders(A, B):
     def dns(v):
         return {"type": "dns", "value": v}
-    r = identifiers_order(A, [])
-    expect_problem(r, 400, "malformed", "newOrder identifiers []: malformed")
-    r = identifiers_order(A, [{"type": "email", "value": "a@example.test"}])
-    expect_problem(r, 400, "unsupportedIdentifier",
-                   "identifier type email: unsupportedIdentifier")
+    with store_unchanged("newOrder with identifiers []"):
+        r = identifiers_order(A, [])
+        expect_problem(r, 400, "malformed", "newOrder identifiers []: "
+                       "malformed")
+    with store_unchanged("newOrder for an email identifier"):
+        r = identifiers_order(A, [{"type": "email",
+                                   "value": "a@example.test"}])
+        expect_problem(r, 400, "unsupportedIdentifier",
+                       "identifier type email: unsupportedIdentifier")
     for v in ("exa mple.test", "example.test.", "bücher.test"):
-        r = identifiers_order(A, [dns(v)])
-        expect_problem(r, 400, "rejectedIdentifier",
-                       "identifier %r: rejectedIdentifier" % v)
+        with store_unchanged("newOrder for %r" % v):
+            r = identifiers_order(A, [dns(v)])
+            expect_problem(r, 400, "rejectedIdentifier",
+                           "identifier %r: rejectedIdentifier" % v)
     bad = [dns("ok.example.test"), dns("bad_name.example.test"),
            dns("trailing.example.test.")]
-    r = identifiers_order(A, bad)
-    if expect_problem(r, 400, "rejectedIdentifier",
-                      "two bad identifiers in one order"):
+    with store_unchanged("newOrder with a good and two bad identifiers"):
+        r = identifiers_order(A, bad)
+        two_bad = expect_problem(r, 400, "rejectedIdentifier",
+                                 "two bad identifiers in one order")
+    if two_bad:
         subs = r.json().get("subproblems")
         good = isinstance(subs, list) and len(subs) == 2 and all(
             isinstance(s, dict) and s.get("type") == ERR +
@@ -925,6 +1231,13 @@ def test_orders(A, B):
                   types == ["dns-01"],
                   "wildcard authz: wildcard true, value x.test, only dns-01",
                   r)
+            # Wildcard with http-01 (RFC 8555 8.3, 7.1.3): a client cannot
+            # even try it, as there is no such challenge to POST to; nor
+            # tls-alpn-01 (RFC 8737 3).
+            check(chall_of(az, "http-01") is None and
+                  chall_of(az, "tls-alpn-01") is None,
+                  "wildcard authz: no http-01 (nor tls-alpn-01) challenge "
+                  "to POST to (%s)" % types, r)
     r = identifiers_order(A, [dns("Mixed.Case.Example.TEST")])
     o = expect_json(r, 201, "mixed-case name accepted")
     if o:
@@ -959,13 +1272,16 @@ def test_orders(A, B):
     expect_problem(r, 404, None, "authz fetched by another account: 404")
     r = A.get(url.rsplit("/", 1)[0] + "/NoSuchOrder00000000000")
     expect_problem(r, 404, None, "unknown order: 404")
-    r = A.post(o["finalize"], {"csr": make_csr(ec_key(),
-               ["list.example.test"])})
-    expect_problem(r, 403, "orderNotReady", "finalize before ready: "
-                   "orderNotReady")
-    r = B.post(o["finalize"], {"csr": make_csr(ec_key(),
-               ["list.example.test"])})
-    expect_problem(r, 404, None, "finalize of another account's order: 404")
+    with store_unchanged("finalize of a pending order"):
+        r = A.post(o["finalize"], {"csr": make_csr(ec_key(),
+                   ["list.example.test"])})
+        expect_problem(r, 403, "orderNotReady", "finalize before ready: "
+                       "orderNotReady")
+    with store_unchanged("finalize of another account's order"):
+        r = B.post(o["finalize"], {"csr": make_csr(ec_key(),
+                   ["list.example.test"])})
+        expect_problem(r, 404, None, "finalize of another account's order: "
+                       "404")
     return ip_order, wild
 
 
@@ -1019,8 +1335,9 @@ def test_challenges(A, B):
     check(HITS.get(c["token"], 0) == 0 and st and
           all(x.get("status") == "pending" for x in st),
           "POST-as-GET of an authz and a challenge starts no validation", r)
-    r = B.post(c["url"], {})
-    expect_problem(r, 404, None, "another account's challenge: 404")
+    with store_unchanged("POST {} to another account's challenge"):
+        r = B.post(c["url"], {})
+        expect_problem(r, 404, None, "another account's challenge: 404")
 
     for au, az, c in azs:
         CHALLENGES[c["token"]] = (200, A.keyauth(c["token"]))
@@ -1097,16 +1414,19 @@ def test_challenges(A, B):
 def test_more_orders(A):
     def dns(v):
         return {"type": "dns", "value": v}
-    r = identifiers_order(A, [dns("127.0.0.1")])
-    expect_problem(r, 400, "rejectedIdentifier",
-                   "an IP address as a dns identifier: rejectedIdentifier")
-    r = identifiers_order(A, [{"type": "ip", "value": "300.1.2.3"}])
-    check(r.status_code == 400 and not problem_errors(r, 400, None),
-          "ip identifier 300.1.2.3 refused (400)", r)
-    r = identifiers_order(A, [dns("n%d.example.test" % i)
-                              for i in range(101)])
-    check(r.status_code == 400 and not problem_errors(r, 400, None),
-          "101 identifiers refused (400)", r)
+    with store_unchanged("newOrder for dns 127.0.0.1"):
+        r = identifiers_order(A, [dns("127.0.0.1")])
+        expect_problem(r, 400, "rejectedIdentifier", "an IP address as a "
+                       "dns identifier: rejectedIdentifier")
+    with store_unchanged("newOrder for ip 300.1.2.3"):
+        r = identifiers_order(A, [{"type": "ip", "value": "300.1.2.3"}])
+        check(r.status_code == 400 and not problem_errors(r, 400, None),
+              "ip identifier 300.1.2.3 refused (400)", r)
+    with store_unchanged("newOrder with 101 identifiers"):
+        r = identifiers_order(A, [dns("n%d.example.test" % i)
+                                  for i in range(101)])
+        check(r.status_code == 400 and not problem_errors(r, 400, None),
+              "101 identifiers refused (400)", r)
     r = identifiers_order(A, [dns("dup.proto.test"), dns("DUP.proto.test")])
     o = expect_json(r, 201, "order with the same name twice: 201")
     if o:
@@ -1119,9 +1439,10 @@ def test_more_orders(A):
     if not o:
         return
     au = o["authorizations"][0]
-    r = A.post(au, {"status": "valid"})
-    expect_problem(r, 400, "malformed", "authz status other than "
-                   "deactivated: malformed")
+    with store_unchanged("authz update to status valid"):
+        r = A.post(au, {"status": "valid"})
+        expect_problem(r, 400, "malformed", "authz status other than "
+                       "deactivated: malformed")
     r = A.post(au, {"status": "deactivated"})
     doc = expect_json(r, 200, "authz deactivation: 200")
     if doc:
@@ -1310,17 +1631,23 @@ def finalize(acct, o, csr):
 
 def test_finalize(A, B, ourl, o):
     names = [i["value"] for i in o["identifiers"]]
-    r = finalize(A, o, make_csr(ec_key(), names[:1]))
-    expect_problem(r, 400, "badCSR", "CSR lacking a name of the order: badCSR",
-                   detail_has="CSR check")
-    r = finalize(A, o, make_csr(ec_key(), names + ["c.proto.test"]))
-    expect_problem(r, 400, "badCSR", "CSR with a name not in the order: "
-                   "badCSR", detail_has="CSR check")
-    r = finalize(A, o, make_csr(A.key, names))
-    expect_problem(r, 400, "badCSR", "CSR signed with the account key: badCSR",
-                   detail_has="CSR check")
-    r = finalize(A, o, "bm90IGEgQ1NS")
-    expect_problem(r, 400, "badCSR", "CSR not DER: badCSR")
+    # Every validation started so far has been polled to its end: nothing
+    # else writes to the store during the refused requests below.
+    with store_unchanged("finalize with a CSR lacking a name"):
+        r = finalize(A, o, make_csr(ec_key(), names[:1]))
+        expect_problem(r, 400, "badCSR", "CSR lacking a name of the order: "
+                       "badCSR", detail_has="CSR check")
+    with store_unchanged("finalize with a CSR with an extra name"):
+        r = finalize(A, o, make_csr(ec_key(), names + ["c.proto.test"]))
+        expect_problem(r, 400, "badCSR", "CSR with a name not in the order: "
+                       "badCSR", detail_has="CSR check")
+    with store_unchanged("finalize with a CSR for the account key"):
+        r = finalize(A, o, make_csr(A.key, names))
+        expect_problem(r, 400, "badCSR", "CSR signed with the account key: "
+                       "badCSR", detail_has="CSR check")
+    with store_unchanged("finalize with a CSR not DER"):
+        r = finalize(A, o, "bm90IGEgQ1NS")
+        expect_problem(r, 400, "badCSR", "CSR not DER: badCSR")
     r = A.get(ourl)
     check(r.status_code == 200 and r.json().get("status") == "ready",
           "the order stays ready after refused CSRs", r)
@@ -1334,9 +1661,10 @@ def test_finalize(A, B, ourl, o):
                                                        str),
           "finalize reply: status valid with a certificate URL", r)
     curl = doc.get("certificate")
-    r = finalize(A, o, make_csr(ec_key(), names))
-    expect_problem(r, 403, "orderNotReady", "finalize of a valid order: "
-                   "orderNotReady")
+    with store_unchanged("finalize of a valid order"):
+        r = finalize(A, o, make_csr(ec_key(), names))
+        expect_problem(r, 403, "orderNotReady", "finalize of a valid order: "
+                       "orderNotReady")
     r = A.get(ourl)
     check(r.status_code == 200 and r.json().get("certificate") == curl,
           "the order shows the certificate URL", r)
@@ -1454,34 +1782,49 @@ def test_revocation(A, B, cert1, names):
               "200", r)
         check(r.headers.get("Replay-Nonce"), "revoke reply has Replay-Nonce",
               r)
-        r = A.post(rc, {"certificate": b64u(cert1["der"]), "reason": 1})
-        expect_problem(r, 400, "alreadyRevoked", "revoke again: "
-                       "alreadyRevoked")
+        with store_unchanged("revoke of a revoked certificate"):
+            r = A.post(rc, {"certificate": b64u(cert1["der"]), "reason": 1})
+            expect_problem(r, 400, "alreadyRevoked", "revoke again: "
+                           "alreadyRevoked")
+        with store_unchanged("revoke of a revoked certificate, another "
+                             "reason"):
+            r = A.post(rc, {"certificate": b64u(cert1["der"]),
+                            "reason": 4})
+            expect_problem(r, 400, "alreadyRevoked", "revoke again with "
+                           "another reason: alreadyRevoked")
     if cert2:
-        r = A.post(rc, {"certificate": b64u(cert2["der"]), "reason": 7})
-        expect_problem(r, 400, "badRevocationReason",
-                       "revoke with reason 7: badRevocationReason")
-        r = A.post(rc, {"certificate": b64u(cert2["der"]), "reason": 2})
-        expect_problem(r, 400, "badRevocationReason",
-                       "revoke with reason 2 (cACompromise): "
-                       "badRevocationReason")
+        with store_unchanged("revoke with reason 7"):
+            r = A.post(rc, {"certificate": b64u(cert2["der"]), "reason": 7})
+            expect_problem(r, 400, "badRevocationReason",
+                           "revoke with reason 7: badRevocationReason")
+        with store_unchanged("revoke with reason 2"):
+            r = A.post(rc, {"certificate": b64u(cert2["der"]), "reason": 2})
+            expect_problem(r, 400, "badRevocationReason",
+                           "revoke with reason 2 (cACompromise): "
+                           "badRevocationReason")
         r = C.post(rc, {"certificate": b64u(cert2["der"]), "reason": 4},
                    cert2["key"])
         check(r.status_code == 200, "revoke by the certificate key (jwk), "
               "another certificate: 200", r)
-        r = C.post(rc, {"certificate": b64u(cert2["der"])}, cert2["key"])
-        expect_problem(r, 400, "alreadyRevoked", "revoke by the certificate "
-                       "key again: alreadyRevoked")
+        with store_unchanged("revoke by the certificate key again"):
+            r = C.post(rc, {"certificate": b64u(cert2["der"])},
+                       cert2["key"])
+            expect_problem(r, 400, "alreadyRevoked", "revoke by the "
+                           "certificate key again: alreadyRevoked")
     if cert3:
-        r = C.post(rc, {"certificate": b64u(cert3["der"])}, ec_key())
-        expect_problem(r, 403, "unauthorized", "revoke signed by an unrelated "
-                       "key (jwk): unauthorized")
-        r = B.post(rc, {"certificate": b64u(cert3["der"])})
-        expect_problem(r, 403, "unauthorized", "revoke by an account that "
-                       "does not hold the certificate: unauthorized")
-        r = A.post(rc, {"certificate": b64u(b"\x30\x03\x02\x01\x01")})
-        expect_problem(r, 400, "malformed", "revoke of an unreadable "
-                       "certificate: malformed")
+        with store_unchanged("revoke signed by an unrelated key"):
+            r = C.post(rc, {"certificate": b64u(cert3["der"])}, ec_key())
+            expect_problem(r, 403, "unauthorized", "revoke signed by an "
+                           "unrelated key (jwk): unauthorized")
+        with store_unchanged("revoke by another account"):
+            r = B.post(rc, {"certificate": b64u(cert3["der"])})
+            expect_problem(r, 403, "unauthorized", "revoke by an account "
+                           "that does not hold the certificate: "
+                           "unauthorized")
+        with store_unchanged("revoke of an unreadable certificate"):
+            r = A.post(rc, {"certificate": b64u(b"\x30\x03\x02\x01\x01")})
+            expect_problem(r, 400, "malformed", "revoke of an unreadable "
+                           "certificate: malformed")
         r = A.post(rc, {"certificate": b64u(cert3["der"])})
         check(r.status_code == 200, "revoke by the account without a "
               "reason: 200", r)
@@ -1493,11 +1836,12 @@ def test_revocation(A, B, cert1, names):
         .public_key(k.public_key()).serial_number(x509.random_serial_number()) \
         .not_valid_before(now).not_valid_after(now + datetime.timedelta(1)) \
         .sign(k, hashes.SHA256())
-    r = C.post(rc, {"certificate": b64u(foreign.public_bytes(
-        serialization.Encoding.DER))}, k)
-    check(400 <= r.status_code < 500 and not problem_errors(
-        r, r.status_code, None), "revoke of a certificate this CA never "
-        "issued, signed by its key: refused (%d)" % r.status_code, r)
+    with store_unchanged("revoke of a certificate this CA never issued"):
+        r = C.post(rc, {"certificate": b64u(foreign.public_bytes(
+            serialization.Encoding.DER))}, k)
+        check(400 <= r.status_code < 500 and not problem_errors(
+            r, r.status_code, None), "revoke of a certificate this CA never "
+            "issued, signed by its key: refused (%d)" % r.status_code, r)
 
 
 def main():

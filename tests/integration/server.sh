@@ -12,6 +12,7 @@ HTTP01_PORT=$((BASEPORT + 80))
 TLSALPN01_PORT=$((BASEPORT + 1))
 DNS_PORT=$((BASEPORT + 53))
 MGMT_PORT=$((BASEPORT + 55))
+PUBLISH_PORT=$((BASEPORT + 444))
 DATA="$T/data"
 CONF="$DATA/anvil.conf"
 CA_PEM="$DATA/ca.pem"
@@ -21,9 +22,10 @@ PIDS=""
 stop_servers() {
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
-	if [ -f "$DATA/lighttpd/lighttpd.pid" ]; then
-		kill "$(cat "$DATA/lighttpd/lighttpd.pid")" 2>/dev/null
-	fi
+	for pf in "$DATA/lighttpd/lighttpd.pid" "$DATA/apache/httpd.pid" \
+	    "$DATA/apache/spawn-fcgi.pid"; do
+		[ -f "$pf" ] && kill "$(cat "$pf")" 2>/dev/null
+	done
 	# lighttpd's FastCGI children and CGI validators die with it.
 	pkill -f "$DATA/anvil.conf" 2>/dev/null
 	[ -n "${ANVIL_KEEP:-}" ] || rm -rf "$T"
@@ -62,6 +64,9 @@ http_port = $HTTP01_PORT
 tls_port = $TLSALPN01_PORT
 dns_resolver = 127.0.0.1@$DNS_PORT
 timeout = 5
+[issuance]
+crl_url = http://127.0.0.1:$PUBLISH_PORT/crl/anvil.crl
+ca_issuers_url = http://127.0.0.1:$PUBLISH_PORT/crl/ca.crt
 ${EXTRA_CONF:-}
 EOC
 	"$ADMIN" --config "$CONF" init >"$T/init.out" 2>&1 || { cat "$T/init.out"; fail "anvil-admin init"; finish; }
@@ -69,8 +74,13 @@ EOC
 	    -tlsalpn01 "" -management "127.0.0.1:$MGMT_PORT" -defaultIPv6 "" \
 	    >"$T/challtestsrv.log" 2>&1 &
 	PIDS="$PIDS $!"
-	ANVIL_PORT=$HTTPS_PORT ANVIL_BUILDDIR="$top_builddir" \
-	    sh "$top_srcdir/scripts/run-lighttpd.sh" "$DATA" >"$T/serve.out" 2>&1 &
+	case ${ANVIL_WEB:-lighttpd-fcgi} in
+	lighttpd-*) runner=run-lighttpd.sh ;;
+	apache-*) runner=run-apache.sh ;;
+	esac
+	ANVIL_PORT=$HTTPS_PORT ANVIL_PUBLISH_PORT=$PUBLISH_PORT ANVIL_BUILDDIR="$top_builddir" \
+	    sh "$top_srcdir/scripts/$runner" "$DATA" "$(echo "${ANVIL_WEB:-lighttpd-fcgi}" | sed 's/^[a-z0-9]*-//')" \
+	    >"$T/serve.out" 2>&1 &
 	PIDS="$PIDS $!"
 	if ! wait_for "$DIR_URL" 20; then
 		cat "$T/serve.out" "$DATA/lighttpd/error.log" 2>/dev/null

@@ -1,0 +1,53 @@
+# shape.sh - sourced by the per-shape tests after setting ANVIL_WEB and
+# BASEPORT: the shipped config of that shape serves Anvil; the
+# existing-account reply (200 + Location) survives it; certbot issues
+# (http-01) and revokes; lego issues (http-01) and revokes; the CRL and the
+# CA certificate are fetched over plain HTTP from the published folder.
+. "$(dirname "$0")/lib.sh"
+. "$(dirname "$0")/server.sh"
+start_servers
+
+expect_exit 0 "[$ANVIL_WEB] existing account keeps 200 + Location" \
+    /usr/bin/python3 "$top_srcdir/tests/integration/existing_account.py" "$DIR_URL" "$CA_PEM"
+cat "$T/out"
+
+CB="$T/certbot"
+certbot_run() {
+	REQUESTS_CA_BUNDLE="$CA_PEM" timeout 180 certbot --non-interactive \
+	    --server "$DIR_URL" --config-dir "$CB" --work-dir "$CB" \
+	    --logs-dir "$CB" --agree-tos -m ops@example.org "$@"
+}
+expect_exit 0 "[$ANVIL_WEB] certbot register" certbot_run register
+expect_exit 0 "[$ANVIL_WEB] certbot updates its account" \
+    certbot_run update_account -m ops2@example.org
+expect_exit 0 "[$ANVIL_WEB] certbot http-01 issue" certbot_run certonly --standalone \
+    --http-01-address 127.0.0.1 --http-01-port "$HTTP01_PORT" -d cb.shape.example.test --cert-name cb
+verify_chain "$CB/live/cb/fullchain.pem" "[$ANVIL_WEB] certbot"
+expect_exit 0 "[$ANVIL_WEB] certbot revoke" certbot_run revoke \
+    --cert-path "$CB/live/cb/cert.pem" --reason keycompromise --no-delete-after-revoke
+
+lego_cmd() {
+	LEGO_CA_CERTIFICATES="$CA_PEM" timeout 180 lego --accept-tos \
+	    --email ops@example.org --server "$DIR_URL" --path "$T/lego" \
+	    --domains lego.shape.example.test --http --http.port "127.0.0.1:$HTTP01_PORT" "$@"
+}
+expect_exit 0 "[$ANVIL_WEB] lego http-01 issue" lego_cmd run
+verify_chain "$T/lego/certificates/lego.shape.example.test.crt" "[$ANVIL_WEB] lego"
+expect_exit 0 "[$ANVIL_WEB] lego revoke" lego_cmd revoke
+
+# anvil-crl while the server serves, then the CRL over plain HTTP.
+expect_exit 0 "[$ANVIL_WEB] anvil-crl" "$top_builddir/anvil-crl" --config "$CONF"
+curl -s -o "$T/fetched.crl" "http://127.0.0.1:$PUBLISH_PORT/crl/anvil.crl" &&
+    curl -s -o "$T/fetched.crl.pem" "http://127.0.0.1:$PUBLISH_PORT/crl/anvil.crl.pem" &&
+    cmp -s "$T/fetched.crl" "$DATA/crl/anvil.crl" &&
+    certtool --verify-crl --load-ca-certificate "$CA_PEM" --infile "$T/fetched.crl.pem" >/dev/null 2>&1 &&
+    ok "[$ANVIL_WEB] CRL fetched over HTTP verifies" || fail "[$ANVIL_WEB] CRL over HTTP"
+serial=$(cert_serial "$CB/live/cb/cert.pem")
+certtool --crl-info --inder --infile "$T/fetched.crl" 2>/dev/null | grep -qi "Serial Number (hex): $serial" &&
+    ok "[$ANVIL_WEB] revoked certbot certificate is in the CRL" || fail "[$ANVIL_WEB] serial $serial not in the CRL"
+curl -s -o "$T/ca.crt" "http://127.0.0.1:$PUBLISH_PORT/crl/ca.crt" &&
+    certtool -i --inder --infile "$T/ca.crt" 2>/dev/null | grep -q "Certificate Authority (CA): TRUE" &&
+    ok "[$ANVIL_WEB] CA certificate over HTTP" || fail "[$ANVIL_WEB] CA certificate over HTTP"
+certtool -i --infile "$CB/live/cb/cert.pem" 2>/dev/null | grep -q "URI: http://127.0.0.1:$PUBLISH_PORT/crl/anvil.crl" &&
+    ok "[$ANVIL_WEB] certificates point to the published CRL" || fail "[$ANVIL_WEB] no CRLDP"
+finish
