@@ -122,6 +122,19 @@ const char *acme_authz_status(json_t *rec, time_t now);
 anvil_err acme_ident_normalise(json_t *id, char type[8], char value[256],
     char *why, size_t whylen);
 
+/* ------------------------------------------------------------ eab.c */
+
+/*
+ * Checks an externalAccountBinding JWS (borrowed) for the new account
+ * account_id and, in txn, records the binding on its key. Returns
+ * ANVIL_ERR_MALFORMED (structure) or ANVIL_ERR_UNAUTHORIZED (unknown,
+ * disabled, expired or used key; bad MAC) with why filled; the key id
+ * into kid_out on success.
+ */
+anvil_err acme_eab_bind(struct acme_req *r, struct store_txn *txn,
+    json_t *eab, const char *account_id, char *kid_out, size_t kidlen,
+    char *why, size_t whylen);
+
 /* ------------------------------------------------------------ endpoints */
 
 anvil_err acme_directory(struct acme_req *r);

@@ -17,6 +17,10 @@ struct newacct {
 	const char *id;		/* its id */
 	char *found;		/* id of the account holding the key */
 	json_t *found_rec;
+	struct acme_req *r;
+	json_t *eab;		/* externalAccountBinding, borrowed */
+	char eab_kid[160];	/* out: the key id bound */
+	char why[256];		/* out: why the binding was refused */
 };
 
 static anvil_err
@@ -34,6 +38,16 @@ newacct_fn(struct store_txn *txn, void *arg)
 		return store_get(txn, STORE_ACCOUNT, a->found, &a->found_rec);
 	if (rc != ANVIL_ERR_NOTFOUND || a->rec == NULL)
 		return rc;
+	if (a->eab == NULL && a->r->ctx->cfg->eab_required)
+		return ANVIL_ERR_EABREQUIRED;
+	if (a->eab != NULL) {
+		/* Binding and account commit together, or neither does. */
+		rc = acme_eab_bind(a->r, txn, a->eab, a->id, a->eab_kid,
+		    sizeof(a->eab_kid), a->why, sizeof(a->why));
+		if (rc != ANVIL_OK)
+			return rc;
+		json_object_set_new(a->rec, "eab_kid", json_string(a->eab_kid));
+	}
 	return store_put(txn, STORE_ACCOUNT, a->id, a->rec, STORE_PUT_NEW);
 }
 
@@ -47,6 +61,7 @@ acme_new_account(struct acme_req *r)
 	anvil_err rc;
 
 	memset(&a, 0, sizeof(a));
+	a.r = r;
 	if ((rc = acme_auth(r, ACME_AUTH_JWK)) != ANVIL_OK)
 		return rc;
 	if (r->payload == NULL)
@@ -101,13 +116,20 @@ acme_new_account(struct acme_req *r)
 			    jose_jwk_to_json(r->jws->jwk));
 			json_object_set_new(a.rec, "contact", contact ?
 			    json_deep_copy(contact) : json_array());
-			if (r->ctx->cfg->eab_required) {
-				rc = acme_fail(r, ANVIL_ERR_EABREQUIRED,
-				    "this server requires external account "
-				    "binding");
+			a.eab = json_object_get(r->payload,
+			    "externalAccountBinding");
+			rc = store_run(r->ctx->st, 0, newacct_fn, &a, NULL, 0);
+			if (rc == ANVIL_ERR_EABREQUIRED) {
+				rc = acme_fail(r, rc, "this server requires "
+				    "external account binding: ask the "
+				    "operator for a key id and HMAC key");
 				goto out;
 			}
-			rc = store_run(r->ctx->st, 0, newacct_fn, &a, NULL, 0);
+			if ((rc == ANVIL_ERR_MALFORMED ||
+			    rc == ANVIL_ERR_UNAUTHORIZED) && a.why[0]) {
+				rc = acme_fail(r, rc, "%s", a.why);
+				goto out;
+			}
 		}
 	}
 	if (rc != ANVIL_OK) {

@@ -14,6 +14,7 @@
 
 #include <gnutls/gnutls.h>
 
+#include "admin/admin.h"
 #include "ca/ca.h"
 #include "core/conf.h"
 #include "core/log.h"
@@ -23,9 +24,22 @@
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 3
 
+/* Commands that work on the live store (opened before they run). */
+static const struct {
+	const char *name;
+	int (*fn)(struct admin_ctx *, int, char **);
+	const char *help;
+} commands[] = {
+	{ "eab", admin_eab, "eab create [--alg HS256|HS384|HS512] "
+	    "[--single-use] [--expires DAYS] | eab list | eab disable KID" },
+};
+#define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
+
 static void
 usage(FILE *f)
 {
+	size_t i;
+
 	fprintf(f,
 	    "usage: anvil-admin [--config FILE] COMMAND\n"
 	    "\n"
@@ -34,10 +48,14 @@ usage(FILE *f)
 	    "           store under [server] data_dir; load and check them if\n"
 	    "           both exist; refuse a key without its certificate or\n"
 	    "           a certificate without its key\n"
-	    "\n"
+	    "%s", "");
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %s\n", commands[i].help);
+	fprintf(f, "\n"
 	    "Options:\n"
 	    "  -c, --config FILE  configuration file (default: $ANVIL_CONFIG,\n"
 	    "                     else %s)\n"
+	    "  -j, --json         output JSON for scripts\n"
 	    "  -h, --help         this text\n"
 	    "  -V, --version      print the version\n"
 	    "\n"
@@ -79,6 +97,7 @@ main(int argc, char **argv)
 {
 	static const struct option opts[] = {
 		{ "config", required_argument, NULL, 'c' },
+		{ "json", no_argument, NULL, 'j' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ NULL, 0, NULL, 0 }
@@ -86,13 +105,17 @@ main(int argc, char **argv)
 	struct anvil_config *cfg = NULL;
 	const char *config_path = NULL;
 	char err[1024] = "";
-	int c, status = EXIT_USAGE;
+	int c, status = EXIT_USAGE, json = 0;
+	size_t i;
 
 	log_init("anvil-admin", LOG_LVL_WARN, 0);
-	while ((c = getopt_long(argc, argv, "c:hV", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "+c:jhV", opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			config_path = optarg;
+			break;
+		case 'j':
+			json = 1;
 			break;
 		case 'h':
 			usage(stdout);
@@ -126,10 +149,33 @@ main(int argc, char **argv)
 			goto out;
 		}
 		status = cmd_init(cfg);
-	} else {
+		goto out;
+	}
+	for (i = 0; i < NCOMMANDS; i++)
+		if (strcmp(argv[optind], commands[i].name) == 0)
+			break;
+	if (i == NCOMMANDS) {
 		fprintf(stderr, "anvil-admin: unknown command \"%s\"\n",
 		    argv[optind]);
 		usage(stderr);
+		goto out;
+	}
+	{
+		struct admin_ctx ctx;
+		memset(&ctx, 0, sizeof(ctx));
+		ctx.cfg = cfg;
+		ctx.json = json;
+		ctx.out = stdout;
+		if (store_open(cfg->data_dir, 0, &ctx.st, err, sizeof(err)) !=
+		    ANVIL_OK) {
+			fprintf(stderr, "anvil-admin: %s\n", err);
+			status = EXIT_FAIL;
+			goto out;
+		}
+		int first = optind;
+		optind = 0;	/* each command parses its own options */
+		status = commands[i].fn(&ctx, argc - first, argv + first);
+		store_close(ctx.st);
 	}
 out:
 	config_free(cfg);

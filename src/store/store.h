@@ -39,6 +39,7 @@ enum store_kind {
 	STORE_CERT,		/* serial (lower-case hex) -> certificate;
 				 * index: "account"; revoked index: records
 				 * with a "revoked" object member */
+	STORE_EAB,		/* External Account Binding key id -> key */
 	STORE_KIND__MAX
 };
 

@@ -91,6 +91,7 @@ enum dbi {
 	DBI_AUTHZ,
 	DBI_CHALLENGE,
 	DBI_CERT,
+	DBI_EAB,		/* EAB key id -> key record */
 	DBI_THUMBPRINT,		/* thumbprint -> account id (unique) */
 	DBI_ACCT_ORDERS,	/* account id -> order ids (sorted dups) */
 	DBI_ACCT_AUTHZ,		/* account id -> authz ids (sorted dups) */
@@ -106,7 +107,8 @@ enum dbi {
 _Static_assert((int)DBI_ACCOUNT == (int)STORE_ACCOUNT &&
     (int)DBI_ORDER == (int)STORE_ORDER && (int)DBI_AUTHZ == (int)STORE_AUTHZ &&
     (int)DBI_CHALLENGE == (int)STORE_CHALLENGE &&
-    (int)DBI_CERT == (int)STORE_CERT && (int)DBI_THUMBPRINT ==
+    (int)DBI_CERT == (int)STORE_CERT && (int)DBI_EAB == (int)STORE_EAB &&
+    (int)DBI_THUMBPRINT ==
     (int)STORE_KIND__MAX, "record kinds and database files out of step");
 
 static const struct db_desc {
@@ -118,6 +120,7 @@ static const struct db_desc {
 	[DBI_AUTHZ] = { "authz.db", 0 },
 	[DBI_CHALLENGE] = { "challenges.db", 0 },
 	[DBI_CERT] = { "certs.db", 0 },
+	[DBI_EAB] = { "eab.db", 0 },
 	[DBI_THUMBPRINT] = { "idx_thumbprint.db", 0 },
 	[DBI_ACCT_ORDERS] = { "idx_account_orders.db", DB_DUP | DB_DUPSORT },
 	[DBI_ACCT_AUTHZ] = { "idx_account_authz.db", DB_DUP | DB_DUPSORT },

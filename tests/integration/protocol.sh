@@ -4,6 +4,9 @@
 # requests as well as right ones: directory and nonces, every JWS check,
 # accounts, key rollover, orders and identifiers, http-01 (answered by the
 # script itself), finalize and CSR checks, certificate download, revocation.
+# After each refused request that could have written something it compares
+# the store's record files ($DATA/store, read with db5.3_dump from Debian's
+# db5.3-util; the checks are skipped without it) before and after.
 . "$(dirname "$0")/lib.sh"
 BASEPORT=23000
 . "$(dirname "$0")/server.sh"

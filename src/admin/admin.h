@@ -1,0 +1,42 @@
+/*
+ * admin.h - anvil-admin's commands. Each takes the context and its own
+ * arguments (argv[0] is the command name) and returns the process exit
+ * status: 0 success, 1 the operation failed (reason on stderr), 2 usage.
+ * Output is for people (aligned columns) unless ctx->json, then one JSON
+ * document on stdout.
+ */
+#ifndef ANVIL_ADMIN_ADMIN_H
+#define ANVIL_ADMIN_ADMIN_H
+
+#include <stdio.h>
+
+#include <jansson.h>
+
+#include "core/conf.h"
+#include "store/store.h"
+
+#define ADMIN_OK 0
+#define ADMIN_FAIL 1
+#define ADMIN_USAGE 2
+
+struct admin_ctx {
+	const struct anvil_config *cfg;
+	struct store *st;	/* opened by the dispatcher (live store) */
+	int json;		/* --json */
+	FILE *out;		/* stdout */
+};
+
+/*
+ * Prints rows (a JSON array of objects, borrowed) as aligned columns
+ * named by cols (NULL-terminated), or the array itself with --json.
+ */
+void admin_print_table(struct admin_ctx *ctx, json_t *rows,
+    const char *const *cols);
+
+/* Prints one object: "key: value" lines, or JSON with --json. */
+void admin_print_object(struct admin_ctx *ctx, json_t *obj);
+
+/* The commands (eab.c). */
+int admin_eab(struct admin_ctx *ctx, int argc, char **argv);
+
+#endif

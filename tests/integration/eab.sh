@@ -1,0 +1,74 @@
+#!/bin/sh
+# eab.sh - External Account Binding with eab_required = true: keys made by
+# anvil-admin while the server runs; certbot and lego register with them;
+# HS256/HS384/HS512; a wrong MAC, a reused single-use key, a disabled key
+# and an expired-by-design unknown key are refused and store nothing.
+. "$(dirname "$0")/lib.sh"
+BASEPORT=31000
+EXTRA_CONF="[accounts]
+eab_required = true"
+. "$(dirname "$0")/server.sh"
+start_servers
+PY=/usr/bin/python3
+EC="$top_srcdir/tests/integration/eab_client.py"
+
+curl -s --cacert "$CA_PEM" "$DIR_URL" | grep -q '"externalAccountRequired": true' &&
+    ok "directory meta says externalAccountRequired" || fail "meta lacks externalAccountRequired"
+
+# mkkey ARGS...: sets KID and HMAC from "anvil-admin --json eab create".
+mkkey() {
+	"$ADMIN" --config "$CONF" --json eab create "$@" >"$T/key.json" || { fail "eab create $*"; return 1; }
+	KID=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["kid"])' "$T/key.json")
+	HMAC=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["hmac_key"])' "$T/key.json")
+}
+
+expect_exit 0 "no binding refused" $PY "$EC" "$DIR_URL" "$CA_PEM" none x x HS256
+cat "$T/out"
+for alg in HS256 HS384 HS512; do
+	mkkey --alg $alg
+	expect_exit 0 "$alg key binds an account" $PY "$EC" "$DIR_URL" "$CA_PEM" good "$KID" "$HMAC" $alg
+done
+mkkey
+expect_exit 0 "wrong MAC refused" $PY "$EC" "$DIR_URL" "$CA_PEM" badmac "$KID" "$HMAC" HS256
+expect_exit 0 "unknown key id refused" $PY "$EC" "$DIR_URL" "$CA_PEM" refused "no-such-kid" "$HMAC" HS256
+mkkey --single-use
+expect_exit 0 "single-use key binds once" $PY "$EC" "$DIR_URL" "$CA_PEM" good "$KID" "$HMAC" HS256
+expect_exit 0 "single-use key refused the second time" $PY "$EC" "$DIR_URL" "$CA_PEM" refused "$KID" "$HMAC" HS256
+mkkey --expires 30
+expect_exit 0 "anvil-admin eab disable" "$ADMIN" --config "$CONF" eab disable "$KID"
+expect_exit 0 "disabled key refused" $PY "$EC" "$DIR_URL" "$CA_PEM" refused "$KID" "$HMAC" HS256
+expect_exit 2 "eab create --alg HS1 refused" "$ADMIN" --config "$CONF" eab create --alg HS1
+expect_exit 1 "disabling an unknown key fails" "$ADMIN" --config "$CONF" eab disable nope
+
+# Real clients.
+mkkey
+CB="$T/certbot"
+certbot_run() {
+	REQUESTS_CA_BUNDLE="$CA_PEM" timeout 180 certbot --non-interactive \
+	    --server "$DIR_URL" --config-dir "$CB" --work-dir "$CB" \
+	    --logs-dir "$CB" --agree-tos -m ops@example.org "$@"
+}
+expect_exit 1 "certbot without EAB is refused" certbot_run register
+grep -q "externalAccountRequired" "$CB/letsencrypt.log" && ok "certbot was told externalAccountRequired" ||
+    fail "no externalAccountRequired in certbot's log"
+expect_exit 0 "certbot registers with --eab-kid/--eab-hmac-key" certbot_run register \
+    --eab-kid "$KID" --eab-hmac-key "$HMAC"
+expect_exit 0 "certbot issues with its EAB account" certbot_run certonly --standalone \
+    --http-01-address 127.0.0.1 --http-01-port "$HTTP01_PORT" -d eab.example.test --cert-name eab
+verify_chain "$CB/live/eab/fullchain.pem" "certbot with EAB"
+
+mkkey
+expect_exit 0 "lego registers with --eab --kid --hmac and issues" env LEGO_CA_CERTIFICATES="$CA_PEM" \
+    timeout 180 lego --accept-tos --email ops@example.org --server "$DIR_URL" --path "$T/lego" \
+    --eab --kid "$KID" --hmac "$HMAC" --domains lego-eab.example.test \
+    --http --http.port "127.0.0.1:$HTTP01_PORT" run
+verify_chain "$T/lego/certificates/lego-eab.example.test.crt" "lego with EAB"
+
+expect_exit 0 "eab list" "$ADMIN" --config "$CONF" eab list
+expect_out "kid" "eab list has a header"
+grep -q "disabled" "$T/out" && ok "eab list shows the disabled key" || fail "no disabled key listed"
+grep -q "$HMAC" "$T/out" && fail "eab list shows a secret" || ok "eab list shows no HMAC key"
+expect_exit 0 "eab list --json" "$ADMIN" --config "$CONF" --json eab list
+$PY -c 'import json,sys; rows=json.load(open(sys.argv[1])); assert len(rows) >= 8; assert any(r["accounts"] == 1 for r in rows)' "$T/out" &&
+    ok "eab list --json: every key, bound accounts counted" || fail "eab list --json: $(cat "$T/out")"
+finish
