@@ -49,4 +49,8 @@ void acme_handle(struct acme_ctx *ctx, anvil_err rc,
  */
 anvil_err acme_validate(struct acme_ctx *ctx, const char *chall_id);
 
+/* 1 if p is a name-policy pattern newOrder understands: a lower-case DNS
+ * name, or an IP address or network (used by anvil-admin policy). */
+int acme_policy_pattern_ok(const char *p);
+
 #endif

@@ -135,6 +135,16 @@ anvil_err acme_eab_bind(struct acme_req *r, struct store_txn *txn,
     json_t *eab, const char *account_id, char *kid_out, size_t kidlen,
     char *why, size_t whylen);
 
+/* ------------------------------------------------------------ policy.c */
+
+/*
+ * Checks one identifier (value without "*.") against the global policy
+ * and the policy of the account's EAB key (either may be NULL): deny lists
+ * first, then allow lists. ANVIL_ERR_REJECTEDID with why when refused.
+ */
+anvil_err acme_policy_check(json_t *global, json_t *key, const char *type,
+    const char *value, char *why, size_t whylen);
+
 /* ------------------------------------------------------------ endpoints */
 
 anvil_err acme_directory(struct acme_req *r);

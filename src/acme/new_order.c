@@ -183,6 +183,7 @@ acme_new_order(struct acme_req *r)
 	anvil_err rc, first = ANVIL_OK;
 	char first_why[640] = "";
 	char *url = NULL;
+	json_t *gpol = NULL, *kpol = NULL;
 	size_t i, j;
 
 	memset(&o, 0, sizeof(o));
@@ -205,12 +206,31 @@ acme_new_order(struct acme_req *r)
 		    "identifiers in one order", ACME_MAX_IDENTIFIERS);
 	if ((o.ids = calloc(json_array_size(list), sizeof(*o.ids))) == NULL)
 		return acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
+	/* Name policy: the server's, and that of the account's EAB key. */
+	if (acme_record_load(r->ctx, STORE_POLICY, "global", &gpol) !=
+	    ANVIL_OK)
+		gpol = NULL;
+	{
+		const char *kid = json_string_value(json_object_get(r->account,
+		    "eab_kid"));
+		char pid[200];
+		if (kid != NULL) {
+			snprintf(pid, sizeof(pid), "eab:%s", kid);
+			if (acme_record_load(r->ctx, STORE_POLICY, pid, &kpol) !=
+			    ANVIL_OK)
+				kpol = NULL;
+		}
+	}
 
 	json_array_foreach(list, i, v) {
 		struct ident *id = &o.ids[o.n];
 		char why[300];
 		anvil_err e = acme_ident_normalise(v, id->type, id->value, why,
 		    sizeof(why));
+		if (e == ANVIL_OK)
+			e = acme_policy_check(gpol, kpol, id->type,
+			    id->value + (strncmp(id->value, "*.", 2) == 0 ? 2 :
+			    0), why, sizeof(why));
 		if (e != ANVIL_OK) {
 			char type[96];
 			const char *val = json_string_value(json_object_get(v,
@@ -262,6 +282,8 @@ acme_new_order(struct acme_req *r)
 	rc = acme_reply_json(r, 201, acme_order_json(r->ctx, o.order_id,
 	    o.order, r->now));
 out:
+	json_decref(gpol);
+	json_decref(kpol);
 	free(url);
 	free(o.ids);
 	json_decref(o.order);

@@ -32,6 +32,8 @@ static const struct {
 } commands[] = {
 	{ "eab", admin_eab, "eab create [--alg HS256|HS384|HS512] "
 	    "[--single-use] [--expires DAYS] | eab list | eab disable KID" },
+	{ "policy", admin_policy, "policy [--eab KID] show | allow PATTERN | "
+	    "deny PATTERN | remove PATTERN | clear" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

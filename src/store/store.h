@@ -40,6 +40,7 @@ enum store_kind {
 				 * index: "account"; revoked index: records
 				 * with a "revoked" object member */
 	STORE_EAB,		/* External Account Binding key id -> key */
+	STORE_POLICY,		/* "global" or "eab:<kid>" -> name policy */
 	STORE_KIND__MAX
 };
 
@@ -155,5 +156,30 @@ anvil_err store_nonce_spend(struct store *st, const unsigned char *nonce,
 
 /* Drops spent-nonce records that expired before now; *purged counts them. */
 anvil_err store_nonce_purge(struct store *st, time_t now, size_t *purged);
+
+/*
+ * Hot backup of the whole store while other processes use it: a forced
+ * checkpoint, then Berkeley DB's own hot backup (DB_ENV->backup: every
+ * database file copied in step with the cache's writes, then every log
+ * file), then catastrophic recovery in the copy and removal of the logs it
+ * no longer needs. The copy is built in a sibling folder dir.partial-XXXXXX
+ * and renamed to dir when it is complete and on disk, so dir never holds
+ * half a backup. dir must not exist or be an empty folder
+ * (ANVIL_ERR_EXISTS). The result is a store folder: restore it as
+ * <data_dir>/store beside the CA key and certificate.
+ */
+anvil_err store_backup(struct store *st, const char *dir, char *err,
+    size_t errlen);
+
+/*
+ * Checks every file of the store. DB->verify must not run on a file other
+ * processes are writing (it takes no locks), so this takes a hot snapshot
+ * as store_backup does, in data_dir/.anvil-check-XXXXXX (removed after),
+ * recovers it, runs DB->verify on each of its files, then opens it and
+ * reads every record: keys valid, records parse, each record's index
+ * entries present and no index entry more than the records account for.
+ * ANVIL_ERR_CORRUPT names each damaged file in err; ANVIL_OK if all agree.
+ */
+anvil_err store_verify(struct store *st, char *err, size_t errlen);
 
 #endif

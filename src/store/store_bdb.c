@@ -92,6 +92,7 @@ enum dbi {
 	DBI_CHALLENGE,
 	DBI_CERT,
 	DBI_EAB,		/* EAB key id -> key record */
+	DBI_POLICY,		/* policy id -> allow/deny lists */
 	DBI_THUMBPRINT,		/* thumbprint -> account id (unique) */
 	DBI_ACCT_ORDERS,	/* account id -> order ids (sorted dups) */
 	DBI_ACCT_AUTHZ,		/* account id -> authz ids (sorted dups) */
@@ -108,6 +109,7 @@ _Static_assert((int)DBI_ACCOUNT == (int)STORE_ACCOUNT &&
     (int)DBI_ORDER == (int)STORE_ORDER && (int)DBI_AUTHZ == (int)STORE_AUTHZ &&
     (int)DBI_CHALLENGE == (int)STORE_CHALLENGE &&
     (int)DBI_CERT == (int)STORE_CERT && (int)DBI_EAB == (int)STORE_EAB &&
+    (int)DBI_POLICY == (int)STORE_POLICY &&
     (int)DBI_THUMBPRINT ==
     (int)STORE_KIND__MAX, "record kinds and database files out of step");
 
@@ -121,6 +123,7 @@ static const struct db_desc {
 	[DBI_CHALLENGE] = { "challenges.db", 0 },
 	[DBI_CERT] = { "certs.db", 0 },
 	[DBI_EAB] = { "eab.db", 0 },
+	[DBI_POLICY] = { "policy.db", 0 },
 	[DBI_THUMBPRINT] = { "idx_thumbprint.db", 0 },
 	[DBI_ACCT_ORDERS] = { "idx_account_orders.db", DB_DUP | DB_DUPSORT },
 	[DBI_ACCT_AUTHZ] = { "idx_account_authz.db", DB_DUP | DB_DUPSORT },

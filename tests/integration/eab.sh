@@ -64,6 +64,29 @@ expect_exit 0 "lego registers with --eab --kid --hmac and issues" env LEGO_CA_CE
     --http --http.port "127.0.0.1:$HTTP01_PORT" run
 verify_chain "$T/lego/certificates/lego-eab.example.test.crt" "lego with EAB"
 
+# Name policy: per EAB key and global, changed while the server runs.
+mkkey
+expect_exit 0 "policy allow for one key" "$ADMIN" --config "$CONF" policy --eab "$KID" allow ok.example.test
+expect_out '"ok.example.test"' "policy shows the allowed name"
+expect_exit 2 "a bad pattern is refused" "$ADMIN" --config "$CONF" policy allow 'bad name!'
+expect_exit 1 "policy for an unknown key is refused" "$ADMIN" --config "$CONF" policy --eab nope allow x.test
+lego_key() {
+	LEGO_CA_CERTIFICATES="$CA_PEM" timeout 180 lego --accept-tos --email pol@example.org \
+	    --server "$DIR_URL" --path "$T/lego-pol" --eab --kid "$KID" --hmac "$HMAC" \
+	    --http --http.port "127.0.0.1:$HTTP01_PORT" "$@" run
+}
+expect_exit 0 "policy-limited key gets a name inside its list" lego_key --domains www.ok.example.test
+expect_exit 1 "policy-limited key cannot get a name outside its list" lego_key --domains other.example.test
+expect_out "rejectedIdentifier" "refused with rejectedIdentifier"
+expect_exit 0 "global deny" "$ADMIN" --config "$CONF" policy deny bad.ok.example.test
+expect_exit 1 "a globally denied name is refused even inside the key's list" lego_key --domains bad.ok.example.test
+expect_out "rejectedIdentifier" "global deny gives rejectedIdentifier"
+expect_exit 0 "policy remove" "$ADMIN" --config "$CONF" policy remove bad.ok.example.test
+expect_exit 0 "the name is allowed again" lego_key --domains bad.ok.example.test
+expect_exit 0 "--json policy show" "$ADMIN" --config "$CONF" --json policy show
+$PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["deny"] == [] and d["scope"] == "global"' "$T/out" &&
+    ok "global policy is empty again" || fail "policy show: $(cat "$T/out")"
+
 expect_exit 0 "eab list" "$ADMIN" --config "$CONF" eab list
 expect_out "kid" "eab list has a header"
 grep -q "disabled" "$T/out" && ok "eab list shows the disabled key" || fail "no disabled key listed"

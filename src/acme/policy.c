@@ -1,0 +1,141 @@
+/*
+ * policy.c - which names and addresses may be ordered: deny and allow
+ * lists kept in the store ("global", and "eab:<kid>" for the accounts
+ * bound to an External Account Binding key), edited live with
+ * "anvil-admin policy". A dns pattern "example.org" covers the name and
+ * every name below it; an ip pattern is an address or a network
+ * (address/prefix). Deny wins; a non-empty allow list admits only what it
+ * covers.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <sys/socket.h>
+
+#include "acme/acme_int.h"
+
+int
+acme_policy_pattern_ok(const char *p)
+{
+	unsigned char a[16];
+	char buf[64];
+	const char *slash = strchr(p, '/');
+	size_t i;
+
+	if (*p == '\0' || strlen(p) > 253)
+		return 0;
+	if (slash != NULL || strchr(p, ':') != NULL ||
+	    strspn(p, "0123456789.") == strlen(p)) {
+		size_t al = slash ? (size_t)(slash - p) : strlen(p);
+		char *end;
+		long bits;
+		int v6;
+		if (al == 0 || al >= sizeof(buf))
+			return 0;
+		memcpy(buf, p, al);
+		buf[al] = '\0';
+		v6 = inet_pton(AF_INET6, buf, a) == 1;
+		if (!v6 && inet_pton(AF_INET, buf, a) != 1)
+			return 0;
+		if (slash == NULL)
+			return 1;
+		bits = strtol(slash + 1, &end, 10);
+		return *end == '\0' && slash[1] != '\0' && bits >= 0 &&
+		    bits <= (v6 ? 128 : 32);
+	}
+	for (i = 0; p[i]; i++)
+		if (!((p[i] >= 'a' && p[i] <= 'z') || (p[i] >= '0' &&
+		    p[i] <= '9') || p[i] == '-' || p[i] == '.'))
+			return 0;
+	return p[0] != '.' && p[strlen(p) - 1] != '.';
+}
+
+/* 1 if pattern p covers identifier type/value (value without "*."). */
+static int
+covers(const char *p, const char *type, const char *value)
+{
+	unsigned char a[16], n[16];
+	char buf[64];
+	const char *slash;
+	size_t al, pl, vl, full, rest;
+	long bits;
+	int fam;
+
+	if (strcmp(type, "dns") == 0) {
+		pl = strlen(p);
+		vl = strlen(value);
+		if (strchr(p, ':') || strchr(p, '/'))
+			return 0;
+		return strcasecmp(value, p) == 0 || (vl > pl &&
+		    value[vl - pl - 1] == '.' &&
+		    strcasecmp(value + vl - pl, p) == 0);
+	}
+	fam = strchr(value, ':') ? AF_INET6 : AF_INET;
+	if (inet_pton(fam, value, a) != 1)
+		return 0;
+	slash = strchr(p, '/');
+	al = slash ? (size_t)(slash - p) : strlen(p);
+	if (al >= sizeof(buf))
+		return 0;
+	memcpy(buf, p, al);
+	buf[al] = '\0';
+	if (inet_pton(fam, buf, n) != 1)
+		return 0;
+	bits = slash ? strtol(slash + 1, NULL, 10) : (fam == AF_INET ? 32 :
+	    128);
+	full = (size_t)bits / 8;
+	rest = (size_t)bits % 8;
+	if (memcmp(a, n, full) != 0)
+		return 0;
+	return rest == 0 || ((a[full] ^ n[full]) & (0xff << (8 - rest))) == 0;
+}
+
+static int
+any_covers(json_t *list, const char *type, const char *value,
+    const char **which)
+{
+	json_t *v;
+	size_t i;
+
+	json_array_foreach(list, i, v) {
+		const char *p = json_string_value(v);
+		if (p != NULL && covers(p, type, value)) {
+			*which = p;
+			return 1;
+		}
+	}
+	return 0;
+}
+
+anvil_err
+acme_policy_check(json_t *global, json_t *key, const char *type,
+    const char *value, char *why, size_t whylen)
+{
+	json_t *pols[2] = { global, key };
+	const char *names[2] = { "the server's", "your account key's" };
+	const char *which = NULL;
+	int i;
+
+	for (i = 0; i < 2; i++)
+		if (pols[i] != NULL && any_covers(json_object_get(pols[i],
+		    "deny"), type, value, &which)) {
+			snprintf(why, whylen, "%s policy forbids %s (deny %s)",
+			    names[i], value, which);
+			return ANVIL_ERR_REJECTEDID;
+		}
+	for (i = 0; i < 2; i++) {
+		json_t *allow = pols[i] ? json_object_get(pols[i], "allow") :
+		    NULL;
+		if (json_array_size(allow) > 0 && !any_covers(allow, type,
+		    value, &which)) {
+			snprintf(why, whylen, "%s policy does not allow %s",
+			    names[i], value);
+			return ANVIL_ERR_REJECTEDID;
+		}
+	}
+	return ANVIL_OK;
+}
