@@ -30,6 +30,16 @@ if [ "$(id -u)" = 0 ]; then
 	while [ "$d" != / ]; do d=$(dirname "$d"); chmod o+x "$d" 2>/dev/null || true; done
 fi
 
+# stop_all: proxy-fcgi's exit: Apache (when started) and the FastCGI
+# servers whose PIDs spawn-fcgi wrote, one a line.
+# shellcheck disable=SC2317 # run by the EXIT trap
+stop_all() {
+	set +e
+	[ -n "${apid:-}" ] && kill "$apid" 2>/dev/null
+	# shellcheck disable=SC2046
+	kill $(cat "$ap/spawn-fcgi.pid" 2>/dev/null) 2>/dev/null
+}
+
 case $shape in
 fcgid)
 	modules="fcgid headers"
@@ -46,6 +56,9 @@ proxy-fcgi)
 	# shellcheck disable=SC2086
 	ANVIL_CONFIG="$data/anvil.conf" spawn-fcgi -s "$ap/fcgi.sock" -M 0660 \
 	    $ug -F 2 -P "$ap/spawn-fcgi.pid" -- "$builddir/anvil" >/dev/null
+	# spawn-fcgi puts each server in a session of its own: nothing stops
+	# them with Apache unless this script does (see the end).
+	trap stop_all EXIT
 	;;
 cgi)
 	modules="cgid env"
@@ -98,4 +111,13 @@ esac
 apache2 -t -f "$ap/httpd.conf" >/dev/null 2>&1 || apache2 -t -f "$ap/httpd.conf"
 echo "directory: https://127.0.0.1:$port/acme/directory"
 echo "trust: $data/ca.pem"
-exec apache2 -f "$ap/httpd.conf" -DFOREGROUND
+[ "$shape" = proxy-fcgi ] || exec apache2 -f "$ap/httpd.conf" -DFOREGROUND
+# proxy-fcgi: stay Apache's parent, so that stopping this script (Ctrl-C,
+# SIGTERM) stops Apache and the FastCGI servers too.
+apache2 -f "$ap/httpd.conf" -DFOREGROUND &
+apid=$!
+trap 'exit 143' TERM
+trap 'exit 130' INT
+rc=0
+wait "$apid" || rc=$?
+exit "$rc"

@@ -24,7 +24,9 @@ stop_servers() {
 	for p in $PIDS; do wait "$p" 2>/dev/null; done
 	for pf in "$DATA/lighttpd/lighttpd.pid" "$DATA/apache/httpd.pid" \
 	    "$DATA/apache/spawn-fcgi.pid"; do
-		[ -f "$pf" ] && kill "$(cat "$pf")" 2>/dev/null
+		# spawn-fcgi writes one PID a line.
+		# shellcheck disable=SC2046
+		[ -f "$pf" ] && kill $(cat "$pf") 2>/dev/null
 	done
 	# lighttpd's FastCGI children and CGI validators die with it.
 	pkill -f "$DATA/anvil.conf" 2>/dev/null
