@@ -41,8 +41,23 @@ chall_fn(struct store_txn *txn, void *arg)
 	    c->r->account_id) != 0)
 		return ANVIL_ERR_NOTFOUND;
 	snprintf(c->authz, sizeof(c->authz), "%s", aid);
-	if (!c->start || strcmp(json_string_value(json_object_get(c->rec,
-	    "status")) ?: "", "pending") != 0)
+	if (!c->start)
+		return ANVIL_OK;
+	/* A validation whose process died (killed, restarted) stays
+	 * "processing": a client asking again after three timeouts starts
+	 * it again instead of waiting for ever. */
+	if (strcmp(json_string_value(json_object_get(c->rec, "status")) ?: "",
+	    "processing") == 0 && json_integer_value(json_object_get(c->rec,
+	    "started")) + 3 * (json_int_t)c->r->ctx->cfg->timeout <
+	    (json_int_t)c->r->now) {
+		json_object_set_new(c->rec, "started", json_integer(c->r->now));
+		if ((rc = store_put(txn, STORE_CHALLENGE, c->id, c->rec, 0)))
+			return rc;
+		c->started = 1;
+		return ANVIL_OK;
+	}
+	if (strcmp(json_string_value(json_object_get(c->rec, "status")) ?: "",
+	    "pending") != 0)
 		return ANVIL_OK;
 	if ((rc = store_get(txn, STORE_AUTHZ, aid, &az)) != ANVIL_OK)
 		return rc;

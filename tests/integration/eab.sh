@@ -52,7 +52,7 @@ expect_exit 1 "certbot without EAB is refused" certbot_run register
 grep -q "externalAccountRequired" "$CB/letsencrypt.log" && ok "certbot was told externalAccountRequired" ||
     fail "no externalAccountRequired in certbot's log"
 expect_exit 0 "certbot registers with --eab-kid/--eab-hmac-key" certbot_run register \
-    --eab-kid "$KID" --eab-hmac-key "$HMAC"
+    --eab-kid="$KID" --eab-hmac-key="$HMAC"
 expect_exit 0 "certbot issues with its EAB account" certbot_run certonly --standalone \
     --http-01-address 127.0.0.1 --http-01-port "$HTTP01_PORT" -d eab.example.test --cert-name eab
 verify_chain "$CB/live/eab/fullchain.pem" "certbot with EAB"
@@ -60,7 +60,7 @@ verify_chain "$CB/live/eab/fullchain.pem" "certbot with EAB"
 mkkey
 expect_exit 0 "lego registers with --eab --kid --hmac and issues" env LEGO_CA_CERTIFICATES="$CA_PEM" \
     timeout 180 lego --accept-tos --email ops@example.org --server "$DIR_URL" --path "$T/lego" \
-    --eab --kid "$KID" --hmac "$HMAC" --domains lego-eab.example.test \
+    --eab --kid="$KID" --hmac="$HMAC" --domains lego-eab.example.test \
     --http --http.port "127.0.0.1:$HTTP01_PORT" run
 verify_chain "$T/lego/certificates/lego-eab.example.test.crt" "lego with EAB"
 
@@ -72,7 +72,7 @@ expect_exit 2 "a bad pattern is refused" "$ADMIN" --config "$CONF" policy allow 
 expect_exit 1 "policy for an unknown key is refused" "$ADMIN" --config "$CONF" policy --eab nope allow x.test
 lego_key() {
 	LEGO_CA_CERTIFICATES="$CA_PEM" timeout 180 lego --accept-tos --email pol@example.org \
-	    --server "$DIR_URL" --path "$T/lego-pol" --eab --kid "$KID" --hmac "$HMAC" \
+	    --server "$DIR_URL" --path "$T/lego-pol" --eab --kid="$KID" --hmac="$HMAC" \
 	    --http --http.port "127.0.0.1:$HTTP01_PORT" "$@" run
 }
 expect_exit 0 "policy-limited key gets a name inside its list" lego_key --domains www.ok.example.test

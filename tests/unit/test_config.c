@@ -200,6 +200,7 @@ Test(config, refuses_nul_and_overlong_lines)
 	cr_assert(strstr(err, "NUL") != NULL, "%s", err);
 
 	big = malloc(strlen(BASE) + n + 2);
+	cr_assert_not_null(big);
 	strcpy(big, BASE);
 	memset(big + strlen(BASE), 'a', n);
 	big[strlen(BASE) + n] = '\0';
