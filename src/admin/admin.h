@@ -41,4 +41,23 @@ int admin_eab(struct admin_ctx *ctx, int argc, char **argv);
 /* policy.c */
 int admin_policy(struct admin_ctx *ctx, int argc, char **argv);
 
+/* Inventory (inventory.c) and maintenance (maint.c) of the live store. */
+int admin_accounts(struct admin_ctx *ctx, int argc, char **argv);
+int admin_orders(struct admin_ctx *ctx, int argc, char **argv);
+int admin_authz(struct admin_ctx *ctx, int argc, char **argv);
+int admin_certs(struct admin_ctx *ctx, int argc, char **argv);
+int admin_revoke(struct admin_ctx *ctx, int argc, char **argv);
+int admin_stats(struct admin_ctx *ctx, int argc, char **argv);
+int admin_sweep(struct admin_ctx *ctx, int argc, char **argv);
+int admin_db(struct admin_ctx *ctx, int argc, char **argv);
+
+/* RFC 3339 UTC text of t ("2026-01-02T03:04:05Z") into out[32]. */
+void admin_time(json_int_t t, char out[32]);
+/* The time member key of rec as RFC 3339 text, or JSON null; new ref. */
+json_t *admin_time_json(json_t *rec, const char *key);
+/* An order's / authorization's status as clients see it at now (expiry
+ * applied, as src/acme/resource.c does on read). */
+const char *admin_order_status(json_t *rec, time_t now);
+const char *admin_authz_status(json_t *rec, time_t now);
+
 #endif

@@ -34,6 +34,27 @@ static const struct {
 	    "[--single-use] [--expires DAYS] | eab list | eab disable KID" },
 	{ "policy", admin_policy, "policy [--eab KID] show | allow PATTERN | "
 	    "deny PATTERN | remove PATTERN | clear" },
+	{ "accounts", admin_accounts, "accounts list | accounts show ID | "
+	    "accounts deactivate ID" },
+	{ "orders", admin_orders, "orders show ID" },
+	{ "authz", admin_authz, "authz show ID" },
+	{ "certs", admin_certs, "certs list [--account ID] [--name NAME] "
+	    "[--revoked]\n"
+	    "           [--expiring-before YYYY-MM-DD]\n"
+	    "  certs show SERIAL\n"
+	    "  certs export [--format json|csv] [the filters of certs list]" },
+	{ "revoke", admin_revoke, "revoke SERIAL [--reason N|NAME]  "
+	    "server side (1 if already revoked)" },
+	{ "stats", admin_stats, "stats    accounts, orders, authorizations "
+	    "by status; certificates\n"
+	    "           issued, revoked, expiring within 30 days" },
+	{ "sweep", admin_sweep, "sweep [--quiet]  fail validations whose "
+	    "process died; drop expired\n"
+	    "           nonces and never-valid orders expired over 30 days "
+	    "ago (cron)" },
+	{ "db", admin_db, "db check  verify every file, record and index "
+	    "(1 names a damaged file)\n"
+	    "  db backup DIR  hot backup; DIR restores as data_dir/store" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -84,12 +84,10 @@ val_dns01(const struct anvil_config *cfg, const char *name,
 {
 	unsigned char digest[32];
 	char expected[DIGEST_B64U_LEN + 1], qname[VAL_MAX_NAME + 32];
-	char first[80] = "", value[128];
 	struct val_dns *dns = NULL;
 	struct ub_result *res = NULL;
 	anvil_err rc = ANVIL_ERR_DNS;
-	size_t total;
-	int i, seen = 0, ret;
+	int ret;
 
 	if ((size_t)snprintf(qname, sizeof(qname), "_acme-challenge.%s",
 	    name) >= sizeof(qname))
@@ -109,6 +107,24 @@ val_dns01(const struct anvil_config *cfg, const char *name,
 	    detaillen);
 	if (rc != ANVIL_OK)
 		goto out;
+	rc = val_dns01_answer(res, qname, expected, detail, detaillen);
+out:
+	if (res != NULL)
+		ub_resolve_free(res);
+	val_dns_free(dns);
+	return rc;
+}
+
+/* Checks unbound's TXT answer: see val_int.h. */
+anvil_err
+val_dns01_answer(const struct ub_result *res, const char *qname,
+    const char *expected, char *detail, size_t detaillen)
+{
+	char first[80] = "", value[128];
+	anvil_err rc;
+	size_t total;
+	int i, seen = 0;
+
 	if (!res->havedata) {
 		if (res->nxdomain || res->rcode == RCODE_NXDOMAIN)
 			rc = errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
@@ -149,8 +165,5 @@ val_dns01(const struct anvil_config *cfg, const char *name,
 		    "none of the %d TXT records at %s is the expected value",
 		    seen, qname);
 out:
-	if (res != NULL)
-		ub_resolve_free(res);
-	val_dns_free(dns);
 	return rc;
 }

@@ -260,30 +260,23 @@ check_acme_value(const gnutls_datum_t *v, const unsigned char *digest,
 	return ANVIL_OK;
 }
 
-/* Checks the peer's certificate. */
-static anvil_err
-check_cert(gnutls_session_t sess, const struct val_ident *id,
-    const struct val_addr *ip, const unsigned char *digest, char *detail,
-    size_t detaillen)
+/* Checks the peer's certificate (DER): see val_int.h. */
+anvil_err
+val_tlsalpn01_check_der(const unsigned char *der, size_t len,
+    const struct val_ident *id, const struct val_addr *ip,
+    const unsigned char *digest, char *detail, size_t detaillen)
 {
-	const gnutls_datum_t *peers;
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t value = { NULL, 0 };
+	gnutls_datum_t in = { (unsigned char *)der, (unsigned)len };
 	anvil_err rc = ANVIL_ERR_INCORRECT;
-	unsigned np = 0, idx, crit = 0, acme_crit = 0;
+	unsigned idx, crit = 0, acme_crit = 0;
 	int ret, nacme = 0, nsan = 0, acme_idx = -1;
 
-	if (gnutls_certificate_type_get(sess) != GNUTLS_CRT_X509)
-		return errf(detail, detaillen, ANVIL_ERR_TLS,
-		    "the peer did not present an X.509 certificate");
-	peers = gnutls_certificate_get_peers(sess, &np);
-	if (peers == NULL || np == 0)
-		return errf(detail, detaillen, ANVIL_ERR_TLS,
-		    "the peer presented no certificate");
 	if ((ret = gnutls_x509_crt_init(&crt)) < 0)
 		return errf(detail, detaillen, ANVIL_ERR_NOMEM,
 		    "gnutls_x509_crt_init: %s", gnutls_strerror(ret));
-	ret = gnutls_x509_crt_import(crt, &peers[0], GNUTLS_X509_FMT_DER);
+	ret = gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_DER);
 	if (ret < 0) {
 		rc = errf(detail, detaillen, ANVIL_ERR_INCORRECT,
 		    "the tls-alpn-01 certificate cannot be parsed: %s",
@@ -348,6 +341,26 @@ out:
 	gnutls_free(value.data);
 	gnutls_x509_crt_deinit(crt);
 	return rc;
+}
+
+/* Checks the peer's certificate. */
+static anvil_err
+check_cert(gnutls_session_t sess, const struct val_ident *id,
+    const struct val_addr *ip, const unsigned char *digest, char *detail,
+    size_t detaillen)
+{
+	const gnutls_datum_t *peers;
+	unsigned np = 0;
+
+	if (gnutls_certificate_type_get(sess) != GNUTLS_CRT_X509)
+		return errf(detail, detaillen, ANVIL_ERR_TLS,
+		    "the peer did not present an X.509 certificate");
+	peers = gnutls_certificate_get_peers(sess, &np);
+	if (peers == NULL || np == 0)
+		return errf(detail, detaillen, ANVIL_ERR_TLS,
+		    "the peer presented no certificate");
+	return val_tlsalpn01_check_der(peers[0].data, peers[0].size, id, ip,
+	    digest, detail, detaillen);
 }
 
 /* Maps a failed handshake to CONNECTION (the transport) or TLS. */

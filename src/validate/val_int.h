@@ -88,4 +88,24 @@ anvil_err val_tlsalpn01(const struct anvil_config *cfg,
     const struct val_ident *id, const struct val_addr *ip,
     const char *key_authz, int64_t deadline, char *detail, size_t detaillen);
 
+/*
+ * Internal entry points of the checkers, split out so the fuzz targets
+ * (tests/fuzz) reach the code that reads peer-supplied bytes without a
+ * network.
+ *
+ * val_tlsalpn01_check_der: the checks on the tls-alpn-01 certificate the
+ * peer presented (DER, len bytes): exactly one subjectAltName naming id
+ * (ip NULL for a dns identifier), one critical acmeIdentifier extension
+ * holding the 32 bytes of digest (SHA-256 of the key authorization).
+ *
+ * val_dns01_answer: the checks on unbound's TXT answer for qname: one of
+ * the records must be exactly expected (base64url of the digest, 43
+ * characters). res is borrowed.
+ */
+anvil_err val_tlsalpn01_check_der(const unsigned char *der, size_t len,
+    const struct val_ident *id, const struct val_addr *ip,
+    const unsigned char *digest, char *detail, size_t detaillen);
+anvil_err val_dns01_answer(const struct ub_result *res, const char *qname,
+    const char *expected, char *detail, size_t detaillen);
+
 #endif
