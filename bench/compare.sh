@@ -39,6 +39,10 @@ HZ=$(getconf CLK_TCK)
 
 W=$(mktemp -d /tmp/anvil-bench.XXXXXX)
 chmod 755 "$W"
+# One run measures one build: the shared tree may be rebuilt meanwhile.
+mkdir -p "$W/bin"
+cp "$top/anvil" "$W/bin/anvil"
+BUILD="$(sha256sum "$W/bin/anvil" | cut -c1-12), built $(date -u -r "$top/anvil" +%Y-%m-%dT%H:%MZ)"
 DNS=$((B + 53)); MGMT=$((B + 55)); H01=$((B + 80))
 PIDS=""
 
@@ -111,7 +115,7 @@ timeout = 5
 EOC
 	"$top/anvil-admin" --config "$d/anvil.conf" init >"$W/$1.init" 2>&1 ||
 	    { cat "$W/$1.init"; exit 1; }
-	ANVIL_PORT=$4 ANVIL_PUBLISH_PORT=$(($4 + 1)) ANVIL_BUILDDIR="$top" \
+	ANVIL_PORT=$4 ANVIL_PUBLISH_PORT=$(($4 + 1)) ANVIL_BUILDDIR="$W/bin" \
 	    sh "$top/scripts/$2" "$d" "$3" >"$W/$1.serve" 2>&1 &
 	eval "PID_$(echo "$1" | tr - _)=$!"
 	PIDS="$PIDS $!"
@@ -230,7 +234,7 @@ ELAPSED=$(($(date +%s) - T0))
 {
 rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 [ -n "$(git -C "$top" status --porcelain -- src 2>/dev/null)" ] && rev="$rev+dirty-src"
-echo "acmeload compare: $(date -u +%Y-%m-%dT%H:%MZ), anvil $rev ($(date -u -r "$top/anvil" +%H:%MZ) build), $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), runs ${SECS}s (nonce ${NSECS}s), total ${ELAPSED}s"
+echo "acmeload compare: $(date -u +%Y-%m-%dT%H:%MZ), anvil $rev (binary $BUILD), $(nproc) CPUs, $(sed -n 's/^model name\s*: //p' /proc/cpuinfo | head -1), runs ${SECS}s (nonce ${NSECS}s), total ${ELAPSED}s"
 awk -v concs="$CONCS" '
 function ratio(a, b) { return (a != "" && b != "" && b + 0 > 0) ? sprintf("%.2fx", a / b) : "-" }
 { k = $1 SUBSEP $2 SUBSEP $3
@@ -249,7 +253,8 @@ END {
       V[a, "rate"], V[a, "p99"], V[a, "srv"], V[a, "gen"],
       V[p, "rate"], V[p, "p99"], V[p, "srv"], V[p, "gen"],
       V[f, "rate"], V[f, "p99"], V[f, "srv"], V[f, "gen"],
-      ratio(V[a, "rate"], V[p, "rate"]), ratio(V[a, "srv"], V[p, "srv"]) }
+      ratio(V[a, "rate"], V[p, "rate"]) (V[p, "err"] > 0 ? "!" : ""), ratio(V[a, "srv"], V[p, "srv"]) }
+  printf "(! = Pebble had timeouts in that run, see notes)\n"
   printf "\nHEAD newNonce, C=16 (req/s, mean of runs): Anvil lighttpd %.0f, Pebble %.0f, Anvil fcgid %.0f; Anvil/Pebble %s\n",
     nsum["lt-fcgi"] / (ncnt["lt-fcgi"] ? ncnt["lt-fcgi"] : 1), nsum["pebble"] / (ncnt["pebble"] ? ncnt["pebble"] : 1),
     nsum["ap-fcgid"] / (ncnt["ap-fcgid"] ? ncnt["ap-fcgid"] : 1),

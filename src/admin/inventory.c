@@ -1070,8 +1070,8 @@ serial_norm(const char *in, char out[SERIAL_HEX_MAX + 1])
 
 /* Reads a certificate by serial, also left-padded to 16 bytes. */
 static anvil_err
-cert_lookup(struct admin_ctx *ctx, const char *arg, char serial[SERIAL_HEX_MAX + 1],
-    json_t **rec, char *err, size_t errlen)
+cert_lookup(struct admin_ctx *ctx, const char *arg,
+    char serial[SERIAL_HEX_MAX + 1], json_t **rec, char *err, size_t errlen)
 {
 	struct get_arg g = { STORE_CERT, serial, NULL };
 	size_t n;
@@ -1340,10 +1340,10 @@ struct stats {
 static void
 bump(json_t *obj, const char *key)
 {
-	json_int_t n = json_integer_value(json_object_get(obj, key));
+	const char *k = key[0] != '\0' ? key : "(none)";
 
-	json_object_set_new(obj, key[0] ? key : "(none)",
-	    json_integer(n + 1));
+	json_object_set_new(obj, k, json_integer(json_integer_value(
+	    json_object_get(obj, k)) + 1));
 }
 
 static anvil_err
@@ -1394,6 +1394,22 @@ stat_cert(const char *id, json_t *rec, void *arg)
 	return ANVIL_OK;
 }
 
+/* Every status a client can see, in this order, so scripts need not guess. */
+static const char *const acct_st[] = { "valid", "deactivated", "revoked",
+	NULL };
+static const char *const order_st[] = { "pending", "ready", "processing",
+	"valid", "invalid", NULL };
+static const char *const authz_st[] = { "pending", "valid", "invalid",
+	"deactivated", "expired", "revoked", NULL };
+
+static void
+zero_fill(json_t *obj, const char *const *keys)
+{
+	for (; *keys != NULL; keys++)
+		if (json_object_get(obj, *keys) == NULL)
+			json_object_set_new(obj, *keys, json_integer(0));
+}
+
 static anvil_err
 stats_fn(struct store_txn *txn, void *arg)
 {
@@ -1403,6 +1419,9 @@ stats_fn(struct store_txn *txn, void *arg)
 	json_object_clear(s->accounts);
 	json_object_clear(s->orders);
 	json_object_clear(s->authz);
+	zero_fill(s->accounts, acct_st);
+	zero_fill(s->orders, order_st);
+	zero_fill(s->authz, authz_st);
 	s->issued = s->revoked = s->expired = s->expiring = s->active = 0;
 	if ((rc = store_each(txn, STORE_ACCOUNT, stat_acct, s)) ||
 	    (rc = store_each(txn, STORE_ORDER, stat_order, s)) ||
@@ -1423,25 +1442,10 @@ stat_rows(json_t *rows, const char *kind, json_t *obj)
 		    "kind", kind, "status", k, "count", v));
 }
 
-static void
-zero_fill(json_t *obj, const char *const *keys)
-{
-	for (; *keys != NULL; keys++)
-		if (json_object_get(obj, *keys) == NULL)
-			json_object_set_new(obj, *keys, json_integer(0));
-}
-
 int
 admin_stats(struct admin_ctx *ctx, int argc, char **argv)
 {
 	static const char *const cols[] = { "kind", "status", "count", NULL };
-	/* Every status a client can see, so scripts need not guess. */
-	static const char *const acct_st[] = { "valid", "deactivated",
-		"revoked", NULL };
-	static const char *const order_st[] = { "pending", "ready",
-		"processing", "valid", "invalid", NULL };
-	static const char *const authz_st[] = { "pending", "valid",
-		"invalid", "deactivated", "expired", "revoked", NULL };
 	struct stats s;
 	json_t *certs, *rows;
 	char err[512] = "";
@@ -1464,9 +1468,6 @@ admin_stats(struct admin_ctx *ctx, int argc, char **argv)
 		fail_msg("stats", rc, err);
 		goto out;
 	}
-	zero_fill(s.accounts, acct_st);
-	zero_fill(s.orders, order_st);
-	zero_fill(s.authz, authz_st);
 	certs = json_pack("{s:I, s:I, s:I, s:I, s:I}", "issued", s.issued,
 	    "revoked", s.revoked, "expired", s.expired, "active", s.active,
 	    "expiring_30d", s.expiring);

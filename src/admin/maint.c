@@ -107,7 +107,7 @@ static anvil_err
 stuck_fn(struct store_txn *txn, void *arg)
 {
 	struct stuck *s = arg;
-	json_t *c = NULL, *a = NULL, *problem = NULL, *orders = NULL, *x;
+	json_t *c = NULL, *a = NULL, *problem = NULL, *x;
 	const char *aid, *ast;
 	size_t i;
 	anvil_err rc;
@@ -127,8 +127,7 @@ stuck_fn(struct store_txn *txn, void *arg)
 	s->done = json_pack("{s:s, s:s, s:o, s:n, s:[]}", "challenge", s->id,
 	    "type", str(c, "type"), "started", admin_time_json(c, "started"),
 	    "authz", "orders");
-	orders = json_array();
-	if (problem == NULL || s->done == NULL || orders == NULL) {
+	if (problem == NULL || s->done == NULL) {
 		rc = ANVIL_ERR_NOMEM;
 		goto out;
 	}
@@ -190,7 +189,6 @@ out:
 		json_decref(s->done);
 		s->done = NULL;
 	}
-	json_decref(orders);
 	json_decref(problem);
 	json_decref(a);
 	json_decref(c);
