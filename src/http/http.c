@@ -56,6 +56,9 @@ read_body(struct FCGX_Request *fcgi, unsigned char *buf, size_t len)
 static int
 path_ok(const char *p)
 {
+	/* No segment may start with a dot: no "..", no hidden names. */
+	if (strstr(p, "/.") != NULL)
+		return 0;
 	for (; *p; p++)
 		if (!(isalnum((unsigned char)*p) || *p == '/' || *p == '-' ||
 		    *p == '_' || *p == '.'))

@@ -46,6 +46,45 @@ head -1 "$T/out" | grep -q '^Status: 404' && ok "outside base path: 404" || fail
 cgi GET '/acme/directory%0d%0aX-Evil:%201' >"$T/out" 2>"$T/err"
 grep -q "^X-Evil" "$T/out" && fail "header injected" || ok "no header injection from the path"
 
+
+# Hostile requests, one row each: the right status and a problem document.
+# (Rows signed with real keys are in protocol.py; these need no account.)
+hostile() { # DESC WANT_STATUS METHOD URI BODY CONTENT_TYPE [CONTENT_LENGTH]
+	desc=$1; want=$2; shift 2
+	body=${3:-}
+	printf '%s' "$body" | env REQUEST_METHOD="$1" REQUEST_URI="$2" \
+	    CONTENT_LENGTH="${5:-${#body}}" CONTENT_TYPE="${4:-}" GATEWAY_INTERFACE=CGI/1.1 \
+	    "$ANVIL" >"$T/out" 2>"$T/err"
+	got=$(head -1 "$T/out" | sed -n 's/^Status: \([0-9]*\).*/\1/p')
+	if [ "$got" = "$want" ] && { [ "$want" -lt 400 ] || grep -q "application/problem+json" "$T/out"; }; then
+		ok "hostile: $desc -> $got"
+	else
+		fail "hostile: $desc: status $got, wanted $want"; head -20 "$T/out"
+	fi
+}
+J=application/jose+json
+nested=$(printf '%.0s[' $(seq 1 2000))
+hostile "truncated body" 400 POST /acme/new-account '{"protected":' $J 500
+hostile "CONTENT_LENGTH not a number" 400 POST /acme/new-account '{}' $J 12abc
+hostile "negative CONTENT_LENGTH" 400 POST /acme/new-account '{}' $J -5
+hostile "no body" 400 POST /acme/new-account '' $J
+hostile "deeply nested JSON" 400 POST /acme/new-account "$nested" $J
+hostile "invalid UTF-8" 400 POST /acme/new-account "$(printf '{"protected":"\377\376"}')" $J
+hostile "duplicate JSON keys" 400 POST /acme/new-account '{"protected":"a","protected":"b","payload":"","signature":"c"}' $J
+hostile "JSON that is not an object" 400 POST /acme/new-account '["protected"]' $J
+hostile "path traversal in an id" 404 POST /acme/order/..%2f..%2fetc%2fpasswd '{}' $J
+hostile "dot-dot path" 404 GET /acme/../../etc/passwd
+hostile "id with NUL escape" 404 POST /acme/acct/a%00b '{}' $J
+hostile "unknown endpoint" 404 POST /acme/new-thing '{}' $J
+for path in new-account new-order revoke-cert key-change acct/x acct/x/orders order/x order/x/finalize authz/x chall/x cert/x; do
+	for m in GET PUT DELETE PATCH; do
+		hostile "$m /acme/$path" 405 $m /acme/$path
+	done
+done
+for path in directory new-nonce ca; do
+	hostile "PUT /acme/$path" 405 PUT /acme/$path
+done
+
 ln -s "$ANVIL" "$T/nph-anvil"
 PROG="$T/nph-anvil" cgi GET /acme/directory >"$T/out" 2>"$T/err"
 head -1 "$T/out" | grep -q '^HTTP/1.1 200 OK' && ok "nph- writes the status line" || fail "nph: $(head -1 "$T/out")"
