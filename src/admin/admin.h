@@ -38,6 +38,8 @@ void admin_print_object(struct admin_ctx *ctx, json_t *obj);
 
 /* The commands (eab.c). */
 int admin_eab(struct admin_ctx *ctx, int argc, char **argv);
+/* ca.c */
+int admin_ca(struct admin_ctx *ctx, int argc, char **argv);
 /* policy.c */
 int admin_policy(struct admin_ctx *ctx, int argc, char **argv);
 

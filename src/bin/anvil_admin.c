@@ -30,6 +30,7 @@ static const struct {
 	int (*fn)(struct admin_ctx *, int, char **);
 	const char *help;
 } commands[] = {
+	{ "ca", admin_ca, "ca show" },
 	{ "eab", admin_eab, "eab create [--alg HS256|HS384|HS512] "
 	    "[--single-use] [--expires DAYS] | eab list | eab disable KID" },
 	{ "policy", admin_policy, "policy [--eab KID] show | allow PATTERN | "

@@ -40,6 +40,13 @@ expect_exit 0 "disabled key refused" $PY "$EC" "$DIR_URL" "$CA_PEM" refused "$KI
 expect_exit 2 "eab create --alg HS1 refused" "$ADMIN" --config "$CONF" eab create --alg HS1
 expect_exit 1 "disabling an unknown key fails" "$ADMIN" --config "$CONF" eab disable nope
 
+expect_exit 0 "ca show while serving" "$ADMIN" --config "$CONF" ca show
+expect_out "subject: CN=Anvil Private CA,O=Anvil" "ca show: subject"
+expect_out "sha256_fingerprint: " "ca show: fingerprint"
+fp=$(certtool --fingerprint --hash sha256 --infile "$CA_PEM" 2>/dev/null | tr -d ':' | tr A-F a-f)
+expect_out "$fp" "ca show: the fingerprint is the CA certificate's"
+expect_exit 2 "ca with no subcommand" "$ADMIN" --config "$CONF" ca
+
 # Real clients.
 mkkey
 CB="$T/certbot"
