@@ -749,6 +749,9 @@ static int setup_worker(struct worker *w)
 {
 	w->h = curl_easy_init();
 	CURL *h = w->h;
+	if (!h || !(w->body.p = calloc(1, 8192)))
+		die("out of memory");
+	w->body.cap = 8192;
 	curl_easy_setopt(h, CURLOPT_NOSIGNAL, 1L);
 	curl_easy_setopt(h, CURLOPT_PROXY, "");
 	curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
