@@ -49,6 +49,14 @@ void acme_handle(struct acme_ctx *ctx, anvil_err rc,
  */
 anvil_err acme_validate(struct acme_ctx *ctx, const char *chall_id);
 
+/*
+ * The status of a stored order or authorization record (borrowed) as
+ * clients see it at now: a pending or ready order past its expiry is
+ * "invalid"; a pending or valid authorization past it is "expired".
+ */
+const char *acme_order_status(json_t *rec, time_t now);
+const char *acme_authz_status(json_t *rec, time_t now);
+
 /* 1 if p is a name-policy pattern newOrder understands: a lower-case DNS
  * name, or an IP address or network (used by anvil-admin policy). */
 int acme_policy_pattern_ok(const char *p);

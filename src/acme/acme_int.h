@@ -107,9 +107,6 @@ json_t *acme_order_json(struct acme_ctx *ctx, const char *id, json_t *rec,
 json_t *acme_authz_json(struct acme_ctx *ctx, struct store_txn *txn,
     const char *id, json_t *rec, time_t now);
 json_t *acme_chall_json(struct acme_ctx *ctx, const char *id, json_t *rec);
-/* The status of an order/authz with expiry applied. */
-const char *acme_order_status(json_t *rec, time_t now);
-const char *acme_authz_status(json_t *rec, time_t now);
 
 /* ------------------------------------------------------------ ident.c */
 

@@ -24,6 +24,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
+#include "acme/acme.h"
 #include "admin/admin.h"
 #include "ca/ca.h"
 #include "core/util.h"
@@ -64,28 +65,17 @@ str(json_t *rec, const char *key)
 	return s != NULL ? s : "";
 }
 
+/* The expiry rules clients see, from the ACME module (one copy). */
 const char *
 admin_order_status(json_t *rec, time_t now)
 {
-	const char *s = str(rec, "status");
-	json_int_t exp = json_integer_value(json_object_get(rec, "expires"));
-
-	if ((strcmp(s, "pending") == 0 || strcmp(s, "ready") == 0) &&
-	    exp > 0 && exp < (json_int_t)now)
-		return "invalid";
-	return s;
+	return acme_order_status(rec, now);
 }
 
 const char *
 admin_authz_status(json_t *rec, time_t now)
 {
-	const char *s = str(rec, "status");
-	json_int_t exp = json_integer_value(json_object_get(rec, "expires"));
-
-	if ((strcmp(s, "pending") == 0 || strcmp(s, "valid") == 0) &&
-	    exp > 0 && exp < (json_int_t)now)
-		return "expired";
-	return s;
+	return acme_authz_status(rec, now);
 }
 
 /* "dns:example.org" from {"type","value"}; new string. */
