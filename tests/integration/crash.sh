@@ -23,7 +23,7 @@ if [ "$rc" -ne 0 ]; then
 	tail -n 40 "$DATA/lighttpd/error.log" 2>/dev/null
 fi
 expect_exit 0 "the store opens after the kills (anvil-crl, server running)" \
-    "$top_builddir/anvil-crl" --config "$CONF" --out "$T/crl-after"
+    timeout 60 "$top_builddir/anvil-crl" --config "$CONF" --out "$T/crl-after"
 stop_servers_keep() {
 	lp=$(cat "$DATA/lighttpd/lighttpd.pid" 2>/dev/null)
 	[ -n "$lp" ] && kill "$lp" 2>/dev/null
@@ -34,5 +34,5 @@ stop_servers_keep() {
 }
 stop_servers_keep
 expect_exit 0 "anvil-admin init on the store after the kills" \
-    "$ADMIN" --config "$CONF" init
+    timeout 60 "$ADMIN" --config "$CONF" init
 finish
