@@ -6,11 +6,11 @@
  *	The environment lives in data_dir/store and is shared by every process
  *	of the CA (web-server workers, anvil-admin, anvil-crl), one handle per
  *	process. It is opened with transactions, locking, logging and a shared
- *	memory pool, and with DB_REGISTER|DB_RECOVER|DB_FAILCHK: the first
- *	process to open it after another died holding it aborts the dead
- *	process's transaction (failchk) or, when that cannot be done, runs
- *	recovery, which panics the handles of the processes still attached;
- *	their next store_run() reopens once and carries on. The shared regions
+ *	memory pool, and with DB_REGISTER|DB_RECOVER: the first process to
+ *	open it after another died holding it runs recovery, which panics
+ *	the handles of the processes still attached; their next store_run()
+ *	reopens once and carries on, and the watchdog ends those that were
+ *	stuck on a mutex of the dead process (see below). The shared regions
  *	of an earlier boot are removed before the first open of a boot, so that
  *	they are never trusted. Each record kind is one btree file keyed by id
  *	holding compact JSON; index files map a thumbprint to its account, an
@@ -79,11 +79,12 @@
 						 * this loses, and is retried */
 #define CKP_KBYTES	1024	/* checkpoint after this much log ... */
 #define CKP_MINUTES	5	/* ... or this long */
-#define THREAD_COUNT	256	/* processes tracked for failchk */
+#define REG_TIMEOUT_US	25000	/* recovery lets attached processes see
+				 * the panic this long, twice */
 
 #define ENV_FLAGS	(DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | \
 			 DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER | \
-			 DB_RECOVER | DB_FAILCHK)
+			 DB_RECOVER)
 
 /* The database files; the first STORE_KIND__MAX follow enum store_kind. */
 enum dbi {
@@ -153,6 +154,7 @@ struct store {
 	int dirty;		/* this process wrote since its last checkpoint */
 	unsigned commits;	/* commits since this process's last checkpoint */
 	time_t last_ckp;	/* when this process last checkpointed */
+	int proc_fd;		/* flock on home/procs/PID, or -1 */
 };
 
 struct store_txn {
@@ -176,6 +178,248 @@ static struct store *open_stores;	/* this process's handles */
 
 static anvil_err fail(struct store *, anvil_err, const char *, ...)
 	__attribute__((format(printf, 3, 4)));
+
+/* ------------------------------------------------------------ watchdog */
+
+/*
+ * Berkeley DB 5.3's mutexes are not robust. A process killed while it
+ * holds one (a region, buffer or log mutex, or a page lock another process
+ * waits for) leaves whoever waits for it blocked for good: nothing in the
+ * library wakes them. DB_FAILCHK does not see such mutexes and itself
+ * blocks on them, so it is not used: the next process to open the store
+ * finds the dead one in the registry and runs full recovery, and everyone
+ * after that works in a new environment. The watchdog gets the processes
+ * stuck in the old one out. A store call (open, one attempt of a
+ * transaction, close) still running after STALL_S seconds, or WAKE_S
+ * seconds after the process that recovered said so, ends the process as
+ * a crash would: a web server starts a new worker, a tool exits 1.
+ *
+ * Who to tell: every process with the store open holds an flock on
+ * home/procs/PID. The process whose open made new regions (recovery, or a
+ * new store) signals each holder that catches WD_SIGNAL (Anvil's
+ * programs; not db5.3_* utilities) and removes the files of the dead.
+ * Berkeley DB's own registry cannot be used for this: a process that
+ * closes a panicked handle blanks its old slot, which after a recovery
+ * may be another process's new one.
+ */
+#define WD_SIGNAL	(SIGRTMIN + 4)
+#define STALL_S		60	/* no store call takes this long */
+#define WAKE_S		2	/* to leave a recovered environment */
+
+static timer_t wd_timer;
+static pid_t wd_pid;			/* process wd_timer was made for */
+static volatile sig_atomic_t wd_busy;	/* inside a store call */
+
+static void
+wd_arm(long seconds)
+{
+	struct itimerspec its;
+
+	memset(&its, 0, sizeof(its));
+	its.it_value.tv_sec = seconds;
+	(void)timer_settime(wd_timer, 0, &its, NULL);
+}
+
+/* Async-signal-safe: write, _exit, timer_gettime, timer_settime. */
+static void
+wd_handler(int sig, siginfo_t *si, void *uc)
+{
+	static const char msg[] = "anvil: store: stuck inside Berkeley DB "
+	    "(a process died holding the store; it was recovered); "
+	    "leaving\n";
+	struct itimerspec cur;
+	int saved = errno;
+
+	(void)sig;
+	(void)uc;
+	if (wd_busy && wd_pid == getpid()) {
+		if (si->si_code == SI_TIMER) {
+			if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
+				_exit(1);
+			_exit(1);
+		}
+		/* Recovered under us: WAKE_S to notice, unless due sooner. */
+		if (timer_gettime(wd_timer, &cur) != 0 ||
+		    cur.it_value.tv_sec >= WAKE_S ||
+		    (cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0))
+			wd_arm(WAKE_S);
+	}
+	errno = saved;
+}
+
+/* Once per process (a forked child makes its own); 0 if it works. */
+static int
+wd_setup(void)
+{
+	struct sigaction sa;
+	struct sigevent sev;
+
+	if (wd_pid == getpid())
+		return 0;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_sigaction = wd_handler;
+	sa.sa_flags = SA_SIGINFO | SA_RESTART;
+	sigemptyset(&sa.sa_mask);
+	memset(&sev, 0, sizeof(sev));
+	sev.sigev_notify = SIGEV_SIGNAL;
+	sev.sigev_signo = WD_SIGNAL;
+	if (sigaction(WD_SIGNAL, &sa, NULL) != 0 ||
+	    timer_create(CLOCK_MONOTONIC, &sev, &wd_timer) != 0) {
+		log_warn("store: no watchdog: %s", strerror(errno));
+		return -1;
+	}
+	wd_busy = 0;
+	wd_pid = getpid();
+	return 0;
+}
+
+/* Entering (or starting again) a store call that must end in seconds. */
+static void
+wd_enter(long seconds)
+{
+	if (wd_pid != getpid())
+		return;
+	wd_arm(seconds);
+	wd_busy = 1;
+}
+
+static void
+wd_leave(void)
+{
+	if (wd_pid != getpid())
+		return;
+	wd_busy = 0;
+	wd_arm(0);
+}
+
+/* Does process pid catch sig? (SigCgt in /proc/pid/status.) */
+static int
+catches(pid_t pid, int sig)
+{
+	char path[64], line[256];
+	unsigned long long mask;
+	FILE *f;
+	int yes = 0;
+
+	snprintf(path, sizeof(path), "/proc/%ld/status", (long)pid);
+	if ((f = fopen(path, "re")) == NULL)
+		return 0;
+	while (fgets(line, sizeof(line), f) != NULL) {
+		if (sscanf(line, "SigCgt: %llx", &mask) == 1) {
+			yes = sig >= 1 && sig <= 64 &&
+			    (mask >> (sig - 1) & 1) != 0;
+			break;
+		}
+	}
+	fclose(f);
+	return yes;
+}
+
+#define PROCS_SUBDIR	"procs"		/* home/procs/PID, one per opener */
+
+/* home/procs/PID (pid > 0) or home/procs (pid 0) into buf; -1 if long. */
+static int
+procs_path(const struct store *st, long pid, char *buf, size_t len)
+{
+	int n = pid > 0 ?
+	    snprintf(buf, len, "%s/%s/%ld", st->home, PROCS_SUBDIR, pid) :
+	    snprintf(buf, len, "%s/%s", st->home, PROCS_SUBDIR);
+
+	return n < 0 || (size_t)n >= len ? -1 : 0;
+}
+
+/* Joins the list of processes that have st open (st->proc_fd). */
+static void
+procs_join(struct store *st)
+{
+	char path[4096];
+	int fd;
+
+	st->proc_fd = -1;
+	if (procs_path(st, 0, path, sizeof(path)) != 0)
+		return;
+	if (mkdir(path, DIR_MODE) != 0 && errno != EEXIST)
+		log_warn("store: %s: %s", path, strerror(errno));
+	if (procs_path(st, (long)getpid(), path, sizeof(path)) != 0)
+		return;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, FILE_MODE);
+	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		log_warn("store: %s: %s", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+	} else
+		st->proc_fd = fd;
+}
+
+static void
+procs_leave(struct store *st)
+{
+	char path[4096];
+
+	if (st->proc_fd < 0)
+		return;
+	if (procs_path(st, (long)st->pid, path, sizeof(path)) == 0)
+		(void)unlink(path);
+	close(st->proc_fd);
+	st->proc_fd = -1;
+}
+
+/*
+ * This process made new regions: each other process that has the store
+ * open is in the old environment, and is told, so that its watchdog gives
+ * it WAKE_S seconds to leave it. Files nobody holds are removed.
+ */
+static void
+procs_tell(struct store *st)
+{
+	char dpath[4096], path[4096];
+	struct dirent *de;
+	DIR *d;
+	char *end;
+	long pid;
+	int fd, told = 0;
+
+	if (procs_path(st, 0, dpath, sizeof(dpath)) != 0 ||
+	    (d = opendir(dpath)) == NULL)
+		return;
+	while ((de = readdir(d)) != NULL) {
+		errno = 0;
+		pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || errno != 0 || pid <= 1 ||
+		    pid == (long)getpid() ||
+		    procs_path(st, pid, path, sizeof(path)) != 0)
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
+			(void)unlink(path);	/* its process is gone */
+		else if (fd >= 0 && catches((pid_t)pid, WD_SIGNAL) &&
+		    kill((pid_t)pid, WD_SIGNAL) == 0)
+			told++;
+		if (fd >= 0)
+			close(fd);
+	}
+	closedir(d);
+	if (told > 0)
+		log_info("store: new environment in %s; told %d process%s "
+		    "still in the old one", st->home, told,
+		    told == 1 ? "" : "es");
+}
+
+/* Identity of the primary region file (0 when there is none). */
+static ino_t
+region_ino(const struct store *st)
+{
+	char *path = NULL;
+	struct stat sb;
+	ino_t ino = 0;
+
+	if (asprintf(&path, "%s/__db.001", st->home) < 0)
+		return 0;
+	if (stat(path, &sb) == 0)
+		ino = sb.st_ino;
+	free(path);
+	return ino;
+}
 
 /* ------------------------------------------------------------ errors */
 
@@ -210,19 +454,6 @@ bdb_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 		if (strstr(msg, "checksum") != NULL)
 			st->checksum_bad = 1;
 	}
-}
-
-/*
- * For DB_ENV->failchk: is the process that entered the environment as pid
- * still there? (Processes are single-threaded; the thread id is moot.)
- */
-static int
-bdb_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
-{
-	(void)env;
-	(void)tid;
-	(void)flags;
-	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
 static void
@@ -1410,8 +1641,8 @@ read_small(const char *path, char *buf, size_t len)
 
 /*
  * The shared regions (__db.001 ...) are files that outlive a reboot, half
- * written back. Berkeley DB would join them, and with DB_FAILCHK trust
- * them; so the first open after a boot removes them (nobody can be
+ * written back. Berkeley DB would join them and trust them; so the
+ * first open after a boot removes them (nobody can be
  * attached to them then), which makes the registry ask for full recovery
  * if anyone died holding the store. Opens are serialised by an flock on
  * LOCK_FILE, which the caller releases (close *lockfd) once the
@@ -1719,6 +1950,7 @@ env_attach(struct store *st, int creating, int *lockfd, char *err,
     size_t errlen)
 {
 	DB_ENV *env = NULL;
+	ino_t ino;
 	int ret, k;
 	enum dbi i;
 	anvil_err rc = ANVIL_ERR_STORE;
@@ -1739,8 +1971,8 @@ env_attach(struct store *st, int creating, int *lockfd, char *err,
 	    (ret = env->set_lk_max_lockers(env, LK_MAX_LOCKERS)) != 0 ||
 	    (ret = env->set_lk_max_objects(env, LK_MAX_OBJECTS)) != 0 ||
 	    (ret = env->set_tx_max(env, TX_MAX)) != 0 ||
-	    (ret = env->set_thread_count(env, THREAD_COUNT)) != 0 ||
-	    (ret = env->set_isalive(env, bdb_isalive)) != 0 ||
+	    (ret = env->set_timeout(env, REG_TIMEOUT_US,
+	    DB_SET_REG_TIMEOUT)) != 0 ||
 	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
 	    (ret = env->set_timeout(env, LOCK_TIMEOUT_US,
 	    DB_SET_LOCK_TIMEOUT)) != 0 ||
@@ -1749,11 +1981,14 @@ env_attach(struct store *st, int creating, int *lockfd, char *err,
 		    "configuring the environment: %s", db_strerror(ret));
 		goto out;
 	}
+	ino = region_ino(st);
 	ret = env->open(env, st->home, ENV_FLAGS, FILE_MODE);
 	if (*lockfd >= 0) {
 		close(*lockfd);
 		*lockfd = -1;
 	}
+	if (ret == 0 && region_ino(st) != ino)
+		procs_tell(st);
 	if (ret != 0) {
 		log_err("DB_ENV->open(%s): %s", st->home, db_strerror(ret));
 		if (ret == DB_RUNRECOVERY)
@@ -1838,6 +2073,7 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return ANVIL_ERR_NOMEM;
+	st->proc_fd = -1;
 	st->pid = getpid();
 	st->rnd = ((uint64_t)st->pid << 32) ^ (uint64_t)time(NULL) ^
 	    (uint64_t)(uintptr_t)st;
@@ -1916,8 +2152,11 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 		    db_desc[DBI_META].file);
 		goto out;
 	}
+	(void)wd_setup();
+	wd_enter(STALL_S);
 	if ((rc = boot_fence(st, &lockfd, err, errlen)) != ANVIL_OK)
 		goto out;
+	procs_join(st);
 	rc = env_attach(st, creating, &lockfd, err, errlen);
 	if (rc != ANVIL_OK)
 		goto out;
@@ -1928,10 +2167,12 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 	st = NULL;
 	rc = ANVIL_OK;
 out:
+	wd_leave();
 	if (lockfd >= 0)
 		close(lockfd);
 	free(path);
 	if (st != NULL) {
+		procs_leave(st);
 		free(st->home);
 		free(st);
 	}
@@ -1957,6 +2198,7 @@ store_close(struct store *st)
 	 * unregister the parent and detach from its regions.
 	 */
 	if (st->pid == getpid() && st->env != NULL) {
+		wd_enter(STALL_S);
 		/* Files complete on disk after a clean close; logs freed. */
 		st->closing = 1;
 		/* A process that only read (a CGI GET, say) has nothing to
@@ -1968,7 +2210,10 @@ store_close(struct store *st)
 				    st->home, db_strerror(ret));
 		}
 		env_detach(st);
+		wd_leave();
 	}
+	if (st->pid == getpid())
+		procs_leave(st);
 	free(st->home);
 	free(st);
 }
@@ -2003,6 +2248,7 @@ env_reopen(struct store *st)
 	anvil_err rc;
 
 	log_warn("store: reopening %s after a panic", st->home);
+	wd_enter(STALL_S);	/* out of the old environment */
 	env_detach(st);
 	rc = env_attach(st, 0, &lockfd, err, sizeof(err));
 	if (rc != ANVIL_OK) {
@@ -2028,6 +2274,7 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
 		return errf(err, errlen, ANVIL_ERR_STORE,
 		    "store handle used in a forked child; open one there");
 	for (;;) {
+		wd_enter(STALL_S);	/* each attempt */
 		memset(&t, 0, sizeof(t));
 		t.st = st;
 		st->msg[0] = '\0';
@@ -2113,10 +2360,11 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
 			st->commits = 0;
 			st->last_ckp = now;
 		}
-	} else if (st->msg[0] != '\0' && st->msg_code == rc)
-		errf(err, errlen, rc, "%s", st->msg);
-	else
-		errf(err, errlen, rc, "%s", anvil_strerror(rc));
+	}
+	wd_leave();
+	if (rc != ANVIL_OK)
+		errf(err, errlen, rc, "%s", st->msg[0] != '\0' &&
+		    st->msg_code == rc ? st->msg : anvil_strerror(rc));
 	return rc;
 }
 

@@ -94,26 +94,14 @@ def main():
                 errors.append("thread %d: %s: %s" % (t, type(e).__name__, e))
                 cl = None   # start over with a fresh client
 
-    def age(pid):
-        """Seconds since pid started (0 if unknown)."""
-        try:
-            with open("/proc/%d/stat" % pid) as f:
-                start = int(f.read().rsplit(")", 1)[1].split()[19])
-            with open("/proc/uptime") as f:
-                up = float(f.read().split()[0])
-            return up - start / os.sysconf("SC_CLK_TCK")
-        except (OSError, ValueError, IndexError):
-            return 0.0
-
     def killer():
         end = time.monotonic() + seconds
         while len(kills) < kills_max and time.monotonic() < end:
             time.sleep(rnd.uniform(0.05, 2.0))
-            # Only workers past start-up: a worker killed while it
-            # registers with the Berkeley DB environment can leave the
-            # region mutex held, and the next opener spins on it (found
-            # by this test, not fixed yet: tests/RELIABILITY.md).
-            pids = [p for p in workers() if age(p) >= 1.5]
+            # Any worker, including one still starting (registering with
+            # the Berkeley DB environment): the next opener recovers and
+            # the watchdog ends workers stuck in the old environment.
+            pids = workers()
             if not pids:
                 continue
             pid = rnd.choice(pids)

@@ -366,7 +366,7 @@ def store_dump(name):
     locks): it sees what is committed, not only what reached the file. It
     opens the database file read-only and writes nothing to it. It is never
     killed here: a process that dies inside the library would make the
-    server's next failchk see a dead thread. A lost lock wait is retried."""
+    server's next opener run recovery. A lost lock wait is retried."""
     out = None
     for _ in range(5):
         p = subprocess.run([DB_DUMP, "-h", STORE_DIR, "-p", name],

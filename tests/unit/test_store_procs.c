@@ -2,10 +2,11 @@
  * test_store_procs.c - the store shared by many processes: concurrent
  * writers lose no update; a process killed inside a transaction leaves
  * only its committed work behind, whether the next opener cleans up with
- * failchk, with full recovery after a reboot, or while other processes
- * hold the store (one of them blocked on the dead transaction's lock, or
- * panicked by a recovery and reopening); a nonce is spent once across
- * processes.
+ * recovery, after a reboot, or while other processes hold the store (one
+ * of them blocked on the dead transaction's lock, or panicked by the
+ * recovery and reopening); processes killed at random instants inside the
+ * library never leave the next opener blocked; a nonce is spent once
+ * across processes.
  *
  * Each test forks its workers from the test process; a worker opens its own
  * store handle (never one inherited over fork), reports through a file or
@@ -167,6 +168,23 @@ expect_exit(pid_t pid, int want, const char *what)
 	cr_assert_eq(read(fd, &c, 1), 1);
 	close(fd);
 	cr_assert_eq(c, want, "%s: status %d", what, c);
+}
+
+/* Waits up to ms for pid; 1 if it ended (status in *status), 0 if not. */
+static int
+wait_bounded(pid_t pid, int ms, int *status)
+{
+	int waited;
+
+	for (waited = 0; waited < ms; waited += 10) {
+		pid_t r = waitpid(pid, status, WNOHANG);
+
+		cr_assert(r >= 0, "waitpid: %s", strerror(errno));
+		if (r == pid)
+			return 1;
+		usleep(10000);
+	}
+	return 0;
 }
 
 /* Runs fn in a transaction on a handle of the test process. */
@@ -630,9 +648,10 @@ Test(store, killed_transaction_with_another_process_attached)
 }
 
 /*
- * A waiter blocked on a lock the killed transaction held is released when
- * the next process opens the store (DB_REGISTER finds the dead process and
- * DB_FAILCHK aborts its transaction), without a panic.
+ * A waiter blocked on a lock the killed transaction held: nothing in
+ * Berkeley DB 5.3 wakes it. The next process to open the store finds the
+ * dead one and recovers, and tells the waiter, whose watchdog ends it
+ * within WAKE_S (2 s) as a crash would: exit 1, nothing of it committed.
  */
 struct bump_arg {
 	uint64_t val;
@@ -670,12 +689,13 @@ waiter(int ready, int go, int done)
 	child_exit(ba.val == COMMITTED + 1 ? WK_OK : WK_CHECK);
 }
 
-Test(store, a_waiter_on_a_dead_transaction_is_released)
+Test(store, a_waiter_on_a_dead_transaction_leaves_after_recovery)
 {
 	struct store *st = NULL;
 	struct pollfd pf;
-	char err[512] = "";
-	int wready[2], wgo[2], wdone[2], ready = -1;
+	struct timespec t0, t1;
+	char err[512] = "", c;
+	int wready[2], wgo[2], wdone[2], ready = -1, status = 0;
 	pid_t wpid, pid;
 
 	cr_assert_eq(pipe(wready), 0);
@@ -707,12 +727,21 @@ Test(store, a_waiter_on_a_dead_transaction_is_released)
 	close(ready);
 	cr_assert_eq(poll(&pf, 1, 300), 0, "still blocked: nobody noticed");
 
-	/* This open notices, and aborts the dead transaction. */
+	/* This open notices, recovers and tells the waiter. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
 	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
 	    "%s", err);
-	expect_byte(wdone[0], 30000, "the waiter's commit");
-	expect_exit(wpid, WK_OK, "waiter");
-	check_after_crash(st, COMMITTED + 1);
+	cr_assert(wait_bounded(wpid, 10000, &status),
+	    "the waiter is still blocked 10 s after the recovery");
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	    "the waiter's watchdog ended it (status 0x%x)", status);
+	cr_assert_eq(poll(&pf, 1, 0), 1);
+	cr_assert_eq(read(wdone[0], &c, 1), 0, "and it committed nothing");
+	cr_log_info("the waiter left %.1f s after the recovery began",
+	    (double)(t1.tv_sec - t0.tv_sec) +
+	    (double)(t1.tv_nsec - t0.tv_nsec) / 1e9);
+	check_after_crash(st, COMMITTED);
 	close(wready[0]);
 	close(wgo[1]);
 	close(wdone[0]);
@@ -759,6 +788,251 @@ Test(store, a_panicked_environment_is_reopened)
 	close(hready[0]);
 	close(hgo[1]);
 	free(reg);
+}
+
+/* ------------------------------------------------------------ random kills */
+
+#define KILL_ROUNDS	20	/* hammers killed */
+#define KILL_BUDGET_S	45	/* the rounds stop after this long */
+#define PROBE_WAIT_MS	20000	/* the next opener must be through by then */
+#define BYSTANDERS	2	/* long-lived workers beside the hammer */
+#define BYSTANDER_WAIT_MS 10000	/* to go on or leave after a recovery */
+
+/*
+ * Loops in and out of the library as fast as it can: opens, writes a
+ * record and bumps a counter in one transaction (sync and nosync commits),
+ * reads, closes, and again, so that a SIGKILL at a random instant often
+ * lands with a region, buffer or log mutex held, not only inside a
+ * transaction.
+ */
+static void
+hammer(int ready)
+{
+	struct cert_arg ca = { NULL, "acct-hammer", "certs" };
+	struct get_arg ga = { STORE_CERT, NULL, ANVIL_ERR_STORE };
+	unsigned char rnd[8];
+	char serial[17], err[512] = "";
+	struct store *st;
+	int i, told = 0;
+
+	for (;;) {
+		st = w_open();
+		for (i = 0; i < 20; i++) {
+			if (util_random(rnd, sizeof(rnd)) != ANVIL_OK)
+				child_exit(WK_RANDOM);
+			util_hex(rnd, sizeof(rnd), serial);
+			ca.serial = serial;
+			ga.id = serial;
+			if (store_run(st, (i & 1) ? STORE_TXN_NOSYNC : 0,
+			    put_cert, &ca, err, sizeof(err)) != ANVIL_OK ||
+			    store_run(st, 0, get_one, &ga, err,
+			    sizeof(err)) != ANVIL_OK) {
+				fprintf(stderr, "hammer: %s\n", err);
+				child_exit(WK_RUN);
+			}
+			if (!told) {
+				signal_fd(ready);
+				told = 1;
+			}
+		}
+		store_close(st);
+	}
+}
+
+/*
+ * A long-lived worker, as a FastCGI process is: uses the store in a loop
+ * and writes a byte to beat after each transaction (never blocking on it).
+ */
+static void
+bystander(int beat)
+{
+	struct store *st = w_open();
+	struct cert_arg ca = { NULL, "acct-bystander", "certs" };
+	unsigned char rnd[8];
+	char serial[17], err[512] = "", c = 'b';
+
+	for (;;) {
+		if (util_random(rnd, sizeof(rnd)) != ANVIL_OK)
+			child_exit(WK_RANDOM);
+		util_hex(rnd, sizeof(rnd), serial);
+		ca.serial = serial;
+		if (store_run(st, STORE_TXN_NOSYNC, put_cert, &ca, err,
+		    sizeof(err)) != ANVIL_OK) {
+			fprintf(stderr, "bystander: %s\n", err);
+			child_exit(WK_RUN);
+		}
+		if (write(beat, &c, 1) < 0 && errno != EAGAIN)
+			child_exit(WK_SYNC);
+	}
+}
+
+static pid_t
+start_bystander(int *beat_rd)
+{
+	int p[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe(p), 0);
+	cr_assert_eq(fcntl(p[0], F_SETFL, O_NONBLOCK), 0);
+	cr_assert_eq(fcntl(p[1], F_SETFL, O_NONBLOCK), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		child_init();
+		close(p[0]);
+		bystander(p[1]);
+	}
+	close(p[1]);
+	*beat_rd = p[0];
+	return pid;
+}
+
+/*
+ * After a recovery a bystander must either go on (a beat within ms) or
+ * have left through its watchdog (exit 1), in which case it is replaced,
+ * as a web server replaces a worker. Returns 1 if it left.
+ */
+static int
+bystander_check(pid_t *pid, int *beat_rd, int ms, int kill_no)
+{
+	char buf[512];
+	struct pollfd p;
+	struct timespec t0, now;
+	ssize_t n;
+	int status = 0;
+
+	while (read(*beat_rd, buf, sizeof(buf)) > 0)
+		;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		p.fd = *beat_rd;
+		p.events = POLLIN;
+		if (poll(&p, 1, 10) == 1) {
+			n = read(*beat_rd, buf, 1);
+			if (n == 1)
+				return 0;
+			if (n == 0)
+				break;	/* it is gone: reap it below */
+		}
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if ((now.tv_sec - t0.tv_sec) * 1000 +
+		    (now.tv_nsec - t0.tv_nsec) / 1000000 >= ms) {
+			cr_assert_fail("kill %d: a bystander neither went on "
+			    "nor left within %d ms", kill_no, ms);
+		}
+	}
+	cr_assert_eq(waitpid(*pid, &status, 0), *pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 1,
+	    "kill %d: a bystander ended with status 0x%x", kill_no, status);
+	close(*beat_rd);
+	*pid = start_bystander(beat_rd);
+	return 1;
+}
+
+/* One whole use of the store, as the next CGI process would make. */
+static void
+prober(void)
+{
+	struct store *st = w_open();
+	struct cert_arg ca = { NULL, "acct-probe", "certs" };
+	unsigned char rnd[8];
+	char serial[17], err[512] = "";
+
+	if (util_random(rnd, sizeof(rnd)) != ANVIL_OK)
+		child_exit(WK_RANDOM);
+	util_hex(rnd, sizeof(rnd), serial);
+	ca.serial = serial;
+	if (store_run(st, 0, put_cert, &ca, err, sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "prober: %s\n", err);
+		child_exit(WK_RUN);
+	}
+	store_close(st);
+	child_exit(WK_OK);
+}
+
+/*
+ * A process SIGKILLed anywhere inside Berkeley DB (holding a region or
+ * buffer mutex, registering, writing the log) must not leave the store
+ * blocked: the next process to open it gets through within a bound, every
+ * committed record is still there and the counter bumped with each record
+ * agrees with the records.
+ */
+Test(store, random_kills_inside_the_library_never_block_the_next_opener,
+    .timeout = 180)
+{
+	struct count_arg ca = { 0 };
+	struct store *st = NULL;
+	struct timespec t0, now;
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	char err[512] = "";
+	int round, ready[2], status, kills = 0, left = 0, i;
+	int beat[BYSTANDERS];
+	pid_t hp, pp, bp[BYSTANDERS];
+
+	cr_log_info("seed %u", seed);
+	srand(seed);
+	for (i = 0; i < BYSTANDERS; i++)
+		bp[i] = start_bystander(&beat[i]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (round = 0; round < KILL_ROUNDS; round++) {
+		clock_gettime(CLOCK_MONOTONIC, &now);
+		if (now.tv_sec - t0.tv_sec >= KILL_BUDGET_S)
+			break;
+		cr_assert_eq(pipe(ready), 0);
+		hp = fork();
+		cr_assert(hp >= 0);
+		if (hp == 0) {
+			child_init();
+			close(ready[0]);
+			hammer(ready[1]);
+		}
+		close(ready[1]);
+		/* Running: the first write is in. Then a random instant. */
+		expect_byte(ready[0], PROBE_WAIT_MS, "the hammer's first write");
+		close(ready[0]);
+		usleep((useconds_t)(rand() % 30000));
+		cr_assert_eq(kill(hp, SIGKILL), 0);
+		cr_assert_eq(waitpid(hp, &status, 0), hp);
+		kills++;
+
+		pp = fork();
+		cr_assert(pp >= 0);
+		if (pp == 0) {
+			child_init();
+			prober();
+		}
+		if (!wait_bounded(pp, PROBE_WAIT_MS, &status)) {
+			kill(pp, SIGKILL);
+			waitpid(pp, NULL, 0);
+			cr_assert_fail("kill %d: the next opener was still "
+			    "blocked after %d ms (seed %u)", kills,
+			    PROBE_WAIT_MS, seed);
+		}
+		cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == WK_OK,
+		    "kill %d: the next opener failed (status 0x%x, seed %u)",
+		    kills, status, seed);
+		for (i = 0; i < BYSTANDERS; i++)
+			left += bystander_check(&bp[i], &beat[i],
+			    BYSTANDER_WAIT_MS, kills);
+	}
+	for (i = 0; i < BYSTANDERS; i++) {
+		kill(bp[i], SIGKILL);
+		waitpid(bp[i], NULL, 0);
+		close(beat[i]);
+	}
+	cr_log_info("%d hammers killed; bystanders that left stuck: %d",
+	    kills, left);
+	cr_assert_geq(kills, 10);
+
+	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	ca.counter_name = "certs";
+	cr_assert_eq(run(st, count_certs, &ca), ANVIL_OK);
+	cr_assert_eq(ca.counter, (uint64_t)ca.n,
+	    "%zu certificate records, counter %llu", ca.n,
+	    (unsigned long long)ca.counter);
+	cr_assert_geq(ca.n, (size_t)kills, "each round committed something");
+	store_close(st);
 }
 
 /* ------------------------------------------------------------ nonces */
