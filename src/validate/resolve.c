@@ -14,6 +14,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <time.h>
+#include <unistd.h>
 #include <unbound.h>
 
 #include "core/log.h"
@@ -27,7 +28,23 @@
 struct val_dns {
 	struct ub_ctx *ctx;
 	int forwarding; /* 1 when cfg->dns_resolver is used */
+	char *key;	/* the resolver it was made for ("" = system) */
+	pid_t pid;	/* process it was made in (its thread is there) */
+	int in_use;	/* handed out and not given back */
+	int spoiled;	/* a query failed or timed out: do not reuse */
 };
+
+/*
+ * The context is kept for the next validation of the same process: making
+ * one (and its resolver thread) per validation was 8 % of a FastCGI
+ * worker's CPU under load (bench/README.md). Its caches are capped at a
+ * TTL of 0, so an answer is never reused: a client that fixes a record
+ * after a failed validation is seen at once, as with a fresh context.
+ */
+static struct val_dns *kept;
+static unsigned made;		/* contexts made by this process */
+
+static void dns_delete(struct val_dns *);
 
 /* One outstanding asynchronous query. */
 struct pending {
@@ -113,15 +130,27 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 	static const char *const passthrough[] = {
 		"test. transparent", "home.arpa. transparent",
 	};
+	const char *key = cfg->dns_resolver != NULL ? cfg->dns_resolver : "";
 	struct val_dns *dns = NULL;
 	anvil_err rc = ANVIL_ERR_DNS;
 	size_t i;
 	int urc;
 
 	*out = NULL;
+	if (kept != NULL && !kept->in_use && kept->pid == getpid() &&
+	    strcmp(kept->key, key) == 0) {
+		kept->in_use = 1;
+		*out = kept;
+		return ANVIL_OK;
+	}
 	dns = calloc(1, sizeof(*dns));
-	if (dns == NULL)
+	if (dns == NULL || (dns->key = strdup(key)) == NULL) {
+		free(dns);
 		return errf(detail, detaillen, ANVIL_ERR_NOMEM, "out of memory");
+	}
+	dns->pid = getpid();
+	dns->in_use = 1;
+	made++;
 	dns->ctx = ub_ctx_create();
 	if (dns->ctx == NULL) {
 		rc = errf(detail, detaillen, ANVIL_ERR_DNS,
@@ -138,6 +167,13 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 	if (set_opt(dns->ctx, "do-not-query-localhost:", "no") != 0) {
 		rc = errf(detail, detaillen, ANVIL_ERR_DNS,
 		    "the DNS resolver refused do-not-query-localhost");
+		goto out;
+	}
+	/* Nothing answered is remembered (the context is kept). */
+	if (set_opt(dns->ctx, "cache-max-ttl:", "0") != 0 ||
+	    set_opt(dns->ctx, "cache-max-negative-ttl:", "0") != 0) {
+		rc = errf(detail, detaillen, ANVIL_ERR_DNS,
+		    "the DNS resolver refused to turn its cache off");
 		goto out;
 	}
 	if (cfg->dns_resolver != NULL && cfg->dns_resolver[0] != '\0') {
@@ -157,12 +193,37 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 		if ((urc = ub_ctx_hosts(dns->ctx, NULL)) != 0)
 			log_warn("ub_ctx_hosts: %s", ub_strerror(urc));
 	}
+	if (kept == NULL || (!kept->in_use && kept->pid == getpid())) {
+		/* Replaces one made for another resolver (config reload). */
+		if (kept != NULL)
+			dns_delete(kept);
+		kept = dns;
+	}
 	*out = dns;
 	dns = NULL;
 	rc = ANVIL_OK;
 out:
-	val_dns_free(dns);
+	if (dns != NULL)
+		dns_delete(dns);
 	return rc;
+}
+
+unsigned
+val_dns_made(void)
+{
+	return made;
+}
+
+static void
+dns_delete(struct val_dns *dns)
+{
+	if (dns == kept)
+		kept = NULL;
+	/* In a forked child the resolver thread is the parent's: leave it. */
+	if (dns->ctx != NULL && dns->pid == getpid())
+		ub_ctx_delete(dns->ctx);
+	free(dns->key);
+	free(dns);
 }
 
 void
@@ -170,9 +231,11 @@ val_dns_free(struct val_dns *dns)
 {
 	if (dns == NULL)
 		return;
-	if (dns->ctx != NULL)
-		ub_ctx_delete(dns->ctx);
-	free(dns);
+	if (dns == kept && !dns->spoiled && dns->pid == getpid()) {
+		dns->in_use = 0;
+		return;
+	}
+	dns_delete(dns);
 }
 
 static void
@@ -262,6 +325,7 @@ run_queries(struct val_dns *dns, const char *name, const int *types,
 	}
 	return ANVIL_OK;
 out:
+	dns->spoiled = 1;	/* a fresh context for the next check */
 	for (i = 0; i < n; i++) {
 		if (!p[i].done && p[i].id >= 0)
 			(void)ub_cancel(dns->ctx, p[i].id);

@@ -50,8 +50,11 @@ struct val_dns;
  */
 anvil_err val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
     char *detail, size_t detaillen);
-/* NULL is a no-op. */
+/* NULL is a no-op. The context is kept for the process's next check
+ * unless a query on it failed. */
 void val_dns_free(struct val_dns *dns);
+/* How many contexts this process has made (tests, bench). */
+unsigned val_dns_made(void);
 
 /*
  * Looks up name/rrtype (class IN) and waits for it until deadline.

@@ -33,6 +33,7 @@
 #include "core/conf.h"
 #include "helpers.h"
 #include "validate/validate.h"
+#include "validate/val_int.h"
 
 #define TOKEN "evaGxfADs6pSRb2LAv9IZf17Dt3juxGJ-PCt92wr-oA"
 #define THUMB "NzbLsXh8uDCcd-6MNwXF4W_7noWXFZAfHkxZsRGC9Xs"
@@ -1096,6 +1097,137 @@ Test(validate, dns01_no_record_is_unauthorized)
 	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
 	assert_result(check(VAL_DNS01, "dns", "empty.test", KA),
 	    ANVIL_ERR_UNAUTHORIZED, "no TXT record at _acme-challenge.empty.test");
+}
+
+/*
+ * A DNS server that answers every TXT query with the text in the file
+ * "path" (read for each query) and a TTL of an hour, or NXDOMAIN with a
+ * SOA of an hour's negative TTL while the file is empty: a resolver that
+ * caches would keep answering what it saw first. Returns "addr@port".
+ */
+static void
+ttl_dns_serve(int fd, const char *path)
+{
+	unsigned char q[512], r[1024];
+	char text[200];
+	struct sockaddr_in from;
+	socklen_t fl;
+	ssize_t n;
+	size_t qend, len, tl;
+	FILE *f;
+
+	for (;;) {
+		fl = sizeof(from);
+		n = recvfrom(fd, q, sizeof(q), 0, (struct sockaddr *)&from, &fl);
+		if (n < 17)
+			continue;
+		for (qend = 12; qend < (size_t)n && q[qend] != 0;
+		    qend += (size_t)q[qend] + 1)
+			;
+		qend += 5;		/* root label, QTYPE, QCLASS */
+		if (qend > (size_t)n)
+			continue;
+		tl = 0;
+		if ((f = fopen(path, "r")) != NULL) {
+			tl = fread(text, 1, sizeof(text) - 1, f);
+			fclose(f);
+		}
+		memcpy(r, q, qend);
+		r[2] = 0x85;		/* QR, AA, RD */
+		r[3] = tl > 0 ? 0x80 : 0x83;	/* RA; NXDOMAIN if empty */
+		memset(r + 4, 0, 8);
+		r[5] = 1;		/* one question */
+		len = qend;
+		if (tl > 0) {
+			static const unsigned char an[] = { 0xc0, 0x0c, 0, 16,
+			    0, 1, 0, 0, 0x0e, 0x10 };
+			r[7] = 1;
+			memcpy(r + len, an, sizeof(an));
+			len += sizeof(an);
+			r[len++] = 0;
+			r[len++] = (unsigned char)(tl + 1);
+			r[len++] = (unsigned char)tl;
+			memcpy(r + len, text, tl);
+			len += tl;
+		} else {
+			/* Authority: test. SOA, minimum 3600. */
+			static const unsigned char soa[] = { 4, 't', 'e', 's',
+			    't', 0, 0, 6, 0, 1, 0, 0, 0x0e, 0x10, 0, 22,
+			    0, 0, 0, 0, 0, 0, 1, 0, 0, 0, 1, 0, 0, 0, 1, 0,
+			    0, 0, 1, 0, 0, 0x0e, 0x10 };
+			r[9] = 1;
+			memcpy(r + len, soa, sizeof(soa));
+			len += sizeof(soa);
+		}
+		(void)sendto(fd, r, len, 0, (struct sockaddr *)&from, fl);
+	}
+}
+
+static void
+ttl_dns_start(const char *path, char *resolver, size_t rlen)
+{
+	struct sockaddr_in sin;
+	socklen_t sl = sizeof(sin);
+	pid_t pid;
+	int fd;
+
+	fd = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+	cr_assert(fd >= 0);
+	memset(&sin, 0, sizeof(sin));
+	sin.sin_family = AF_INET;
+	inet_pton(AF_INET, addr, &sin.sin_addr);
+	cr_assert_eq(bind(fd, (struct sockaddr *)&sin, sizeof(sin)), 0);
+	getsockname(fd, (struct sockaddr *)&sin, &sl);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		prctl(PR_SET_PDEATHSIG, SIGKILL);
+		alarm(60);
+		ttl_dns_serve(fd, path);
+		_exit(0);
+	}
+	close(fd);
+	snprintf(resolver, rlen, "%s@%u", addr, ntohs(sin.sin_port));
+}
+
+static void
+write_text(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+
+	cr_assert_not_null(f);
+	fputs(text, f);
+	cr_assert_eq(fclose(f), 0);
+}
+
+/*
+ * One resolver context serves the checks of a process, and remembers no
+ * answer, negative or positive, even with an hour's TTL: a record added
+ * or changed after a failed check is seen by the next one.
+ */
+Test(validate, dns01_kept_resolver_sees_every_change)
+{
+	char v[64], w[64], r[64], path[] = "/tmp/anvil-ttl-dns-XXXXXX";
+	unsigned before = val_dns_made();
+	int fd;
+
+	cr_assert((fd = mkstemp(path)) >= 0);
+	close(fd);
+	ttl_dns_start(path, r, sizeof(r));
+	txt_value(KA, v, sizeof(v));
+	txt_value(OTHER_KA, w, sizeof(w));
+	make_cfg(free_port(), free_port(), r, 5, "");
+	assert_result(check(VAL_DNS01, "dns", "later.test", KA),
+	    ANVIL_ERR_UNAUTHORIZED, "later.test");
+	write_text(path, w);
+	assert_result(check(VAL_DNS01, "dns", "later.test", KA),
+	    ANVIL_ERR_INCORRECT, w);
+	write_text(path, v);
+	assert_result(check(VAL_DNS01, "dns", "later.test", KA), ANVIL_OK,
+	    NULL);
+	cr_assert_eq(val_dns_made() - before, 1, "%u contexts for 3 checks",
+	    val_dns_made() - before);
+	unlink(path);
 }
 
 Test(validate, dns01_follows_cname)
