@@ -59,20 +59,34 @@ acme_url(struct acme_ctx *ctx, const char *fmt, ...)
 	return url;
 }
 
+/*
+ * 128 random bits, base64url: 22 characters. One that would start with
+ * '-' or '_' is drawn again (1 in 32): an id is an argument of
+ * anvil-admin's commands, where "-Pab..." reads as an option.
+ */
 anvil_err
 acme_new_id(char out[23])
 {
 	unsigned char rnd[16];
 	char *s = NULL;
+	int tries;
 
-	if (util_random(rnd, sizeof(rnd)) != ANVIL_OK ||
-	    b64u_encode(rnd, sizeof(rnd), &s) != ANVIL_OK || strlen(s) != 22) {
+	for (tries = 0; tries < 64; tries++) {
+		if (util_random(rnd, sizeof(rnd)) != ANVIL_OK ||
+		    b64u_encode(rnd, sizeof(rnd), &s) != ANVIL_OK ||
+		    strlen(s) != 22) {
+			free(s);
+			return ANVIL_ERR_CRYPTO;
+		}
+		if (s[0] != '-' && s[0] != '_') {
+			memcpy(out, s, 23);
+			free(s);
+			return ANVIL_OK;
+		}
 		free(s);
-		return ANVIL_ERR_CRYPTO;
+		s = NULL;
 	}
-	memcpy(out, s, 23);
-	free(s);
-	return ANVIL_OK;
+	return ANVIL_ERR_CRYPTO;
 }
 
 void

@@ -11,6 +11,7 @@
 
 #include "core/error.h"
 #include "core/util.h"
+#include "acme/acme_int.h"
 #include "helpers.h"
 
 Test(util, ct_memeq)
@@ -90,4 +91,25 @@ Test(util, strerror_covers_every_code)
 	for (e = 0; e < ANVIL_ERR__MAX; e++)
 		cr_assert_str_neq(anvil_strerror((anvil_err)e), "unknown error");
 	cr_assert_str_eq(anvil_strerror((anvil_err)999), "unknown error");
+}
+
+/* Ids are arguments of anvil-admin: none may read as an option. */
+Test(util, acme_ids_never_start_with_a_dash)
+{
+	char id[23], seen_first[128] = { 0 };
+	int i, firsts = 0;
+
+	for (i = 0; i < 20000; i++) {
+		cr_assert_eq(acme_new_id(id), ANVIL_OK);
+		cr_assert_eq(strlen(id), 22);
+		cr_assert(id[0] != '-' && id[0] != '_', "id %s", id);
+		cr_assert_eq(strspn(id, "ABCDEFGHIJKLMNOPQRSTUVWXYZ"
+		    "abcdefghijklmnopqrstuvwxyz0123456789-_"), 22, "id %s", id);
+		if (!seen_first[(unsigned char)id[0]]) {
+			seen_first[(unsigned char)id[0]] = 1;
+			firsts++;
+		}
+	}
+	/* Still random in the first place: all 62 letters and digits. */
+	cr_assert_eq(firsts, 62, "%d different first characters", firsts);
 }
