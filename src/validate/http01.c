@@ -18,11 +18,14 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "validate/curl_dl.h"
 #include "validate/val_int.h"
 
 #define MAX_BODY 8192
 #define MAX_REDIRECTS 10
 #define USER_AGENT "anvil-validator"
+
+static const struct val_curl_api *vc;	/* libcurl, once loaded */
 
 /* Per-request state shared with libcurl's callbacks. */
 struct fetch {
@@ -108,15 +111,15 @@ split_url(const struct anvil_config *cfg, const char *url, int hop,
 
 	*hostp = NULL;
 	val_excerpt(url, strlen(url), 64, shown);
-	u = curl_url();
+	u = vc->url();
 	if (u == NULL) {
 		rc = errf(detail, detaillen, ANVIL_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (curl_url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
-	    curl_url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
+	if (vc->url_set(u, CURLUPART_URL, url, 0) != CURLUE_OK ||
+	    vc->url_get(u, CURLUPART_SCHEME, &scheme, 0) != CURLUE_OK ||
+	    vc->url_get(u, CURLUPART_HOST, &host, 0) != CURLUE_OK ||
+	    vc->url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
 	    CURLUE_OK) {
 		rc = errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
 		    "redirect to an invalid URL \"%s\"", shown);
@@ -154,10 +157,10 @@ split_url(const struct anvil_config *cfg, const char *url, int hop,
 	}
 	rc = ANVIL_OK;
 out:
-	curl_free(scheme);
-	curl_free(host);
-	curl_free(port);
-	curl_url_cleanup(u);
+	vc->free(scheme);
+	vc->free(host);
+	vc->free(port);
+	vc->url_cleanup(u);
 	return rc;
 }
 
@@ -187,7 +190,7 @@ curl_failure(struct fetch *f, CURLcode cc, long os_errno, const char *errbuf,
     const char *where, const char *shown, long code, char *detail,
     size_t detaillen)
 {
-	const char *msg = errbuf[0] != '\0' ? errbuf : curl_easy_strerror(cc);
+	const char *msg = errbuf[0] != '\0' ? errbuf : vc->easy_strerror(cc);
 
 	if (f->denied)
 		return errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
@@ -259,6 +262,8 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 	int hop, n;
 	CURLcode cc;
 
+	if ((rc = val_curl_load(&vc, detail, detaillen)) != ANVIL_OK)
+		return rc;
 	f = calloc(1, sizeof(*f));
 	if (f == NULL)
 		return errf(detail, detaillen, ANVIL_ERR_NOMEM, "out of memory");
@@ -299,14 +304,14 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 		if (rc != ANVIL_OK)
 			goto out;
 
-		curl_slist_free_all(resolve);
+		vc->slist_free_all(resolve);
 		resolve = NULL;
 		free(entry);
 		entry = NULL;
 		if (val_addr_parse(host, &literal) != 0) {
 			entry = resolve_entry(host, port, addrs, naddrs);
 			if (entry == NULL ||
-			    (resolve = curl_slist_append(NULL, entry)) == NULL) {
+			    (resolve = vc->slist_append(NULL, entry)) == NULL) {
 				rc = errf(detail, detaillen, ANVIL_ERR_NOMEM,
 				    "out of memory");
 				goto out;
@@ -320,8 +325,8 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 			goto out;
 		}
 
-		curl_easy_cleanup(curl);
-		curl = curl_easy_init();
+		vc->easy_cleanup(curl);
+		curl = vc->easy_init();
 		if (curl == NULL) {
 			rc = errf(detail, detaillen, ANVIL_ERR_NOMEM,
 			    "curl_easy_init failed");
@@ -332,54 +337,54 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 		f->denied = 0;
 		errbuf[0] = '\0';
 		code = 0;
-		if (curl_easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
+		if (vc->easy_setopt(curl, CURLOPT_URL, url) != CURLE_OK ||
+		    vc->easy_setopt(curl, CURLOPT_PROTOCOLS_STR,
 		    "http,https") != CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR,
+		    vc->easy_setopt(curl, CURLOPT_REDIR_PROTOCOLS_STR,
 		    "http,https") != CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) !=
+		    vc->easy_setopt(curl, CURLOPT_FOLLOWLOCATION, 0L) !=
 		    CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_PROXY, "") != CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*") != CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_USERAGENT, USER_AGENT) !=
+		    vc->easy_setopt(curl, CURLOPT_PROXY, "") != CURLE_OK ||
+		    vc->easy_setopt(curl, CURLOPT_NOPROXY, "*") != CURLE_OK ||
+		    vc->easy_setopt(curl, CURLOPT_NOSIGNAL, 1L) != CURLE_OK ||
+		    vc->easy_setopt(curl, CURLOPT_USERAGENT, USER_AGENT) !=
 		    CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left) !=
+		    vc->easy_setopt(curl, CURLOPT_TIMEOUT_MS, (long)left) !=
 		    CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
+		    vc->easy_setopt(curl, CURLOPT_CONNECTTIMEOUT_MS,
 		    (long)left) != CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_HTTP_VERSION,
+		    vc->easy_setopt(curl, CURLOPT_HTTP_VERSION,
 		    (long)CURL_HTTP_VERSION_1_1) != CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L) !=
+		    vc->easy_setopt(curl, CURLOPT_FORBID_REUSE, 1L) !=
 		    CURLE_OK ||
 		    /* Let's Encrypt does not verify https redirect targets:
 		     * the challenge proves control, not the certificate. */
-		    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L) !=
+		    vc->easy_setopt(curl, CURLOPT_SSL_VERIFYPEER, 0L) !=
 		    CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L) !=
+		    vc->easy_setopt(curl, CURLOPT_SSL_VERIFYHOST, 0L) !=
 		    CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) !=
+		    vc->easy_setopt(curl, CURLOPT_ERRORBUFFER, errbuf) !=
 		    CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body) !=
+		    vc->easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body) !=
 		    CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_WRITEDATA, f) != CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION,
+		    vc->easy_setopt(curl, CURLOPT_WRITEDATA, f) != CURLE_OK ||
+		    vc->easy_setopt(curl, CURLOPT_OPENSOCKETFUNCTION,
 		    on_open_socket) != CURLE_OK ||
-		    curl_easy_setopt(curl, CURLOPT_OPENSOCKETDATA, f) !=
+		    vc->easy_setopt(curl, CURLOPT_OPENSOCKETDATA, f) !=
 		    CURLE_OK ||
 		    (resolve != NULL &&
-		    curl_easy_setopt(curl, CURLOPT_RESOLVE, resolve) !=
+		    vc->easy_setopt(curl, CURLOPT_RESOLVE, resolve) !=
 		    CURLE_OK)) {
 			rc = errf(detail, detaillen, ANVIL_ERR_CONNECTION,
 			    "libcurl refused an option");
 			goto out;
 		}
-		cc = curl_easy_perform(curl);
-		(void)curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
+		cc = vc->easy_perform(curl);
+		(void)vc->easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &code);
 		if (cc != CURLE_OK) {
 			long os_errno = 0;
 
-			(void)curl_easy_getinfo(curl, CURLINFO_OS_ERRNO,
+			(void)vc->easy_getinfo(curl, CURLINFO_OS_ERRNO,
 			    &os_errno);
 			rc = curl_failure(f, cc, os_errno, errbuf, where, shown,
 			    code, detail, detaillen);
@@ -389,7 +394,7 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 		    code == 308) {
 			char *next = NULL;
 
-			if (curl_easy_getinfo(curl, CURLINFO_REDIRECT_URL,
+			if (vc->easy_getinfo(curl, CURLINFO_REDIRECT_URL,
 			    &next) != CURLE_OK || next == NULL) {
 				rc = errf(detail, detaillen,
 				    ANVIL_ERR_UNAUTHORIZED,
@@ -426,8 +431,8 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 	}
 	rc = ANVIL_OK;
 out:
-	curl_easy_cleanup(curl);
-	curl_slist_free_all(resolve);
+	vc->easy_cleanup(curl);
+	vc->slist_free_all(resolve);
 	val_dns_free(dns);
 	free(entry);
 	free(host);
