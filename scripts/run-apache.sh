@@ -2,7 +2,8 @@
 # run-apache.sh DATA_DIR SHAPE - run Apache httpd 2.4 in the foreground
 # serving Anvil over HTTPS on 127.0.0.1 with the shipped apache/ config of
 # SHAPE: fcgid (mod_fcgid), proxy-fcgi (mod_proxy_fcgi to anvil under
-# spawn-fcgi), cgi (mod_cgid and the cgi-bin/nph-anvil entry point).
+# spawn-fcgi), cgi (mod_cgid, the cgi-bin/anvil entry point and
+# mod_headers), nph (mod_cgid and the cgi-bin/nph-anvil entry point).
 #
 # DATA_DIR holds anvil.conf and an initialised CA. Apache's workers run as
 # www-data when started as root, so DATA_DIR is given to www-data. Prints
@@ -61,6 +62,14 @@ proxy-fcgi)
 	trap stop_all EXIT
 	;;
 cgi)
+	modules="cgid env headers"
+	sed -e "s|@libexecdir@|$builddir|g" -e "s|@sysconfdir@|/nonexistent|g" \
+	    "$top/cgi-bin/anvil.in" >"$ap/anvil"
+	chmod 0755 "$ap/anvil"
+	defs="Define ANVIL_CGI $ap/anvil"
+	extra="ScriptSock $ap/cgid.sock"
+	;;
+nph)
 	modules="cgid env"
 	sed -e "s|@libexecdir@|$builddir|g" -e "s|@sysconfdir@|/nonexistent|g" \
 	    "$top/cgi-bin/nph-anvil.in" >"$ap/nph-anvil"
@@ -69,7 +78,7 @@ cgi)
 	extra="ScriptSock $ap/cgid.sock"
 	;;
 *)
-	echo "run-apache.sh: unknown shape \"$shape\" (fcgid, proxy-fcgi, cgi)" >&2
+	echo "run-apache.sh: unknown shape \"$shape\" (fcgid, proxy-fcgi, cgi, nph)" >&2
 	exit 2
 	;;
 esac

@@ -5,7 +5,7 @@
 # foreground until Ctrl-C.
 #
 # SHAPE (or ANVIL_WEB): lighttpd-fcgi (default), lighttpd-cgi, apache-fcgid,
-# apache-proxy-fcgi, apache-cgi.
+# apache-proxy-fcgi, apache-cgi, apache-nph.
 # Environment (all optional):
 #   ANVIL_DATA            data folder (default ./anvil-data)
 #   ANVIL_PORT            HTTPS port (default 8443); the CRL and the CA
@@ -22,8 +22,8 @@ cd "$(dirname "$0")/.."
 top=$(pwd)
 web=${1:-${ANVIL_WEB:-lighttpd-fcgi}}
 case $web in
-lighttpd-fcgi|lighttpd-cgi|apache-fcgid|apache-proxy-fcgi|apache-cgi) ;;
-*) echo "serve: unknown shape \"$web\" (lighttpd-fcgi, lighttpd-cgi, apache-fcgid, apache-proxy-fcgi, apache-cgi)" >&2; exit 2 ;;
+lighttpd-fcgi|lighttpd-cgi|apache-fcgid|apache-proxy-fcgi|apache-cgi|apache-nph) ;;
+*) echo "serve: unknown shape \"$web\" (lighttpd-fcgi, lighttpd-cgi, apache-fcgid, apache-proxy-fcgi, apache-cgi, apache-nph)" >&2; exit 2 ;;
 esac
 
 sh scripts/build.sh >build.log 2>&1 || { tail -n 40 build.log; echo "serve: build failed (build.log)" >&2; exit 1; }

@@ -67,6 +67,50 @@ server_close(struct server *s)
 	config_free(s->cfg);
 }
 
+/*
+ * SIGTERM, SIGINT, SIGHUP: web servers send them to CGI programs that are
+ * still running once the reply is in (lighttpd), and to FastCGI workers
+ * they retire (mod_fcgid's idle and lifetime limits, a server stopping).
+ * A process that dies with the store open makes the next opener run full
+ * recovery, which interrupts every other worker; so the store is closed
+ * first. A FastCGI worker waiting for a request closes it and leaves from
+ * the handler (the main line is in accept(), nothing else runs); one
+ * serving a request, or a CGI program, finishes and leaves normally.
+ * (libfcgi would install a handler of its own for FastCGI workers, only
+ * where none is set; this one also covers CGI and the validator.)
+ */
+static volatile sig_atomic_t term_pending;	/* asked to stop */
+static volatile sig_atomic_t fcgi_idle;	/* in FCGX_Accept_r */
+static struct store *term_store;	/* to close when idle */
+
+static void
+on_term(int sig)
+{
+	(void)sig;
+	term_pending = 1;
+	if (fcgi_idle) {
+		store_close(term_store);
+		_exit(0);
+	}
+}
+
+static void
+catch_term(struct store *st)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
+	struct sigaction sa;
+	size_t i;
+
+	term_store = st;
+	memset(&sa, 0, sizeof(sa));
+	sa.sa_handler = on_term;
+	sigemptyset(&sa.sa_mask);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		sigaddset(&sa.sa_mask, sigs[i]);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		(void)sigaction(sigs[i], &sa, NULL);
+}
+
 /* A server that could not start answers every request with this. */
 static void
 unavailable(struct http_resp *resp)
@@ -201,6 +245,7 @@ main(int argc, char **argv)
 			return 1;
 	}
 	util_cloexec_all();
+	catch_term(s.st);
 
 	if ((argc == 3 || (argc == 4 && strcmp(argv[3], "--syslog") == 0)) &&
 	    strcmp(argv[1], "--validate") == 0) {
@@ -237,7 +282,16 @@ main(int argc, char **argv)
 		server_close(&s);
 		return 1;
 	}
-	while (FCGX_Accept_r(&req) >= 0) {
+	while (!term_pending) {
+		int r;
+
+		fcgi_idle = 1;
+		if (term_pending)
+			break;
+		r = FCGX_Accept_r(&req);
+		fcgi_idle = 0;
+		if (r < 0)
+			break;
 		serve_one(&s, &req, &validate);
 		FCGX_Finish_r(&req);
 		if (validate != NULL && s.ctx != NULL)

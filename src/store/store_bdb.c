@@ -6,11 +6,12 @@
  *	The environment lives in data_dir/store and is shared by every process
  *	of the CA (web-server workers, anvil-admin, anvil-crl), one handle per
  *	process. It is opened with transactions, locking, logging and a shared
- *	memory pool, and with DB_REGISTER|DB_RECOVER: the first process to
- *	open it after another died holding it runs recovery, which panics
- *	the handles of the processes still attached; their next store_run()
- *	reopens once and carries on, and the watchdog ends those that were
- *	stuck on a mutex of the dead process (see below). The shared regions
+ *	memory pool, and with DB_REGISTER|DB_RECOVER|DB_FAILCHK: the first
+ *	process to open it after another died holding it runs recovery
+ *	(forced, see the watchdog section), which panics the handles of the
+ *	processes still attached; their next store_run() reopens once and
+ *	carries on, and the watchdog ends those that were stuck on a mutex
+ *	of the dead process. The shared regions
  *	of an earlier boot are removed before the first open of a boot, so that
  *	they are never trusted. Each record kind is one btree file keyed by id
  *	holding compact JSON; index files map a thumbprint to its account, an
@@ -79,12 +80,13 @@
 						 * this loses, and is retried */
 #define CKP_KBYTES	1024	/* checkpoint after this much log ... */
 #define CKP_MINUTES	5	/* ... or this long */
+#define THREAD_COUNT	256	/* processes tracked for failchk */
 #define REG_TIMEOUT_US	25000	/* recovery lets attached processes see
 				 * the panic this long, twice */
 
 #define ENV_FLAGS	(DB_CREATE | DB_INIT_TXN | DB_INIT_LOCK | \
 			 DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER | \
-			 DB_RECOVER)
+			 DB_RECOVER | DB_FAILCHK)
 
 /* The database files; the first STORE_KIND__MAX follow enum store_kind. */
 enum dbi {
@@ -155,6 +157,7 @@ struct store {
 	unsigned commits;	/* commits since this process's last checkpoint */
 	time_t last_ckp;	/* when this process last checkpointed */
 	int proc_fd;		/* flock on home/procs/PID, or -1 */
+	int created;		/* this handle made the store: checkpoint */
 };
 
 struct store_txn {
@@ -185,10 +188,13 @@ static anvil_err fail(struct store *, anvil_err, const char *, ...)
  * Berkeley DB 5.3's mutexes are not robust. A process killed while it
  * holds one (a region, buffer or log mutex, or a page lock another process
  * waits for) leaves whoever waits for it blocked for good: nothing in the
- * library wakes them. DB_FAILCHK does not see such mutexes and itself
- * blocks on them, so it is not used: the next process to open the store
- * finds the dead one in the registry and runs full recovery, and everyone
- * after that works in a new environment. The watchdog gets the processes
+ * library wakes them, and DB_FAILCHK neither sees such mutexes nor
+ * avoids blocking on them. So a death is found first by our own list of
+ * processes (home/procs, below), and the opener that finds it removes
+ * __db.register, which makes Berkeley DB run full recovery: everyone
+ * after that works in a new environment. (Berkeley DB's registry alone
+ * also reports processes that were just closing cleanly as dead; those
+ * go to failchk, which is harmless for them.) The watchdog gets the processes
  * stuck in the old one out. A store call (open, one attempt of a
  * transaction, close) still running after STALL_S seconds, or WAKE_S
  * seconds after the process that recovered said so, ends the process as
@@ -405,6 +411,64 @@ procs_tell(struct store *st)
 		    told == 1 ? "" : "es");
 }
 
+/*
+ * Before opening: has a process died with the store open? Its file in
+ * home/procs is still there (a clean close removes it) and nobody holds
+ * its flock. This opener claims each such death by removing the file
+ * (one opener wins) and returns how many it claimed; the caller then
+ * removes __db.register, so that Berkeley DB runs full recovery. A file
+ * found unlinked once its flock is had belonged to a process that closed
+ * the store cleanly just then: not a death.
+ */
+static int
+procs_claim_dead(struct store *st)
+{
+	char dpath[4096], path[4096];
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+	char *end;
+	long pid;
+	int fd, claimed = 0;
+
+	if (procs_path(st, 0, dpath, sizeof(dpath)) != 0 ||
+	    (d = opendir(dpath)) == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		errno = 0;
+		pid = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || errno != 0 || pid <= 1 ||
+		    pid == (long)getpid() ||
+		    procs_path(st, pid, path, sizeof(path)) != 0)
+			continue;
+		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
+		if (fd < 0)
+			continue;
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0 &&
+		    fstat(fd, &sb) == 0 && sb.st_nlink > 0 &&
+		    unlink(path) == 0) {
+			log_warn("store: process %ld died with %s open",
+			    pid, st->home);
+			claimed++;
+		}
+		close(fd);
+	}
+	closedir(d);
+	return claimed;
+}
+
+/* Makes the next environment open run full recovery (see above). */
+static void
+force_recovery(struct store *st)
+{
+	char path[4096];
+
+	if (snprintf(path, sizeof(path), "%s/__db.register", st->home) <
+	    (int)sizeof(path) && unlink(path) != 0 && errno != ENOENT)
+		log_warn("store: %s: %s", path, strerror(errno));
+	log_warn("store: recovering %s", st->home);
+}
+
 /* Identity of the primary region file (0 when there is none). */
 static ino_t
 region_ino(const struct store *st)
@@ -454,6 +518,19 @@ bdb_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 		if (strstr(msg, "checksum") != NULL)
 			st->checksum_bad = 1;
 	}
+}
+
+/*
+ * For DB_ENV->failchk: is the process that entered the environment as pid
+ * still there? (Processes are single-threaded; the thread id is moot.)
+ */
+static int
+bdb_isalive(DB_ENV *env, pid_t pid, db_threadid_t tid, u_int32_t flags)
+{
+	(void)env;
+	(void)tid;
+	(void)flags;
+	return kill(pid, 0) == 0 || errno == EPERM;
 }
 
 static void
@@ -1642,9 +1719,9 @@ read_small(const char *path, char *buf, size_t len)
 /*
  * The shared regions (__db.001 ...) are files that outlive a reboot, half
  * written back. Berkeley DB would join them and trust them; so the
- * first open after a boot removes them (nobody can be
- * attached to them then), which makes the registry ask for full recovery
- * if anyone died holding the store. Opens are serialised by an flock on
+ * first open after a boot removes them (nobody can be attached to them
+ * then) and the registry with them, which makes that open run full
+ * recovery from the log. Opens are serialised by an flock on
  * LOCK_FILE, which the caller releases (close *lockfd) once the
  * environment is open. Without a boot id (no /proc) this does nothing.
  */
@@ -1692,8 +1769,12 @@ boot_fence(const struct store *st, int *lockfd, char *err, size_t errlen)
 		goto out;
 	}
 	while ((de = readdir(d)) != NULL) {
-		/* __db.001 and friends; never __db.register. */
-		if (strncmp(de->d_name, "__db.0", 6) != 0)
+		/* __db.001 and friends, and __db.register: this open runs
+		 * full recovery. Processes that closed cleanly left their
+		 * last commits in the log and the memory pool only (a close
+		 * checkpoints only when one is due), and the pool is gone. */
+		if (strncmp(de->d_name, "__db.0", 6) != 0 &&
+		    strcmp(de->d_name, "__db.register") != 0)
 			continue;
 		free(p);
 		if ((p = home_file(st, de->d_name)) == NULL) {
@@ -1871,6 +1952,7 @@ meta_check(struct store *st, int creating, char *err, size_t errlen)
 			/* A new store: checkpoint at close, so its files are
 			 * complete on disk. */
 			st->dirty = 1;
+			st->created = 1;
 			if (ret == 0 || ret == DB_KEYEXIST) {
 				ret = tx->commit(tx, 0);
 			} else
@@ -1971,6 +2053,8 @@ env_attach(struct store *st, int creating, int *lockfd, char *err,
 	    (ret = env->set_lk_max_lockers(env, LK_MAX_LOCKERS)) != 0 ||
 	    (ret = env->set_lk_max_objects(env, LK_MAX_OBJECTS)) != 0 ||
 	    (ret = env->set_tx_max(env, TX_MAX)) != 0 ||
+	    (ret = env->set_thread_count(env, THREAD_COUNT)) != 0 ||
+	    (ret = env->set_isalive(env, bdb_isalive)) != 0 ||
 	    (ret = env->set_timeout(env, REG_TIMEOUT_US,
 	    DB_SET_REG_TIMEOUT)) != 0 ||
 	    (ret = env->set_lk_detect(env, DB_LOCK_DEFAULT)) != 0 ||
@@ -2156,6 +2240,8 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 	wd_enter(STALL_S);
 	if ((rc = boot_fence(st, &lockfd, err, errlen)) != ANVIL_OK)
 		goto out;
+	if (procs_claim_dead(st) > 0)
+		force_recovery(st);
 	procs_join(st);
 	rc = env_attach(st, creating, &lockfd, err, errlen);
 	if (rc != ANVIL_OK)
@@ -2199,12 +2285,19 @@ store_close(struct store *st)
 	 */
 	if (st->pid == getpid() && st->env != NULL) {
 		wd_enter(STALL_S);
-		/* Files complete on disk after a clean close; logs freed. */
 		st->closing = 1;
-		/* A process that only read (a CGI GET, say) has nothing to
-		 * make complete on disk: skip the checkpoint and the syncs. */
+		/*
+		 * A process that wrote checkpoints when one is due (CKP_KBYTES
+		 * of log or CKP_MINUTES since the last), as store_run does: a
+		 * forced one at every close wrote back and synced every dirty
+		 * page, a dozen fsyncs per CGI request. Commits are durable in
+		 * the log either way; checkpoints only bound recovery. A
+		 * process that only read has nothing to do.
+		 */
 		if (st->dirty) {
-			ret = st->env->txn_checkpoint(st->env, 0, 0, 0);
+			ret = st->env->txn_checkpoint(st->env,
+			    st->created ? 0 : CKP_KBYTES,
+			    st->created ? 0 : CKP_MINUTES, 0);
 			if (ret != 0)
 				log_debug("DB_ENV->txn_checkpoint(%s): %s",
 				    st->home, db_strerror(ret));
@@ -2250,6 +2343,8 @@ env_reopen(struct store *st)
 	log_warn("store: reopening %s after a panic", st->home);
 	wd_enter(STALL_S);	/* out of the old environment */
 	env_detach(st);
+	if (procs_claim_dead(st) > 0)
+		force_recovery(st);
 	rc = env_attach(st, 0, &lockfd, err, sizeof(err));
 	if (rc != ANVIL_OK) {
 		log_err("store: reopening %s: %s", st->home, err);

@@ -16,6 +16,7 @@ for f in bin/anvil-admin bin/anvil-crl libexec/anvil etc/anvil/anvil.conf.sample
     share/anvil/lighttpd/anvil-fastcgi.conf share/anvil/lighttpd/anvil-cgi.conf \
     share/anvil/lighttpd/anvil-publish.conf share/anvil/apache/anvil-fcgid.conf \
     share/anvil/apache/anvil-proxy-fcgi.conf share/anvil/apache/anvil-cgi.conf \
+    share/anvil/apache/anvil-nph.conf \
     share/anvil/apache/anvil-publish.conf share/anvil/apache/anvil-fcgi.socket \
     share/anvil/apache/anvil-fcgi.service share/anvil/cgi-bin/anvil \
     share/anvil/cgi-bin/nph-anvil \

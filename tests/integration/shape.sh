@@ -11,6 +11,17 @@ expect_exit 0 "[$ANVIL_WEB] existing account keeps 200 + Location" \
     /usr/bin/python3 "$top_srcdir/tests/integration/existing_account.py" "$DIR_URL" "$CA_PEM"
 cat "$T/out"
 
+# Two requests on one connection: every shape but apache-nph keeps it (an
+# nph- reply makes Apache close it, a TLS handshake per request).
+conns=$(curl -sv --cacert "$CA_PEM" -o /dev/null -o /dev/null "$DIR_URL" \
+    "$DIR_URL" 2>&1 | grep -c '^\* Connected to')
+case $ANVIL_WEB in
+apache-nph) want=2 ;;
+*) want=1 ;;
+esac
+[ "$conns" = "$want" ] && ok "[$ANVIL_WEB] two requests took $conns connection(s)" ||
+    fail "[$ANVIL_WEB] two requests took $conns connections, wanted $want"
+
 CB="$T/certbot"
 certbot_run() {
 	REQUESTS_CA_BUNDLE="$CA_PEM" timeout 180 certbot --non-interactive \
@@ -50,4 +61,28 @@ curl -s -o "$T/ca.crt" "http://127.0.0.1:$PUBLISH_PORT/crl/ca.crt" &&
     ok "[$ANVIL_WEB] CA certificate over HTTP" || fail "[$ANVIL_WEB] CA certificate over HTTP"
 certtool -i --infile "$CB/live/cb/cert.pem" 2>/dev/null | grep -q "URI: http://127.0.0.1:$PUBLISH_PORT/crl/anvil.crl" &&
     ok "[$ANVIL_WEB] certificates point to the published CRL" || fail "[$ANVIL_WEB] no CRLDP"
+
+# Web servers retire FastCGI workers with SIGTERM: a worker waiting for a
+# request closes the store first (its file in store/procs goes), so that
+# the next opener has no death to recover from (a worker that died with
+# the store open would make it run recovery, interrupting the others).
+case $ANVIL_WEB in
+*-fcgi|*-fcgid)
+	workers=$(ls "$DATA/store/procs" 2>/dev/null)
+	[ -n "$workers" ] || fail "[$ANVIL_WEB] no worker listed in store/procs"
+	for w in $workers; do kill -TERM "$w" 2>/dev/null; done
+	n=0
+	for w in $workers; do
+		while kill -0 "$w" 2>/dev/null && [ $n -lt 100 ]; do
+			sleep 0.1; n=$((n + 1))
+		done
+	done
+	left=""
+	for w in $workers; do
+		[ -e "$DATA/store/procs/$w" ] && left="$left $w"
+	done
+	[ -z "$left" ] && ok "[$ANVIL_WEB] workers given SIGTERM closed the store ($(echo $workers | wc -w))" ||
+	    fail "[$ANVIL_WEB] workers died with the store open:$left"
+	;;
+esac
 finish
