@@ -2,8 +2,8 @@
 # compare.sh - Anvil against Pebble, side by side, on loopback.
 #
 # Starts one DNS answerer (pebble-challtestsrv: every A is 127.0.0.1),
-# Anvil in four shapes (lighttpd + FastCGI, Apache mod_fcgid, lighttpd CGI,
-# Apache CGI; each with its own data folder and CA) and Pebble (Debian
+# Anvil in five shapes (lighttpd + FastCGI, Apache mod_fcgid, lighttpd CGI,
+# Apache CGI, Apache nph- CGI; each with its own data folder and CA) and Pebble (Debian
 # package; PEBBLE_VA_NOSLEEP=1, nonce rejection off; a throwaway minica-style
 # root made with certtool for its HTTPS), then runs bench/acmeload against
 # them, alternating server by server at each concurrency, and prints a
@@ -128,6 +128,7 @@ anvil_up lt-fcgi run-lighttpd.sh fcgi $((B + 100))
 anvil_up ap-fcgid run-apache.sh fcgid $((B + 200))
 anvil_up lt-cgi run-lighttpd.sh cgi $((B + 300))
 anvil_up ap-cgi run-apache.sh cgi $((B + 400))
+anvil_up ap-nph run-apache.sh nph $((B + 600))
 
 # Pebble: its HTTPS certificate from a throwaway root (the Debian package
 # ships no test certificates).
@@ -164,6 +165,7 @@ url_of() {
 	ap-fcgid) echo "https://127.0.0.1:$((B + 200))/acme/directory $W/ap-fcgid/ca.pem" ;;
 	lt-cgi) echo "https://127.0.0.1:$((B + 300))/acme/directory $W/lt-cgi/ca.pem" ;;
 	ap-cgi) echo "https://127.0.0.1:$((B + 400))/acme/directory $W/ap-cgi/ca.pem" ;;
+	ap-nph) echo "https://127.0.0.1:$((B + 600))/acme/directory $W/ap-nph/ca.pem" ;;
 	pebble) echo "https://127.0.0.1:$((B + 500))/dir $P/ca.pem" ;;
 	esac
 }
@@ -215,7 +217,7 @@ for c in $CONCS; do
 	for s in lt-fcgi pebble ap-fcgid; do run "$s" flows "$c" "$SECS"; done
 done
 for s in lt-fcgi pebble ap-fcgid lt-fcgi pebble; do run "$s" nonce 16 "$NSECS"; done
-for s in lt-cgi ap-cgi; do run "$s" flows 4 "$SECS"; done
+for s in lt-cgi ap-cgi ap-nph; do run "$s" flows 4 "$SECS"; done
 [ "$LONG" -gt 0 ] && run lt-fcgi flows 64 "$LONG"
 
 # RSS of Anvil's FastCGI processes (after the load).
@@ -261,9 +263,11 @@ END {
     ratio(nsum["lt-fcgi"] / (ncnt["lt-fcgi"] ? ncnt["lt-fcgi"] : 1), nsum["pebble"] / (ncnt["pebble"] ? ncnt["pebble"] : 1))
   a4 = "lt-fcgi" SUBSEP "flows" SUBSEP 4
   lc = "lt-cgi" SUBSEP "flows" SUBSEP 4; ac = "ap-cgi" SUBSEP "flows" SUBSEP 4
-  printf "CGI shapes, C=4 (flows/s, p99 ms, server CPU ms/flow*): lighttpd CGI %.1f %.1f %s (%s of FastCGI); Apache CGI %.1f %.1f %s (%s of FastCGI)\n",
+  an = "ap-nph" SUBSEP "flows" SUBSEP 4
+  printf "CGI shapes, C=4 (flows/s, p99 ms, server CPU ms/flow*): lighttpd CGI %.1f %.1f %s (%s of FastCGI); Apache CGI %.1f %.1f %s (%s of FastCGI); Apache nph- CGI %.1f %.1f %s (%s of FastCGI)\n",
     V[lc, "rate"], V[lc, "p99"], V[lc, "srv"], ratio(V[lc, "rate"], V[a4, "rate"]),
-    V[ac, "rate"], V[ac, "p99"], V[ac, "srv"], ratio(V[ac, "rate"], V[a4, "rate"])
+    V[ac, "rate"], V[ac, "p99"], V[ac, "srv"], ratio(V[ac, "rate"], V[a4, "rate"]),
+    V[an, "rate"], V[an, "p99"], V[an, "srv"], ratio(V[an, "rate"], V[a4, "rate"])
   for (i = 1; i <= nn; i++) print "note: " notes[i]
 }' "$RES"
 [ "$LONG" -gt 0 ] && grep '^lt-fcgi flows-long 64 ' "$RES" | tail -1 |
