@@ -81,6 +81,7 @@
 #define CKP_KBYTES	1024	/* checkpoint after this much log ... */
 #define CKP_MINUTES	5	/* ... or this long */
 #define THREAD_COUNT	256	/* processes tracked for failchk */
+#define OPEN_TRIES	5	/* store_open attempts when panicked */
 #define REG_TIMEOUT_US	25000	/* recovery lets attached processes see
 				 * the panic this long, twice */
 
@@ -158,6 +159,7 @@ struct store {
 	time_t last_ckp;	/* when this process last checkpointed */
 	int proc_fd;		/* flock on home/procs/PID, or -1 */
 	int created;		/* this handle made the store: checkpoint */
+	int saw_panic;		/* Berkeley DB said PANIC (a recovery ran) */
 };
 
 struct store_txn {
@@ -371,65 +373,19 @@ procs_leave(struct store *st)
 }
 
 /*
- * This process made new regions: each other process that has the store
- * open is in the old environment, and is told, so that its watchdog gives
- * it WAKE_S seconds to leave it. Files nobody holds are removed.
- */
-static void
-procs_tell(struct store *st)
-{
-	char dpath[4096], path[4096];
-	struct dirent *de;
-	DIR *d;
-	char *end;
-	long pid;
-	int fd, told = 0;
-
-	if (procs_path(st, 0, dpath, sizeof(dpath)) != 0 ||
-	    (d = opendir(dpath)) == NULL)
-		return;
-	while ((de = readdir(d)) != NULL) {
-		errno = 0;
-		pid = strtol(de->d_name, &end, 10);
-		if (*end != '\0' || errno != 0 || pid <= 1 ||
-		    pid == (long)getpid() ||
-		    procs_path(st, pid, path, sizeof(path)) != 0)
-			continue;
-		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
-		if (fd >= 0 && flock(fd, LOCK_EX | LOCK_NB) == 0)
-			(void)unlink(path);	/* its process is gone */
-		else if (fd >= 0 && catches((pid_t)pid, WD_SIGNAL) &&
-		    kill((pid_t)pid, WD_SIGNAL) == 0)
-			told++;
-		if (fd >= 0)
-			close(fd);
-	}
-	closedir(d);
-	if (told > 0)
-		log_info("store: new environment in %s; told %d process%s "
-		    "still in the old one", st->home, told,
-		    told == 1 ? "" : "es");
-}
-
-/*
- * Before opening: has a process died with the store open? Its file in
- * home/procs is still there (a clean close removes it) and nobody holds
- * its flock. This opener claims each such death by removing the file
- * (one opener wins) and returns how many it claimed; the caller then
- * removes __db.register, so that Berkeley DB runs full recovery. A file
- * found unlinked once its flock is had belonged to a process that closed
- * the store cleanly just then: not a death.
+ * Calls fn for each other process listed in home/procs, with its file
+ * open (fd) and its path; fn returns 1 to count it. Returns the count.
  */
 static int
-procs_claim_dead(struct store *st)
+procs_each(struct store *st, int (*fn)(struct store *, long, const char *,
+    int))
 {
 	char dpath[4096], path[4096];
 	struct dirent *de;
-	struct stat sb;
 	DIR *d;
 	char *end;
 	long pid;
-	int fd, claimed = 0;
+	int fd, n = 0;
 
 	if (procs_path(st, 0, dpath, sizeof(dpath)) != 0 ||
 	    (d = opendir(dpath)) == NULL)
@@ -444,17 +400,66 @@ procs_claim_dead(struct store *st)
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
 		if (fd < 0)
 			continue;
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0 &&
-		    fstat(fd, &sb) == 0 && sb.st_nlink > 0 &&
-		    unlink(path) == 0) {
-			log_warn("store: process %ld died with %s open",
-			    pid, st->home);
-			claimed++;
-		}
+		n += fn(st, pid, path, fd);
 		close(fd);
 	}
 	closedir(d);
-	return claimed;
+	return n;
+}
+
+/*
+ * This process made new regions: each other process that has the store
+ * open is in the old environment and is told, so that its watchdog gives
+ * it WAKE_S seconds to leave it. (A dead one is left for the next
+ * opener's claim: it may have died in the new environment.)
+ */
+static int
+tell_one(struct store *st, long pid, const char *path, int fd)
+{
+	(void)st;
+	(void)path;
+	if (flock(fd, LOCK_SH | LOCK_NB) == 0)
+		return 0;		/* nobody holds it: not alive */
+	return catches((pid_t)pid, WD_SIGNAL) &&
+	    kill((pid_t)pid, WD_SIGNAL) == 0;
+}
+
+static void
+procs_tell(struct store *st)
+{
+	int told = procs_each(st, tell_one);
+
+	if (told > 0)
+		log_info("store: new environment in %s; told %d process%s "
+		    "still in the old one", st->home, told,
+		    told == 1 ? "" : "es");
+}
+
+/*
+ * Before opening: has a process died with the store open? Its file in
+ * home/procs is still there (a clean close removes it) and nobody holds
+ * its flock. This opener claims each such death by removing the file
+ * (one opener wins); the caller then removes __db.register, so that
+ * Berkeley DB runs full recovery. A file found unlinked once its flock is
+ * had belonged to a process that closed the store cleanly just then: not
+ * a death.
+ */
+static int
+claim_one(struct store *st, long pid, const char *path, int fd)
+{
+	struct stat sb;
+
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0 || fstat(fd, &sb) != 0 ||
+	    sb.st_nlink == 0 || unlink(path) != 0)
+		return 0;
+	log_warn("store: process %ld died with %s open", pid, st->home);
+	return 1;
+}
+
+static int
+procs_claim_dead(struct store *st)
+{
+	return procs_each(st, claim_one);
 }
 
 /* Makes the next environment open run full recovery (see above). */
@@ -517,6 +522,8 @@ bdb_errcall(const DB_ENV *env, const char *pfx, const char *msg)
 		snprintf(st->bdbmsg, sizeof(st->bdbmsg), "%s", msg);
 		if (strstr(msg, "checksum") != NULL)
 			st->checksum_bad = 1;
+		if (strstr(msg, "PANIC") != NULL)
+			st->saw_panic = 1;
 	}
 }
 
@@ -2240,10 +2247,22 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 	wd_enter(STALL_S);
 	if ((rc = boot_fence(st, &lockfd, err, errlen)) != ANVIL_OK)
 		goto out;
-	if (procs_claim_dead(st) > 0)
-		force_recovery(st);
 	procs_join(st);
-	rc = env_attach(st, creating, &lockfd, err, errlen);
+	/*
+	 * Another opener may claim a death and recover just after this one
+	 * opened the environment, panicking it while the databases open:
+	 * then open again (a few times; each recovery needs a new death).
+	 */
+	for (i = 0; i < OPEN_TRIES; i++) {
+		if (procs_claim_dead(st) > 0)
+			force_recovery(st);
+		st->saw_panic = 0;
+		rc = env_attach(st, creating, &lockfd, err, errlen);
+		if (rc == ANVIL_OK || !st->saw_panic || st->checksum_bad)
+			break;
+		log_warn("store: %s was recovered while this process opened "
+		    "it; opening again", st->home);
+	}
 	if (rc != ANVIL_OK)
 		goto out;
 
@@ -2337,15 +2356,20 @@ static anvil_err
 env_reopen(struct store *st)
 {
 	char err[320] = "";
-	int lockfd = -1;
-	anvil_err rc;
+	int lockfd = -1, i;
+	anvil_err rc = ANVIL_ERR_STORE;
 
 	log_warn("store: reopening %s after a panic", st->home);
 	wd_enter(STALL_S);	/* out of the old environment */
 	env_detach(st);
-	if (procs_claim_dead(st) > 0)
-		force_recovery(st);
-	rc = env_attach(st, 0, &lockfd, err, sizeof(err));
+	for (i = 0; i < OPEN_TRIES; i++) {
+		if (procs_claim_dead(st) > 0)
+			force_recovery(st);
+		st->saw_panic = 0;
+		rc = env_attach(st, 0, &lockfd, err, sizeof(err));
+		if (rc == ANVIL_OK || !st->saw_panic || st->checksum_bad)
+			break;
+	}
 	if (rc != ANVIL_OK) {
 		log_err("store: reopening %s: %s", st->home, err);
 		fail(st, rc, "reopening the store: %s", err);
