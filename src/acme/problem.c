@@ -7,6 +7,7 @@
 
 #include <stdarg.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "acme/acme_int.h"
@@ -83,6 +84,48 @@ get_only(const char *path)
 	return 0;
 }
 
+/*
+ * Makes s valid UTF-8 in place: a byte that neither starts nor continues
+ * a well-formed sequence (overlong forms and surrogates included) becomes
+ * '?'. A detail quoting a client's value through "%.64s", or cut at the
+ * end of the buffer, can split a character, and jansson refuses a string
+ * that is not UTF-8: the reply would have had no problem document.
+ */
+static void
+utf8_scrub(char *s)
+{
+	unsigned char *p = (unsigned char *)s;
+	size_t n, i;
+
+	while (*p != '\0') {
+		if (*p < 0x80) {
+			p++;
+			continue;
+		}
+		if (*p >= 0xc2 && *p <= 0xdf)
+			n = 1;
+		else if (*p >= 0xe0 && *p <= 0xef)
+			n = 2;
+		else if (*p >= 0xf0 && *p <= 0xf4)
+			n = 3;
+		else {
+			*p++ = '?';
+			continue;
+		}
+		for (i = 1; i <= n; i++)
+			if ((p[i] & 0xc0) != 0x80)
+				break;
+		if (i <= n || (p[0] == 0xe0 && p[1] < 0xa0) ||
+		    (p[0] == 0xed && p[1] >= 0xa0) ||
+		    (p[0] == 0xf0 && p[1] < 0x90) ||
+		    (p[0] == 0xf4 && p[1] >= 0x90)) {
+			*p++ = '?';
+			continue;
+		}
+		p += n + 1;
+	}
+}
+
 anvil_err
 acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 {
@@ -95,6 +138,7 @@ acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
+	utf8_scrub(detail);
 	snprintf(type, sizeof(type), "urn:ietf:params:acme:error:%s",
 	    acme_problem_type(e));
 	if (status == 500)
@@ -116,6 +160,15 @@ acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 			    "application/problem+json");
 		}
 		json_decref(doc);
+	}
+	if (r->resp->body == NULL) {
+		/* Out of memory above: a document without the detail. */
+		char *body = NULL;
+
+		if (asprintf(&body, "{\n  \"type\": \"%s\",\n  \"status\": "
+		    "%d\n}", type, status) >= 0)
+			http_resp_body(r->resp, body, strlen(body),
+			    "application/problem+json");
 	}
 	r->resp->status = status;
 	if (e == ANVIL_ERR_METHOD)

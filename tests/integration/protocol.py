@@ -1033,6 +1033,15 @@ def test_accounts(A, B):
         r = C.post(na, {"termsOfServiceAgreed": True,
                         "contact": ["tel:+15555550100"]}, ec_key())
         expect_problem(r, 400, "unsupportedContact", "contact tel: refused")
+    # The detail quotes 64 bytes of the address: here they end inside a
+    # two-byte character. The reply must still be a problem document.
+    bad = "mailto:" + "x" * 63 + "\u03d3@@example.org"
+    with store_unchanged("newAccount with a contact cut inside a character"):
+        r = C.post(na, {"termsOfServiceAgreed": True,
+                        "contact": [bad]}, ec_key())
+        expect_problem(r, 400, "invalidContact",
+                       "contact quoted up to a split character: a problem "
+                       "document")
     with store_unchanged("newAccount with contact mailto:a@b@c"):
         r = C.post(na, {"termsOfServiceAgreed": True,
                         "contact": ["mailto:a@b@c"]}, ec_key())
