@@ -282,14 +282,12 @@ main(int argc, char **argv)
 		server_close(&s);
 		return 1;
 	}
-	while (!term_pending) {
+	for (;;) {
 		int r;
 
 		fcgi_idle = 1;
-		if (term_pending)
-			break;
-		r = FCGX_Accept_r(&req);
-		fcgi_idle = 0;
+		r = term_pending ? -1 : FCGX_Accept_r(&req);
+		fcgi_idle = 0;	/* server_close below must not race the handler */
 		if (r < 0)
 			break;
 		serve_one(&s, &req, &validate);

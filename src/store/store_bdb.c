@@ -183,6 +183,7 @@ static struct store *open_stores;	/* this process's handles */
 
 static anvil_err fail(struct store *, anvil_err, const char *, ...)
 	__attribute__((format(printf, 3, 4)));
+static char *home_file(const struct store *, const char *);
 
 /* ------------------------------------------------------------ watchdog */
 
@@ -205,7 +206,7 @@ static anvil_err fail(struct store *, anvil_err, const char *, ...)
  * Who to tell: every process with the store open holds an flock on
  * home/procs/PID. The process whose open made new regions (recovery, or a
  * new store) signals each holder that catches WD_SIGNAL (Anvil's
- * programs; not db5.3_* utilities) and removes the files of the dead.
+ * programs; not db5.3_* utilities).
  * Berkeley DB's own registry cannot be used for this: a process that
  * closes a panicked handle blanks its old slot, which after a recovery
  * may be another process's new one.
@@ -242,8 +243,9 @@ wd_handler(int sig, siginfo_t *si, void *uc)
 	(void)uc;
 	if (wd_busy && wd_pid == getpid()) {
 		if (si->si_code == SI_TIMER) {
-			if (write(STDERR_FILENO, msg, sizeof(msg) - 1) < 0)
-				_exit(1);
+			ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
+
+			(void)n;	/* leaving either way */
 			_exit(1);
 		}
 		/* Recovered under us: WAKE_S to notice, unless due sooner. */
@@ -466,11 +468,11 @@ procs_claim_dead(struct store *st)
 static void
 force_recovery(struct store *st)
 {
-	char path[4096];
+	char *path = home_file(st, "__db.register");
 
-	if (snprintf(path, sizeof(path), "%s/__db.register", st->home) <
-	    (int)sizeof(path) && unlink(path) != 0 && errno != ENOENT)
+	if (path != NULL && unlink(path) != 0 && errno != ENOENT)
 		log_warn("store: %s: %s", path, strerror(errno));
+	free(path);
 	log_warn("store: recovering %s", st->home);
 }
 
@@ -478,13 +480,11 @@ force_recovery(struct store *st)
 static ino_t
 region_ino(const struct store *st)
 {
-	char *path = NULL;
+	char *path = home_file(st, "__db.001");
 	struct stat sb;
 	ino_t ino = 0;
 
-	if (asprintf(&path, "%s/__db.001", st->home) < 0)
-		return 0;
-	if (stat(path, &sb) == 0)
+	if (path != NULL && stat(path, &sb) == 0)
 		ino = sb.st_ino;
 	free(path);
 	return ino;
@@ -2124,6 +2124,32 @@ out:
 	return rc;
 }
 
+/*
+ * env_attach, claiming deaths first. Another opener may claim a death and
+ * recover just after this one opened the environment, panicking it while
+ * the databases open: then open again (a few times; each recovery needs a
+ * new death).
+ */
+static anvil_err
+env_attach_again(struct store *st, int creating, int *lockfd, char *err,
+    size_t errlen)
+{
+	anvil_err rc = ANVIL_ERR_STORE;
+	int i;
+
+	for (i = 0; i < OPEN_TRIES; i++) {
+		if (procs_claim_dead(st) > 0)
+			force_recovery(st);
+		st->saw_panic = 0;
+		rc = env_attach(st, creating, lockfd, err, errlen);
+		if (rc == ANVIL_OK || !st->saw_panic || st->checksum_bad)
+			break;
+		log_warn("store: %s was recovered while this process opened "
+		    "it; opening again", st->home);
+	}
+	return rc;
+}
+
 static anvil_err
 version_check(char *err, size_t errlen)
 {
@@ -2248,21 +2274,7 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 	if ((rc = boot_fence(st, &lockfd, err, errlen)) != ANVIL_OK)
 		goto out;
 	procs_join(st);
-	/*
-	 * Another opener may claim a death and recover just after this one
-	 * opened the environment, panicking it while the databases open:
-	 * then open again (a few times; each recovery needs a new death).
-	 */
-	for (i = 0; i < OPEN_TRIES; i++) {
-		if (procs_claim_dead(st) > 0)
-			force_recovery(st);
-		st->saw_panic = 0;
-		rc = env_attach(st, creating, &lockfd, err, errlen);
-		if (rc == ANVIL_OK || !st->saw_panic || st->checksum_bad)
-			break;
-		log_warn("store: %s was recovered while this process opened "
-		    "it; opening again", st->home);
-	}
+	rc = env_attach_again(st, creating, &lockfd, err, errlen);
 	if (rc != ANVIL_OK)
 		goto out;
 
@@ -2356,20 +2368,13 @@ static anvil_err
 env_reopen(struct store *st)
 {
 	char err[320] = "";
-	int lockfd = -1, i;
-	anvil_err rc = ANVIL_ERR_STORE;
+	int lockfd = -1;
+	anvil_err rc;
 
 	log_warn("store: reopening %s after a panic", st->home);
 	wd_enter(STALL_S);	/* out of the old environment */
 	env_detach(st);
-	for (i = 0; i < OPEN_TRIES; i++) {
-		if (procs_claim_dead(st) > 0)
-			force_recovery(st);
-		st->saw_panic = 0;
-		rc = env_attach(st, 0, &lockfd, err, sizeof(err));
-		if (rc == ANVIL_OK || !st->saw_panic || st->checksum_bad)
-			break;
-	}
+	rc = env_attach_again(st, 0, &lockfd, err, sizeof(err));
 	if (rc != ANVIL_OK) {
 		log_err("store: reopening %s: %s", st->home, err);
 		fail(st, rc, "reopening the store: %s", err);
