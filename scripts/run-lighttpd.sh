@@ -3,10 +3,11 @@
 # Anvil over HTTPS on 127.0.0.1 with the shipped lighttpd/ config of SHAPE:
 # fcgi (default: mod_fastcgi spawning anvil) or cgi (mod_cgi and the
 # cgi-bin/anvil entry point); /crl/ (anvil-crl's folder) over plain HTTP
-# with lighttpd/anvil-publish.conf.
+# with lighttpd/anvil-publish.conf; HEAD/GET new-nonce answered by lighttpd
+# itself with lighttpd/anvil-nonce.conf (mod_magnet).
 #
-# DATA_DIR must hold anvil.conf (whose base_url is https://127.0.0.1:PORT/acme)
-# and an initialised CA (anvil-admin init). Writes DATA_DIR/lighttpd/ (its
+# DATA_DIR must hold anvil.conf (whose base_url is https://127.0.0.1:PORT/acme
+# and whose data_dir is DATA_DIR) and an initialised CA (anvil-admin init). Writes DATA_DIR/lighttpd/ (its
 # config, its TLS key and a certificate for localhost and 127.0.0.1 issued
 # by Anvil's CA). Prints "directory: URL" and "trust: PATH", then runs until
 # killed. Environment: ANVIL_PORT (default 8443), ANVIL_PUBLISH_PORT
@@ -57,6 +58,10 @@ ssl.privkey = "$lt/tls.key"
 
 var.anvil_prefix = "/acme"
 var.anvil_config = "$data/anvil.conf"
+var.anvil_data_dir = "$data"
+var.anvil_directory_url = "https://127.0.0.1:$port/acme/directory"
+var.anvil_nonce_script = "$top/lighttpd/anvil-nonce.lua"
+include "$top/lighttpd/anvil-nonce.conf"
 $shapeconf
 
 var.anvil_crl_dir = "$data/crl"
