@@ -3,7 +3,8 @@
 #
 # Starts one DNS answerer (pebble-challtestsrv: every A is 127.0.0.1),
 # Anvil in five shapes (lighttpd + FastCGI, Apache mod_fcgid, lighttpd CGI,
-# Apache CGI, Apache nph- CGI; each with its own data folder and CA) and Pebble (Debian
+# Apache CGI, Apache nph- CGI; each with its own data folder and CA; plus
+# lighttpd + FastCGI with server.max-worker = 2 for the newNonce runs) and Pebble (Debian
 # package; PEBBLE_VA_NOSLEEP=1, nonce rejection off; a throwaway minica-style
 # root made with certtool for its HTTPS), then runs bench/acmeload against
 # them, alternating server by server at each concurrency, and prints a
@@ -99,7 +100,8 @@ pebble-challtestsrv -dns01 "127.0.0.1:$DNS" -http01 "" -https01 "" -tlsalpn01 ""
     -management "127.0.0.1:$MGMT" -defaultIPv6 "" >"$W/challtestsrv.log" 2>&1 &
 PIDS="$PIDS $!"
 
-# anvil_up NAME RUNNER SHAPE PORT: an Anvil with its own data folder.
+# anvil_up NAME RUNNER SHAPE PORT [LIGHTTPD_WORKERS]: an Anvil with its own
+# data folder.
 anvil_up() {
 	d="$W/$1"; mkdir -p "$d"; chmod 700 "$d"
 	cat >"$d/anvil.conf" <<EOC
@@ -116,6 +118,7 @@ EOC
 	"$top/anvil-admin" --config "$d/anvil.conf" init >"$W/$1.init" 2>&1 ||
 	    { cat "$W/$1.init"; exit 1; }
 	ANVIL_PORT=$4 ANVIL_PUBLISH_PORT=$(($4 + 1)) ANVIL_BUILDDIR="$W/bin" \
+	    ANVIL_LIGHTTPD_WORKERS=${5:-} \
 	    sh "$top/scripts/$2" "$d" "$3" >"$W/$1.serve" 2>&1 &
 	eval "PID_$(echo "$1" | tr - _)=$!"
 	PIDS="$PIDS $!"
@@ -125,6 +128,7 @@ EOC
 }
 
 anvil_up lt-fcgi run-lighttpd.sh fcgi $((B + 100))
+anvil_up lt-w2 run-lighttpd.sh fcgi $((B + 700)) 2
 anvil_up ap-fcgid run-apache.sh fcgid $((B + 200))
 anvil_up lt-cgi run-lighttpd.sh cgi $((B + 300))
 anvil_up ap-cgi run-apache.sh cgi $((B + 400))
@@ -166,6 +170,7 @@ url_of() {
 	lt-cgi) echo "https://127.0.0.1:$((B + 300))/acme/directory $W/lt-cgi/ca.pem" ;;
 	ap-cgi) echo "https://127.0.0.1:$((B + 400))/acme/directory $W/ap-cgi/ca.pem" ;;
 	ap-nph) echo "https://127.0.0.1:$((B + 600))/acme/directory $W/ap-nph/ca.pem" ;;
+	lt-w2) echo "https://127.0.0.1:$((B + 700))/acme/directory $W/lt-w2/ca.pem" ;;
 	pebble) echo "https://127.0.0.1:$((B + 500))/dir $P/ca.pem" ;;
 	esac
 }
@@ -216,7 +221,7 @@ T0=$(date +%s)
 for c in $CONCS; do
 	for s in lt-fcgi pebble ap-fcgid; do run "$s" flows "$c" "$SECS"; done
 done
-for s in lt-fcgi pebble ap-fcgid lt-fcgi pebble; do run "$s" nonce 16 "$NSECS"; done
+for s in lt-fcgi pebble lt-w2 ap-fcgid lt-fcgi pebble lt-w2; do run "$s" nonce 16 "$NSECS"; done
 for s in lt-cgi ap-cgi ap-nph; do run "$s" flows 4 "$SECS"; done
 [ "$LONG" -gt 0 ] && run lt-fcgi flows 64 "$LONG"
 
@@ -257,10 +262,10 @@ END {
       V[f, "rate"], V[f, "p99"], V[f, "srv"], V[f, "gen"],
       ratio(V[a, "rate"], V[p, "rate"]) (V[p, "err"] > 0 ? "!" : ""), ratio(V[a, "srv"], V[p, "srv"]) }
   printf "(! = Pebble had timeouts in that run, see notes)\n"
-  printf "\nHEAD newNonce, C=16 (req/s, mean of runs): Anvil lighttpd %.0f, Pebble %.0f, Anvil fcgid %.0f; Anvil/Pebble %s\n",
-    nsum["lt-fcgi"] / (ncnt["lt-fcgi"] ? ncnt["lt-fcgi"] : 1), nsum["pebble"] / (ncnt["pebble"] ? ncnt["pebble"] : 1),
-    nsum["ap-fcgid"] / (ncnt["ap-fcgid"] ? ncnt["ap-fcgid"] : 1),
-    ratio(nsum["lt-fcgi"] / (ncnt["lt-fcgi"] ? ncnt["lt-fcgi"] : 1), nsum["pebble"] / (ncnt["pebble"] ? ncnt["pebble"] : 1))
+  for (s in nsum) nmean[s] = nsum[s] / ncnt[s]
+  printf "\nHEAD newNonce, C=16 (req/s, mean of runs): Anvil lighttpd %.0f, Anvil lighttpd 2 workers %.0f, Pebble %.0f, Anvil fcgid %.0f; Anvil/Pebble %s, 2 workers %s\n",
+    nmean["lt-fcgi"], nmean["lt-w2"], nmean["pebble"], nmean["ap-fcgid"],
+    ratio(nmean["lt-fcgi"], nmean["pebble"]), ratio(nmean["lt-w2"], nmean["pebble"])
   a4 = "lt-fcgi" SUBSEP "flows" SUBSEP 4
   lc = "lt-cgi" SUBSEP "flows" SUBSEP 4; ac = "ap-cgi" SUBSEP "flows" SUBSEP 4
   an = "ap-nph" SUBSEP "flows" SUBSEP 4

@@ -11,7 +11,9 @@
 # config, its TLS key and a certificate for localhost and 127.0.0.1 issued
 # by Anvil's CA). Prints "directory: URL" and "trust: PATH", then runs until
 # killed. Environment: ANVIL_PORT (default 8443), ANVIL_PUBLISH_PORT
-# (default ANVIL_PORT+1), ANVIL_BUILDDIR (where anvil was built; default the
+# (default ANVIL_PORT+1), ANVIL_LIGHTTPD_WORKERS (lighttpd's
+# server.max-worker: lighttpd is one process with one thread unless this is
+# 2 or more; default unset), ANVIL_BUILDDIR (where anvil was built; default the
 # source tree).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -44,11 +46,19 @@ include \"$top/lighttpd/anvil-cgi.conf\""
 	;;
 esac
 
+workers=""
+case ${ANVIL_LIGHTTPD_WORKERS:-} in
+'') ;;
+*[!0-9]*) echo "run-lighttpd.sh: ANVIL_LIGHTTPD_WORKERS must be a number" >&2; exit 2 ;;
+*) workers="server.max-worker = $ANVIL_LIGHTTPD_WORKERS" ;;
+esac
+
 cat >"$lt/lighttpd.conf" <<EOC
 # written by scripts/run-lighttpd.sh
 server.document-root = "$lt/www"
 server.port = $port
 server.bind = "127.0.0.1"
+$workers
 server.pid-file = "$lt/lighttpd.pid"
 server.errorlog = "$lt/error.log"
 server.modules = ( "mod_gnutls" )
