@@ -37,6 +37,12 @@ log_set_level(enum log_level level)
 	log_max = level;
 }
 
+enum log_level
+log_level_get(void)
+{
+	return log_max;
+}
+
 int
 log_level_parse(const char *s)
 {

@@ -16,6 +16,7 @@ enum log_level {
 
 /* Sets the program name shown on each line (borrowed, must outlive use). */
 void log_init(const char *progname, enum log_level level, int use_syslog);
+enum log_level log_level_get(void);
 void log_set_level(enum log_level level);
 /* Parses "err", "warn", "info", "debug"; returns -1 if unknown. */
 int log_level_parse(const char *s);

@@ -1,7 +1,7 @@
 #!/bin/sh
 # admin_ops.sh - anvil-admin's inventory and maintenance commands against
 # the store the web server is using at the same time (lighttpd, CGI shape:
-# each validation is its own "anvil --validate ID" process, which this
+# each validation is its own detached "anvil-validate" process, which this
 # test kills to leave a challenge stuck in "processing").
 #
 # certbot issues certificates for data; then: stats, accounts, orders,
@@ -204,10 +204,10 @@ REQUESTS_CA_BUNDLE="$CA_PEM" timeout 120 certbot --non-interactive \
     certonly --manual --preferred-challenges http --manual-auth-hook /bin/true \
     -d stuck.admin.example.test --cert-name stuck >"$T/stuck.out" 2>&1 &
 cbpid=$!	# timeout's: it passes the TERM on to certbot
-# The validator of this server: "anvil --validate ID" with our config.
+# The validator of this server: an "anvil-validate" process with our config.
 find_validator() {
 	for d in /proc/[0-9]*; do
-		cat "$d/cmdline" 2>/dev/null | tr '\0' ' ' | grep -q '^anvil --validate ' || continue
+		[ "$(cat "$d/comm" 2>/dev/null)" = anvil-validate ] || continue
 		cat "$d/environ" 2>/dev/null | tr '\0' '\n' | grep -qxF "ANVIL_CONFIG=$CONF" || continue
 		echo "${d#/proc/}"
 		return 0
