@@ -353,7 +353,11 @@ static int http(struct worker *w, const char *step, const char *method,
 		curl_easy_setopt(h, CURLOPT_HTTPGET, 1L);
 	}
 	atomic_fetch_add(&requests, 1);
+	double t0 = now();
 	CURLcode rc = curl_easy_perform(h);
+	if (opt.verbose && now() - t0 > 0.25)
+		fprintf(stderr, "worker %d: slow %s %s: %.0f ms\n", w->id,
+		    method, step, (now() - t0) * 1000);
 	if (rc != CURLE_OK) {
 		char e[160];
 		snprintf(e, sizeof e, "%s: transport: %s", step, curl_easy_strerror(rc));

@@ -325,6 +325,7 @@ main(int argc, char **argv)
 			acme_validate(s.ctx, validate);
 		free(validate);
 		validate = NULL;
+		store_maintain(s.st);
 	}
 	server_close(&s);
 	return 0;

@@ -61,6 +61,13 @@ anvil_err store_open(const char *data_dir, unsigned flags, struct store **out,
 /* Closes the store; NULL is a no-op. */
 void store_close(struct store *st);
 
+/*
+ * Housekeeping a long-lived process does between requests, once its reply
+ * is out: a checkpoint when this process's writes made one due (else
+ * nothing). store_close does the same.
+ */
+void store_maintain(struct store *st);
+
 /* store_run() flags */
 #define STORE_TXN_NOSYNC 0x1	/* commit without waiting for the disk: only
 				 * for records whose loss is harmless */

@@ -28,6 +28,7 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
+#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -65,6 +66,7 @@
 #define PURGE_BATCH	1000		/* nonces deleted per transaction */
 #define PURGE_VISIT	10000		/* nonces looked at per transaction */
 #define LOCK_FILE	"anvil.lock"	/* serialises opens (flock) */
+#define CKP_LOCK	"checkpoint.lock"	/* one checkpointer at a time */
 #define BOOT_FILE	"anvil.boot"	/* boot id the regions belong to */
 #define BOOT_ID		"/proc/sys/kernel/random/boot_id"
 #define FILE_MODE	0600
@@ -157,6 +159,7 @@ struct store {
 	int dirty;		/* this process wrote since its last checkpoint */
 	unsigned commits;	/* commits since this process's last checkpoint */
 	time_t last_ckp;	/* when this process last checkpointed */
+	int ckp_due;		/* store_maintain should try one */
 	int proc_fd;		/* flock on home/procs/PID, or -1 */
 	int created;		/* this handle made the store: checkpoint */
 	int saw_panic;		/* Berkeley DB said PANIC (a recovery ran) */
@@ -2296,11 +2299,131 @@ out:
 	return rc;
 }
 
+/*
+ * A checkpoint, if one is due (CKP_KBYTES of log or CKP_MINUTES since the
+ * last; force: now, waiting for the lock), by one process at a time.
+ * Berkeley DB's memp_sync sleeps a whole second whenever a page it must
+ * write is pinned by another process, and every process calling
+ * txn_checkpoint meanwhile waits on the checkpoint mutex: with 16
+ * FastCGI workers (Apache fcgid, bench/ at C=16) one request in ten
+ * waited a second. A process that finds the lock taken goes on: the
+ * checkpoint being written is the one it wanted.
+ */
+static void
+ckp_try(struct store *st, int force)
+{
+	char *path;
+	int fd, ret;
+
+	if (st->env == NULL || (path = home_file(st, CKP_LOCK)) == NULL)
+		return;
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, FILE_MODE);
+	free(path);
+	if (fd < 0)
+		return;
+	while ((ret = flock(fd, force ? LOCK_EX : LOCK_EX | LOCK_NB)) != 0 &&
+	    errno == EINTR)
+		;
+	if (ret == 0) {
+		ret = st->env->txn_checkpoint(st->env, force ? 0 : CKP_KBYTES,
+		    force ? 0 : CKP_MINUTES, 0);
+		if (ret != 0)
+			log_debug("DB_ENV->txn_checkpoint(%s): %s", st->home,
+			    db_strerror(ret));
+		st->commits = 0;
+		st->last_ckp = time(NULL);
+		st->ckp_due = 0;
+	}
+	close(fd);	/* and the flock with it */
+}
+
+/* Is a checkpoint due for the whole environment (not just this process)? */
+static int
+ckp_needed(struct store *st)
+{
+	DB_TXN_STAT *ts = NULL;
+	DB_LOG_STAT *ls = NULL;
+	int due = 0;
+
+	if (st->env == NULL ||
+	    st->env->txn_stat(st->env, &ts, 0) != 0 ||
+	    st->env->log_stat(st->env, &ls, 0) != 0)
+		goto out;
+	if (time(NULL) - (time_t)ts->st_time_ckp >= CKP_MINUTES * 60)
+		due = 1;
+	else if (ls->st_cur_file > ts->st_last_ckp.file)
+		due = (uint64_t)(ls->st_cur_file - ts->st_last_ckp.file) *
+		    ls->st_lg_size + ls->st_cur_offset -
+		    ts->st_last_ckp.offset >= (uint64_t)CKP_KBYTES * 1024;
+	else
+		due = ls->st_cur_offset - ts->st_last_ckp.offset >=
+		    (u_int32_t)CKP_KBYTES * 1024;
+out:
+	free(ts);
+	free(ls);
+	return due;
+}
+
+/*
+ * The checkpoint runs in a detached grandchild with a handle of its own,
+ * so that the second memp_sync may sleep is nobody's request: this
+ * process goes back to serving at once.
+ */
+void
+store_maintain(struct store *st)
+{
+	struct store *c = NULL, *o;
+	char err[320], *dd = NULL, *slash;
+	pid_t pid;
+	int fd;
+
+	if (st == NULL || !st->ckp_due || st->pid != getpid())
+		return;
+	st->ckp_due = 0;
+	st->commits = 0;
+	st->last_ckp = time(NULL);
+	if (!ckp_needed(st))
+		return;
+	if ((pid = fork()) < 0)
+		return;
+	if (pid > 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return;
+	}
+	setsid();
+	if (fork() != 0)
+		_exit(0);
+	/* Not the web server's descriptors, nor the parent's flock on its
+	 * procs file: a parent that dies now must be seen to be dead. */
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		if (fd > 2)
+			close(fd);
+	}
+	for (o = open_stores; o != NULL; o = o->next)
+		if (o->proc_fd >= 0)
+			close(o->proc_fd);
+	if ((dd = strdup(st->home)) == NULL ||
+	    (slash = strrchr(dd, '/')) == NULL)
+		_exit(1);
+	*slash = '\0';
+	if (store_open(dd, 0, &c, err, sizeof(err)) != ANVIL_OK) {
+		log_warn("store: checkpoint: %s", err);
+		_exit(1);
+	}
+	wd_enter(STALL_S);
+	ckp_try(c, 0);
+	wd_leave();
+	store_close(c);
+	_exit(0);
+}
+
 void
 store_close(struct store *st)
 {
 	struct store **pp = NULL;
-	int ret;
 
 	if (st == NULL)
 		return;
@@ -2325,14 +2448,8 @@ store_close(struct store *st)
 		 * the log either way; checkpoints only bound recovery. A
 		 * process that only read has nothing to do.
 		 */
-		if (st->dirty) {
-			ret = st->env->txn_checkpoint(st->env,
-			    st->created ? 0 : CKP_KBYTES,
-			    st->created ? 0 : CKP_MINUTES, 0);
-			if (ret != 0)
-				log_debug("DB_ENV->txn_checkpoint(%s): %s",
-				    st->home, db_strerror(ret));
-		}
+		if (st->dirty)
+			ckp_try(st, st->created);
 		env_detach(st);
 		wd_leave();
 	}
@@ -2465,25 +2582,18 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
 		}
 		break;
 	}
-	if (rc == ANVIL_OK) {
+	if (rc == ANVIL_OK && st->dirty) {
 		/*
-		 * Bounds recovery time and lets old logs go. Asking costs a
-		 * scan of the log (DB_LOG_AUTO_REMOVE) even when nothing is
-		 * due (8.6 % of the server's CPU in bench/), so a process asks
-		 * only after it wrote, every 64 commits or once a minute.
-		 * Durability does not depend on it: commits sync the log.
+		 * Bounds recovery time and lets old logs go: store_maintain,
+		 * after the reply is out. Asking costs a scan of the log
+		 * (DB_LOG_AUTO_REMOVE) even when nothing is due (8.6 % of the
+		 * server's CPU in bench/), so a process asks only after it
+		 * wrote, every 64 commits or once a minute. Durability does
+		 * not depend on it: commits sync the log.
 		 */
 		time_t now = time(NULL);
-		if (st->dirty && (++st->commits >= 64 ||
-		    now - st->last_ckp >= 60)) {
-			ret = st->env->txn_checkpoint(st->env, CKP_KBYTES,
-			    CKP_MINUTES, 0);
-			if (ret != 0)
-				log_warn("DB_ENV->txn_checkpoint(%s): %s",
-				    st->home, db_strerror(ret));
-			st->commits = 0;
-			st->last_ckp = now;
-		}
+		if (++st->commits >= 64 || now - st->last_ckp >= 60)
+			st->ckp_due = 1;
 	}
 	wd_leave();
 	if (rc != ANVIL_OK)

@@ -15,7 +15,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -1557,4 +1559,132 @@ Test(store, clean_closes_then_a_reboot_keep_every_commit)
 		cr_assert_eq(get_rc(STORE_ACCOUNT, id), ANVIL_OK, "%s lost", id);
 	}
 	free(boot);
+}
+
+/* ------------------------------------------------------------ checkpoints */
+
+/* "File/offset for last checkpoint LSN" from db5.3_stat -t (new string). */
+static char *
+last_ckp(void)
+{
+	char *cmd = NULL, line[256], *lsn = NULL, *home = store_path("");
+	FILE *p;
+
+	cr_assert(asprintf(&cmd, "db5.3_stat -t -h %s 2>/dev/null", home) > 0);
+	p = popen(cmd, "r");
+	cr_assert_not_null(p);
+	while (fgets(line, sizeof(line), p) != NULL)
+		if (strstr(line, "last checkpoint LSN") != NULL)
+			lsn = strndup(line, strcspn(line, "\t"));
+	pclose(p);
+	free(cmd);
+	free(home);
+	cr_assert_not_null(lsn, "db5.3_stat -t printed no checkpoint LSN");
+	return lsn;
+}
+
+/* 100 commits of 16 KiB each: more log than one checkpoint's worth. */
+static void
+write_much(const char *prefix)
+{
+	char id[32], *text = malloc(16 * 1024 + 16);
+	int i;
+
+	cr_assert_not_null(text);
+	memset(text, 'x', 16 * 1024);
+	memcpy(text, "{\"pad\": \"", 9);
+	strcpy(text + 16 * 1024 - 2, "\"}");
+	for (i = 0; i < 100; i++) {
+		snprintf(id, sizeof(id), "%s-%03d", prefix, i);
+		put_ok(STORE_ACCOUNT, id, text);
+	}
+	free(text);
+}
+
+Test(store, maintain_checkpoints_from_a_child_when_one_is_due)
+{
+	char *before, *now = NULL;
+	int i;
+
+	if (system("command -v db5.3_stat >/dev/null 2>&1") != 0)
+		cr_skip_test("no db5.3_stat (Debian: db5.3-util)");
+	close_store();	/* not the creating handle: that one forces */
+	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	before = last_ckp();
+	store_maintain(st);	/* nothing written: nothing due */
+	write_much("ckp");
+	now = last_ckp();
+	cr_assert_str_eq(now, before, "store_run checkpointed inline");
+	free(now);
+	store_maintain(st);
+	/* The child writes it; this process is free at once. */
+	for (i = 0; i < 200; i++) {
+		now = last_ckp();
+		if (strcmp(now, before) != 0)
+			break;
+		free(now);
+		now = NULL;
+		usleep(50 * 1000);
+	}
+	cr_assert_not_null(now, "no checkpoint 10 s after store_maintain");
+	cr_assert_eq(get_rc(STORE_ACCOUNT, "ckp-099"), ANVIL_OK);
+	free(before);
+	free(now);
+}
+
+Test(store, a_checkpoint_under_way_elsewhere_is_not_waited_for)
+{
+	char *lock = store_path("checkpoint.lock"), *before, *after;
+	pid_t pid;
+	int fd, status = 0;
+
+	if (system("command -v db5.3_stat >/dev/null 2>&1") != 0)
+		cr_skip_test("no db5.3_stat (Debian: db5.3-util)");
+	close_store();
+	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	before = last_ckp();
+	/* Another process holds the checkpoint lock, as a checkpointer does. */
+	fd = open(lock, O_RDWR | O_CREAT, 0600);
+	cr_assert(fd >= 0);
+	cr_assert_eq(flock(fd, LOCK_EX), 0);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		/* A handle of its own whose close would checkpoint must go on
+		 * without one. (The parent's handle is not this process's.) */
+		alarm(20);
+		close(fd);	/* the lock stays with the parent's descriptor */
+		st = NULL;
+		if (reopen() != ANVIL_OK)
+			_exit(2);
+		write_much("more");
+		store_close(st);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "the close waited for the lock (status %#x)", status);
+	after = last_ckp();
+	cr_assert_str_eq(after, before, "checkpointed under another's lock");
+	free(after);
+	/* Lock free: the same close checkpoints (so the above meant it). */
+	close(fd);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		alarm(20);
+		st = NULL;
+		if (reopen() != ANVIL_OK)
+			_exit(2);
+		write_much("again");
+		store_close(st);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	after = last_ckp();
+	cr_assert_str_neq(after, before, "a due close did not checkpoint");
+	free(lock);
+	free(before);
+	free(after);
 }
