@@ -2448,7 +2448,7 @@ store_close(struct store *st)
 		 * the log either way; checkpoints only bound recovery. A
 		 * process that only read has nothing to do.
 		 */
-		if (st->dirty)
+		if (st->dirty && (st->created || ckp_needed(st)))
 			ckp_try(st, st->created);
 		env_detach(st);
 		wd_leave();
