@@ -2375,14 +2375,17 @@ store_maintain(struct store *st)
 	struct store *c = NULL, *o;
 	char err[320], *dd = NULL, *slash;
 	pid_t pid;
-	int fd;
+	int fd, needed;
 
 	if (st == NULL || !st->ckp_due || st->pid != getpid())
 		return;
 	st->ckp_due = 0;
 	st->commits = 0;
 	st->last_ckp = time(NULL);
-	if (!ckp_needed(st))
+	wd_enter(STALL_S);	/* the stat calls take region mutexes */
+	needed = ckp_needed(st);
+	wd_leave();
+	if (!needed)
 		return;
 	if ((pid = fork()) < 0)
 		return;
