@@ -10,7 +10,7 @@
 # top_builddir/top_srcdir set; not in the default suite (about a minute).
 : "${top_builddir:=$(cd "$(dirname "$0")/.." && pwd)}"
 . "$(dirname "$0")/integration/lib.sh"
-BASEPORT=34000
+BASEPORT=18000
 . "$(dirname "$0")/integration/server.sh"
 command -v valgrind >/dev/null || { echo "SKIP: valgrind missing"; exit 77; }
 # An ASan build (configure --enable-sanitizers) cannot run under valgrind.

@@ -6,7 +6,7 @@
 # the store opens (anvil-crl while serving; anvil-admin init once the
 # server is stopped). Figures are the "figure:" lines (tests/RELIABILITY.md).
 . "$(dirname "$0")/lib.sh"
-BASEPORT=33000
+BASEPORT=19000
 . "$(dirname "$0")/server.sh"
 command -v db5.3_dump >/dev/null || { echo "SKIP: db5.3_dump missing"; exit 77; }
 ANVIL_WEB=lighttpd-fcgi
