@@ -20,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/wait.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -193,30 +192,14 @@ spawn_validation(struct server *s, const char *id)
 	struct store *st = NULL;
 	struct acme_ctx *ctx = NULL;
 	char err[512];
-	pid_t pid = fork();
-	int fd, rc = 1;
+	int rc = 1, d;
 
-	if (pid < 0) {
-		log_err("fork: cannot start validation of %s", id);
-		return;
-	}
-	if (pid > 0) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		return;
-	}
-	setsid();
-	if (fork() != 0)
-		_exit(0);
 	/* Every descriptor the web server gave us is closed, stderr too:
 	 * Apache's CGI modules wait for EOF on it. */
-	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		dup2(fd, 2);
-		if (fd > 2)
-			close(fd);
-	}
+	if ((d = util_detach(0)) < 0)
+		log_err("fork: cannot start validation of %s", id);
+	if (d != 0)
+		return;
 	(void)prctl(PR_SET_NAME, "anvil-validate", 0, 0, 0);
 	log_init("anvil", log_level_get(), 1);
 	if (store_open(s->cfg->data_dir, STORE_OPEN_CREATE, &st, err,

@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <unistd.h>
 
 #include <gnutls/crypto.h>
@@ -261,6 +262,33 @@ util_hex(const unsigned char *in, size_t n, char *out)
 		out[2 * i + 1] = digits[in[i] & 0xf];
 	}
 	out[2 * n] = '\0';
+}
+
+int
+util_detach(int keep_stderr)
+{
+	pid_t pid = fork();
+	int fd;
+
+	if (pid < 0)
+		return -1;
+	if (pid > 0) {
+		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+			;
+		return 1;
+	}
+	setsid();
+	if (fork() != 0)
+		_exit(0);
+	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
+		dup2(fd, 0);
+		dup2(fd, 1);
+		if (!keep_stderr)
+			dup2(fd, 2);
+		if (fd > 2)
+			close(fd);
+	}
+	return 0;
 }
 
 void

@@ -55,6 +55,14 @@ void util_hex(const unsigned char *in, size_t n, char *out);
 /* Sets FD_CLOEXEC on every open descriptor above 2. */
 void util_cloexec_all(void);
 
+/*
+ * Starts a detached grandchild (own session, reparented to init, standard
+ * input and output on /dev/null, standard error too unless keep_stderr).
+ * Returns 0 in the grandchild, 1 in the caller once the intermediate child
+ * is reaped, -1 if fork failed.
+ */
+int util_detach(int keep_stderr);
+
 /* strdup that returns NULL for NULL. */
 char *util_strdup0(const char *s);
 

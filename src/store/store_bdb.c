@@ -28,7 +28,6 @@
 #include <sys/file.h>
 #include <sys/stat.h>
 #include <sys/types.h>
-#include <sys/wait.h>
 
 #include <dirent.h>
 #include <errno.h>
@@ -2374,8 +2373,7 @@ store_maintain(struct store *st)
 {
 	struct store *c = NULL, *o;
 	char err[320], *dd = NULL, *slash;
-	pid_t pid;
-	int fd, needed;
+	int needed;
 
 	if (st == NULL || !st->ckp_due || st->pid != getpid())
 		return;
@@ -2387,24 +2385,11 @@ store_maintain(struct store *st)
 	wd_leave();
 	if (!needed)
 		return;
-	if ((pid = fork()) < 0)
+	/* Not the web server's descriptors (stderr is its error log), nor
+	 * the parent's flock on its procs file: a parent that dies now must
+	 * be seen to be dead. */
+	if (util_detach(1) != 0)
 		return;
-	if (pid > 0) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-			;
-		return;
-	}
-	setsid();
-	if (fork() != 0)
-		_exit(0);
-	/* Not the web server's descriptors, nor the parent's flock on its
-	 * procs file: a parent that dies now must be seen to be dead. */
-	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
-		dup2(fd, 0);
-		dup2(fd, 1);
-		if (fd > 2)
-			close(fd);
-	}
 	for (o = open_stores; o != NULL; o = o->next)
 		if (o->proc_fd >= 0)
 			close(o->proc_fd);

@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <poll.h>
+#include <unistd.h>
 
 #include "core/error.h"
 #include "core/util.h"
@@ -112,4 +114,39 @@ Test(util, acme_ids_never_start_with_a_dash)
 	}
 	/* Still random in the first place: all 62 letters and digits. */
 	cr_assert_eq(firsts, 62, "%d different first characters", firsts);
+}
+
+/* The grandchild reports: another session than ours (its parent made it
+ * and left), not our child, stdin on /dev/null; the caller gets 1. */
+Test(util, detach_starts_a_grandchild_in_its_own_session)
+{
+	int p[2], d;
+	pid_t me = getpid(), sid = getsid(0);
+	struct pollfd pf;
+	char line[128] = "";
+	ssize_t n;
+
+	cr_assert_eq(pipe(p), 0);
+	d = util_detach(1);
+	if (d == 0) {
+		struct stat in, null;
+		char buf[128];
+		int ok = getsid(0) != sid && getppid() != me &&
+		    fstat(0, &in) == 0 && stat("/dev/null", &null) == 0 &&
+		    in.st_rdev == null.st_rdev;
+
+		snprintf(buf, sizeof(buf), "%s\n", ok ? "detached" : "not");
+		(void)!write(p[1], buf, strlen(buf));
+		_exit(0);
+	}
+	cr_assert_eq(d, 1, "util_detach: %d", d);
+	close(p[1]);
+	pf.fd = p[0];
+	pf.events = POLLIN;
+	cr_assert_eq(poll(&pf, 1, 10000), 1, "no word from the grandchild");
+	n = read(p[0], line, sizeof(line) - 1);
+	cr_assert(n > 0);
+	line[n] = '\0';
+	cr_assert_str_eq(line, "detached\n");
+	close(p[0]);
 }
