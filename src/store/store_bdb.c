@@ -685,7 +685,6 @@ raw_get(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	DBT k, d;
 	int ret;
 
-	t->st->dirty = 1;
 	dbt_set(&k, key, klen);
 	dbt_set(&d, NULL, 0);
 	ret = db->get(db, t->txn, &k, &d, flags);
@@ -704,6 +703,7 @@ raw_put(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	DBT k, d;
 	int ret;
 
+	t->st->dirty = 1;
 	dbt_set(&k, key, klen);
 	dbt_set(&d, data, dlen);
 	ret = db->put(db, t->txn, &k, &d, flags);
@@ -768,8 +768,10 @@ dup_del(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	dbt_set(&k, key, klen);
 	dbt_set(&d, data, dlen);
 	ret = c->get(c, &k, &d, DB_GET_BOTH | DB_RMW);
-	if (ret == 0)
+	if (ret == 0) {
+		t->st->dirty = 1;
 		ret = c->del(c, 0);
+	}
 	if (ret == 0 || ret == DB_NOTFOUND)
 		rc = ANVIL_OK;
 	else
@@ -1575,6 +1577,7 @@ nonce_purge_fn(struct store_txn *t, void *arg)
 			    (int64_t)be64_get(d.data) < (int64_t)pa->now;
 		}
 		if (expired) {
+			t->st->dirty = 1;
 			ret = c->del(c, 0);
 			if (ret != 0) {
 				rc = bdb_sort(t->st, t, "DBC->del",
@@ -2365,7 +2368,7 @@ out:
 
 /*
  * The checkpoint runs in a detached grandchild with a handle of its own,
- * so that the second memp_sync may sleep is nobody's request: this
+ * so that the second memp_sync may sleep holds up no request: this
  * process goes back to serving at once.
  */
 void

@@ -1688,3 +1688,35 @@ Test(store, a_checkpoint_under_way_elsewhere_is_not_waited_for)
 	free(before);
 	free(after);
 }
+
+Test(store, a_process_that_only_read_closes_without_a_checkpoint)
+{
+	char *before, *after;
+	pid_t pid;
+	int status = 0;
+
+	if (system("command -v db5.3_stat >/dev/null 2>&1") != 0)
+		cr_skip_test("no db5.3_stat (Debian: db5.3-util)");
+	close_store();
+	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	write_much("due");	/* a checkpoint is due from here on */
+	before = last_ckp();
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		alarm(20);
+		st = NULL;	/* the parent's handle is not this process's */
+		if (reopen() != ANVIL_OK ||
+		    get_rc(STORE_ACCOUNT, "due-050") != ANVIL_OK)
+			_exit(2);
+		store_close(st);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &status, 0), pid);
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "reader status %#x", status);
+	after = last_ckp();
+	cr_assert_str_eq(after, before, "a close after reads checkpointed");
+	free(before);
+	free(after);
+}
