@@ -2,8 +2,8 @@
 # run-apache.sh DATA_DIR SHAPE - run Apache httpd 2.4 in the foreground
 # serving Anvil over HTTPS on 127.0.0.1 with the shipped apache/ config of
 # SHAPE: fcgid (mod_fcgid), proxy-fcgi (mod_proxy_fcgi to anvil under
-# spawn-fcgi), cgi (mod_cgid, the cgi-bin/anvil entry point and
-# mod_headers), nph (mod_cgid and the cgi-bin/nph-anvil entry point).
+# spawn-fcgi), cgi (mod_cgid running the anvil program, and mod_headers),
+# nph (mod_cgid running anvil through a link named nph-anvil).
 #
 # DATA_DIR holds anvil.conf and an initialised CA. Apache's workers run as
 # www-data when started as root, so DATA_DIR is given to www-data. Prints
@@ -16,7 +16,7 @@ data=$(cd "$1" && pwd)
 shape=$2
 port=${ANVIL_PORT:-8443}
 pub=${ANVIL_PUBLISH_PORT:-$((port + 1))}
-builddir=${ANVIL_BUILDDIR:-$top}
+builddir=$(cd "${ANVIL_BUILDDIR:-$top}" && pwd)
 ap="$data/apache"
 mods=/usr/lib/apache2/modules
 mkdir -p "$ap/www" "$data/crl"
@@ -63,17 +63,18 @@ proxy-fcgi)
 	;;
 cgi)
 	modules="cgid env headers"
-	sed -e "s|@libexecdir@|$builddir|g" -e "s|@sysconfdir@|/nonexistent|g" \
-	    "$top/cgi-bin/anvil.in" >"$ap/anvil"
-	chmod 0755 "$ap/anvil"
-	defs="Define ANVIL_CGI $ap/anvil"
+	# Apache runs anvil itself (anvil-cgi.conf sets ANVIL_CONFIG): no
+	# wrapper shell per request.
+	defs="Define ANVIL_CGI $builddir/anvil"
 	extra="ScriptSock $ap/cgid.sock"
 	;;
 nph)
 	modules="cgid env"
-	sed -e "s|@libexecdir@|$builddir|g" -e "s|@sysconfdir@|/nonexistent|g" \
-	    "$top/cgi-bin/nph-anvil.in" >"$ap/nph-anvil"
-	chmod 0755 "$ap/nph-anvil"
+	# A link named nph-anvil: Apache passes the name on in
+	# SCRIPT_FILENAME, which is what makes anvil answer nph-, and
+	# anvil-nph.conf sets ANVIL_CONFIG, so no wrapper shell is needed.
+	rm -f "$ap/nph-anvil"
+	ln -s "$builddir/anvil" "$ap/nph-anvil"
 	defs="Define ANVIL_NPH $ap/nph-anvil"
 	extra="ScriptSock $ap/cgid.sock"
 	;;

@@ -99,6 +99,32 @@ ln -s "$ANVIL" "$T/nph-anvil"
 PROG="$T/nph-anvil" cgi GET /acme/directory >"$T/out" 2>"$T/err"
 head -1 "$T/out" | grep -q '^HTTP/1.1 200 OK' && ok "nph- writes the status line" || fail "nph: $(head -1 "$T/out")"
 
+# The shipped web server snippets run the program itself; the cgi-bin
+# wrappers are for a cgi-bin the server config cannot reach: they run the
+# installed program with the installed config unless ANVIL_CONFIG is set.
+mkdir -p "$T/etc/anvil" "$T/wrap"
+cp "$ANVIL_CONFIG" "$T/etc/anvil/anvil.conf"
+for w in anvil nph-anvil; do
+	sed -e "s|@libexecdir@|$top_builddir|g" -e "s|@sysconfdir@|$T/etc|g" \
+	    "$top_srcdir/cgi-bin/$w.in" >"$T/wrap/$w"
+	chmod 0755 "$T/wrap/$w"
+done
+(unset ANVIL_CONFIG; SCRIPT_FILENAME="$T/wrap/anvil" PROG="$T/wrap/anvil" \
+    cgi GET /acme/directory) >"$T/out" 2>"$T/err"
+head -1 "$T/out" | grep -q '^Status: 200' && grep -q '"newNonce"' "$T/out" &&
+    ok "cgi-bin/anvil runs the program with the installed config" ||
+    fail "cgi-bin/anvil: $(head -1 "$T/out") $(cat "$T/err")"
+(unset ANVIL_CONFIG; SCRIPT_FILENAME="$T/wrap/nph-anvil" PROG="$T/wrap/nph-anvil" \
+    cgi GET /acme/directory) >"$T/out" 2>"$T/err"
+head -1 "$T/out" | grep -q '^HTTP/1.1 200 OK' &&
+    ok "cgi-bin/nph-anvil: the nph- name reaches anvil through SCRIPT_FILENAME" ||
+    fail "cgi-bin/nph-anvil: $(head -1 "$T/out") $(cat "$T/err")"
+SCRIPT_FILENAME="$T/wrap/anvil" PROG="$T/wrap/anvil" ANVIL_CONFIG="$T/nonexistent.conf" \
+    cgi GET /acme/directory >"$T/out" 2>"$T/err"
+head -1 "$T/out" | grep -q '^Status: 500' && grep -q 'nonexistent.conf' "$T/err" &&
+    ok "cgi-bin/anvil keeps an ANVIL_CONFIG the server set" ||
+    fail "cgi-bin/anvil with ANVIL_CONFIG: $(head -1 "$T/out") $(cat "$T/err")"
+
 printf '[server]\nbase_url = https://a.test\n' >"$T/bad.conf"
 ANVIL_CONFIG="$T/bad.conf" cgi GET /acme/directory >"$T/out" 2>"$T/err"
 head -1 "$T/out" | grep -q '^Status: 500' && ok "bad config: 500" || fail "bad config: $(head -1 "$T/out")"

@@ -25,13 +25,20 @@ esac
 # lighttpd answers HEAD/GET new-nonce itself (anvil-nonce.conf, mod_magnet)
 # with anvil's key; anvil still answers every other method, and any nonce
 # request while there is no key. In the CGI shape every anvil run is an
-# exec of the entry point, so wrap it and count.
+# exec of the entry point (a link to the program itself, no shell), so put
+# a counting wrapper in its place for a while, and count.
 if [ "$ANVIL_WEB" = lighttpd-cgi ]; then
 	NU=$(echo "$DIR_URL" | sed 's|/directory$|/new-nonce|')
 	cgi="$DATA/lighttpd/anvil.cgi"
+	real=$(readlink "$cgi")
+	[ "$real" = "$top_builddir/anvil" ] && ok "[$ANVIL_WEB] lighttpd runs the anvil program itself" ||
+	    fail "[$ANVIL_WEB] the CGI entry point is $(ls -l "$cgi")"
 	execs="$T/cgi-execs"
 	: >"$execs"
-	sed -i "2i echo \"\$REQUEST_METHOD \$PATH_INFO\" >>$execs" "$cgi"
+	printf '#!/bin/sh\necho "$REQUEST_METHOD $PATH_INFO" >>%s\nexec %s "$@"\n' \
+	    "$execs" "$real" >"$cgi.count"
+	chmod 0755 "$cgi.count"
+	mv -f "$cgi.count" "$cgi"
 	nonces=""
 	for i in 1 2 3 4 5 6 7 8 9 10; do
 		n=$(curl -sI --cacert "$CA_PEM" "$NU" | tr -d '\r' |
@@ -67,7 +74,7 @@ if [ "$ANVIL_WEB" = lighttpd-cgi ]; then
 	[ "$code" = 200 ] && [ ! -s "$execs" ] &&
 	    ok "[$ANVIL_WEB] lighttpd answers new-nonce again with anvil's new key" ||
 	    fail "[$ANVIL_WEB] after the new key: $code; anvil runs: $(cat "$execs")"
-	sed -i 2d "$cgi"
+	ln -sf "$real" "$cgi.link" && mv -f "$cgi.link" "$cgi"
 fi
 # A nonce lighttpd made is one anvil takes: existing_account.py above
 # and certbot below start from HEAD new-nonce.

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -149,4 +150,24 @@ Test(util, detach_starts_a_grandchild_in_its_own_session)
 	line[n] = '\0';
 	cr_assert_str_eq(line, "detached\n");
 	close(p[0]);
+}
+
+Test(util, cloexec_all_marks_every_descriptor_above_stderr)
+{
+	int fds[2], lo, fl;
+
+	cr_assert_eq(pipe(fds), 0);
+	/* One high up, as an inherited descriptor might be. */
+	lo = fcntl(fds[0], F_DUPFD, 200);
+	cr_assert_geq(lo, 200);
+	cr_assert_eq(fcntl(fds[1], F_GETFD) & FD_CLOEXEC, 0);
+	fl = fcntl(2, F_GETFD);
+	util_cloexec_all();
+	cr_assert_neq(fcntl(fds[0], F_GETFD) & FD_CLOEXEC, 0);
+	cr_assert_neq(fcntl(fds[1], F_GETFD) & FD_CLOEXEC, 0);
+	cr_assert_neq(fcntl(lo, F_GETFD) & FD_CLOEXEC, 0);
+	cr_assert_eq(fcntl(2, F_GETFD), fl, "stderr must stay as it was");
+	close(fds[0]);
+	close(fds[1]);
+	close(lo);
 }
