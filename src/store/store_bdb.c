@@ -2311,31 +2311,53 @@ out:
  * waited a second. A process that finds the lock taken goes on: the
  * checkpoint being written is the one it wanted.
  */
-static void
-ckp_try(struct store *st, int force)
+/* The checkpoint lock, open and taken (-1: taken elsewhere, or an error). */
+static int
+ckp_lock(struct store *st, int wait)
 {
 	char *path;
 	int fd, ret;
 
 	if (st->env == NULL || (path = home_file(st, CKP_LOCK)) == NULL)
-		return;
+		return -1;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, FILE_MODE);
 	free(path);
 	if (fd < 0)
-		return;
-	while ((ret = flock(fd, force ? LOCK_EX : LOCK_EX | LOCK_NB)) != 0 &&
+		return -1;
+	while ((ret = flock(fd, wait ? LOCK_EX : LOCK_EX | LOCK_NB)) != 0 &&
 	    errno == EINTR)
 		;
-	if (ret == 0) {
-		ret = st->env->txn_checkpoint(st->env, force ? 0 : CKP_KBYTES,
-		    force ? 0 : CKP_MINUTES, 0);
-		if (ret != 0)
-			log_debug("DB_ENV->txn_checkpoint(%s): %s", st->home,
-			    db_strerror(ret));
-		st->commits = 0;
-		st->last_ckp = time(NULL);
-		st->ckp_due = 0;
+	if (ret != 0) {
+		close(fd);
+		return -1;
 	}
+	return fd;
+}
+
+/* The checkpoint itself, with the lock held. */
+static void
+ckp_write(struct store *st, int force)
+{
+	int ret;
+
+	ret = st->env->txn_checkpoint(st->env, force ? 0 : CKP_KBYTES,
+	    force ? 0 : CKP_MINUTES, 0);
+	if (ret != 0)
+		log_debug("DB_ENV->txn_checkpoint(%s): %s", st->home,
+		    db_strerror(ret));
+	st->commits = 0;
+	st->last_ckp = time(NULL);
+	st->ckp_due = 0;
+}
+
+static void
+ckp_try(struct store *st, int force)
+{
+	int fd;
+
+	if ((fd = ckp_lock(st, force)) < 0)
+		return;
+	ckp_write(st, force);
 	close(fd);	/* and the flock with it */
 }
 
@@ -2376,7 +2398,7 @@ store_maintain(struct store *st)
 {
 	struct store *c = NULL, *o;
 	char err[320], *dd = NULL, *slash;
-	int needed;
+	int needed, lockfd;
 
 	if (st == NULL || !st->ckp_due || st->pid != getpid())
 		return;
@@ -2388,11 +2410,22 @@ store_maintain(struct store *st)
 	wd_leave();
 	if (!needed)
 		return;
+	/*
+	 * The lock is taken here, before the fork, and the child inherits
+	 * it: while one checkpoint is being written (it can take a second),
+	 * every process sees one due, and each used to start a child that
+	 * opened the store only to find the lock taken (two children per
+	 * checkpoint written in bench/ at C=4).
+	 */
+	if ((lockfd = ckp_lock(st, 0)) < 0)
+		return;
+	if (util_detach(1) != 0) {
+		close(lockfd);	/* the child's copy holds the lock */
+		return;
+	}
 	/* Not the web server's descriptors (stderr is its error log), nor
 	 * the parent's flock on its procs file: a parent that dies now must
 	 * be seen to be dead. */
-	if (util_detach(1) != 0)
-		return;
 	for (o = open_stores; o != NULL; o = o->next)
 		if (o->proc_fd >= 0)
 			close(o->proc_fd);
@@ -2405,9 +2438,11 @@ store_maintain(struct store *st)
 		_exit(1);
 	}
 	wd_enter(STALL_S);
-	ckp_try(c, 0);
+	ckp_write(c, 0);
 	wd_leave();
+	c->dirty = 0;		/* written just now: nothing for the close */
 	store_close(c);
+	close(lockfd);
 	_exit(0);
 }
 

@@ -11,11 +11,13 @@
 
 #include <criterion/criterion.h>
 #include <dirent.h>
+#include <errno.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1684,6 +1686,48 @@ Test(store, a_checkpoint_under_way_elsewhere_is_not_waited_for)
 	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0);
 	after = last_ckp();
 	cr_assert_str_neq(after, before, "a due close did not checkpoint");
+	free(lock);
+	free(before);
+	free(after);
+}
+
+Test(store, maintain_starts_no_child_while_a_checkpoint_is_under_way)
+{
+	char *lock = store_path("checkpoint.lock"), *before, *after;
+	pid_t pid;
+	int fd, status = 0;
+
+	if (system("command -v db5.3_stat >/dev/null 2>&1") != 0)
+		cr_skip_test("no db5.3_stat (Debian: db5.3-util)");
+	/* store_maintain's grandchild comes back to this process. */
+	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
+	close_store();
+	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	before = last_ckp();
+	fd = open(lock, O_RDWR | O_CREAT, 0600);
+	cr_assert(fd >= 0);
+	cr_assert_eq(flock(fd, LOCK_EX), 0);
+	write_much("busy");
+	store_maintain(st);
+	errno = 0;
+	pid = waitpid(-1, &status, 0);
+	cr_assert(pid == -1 && errno == ECHILD,
+	    "a child was started while the lock was taken (pid %ld)",
+	    (long)pid);
+	after = last_ckp();
+	cr_assert_str_eq(after, before);
+	free(after);
+	/* Lock free: one child, and it writes the checkpoint. */
+	close(fd);
+	write_much("free");
+	store_maintain(st);
+	pid = waitpid(-1, &status, 0);
+	cr_assert(pid > 0, "no checkpoint child");
+	cr_assert(WIFEXITED(status) && WEXITSTATUS(status) == 0,
+	    "checkpoint child status %#x", status);
+	after = last_ckp();
+	cr_assert_str_neq(after, before, "the child did not checkpoint");
+	cr_assert_eq(get_rc(STORE_ACCOUNT, "free-099"), ANVIL_OK);
 	free(lock);
 	free(before);
 	free(after);
