@@ -60,10 +60,12 @@ descendants() {
 	}'
 }
 
-# cpu_ms PID: CPU ms of the tree under PID (utime stime cutime cstime).
+# cpu_ms PID [PIDFILE]: CPU ms of the tree under PID (utime stime cutime
+# cstime), and of the processes PIDFILE names (spawn-fcgi's servers, which
+# are not in Apache's tree).
 cpu_ms() {
 	t=0
-	for p in $(descendants "$1"); do
+	for p in $(descendants "$1") $(cat "${2:-/nonexistent}" 2>/dev/null); do
 		s=$(cat "/proc/$p/stat" 2>/dev/null) || continue
 		s=${s##*) }
 		# after "comm)": state ppid ... field 14-17 of stat are 12-15 here
@@ -133,6 +135,7 @@ anvil_up ap-fcgid run-apache.sh fcgid $((B + 200))
 anvil_up lt-cgi run-lighttpd.sh cgi $((B + 300))
 anvil_up ap-cgi run-apache.sh cgi $((B + 400))
 anvil_up ap-nph run-apache.sh nph $((B + 600))
+anvil_up ap-pfcgi run-apache.sh proxy-fcgi $((B + 800))
 
 # Pebble: its HTTPS certificate from a throwaway root (the Debian package
 # ships no test certificates).
@@ -171,6 +174,7 @@ url_of() {
 	ap-cgi) echo "https://127.0.0.1:$((B + 400))/acme/directory $W/ap-cgi/ca.pem" ;;
 	ap-nph) echo "https://127.0.0.1:$((B + 600))/acme/directory $W/ap-nph/ca.pem" ;;
 	lt-w2) echo "https://127.0.0.1:$((B + 700))/acme/directory $W/lt-w2/ca.pem" ;;
+	ap-pfcgi) echo "https://127.0.0.1:$((B + 800))/acme/directory $W/ap-pfcgi/ca.pem" ;;
 	pebble) echo "https://127.0.0.1:$((B + 500))/dir $P/ca.pem" ;;
 	esac
 }
@@ -182,14 +186,15 @@ run() {
 	set -- "$1" "$2" "$3" "$4"
 	u=$(url_of "$1")
 	pid=$(eval echo "\$PID_$(echo "$1" | tr - _)")
-	c0=$(cpu_ms "$pid")
+	pf="$W/$1/apache/spawn-fcgi.pid"	# proxy-fcgi only
+	c0=$(cpu_ms "$pid" "$pf")
 	t0=$(date +%H:%M:%S)
 	out="$W/run.$1.$2.$3.out"
 	rc=0
 	timeout -k 5 $(($4 + 90)) "$GEN" -u "${u% *}" --cacert "${u#* }" \
 	    --http01-port "$H01" --mode "$2" -c "$3" -t "$4" -n 10000000 \
 	    --timeout 20 --poll-max 20 >"$out" 2>&1 || rc=$?
-	c1=$(cpu_ms "$pid")
+	c1=$(cpu_ms "$pid" "$pf")
 	r=$(grep '^RESULT' "$out" || true)
 	note=""
 	if [ -z "$r" ]; then
@@ -223,6 +228,8 @@ for c in $CONCS; do
 done
 for s in lt-fcgi pebble lt-w2 ap-fcgid lt-fcgi pebble lt-w2; do run "$s" nonce 16 "$NSECS"; done
 for s in lt-cgi ap-cgi ap-nph; do run "$s" flows 4 "$SECS"; done
+# Apache's other FastCGI shape, where fcgid's tail is longest.
+for c in 16 64; do run ap-pfcgi flows "$c" "$SECS"; done
 [ "$LONG" -gt 0 ] && run lt-fcgi flows 64 "$LONG"
 
 # RSS of Anvil's FastCGI processes (after the load).
@@ -273,6 +280,11 @@ END {
     V[lc, "rate"], V[lc, "p99"], V[lc, "srv"], ratio(V[lc, "rate"], V[a4, "rate"]),
     V[ac, "rate"], V[ac, "p99"], V[ac, "srv"], ratio(V[ac, "rate"], V[a4, "rate"]),
     V[an, "rate"], V[an, "p99"], V[an, "srv"], ratio(V[an, "rate"], V[a4, "rate"])
+  f16 = "ap-fcgid" SUBSEP "flows" SUBSEP 16; f64 = "ap-fcgid" SUBSEP "flows" SUBSEP 64
+  x16 = "ap-pfcgi" SUBSEP "flows" SUBSEP 16; x64 = "ap-pfcgi" SUBSEP "flows" SUBSEP 64
+  printf "Apache mod_proxy_fcgi (2 anvil processes under spawn-fcgi; flows/s, p99 ms, server CPU ms/flow): C=16 %.1f %.1f %s; C=64 %.1f %.1f %s (mod_fcgid above: C=16 p99 %.1f, C=64 p99 %.1f)\n",
+    V[x16, "rate"], V[x16, "p99"], V[x16, "srv"], V[x64, "rate"], V[x64, "p99"], V[x64, "srv"],
+    V[f16, "p99"], V[f64, "p99"]
   for (i = 1; i <= nn; i++) print "note: " notes[i]
 }' "$RES"
 [ "$LONG" -gt 0 ] && grep '^lt-fcgi flows-long 64 ' "$RES" | tail -1 |
