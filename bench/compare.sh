@@ -15,7 +15,9 @@
 #   BENCH_NONCE_SECS seconds per HEAD newNonce run (default 5)
 #   BENCH_CONCS     concurrencies (default "1 4 16 64")
 #   BENCH_LONG_SECS the C=64 endurance run on lighttpd-fcgi (default 60; 0 = skip)
-#   BENCH_BASEPORT  first port (default 42000; uses BASE..BASE+999, within 40000-45000)
+#   BENCH_BASEPORT  first port (default 14000; uses BASE..BASE+999: below
+#                   the kernel's ephemeral range (32768-60999), where an
+#                   outgoing connection, e.g. a validation's, may hold it)
 #   BENCH_KEEP=1    keep the work folder
 #   BENCH_OUT       also write the table to this file
 #
@@ -31,7 +33,7 @@ SECS=${BENCH_SECS:-10}
 NSECS=${BENCH_NONCE_SECS:-5}
 CONCS=${BENCH_CONCS:-1 4 16 64}
 LONG=${BENCH_LONG_SECS:-60}
-B=${BENCH_BASEPORT:-42000}
+B=${BENCH_BASEPORT:-14000}
 GEN="$here/acmeload"
 HZ=$(getconf CLK_TCK)
 
