@@ -80,6 +80,9 @@ stop_all() {
 	set +e
 	all=""
 	for p in $PIDS; do all="$all $(descendants "$p")"; done
+	# spawn-fcgi's servers are in sessions of their own, outside every
+	# tree; run-apache.sh stops them, and so does this, in case it could not.
+	all="$all $(cat "$W"/*/apache/spawn-fcgi.pid 2>/dev/null)"
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	sleep 1
 	for p in $all; do kill "$p" 2>/dev/null; done
