@@ -1603,15 +1603,36 @@ write_much(const char *prefix)
 	free(text);
 }
 
+/*
+ * The checkpoint tests: db5.3_stat at hand, and a handle of this process's
+ * own (not the creating one, whose close forces a checkpoint).
+ */
+static void
+ckp_setup(void)
+{
+	if (system("command -v db5.3_stat >/dev/null 2>&1") != 0)
+		cr_skip_test("no db5.3_stat (Debian: db5.3-util)");
+	close_store();
+	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+}
+
+/* checkpoint.lock taken as a checkpointer elsewhere takes it; its fd. */
+static int
+ckp_lock_elsewhere(const char *lock)
+{
+	int fd = open(lock, O_RDWR | O_CREAT, 0600);
+
+	cr_assert(fd >= 0);
+	cr_assert_eq(flock(fd, LOCK_EX), 0);
+	return fd;
+}
+
 Test(store, maintain_checkpoints_from_a_child_when_one_is_due)
 {
 	char *before, *now = NULL;
 	int i;
 
-	if (system("command -v db5.3_stat >/dev/null 2>&1") != 0)
-		cr_skip_test("no db5.3_stat (Debian: db5.3-util)");
-	close_store();	/* not the creating handle: that one forces */
-	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	ckp_setup();
 	before = last_ckp();
 	store_maintain(st);	/* nothing written: nothing due */
 	write_much("ckp");
@@ -1640,15 +1661,10 @@ Test(store, a_checkpoint_under_way_elsewhere_is_not_waited_for)
 	pid_t pid;
 	int fd, status = 0;
 
-	if (system("command -v db5.3_stat >/dev/null 2>&1") != 0)
-		cr_skip_test("no db5.3_stat (Debian: db5.3-util)");
-	close_store();
-	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	ckp_setup();
 	before = last_ckp();
 	/* Another process holds the checkpoint lock, as a checkpointer does. */
-	fd = open(lock, O_RDWR | O_CREAT, 0600);
-	cr_assert(fd >= 0);
-	cr_assert_eq(flock(fd, LOCK_EX), 0);
+	fd = ckp_lock_elsewhere(lock);
 	pid = fork();
 	cr_assert(pid >= 0);
 	if (pid == 0) {
@@ -1697,16 +1713,11 @@ Test(store, maintain_starts_no_child_while_a_checkpoint_is_under_way)
 	pid_t pid;
 	int fd, status = 0;
 
-	if (system("command -v db5.3_stat >/dev/null 2>&1") != 0)
-		cr_skip_test("no db5.3_stat (Debian: db5.3-util)");
 	/* store_maintain's grandchild comes back to this process. */
 	cr_assert_eq(prctl(PR_SET_CHILD_SUBREAPER, 1), 0);
-	close_store();
-	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	ckp_setup();
 	before = last_ckp();
-	fd = open(lock, O_RDWR | O_CREAT, 0600);
-	cr_assert(fd >= 0);
-	cr_assert_eq(flock(fd, LOCK_EX), 0);
+	fd = ckp_lock_elsewhere(lock);
 	write_much("busy");
 	store_maintain(st);
 	errno = 0;
@@ -1739,10 +1750,7 @@ Test(store, a_process_that_only_read_closes_without_a_checkpoint)
 	pid_t pid;
 	int status = 0;
 
-	if (system("command -v db5.3_stat >/dev/null 2>&1") != 0)
-		cr_skip_test("no db5.3_stat (Debian: db5.3-util)");
-	close_store();
-	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	ckp_setup();
 	write_much("due");	/* a checkpoint is due from here on */
 	before = last_ckp();
 	pid = fork();
