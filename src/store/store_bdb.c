@@ -2301,16 +2301,6 @@ out:
 	return rc;
 }
 
-/*
- * A checkpoint, if one is due (CKP_KBYTES of log or CKP_MINUTES since the
- * last; force: now, waiting for the lock), by one process at a time.
- * Berkeley DB's memp_sync sleeps a whole second whenever a page it must
- * write is pinned by another process, and every process calling
- * txn_checkpoint meanwhile waits on the checkpoint mutex: with 16
- * FastCGI workers (Apache fcgid, bench/ at C=16) one request in ten
- * waited a second. A process that finds the lock taken goes on: the
- * checkpoint being written is the one it wanted.
- */
 /* The checkpoint lock, open and taken (-1: taken elsewhere, or an error). */
 static int
 ckp_lock(struct store *st, int wait)
@@ -2350,6 +2340,16 @@ ckp_write(struct store *st, int force)
 	st->ckp_due = 0;
 }
 
+/*
+ * A checkpoint, if one is due (CKP_KBYTES of log or CKP_MINUTES since the
+ * last; force: now, waiting for the lock), by one process at a time.
+ * Berkeley DB's memp_sync sleeps a whole second whenever a page it must
+ * write is pinned by another process, and every process calling
+ * txn_checkpoint meanwhile waits on the checkpoint mutex: with 16
+ * FastCGI workers (Apache fcgid, bench/ at C=16) one request in ten
+ * waited a second. A process that finds the lock taken goes on: the
+ * checkpoint being written is the one it wanted.
+ */
 static void
 ckp_try(struct store *st, int force)
 {
@@ -2420,7 +2420,7 @@ store_maintain(struct store *st)
 	if ((lockfd = ckp_lock(st, 0)) < 0)
 		return;
 	if (util_detach(1) != 0) {
-		close(lockfd);	/* the child's copy holds the lock */
+		close(lockfd);	/* the child's copy (if forked) holds it */
 		return;
 	}
 	/* Not the web server's descriptors (stderr is its error log), nor
