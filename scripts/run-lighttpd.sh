@@ -13,8 +13,10 @@
 # killed. Environment: ANVIL_PORT (default 8443), ANVIL_PUBLISH_PORT
 # (default ANVIL_PORT+1), ANVIL_LIGHTTPD_WORKERS (lighttpd's
 # server.max-worker: lighttpd is one process with one thread unless this is
-# 2 or more; default unset), ANVIL_BUILDDIR (where anvil was built; default the
-# source tree).
+# 2 or more; default unset; with workers, lighttpd stops them with a
+# SIGTERM to its whole process group, so a script that starts this one in
+# the background should give it a session of its own, as bench/ does),
+# ANVIL_BUILDDIR (where anvil was built; default the source tree).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 data=$(cd "$1" && pwd)
