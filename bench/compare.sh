@@ -249,6 +249,10 @@ for c in 16 64; do run ap-pfcgi flows "$c" "$SECS"; done
 # RSS of Anvil's FastCGI processes (after the load).
 rss=""
 for p in $(descendants "$PID_lt_fcgi"); do
+	# lighttpd's FastCGI processes, not a checkpoint child of theirs
+	# (which the subreaper may hold at this moment).
+	pp=$(awk '{ print $4 }' "/proc/$p/stat" 2>/dev/null)
+	[ "$(cat "/proc/$pp/comm" 2>/dev/null)" = lighttpd ] || continue
 	case $(cat "/proc/$p/comm" 2>/dev/null) in anvil)
 		r=$(awk '/^VmRSS/ { print $2 }' "/proc/$p/status")
 		pss=$(awk '/^Pss:/ { print $2 }' "/proc/$p/smaps_rollup" 2>/dev/null)
