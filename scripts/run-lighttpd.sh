@@ -15,7 +15,7 @@
 # server.max-worker: lighttpd is one process with one thread unless this is
 # 2 or more; default unset; with workers, lighttpd stops them with a
 # SIGTERM to its whole process group, so a script that starts this one in
-# the background should give it a session of its own, as bench/ does),
+# the background should give it a process group of its own, as bench/ does),
 # ANVIL_BUILDDIR (where anvil was built; default the source tree).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
