@@ -66,6 +66,8 @@
 #define PURGE_VISIT	10000		/* nonces looked at per transaction */
 #define LOCK_FILE	"anvil.lock"	/* serialises opens (flock) */
 #define CKP_LOCK	"checkpoint.lock"	/* one checkpointer at a time */
+#define FENCE_FILE	"recovery.lock"	/* store calls share, recovery alone */
+#define GATE_FILE	"recovery.gate"	/* passed to get a share of it */
 #define BOOT_FILE	"anvil.boot"	/* boot id the regions belong to */
 #define BOOT_ID		"/proc/sys/kernel/random/boot_id"
 #define FILE_MODE	0600
@@ -160,6 +162,9 @@ struct store {
 	time_t last_ckp;	/* when this process last checkpointed */
 	int ckp_due;		/* store_maintain should try one */
 	int proc_fd;		/* flock on home/procs/PID, or -1 */
+	int fence_fd;		/* home/FENCE_FILE, or -1 */
+	int gate_fd;		/* home/GATE_FILE, or -1 */
+	int fence_held;		/* 0, LOCK_SH or LOCK_EX on fence_fd */
 	int created;		/* this handle made the store: checkpoint */
 	int saw_panic;		/* Berkeley DB said PANIC (a recovery ran) */
 };
@@ -220,6 +225,7 @@ static char *home_file(const struct store *, const char *);
 static timer_t wd_timer;
 static pid_t wd_pid;			/* process wd_timer was made for */
 static volatile sig_atomic_t wd_busy;	/* inside a store call */
+static volatile sig_atomic_t wd_inlib;	/* and holding the fence */
 
 static void
 wd_arm(long seconds)
@@ -250,10 +256,15 @@ wd_handler(int sig, siginfo_t *si, void *uc)
 			(void)n;	/* leaving either way */
 			_exit(1);
 		}
-		/* Recovered under us: WAKE_S to notice, unless due sooner. */
-		if (timer_gettime(wd_timer, &cur) != 0 ||
+		/*
+		 * A recovery wants the fence (or made new regions): WAKE_S
+		 * to leave the library, unless due sooner. One waiting for
+		 * the fence or an open lock is not in the way and keeps its
+		 * time.
+		 */
+		if (wd_inlib && (timer_gettime(wd_timer, &cur) != 0 ||
 		    cur.it_value.tv_sec >= WAKE_S ||
-		    (cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0))
+		    (cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0)))
 			wd_arm(WAKE_S);
 	}
 	errno = saved;
@@ -429,14 +440,13 @@ tell_one(struct store *st, long pid, const char *path, int fd)
 }
 
 static void
-procs_tell(struct store *st)
+procs_tell(struct store *st, const char *what)
 {
 	int told = procs_each(st, tell_one);
 
 	if (told > 0)
-		log_info("store: new environment in %s; told %d process%s "
-		    "still in the old one", st->home, told,
-		    told == 1 ? "" : "es");
+		log_info("store: %s %s; told %d other process%s", what,
+		    st->home, told, told == 1 ? "" : "es");
 }
 
 /*
@@ -490,6 +500,169 @@ region_ino(const struct store *st)
 		ino = sb.st_ino;
 	free(path);
 	return ino;
+}
+
+/* ------------------------------------------------------------ recovery fence */
+
+/*
+ * Recovery must not start while another process is inside the
+ * environment it replaces. Berkeley DB checks its panic flag only when a
+ * call enters, and the opener that recovers waits for the attached
+ * processes only REG_TIMEOUT_US: a process already inside txn_commit (or
+ * memp_sync) goes on writing the log and the files through the old
+ * regions while recovery rebuilds them, and its client is told that a
+ * commit succeeded which recovery then overwrites (seen once in crash.sh:
+ * 18 of 716 certificates lost, tests/RELIABILITY.md).
+ *
+ * So every store call (an open, one attempt of a transaction, a
+ * checkpoint, a close, a backup) holds a shared flock on home/FENCE_FILE,
+ * and an opener that will recover takes it exclusively: it waits for the
+ * calls under way to end, and no call starts until the new environment is
+ * there. Those waiting then enter it, see the panic of their old handle
+ * at once and reopen. Before it waits, the recoverer tells the others
+ * (procs_tell): one inside a call, stuck on a mutex of the dead process,
+ * leaves through its watchdog within WAKE_S; one waiting for the fence
+ * or an open lock is not inside the library and keeps its time (wd_inlib).
+ * A flock waiter does not stop new shared holders, so under load the
+ * recoverer could wait for ever: a call takes its share through a gate,
+ * home/GATE_FILE, held shared for an instant, which the recoverer holds
+ * exclusively while it waits for the fence.
+ *
+ * Lock order: LOCK_FILE, then GATE_FILE, then FENCE_FILE; CKP_LOCK comes
+ * before GATE_FILE. Calls do not nest, so a holder of the fence waits for
+ * none of the others.
+ */
+
+static int
+flock_wait(int fd, int op)
+{
+	int ret;
+
+	while ((ret = flock(fd, op)) != 0 && errno == EINTR)
+		;
+	return ret;
+}
+
+/* Opens home/FENCE_FILE and home/GATE_FILE into st. */
+static anvil_err
+fence_open(struct store *st, char *err, size_t errlen)
+{
+	const char *names[2] = { FENCE_FILE, GATE_FILE };
+	int *fds[2] = { &st->fence_fd, &st->gate_fd };
+	char *path;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if ((path = home_file(st, names[i])) == NULL)
+			return ANVIL_ERR_NOMEM;
+		*fds[i] = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY,
+		    FILE_MODE);
+		if (*fds[i] < 0) {
+			anvil_err rc = errf(err, errlen, ANVIL_ERR_IO,
+			    "%s: %s", path, strerror(errno));
+
+			free(path);
+			return rc;
+		}
+		free(path);
+	}
+	return ANVIL_OK;
+}
+
+static void
+fence_close(struct store *st)
+{
+	if (st->fence_fd >= 0)
+		close(st->fence_fd);
+	if (st->gate_fd >= 0)
+		close(st->gate_fd);
+	st->fence_fd = st->gate_fd = -1;
+	st->fence_held = 0;
+}
+
+/* Leaves the fence (a no-op when not held). */
+static void
+fence_leave(struct store *st)
+{
+	wd_inlib = 0;
+	if (st->fence_held == 0)
+		return;
+	if (flock_wait(st->fence_fd, LOCK_UN) != 0)
+		log_warn("store: flock %s/%s: %s", st->home, FENCE_FILE,
+		    strerror(errno));
+	st->fence_held = 0;
+}
+
+/* A share of the fence, through the gate: a store call may begin. */
+static void
+fence_share(struct store *st)
+{
+	if (st->fence_held != 0)
+		return;
+	if (st->fence_fd >= 0) {
+		if (flock_wait(st->gate_fd, LOCK_SH) != 0 ||
+		    flock_wait(st->fence_fd, LOCK_SH) != 0)
+			log_warn("store: flock %s/%s: %s", st->home,
+			    FENCE_FILE, strerror(errno));
+		else
+			st->fence_held = LOCK_SH;
+		(void)flock_wait(st->gate_fd, LOCK_UN);
+	}
+	wd_inlib = 1;
+}
+
+/*
+ * The fence alone, for a recovery: the gate first, so that no call
+ * starts; then the calls under way are told and waited for.
+ */
+static void
+fence_alone(struct store *st)
+{
+	fence_leave(st);
+	if (st->fence_fd < 0)
+		return;
+	if (flock_wait(st->gate_fd, LOCK_EX) != 0) {
+		log_warn("store: flock %s/%s: %s", st->home, GATE_FILE,
+		    strerror(errno));
+		return;
+	}
+	procs_tell(st, "a recovery waits for");
+	if (flock_wait(st->fence_fd, LOCK_EX) != 0)
+		log_warn("store: flock %s/%s: %s", st->home, FENCE_FILE,
+		    strerror(errno));
+	else
+		st->fence_held = LOCK_EX;
+	(void)flock_wait(st->gate_fd, LOCK_UN);
+	wd_inlib = 1;
+}
+
+/* Will this open of the environment run recovery? (No registry.) */
+static int
+recovery_ahead(const struct store *st)
+{
+	char *path = home_file(st, "__db.register");
+	struct stat sb;
+	int yes = 0;
+
+	if (path != NULL && stat(path, &sb) != 0 && errno == ENOENT)
+		yes = 1;
+	free(path);
+	return yes;
+}
+
+/* Entering and leaving a store call: the fence, then the watchdog. */
+static void
+call_enter(struct store *st)
+{
+	fence_share(st);
+	wd_enter(STALL_S);
+}
+
+static void
+call_leave(struct store *st)
+{
+	wd_leave();
+	fence_leave(st);
 }
 
 /* ------------------------------------------------------------ errors */
@@ -2084,7 +2257,7 @@ env_attach(struct store *st, int creating, int *lockfd, char *err,
 		*lockfd = -1;
 	}
 	if (ret == 0 && region_ino(st) != ino)
-		procs_tell(st);
+		procs_tell(st, "new environment in");
 	if (ret != 0) {
 		log_err("DB_ENV->open(%s): %s", st->home, db_strerror(ret));
 		if (ret == DB_RUNRECOVERY)
@@ -2143,10 +2316,17 @@ env_attach_again(struct store *st, int creating, int *lockfd, char *err,
 	int i;
 
 	for (i = 0; i < OPEN_TRIES; i++) {
-		if (procs_claim_dead(st) > 0)
-			force_recovery(st);
+		int claimed = procs_claim_dead(st);
+
+		if (claimed > 0 || recovery_ahead(st)) {
+			fence_alone(st);
+			if (claimed > 0)
+				force_recovery(st);
+		} else
+			fence_share(st);
 		st->saw_panic = 0;
 		rc = env_attach(st, creating, lockfd, err, errlen);
+		fence_leave(st);
 		if (rc == ANVIL_OK || !st->saw_panic || st->checksum_bad)
 			break;
 		log_warn("store: %s was recovered while this process opened "
@@ -2195,7 +2375,7 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return ANVIL_ERR_NOMEM;
-	st->proc_fd = -1;
+	st->proc_fd = st->fence_fd = st->gate_fd = -1;
 	st->pid = getpid();
 	st->rnd = ((uint64_t)st->pid << 32) ^ (uint64_t)time(NULL) ^
 	    (uint64_t)(uintptr_t)st;
@@ -2274,6 +2454,8 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 		    db_desc[DBI_META].file);
 		goto out;
 	}
+	if ((rc = fence_open(st, err, errlen)) != ANVIL_OK)
+		goto out;
 	(void)wd_setup();
 	wd_enter(STALL_S);
 	if ((rc = boot_fence(st, &lockfd, err, errlen)) != ANVIL_OK)
@@ -2295,13 +2477,27 @@ out:
 	free(path);
 	if (st != NULL) {
 		procs_leave(st);
+		fence_close(st);
 		free(st->home);
 		free(st);
 	}
 	return rc;
 }
 
-/* The checkpoint lock, open and taken (-1: taken elsewhere, or an error). */
+/*
+ * Checkpoints are written (when one is due: CKP_KBYTES of log or
+ * CKP_MINUTES since the last; or forced) by one process at a time, which
+ * holds home/CKP_LOCK. Berkeley DB's memp_sync sleeps a whole second
+ * whenever a page it must write is pinned by another process, and every
+ * process calling txn_checkpoint meanwhile waits on the checkpoint mutex:
+ * with 16 FastCGI workers (Apache fcgid, bench/ at C=16) one request in
+ * ten waited a second. A process that finds the lock taken goes on: the
+ * checkpoint being written is the one it wanted. The lock is taken
+ * before the recovery fence (see there).
+ *
+ * The checkpoint lock, open and taken (wait: for a forced checkpoint);
+ * -1 if taken elsewhere, or on an error.
+ */
 static int
 ckp_lock(struct store *st, int wait)
 {
@@ -2338,27 +2534,6 @@ ckp_write(struct store *st, int force)
 	st->commits = 0;
 	st->last_ckp = time(NULL);
 	st->ckp_due = 0;
-}
-
-/*
- * A checkpoint, if one is due (CKP_KBYTES of log or CKP_MINUTES since the
- * last; force: now, waiting for the lock), by one process at a time.
- * Berkeley DB's memp_sync sleeps a whole second whenever a page it must
- * write is pinned by another process, and every process calling
- * txn_checkpoint meanwhile waits on the checkpoint mutex: with 16
- * FastCGI workers (Apache fcgid, bench/ at C=16) one request in ten
- * waited a second. A process that finds the lock taken goes on: the
- * checkpoint being written is the one it wanted.
- */
-static void
-ckp_try(struct store *st, int force)
-{
-	int fd;
-
-	if ((fd = ckp_lock(st, force)) < 0)
-		return;
-	ckp_write(st, force);
-	close(fd);	/* and the flock with it */
 }
 
 /* Is a checkpoint due for the whole environment (not just this process)? */
@@ -2405,9 +2580,9 @@ store_maintain(struct store *st)
 	st->ckp_due = 0;
 	st->commits = 0;
 	st->last_ckp = time(NULL);
-	wd_enter(STALL_S);	/* the stat calls take region mutexes */
+	call_enter(st);		/* the stat calls take region mutexes */
 	needed = ckp_needed(st);
-	wd_leave();
+	call_leave(st);
 	if (!needed)
 		return;
 	/*
@@ -2426,9 +2601,13 @@ store_maintain(struct store *st)
 	/* Not the web server's descriptors (stderr is its error log), nor
 	 * the parent's flock on its procs file: a parent that dies now must
 	 * be seen to be dead. */
-	for (o = open_stores; o != NULL; o = o->next)
+	for (o = open_stores; o != NULL; o = o->next) {
 		if (o->proc_fd >= 0)
 			close(o->proc_fd);
+		/* A parent that dies in a store call must free the fence:
+		 * the flock belongs to the open file, which is shared. */
+		fence_close(o);
+	}
 	if ((dd = strdup(st->home)) == NULL ||
 	    (slash = strrchr(dd, '/')) == NULL)
 		_exit(1);
@@ -2437,9 +2616,9 @@ store_maintain(struct store *st)
 		log_warn("store: checkpoint: %s", err);
 		_exit(1);
 	}
-	wd_enter(STALL_S);
+	call_enter(c);
 	ckp_write(c, 0);
-	wd_leave();
+	call_leave(c);
 	c->dirty = 0;		/* written just now: nothing for the close */
 	store_close(c);
 	close(lockfd);
@@ -2464,23 +2643,37 @@ store_close(struct store *st)
 	 * unregister the parent and detach from its regions.
 	 */
 	if (st->pid == getpid() && st->env != NULL) {
-		wd_enter(STALL_S);
-		st->closing = 1;
+		int needed = 0, lockfd = -1;
+
 		/*
 		 * A process that wrote checkpoints when one is due (CKP_KBYTES
 		 * of log or CKP_MINUTES since the last), as store_run does: a
 		 * forced one at every close wrote back and synced every dirty
 		 * page, a dozen fsyncs per CGI request. Commits are durable in
 		 * the log either way; checkpoints only bound recovery. A
-		 * process that only read has nothing to do.
+		 * process that only read has nothing to do. The checkpoint
+		 * lock is taken outside the fence (see the lock order).
 		 */
-		if (st->dirty && (st->created || ckp_needed(st)))
-			ckp_try(st, st->created);
+		if (st->dirty && !st->created) {
+			call_enter(st);
+			needed = ckp_needed(st);
+			call_leave(st);
+		}
+		if (st->dirty && (st->created || needed))
+			lockfd = ckp_lock(st, st->created);
+		call_enter(st);
+		st->closing = 1;
+		if (lockfd >= 0)
+			ckp_write(st, st->created);
 		env_detach(st);
-		wd_leave();
+		call_leave(st);
+		if (lockfd >= 0)
+			close(lockfd);
 	}
-	if (st->pid == getpid())
+	if (st->pid == getpid()) {
 		procs_leave(st);
+		fence_close(st);
+	}
 	free(st->home);
 	free(st);
 }
@@ -2515,13 +2708,43 @@ env_reopen(struct store *st)
 	anvil_err rc;
 
 	log_warn("store: reopening %s after a panic", st->home);
-	wd_enter(STALL_S);	/* out of the old environment */
+	call_enter(st);		/* out of the old environment */
 	env_detach(st);
+	fence_leave(st);	/* env_attach_again takes it as it needs */
 	rc = env_attach_again(st, 0, &lockfd, err, sizeof(err));
+	wd_leave();
 	if (rc != ANVIL_OK) {
 		log_err("store: reopening %s: %s", st->home, err);
 		fail(st, rc, "reopening the store: %s", err);
 	}
+	return rc;
+}
+
+/* One attempt of fn in a transaction; t says what became of it. */
+static anvil_err
+txn_attempt(struct store *st, unsigned flags, store_fn fn, void *arg,
+    struct store_txn *t)
+{
+	DB_TXN *tx = NULL;
+	int ret;
+	anvil_err rc;
+
+	ret = st->env->txn_begin(st->env, NULL, &tx, 0);
+	if (ret != 0)
+		return bdb_sort(st, t, "DB_ENV->txn_begin", st->home, ret);
+	t->txn = tx;
+	rc = fn(t, arg);
+	if (rc == ANVIL_OK && !t->deadlock && !t->fatal && !t->corrupt) {
+		ret = tx->commit(tx, (flags & STORE_TXN_NOSYNC) ?
+		    DB_TXN_NOSYNC : 0);
+		if (ret != 0)
+			rc = bdb_sort(st, t, "DB_TXN->commit", st->home, ret);
+	} else {
+		ret = tx->abort(tx);
+		if (ret != 0)
+			(void)bdb_sort(st, t, "DB_TXN->abort", st->home, ret);
+	}
+	t->txn = NULL;
 	return rc;
 }
 
@@ -2530,8 +2753,7 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
     char *err, size_t errlen)
 {
 	struct store_txn t;
-	DB_TXN *tx = NULL;
-	int tries = 0, reopened = 0, ret;
+	int tries = 0, reopened = 0;
 	anvil_err rc = ANVIL_ERR_STORE;
 
 	if (st == NULL || fn == NULL)
@@ -2541,57 +2763,35 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
 		return errf(err, errlen, ANVIL_ERR_STORE,
 		    "store handle used in a forked child; open one there");
 	for (;;) {
-		wd_enter(STALL_S);	/* each attempt */
 		memset(&t, 0, sizeof(t));
 		t.st = st;
 		st->msg[0] = '\0';
 		st->msg_code = ANVIL_OK;
 		if (st->env == NULL) {
 			/* A previous reopen failed: try again. */
-			t.fatal = 1;
 			rc = ANVIL_ERR_STORE;
-			if (!reopened) {
-				reopened = 1;
-				if ((rc = env_reopen(st)) != ANVIL_OK)
-					break;
-				continue;
-			}
-			break;
+			if (reopened++ >= OPEN_TRIES ||
+			    (rc = env_reopen(st)) != ANVIL_OK)
+				break;
+			continue;
 		}
-		ret = st->env->txn_begin(st->env, NULL, &tx, 0);
-		if (ret != 0) {
-			rc = bdb_sort(st, &t, "DB_ENV->txn_begin", st->home,
-			    ret);
-		} else {
-			t.txn = tx;
-			rc = fn(&t, arg);
-			if (rc == ANVIL_OK && !t.deadlock && !t.fatal &&
-			    !t.corrupt) {
-				ret = tx->commit(tx,
-				    (flags & STORE_TXN_NOSYNC) ?
-				    DB_TXN_NOSYNC : 0);
-				if (ret != 0)
-					rc = bdb_sort(st, &t, "DB_TXN->commit",
-					    st->home, ret);
-			} else {
-				ret = tx->abort(tx);
-				if (ret != 0)
-					(void)bdb_sort(st, &t, "DB_TXN->abort",
-					    st->home, ret);
-			}
-			tx = NULL;
-			t.txn = NULL;
-		}
+		call_enter(st);		/* each attempt */
+		rc = txn_attempt(st, flags, fn, arg, &t);
+		call_leave(st);
 		if (t.corrupt) {
 			rc = ANVIL_ERR_CORRUPT;
 			break;
 		}
 		if (t.fatal) {
+			/*
+			 * Recovered under us. Another death may be recovered
+			 * between the reopen and the next attempt (a crash
+			 * that kills several workers): reopen again, a few
+			 * times; each recovery needs a new death.
+			 */
 			rc = ANVIL_ERR_STORE;
-			if (reopened)
-				break;
-			reopened = 1;
-			if ((rc = env_reopen(st)) != ANVIL_OK)
+			if (reopened++ >= OPEN_TRIES ||
+			    (rc = env_reopen(st)) != ANVIL_OK)
 				break;
 			continue;
 		}
@@ -2621,7 +2821,6 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
 		if (++st->commits >= 64 || now - st->last_ckp >= 60)
 			st->ckp_due = 1;
 	}
-	wd_leave();
 	if (rc != ANVIL_OK)
 		errf(err, errlen, rc, "%s", st->msg[0] != '\0' &&
 		    st->msg_code == rc ? st->msg : anvil_strerror(rc));
@@ -2724,6 +2923,7 @@ static anvil_err
 hot_copy(struct store *st, const char *target, char *err, size_t errlen)
 {
 	int ret;
+	anvil_err rc = ANVIL_ERR_STORE;
 
 	if (st->env == NULL)
 		return errf(err, errlen, ANVIL_ERR_STORE, "%s is not open "
@@ -2731,18 +2931,28 @@ hot_copy(struct store *st, const char *target, char *err, size_t errlen)
 	if (st->pid != getpid())
 		return errf(err, errlen, ANVIL_ERR_STORE,
 		    "store handle used in a forked child; open one there");
+	/* In the fence, with no watchdog: a copy may take its time, and a
+	 * recovery waits for it. */
+	fence_share(st);
 	st->bdbmsg[0] = '\0';
-	if ((ret = st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE)) != 0)
-		return errf(err, errlen, ANVIL_ERR_STORE,
+	if ((ret = st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE)) != 0) {
+		rc = errf(err, errlen, ANVIL_ERR_STORE,
 		    "DB_ENV->txn_checkpoint(%s): %s", st->home,
 		    db_strerror(ret));
+		goto out;
+	}
 	st->bdbmsg[0] = '\0';
 	st->checksum_bad = 0;
-	if ((ret = st->env->backup(st->env, target, 0)) != 0)
-		return errf(err, errlen, st->checksum_bad ? ANVIL_ERR_CORRUPT :
+	if ((ret = st->env->backup(st->env, target, 0)) != 0) {
+		rc = errf(err, errlen, st->checksum_bad ? ANVIL_ERR_CORRUPT :
 		    ANVIL_ERR_STORE, "DB_ENV->backup(%s to %s): %s", st->home,
 		    target, st->bdbmsg[0] ? st->bdbmsg : db_strerror(ret));
-	return ANVIL_OK;
+		goto out;
+	}
+	rc = ANVIL_OK;
+out:
+	fence_leave(st);
+	return rc;
 }
 
 /*

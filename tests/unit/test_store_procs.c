@@ -790,6 +790,261 @@ Test(store, a_panicked_environment_is_reopened)
 	free(reg);
 }
 
+/* ------------------------------------------------------------ recovery fence */
+
+static void
+sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0 && errno == EINTR)
+		;
+}
+
+static long
+ms_since(const struct timespec *t0)
+{
+	struct timespec now;
+
+	clock_gettime(CLOCK_MONOTONIC, &now);
+	return (now.tv_sec - t0->tv_sec) * 1000 +
+	    (now.tv_nsec - t0->tv_nsec) / 1000000;
+}
+
+#define SLOW_MS		1000	/* the slow transaction's length */
+
+struct slow_arg {
+	int inside;		/* pipe: a byte when inside the transaction */
+	int runs;		/* how often the transaction ran */
+};
+
+/* Writes an EAB record (a file the crasher's locks do not touch), says
+ * so, and takes SLOW_MS before it lets the transaction commit. */
+static anvil_err
+slow_put(struct store_txn *t, void *arg)
+{
+	struct slow_arg *sa = arg;
+	json_t *rec = json_pack("{s:s}", "hmac", "c2xvdw");
+	anvil_err rc;
+
+	if (rec == NULL)
+		return ANVIL_ERR_NOMEM;
+	rc = store_put(t, STORE_EAB, "slow-commit", rec, 0);
+	json_decref(rec);
+	if (rc != ANVIL_OK)
+		return rc;
+	if (sa->runs++ == 0)
+		signal_fd(sa->inside);
+	sleep_ms(SLOW_MS);
+	return ANVIL_OK;
+}
+
+static void
+slow_writer(int ready, int go, int inside, int done)
+{
+	struct store *st = w_open();
+	struct slow_arg sa = { inside, 0 };
+	char err[512] = "";
+
+	signal_fd(ready);
+	if (wait_fd(go) != 0)
+		child_exit(WK_SYNC);
+	if (store_run(st, 0, slow_put, &sa, err, sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "slow writer: %s\n", err);
+		child_exit(WK_RUN);
+	}
+	signal_fd(done);
+	store_close(st);
+	/* Twice would mean the recovery panicked it half-way. */
+	child_exit(sa.runs == 1 ? WK_OK : WK_CHECK);
+}
+
+/*
+ * A recovery does not start while another process is inside a store
+ * call: Berkeley DB would let that process go on writing the log through
+ * the old regions while recovery rebuilds them, and a commit its client
+ * was told of could be lost (tests/RELIABILITY.md). Here the next opener
+ * finds a dead process while a healthy one is SLOW_MS into a transaction:
+ * the open must wait for that commit, which must go through once, in the
+ * old environment, and survive the recovery.
+ */
+Test(store, a_recovery_waits_for_a_transaction_under_way)
+{
+	struct store *st = NULL;
+	struct get_arg ga = { STORE_EAB, "slow-commit", ANVIL_ERR_STORE };
+	struct pollfd pf;
+	struct timespec t0;
+	char err[512] = "";
+	int wready[2], wgo[2], winside[2], wdone[2], ready = -1;
+	long took;
+	pid_t wpid, pid;
+
+	cr_assert_eq(pipe(wready), 0);
+	cr_assert_eq(pipe(wgo), 0);
+	cr_assert_eq(pipe(winside), 0);
+	cr_assert_eq(pipe(wdone), 0);
+	wpid = fork();
+	cr_assert(wpid >= 0);
+	if (wpid == 0) {
+		child_init();
+		close(wready[0]);
+		close(wgo[1]);
+		close(winside[0]);
+		close(wdone[0]);
+		slow_writer(wready[1], wgo[0], winside[1], wdone[1]);
+	}
+	close(wready[1]);
+	close(wgo[0]);
+	close(winside[1]);
+	close(wdone[1]);
+	expect_byte(wready[0], 30000, "the slow writer");
+
+	pid = start_crasher(&ready);
+	kill_crasher(pid, ready);
+	signal_fd(wgo[1]);
+	expect_byte(winside[0], 30000, "the slow writer's transaction");
+
+	/* This open finds the dead crasher: it must wait for the writer. */
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	took = ms_since(&t0);
+	pf.fd = wdone[0];
+	pf.events = POLLIN;
+	cr_assert_eq(poll(&pf, 1, 0), 1, "the open that recovered returned "
+	    "after %ld ms, before the transaction under way committed", took);
+	cr_log_info("the recovering open waited %ld ms for the commit", took);
+	expect_exit(wpid, WK_OK, "slow writer");
+	cr_assert_eq(run(st, get_one, &ga), ANVIL_OK);
+	cr_assert_eq(ga.rc, ANVIL_OK, "the commit under way survived");
+	check_after_crash(st, COMMITTED);
+	store_close(st);
+	close(wready[0]);
+	close(wgo[1]);
+	close(winside[0]);
+	close(wdone[0]);
+}
+
+#define STREAMERS	3	/* workers keeping the fence shared */
+#define STREAM_MS	20	/* each of their transactions */
+#define RECOVER_WAIT_MS	10000	/* the recovering open must be through */
+
+static anvil_err
+slow_read(struct store_txn *t, void *arg)
+{
+	struct get_arg *ga = arg;
+	anvil_err rc = get_one(t, ga);
+
+	sleep_ms(STREAM_MS);
+	return rc;
+}
+
+/* Transactions back to back, overlapping the others', until stop closes. */
+static void
+streamer(int ready, int stop)
+{
+	struct store *st = w_open();
+	struct get_arg ga = { STORE_ACCOUNT, "nobody", ANVIL_ERR_STORE };
+	struct pollfd pf = { .fd = stop, .events = POLLIN };
+	char err[512] = "";
+	int told = 0;
+
+	for (;;) {
+		if (store_run(st, 0, slow_read, &ga, err, sizeof(err)) !=
+		    ANVIL_OK) {
+			fprintf(stderr, "streamer: %s\n", err);
+			child_exit(WK_RUN);
+		}
+		if (!told) {
+			signal_fd(ready);
+			told = 1;
+		}
+		if (poll(&pf, 1, 0) == 1)
+			break;	/* closed: stop */
+	}
+	store_close(st);
+	child_exit(WK_OK);
+}
+
+/* Opens (and so recovers), then says how long that took. */
+static void
+recoverer(int out)
+{
+	struct timespec t0;
+	struct store *st;
+	long took;
+
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	st = w_open();
+	took = ms_since(&t0);
+	if (write(out, &took, sizeof(took)) != (ssize_t)sizeof(took))
+		child_exit(WK_SYNC);
+	store_close(st);
+	child_exit(WK_OK);
+}
+
+/*
+ * A flock waiter does not hold off new shared holders: without the gate, a
+ * stream of overlapping transactions would keep the recovering opener
+ * waiting for as long as the stream lasts. With it, the opener waits for
+ * the transactions under way only; the streamers then reopen and go on.
+ */
+Test(store, a_stream_of_transactions_does_not_hold_off_a_recovery)
+{
+	struct pollfd pf;
+	int ready[STREAMERS][2], stop[2], out[2], cready = -1, status = 0, i;
+	long took = -1;
+	pid_t sp[STREAMERS], rp, pid;
+
+	cr_assert_eq(pipe(stop), 0);
+	for (i = 0; i < STREAMERS; i++) {
+		cr_assert_eq(pipe(ready[i]), 0);
+		sp[i] = fork();
+		cr_assert(sp[i] >= 0);
+		if (sp[i] == 0) {
+			child_init();
+			close(ready[i][0]);
+			close(stop[1]);
+			streamer(ready[i][1], stop[0]);
+		}
+		close(ready[i][1]);
+		/* Started one after the other, so their calls overlap. */
+		expect_byte(ready[i][0], 30000, "a streamer");
+		sleep_ms(STREAM_MS / STREAMERS);
+	}
+	close(stop[0]);
+	pid = start_crasher(&cready);
+	kill_crasher(pid, cready);
+
+	cr_assert_eq(pipe(out), 0);
+	rp = fork();
+	cr_assert(rp >= 0);
+	if (rp == 0) {
+		child_init();
+		close(out[0]);
+		recoverer(out[1]);
+	}
+	close(out[1]);
+	pf.fd = out[0];
+	pf.events = POLLIN;
+	if (poll(&pf, 1, RECOVER_WAIT_MS) != 1) {
+		kill(rp, SIGKILL);
+		waitpid(rp, &status, 0);
+		cr_assert_fail("the recovering open was held off for %d ms",
+		    RECOVER_WAIT_MS);
+	}
+	cr_assert_eq(read(out[0], &took, sizeof(took)),
+	    (ssize_t)sizeof(took));
+	cr_log_info("the recovering open took %ld ms", took);
+	expect_exit(rp, WK_OK, "recoverer");
+	close(out[0]);
+	close(stop[1]);		/* the streamers stop */
+	for (i = 0; i < STREAMERS; i++) {
+		expect_exit(sp[i], WK_OK, "streamer");
+		close(ready[i][0]);
+	}
+}
+
 /* ------------------------------------------------------------ random kills */
 
 #define KILL_ROUNDS	20	/* hammers killed */
