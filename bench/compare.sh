@@ -306,7 +306,7 @@ END {
     V[an, "rate"], V[an, "p99"], V[an, "srv"], ratio(V[an, "rate"], V[a4, "rate"])
   f16 = "ap-fcgid" SUBSEP "flows" SUBSEP 16; f64 = "ap-fcgid" SUBSEP "flows" SUBSEP 64
   x16 = "ap-pfcgi" SUBSEP "flows" SUBSEP 16; x64 = "ap-pfcgi" SUBSEP "flows" SUBSEP 64
-  printf "Apache mod_proxy_fcgi (2 anvil processes under spawn-fcgi; flows/s, p99 ms, server CPU ms/flow): C=16 %.1f %.1f %s; C=64 %.1f %.1f %s (mod_fcgid above: C=16 p99 %.1f, C=64 p99 %.1f)\n",
+  printf "Apache mod_proxy_fcgi (4 anvil processes under spawn-fcgi; flows/s, p99 ms, server CPU ms/flow): C=16 %.1f %.1f %s; C=64 %.1f %.1f %s (mod_fcgid above: C=16 p99 %.1f, C=64 p99 %.1f)\n",
     V[x16, "rate"], V[x16, "p99"], V[x16, "srv"], V[x64, "rate"], V[x64, "p99"], V[x64, "srv"],
     V[f16, "p99"], V[f64, "p99"]
   for (i = 1; i <= nn; i++) print "note: " notes[i]

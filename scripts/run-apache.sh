@@ -56,7 +56,7 @@ proxy-fcgi)
 	if [ "$(id -u)" = 0 ]; then ug="-u www-data -g www-data"; else ug=""; fi
 	# shellcheck disable=SC2086
 	ANVIL_CONFIG="$data/anvil.conf" spawn-fcgi -s "$ap/fcgi.sock" -M 0660 \
-	    $ug -F 2 -P "$ap/spawn-fcgi.pid" -- "$builddir/anvil" >/dev/null
+	    $ug -F 4 -P "$ap/spawn-fcgi.pid" -- "$builddir/anvil" >/dev/null
 	# spawn-fcgi puts each server in a session of its own: nothing stops
 	# them with Apache unless this script does (see the end).
 	trap stop_all EXIT
