@@ -169,7 +169,11 @@ serve_one(struct server *s, struct FCGX_Request *fcgi, char **validate)
 	} else {
 		rc = http_read_request(fcgi, acme_base_path(s->ctx),
 		    s->cfg->max_body, &req);
+		/* The request's store calls share one span of the recovery
+		 * fence; it ends before the reply is written. */
+		store_hold(s->st);
 		acme_handle(s->ctx, rc, &req, &resp, validate);
+		store_idle(s->st);
 	}
 	rename_location(&resp);
 	if (http_write_response(fcgi, &resp) != ANVIL_OK)

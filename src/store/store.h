@@ -68,6 +68,17 @@ void store_close(struct store *st);
  */
 void store_maintain(struct store *st);
 
+/*
+ * store_hold() and store_idle() bracket the store calls of one request:
+ * between them the share of the recovery fence (store_bdb.c) that the
+ * first call takes is kept until store_idle(), instead of being taken and
+ * left by every call (four flock calls each). A recovery in another
+ * process waits for the span to end, so a span must not wait on anything
+ * but store calls: no validation, no network. NULL is a no-op.
+ */
+void store_hold(struct store *st);
+void store_idle(struct store *st);
+
 /* store_run() flags */
 #define STORE_TXN_NOSYNC 0x1	/* commit without waiting for the disk: only
 				 * for records whose loss is harmless */

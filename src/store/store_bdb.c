@@ -33,6 +33,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <ftw.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -81,7 +82,7 @@
 #define TX_MAX		200
 #define LOCK_TIMEOUT_US	(10U * 1000 * 1000)	/* a lock wait longer than
 						 * this loses, and is retried */
-#define CKP_KBYTES	1024	/* checkpoint after this much log ... */
+#define CKP_KBYTES	8192	/* checkpoint after this much log ... */
 #define CKP_MINUTES	5	/* ... or this long */
 #define THREAD_COUNT	256	/* processes tracked for failchk */
 #define OPEN_TRIES	5	/* store_open attempts when panicked */
@@ -165,6 +166,7 @@ struct store {
 	int fence_fd;		/* home/FENCE_FILE, or -1 */
 	int gate_fd;		/* home/GATE_FILE, or -1 */
 	int fence_held;		/* 0, LOCK_SH or LOCK_EX on fence_fd */
+	int hold;		/* in store_hold: calls keep their share */
 	int created;		/* this handle made the store: checkpoint */
 	int saw_panic;		/* Berkeley DB said PANIC (a recovery ran) */
 };
@@ -187,10 +189,30 @@ struct idx {
 };
 
 static struct store *open_stores;	/* this process's handles */
+static pid_t self_pid;			/* getpid(), cached; 0 after fork */
 
 static anvil_err fail(struct store *, anvil_err, const char *, ...)
 	__attribute__((format(printf, 3, 4)));
 static char *home_file(const struct store *, const char *);
+
+/*
+ * This process's id. A store call asks several times (is the handle this
+ * process's? is the watchdog?), and each getpid is a system call; the
+ * cache is dropped in a forked child (pthread_atfork, from store_open).
+ */
+static void
+self_forked(void)
+{
+	self_pid = 0;
+}
+
+static pid_t
+self(void)
+{
+	if (self_pid == 0)
+		self_pid = getpid();
+	return self_pid;
+}
 
 /* ------------------------------------------------------------ watchdog */
 
@@ -225,7 +247,7 @@ static char *home_file(const struct store *, const char *);
 static timer_t wd_timer;
 static pid_t wd_pid;			/* process wd_timer was made for */
 static volatile sig_atomic_t wd_busy;	/* inside a store call */
-static volatile sig_atomic_t wd_inlib;	/* and holding the fence */
+static volatile sig_atomic_t wd_inlib;	/* in the library, in the fence */
 
 static void
 wd_arm(long seconds)
@@ -277,7 +299,7 @@ wd_setup(void)
 	struct sigaction sa;
 	struct sigevent sev;
 
-	if (wd_pid == getpid())
+	if (wd_pid == self())
 		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = wd_handler;
@@ -292,7 +314,7 @@ wd_setup(void)
 		return -1;
 	}
 	wd_busy = 0;
-	wd_pid = getpid();
+	wd_pid = self();
 	return 0;
 }
 
@@ -300,19 +322,23 @@ wd_setup(void)
 static void
 wd_enter(long seconds)
 {
-	if (wd_pid != getpid())
+	if (wd_pid != self())
 		return;
 	wd_arm(seconds);
 	wd_busy = 1;
 }
 
+/*
+ * Leaving: the timer is left to run (disarming is a system call, and a
+ * store call makes two); firing outside a call, it does nothing, and the
+ * next call sets it again.
+ */
 static void
 wd_leave(void)
 {
-	if (wd_pid != getpid())
+	if (wd_pid != self())
 		return;
 	wd_busy = 0;
-	wd_arm(0);
 }
 
 /* Does process pid catch sig? (SigCgt in /proc/pid/status.) */
@@ -363,7 +389,7 @@ procs_join(struct store *st)
 		return;
 	if (mkdir(path, DIR_MODE) != 0 && errno != EEXIST)
 		log_warn("store: %s: %s", path, strerror(errno));
-	if (procs_path(st, (long)getpid(), path, sizeof(path)) != 0)
+	if (procs_path(st, (long)self(), path, sizeof(path)) != 0)
 		return;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, FILE_MODE);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -409,7 +435,7 @@ procs_each(struct store *st, int (*fn)(struct store *, long, const char *,
 		errno = 0;
 		pid = strtol(de->d_name, &end, 10);
 		if (*end != '\0' || errno != 0 || pid <= 1 ||
-		    pid == (long)getpid() ||
+		    pid == (long)self() ||
 		    procs_path(st, pid, path, sizeof(path)) != 0)
 			continue;
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
@@ -584,7 +610,6 @@ fence_close(struct store *st)
 static void
 fence_leave(struct store *st)
 {
-	wd_inlib = 0;
 	if (st->fence_held == 0)
 		return;
 	if (flock_wait(st->fence_fd, LOCK_UN) != 0)
@@ -608,7 +633,6 @@ fence_share(struct store *st)
 			st->fence_held = LOCK_SH;
 		(void)flock_wait(st->gate_fd, LOCK_UN);
 	}
-	wd_inlib = 1;
 }
 
 /*
@@ -633,7 +657,6 @@ fence_alone(struct store *st)
 	else
 		st->fence_held = LOCK_EX;
 	(void)flock_wait(st->gate_fd, LOCK_UN);
-	wd_inlib = 1;
 }
 
 /* Will this open of the environment run recovery? (No registry.) */
@@ -650,18 +673,41 @@ recovery_ahead(const struct store *st)
 	return yes;
 }
 
-/* Entering and leaving a store call: the fence, then the watchdog. */
+/*
+ * Entering and leaving a store call: the fence, then the watchdog; inside,
+ * the process is in the library (wd_inlib). In a span (store_hold) the
+ * share is kept for the next call.
+ */
 static void
 call_enter(struct store *st)
 {
 	fence_share(st);
 	wd_enter(STALL_S);
+	wd_inlib = 1;
 }
 
 static void
 call_leave(struct store *st)
 {
+	wd_inlib = 0;
 	wd_leave();
+	if (!st->hold)
+		fence_leave(st);
+}
+
+void
+store_hold(struct store *st)
+{
+	if (st != NULL && st->pid == self())
+		st->hold = 1;
+}
+
+void
+store_idle(struct store *st)
+{
+	if (st == NULL || st->pid != self())
+		return;
+	st->hold = 0;
 	fence_leave(st);
 }
 
@@ -2325,7 +2371,9 @@ env_attach_again(struct store *st, int creating, int *lockfd, char *err,
 		} else
 			fence_share(st);
 		st->saw_panic = 0;
+		wd_inlib = 1;
 		rc = env_attach(st, creating, lockfd, err, errlen);
+		wd_inlib = 0;
 		fence_leave(st);
 		if (rc == ANVIL_OK || !st->saw_panic || st->checksum_bad)
 			break;
@@ -2371,12 +2419,15 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 		if ((ret = db_env_set_func_open(bdb_open_cloexec)) != 0)
 			return errf(err, errlen, ANVIL_ERR_STORE,
 			    "db_env_set_func_open: %s", db_strerror(ret));
+		if ((ret = pthread_atfork(NULL, NULL, self_forked)) != 0)
+			return errf(err, errlen, ANVIL_ERR_STORE,
+			    "pthread_atfork: %s", strerror(ret));
 		func_set = 1;
 	}
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return ANVIL_ERR_NOMEM;
 	st->proc_fd = st->fence_fd = st->gate_fd = -1;
-	st->pid = getpid();
+	st->pid = self();
 	st->rnd = ((uint64_t)st->pid << 32) ^ (uint64_t)time(NULL) ^
 	    (uint64_t)(uintptr_t)st;
 	if (asprintf(&st->home, "%s/%s", data_dir, STORE_SUBDIR) < 0) {
@@ -2575,7 +2626,7 @@ store_maintain(struct store *st)
 	char err[320], *dd = NULL, *slash;
 	int needed, lockfd;
 
-	if (st == NULL || !st->ckp_due || st->pid != getpid())
+	if (st == NULL || !st->ckp_due || st->pid != self())
 		return;
 	st->ckp_due = 0;
 	st->commits = 0;
@@ -2642,8 +2693,10 @@ store_close(struct store *st)
 	 * A forked child must not touch its parent's handles: they would
 	 * unregister the parent and detach from its regions.
 	 */
-	if (st->pid == getpid() && st->env != NULL) {
+	if (st->pid == self() && st->env != NULL) {
 		int needed = 0, lockfd = -1;
+
+		st->hold = 0;
 
 		/*
 		 * A process that wrote checkpoints when one is due (CKP_KBYTES
@@ -2670,7 +2723,7 @@ store_close(struct store *st)
 		if (lockfd >= 0)
 			close(lockfd);
 	}
-	if (st->pid == getpid()) {
+	if (st->pid == self()) {
 		procs_leave(st);
 		fence_close(st);
 	}
@@ -2759,7 +2812,7 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
 	if (st == NULL || fn == NULL)
 		return errf(err, errlen, ANVIL_ERR_INVALID,
 		    "store_run: no store or function");
-	if (st->pid != getpid())
+	if (st->pid != self())
 		return errf(err, errlen, ANVIL_ERR_STORE,
 		    "store handle used in a forked child; open one there");
 	for (;;) {
@@ -2928,7 +2981,7 @@ hot_copy(struct store *st, const char *target, char *err, size_t errlen)
 	if (st->env == NULL)
 		return errf(err, errlen, ANVIL_ERR_STORE, "%s is not open "
 		    "(an earlier reopen failed)", st->home);
-	if (st->pid != getpid())
+	if (st->pid != self())
 		return errf(err, errlen, ANVIL_ERR_STORE,
 		    "store handle used in a forked child; open one there");
 	/* In the fence, with no watchdog: a copy may take its time, and a
@@ -2951,7 +3004,8 @@ hot_copy(struct store *st, const char *target, char *err, size_t errlen)
 	}
 	rc = ANVIL_OK;
 out:
-	fence_leave(st);
+	if (!st->hold)
+		fence_leave(st);
 	return rc;
 }
 

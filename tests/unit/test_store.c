@@ -1585,7 +1585,8 @@ last_ckp(void)
 	return lsn;
 }
 
-/* 100 commits of 16 KiB each: more log than one checkpoint's worth. */
+/* 600 commits of 16 KiB each: more log than one checkpoint's worth
+ * (CKP_KBYTES, 8 MiB). */
 static void
 write_much(const char *prefix)
 {
@@ -1596,7 +1597,7 @@ write_much(const char *prefix)
 	memset(text, 'x', 16 * 1024);
 	memcpy(text, "{\"pad\": \"", 9);
 	strcpy(text + 16 * 1024 - 2, "\"}");
-	for (i = 0; i < 100; i++) {
+	for (i = 0; i < 600; i++) {
 		snprintf(id, sizeof(id), "%s-%03d", prefix, i);
 		put_ok(STORE_ACCOUNT, id, text);
 	}

@@ -812,6 +812,7 @@ ms_since(const struct timespec *t0)
 }
 
 #define SLOW_MS		1000	/* the slow transaction's length */
+#define SPAN_MS		2500	/* a span's, longer than WAKE_S (2 s) */
 
 struct slow_arg {
 	int inside;		/* pipe: a byte when inside the transaction */
@@ -839,8 +840,29 @@ slow_put(struct store_txn *t, void *arg)
 	return ANVIL_OK;
 }
 
+/* Writes the EAB record quickly, then says so. */
+static anvil_err
+quick_put(struct store_txn *t, void *arg)
+{
+	struct slow_arg *sa = arg;
+	json_t *rec = json_pack("{s:s}", "hmac", "c2xvdw");
+	anvil_err rc;
+
+	if (rec == NULL)
+		return ANVIL_ERR_NOMEM;
+	rc = store_put(t, STORE_EAB, "slow-commit", rec, 0);
+	json_decref(rec);
+	sa->runs++;
+	return rc;
+}
+
+/*
+ * span 0: one slow transaction. span 1: a quick one inside a span
+ * (store_hold), then SPAN_MS in the span but outside any store call, as a
+ * request signing a certificate is, then store_idle.
+ */
 static void
-slow_writer(int ready, int go, int inside, int done)
+slow_writer(int ready, int go, int inside, int done, int span)
 {
 	struct store *st = w_open();
 	struct slow_arg sa = { inside, 0 };
@@ -849,9 +871,17 @@ slow_writer(int ready, int go, int inside, int done)
 	signal_fd(ready);
 	if (wait_fd(go) != 0)
 		child_exit(WK_SYNC);
-	if (store_run(st, 0, slow_put, &sa, err, sizeof(err)) != ANVIL_OK) {
+	if (span)
+		store_hold(st);
+	if (store_run(st, 0, span ? quick_put : slow_put, &sa, err,
+	    sizeof(err)) != ANVIL_OK) {
 		fprintf(stderr, "slow writer: %s\n", err);
 		child_exit(WK_RUN);
+	}
+	if (span) {
+		signal_fd(inside);
+		sleep_ms(SPAN_MS);
+		store_idle(st);
 	}
 	signal_fd(done);
 	store_close(st);
@@ -868,7 +898,8 @@ slow_writer(int ready, int go, int inside, int done)
  * the open must wait for that commit, which must go through once, in the
  * old environment, and survive the recovery.
  */
-Test(store, a_recovery_waits_for_a_transaction_under_way)
+static void
+recovery_waits(int span)
 {
 	struct store *st = NULL;
 	struct get_arg ga = { STORE_EAB, "slow-commit", ANVIL_ERR_STORE };
@@ -891,7 +922,7 @@ Test(store, a_recovery_waits_for_a_transaction_under_way)
 		close(wgo[1]);
 		close(winside[0]);
 		close(wdone[0]);
-		slow_writer(wready[1], wgo[0], winside[1], wdone[1]);
+		slow_writer(wready[1], wgo[0], winside[1], wdone[1], span);
 	}
 	close(wready[1]);
 	close(wgo[0]);
@@ -923,6 +954,18 @@ Test(store, a_recovery_waits_for_a_transaction_under_way)
 	close(wgo[1]);
 	close(winside[0]);
 	close(wdone[0]);
+}
+
+Test(store, a_recovery_waits_for_a_transaction_under_way)
+{
+	recovery_waits(0);
+}
+
+/* The same for a span of calls (store_hold .. store_idle): the recovery
+ * waits for its end, and the process is not ended for being in it. */
+Test(store, a_recovery_waits_for_a_span_of_calls)
+{
+	recovery_waits(1);
 }
 
 #define STREAMERS	3	/* workers keeping the fence shared */
