@@ -269,8 +269,14 @@ http_write_response(struct FCGX_Request *fcgi, const struct http_resp *resp)
 	out_write(&o, "\r\n", 2);
 	if (resp->body_len > 0)
 		out_write(&o, resp->body, resp->body_len);
-	if (fcgi != NULL)
-		FCGX_FFlush(fcgi->out);
+	/*
+	 * No FCGX_FFlush: FCGX_Finish_r writes what is buffered (8 KiB; a
+	 * longer reply goes out as the buffer fills) with the end of the
+	 * stream and FCGI_END_REQUEST in one write. Flushed here, the reply
+	 * went alone; lighttpd, which has the whole body by Content-Length,
+	 * closed the connection, and the closing records met EPIPE and a
+	 * SIGPIPE (libfcgi catches it) on every request.
+	 */
 	return o.failed ? ANVIL_ERR_IO : ANVIL_OK;
 }
 
