@@ -248,6 +248,28 @@ static timer_t wd_timer;
 static pid_t wd_pid;			/* process wd_timer was made for */
 static volatile sig_atomic_t wd_busy;	/* inside a store call */
 static volatile sig_atomic_t wd_inlib;	/* in the library, in the fence */
+static volatile sig_atomic_t wd_told;	/* a recovery is waiting for this call */
+static volatile sig_atomic_t wd_progress;	/* records this call went through */
+static volatile sig_atomic_t wd_seen;	/* wd_progress when last looked at */
+static volatile sig_atomic_t wd_deadline;	/* CLOCK_MONOTONIC s: STALL_S */
+
+/* Seconds of CLOCK_MONOTONIC (async-signal-safe). */
+static long
+wd_now(void)
+{
+	struct timespec ts;
+
+	if (clock_gettime(CLOCK_MONOTONIC, &ts) != 0)
+		return 0;
+	return (long)ts.tv_sec;
+}
+
+/* A record read, written or passed over: the call is not stuck. */
+static void
+wd_tick(void)
+{
+	wd_progress = wd_progress + 1;
+}
 
 static void
 wd_arm(long seconds)
@@ -259,7 +281,10 @@ wd_arm(long seconds)
 	(void)timer_settime(wd_timer, 0, &its, NULL);
 }
 
-/* Async-signal-safe: write, _exit, timer_gettime, timer_settime. */
+/*
+ * Async-signal-safe: write, _exit, clock_gettime, timer_gettime,
+ * timer_settime.
+ */
 static void
 wd_handler(int sig, siginfo_t *si, void *uc)
 {
@@ -267,12 +292,26 @@ wd_handler(int sig, siginfo_t *si, void *uc)
 	    "(a process died holding the store; it was recovered); "
 	    "leaving\n";
 	struct itimerspec cur;
+	long left;
 	int saved = errno;
 
 	(void)sig;
 	(void)uc;
 	if (wd_busy && wd_pid == getpid()) {
 		if (si->si_code == SI_TIMER) {
+			/*
+			 * Told, and the call went through records since: a
+			 * long call (a CRL, an inventory), not one stuck on
+			 * a dead process's mutex. WAKE_S more, up to STALL_S
+			 * from its start.
+			 */
+			left = (long)wd_deadline - wd_now();
+			if (wd_told && wd_progress != wd_seen && left > 0) {
+				wd_seen = wd_progress;
+				wd_arm(left < WAKE_S ? left : WAKE_S);
+				errno = saved;
+				return;
+			}
 			ssize_t n = write(STDERR_FILENO, msg, sizeof(msg) - 1);
 
 			(void)n;	/* leaving either way */
@@ -280,14 +319,19 @@ wd_handler(int sig, siginfo_t *si, void *uc)
 		}
 		/*
 		 * A recovery wants the fence (or made new regions): WAKE_S
-		 * to leave the library, unless due sooner. One waiting for
-		 * the fence or an open lock is not in the way and keeps its
-		 * time.
+		 * to leave the library, or to show progress, unless due
+		 * sooner. One waiting for the fence or an open lock is not
+		 * in the way and keeps its time.
 		 */
-		if (wd_inlib && (timer_gettime(wd_timer, &cur) != 0 ||
-		    cur.it_value.tv_sec >= WAKE_S ||
-		    (cur.it_value.tv_sec == 0 && cur.it_value.tv_nsec == 0)))
-			wd_arm(WAKE_S);
+		if (wd_inlib) {
+			wd_told = 1;
+			wd_seen = wd_progress;
+			if (timer_gettime(wd_timer, &cur) != 0 ||
+			    cur.it_value.tv_sec >= WAKE_S ||
+			    (cur.it_value.tv_sec == 0 &&
+			    cur.it_value.tv_nsec == 0))
+				wd_arm(WAKE_S);
+		}
 	}
 	errno = saved;
 }
@@ -324,6 +368,8 @@ wd_enter(long seconds)
 {
 	if (wd_pid != self())
 		return;
+	wd_told = 0;
+	wd_deadline = (sig_atomic_t)(wd_now() + seconds);
 	wd_arm(seconds);
 	wd_busy = 1;
 }
@@ -907,6 +953,7 @@ raw_get(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	dbt_set(&k, key, klen);
 	dbt_set(&d, NULL, 0);
 	ret = db->get(db, t->txn, &k, &d, flags);
+	wd_tick();
 	if (ret != 0)
 		return bdb_sort(t->st, t, "DB->get", db_desc[i].file, ret);
 	*data = d.data;
@@ -926,6 +973,7 @@ raw_put(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	dbt_set(&k, key, klen);
 	dbt_set(&d, data, dlen);
 	ret = db->put(db, t->txn, &k, &d, flags);
+	wd_tick();
 	return ret == 0 ? ANVIL_OK :
 	    bdb_sort(t->st, t, "DB->put", db_desc[i].file, ret);
 }
@@ -940,6 +988,7 @@ raw_del(struct store_txn *t, enum dbi i, const void *key, size_t klen)
 	t->st->dirty = 1;
 	dbt_set(&k, key, klen);
 	ret = db->del(db, t->txn, &k, 0);
+	wd_tick();
 	return ret == 0 ? ANVIL_OK :
 	    bdb_sort(t->st, t, "DB->del", db_desc[i].file, ret);
 }
@@ -987,6 +1036,7 @@ dup_del(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	dbt_set(&k, key, klen);
 	dbt_set(&d, data, dlen);
 	ret = c->get(c, &k, &d, DB_GET_BOTH | DB_RMW);
+	wd_tick();
 	if (ret == 0) {
 		t->st->dirty = 1;
 		ret = c->del(c, 0);
@@ -1434,6 +1484,7 @@ dup_list(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	dbt_set(&k, key, klen);
 	dbt_set(&d, after, alen);
 	ret = c->get(c, &k, &d, after != NULL ? DB_GET_BOTH_RANGE : DB_SET);
+	wd_tick();
 	while (cnt < limit) {
 		if (ret == DB_NOTFOUND)
 			break;
@@ -1469,6 +1520,7 @@ dup_list(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 		first = 0;
 		dbt_set(&d, NULL, 0);
 		ret = c->get(c, &k, &d, DB_NEXT_DUP);
+		wd_tick();
 	}
 	*ids = v;
 	*n = cnt;
@@ -1574,6 +1626,7 @@ walk(struct store_txn *t, enum dbi i, store_each_fn fn, void *arg)
 		dbt_set(&k, NULL, 0);
 		dbt_set(&d, NULL, 0);
 		ret = c->get(c, &k, &d, DB_NEXT);
+		wd_tick();
 		if (ret == DB_NOTFOUND)
 			break;
 		if (ret != 0) {
@@ -1776,6 +1829,7 @@ nonce_purge_fn(struct store_txn *t, void *arg)
 		/* Read-committed cursor: only pages it deletes from stay
 		 * locked, so spending goes on while a purge walks. */
 		ret = c->get(c, &k, &d, op);
+		wd_tick();
 		op = DB_NEXT;
 		if (ret == DB_NOTFOUND)
 			break;
@@ -3216,6 +3270,7 @@ count_pairs(struct store_txn *t, enum dbi i, size_t *n)
 		dbt_set(&k, NULL, 0);
 		dbt_set(&d, NULL, 0);
 		ret = c->get(c, &k, &d, DB_NEXT);
+		wd_tick();
 		if (ret == DB_NOTFOUND)
 			break;
 		if (ret != 0) {
@@ -3244,6 +3299,7 @@ pair_present(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	dbt_set(&k, key, klen);
 	dbt_set(&d, data, dlen);
 	ret = c->get(c, &k, &d, DB_GET_BOTH);
+	wd_tick();
 	if (ret == 0)
 		*present = 1;
 	else if (ret != DB_NOTFOUND)
@@ -3303,6 +3359,7 @@ check_kind(struct store_txn *t, enum store_kind kind, struct vcheck *v)
 		dbt_set(&k, NULL, 0);
 		dbt_set(&d, NULL, 0);
 		ret = c->get(c, &k, &d, DB_NEXT);
+		wd_tick();
 		if (ret == DB_NOTFOUND)
 			break;
 		if (ret != 0) {
@@ -3398,6 +3455,7 @@ check_fixed(struct store_txn *t, enum dbi i, struct vcheck *v)
 		dbt_set(&k, NULL, 0);
 		dbt_set(&d, NULL, 0);
 		ret = c->get(c, &k, &d, DB_NEXT);
+		wd_tick();
 		if (ret == DB_NOTFOUND)
 			break;
 		if (ret != 0) {

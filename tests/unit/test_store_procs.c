@@ -819,28 +819,7 @@ struct slow_arg {
 	int runs;		/* how often the transaction ran */
 };
 
-/* Writes an EAB record (a file the crasher's locks do not touch), says
- * so, and takes SLOW_MS before it lets the transaction commit. */
-static anvil_err
-slow_put(struct store_txn *t, void *arg)
-{
-	struct slow_arg *sa = arg;
-	json_t *rec = json_pack("{s:s}", "hmac", "c2xvdw");
-	anvil_err rc;
-
-	if (rec == NULL)
-		return ANVIL_ERR_NOMEM;
-	rc = store_put(t, STORE_EAB, "slow-commit", rec, 0);
-	json_decref(rec);
-	if (rc != ANVIL_OK)
-		return rc;
-	if (sa->runs++ == 0)
-		signal_fd(sa->inside);
-	sleep_ms(SLOW_MS);
-	return ANVIL_OK;
-}
-
-/* Writes the EAB record quickly, then says so. */
+/* Writes an EAB record (a file the crasher's locks do not touch). */
 static anvil_err
 quick_put(struct store_txn *t, void *arg)
 {
@@ -856,8 +835,50 @@ quick_put(struct store_txn *t, void *arg)
 	return rc;
 }
 
+/* The EAB record, says so, and SLOW_MS before the commit. */
+static anvil_err
+slow_put(struct store_txn *t, void *arg)
+{
+	struct slow_arg *sa = arg;
+	anvil_err rc = quick_put(t, arg);
+
+	if (rc != ANVIL_OK)
+		return rc;
+	if (sa->runs == 1)
+		signal_fd(sa->inside);
+	sleep_ms(SLOW_MS);
+	return ANVIL_OK;
+}
+
+/* The EAB record, then reads for SPAN_MS (longer than WAKE_S): a long
+ * call, as a CRL over many certificates is, that is not stuck. */
+static anvil_err
+long_put(struct store_txn *t, void *arg)
+{
+	struct slow_arg *sa = arg;
+	struct timespec t0;
+	json_t *rec = NULL;
+	anvil_err rc = quick_put(t, arg);
+
+	if (rc != ANVIL_OK)
+		return rc;
+	if (sa->runs == 1)
+		signal_fd(sa->inside);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	while (ms_since(&t0) < SPAN_MS) {
+		rc = store_get(t, STORE_ACCOUNT, "nobody", &rec);
+		json_decref(rec);
+		rec = NULL;
+		if (rc != ANVIL_ERR_NOTFOUND)
+			return rc;
+		sleep_ms(1);
+	}
+	return ANVIL_OK;
+}
+
 /*
- * span 0: one slow transaction. span 1: a quick one inside a span
+ * span 0: one slow transaction. span 2: a long one that goes through
+ * records. span 1: a quick one inside a span
  * (store_hold), then SPAN_MS in the span but outside any store call, as a
  * request signing a certificate is, then store_idle.
  */
@@ -873,12 +894,12 @@ slow_writer(int ready, int go, int inside, int done, int span)
 		child_exit(WK_SYNC);
 	if (span)
 		store_hold(st);
-	if (store_run(st, 0, span ? quick_put : slow_put, &sa, err,
-	    sizeof(err)) != ANVIL_OK) {
+	if (store_run(st, 0, span == 2 ? long_put : span ? quick_put :
+	    slow_put, &sa, err, sizeof(err)) != ANVIL_OK) {
 		fprintf(stderr, "slow writer: %s\n", err);
 		child_exit(WK_RUN);
 	}
-	if (span) {
+	if (span == 1) {
 		signal_fd(inside);
 		sleep_ms(SPAN_MS);
 		store_idle(st);
@@ -966,6 +987,13 @@ Test(store, a_recovery_waits_for_a_transaction_under_way)
 Test(store, a_recovery_waits_for_a_span_of_calls)
 {
 	recovery_waits(1);
+}
+
+/* And for a call longer than WAKE_S that goes through records: told, it
+ * is not taken for one stuck on a dead process's mutex. */
+Test(store, a_recovery_waits_for_a_long_call_that_makes_progress)
+{
+	recovery_waits(2);
 }
 
 #define STREAMERS	3	/* workers keeping the fence shared */
