@@ -600,9 +600,9 @@ region_ino(const struct store *st)
  * home/GATE_FILE, held shared for an instant, which the recoverer holds
  * exclusively while it waits for the fence.
  *
- * Lock order: LOCK_FILE, then GATE_FILE, then FENCE_FILE; CKP_LOCK comes
- * before GATE_FILE. Calls do not nest, so a holder of the fence waits for
- * none of the others.
+ * Lock order: CKP_LOCK (a checkpointer opens the store holding it), then
+ * LOCK_FILE, then GATE_FILE, then FENCE_FILE. Calls do not nest, so a
+ * holder of the fence waits for none of the others.
  */
 
 static int
