@@ -250,6 +250,7 @@ static volatile sig_atomic_t wd_busy;	/* inside a store call */
 static volatile sig_atomic_t wd_inlib;	/* in the library, in the fence */
 static volatile sig_atomic_t wd_told;	/* a recovery is waiting for this call */
 static volatile sig_atomic_t wd_progress;	/* records this call went through */
+						/* (from 0 at each wd_enter) */
 static volatile sig_atomic_t wd_seen;	/* wd_progress when last looked at */
 static volatile sig_atomic_t wd_deadline;	/* CLOCK_MONOTONIC s: STALL_S */
 
@@ -369,6 +370,7 @@ wd_enter(long seconds)
 	if (wd_pid != self())
 		return;
 	wd_told = 0;
+	wd_progress = wd_seen = 0;	/* per call: it cannot overflow */
 	wd_deadline = (sig_atomic_t)(wd_now() + seconds);
 	wd_arm(seconds);
 	wd_busy = 1;
