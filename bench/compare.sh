@@ -38,7 +38,9 @@ GEN="$here/acmeload"
 HZ=$(getconf CLK_TCK)
 
 REAP="$here/subreaper"
-[ -x "$GEN" ] && [ -x "$REAP" ] || make -C "$here" acmeload subreaper >/dev/null
+FLOOR="$here/floor"
+[ -x "$GEN" ] && [ -x "$REAP" ] && [ -x "$FLOOR" ] ||
+    make -C "$here" acmeload subreaper floor >/dev/null
 [ -x "$top/anvil" ] || { echo "compare.sh: build Anvil first (make)" >&2; exit 2; }
 
 W=$(mktemp -d /tmp/anvil-bench.XXXXXX)
@@ -206,7 +208,7 @@ run() {
 	note=""
 	if [ -z "$r" ]; then
 		note="generator-killed(rc=$rc,start=$t0)"
-		r="RESULT ok=0 err=0 rate=0 p99=0 cpu_per=0"
+		r="RESULT ok=0 err=0 rate=0 p99=0 cpu_per=0 reqs=0"
 	fi
 	get() { echo "$r" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 	ok=$(get ok); err=$(($(get err) + $(get setup_err))); errk=$(get errkinds)
@@ -214,10 +216,12 @@ run() {
 		note="$note errors-at-$t0:$(grep '  error x' "$out" | sed 's/^ *error //' | tr '\n' ';' | tr ' ' '_')"
 	fi
 	if grep -q 'transport: Timeout' "$out"; then note="$note TIMEOUTS(start=$t0)"; fi
-	srv=$(awk -v a="$c0" -v b="$c1" -v n="$ok" 'BEGIN { if (n > 0) printf "%.2f", (b - a) / n; else print "-" }')
+	prec=2; [ "$2" = nonce ] && prec=4
+	srv=$(awk -v a="$c0" -v b="$c1" -v n="$ok" -v p="$prec" 'BEGIN { if (n > 0) printf "%.*f", p, (b - a) / n; else print "-" }')
 	label=$2; [ "$4" -gt "$SECS" ] && label="$2-long"
 	[ -n "$5" ] && label="$2-$5"
-	echo "$1 $label $3 $(get rate) $(get p99) $srv $(get cpu_per) $ok $err ${note:--}" >>"$RES"
+	rq=$(awk -v r="$(get reqs)" -v n="$ok" 'BEGIN { if (n > 0) printf "%.2f", r / n; else print "-" }')
+	echo "$1 $label $3 $(get rate) $(get p99) $srv $(get cpu_per) $ok $err ${note:--} $rq" >>"$RES"
 	log "$1 $2 C=$3: $(get rate)/s p99 $(get p99) ms, server CPU $srv ms/op, ok $ok err $err ${note}"
 	# A stuck Pebble is recorded above, then replaced so later rows
 	# measure a fresh one (the restart is noted too).
@@ -225,13 +229,18 @@ run() {
 		kill "$PID_pebble" 2>/dev/null || true; sleep 1; kill -9 "$PID_pebble" 2>/dev/null || true
 		wait "$PID_pebble" 2>/dev/null || true
 		pebble_up
-		echo "pebble restart 0 0 0 - - 0 0 restarted-at-$(date +%H:%M:%S)-after-timeouts" >>"$RES"
+		echo "pebble restart 0 0 0 - - 0 0 restarted-at-$(date +%H:%M:%S)-after-timeouts -" >>"$RES"
 		PEBBLE_STUCK=1
 	fi
 }
 
 # ------------------------------------------------------------ the runs
 T0=$(date +%s)
+# The floors (bench/floor): what public-key work and a CGI exec cost on
+# this machine now, before the load, for the bounds under the table.
+FL_ANVIL=$("$FLOOR" "$W/bin/anvil" --version) || { log "floor failed"; exit 1; }
+FL_TRUE=$("$FLOOR" -n 200 /bin/true) || { log "floor failed"; exit 1; }
+log "floors: $FL_ANVIL; /bin/true: $FL_TRUE"
 for c in $CONCS; do
 	for s in lt-fcgi pebble ap-fcgid; do
 		run "$s" flows "$c" "$SECS"
@@ -271,10 +280,10 @@ awk -v concs="$CONCS" '
 function ratio(a, b) { return (a != "" && b != "" && b + 0 > 0) ? sprintf("%.2fx", a / b) : "-" }
 { k = $1 SUBSEP $2 SUBSEP $3
   V[k] = 1; V[k, "rate"] = $4; V[k, "p99"] = $5; V[k, "srv"] = $6; V[k, "gen"] = $7
-  V[k, "ok"] = $8; V[k, "err"] = $9; V[k, "note"] = $10
+  V[k, "ok"] = $8; V[k, "err"] = $9; V[k, "note"] = $10; V[k, "reqs"] = $11
   if ($1 == "pebble" && $2 == "restart") { notes[++nn] = "pebble " $10; next }
   if ($10 != "-") notes[++nn] = $1 " " $2 " C=" $3 ": " $10
-  if ($2 == "nonce") { nsum[$1] += $4; ncnt[$1]++ } }
+  if ($2 == "nonce") { nsum[$1] += $4; ncnt[$1]++; nsrv[$1] += $6; ngen[$1] += $7 } }
 END {
   printf "\nFull flows (flows/s; p99 ms; server CPU ms/flow; generator CPU ms/flow)\n"
   printf "%-4s | %-30s | %-30s | %-30s | %-8s %-8s\n", "C", "Anvil lighttpd+FastCGI", "Pebble", "Anvil Apache+fcgid", "A/P f/s", "A/P CPU"
@@ -310,7 +319,39 @@ END {
     V[x16, "rate"], V[x16, "p99"], V[x16, "srv"], V[x64, "rate"], V[x64, "p99"], V[x64, "srv"],
     V[f16, "p99"], V[f64, "p99"]
   for (i = 1; i <= nn; i++) print "note: " notes[i]
-}' "$RES"
+  # The floors, and what they bound (the targets of issue 7).
+  split(fla, F, " "); for (j in F) { split(F[j], kv, "="); FA[kv[1]] = kv[2] }
+  split(flt, F, " "); for (j in F) { split(F[j], kv, "="); FT[kv[1]] = kv[2] }
+  p4 = "pebble" SUBSEP "flows" SUBSEP 4; r4 = "pebble" SUBSEP "flows-retry" SUBSEP 4
+  pb = (V[r4] && V[r4, "err"] == 0) ? r4 : p4
+  rq = V[a4, "reqs"]; pk = (rq + 1) * FA["verify_us"] / 1000 + FA["sign_us"] / 1000
+  printf "\nFloors (bench/floor before the runs, CPU per operation): ES256 verify %s us, sign %s us (GnuTLS); fork+exec+wait of anvil --version %s ms, of /bin/true %s ms\n",
+    FA["verify_us"], FA["sign_us"], FA["exec_ms"], FT["exec_ms"]
+  printf "- public-key work per flow: %s requests per flow at C=4 (each a JWS to verify) + the CSR verified + the certificate signed = %.2f ms of server CPU before any HTTP, storage or kernel work (target 1.0 ms; Anvil used %s)\n",
+    rq, pk, V[a4, "srv"]
+  if (V[pb, "rate"] + 0 > 0) {
+    need = ncpu * 1000 / (4 * V[pb, "rate"])
+    printf "- 4x Pebble at C=4 = %.0f flows/s (Pebble %.1f%s): server + generator CPU per flow at most %.2f ms on %d CPUs; the generator used %s and the public-key floor is %.2f, so at best %.0f flows/s = %.2fx\n",
+      4 * V[pb, "rate"], V[pb, "rate"], pb == r4 ? ", after its restart" : "", need, ncpu, V[a4, "gen"], pk,
+      ncpu * 1000 / (V[a4, "gen"] + pk), ncpu * 1000 / (V[a4, "gen"] + pk) / V[pb, "rate"]
+  }
+  # A CGI flow costs at least what a FastCGI flow costs (server and
+  # generator) plus one exec per request; the machine gives ncpu seconds
+  # of CPU per second, so CGI flows/s <= ncpu / that, set against the
+  # FastCGI flows/s measured.
+  fc = V[a4, "srv"] + V[a4, "gen"]
+  if (fc > 0 && rq > 0 && V[a4, "rate"] + 0 > 0)
+    printf "- CGI at 40%% of FastCGI: a CGI flow costs what a FastCGI one does (%.2f ms of CPU, server + generator) plus one exec per request (%s requests; %s ms each for anvil, %s for /bin/true), so CGI flows/s is at most %.0f%% of FastCGI'"'"'s %.1f with this program, %.0f%% with a program as small as /bin/true\n",
+      fc, rq, FA["exec_ms"], FT["exec_ms"], 100 * ncpu * 1000 / (fc + rq * FA["exec_ms"]) / V[a4, "rate"], V[a4, "rate"],
+      100 * ncpu * 1000 / (fc + rq * FT["exec_ms"]) / V[a4, "rate"]
+  # HEAD newNonce: CPU per request of each side (means of the runs).
+  if (ncnt["lt-w2"] && ncnt["pebble"]) {
+    g = 1000 * ngen["lt-w2"] / ncnt["lt-w2"]; sv = 1000 * nsrv["lt-w2"] / ncnt["lt-w2"]
+    pg = 1000 * ngen["pebble"] / ncnt["pebble"]; pv = 1000 * nsrv["pebble"] / ncnt["pebble"]
+    printf "- HEAD newNonce 1.5x: CPU per request, Anvil lighttpd 2 workers %.0f us + the generator %.0f us, Pebble %.0f us + the generator %.0f us: with the CPUs full on both sides the ratio would be %.2fx (measured: %s, where one side leaves CPU idle); 1.5x with the CPUs full needs lighttpd at %.0f us per request or less\n",
+      sv, g, pv, pg, (pg + pv) / (g + sv), ratio(nmean["lt-w2"], nmean["pebble"]), (pg + pv) / 1.5 - g
+  }
+}' fla="$FL_ANVIL" flt="$FL_TRUE" ncpu="$(nproc)" "$RES"
 [ "$LONG" -gt 0 ] && grep '^lt-fcgi flows-long 64 ' "$RES" | tail -1 |
     awk -v s="$LONG" '{ printf "Endurance C=64 %ss on lighttpd-fcgi: %.1f flows/s, ok %s, errors %s, p99 %.1f ms\n", s, $4, $8, $9, $5 }'
 echo "Anvil FastCGI process RSS after load:$rss; Pebble RSS ${prss}kB"
