@@ -334,6 +334,17 @@ END {
     printf "- 4x Pebble at C=4 = %.0f flows/s (Pebble %.1f%s): server + generator CPU per flow at most %.2f ms on %d CPUs; the generator used %s and the public-key floor is %.2f, so at best %.0f flows/s = %.2fx\n",
       4 * V[pb, "rate"], V[pb, "rate"], pb == r4 ? ", after its restart" : "", need, ncpu, V[a4, "gen"], pk,
       ncpu * 1000 / (V[a4, "gen"] + pk), ncpu * 1000 / (V[a4, "gen"] + pk) / V[pb, "rate"]
+    # The same with the generator cut to its own floor too: its ES256
+    # signatures (a JWS per request, the CSR) and, per request, what a
+    # HEAD newNonce costs it (TLS and HTTP, no signing); and the server
+    # given, besides its public-key work, only what a HEAD newNonce
+    # costs lighttpd per request.
+    if (ncnt["lt-w2"]) {
+      gq = ngen["lt-w2"] / ncnt["lt-w2"]; sq = nsrv["lt-w2"] / ncnt["lt-w2"]
+      gf = (rq + 1) * FA["sign_us"] / 1000 + rq * gq; sf = pk + rq * sq
+      printf "  a generator reduced to its signatures and its HTTP (%.2f ms per flow) and a server to its public-key work and lighttpd'"'"'s TLS per request (%.2f ms) would reach at most %.0f flows/s = %.2fx\n",
+        gf, sf, ncpu * 1000 / (gf + sf), ncpu * 1000 / (gf + sf) / V[pb, "rate"]
+    }
   }
   # A CGI flow costs at least what a FastCGI flow costs (server and
   # generator) plus one exec per request; the machine gives ncpu seconds
