@@ -34,20 +34,44 @@ const char *acme_base_path(const struct acme_ctx *ctx);
 
 /*
  * Handles req (read with status rc from http_read_request) and fills resp.
- * When the request started a challenge validation, *validate receives the
- * challenge id (new string, caller frees) to pass to acme_validate once
- * the response is out; else NULL.
+ * When the request queued a challenge validation, *validate receives the
+ * challenge id (new string, caller frees): once the response is out, the
+ * caller calls acme_runner_kick. Else NULL.
  */
 void acme_handle(struct acme_ctx *ctx, anvil_err rc,
     const struct http_req *req, struct http_resp *resp, char **validate);
 
 /*
- * Validates challenge chall_id now (blocking up to the configured
- * timeout) and records the result: challenge, authorization and, in the
- * same transaction, every order it completes become valid/ready or
- * invalid. A challenge that is not "processing" is left alone.
+ * Validates challenge chall_id now, in the foreground (a child process
+ * bounded by 3 x [validation] timeout), and records the result: challenge,
+ * authorization and, in the same transaction, every order it completes
+ * become valid/ready or invalid; its queue entry goes. A challenge that
+ * is not "processing" is left alone. For "anvil --validate ID".
  */
 anvil_err acme_validate(struct acme_ctx *ctx, const char *chall_id);
+
+/*
+ * Starts a detached validation runner (runner.c) if one of the
+ * [validation] validators slots of this host is free; it drains the queue
+ * and exits. Returns 1 if one started, 0 if every slot is held (their
+ * runners will reach the queued work), -1 on failure (logged). cfg is
+ * borrowed; call with the reply written and no store span held.
+ */
+int acme_runner_kick(const struct anvil_config *cfg);
+
+/* The detail of a validation whose process died. */
+#define ACME_VALIDATION_DIED "validation did not finish (the process died)"
+
+/*
+ * Whether a queue entry (borrowed) was abandoned at now: claimed by a
+ * runner that did not record a result within 3 x timeout + 5 s.
+ */
+int acme_valq_abandoned(const struct anvil_config *cfg, json_t *entry,
+    time_t now);
+
+/* How many queued validations no runner holds (*waiting). */
+anvil_err acme_valq_waiting(struct store *st, const struct anvil_config *cfg,
+    size_t *waiting);
 
 /*
  * The status of a stored order or authorization record (borrowed) as

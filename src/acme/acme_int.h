@@ -5,6 +5,7 @@
 #ifndef ANVIL_ACME_ACME_INT_H
 #define ANVIL_ACME_ACME_INT_H
 
+#include <signal.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -141,6 +142,66 @@ anvil_err acme_eab_bind(struct acme_req *r, struct store_txn *txn,
  */
 anvil_err acme_policy_check(json_t *global, json_t *key, const char *type,
     const char *value, char *why, size_t whylen);
+
+/* ------------------------------------------------------------ validation.c */
+
+/* A validation may run this long before its process is killed: per step
+ * (connect, TLS, DNS, each redirect) the check is bounded by timeout;
+ * src/admin/maint.c uses the same factor. */
+#define ACME_VALIDATION_DEADLINE(cfg) (3 * (cfg)->timeout)
+/* A claim this old lost its runner: the runner records a result a moment
+ * after the deadline. */
+#define ACME_VALIDATION_ABANDONED(cfg) (ACME_VALIDATION_DEADLINE(cfg) + 5)
+
+/* What one validation needs, copied out of its records. */
+struct acme_vinfo {
+	char type[16];
+	char token[128];
+	char thumb[64];
+	char ident_type[8];
+	char ident_value[256];
+	int wildcard;
+	int skip;		/* challenge not processing: nothing to do */
+};
+
+/* Reads challenge id's validation data in txn; skip set when the
+ * challenge is no longer "processing". */
+anvil_err acme_validation_load(struct store_txn *txn, const char *id,
+    struct acme_vinfo *v);
+
+/*
+ * Runs the check in a child process that touches no store and is killed
+ * after ACME_VALIDATION_DEADLINE (the result is then ANVIL_ERR_CONNECTION).
+ * When *stop becomes non-zero (a signal) the child is killed and
+ * ANVIL_ERR_INVALID returned: no result, the caller gives the work back.
+ * Blocks; detail gets a sentence for the client.
+ */
+anvil_err acme_validation_check(const struct anvil_config *cfg,
+    const struct acme_vinfo *v, const volatile sig_atomic_t *stop,
+    char *detail, size_t detaillen);
+
+/*
+ * Records result (ANVIL_OK: valid) for challenge id in txn: challenge,
+ * authorization and waiting orders, as RFC 8555 §7.1.6 has them move, and
+ * drops the challenge's queue entry. A challenge no longer "processing"
+ * is left alone.
+ */
+anvil_err acme_validation_record(struct store_txn *txn, const char *id,
+    anvil_err result, const char *detail, time_t now);
+
+/* One log line for a finished validation. */
+void acme_validation_log(const char *id, const struct acme_vinfo *v,
+    anvil_err rc, const char *detail);
+
+/* ------------------------------------------------------------ runner.c */
+
+/*
+ * Queues challenge id for validation in txn (the transaction that makes
+ * it "processing"). ANVIL_ERR_RATELIMITED when [validation] queue_max
+ * entries already wait.
+ */
+anvil_err acme_valq_add(struct store_txn *txn, const struct anvil_config *cfg,
+    const char *id, time_t now);
 
 /* ------------------------------------------------------------ endpoints */
 

@@ -1,10 +1,11 @@
 /*
  * challenge.c - POST <base>/chall/<id> (RFC 8555 §7.5.1): "{}" asks for
  * validation: a pending challenge of a pending authorization becomes
- * "processing", the reply goes out, and only then does the validation run
- * (the router hands the id back to the program's loop). A challenge
- * already processing, valid or invalid is returned as it is; POST-as-GET
- * only reads.
+ * "processing" and is queued in the same transaction, the reply goes out,
+ * and only then is a validation runner kicked (the router hands the id
+ * back to the program's loop; runner.c). A challenge already processing,
+ * valid or invalid is returned as it is; POST-as-GET only reads. A full
+ * queue is rateLimited and changes nothing.
  */
 #include "config.h"
 
@@ -43,18 +44,25 @@ chall_fn(struct store_txn *txn, void *arg)
 	snprintf(c->authz, sizeof(c->authz), "%s", aid);
 	if (!c->start)
 		return ANVIL_OK;
-	/* A validation whose process died (killed, restarted) stays
-	 * "processing": a client asking again after three timeouts starts
-	 * it again instead of waiting for ever. */
+	/* Processing: queued, or in a runner's hands. The kick after the
+	 * reply nudges the runners; an entry lost with an old process (none
+	 * in the queue, started long ago) is queued again. */
 	if (strcmp(json_string_value(json_object_get(c->rec, "status")) ?: "",
-	    "processing") == 0 && json_integer_value(json_object_get(c->rec,
-	    "started")) + 3 * (json_int_t)c->r->ctx->cfg->timeout <
-	    (json_int_t)c->r->now) {
+	    "processing") == 0) {
+		json_t *q = NULL;
+		c->started = 1;
+		rc = store_get(txn, STORE_VALQ, c->id, &q);
+		json_decref(q);
+		if (rc != ANVIL_ERR_NOTFOUND)
+			return rc;
+		if (json_integer_value(json_object_get(c->rec, "started")) +
+		    3 * (json_int_t)c->r->ctx->cfg->timeout >=
+		    (json_int_t)c->r->now)
+			return ANVIL_OK;
 		json_object_set_new(c->rec, "started", json_integer(c->r->now));
 		if ((rc = store_put(txn, STORE_CHALLENGE, c->id, c->rec, 0)))
 			return rc;
-		c->started = 1;
-		return ANVIL_OK;
+		return acme_valq_add(txn, c->r->ctx->cfg, c->id, c->r->now);
 	}
 	if (strcmp(json_string_value(json_object_get(c->rec, "status")) ?: "",
 	    "pending") != 0)
@@ -68,7 +76,8 @@ chall_fn(struct store_txn *txn, void *arg)
 	json_decref(az);
 	json_object_set_new(c->rec, "status", json_string("processing"));
 	json_object_set_new(c->rec, "started", json_integer(c->r->now));
-	if ((rc = store_put(txn, STORE_CHALLENGE, c->id, c->rec, 0)))
+	if ((rc = store_put(txn, STORE_CHALLENGE, c->id, c->rec, 0)) ||
+	    (rc = acme_valq_add(txn, c->r->ctx->cfg, c->id, c->r->now)))
 		return rc;
 	c->started = 1;
 	return ANVIL_OK;
@@ -91,6 +100,12 @@ acme_challenge(struct acme_req *r, const char *id)
 	if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID) {
 		json_decref(c.rec);
 		return acme_fail(r, ANVIL_ERR_HTTPNOTFOUND, "no such challenge");
+	}
+	if (rc == ANVIL_ERR_RATELIMITED) {
+		json_decref(c.rec);
+		http_resp_header(r->resp, "Retry-After", ACME_RETRY_AFTER);
+		return acme_fail(r, rc, "%u validations are waiting already; "
+		    "try again later", r->ctx->cfg->queue_max);
 	}
 	if (rc != ANVIL_OK) {
 		json_decref(c.rec);

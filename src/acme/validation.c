@@ -1,40 +1,39 @@
 /*
- * validation.c - runs one challenge's validation after its reply is out,
- * and records the result in one transaction: the challenge, its
- * authorization, and every order waiting on that authorization (ready once
- * all of its authorizations are valid; invalid when one fails).
+ * validation.c - one challenge's validation: what it needs from the store,
+ * the check itself in a child process under a hard deadline, and the
+ * result recorded in one transaction: the challenge, its authorization,
+ * every order waiting on that authorization (ready once all of its
+ * authorizations are valid; invalid when one fails), and the challenge's
+ * queue entry removed. runner.c decides when and where this runs.
  */
 #include "config.h"
 
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/prctl.h>
+#include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "acme/acme_int.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "validate/validate.h"
 
-struct vinfo {
-	const char *id;
-	char type[16];
-	char token[128];
-	char thumb[64];
-	char ident_type[8];
-	char ident_value[256];
-	int wildcard;
-	int skip;		/* not processing: nothing to do */
-};
-
-static anvil_err
-read_fn(struct store_txn *txn, void *arg)
+anvil_err
+acme_validation_load(struct store_txn *txn, const char *id,
+    struct acme_vinfo *v)
 {
-	struct vinfo *v = arg;
 	json_t *c = NULL, *a = NULL, *acct = NULL, *ident;
 	anvil_err rc;
 
-	v->skip = 0;
-	if ((rc = store_get(txn, STORE_CHALLENGE, v->id, &c)) != ANVIL_OK)
+	memset(v, 0, sizeof(*v));
+	if ((rc = store_get(txn, STORE_CHALLENGE, id, &c)) != ANVIL_OK)
 		goto out;
 	if (strcmp(json_string_value(json_object_get(c, "status")) ?: "",
 	    "processing") != 0) {
@@ -66,8 +65,145 @@ out:
 	return rc;
 }
 
+/* What the child sends back through its pipe. */
+struct child_result {
+	int rc;
+	char detail[512];
+};
+
+/* In the child: the check, its result into fd, then _exit. */
+static void
+child_check(const struct anvil_config *cfg, const struct acme_vinfo *v,
+    int fd, unsigned deadline)
+{
+	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGALRM };
+	struct child_result res;
+	struct val_ident id;
+	char keyauth[256];
+	size_t i, off = 0;
+	ssize_t n;
+	int t;
+
+	/* No store, no web-server socket, no slot lock: a child killed at
+	 * its deadline leaves nothing behind. The alarm is its own bound
+	 * should the process that waits for it be gone. */
+	(void)prctl(PR_SET_NAME, "anvil-check", 0, 0, 0);
+	util_close_except(fd);
+	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
+		signal(sigs[i], SIG_DFL);
+	alarm(deadline + 1);
+	memset(&res, 0, sizeof(res));
+	snprintf(keyauth, sizeof(keyauth), "%s.%s", v->token, v->thumb);
+	id.type = v->ident_type;
+	id.value = v->ident_value;
+	t = val_type_parse(v->type);
+	if (t < 0) {
+		res.rc = ANVIL_ERR_MALFORMED;
+		snprintf(res.detail, sizeof(res.detail),
+		    "unknown challenge type %s", v->type);
+	} else
+		res.rc = val_check(cfg, (enum val_type)t, &id, v->token,
+		    keyauth, res.detail, sizeof(res.detail));
+	while (off < sizeof(res)) {
+		n = write(fd, (char *)&res + off, sizeof(res) - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n <= 0)
+			break;
+		off += (size_t)n;
+	}
+	_exit(0);
+}
+
+anvil_err
+acme_validation_check(const struct anvil_config *cfg,
+    const struct acme_vinfo *v, const volatile sig_atomic_t *stop,
+    char *detail, size_t detaillen)
+{
+	struct child_result res;
+	struct pollfd pfd;
+	struct timespec t0, t1;
+	unsigned deadline = ACME_VALIDATION_DEADLINE(cfg);
+	long left_ms;
+	size_t off = 0;
+	ssize_t n;
+	pid_t pid;
+	int p[2] = { -1, -1 }, r;
+	anvil_err rc = ANVIL_ERR_IO;
+
+	detail[0] = '\0';
+	if (pipe2(p, O_CLOEXEC) != 0) {
+		log_err("pipe2: %s", strerror(errno));
+		snprintf(detail, detaillen, "the validation could not start");
+		return ANVIL_ERR_IO;
+	}
+	if ((pid = fork()) < 0) {
+		log_err("fork: %s", strerror(errno));
+		close(p[0]);
+		close(p[1]);
+		snprintf(detail, detaillen, "the validation could not start");
+		return ANVIL_ERR_IO;
+	}
+	if (pid == 0) {
+		close(p[0]);
+		child_check(cfg, v, p[1], deadline);
+	}
+	close(p[1]);
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	memset(&res, 0, sizeof(res));
+	for (;;) {
+		clock_gettime(CLOCK_MONOTONIC, &t1);
+		left_ms = (long)deadline * 1000 - ((t1.tv_sec - t0.tv_sec) *
+		    1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000);
+		if (stop != NULL && *stop) {
+			rc = ANVIL_ERR_INVALID;
+			snprintf(detail, detaillen, "stopped");
+			break;
+		}
+		if (left_ms <= 0) {
+			rc = ANVIL_ERR_CONNECTION;
+			snprintf(detail, detaillen, "the validation did not "
+			    "finish within %u seconds", deadline);
+			break;
+		}
+		pfd.fd = p[0];
+		pfd.events = POLLIN;
+		r = poll(&pfd, 1, (int)left_ms);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r < 0) {
+			log_err("poll: %s", strerror(errno));
+			snprintf(detail, detaillen, "the validation failed");
+			break;
+		}
+		if (r == 0)
+			continue;
+		n = read(p[0], (char *)&res + off, sizeof(res) - off);
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n > 0 && (off += (size_t)n) < sizeof(res))
+			continue;
+		if (off == sizeof(res) && res.rc >= 0 && res.rc < ANVIL_ERR__MAX) {
+			res.detail[sizeof(res.detail) - 1] = '\0';
+			snprintf(detail, detaillen, "%s", res.detail);
+			rc = (anvil_err)res.rc;
+		} else {
+			log_err("validation process %ld ended without a "
+			    "result", (long)pid);
+			rc = ANVIL_ERR_IO;
+			snprintf(detail, detaillen, "the validation failed");
+		}
+		break;
+	}
+	close(p[0]);
+	/* Done or not, the child goes: it may be stuck in a connect. */
+	(void)kill(pid, SIGKILL);
+	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		;
+	return rc;
+}
+
 struct vresult {
-	struct acme_ctx *ctx;
 	const char *id;
 	anvil_err result;
 	const char *detail;
@@ -116,15 +252,19 @@ update_order(struct store_txn *txn, struct vresult *v, const char *oid,
 	return rc;
 }
 
-static anvil_err
-write_fn(struct store_txn *txn, void *arg)
+anvil_err
+acme_validation_record(struct store_txn *txn, const char *id,
+    anvil_err result, const char *detail, time_t now)
 {
-	struct vresult *v = arg;
+	struct vresult vr = { id, result, detail, now }, *v = &vr;
 	json_t *c = NULL, *a = NULL, *problem = NULL, *orders, *x;
 	const char *aid;
 	size_t i;
 	anvil_err rc;
 
+	if ((rc = store_del(txn, STORE_VALQ, id)) != ANVIL_OK &&
+	    rc != ANVIL_ERR_NOTFOUND)
+		goto out;
 	if ((rc = store_get(txn, STORE_CHALLENGE, v->id, &c)) != ANVIL_OK)
 		goto out;
 	if (strcmp(json_string_value(json_object_get(c, "status")) ?: "",
@@ -169,39 +309,56 @@ out:
 	return rc;
 }
 
+struct one {
+	const char *id;
+	struct acme_vinfo vi;
+	anvil_err result;
+	const char *detail;
+	time_t now;
+};
+
+static anvil_err
+one_load_fn(struct store_txn *txn, void *arg)
+{
+	struct one *o = arg;
+
+	return acme_validation_load(txn, o->id, &o->vi);
+}
+
+static anvil_err
+one_record_fn(struct store_txn *txn, void *arg)
+{
+	struct one *o = arg;
+
+	return acme_validation_record(txn, o->id, o->result, o->detail,
+	    o->now);
+}
+
 anvil_err
 acme_validate(struct acme_ctx *ctx, const char *chall_id)
 {
-	struct vinfo vi;
-	struct vresult vr;
-	struct val_ident id;
-	char keyauth[256], detail[512] = "";
-	int t;
+	struct one o;
+	char detail[512] = "";
 	anvil_err rc;
 
-	memset(&vi, 0, sizeof(vi));
-	vi.id = chall_id;
-	rc = store_run(ctx->st, 0, read_fn, &vi, NULL, 0);
-	if (rc != ANVIL_OK || vi.skip)
+	memset(&o, 0, sizeof(o));
+	o.id = chall_id;
+	rc = store_run(ctx->st, 0, one_load_fn, &o, NULL, 0);
+	if (rc != ANVIL_OK || o.vi.skip)
 		return rc;
-	snprintf(keyauth, sizeof(keyauth), "%s.%s", vi.token, vi.thumb);
-	id.type = vi.ident_type;
-	id.value = vi.ident_value;
-	t = val_type_parse(vi.type);
-	if (t < 0) {
-		rc = ANVIL_ERR_MALFORMED;
-		snprintf(detail, sizeof(detail), "unknown challenge type %s",
-		    vi.type);
-	} else
-		rc = val_check(ctx->cfg, (enum val_type)t, &id, vi.token,
-		    keyauth, detail, sizeof(detail));
-	log_info("validation %s of %s %s:%s: %s%s%s", chall_id, vi.type,
-	    vi.ident_type, vi.ident_value, rc == ANVIL_OK ? "valid" :
+	o.result = acme_validation_check(ctx->cfg, &o.vi, NULL, detail,
+	    sizeof(detail));
+	acme_validation_log(chall_id, &o.vi, o.result, detail);
+	o.detail = detail;
+	o.now = time(NULL);
+	return store_run(ctx->st, 0, one_record_fn, &o, NULL, 0);
+}
+
+void
+acme_validation_log(const char *id, const struct acme_vinfo *v,
+    anvil_err rc, const char *detail)
+{
+	log_info("validation %s of %s %s:%s: %s%s%s", id, v->type,
+	    v->ident_type, v->ident_value, rc == ANVIL_OK ? "valid" :
 	    acme_problem_type(rc), detail[0] ? ": " : "", detail);
-	vr.ctx = ctx;
-	vr.id = chall_id;
-	vr.result = rc;
-	vr.detail = detail;
-	vr.now = time(NULL);
-	return store_run(ctx->st, 0, write_fn, &vr, NULL, 0);
 }

@@ -3,12 +3,17 @@
  * db check, db backup.
  *
  * sweep:
- * - a challenge "processing" for longer than 3 x [validation] timeout has
- *   lost the process that was validating it (a validation never takes
- *   longer than the timeout per attempt): it becomes "invalid" with a
- *   serverInternal error, its authorization (if still pending) "invalid",
- *   and the pending orders of that authorization "invalid", each challenge
- *   in one transaction, as a failed validation would have left them;
+ * - a challenge "processing" whose validation lost its process has it
+ *   failed: its queue entry was claimed by a runner that did not record a
+ *   result in time (src/acme/runner.c), or it has no queue entry (left by
+ *   an older Anvil) and started more than 3 x [validation] timeout ago. It
+ *   becomes "invalid" with a serverInternal error, its authorization (if
+ *   still pending) "invalid", and the pending orders of that authorization
+ *   "invalid", each challenge in one transaction, as a failed validation
+ *   would have left them; a queued one that waits is the runners' to do;
+ * - validations waiting in the queue with no runner (the host's runners
+ *   were killed, or it went down) get runners, up to [validation]
+ *   validators, which drain the queue in the background;
  * - spent nonces past their expiry are dropped (store_nonce_purge);
  * - orders that expired more than 30 days ago and never became valid are
  *   dropped, with the authorizations only they referred to that never
@@ -26,11 +31,12 @@
 #include <string.h>
 #include <time.h>
 
+#include "acme/acme.h"
 #include "admin/admin.h"
 
 #define STUCK_FACTOR 3			/* x [validation] timeout */
 #define ORDER_KEEP (30 * 86400)		/* after expiry, for never-valid */
-#define STUCK_DETAIL "validation did not finish (the process died)"
+#define STUCK_DETAIL ACME_VALIDATION_DIED
 
 static const char *
 str(json_t *rec, const char *key)
@@ -98,6 +104,7 @@ pick_fn(struct store_txn *txn, void *arg)
 
 struct stuck {
 	const char *id;
+	const struct anvil_config *cfg;
 	time_t now;
 	time_t cutoff;
 	json_t *done;		/* out: what was changed, or NULL */
@@ -107,7 +114,7 @@ static anvil_err
 stuck_fn(struct store_txn *txn, void *arg)
 {
 	struct stuck *s = arg;
-	json_t *c = NULL, *a = NULL, *problem = NULL, *x;
+	json_t *c = NULL, *a = NULL, *q = NULL, *problem = NULL, *x;
 	const char *aid, *ast;
 	size_t i;
 	anvil_err rc;
@@ -117,10 +124,22 @@ stuck_fn(struct store_txn *txn, void *arg)
 	if ((rc = store_get(txn, STORE_CHALLENGE, s->id, &c)) != ANVIL_OK)
 		return rc == ANVIL_ERR_NOTFOUND ? ANVIL_OK : rc;
 	/* Finished meanwhile: nothing to do. */
-	if (strcmp(str(c, "status"), "processing") != 0 ||
-	    json_integer_value(json_object_get(c, "started")) >=
-	    (json_int_t)s->cutoff)
+	if (strcmp(str(c, "status"), "processing") != 0)
 		goto out;
+	rc = store_get(txn, STORE_VALQ, s->id, &q);
+	if (rc == ANVIL_OK) {
+		/* Queued: waiting, or in a live runner's hands. */
+		if (!acme_valq_abandoned(s->cfg, q, s->now))
+			goto out;
+		if ((rc = store_del(txn, STORE_VALQ, s->id)) != ANVIL_OK)
+			goto out;
+	} else if (rc != ANVIL_ERR_NOTFOUND)
+		goto out;
+	else if (json_integer_value(json_object_get(c, "started")) >=
+	    (json_int_t)s->cutoff) {
+		rc = ANVIL_OK;
+		goto out;
+	}
 	problem = json_pack("{s:s, s:s, s:i}", "type",
 	    "urn:ietf:params:acme:error:serverInternal", "detail",
 	    STUCK_DETAIL, "status", 500);
@@ -190,6 +209,7 @@ out:
 		s->done = NULL;
 	}
 	json_decref(problem);
+	json_decref(q);
 	json_decref(a);
 	json_decref(c);
 	return rc;
@@ -346,7 +366,7 @@ admin_sweep(struct admin_ctx *ctx, int argc, char **argv)
 	json_t *stuck_ids = NULL, *order_ids = NULL, *failed = NULL,
 	    *dropped = NULL, *x, *report = NULL;
 	char err[512] = "";
-	size_t i, purged = 0, nauthz = 0, nchall = 0;
+	size_t i, purged = 0, nauthz = 0, nchall = 0, waiting = 0, runners = 0;
 	int c, quiet = 0, status = ADMIN_FAIL, errors = 0;
 	unsigned timeout = ctx->cfg->timeout ? ctx->cfg->timeout : 1;
 	time_t now = time(NULL);
@@ -386,7 +406,8 @@ admin_sweep(struct admin_ctx *ctx, int argc, char **argv)
 		goto out;
 	}
 	json_array_foreach(stuck_ids, i, x) {
-		struct stuck s = { json_string_value(x), now, p.cutoff, NULL };
+		struct stuck s = { json_string_value(x), ctx->cfg, now,
+		    p.cutoff, NULL };
 		rc = store_run(ctx->st, 0, stuck_fn, &s, err, sizeof(err));
 		if (rc != ANVIL_OK) {
 			fprintf(stderr, "anvil-admin: sweep: challenge %s: "
@@ -396,14 +417,25 @@ admin_sweep(struct admin_ctx *ctx, int argc, char **argv)
 			json_array_append_new(failed, s.done);
 	}
 
-	/* 2. Spent nonces past their expiry. */
+	/* 2. Queued validations no runner holds. */
+	if ((rc = acme_valq_waiting(ctx->st, ctx->cfg, &waiting)) !=
+	    ANVIL_OK) {
+		fprintf(stderr, "anvil-admin: sweep: reading the validation "
+		    "queue: %s\n", anvil_strerror(rc));
+		errors++;
+	}
+	while (runners < waiting && runners < ctx->cfg->validators &&
+	    acme_runner_kick(ctx->cfg) == 1)
+		runners++;
+
+	/* 3. Spent nonces past their expiry. */
 	if ((rc = store_nonce_purge(ctx->st, now, &purged)) != ANVIL_OK) {
 		fprintf(stderr, "anvil-admin: sweep: purging nonces: %s\n",
 		    anvil_strerror(rc));
 		errors++;
 	}
 
-	/* 3. Orders long expired that never became valid. */
+	/* 4. Orders long expired that never became valid. */
 	memset(&p, 0, sizeof(p));
 	p.now = now;
 	p.cutoff = now - ORDER_KEEP;
@@ -430,8 +462,10 @@ admin_sweep(struct admin_ctx *ctx, int argc, char **argv)
 	}
 
 	if (ctx->json) {
-		report = json_pack("{s:O, s:I, s:O, s:I, s:I, s:i}",
-		    "challenges_failed", failed, "nonces_purged",
+		report = json_pack("{s:O, s:I, s:I, s:I, s:O, s:I, s:I, s:i}",
+		    "challenges_failed", failed, "validations_waiting",
+		    (json_int_t)waiting, "runners_started", (json_int_t)runners,
+		    "nonces_purged",
 		    (json_int_t)purged, "orders_dropped", dropped,
 		    "authz_dropped", (json_int_t)nauthz, "challenges_dropped",
 		    (json_int_t)nchall, "errors", errors);
@@ -471,6 +505,10 @@ admin_sweep(struct admin_ctx *ctx, int argc, char **argv)
 		    "authorization(s) and %zu challenge(s) dropped\n",
 		    json_array_size(failed), purged, json_array_size(dropped),
 		    nauthz, nchall);
+		if (waiting > 0)
+			fprintf(ctx->out, "sweep: %zu queued validation(s) "
+			    "waiting, %zu runner(s) started\n", waiting,
+			    runners);
 	}
 	status = errors ? ADMIN_FAIL : ADMIN_OK;
 out:

@@ -4,9 +4,10 @@
  *
  * It keeps across requests only what is costly to open and the same for
  * every request: the config ($ANVIL_CONFIG), the CA, the store, the nonce
- * key. A challenge validation runs after its reply is out: in FastCGI after
- * FCGX_Finish_r, in CGI in a detached child (named "anvil-validate" in
- * ps; "anvil --validate ID" runs one by hand).
+ * key. A challenge validation is queued in the store; once the reply is
+ * out the program kicks a detached validation runner (src/acme/runner.c,
+ * "anvil-validate" in ps), so no validation ever holds a process that
+ * answers requests. "anvil --validate ID" runs one by hand.
  * Started as "nph-..." it writes the HTTP status line itself (Apache
  * mod_cgi would otherwise turn 200 + Location into a redirect).
  */
@@ -19,7 +20,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/prctl.h>
 #include <unistd.h>
 
 #include <fcgiapp.h>
@@ -72,37 +72,35 @@ server_close(struct server *s)
  * SIGTERM, SIGINT, SIGHUP: web servers send them to CGI programs that are
  * still running once the reply is in (lighttpd), and to FastCGI workers
  * they retire (mod_fcgid's idle and lifetime limits, a server stopping).
- * A process that dies with the store open makes the next opener run full
- * recovery, which interrupts every other worker; so the store is closed
- * first. A FastCGI worker waiting for a request closes it and leaves from
- * the handler (the main line is in accept(), nothing else runs); one
- * serving a request, or a CGI program, finishes and leaves normally.
- * (libfcgi would install a handler of its own for FastCGI workers, only
- * where none is set; this one also covers CGI and the validator.)
+ * The handler only notes it. A FastCGI worker waiting in accept() is woken
+ * (no SA_RESTART, and FCGI_FAIL_ACCEPT_ON_INTR makes libfcgi return
+ * instead of accepting again); one serving a request finishes it; both then
+ * leave through server_close, which closes the store, as a process dying
+ * with it open makes the next opener run recovery. The handler calls
+ * nothing else: it may interrupt malloc inside libfcgi. A signal that
+ * lands after the check and before accept() blocks would be missed, so
+ * when the worker is idle the handler also closes the listening socket
+ * (fd 0 in FastCGI; close is async-signal-safe), and accept() fails.
  */
 static volatile sig_atomic_t term_pending;	/* asked to stop */
-static volatile sig_atomic_t fcgi_idle;	/* in FCGX_Accept_r */
-static struct store *term_store;	/* to close when idle */
+static volatile sig_atomic_t fcgi_idle;	/* in FCGX_Accept_r, waiting */
 
 static void
 on_term(int sig)
 {
 	(void)sig;
 	term_pending = 1;
-	if (fcgi_idle) {
-		store_close(term_store);
-		_exit(0);
-	}
+	if (fcgi_idle)
+		(void)close(0);
 }
 
 static void
-catch_term(struct store *st)
+catch_term(void)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct sigaction sa;
 	size_t i;
 
-	term_store = st;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_handler = on_term;
 	sigemptyset(&sa.sa_mask);
@@ -182,48 +180,6 @@ serve_one(struct server *s, struct FCGX_Request *fcgi, char **validate)
 	http_resp_clear(&resp);
 }
 
-/*
- * CGI: validate in a detached grandchild so the web server sees the reply
- * end now. The caller has closed the store: the grandchild opens its own
- * (a Berkeley DB handle must not cross a fork) and goes on with the
- * configuration and CA already loaded, instead of exec'ing anvil again
- * (which cost a whole start: loading GnuTLS and the rest, the config, the
- * CA; about a tenth of a CGI flow's CPU). It logs to syslog.
- */
-static void
-spawn_validation(struct server *s, const char *id)
-{
-	struct store *st = NULL;
-	struct acme_ctx *ctx = NULL;
-	char err[512];
-	int rc = 1, d;
-
-	/* Every descriptor the web server gave us is closed, stderr too:
-	 * Apache's CGI modules wait for EOF on it. */
-	if ((d = util_detach(0)) < 0)
-		log_err("fork: cannot start validation of %s", id);
-	if (d != 0)
-		return;
-	(void)prctl(PR_SET_NAME, "anvil-validate", 0, 0, 0);
-	log_init("anvil", log_level_get(), 1);
-	if (store_open(s->cfg->data_dir, STORE_OPEN_CREATE, &st, err,
-	    sizeof(err)) != ANVIL_OK ||
-	    acme_ctx_new(s->cfg, s->ca, st, &ctx, err, sizeof(err)) !=
-	    ANVIL_OK) {
-		log_err("cannot validate %s: %s", id, err);
-		store_close(st);
-		_exit(1);
-	}
-	term_store = st;
-	if (acme_validate(ctx, id) == ANVIL_OK)
-		rc = 0;
-	acme_ctx_free(ctx);
-	store_close(st);
-	/* Not server_close(): the CA (maybe a PKCS#11 session) is the
-	 * parent's, and nothing here needs it torn down. */
-	_exit(rc);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -257,7 +213,7 @@ main(int argc, char **argv)
 			return 1;
 	}
 	util_cloexec_all();
-	catch_term(s.st);
+	catch_term();
 
 	if ((argc == 3 || (argc == 4 && strcmp(argv[3], "--syslog") == 0)) &&
 	    strcmp(argv[1], "--validate") == 0) {
@@ -283,17 +239,20 @@ main(int argc, char **argv)
 		if (sb != NULL && strncmp(sb, "nph-", 4) == 0)
 			s.nph = 1;
 		serve_one(&s, NULL, &validate);
+		/* The store closes first: the runner opens its own. */
 		if (validate != NULL && s.ctx != NULL) {
+			acme_ctx_free(s.ctx);
+			s.ctx = NULL;
 			store_close(s.st);
 			s.st = NULL;
-			term_store = NULL;
-			spawn_validation(&s, validate);
+			(void)acme_runner_kick(s.cfg);
 		}
 		free(validate);
 		server_close(&s);
 		return 0;
 	}
-	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0, 0) != 0) {
+	if (FCGX_Init() != 0 || FCGX_InitRequest(&req, 0,
+	    FCGI_FAIL_ACCEPT_ON_INTR) != 0) {
 		log_err("FastCGI initialisation failed");
 		server_close(&s);
 		return 1;
@@ -303,13 +262,22 @@ main(int argc, char **argv)
 
 		fcgi_idle = 1;
 		r = term_pending ? -1 : FCGX_Accept_r(&req);
-		fcgi_idle = 0;	/* server_close below must not race the handler */
-		if (r < 0)
+		fcgi_idle = 0;
+		if (r < 0 || term_pending) {
+			if (r >= 0) {
+				/* Accepted as the signal came: answer it. */
+				serve_one(&s, &req, &validate);
+				FCGX_Finish_r(&req);
+				if (validate != NULL && s.ctx != NULL)
+					(void)acme_runner_kick(s.cfg);
+				free(validate);
+			}
 			break;
+		}
 		serve_one(&s, &req, &validate);
 		FCGX_Finish_r(&req);
 		if (validate != NULL && s.ctx != NULL)
-			acme_validate(s.ctx, validate);
+			(void)acme_runner_kick(s.cfg);
 		free(validate);
 		validate = NULL;
 		store_maintain(s.st);

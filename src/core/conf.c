@@ -66,6 +66,9 @@ static const struct key_def keys[] = {
 	{ "validation", "tls_port", K_UINT, OFF(tls_port), "443", 1, 65535 },
 	{ "validation", "dns_resolver", K_RESOLVER, OFF(dns_resolver), "", 0, 0 },
 	{ "validation", "timeout", K_UINT, OFF(timeout), "10", 1, 300 },
+	{ "validation", "validators", K_UINT, OFF(validators), "4", 1, 64 },
+	{ "validation", "queue_max", K_UINT, OFF(queue_max), "1000", 1, 100000 },
+	{ "validation", "max_wait", K_UINT, OFF(max_wait), "300", 10, 86400 },
 	{ "validation", "deny_networks", K_NETS, OFF(deny_networks), "169.254.0.0/16, fe80::/10", 0, 0 },
 	{ "accounts", "eab_required", K_BOOL, OFF(eab_required), "false", 0, 0 },
 };

@@ -55,6 +55,9 @@ struct anvil_config {
 	unsigned tls_port;
 	char *dns_resolver;		/* "address@port" or "" */
 	unsigned timeout;		/* seconds */
+	unsigned validators;		/* validation processes at once */
+	unsigned queue_max;		/* validations waiting, at most */
+	unsigned max_wait;		/* seconds from request to result */
 	struct config_net *deny_networks;
 	size_t n_deny_networks;
 

@@ -292,6 +292,33 @@ util_detach(int keep_stderr)
 }
 
 void
+util_close_except(int keep)
+{
+	DIR *d;
+	struct dirent *de;
+	int fd, self;
+
+#ifdef CLOSE_RANGE_CLOEXEC
+	if (keep < 3) {
+		if (close_range(3, ~0U, 0) == 0)
+			return;
+	} else if ((keep == 3 || close_range(3, (unsigned)keep - 1, 0) == 0) &&
+	    close_range((unsigned)keep + 1, ~0U, 0) == 0)
+		return;
+#endif
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	self = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		fd = atoi(de->d_name);
+		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && fd > 2 &&
+		    fd != keep && fd != self)
+			close(fd);
+	}
+	closedir(d);
+}
+
+void
 util_cloexec_all(void)
 {
 	DIR *d;

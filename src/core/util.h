@@ -56,6 +56,12 @@ void util_hex(const unsigned char *in, size_t n, char *out);
 void util_cloexec_all(void);
 
 /*
+ * Closes every descriptor above 2 except keep (-1: none), so a forked child
+ * holds no copy of its parent's sockets, pipes or store locks.
+ */
+void util_close_except(int keep);
+
+/*
  * Starts a detached grandchild (own session, reparented to init, standard
  * input and output on /dev/null, standard error too unless keep_stderr).
  * Returns 0 in the grandchild, 1 in the caller once the intermediate child

@@ -41,6 +41,9 @@ enum store_kind {
 				 * with a "revoked" object member */
 	STORE_EAB,		/* External Account Binding key id -> key */
 	STORE_POLICY,		/* "global" or "eab:<kid>" -> name policy */
+	STORE_VALQ,		/* challenge id -> queued validation (one
+				 * entry while the challenge waits for or
+				 * undergoes validation; src/acme/runner.c) */
 	STORE_KIND__MAX
 };
 

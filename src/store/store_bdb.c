@@ -102,6 +102,7 @@ enum dbi {
 	DBI_CERT,
 	DBI_EAB,		/* EAB key id -> key record */
 	DBI_POLICY,		/* policy id -> allow/deny lists */
+	DBI_VALQ,		/* challenge id -> queued validation */
 	DBI_THUMBPRINT,		/* thumbprint -> account id (unique) */
 	DBI_ACCT_ORDERS,	/* account id -> order ids (sorted dups) */
 	DBI_ACCT_AUTHZ,		/* account id -> authz ids (sorted dups) */
@@ -119,12 +120,15 @@ _Static_assert((int)DBI_ACCOUNT == (int)STORE_ACCOUNT &&
     (int)DBI_CHALLENGE == (int)STORE_CHALLENGE &&
     (int)DBI_CERT == (int)STORE_CERT && (int)DBI_EAB == (int)STORE_EAB &&
     (int)DBI_POLICY == (int)STORE_POLICY &&
+    (int)DBI_VALQ == (int)STORE_VALQ &&
     (int)DBI_THUMBPRINT ==
     (int)STORE_KIND__MAX, "record kinds and database files out of step");
 
 static const struct db_desc {
 	const char *file;
 	u_int32_t flags;	/* DB->set_flags besides DB_CHKSUM */
+	int late;		/* added after format 1: created when an
+				 * existing store lacks it */
 } db_desc[DBI__MAX] = {
 	[DBI_ACCOUNT] = { "accounts.db", 0 },
 	[DBI_ORDER] = { "orders.db", 0 },
@@ -133,6 +137,7 @@ static const struct db_desc {
 	[DBI_CERT] = { "certs.db", 0 },
 	[DBI_EAB] = { "eab.db", 0 },
 	[DBI_POLICY] = { "policy.db", 0 },
+	[DBI_VALQ] = { "valq.db", 0, 1 },
 	[DBI_THUMBPRINT] = { "idx_thumbprint.db", 0 },
 	[DBI_ACCT_ORDERS] = { "idx_account_orders.db", DB_DUP | DB_DUPSORT },
 	[DBI_ACCT_AUTHZ] = { "idx_account_authz.db", DB_DUP | DB_DUPSORT },
@@ -2149,7 +2154,8 @@ db_open_one(struct store *st, enum dbi i, int create, char *err,
 		goto out;
 	}
 	ret = db->open(db, NULL, db_desc[i].file, NULL, DB_BTREE,
-	    DB_AUTO_COMMIT | (create ? DB_CREATE : 0), FILE_MODE);
+	    DB_AUTO_COMMIT | (create || db_desc[i].late ? DB_CREATE : 0),
+	    FILE_MODE);
 	if (ret == 0) {
 		/* Berkeley DB adopts some flags from the file: insist. */
 		if ((ret = db->get_flags(db, &got)) != 0 ||

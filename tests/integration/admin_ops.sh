@@ -184,8 +184,9 @@ openssl crl -inform DER -in "$T/pub/anvil.crl" -noout -text 2>&1 | grep -A4 "Ser
 
 # ---------------------------------------------------------------- sweep: stuck
 # An http-01 target that accepts and never answers; certbot (manual mode,
-# a hook that does nothing) asks for validation; the validating process is
-# killed while it waits.
+# a hook that does nothing) asks for validation; the validation runner
+# (src/acme/runner.c) is killed while it waits. Its claim on the queue
+# entry is abandoned 3 x timeout + 5 s after it was taken.
 "$PY" - "$HTTP01_PORT" >"$T/hang.log" 2>&1 <<'EOF' &
 import socket, sys
 s = socket.socket()
@@ -235,9 +236,9 @@ expect_exit 0 "sweep before 3 x timeout" AD sweep
 expect_out "sweep: 0 stuck challenge(s) failed" "a young processing challenge is left alone"
 expect_exit 0 "stats while one is stuck" AD --json stats
 expect_json 'd["orders"]["pending"] == 1' "the stuck order is pending"
-wait_until=$((killed_at + 16))
+wait_until=$((killed_at + 21))
 while [ "$(date +%s)" -lt $wait_until ]; do sleep 1; done
-expect_exit 0 "sweep after 3 x timeout" AD sweep
+expect_exit 0 "sweep after 3 x timeout + 5 s" AD sweep
 expect_out "set invalid: validation did not finish (the process died)" "sweep: the stuck challenge is failed"
 expect_out "sweep: 1 stuck challenge(s) failed" "sweep: summary counts it"
 CH=$(sed -n 's/^challenge \([^ ]*\) (http-01 for dns:stuck.admin.example.test.*/\1/p' "$T/out")

@@ -65,7 +65,8 @@ key_type = ${CA_KEY_TYPE:-ec:P-256}
 http_port = $HTTP01_PORT
 tls_port = $TLSALPN01_PORT
 dns_resolver = 127.0.0.1@$DNS_PORT
-timeout = 5
+timeout = ${VALIDATION_TIMEOUT:-5}
+${EXTRA_VALIDATION:-}
 [issuance]
 crl_url = http://127.0.0.1:$PUBLISH_PORT/crl/anvil.crl
 ca_issuers_url = http://127.0.0.1:$PUBLISH_PORT/crl/ca.crt

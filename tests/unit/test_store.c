@@ -1163,6 +1163,14 @@ Test(store, reopen_keeps_everything)
 	cr_assert_eq(counter(OP_CGET, "crl"), 2);
 }
 
+static int
+util_exists_file(const char *p)
+{
+	struct stat sb;
+
+	return stat(p, &sb) == 0;
+}
+
 static ino_t
 inode_of(const char *file)
 {
@@ -1325,6 +1333,36 @@ Test(store, missing_meta_in_an_existing_store_is_corrupt)
 	cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err, sizeof(err)),
 	    ANVIL_ERR_CORRUPT, "CREATE does not paper over it");
 	free(p);
+}
+
+/* valq.db came after the store format's first files: a store made before
+ * it opens, and gains it empty; any other missing file is still damage. */
+Test(store, a_store_without_the_validation_queue_gains_it)
+{
+	char *q = store_path("valq.db"), *a = store_path("accounts.db");
+	anvil_err rc;
+	json_t *rec;
+	char *s;
+
+	put_ok(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"T\"}");
+	put_ok(STORE_VALQ, "c1", "{\"queued\":1}");
+	close_store();
+	cr_assert_eq(unlink(q), 0);
+	cr_assert_eq(reopen(), ANVIL_OK, "%s", err);
+	cr_assert(util_exists_file(q), "valq.db made again");
+	s = walk_ids(OP_EACH, STORE_VALQ, &rc);
+	cr_assert_eq(rc, ANVIL_OK);
+	cr_assert_str_eq(s, "", "the new queue is empty");
+	free(s);
+	rec = get(STORE_ACCOUNT, "a1");
+	cr_assert_not_null(rec, "the records are kept");
+	json_decref(rec);
+	put_ok(STORE_VALQ, "c2", "{\"queued\":2}");
+	close_store();
+	cr_assert_eq(unlink(a), 0);
+	cr_assert_eq(reopen(), ANVIL_ERR_CORRUPT, "accounts.db is not optional");
+	free(q);
+	free(a);
 }
 
 Test(store, flipped_bytes_in_a_data_page_are_detected)

@@ -9,6 +9,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <poll.h>
 #include <unistd.h>
 
@@ -170,4 +171,43 @@ Test(util, cloexec_all_marks_every_descriptor_above_stderr)
 	close(fds[0]);
 	close(fds[1]);
 	close(lo);
+}
+
+/* A validation child must hold no copy of its parent's sockets or locks
+ * (src/acme/validation.c): everything above stderr goes but the one kept. */
+Test(util, close_except_keeps_only_the_one_descriptor)
+{
+	int fds[4], i, st = -1;
+	pid_t pid;
+
+	for (i = 0; i < 4; i++)
+		cr_assert((fds[i] = open("/dev/null", O_RDONLY)) > 2);
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		int bad = 0;
+		util_close_except(fds[2]);
+		for (i = 0; i < 4; i++)
+			if ((fcntl(fds[i], F_GETFD) >= 0) != (i == 2))
+				bad = 1;
+		if (fcntl(2, F_GETFD) < 0)
+			bad = 1;
+		_exit(bad);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "the child saw other descriptors open, or the kept one closed");
+	pid = fork();
+	cr_assert(pid >= 0);
+	if (pid == 0) {
+		util_close_except(-1);
+		for (i = 0; i < 4; i++)
+			if (fcntl(fds[i], F_GETFD) >= 0)
+				_exit(1);
+		_exit(0);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0, "keep -1: all go");
+	for (i = 0; i < 4; i++)
+		close(fds[i]);
 }
