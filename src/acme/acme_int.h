@@ -135,9 +135,12 @@ anvil_err acme_eab_bind(struct acme_req *r, struct store_txn *txn,
 /* ------------------------------------------------------------ policy.c */
 
 /*
- * Checks one identifier (value without "*.") against the global policy
- * and the policy of the account's EAB key (either may be NULL): deny lists
- * first, then allow lists. ANVIL_ERR_REJECTEDID with why when refused.
+ * Checks one normalised identifier (value as ordered, "*." included)
+ * against the global policy and the policy of the account's EAB key
+ * (either may be NULL): deny lists first, then allow lists. A wildcard is
+ * refused when a deny pattern covers any name it stands for, and admitted
+ * only when an allow pattern covers them all. ANVIL_ERR_REJECTEDID with
+ * why when refused.
  */
 anvil_err acme_policy_check(json_t *global, json_t *key, const char *type,
     const char *value, char *why, size_t whylen);

@@ -229,8 +229,7 @@ acme_new_order(struct acme_req *r)
 		    sizeof(why));
 		if (e == ANVIL_OK)
 			e = acme_policy_check(gpol, kpol, id->type,
-			    id->value + (strncmp(id->value, "*.", 2) == 0 ? 2 :
-			    0), why, sizeof(why));
+			    id->value, why, sizeof(why));
 		if (e != ANVIL_OK) {
 			char type[96];
 			const char *val = json_string_value(json_object_get(v,
