@@ -119,6 +119,36 @@ json_t *acme_chall_json(struct acme_ctx *ctx, const char *id, json_t *rec);
 anvil_err acme_ident_normalise(json_t *id, char type[8], char value[256],
     char *why, size_t whylen);
 
+/* ------------------------------------------------------------ new_order.c */
+
+struct acme_order_ident {
+	char type[8];		/* "dns" or "ip" */
+	char value[256];	/* normalised, as ordered: "*.example.org" */
+};
+
+/*
+ * In one transaction of st, creates an order for account at now over
+ * ids[0..n) (borrowed; normalised, distinct, policy already checked):
+ * valid authorizations of the account with more than a day left are
+ * reused, others created pending. The order expires at now +
+ * ACME_ORDER_LIFETIME or with its earliest authorization, whichever comes
+ * first. Its id into order_id, its record into *order (new reference).
+ * Returns ANVIL_OK or a store, ANVIL_ERR_CRYPTO or ANVIL_ERR_NOMEM error.
+ */
+anvil_err acme_order_create(struct store *st, const char *account, time_t now,
+    const struct acme_order_ident *ids, size_t n, char order_id[23],
+    json_t **order);
+
+/* ------------------------------------------------------------ finalize.c */
+
+/*
+ * In txn: ANVIL_OK when every authorization order (borrowed record) lists
+ * is valid at now; else ANVIL_ERR_ORDERNOTREADY with why naming the first
+ * that is not and its status (expired, deactivated, missing, ...).
+ */
+anvil_err acme_order_authzs_valid(struct store_txn *txn, json_t *order,
+    time_t now, char *why, size_t whylen);
+
 /* ------------------------------------------------------------ eab.c */
 
 /*
