@@ -120,6 +120,36 @@ json_t *acme_chall_json(struct acme_ctx *ctx, const char *id, json_t *rec);
 anvil_err acme_ident_normalise(json_t *id, char type[8], char value[256],
     char *why, size_t whylen);
 
+/* ------------------------------------------------------------ new_order.c */
+
+struct acme_order_ident {
+	char type[8];		/* "dns" or "ip" */
+	char value[256];	/* normalised, as ordered: "*.example.org" */
+};
+
+/*
+ * In one transaction of st, creates an order for account at now over
+ * ids[0..n) (borrowed; normalised, distinct, policy already checked):
+ * valid authorizations of the account with more than a day left are
+ * reused, others created pending. The order expires at now +
+ * ACME_ORDER_LIFETIME or with its earliest authorization, whichever comes
+ * first. Its id into order_id, its record into *order (new reference).
+ * Returns ANVIL_OK or a store, ANVIL_ERR_CRYPTO or ANVIL_ERR_NOMEM error.
+ */
+anvil_err acme_order_create(struct store *st, const char *account, time_t now,
+    const struct acme_order_ident *ids, size_t n, char order_id[23],
+    json_t **order);
+
+/* ------------------------------------------------------------ finalize.c */
+
+/*
+ * In txn: ANVIL_OK when every authorization order (borrowed record) lists
+ * is valid at now; else ANVIL_ERR_ORDERNOTREADY with why naming the first
+ * that is not and its status (expired, deactivated, missing, ...).
+ */
+anvil_err acme_order_authzs_valid(struct store_txn *txn, json_t *order,
+    time_t now, char *why, size_t whylen);
+
 /* ------------------------------------------------------------ eab.c */
 
 /*
@@ -136,9 +166,12 @@ anvil_err acme_eab_bind(struct acme_req *r, struct store_txn *txn,
 /* ------------------------------------------------------------ policy.c */
 
 /*
- * Checks one identifier (value without "*.") against the global policy
- * and the policy of the account's EAB key (either may be NULL): deny lists
- * first, then allow lists. ANVIL_ERR_REJECTEDID with why when refused.
+ * Checks one normalised identifier (value as ordered, "*." included)
+ * against the global policy and the policy of the account's EAB key
+ * (either may be NULL): deny lists first, then allow lists. A wildcard is
+ * refused when a deny pattern covers any name it stands for, and admitted
+ * only when an allow pattern covers them all. ANVIL_ERR_REJECTEDID with
+ * why when refused.
  */
 anvil_err acme_policy_check(json_t *global, json_t *key, const char *type,
     const char *value, char *why, size_t whylen);

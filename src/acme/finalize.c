@@ -1,7 +1,9 @@
 /*
  * finalize.c - POST <base>/order/<id>/finalize (RFC 8555 §7.4): the ten
  * CSR checks, then issuance in the same transaction that makes the order
- * valid, so the reply already carries the certificate URL.
+ * valid, so the reply already carries the certificate URL. The order's
+ * authorizations are read again in that transaction: "ready" was true
+ * when the last of them became valid, and one may have expired since.
  */
 #include "config.h"
 
@@ -27,6 +29,48 @@ struct fin {
 	char err[512];
 };
 
+/*
+ * RFC 8555 §7.1.6: an order is ready once all its authorizations are
+ * valid, and §7.4 answers a finalize of an order that is not ready with
+ * orderNotReady (403). An order whose authorization has expired is no
+ * longer ready, so that is the answer here; "unauthorized" would tell the
+ * client it never proved the name, when what it needs is a new order.
+ * New orders expire with their earliest authorization (new_order.c), so
+ * this catches orders stored before that, and any authorization whose
+ * status changed under a ready order.
+ */
+anvil_err
+acme_order_authzs_valid(struct store_txn *txn, json_t *order, time_t now,
+    char *why, size_t whylen)
+{
+	json_t *ids = json_object_get(order, "authorizations"), *v;
+	size_t i;
+
+	json_array_foreach(ids, i, v) {
+		const char *aid = json_string_value(v), *st = "missing";
+		json_t *a = NULL;
+		anvil_err rc;
+
+		if (aid != NULL) {
+			rc = store_get(txn, STORE_AUTHZ, aid, &a);
+			if (rc != ANVIL_OK && rc != ANVIL_ERR_NOTFOUND)
+				return rc;
+			if (a != NULL)
+				st = acme_authz_status(a, now);
+		}
+		if (strcmp(st, "valid") != 0) {
+			snprintf(why, whylen, "order is not ready: its "
+			    "authorization for %.253s is %s; place a new order",
+			    json_string_value(json_object_get(json_object_get(
+			    a, "identifier"), "value")) ?: "?", st);
+			json_decref(a);
+			return ANVIL_ERR_ORDERNOTREADY;
+		}
+		json_decref(a);
+	}
+	return ANVIL_OK;
+}
+
 static anvil_err
 fin_fn(struct store_txn *txn, void *arg)
 {
@@ -48,6 +92,9 @@ fin_fn(struct store_txn *txn, void *arg)
 		snprintf(f->status, sizeof(f->status), "%s", st);
 		return ANVIL_ERR_ORDERNOTREADY;
 	}
+	if ((rc = acme_order_authzs_valid(txn, f->order, f->r->now, f->err,
+	    sizeof(f->err))) != ANVIL_OK)
+		return rc;
 	ca_issue_params_from_config(f->r->ctx->cfg, &p);
 	p.now = f->r->now;
 	for (tries = 0; tries < MAX_SERIAL_TRIES; tries++) {
@@ -148,7 +195,12 @@ acme_finalize(struct acme_req *r, const char *id)
 		rc = acme_fail(r, ANVIL_ERR_BADCSR, "%s", f.err);
 		goto out;
 	}
+	f.err[0] = '\0';
 	rc = store_run(r->ctx->st, 0, fin_fn, &f, NULL, 0);
+	if (rc == ANVIL_ERR_ORDERNOTREADY && f.status[0] == '\0') {
+		rc = acme_fail(r, rc, "%s", f.err);
+		goto out;
+	}
 	if (rc == ANVIL_ERR_ORDERNOTREADY) {
 		rc = acme_fail(r, rc, "order is %s, not ready", f.status);
 		goto out;

@@ -4,6 +4,7 @@
  * subproblem; an authorization reused while it is valid for the same
  * account and identifier, else created with its challenges (dns-01 only
  * for a wildcard; no dns-01 for an IP address). 201 + Location.
+ * The order expires with the earliest of its authorizations, never after.
  */
 #include "config.h"
 
@@ -15,14 +16,15 @@
 #include "core/util.h"
 
 struct ident {
-	char type[8];
-	char value[256];	/* as in the order: "*.example.org" */
+	const char *type;
+	const char *value;	/* as in the order: "*.example.org" */
 	const char *base;	/* without "*.": the authorization's value */
 	int wildcard;
 };
 
 struct neworder {
-	struct acme_req *r;
+	const char *account;
+	time_t now;
 	struct ident *ids;
 	size_t n;
 	char order_id[23];
@@ -59,12 +61,13 @@ new_challenge(struct store_txn *txn, const char *type, const char *authz,
 }
 
 /* The id of a reusable authorization, or a new one; appends order_id to
- * its "orders". *valid set when it is already valid. */
+ * its "orders". *valid set when it is already valid; its expiry into
+ * *expires. */
 static anvil_err
 authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
-    char out[23], int *valid)
+    char out[23], int *valid, json_int_t *expires)
 {
-	const char *acct = o->r->account_id;
+	const char *acct = o->account;
 	char **ids = NULL;
 	size_t n = 0, i;
 	json_t *rec = NULL, *chs, *orders;
@@ -78,10 +81,10 @@ authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
 		json_t *a = NULL;
 		if (store_get(txn, STORE_AUTHZ, ids[i], &a) != ANVIL_OK)
 			continue;
-		if (strcmp(acme_authz_status(a, o->r->now), "valid") == 0 &&
+		if (strcmp(acme_authz_status(a, o->now), "valid") == 0 &&
 		    json_is_true(json_object_get(a, "wildcard")) ==
 		    (id->wildcard != 0) && json_integer_value(json_object_get(
-		    a, "expires")) > (json_int_t)o->r->now + 86400) {
+		    a, "expires")) > (json_int_t)o->now + 86400) {
 			rec = a;
 			snprintf(out, 23, "%s", ids[i]);
 			*valid = 1;
@@ -110,7 +113,7 @@ authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
 		rec = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b, s:s, s:I, s:[]}",
 		    "id", out, "account", acct, "identifier", "type", id->type,
 		    "value", id->base, "wildcard", id->wildcard, "status",
-		    "pending", "expires", (json_int_t)(o->r->now +
+		    "pending", "expires", (json_int_t)(o->now +
 		    ACME_AUTHZ_PENDING_LIFETIME), "challenges");
 		if (rec == NULL)
 			return ANVIL_ERR_NOMEM;
@@ -131,11 +134,13 @@ authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
 		json_object_set_new(rec, "orders", orders);
 	}
 	json_array_append_new(orders, json_string(o->order_id));
+	*expires = json_integer_value(json_object_get(rec, "expires"));
 	rc = store_put(txn, STORE_AUTHZ, out, rec, 0);
 	json_decref(rec);
 	return rc;
 }
 
+/* One transaction: the order, its authorizations reused or created. */
 static anvil_err
 neworder_fn(struct store_txn *txn, void *arg)
 {
@@ -143,6 +148,7 @@ neworder_fn(struct store_txn *txn, void *arg)
 	json_t *authzs, *idents;
 	size_t i;
 	int all_valid = 1, valid;
+	json_int_t expires = (json_int_t)o->now + ACME_ORDER_LIFETIME, ae = 0;
 	anvil_err rc;
 
 	json_decref(o->order);
@@ -153,21 +159,25 @@ neworder_fn(struct store_txn *txn, void *arg)
 	idents = json_array();
 	for (i = 0; authzs && idents && i < o->n; i++) {
 		char aid[23];
-		if ((rc = authz_for(o, txn, &o->ids[i], aid, &valid))) {
+		if ((rc = authz_for(o, txn, &o->ids[i], aid, &valid, &ae))) {
 			json_decref(authzs);
 			json_decref(idents);
 			return rc;
 		}
+		/* The order ends no later than any authorization it rests on
+		 * (a reused one may have as little as a day left): an order
+		 * past that would be "ready" on an expired authorization. */
+		if (ae > 0 && ae < expires)
+			expires = ae;
 		all_valid &= valid;
 		json_array_append_new(authzs, json_string(aid));
 		json_array_append_new(idents, json_pack("{s:s, s:s}", "type",
 		    o->ids[i].type, "value", o->ids[i].value));
 	}
 	o->order = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "id",
-	    o->order_id, "account", o->r->account_id, "status",
-	    all_valid ? "ready" : "pending", "expires",
-	    (json_int_t)(o->r->now + ACME_ORDER_LIFETIME), "created",
-	    (json_int_t)o->r->now, "identifiers", idents, "authorizations",
+	    o->order_id, "account", o->account, "status",
+	    all_valid ? "ready" : "pending", "expires", expires, "created",
+	    (json_int_t)o->now, "identifiers", idents, "authorizations",
 	    authzs);
 	if (o->order == NULL)
 		return ANVIL_ERR_NOMEM;
@@ -176,18 +186,50 @@ neworder_fn(struct store_txn *txn, void *arg)
 }
 
 anvil_err
-acme_new_order(struct acme_req *r)
+acme_order_create(struct store *st, const char *account, time_t now,
+    const struct acme_order_ident *ids, size_t n, char order_id[23],
+    json_t **order)
 {
 	struct neworder o;
-	json_t *list, *v;
+	size_t i;
+	anvil_err rc;
+
+	*order = NULL;
+	memset(&o, 0, sizeof(o));
+	o.account = account;
+	o.now = now;
+	o.n = n;
+	if ((o.ids = calloc(n ? n : 1, sizeof(*o.ids))) == NULL)
+		return ANVIL_ERR_NOMEM;
+	for (i = 0; i < n; i++) {
+		o.ids[i].type = ids[i].type;
+		o.ids[i].value = ids[i].value;
+		o.ids[i].wildcard = strcmp(ids[i].type, "dns") == 0 &&
+		    strncmp(ids[i].value, "*.", 2) == 0;
+		o.ids[i].base = ids[i].value + (o.ids[i].wildcard ? 2 : 0);
+	}
+	rc = store_run(st, 0, neworder_fn, &o, NULL, 0);
+	if (rc == ANVIL_OK) {
+		snprintf(order_id, 23, "%s", o.order_id);
+		*order = o.order;
+		o.order = NULL;
+	}
+	json_decref(o.order);
+	free(o.ids);
+	return rc;
+}
+
+anvil_err
+acme_new_order(struct acme_req *r)
+{
+	struct acme_order_ident *ids = NULL;
+	json_t *list, *v, *order = NULL;
 	anvil_err rc, first = ANVIL_OK;
-	char first_why[640] = "";
+	char first_why[640] = "", order_id[23];
 	char *url = NULL;
 	json_t *gpol = NULL, *kpol = NULL;
-	size_t i, j;
+	size_t i, j, n = 0;
 
-	memset(&o, 0, sizeof(o));
-	o.r = r;
 	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
 		return rc;
 	if (r->payload == NULL)
@@ -204,7 +246,7 @@ acme_new_order(struct acme_req *r)
 	if (json_array_size(list) > ACME_MAX_IDENTIFIERS)
 		return acme_fail(r, ANVIL_ERR_REJECTEDID, "at most %d "
 		    "identifiers in one order", ACME_MAX_IDENTIFIERS);
-	if ((o.ids = calloc(json_array_size(list), sizeof(*o.ids))) == NULL)
+	if ((ids = calloc(json_array_size(list), sizeof(*ids))) == NULL)
 		return acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
 	/* Name policy: the server's, and that of the account's EAB key. */
 	if (acme_record_load(r->ctx, STORE_POLICY, "global", &gpol) !=
@@ -223,14 +265,13 @@ acme_new_order(struct acme_req *r)
 	}
 
 	json_array_foreach(list, i, v) {
-		struct ident *id = &o.ids[o.n];
+		struct acme_order_ident *id = &ids[n];
 		char why[300];
 		anvil_err e = acme_ident_normalise(v, id->type, id->value, why,
 		    sizeof(why));
 		if (e == ANVIL_OK)
 			e = acme_policy_check(gpol, kpol, id->type,
-			    id->value + (strncmp(id->value, "*.", 2) == 0 ? 2 :
-			    0), why, sizeof(why));
+			    id->value, why, sizeof(why));
 		if (e != ANVIL_OK) {
 			char type[96];
 			const char *val = json_string_value(json_object_get(v,
@@ -254,14 +295,12 @@ acme_new_order(struct acme_req *r)
 			}
 			continue;
 		}
-		id->wildcard = strncmp(id->value, "*.", 2) == 0;
-		id->base = id->value + (id->wildcard ? 2 : 0);
-		for (j = 0; j < o.n; j++)
-			if (strcmp(o.ids[j].type, id->type) == 0 &&
-			    strcmp(o.ids[j].value, id->value) == 0)
+		for (j = 0; j < n; j++)
+			if (strcmp(ids[j].type, id->type) == 0 &&
+			    strcmp(ids[j].value, id->value) == 0)
 				break;
-		if (j == o.n)
-			o.n++;
+		if (j == n)
+			n++;
 	}
 	if (first != ANVIL_OK) {
 		size_t nsub = json_array_size(r->subproblems);
@@ -269,23 +308,24 @@ acme_new_order(struct acme_req *r)
 		    "several identifiers refused, first: " : "", first_why);
 		goto out;
 	}
-	rc = store_run(r->ctx->st, 0, neworder_fn, &o, NULL, 0);
+	rc = acme_order_create(r->ctx->st, r->account_id, r->now, ids, n,
+	    order_id, &order);
 	if (rc != ANVIL_OK) {
 		rc = acme_fail(r, rc, "cannot create the order");
 		goto out;
 	}
-	if ((url = acme_url(r->ctx, "/order/%s", o.order_id)) == NULL ||
+	if ((url = acme_url(r->ctx, "/order/%s", order_id)) == NULL ||
 	    acme_location(r, url) != ANVIL_OK) {
 		rc = acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	rc = acme_reply_json(r, 201, acme_order_json(r->ctx, o.order_id,
-	    o.order, r->now));
+	rc = acme_reply_json(r, 201, acme_order_json(r->ctx, order_id, order,
+	    r->now));
 out:
 	json_decref(gpol);
 	json_decref(kpol);
 	free(url);
-	free(o.ids);
-	json_decref(o.order);
+	free(ids);
+	json_decref(order);
 	return rc;
 }

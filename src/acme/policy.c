@@ -5,7 +5,8 @@
  * "anvil-admin policy". A dns pattern "example.org" covers the name and
  * every name below it; an ip pattern is an address or a network
  * (address/prefix). Deny wins; a non-empty allow list admits only what it
- * covers.
+ * covers. A wildcard is refused when a deny pattern covers any name it
+ * stands for (see covers_some).
  */
 #include "config.h"
 
@@ -94,8 +95,44 @@ covers(const char *p, const char *type, const char *value)
 	return rest == 0 || ((a[full] ^ n[full]) & (0xff << (8 - rest))) == 0;
 }
 
+/*
+ * A wildcard "*.B" stands for every name one label below B (RFC 8555
+ * §7.1.3; a certificate for it matches exactly one label, RFC 6125
+ * §6.4.3), never B itself nor a.b.B. A pattern P covers P and every name
+ * below it. So, for a deny pattern P:
+ *   - P is B or above B: every name *.B stands for is below P: refused;
+ *   - P is one label below B (x.B): x.B is one of those names: refused,
+ *     and with it *.B, although the base B is not covered (issue 16,
+ *     finding 3: "deny secret.example.test" let "*.example.test" through);
+ *   - P is two or more labels below B (a.b.B): no name *.B stands for is
+ *     P or below it: admitted;
+ *   - P elsewhere: admitted.
+ * For an allow list every name *.B stands for must be covered; the labels
+ * are unbounded and the list is finite, so that holds exactly when one
+ * pattern covers B itself, which is the check on the base (an
+ * "allow x.B" admits x.B, not *.B).
+ * Patterns are as acme_policy_pattern_ok() admits them: "*." and leading
+ * dots are refused there, so no pattern form escapes this reasoning.
+ */
 static int
-any_covers(json_t *list, const char *type, const char *value,
+covers_some(const char *p, const char *type, const char *value,
+    int wildcard)
+{
+	size_t pl, vl;
+
+	if (covers(p, type, value))
+		return 1;
+	if (!wildcard || strcmp(type, "dns") != 0)
+		return 0;
+	pl = strlen(p);
+	vl = strlen(value);
+	return pl > vl + 1 && p[pl - vl - 1] == '.' &&
+	    strcasecmp(p + pl - vl, value) == 0 &&
+	    memchr(p, '.', pl - vl - 1) == NULL;
+}
+
+static int
+any_covers(json_t *list, const char *type, const char *value, int wildcard,
     const char **which)
 {
 	json_t *v;
@@ -103,7 +140,7 @@ any_covers(json_t *list, const char *type, const char *value,
 
 	json_array_foreach(list, i, v) {
 		const char *p = json_string_value(v);
-		if (p != NULL && covers(p, type, value)) {
+		if (p != NULL && covers_some(p, type, value, wildcard)) {
 			*which = p;
 			return 1;
 		}
@@ -117,23 +154,29 @@ acme_policy_check(json_t *global, json_t *key, const char *type,
 {
 	json_t *pols[2] = { global, key };
 	const char *names[2] = { "the server's", "your account key's" };
-	const char *which = NULL;
-	int i;
+	const char *which = NULL, *base = value;
+	int i, wild = 0;
 
+	if (strcmp(type, "dns") == 0 && strncmp(value, "*.", 2) == 0) {
+		base = value + 2;
+		wild = 1;
+	}
 	for (i = 0; i < 2; i++)
 		if (pols[i] != NULL && any_covers(json_object_get(pols[i],
-		    "deny"), type, value, &which)) {
-			snprintf(why, whylen, "%s policy forbids %s (deny %s)",
-			    names[i], value, which);
+		    "deny"), type, base, wild, &which)) {
+			snprintf(why, whylen, "%s policy forbids %s (deny %s%s)",
+			    names[i], value, which, wild && !covers(which,
+			    type, base) ? ", a name the wildcard covers" : "");
 			return ANVIL_ERR_REJECTEDID;
 		}
 	for (i = 0; i < 2; i++) {
 		json_t *allow = pols[i] ? json_object_get(pols[i], "allow") :
 		    NULL;
 		if (json_array_size(allow) > 0 && !any_covers(allow, type,
-		    value, &which)) {
-			snprintf(why, whylen, "%s policy does not allow %s",
-			    names[i], value);
+		    base, 0, &which)) {
+			snprintf(why, whylen, "%s policy does not allow %s%s",
+			    names[i], value, wild ? ": a wildcard needs every "
+			    "name below its base allowed" : "");
 			return ANVIL_ERR_REJECTEDID;
 		}
 	}

@@ -32,8 +32,8 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 	(void)argc;
 	(void)argv;
 	log_init("fuzz", LOG_LVL_ERR, 0);
-	policy = json_loads("{\"deny\": [\"dns:*.bad.example\", "
-	    "\"ip:10.0.0.0/8\"], \"allow\": []}", 0, NULL);
+	policy = json_loads("{\"deny\": [\"bad.example\", "
+	    "\"secret.good.example\", \"10.0.0.0/8\"], \"allow\": []}", 0, NULL);
 	if (policy == NULL)
 		abort();
 	return 0;
@@ -114,8 +114,8 @@ order_payload(json_t *p, struct ca_ident *ids, char (*vals)[256], size_t max)
 		FUZZ_ASSERT(strcmp(type, "dns") == 0 ||
 		    strcmp(type, "ip") == 0);
 		FUZZ_ASSERT(strlen(value) < 256);
-		e = acme_policy_check(policy, NULL, type, value +
-		    (strncmp(value, "*.", 2) == 0 ? 2 : 0), why, sizeof(why));
+		e = acme_policy_check(policy, NULL, type, value, why,
+		    sizeof(why));
 		if (e != ANVIL_OK || n >= max)
 			continue;
 		ids[n].type = strcmp(type, "ip") == 0 ? CA_IDENT_IP :

@@ -95,6 +95,34 @@ write("payloads/new-order.json", json.dumps({"identifiers": [
     {"type": "dns", "value": "xn--bcher-kva.example"},
     {"type": "ip", "value": "192.0.2.1"},
     {"type": "ip", "value": "2001:db8::1"}]}))
+# Issue 16: identifier forms that once slipped past policy. Addresses in
+# IPv6 clothing (mapped, compatible, NAT64), names that are numbers to
+# resolvers, and wildcards against fuzz_payloads.c's deny list
+# (bad.example, secret.good.example, 10.0.0.0/8).
+write("payloads/new-order-v4-in-v6.json", json.dumps({"identifiers": [
+    {"type": "ip", "value": "::ffff:127.0.0.1"},
+    {"type": "ip", "value": "::ffff:a00:1"},
+    {"type": "ip", "value": "::10.0.0.1"},
+    {"type": "ip", "value": "64:ff9b::10.0.0.1"},
+    {"type": "ip", "value": "64:ff9b:1::a00:1"},
+    {"type": "ip", "value": "::1"}]}))
+write("payloads/new-order-numeric-names.json", json.dumps({"identifiers": [
+    {"type": "dns", "value": "0x7f000001"},
+    {"type": "dns", "value": "0x7f.1"},
+    {"type": "dns", "value": "0x7f.0.0.1"},
+    {"type": "dns", "value": "2130706433"},
+    {"type": "dns", "value": "017700000001"},
+    {"type": "dns", "value": "127.1"},
+    {"type": "dns", "value": "example.123"},
+    {"type": "dns", "value": "example.0x1f"},
+    {"type": "dns", "value": "123.example.org"}]}))
+write("payloads/new-order-wildcards.json", json.dumps({"identifiers": [
+    {"type": "dns", "value": "*.good.example"},
+    {"type": "dns", "value": "*.secret.good.example"},
+    {"type": "dns", "value": "*.other.good.example"},
+    {"type": "dns", "value": "*.bad.example"},
+    {"type": "dns", "value": "*.0x7f000001"},
+    {"type": "dns", "value": "*.10.0.0.1"}]}))
 write("payloads/finalize.json", json.dumps({"csr": b64u(csr), "identifiers": [
     {"type": "dns", "value": "example.org"}, {"type": "dns", "value": "*.example.org"},
     {"type": "ip", "value": "192.0.2.1"}, {"type": "ip", "value": "2001:db8::1"}]}))

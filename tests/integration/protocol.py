@@ -1467,6 +1467,99 @@ def test_more_orders(A):
           "the order of a deactivated authz is invalid", r)
 
 
+# --------------------------------------------------------------------------
+# Issue 16 (outside audit): identifiers that slipped past name policy.
+
+ADMIN = os.path.join(os.environ.get("top_builddir") or ".", "anvil-admin")
+ADMIN_CONF = os.path.join(DATA, "anvil.conf")
+
+
+def audit_policy(op, pattern):
+    """anvil-admin policy OP PATTERN on the running server's store (the
+    server reads the policy on every newOrder); True when it worked."""
+    p = subprocess.run([ADMIN, "--config", ADMIN_CONF, "policy", op,
+                        pattern], stdin=subprocess.DEVNULL,
+                       capture_output=True, timeout=30)
+    if p.returncode != 0:
+        fail("anvil-admin policy %s %s: exit %d: %s" % (
+            op, pattern, p.returncode, p.stderr.decode(errors="replace")))
+        return False
+    return True
+
+
+def audit_refused(A, ident, detail_has, what):
+    """newOrder for one identifier: 400 rejectedIdentifier, the detail and
+    the one subproblem naming it, and nothing stored."""
+    with store_unchanged("newOrder for %s %s (%s)" % (
+            ident["type"], ident["value"], what)):
+        r = identifiers_order(A, [ident])
+        if expect_problem(r, 400, "rejectedIdentifier", "%s %r: %s" % (
+                ident["type"], ident["value"], what), detail_has):
+            subs = r.json().get("subproblems") or []
+            check(len(subs) == 1 and subs[0].get("identifier") == ident and
+                  subs[0].get("type") == ERR + "rejectedIdentifier",
+                  "%r: one subproblem naming it" % ident["value"], r)
+
+
+def test_audit_identifiers(A):
+    """Findings 2, 3 and 5: each attack from outside, through the server,
+    with the policy set by anvil-admin as an operator would."""
+    def dns(v):
+        return {"type": "dns", "value": v}
+
+    def ip(v):
+        return {"type": "ip", "value": v}
+
+    # Finding 2: IPv4 in IPv6 form past "deny 127.0.0.0/8". The refusal
+    # names the IPv4 form to order instead.
+    if audit_policy("deny", "127.0.0.0/8"):
+        try:
+            audit_refused(A, ip("127.0.0.1"), "deny 127.0.0.0/8",
+                          "the denied network itself")
+            for v, what in (("::ffff:127.0.0.1", "IPv4-mapped"),
+                            ("::ffff:7f00:1", "IPv4-mapped, hex"),
+                            ("::127.0.0.1", "IPv4-compatible"),
+                            ("64:ff9b::7f00:1", "NAT64 well-known prefix")):
+                audit_refused(A, ip(v), "127.0.0.1", what)
+        finally:
+            audit_policy("remove", "127.0.0.0/8")
+    # Refused without any policy too: they never name an IPv6 host.
+    audit_refused(A, ip("::ffff:192.0.2.1"), "192.0.2.1",
+                  "IPv4-mapped, no policy")
+
+    # Finding 3: a wildcard over a denied name one label below its base.
+    if audit_policy("deny", "secret.audit.test"):
+        try:
+            audit_refused(A, dns("*.audit.test"), "secret.audit.test",
+                          "wildcard covering a denied name")
+            audit_refused(A, dns("*.Audit.TEST"), "secret.audit.test",
+                          "the same, mixed case")
+            audit_refused(A, dns("*.secret.audit.test"), "secret.audit.test",
+                          "wildcard below a denied name")
+            r = identifiers_order(A, [dns("*.other.audit.test")])
+            expect_json(r, 201, "wildcard beside the denied name: 201")
+        finally:
+            audit_policy("remove", "secret.audit.test")
+    if audit_policy("deny", "a.b.audit.test"):
+        try:
+            r = identifiers_order(A, [dns("*.audit.test")])
+            expect_json(r, 201, "deny two labels below a wildcard's base "
+                        "does not refuse it: 201")
+            audit_refused(A, dns("*.b.audit.test"), "a.b.audit.test",
+                          "deny one label below this wildcard's base")
+        finally:
+            audit_policy("remove", "a.b.audit.test")
+
+    # Finding 5: names that resolvers and libcurl read as addresses.
+    for v, has in (("0x7f000001", "127.0.0.1"), ("0x7f.1", "127.0.0.1"),
+                   ("0x7f.0.0.1", "127.0.0.1"), ("2130706433", "127.0.0.1"),
+                   ("017700000001", "127.0.0.1"), ("127.1", "127.0.0.1"),
+                   ("1.2.3.4", "1.2.3.4"), ("*.0x7f000001", "127.0.0.1"),
+                   ("example.123", "last label"),
+                   ("example.0x1f", "last label")):
+        audit_refused(A, dns(v), has, "a number as a dns name")
+
+
 def test_key_types():
     """Accounts with every accepted algorithm: each signs, and an http-01
     validation with its key authorization (the server's RFC 7638
@@ -1884,6 +1977,7 @@ def main():
         test_ip_issue(A, ip_order)
         test_dns01_wildcard(A, wild)
         test_tlsalpn(A, B)
+        test_audit_identifiers(A)
     finally:
         srv.shutdown()
         alpn.set()
