@@ -1853,6 +1853,65 @@ def test_revocation(A, B, cert1, names):
             "issued, signed by its key: refused (%d)" % r.status_code, r)
 
 
+# --------------------------------------------------------------------------
+# Issue 16: findings of the outside security audit
+
+def test_audit_keychange():
+    """Finding 7: every MUST of RFC 8555 7.3.5 on the inner JWS is
+    enforced, the nonce one included; a refused keyChange writes nothing
+    and leaves the old key working."""
+    kc = C.dir["keyChange"]
+    K = Account()
+    if K.register().status_code != 201:
+        fail("keyChange audit: account")
+        return
+    old, new = K.key, ec_key()
+
+    def inner(extra=None, drop=(), payload=None, key=new, signer=None):
+        prot = {"alg": alg_of(key), "jwk": jwk_of(key), "url": kc}
+        prot.update(extra or {})
+        for k in drop:
+            prot.pop(k, None)
+        if payload is None:
+            payload = {"account": K.kid, "oldKey": jwk_of(old)}
+        return make_jws(key, prot, payload,
+                        (lambda data: sign(signer, data)) if signer else None)
+    rows = [
+        ("inner JWS with a fresh nonce (7.3.5: MUST NOT)",
+         lambda: inner({"nonce": C.nonce()}), "nonce"),
+        ("inner JWS with a nonce that is no nonce",
+         lambda: inner({"nonce": "x"}), "nonce"),
+        ("inner JWS with a non-string nonce",
+         lambda: inner({"nonce": 1}), "nonce"),
+        ("inner JWS by kid, no jwk",
+         lambda: inner({"kid": K.kid}, drop=("jwk",)), "jwk"),
+        ("inner JWS with both jwk and kid",
+         lambda: inner({"kid": K.kid}), "jwk"),
+        ("inner JWS without url", lambda: inner(drop=("url",)), "url"),
+        ("inner JWS not signed by its jwk",
+         lambda: inner(signer=ec_key()), None),
+        ("inner payload without account",
+         lambda: inner(payload={"oldKey": jwk_of(old)}), "account"),
+        ("inner payload without oldKey",
+         lambda: inner(payload={"account": K.kid}), "oldKey"),
+        ("inner payload not JSON", lambda: inner(payload="not json"), None),
+        ("new key is the old key", lambda: inner(key=old), None),
+    ]
+    for what, build, detail in rows:
+        with store_unchanged("keyChange audit: " + what):
+            r = K.post(kc, build())
+            expect_problem(r, 400, "malformed", "keyChange audit: %s" % what,
+                           detail_has=detail)
+    r = K.get(K.kid)
+    expect_json(r, 200, "keyChange audit: the old key still works")
+    r = K.post(kc, inner())
+    expect_json(r, 200, "keyChange audit: the same change without the "
+                "inner nonce: 200")
+    K.key = new
+    r = K.get(K.kid)
+    expect_json(r, 200, "keyChange audit: the new key works")
+
+
 def main():
     srv = start_http01()
     alpn = start_tlsalpn01()
@@ -1884,6 +1943,7 @@ def main():
         test_ip_issue(A, ip_order)
         test_dns01_wildcard(A, wild)
         test_tlsalpn(A, B)
+        test_audit_keychange()
     finally:
         srv.shutdown()
         alpn.set()
