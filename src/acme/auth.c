@@ -13,6 +13,7 @@
 #include <strings.h>
 
 #include "acme/acme_int.h"
+#include "core/log.h"
 
 struct load_arg {
 	enum store_kind kind;
@@ -148,8 +149,11 @@ acme_auth(struct acme_req *r, enum acme_auth_key how)
 		jwk = json_object_get(r->account, "jwk");
 		if (jose_jwk_import(jwk, &acct_key, err, sizeof(err)) !=
 		    ANVIL_OK) {
+			/* A damaged record is ours to fix, not the client's
+			 * to read about: the why goes to the log only. */
+			log_err("account %s: jose_jwk_import: %s", id, err);
 			rc = acme_fail(r, ANVIL_ERR_STORE, "stored account key "
-			    "unreadable: %s", err);
+			    "unreadable");
 			goto out;
 		}
 		if ((r->account_id = strdup(id)) == NULL) {
@@ -188,10 +192,22 @@ acme_auth(struct acme_req *r, enum acme_auth_key how)
 		json_error_t jerr;
 		r->payload = json_loadb((const char *)r->jws->payload,
 		    r->jws->payload_len, JSON_REJECT_DUPLICATES, &jerr);
-		if (r->payload == NULL || !json_is_object(r->payload)) {
+		if (r->payload == NULL) {
+			/* jansson's text names its parser's state: log it,
+			 * and tell the client where in its own bytes. */
+			log_info("json_loadb (payload): %s", jerr.text);
+			if (json_error_code(&jerr) == json_error_duplicate_key)
+				rc = acme_fail(r, ANVIL_ERR_MALFORMED,
+				    "payload has a duplicate member");
+			else
+				rc = acme_fail(r, ANVIL_ERR_MALFORMED,
+				    "payload is not valid JSON (line %d, "
+				    "column %d)", jerr.line, jerr.column);
+			goto out;
+		}
+		if (!json_is_object(r->payload)) {
 			rc = acme_fail(r, ANVIL_ERR_MALFORMED, "payload is not "
-			    "a JSON object%s%s", r->payload ? "" : ": ",
-			    r->payload ? "" : jerr.text);
+			    "a JSON object");
 			goto out;
 		}
 	}

@@ -206,8 +206,10 @@ acme_finalize(struct acme_req *r, const char *id)
 		goto out;
 	}
 	if (rc != ANVIL_OK) {
-		rc = acme_fail(r, rc, "issuance failed%s%s", f.err[0] ? ": " :
-		    "", f.err);
+		/* f.err may hold GnuTLS's text (ca_gnutls_err): log only. */
+		if (f.err[0] != '\0')
+			log_warn("order %s: ca_issue: %s", id, f.err);
+		rc = acme_fail(r, rc, "issuance failed");
 		goto out;
 	}
 	if ((url = acme_url(r->ctx, "/order/%s", id)) != NULL)

@@ -65,6 +65,17 @@ acme_key_change(struct acme_req *r)
 		    "inner JWS: %s", err);
 		goto out;
 	}
+	/*
+	 * RFC 8555 §7.3.5: "The inner JWS MUST NOT have a "nonce" header
+	 * parameter." The outer JWS already carried the one nonce; an inner
+	 * one would be a second anti-replay token nobody spends.
+	 */
+	if (inner->nonce != NULL) {
+		rc = acme_fail(r, ANVIL_ERR_MALFORMED, "inner JWS must not "
+		    "carry a \"nonce\" header parameter (RFC 8555 section "
+		    "7.3.5)");
+		goto out;
+	}
 	if (inner->jwk == NULL || inner->kid != NULL) {
 		rc = acme_fail(r, ANVIL_ERR_MALFORMED, "inner JWS must carry "
 		    "the new key as jwk");

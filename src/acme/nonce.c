@@ -31,6 +31,9 @@
  * The key lives in data_dir/nonce.key (0600). Two processes creating it at
  * once must end with one key: write a temporary file, then link() it into
  * place, which fails if the other won; then read what is there.
+ * The temporary file gets a name nobody can guess and is created by
+ * mkostemp (O_CREAT|O_EXCL, 0600), so a file or symlink planted beside the
+ * key is never opened, truncated or written through.
  */
 anvil_err
 acme_nonce_key_load(struct acme_ctx *ctx, char *err, size_t errlen)
@@ -47,13 +50,19 @@ acme_nonce_key_load(struct acme_ctx *ctx, char *err, size_t errlen)
 	rc = util_read_file(path, ACME_NONCE_KEY_LEN, &buf, &len, err, errlen);
 	if (rc == ANVIL_ERR_NOTFOUND) {
 		if (util_random(key, sizeof(key)) != ANVIL_OK ||
-		    asprintf(&tmp, "%s.%ld", path, (long)getpid()) < 0) {
+		    asprintf(&tmp, "%s.tmp-XXXXXX", path) < 0) {
 			tmp = NULL;
 			rc = errf(err, errlen, ANVIL_ERR_CRYPTO, "nonce key");
 			goto out;
 		}
-		fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0600);
-		if (fd < 0 || write(fd, key, sizeof(key)) != sizeof(key) ||
+		if ((fd = mkostemp(tmp, O_CLOEXEC)) < 0) {
+			rc = errf(err, errlen, ANVIL_ERR_IO, "%s: %s", tmp,
+			    strerror(errno));
+			free(tmp);
+			tmp = NULL;	/* nothing of ours to unlink */
+			goto out;
+		}
+		if (write(fd, key, sizeof(key)) != sizeof(key) ||
 		    fsync(fd) != 0) {
 			rc = errf(err, errlen, ANVIL_ERR_IO, "%s: %s", tmp,
 			    strerror(errno));

@@ -5,7 +5,11 @@
  * certificate (ca.crt DER, ca.pem) into the publish folder, each by a
  * temporary file and rename. Every run signs a new CRL, so a run well
  * before nextUpdate keeps the CRL fresh even when nothing changed.
- * Runs under a lock on the folder, so two at once write in number order.
+ * Runs under a lock in data_dir (anvil-crl.lock), so two at once, into
+ * one folder or two, take turns and write in number order. The lock is
+ * not in the publish folder: that folder is served, and whoever can write
+ * there could plant a symlink for our O_CREAT to follow; data_dir is 0700
+ * and never served (README.md).
  *
  * Exit codes: 0 written, 1 failed (reason on stderr), 2 usage, 3 config.
  */
@@ -18,6 +22,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -123,6 +128,63 @@ out:
 	return rc;
 }
 
+/*
+ * One anvil-crl at a time per store, whatever its --out: the CRL number
+ * is the store's, and the newest number must be the one left published.
+ * Returns the locked descriptor (held until exit), or -1 with err set.
+ * O_NOFOLLOW and the fstat refuse anything but a plain file of ours.
+ */
+static int
+lock_store(const char *data_dir, char *err, size_t errlen)
+{
+	struct stat sb;
+	char *path = NULL;
+	int fd = -1, ret = -1;
+
+	if (util_mkdir_p(data_dir, 0700, err, errlen) != ANVIL_OK)
+		goto out;
+	if ((path = util_path_join(data_dir, "anvil-crl.lock")) == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto out;
+	}
+	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
+	    0600);
+	if (fd < 0) {
+		snprintf(err, errlen, "lock %s: %s", path, strerror(errno));
+		goto out;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
+		snprintf(err, errlen, "lock %s: not a regular file", path);
+		goto out;
+	}
+	if (flock(fd, LOCK_EX) != 0) {
+		snprintf(err, errlen, "lock %s: %s", path, strerror(errno));
+		goto out;
+	}
+	ret = fd;
+	fd = -1;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(path);
+	return ret;
+}
+
+/*
+ * Earlier versions locked dir/.anvil-crl.lock inside the publish folder,
+ * where the web server served it. Remove that name; unlink() removes a
+ * symlink itself, never what it points at.
+ */
+static void
+drop_old_lock(const char *dir)
+{
+	char *path = util_path_join(dir, ".anvil-crl.lock");
+
+	if (path != NULL && unlink(path) != 0 && errno != ENOENT)
+		log_warn("cannot remove %s: %s", path, strerror(errno));
+	free(path);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -138,7 +200,7 @@ main(int argc, char **argv)
 	struct store *st = NULL;
 	struct crl_job job;
 	const char *config_path = NULL, *out = NULL;
-	char err[1024] = "", *lockpath = NULL;
+	char err[1024] = "";
 	int c, quiet = 0, status = EXIT_FAIL, lockfd = -1;
 	anvil_err rc;
 
@@ -175,14 +237,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
-	/* One anvil-crl at a time per folder: numbers are written in order. */
-	if ((lockpath = util_path_join(out, ".anvil-crl.lock")) == NULL ||
-	    (lockfd = open(lockpath, O_RDWR | O_CREAT | O_CLOEXEC, 0600)) < 0 ||
-	    flock(lockfd, LOCK_EX) != 0) {
-		fprintf(stderr, "anvil-crl: lock %s: %s\n", lockpath ?
-		    lockpath : out, strerror(errno));
+	if ((lockfd = lock_store(cfg->data_dir, err, sizeof(err))) < 0) {
+		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
+	drop_old_lock(out);
 	if ((rc = ca_load_or_generate(cfg, &job.ca, err, sizeof(err)))) {
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
@@ -215,7 +274,6 @@ main(int argc, char **argv)
 done:
 	if (lockfd >= 0)
 		close(lockfd);
-	free(lockpath);
 	ca_crl_free(job.crl);
 	store_close(st);
 	ca_free(job.ca);

@@ -18,6 +18,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "core/log.h"
 #include "jose/jose.h"
 
 struct jose_jwk {
@@ -109,6 +110,23 @@ set_b64u(json_t *obj, const char *name, const unsigned char *p, size_t len)
 	return rc;
 }
 
+/*
+ * A failed GnuTLS call: its text goes to the log under the call's name,
+ * err gets ours (why), since err may end up in a problem document
+ * (src/acme/auth.c) and GnuTLS's wording is not for clients
+ * (src/core/error.h).
+ */
+static anvil_err
+lib_err(char *err, size_t errlen, anvil_err code, const char *call, int ret,
+    const char *why)
+{
+	if (code == ANVIL_ERR_CRYPTO)
+		log_warn("%s: %s", call, gnutls_strerror(ret));
+	else
+		log_info("%s: %s", call, gnutls_strerror(ret));
+	return errf(err, errlen, code, "%s", why);
+}
+
 /* A new key with an empty pubkey and canonical object {"kty": kty}. */
 static anvil_err
 jwk_alloc(enum jose_kty kty, const char *kty_name, struct jose_jwk **out,
@@ -124,8 +142,8 @@ jwk_alloc(enum jose_kty kty, const char *kty_name, struct jose_jwk **out,
 	if ((ret = gnutls_pubkey_init(&k->pub)) < 0) {
 		k->pub = NULL;
 		jose_jwk_free(k);
-		return errf(err, errlen, ANVIL_ERR_CRYPTO,
-		    "gnutls_pubkey_init: %s", gnutls_strerror(ret));
+		return lib_err(err, errlen, ANVIL_ERR_CRYPTO,
+		    "gnutls_pubkey_init", ret, "cannot set up a public key");
 	}
 	if ((k->canon = json_object()) == NULL ||
 	    json_object_set_new(k->canon, "kty", json_string(kty_name)) != 0) {
@@ -175,8 +193,8 @@ jwk_new_rsa(const unsigned char *n, size_t nlen, const unsigned char *e,
 	de.data = (unsigned char *)e;
 	de.size = (unsigned int)elen;
 	if ((ret = gnutls_pubkey_import_rsa_raw(k->pub, &dn, &de)) < 0) {
-		rc = errf(err, errlen, ANVIL_ERR_BADPUBKEY,
-		    "gnutls_pubkey_import_rsa_raw: %s", gnutls_strerror(ret));
+		rc = lib_err(err, errlen, ANVIL_ERR_BADPUBKEY,
+		    "gnutls_pubkey_import_rsa_raw", ret, "RSA key refused");
 		goto out;
 	}
 	if ((rc = set_b64u(k->canon, "n", n, nlen)) != ANVIL_OK ||
@@ -209,8 +227,8 @@ jwk_new_ec(const struct ec_curve *c, const unsigned char *x,
 	dy.size = (unsigned int)c->size;
 	if ((ret = gnutls_pubkey_import_ecc_raw(k->pub, c->curve, &dx,
 	    &dy)) < 0) {
-		rc = errf(err, errlen, ANVIL_ERR_BADPUBKEY,
-		    "gnutls_pubkey_import_ecc_raw: %s", gnutls_strerror(ret));
+		rc = lib_err(err, errlen, ANVIL_ERR_BADPUBKEY,
+		    "gnutls_pubkey_import_ecc_raw", ret, "EC key refused");
 		goto out;
 	}
 	/*
@@ -255,8 +273,8 @@ jwk_new_ed25519(const unsigned char *x, struct jose_jwk **out, char *err,
 	dx.size = ED25519_LEN;
 	if ((ret = gnutls_pubkey_import_ecc_raw(k->pub,
 	    GNUTLS_ECC_CURVE_ED25519, &dx, NULL)) < 0) {
-		rc = errf(err, errlen, ANVIL_ERR_BADPUBKEY,
-		    "gnutls_pubkey_import_ecc_raw: %s", gnutls_strerror(ret));
+		rc = lib_err(err, errlen, ANVIL_ERR_BADPUBKEY,
+		    "gnutls_pubkey_import_ecc_raw", ret, "Ed25519 key refused");
 		goto out;
 	}
 	if (json_object_set_new(k->canon, "crv", json_string("Ed25519")) != 0) {
@@ -451,9 +469,9 @@ jose_jwk_from_pubkey(gnutls_pubkey_t pub, struct jose_jwk **out, char *err,
 	switch (alg) {
 	case GNUTLS_PK_RSA:
 		if ((ret = gnutls_pubkey_export_rsa_raw2(pub, &a, &b, 0)) < 0) {
-			rc = errf(err, errlen, ANVIL_ERR_CRYPTO,
-			    "gnutls_pubkey_export_rsa_raw2: %s",
-			    gnutls_strerror(ret));
+			rc = lib_err(err, errlen, ANVIL_ERR_CRYPTO,
+			    "gnutls_pubkey_export_rsa_raw2", ret,
+			    "RSA key unreadable");
 			goto out;
 		}
 		rc = jwk_new_rsa(a.data, a.size, b.data, b.size, out, err,
@@ -462,9 +480,9 @@ jose_jwk_from_pubkey(gnutls_pubkey_t pub, struct jose_jwk **out, char *err,
 	case GNUTLS_PK_ECDSA:
 		if ((ret = gnutls_pubkey_export_ecc_raw2(pub, &curve, &a, &b,
 		    0)) < 0) {
-			rc = errf(err, errlen, ANVIL_ERR_CRYPTO,
-			    "gnutls_pubkey_export_ecc_raw2: %s",
-			    gnutls_strerror(ret));
+			rc = lib_err(err, errlen, ANVIL_ERR_CRYPTO,
+			    "gnutls_pubkey_export_ecc_raw2", ret,
+			    "EC key unreadable");
 			goto out;
 		}
 		if ((c = ec_by_gnutls(curve)) == NULL) {
@@ -484,9 +502,9 @@ jose_jwk_from_pubkey(gnutls_pubkey_t pub, struct jose_jwk **out, char *err,
 	case GNUTLS_PK_EDDSA_ED25519:
 		if ((ret = gnutls_pubkey_export_ecc_raw2(pub, &curve, &a, &b,
 		    0)) < 0) {
-			rc = errf(err, errlen, ANVIL_ERR_CRYPTO,
-			    "gnutls_pubkey_export_ecc_raw2: %s",
-			    gnutls_strerror(ret));
+			rc = lib_err(err, errlen, ANVIL_ERR_CRYPTO,
+			    "gnutls_pubkey_export_ecc_raw2", ret,
+			    "Ed25519 key unreadable");
 			goto out;
 		}
 		if (a.size != ED25519_LEN) {

@@ -14,6 +14,7 @@
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
 
+#include "core/log.h"
 #include "jose/jose.h"
 
 /* Defence in depth: the HTTP layer bounds request bodies before this. */
@@ -320,8 +321,13 @@ jose_jws_verify(const struct jose_jws *jws, const struct jose_jwk *key,
 		s.data = jws->sig + a->rs_size;
 		s.size = (unsigned int)a->rs_size;
 		if ((ret = gnutls_encode_rs_value(&der, &r, &s)) < 0) {
+			/* err may reach a client: GnuTLS's text goes to the
+			 * log only (src/core/error.h). */
+			log_warn("gnutls_encode_rs_value: %s",
+			    gnutls_strerror(ret));
 			rc = errf(err, errlen, ANVIL_ERR_CRYPTO,
-			    "gnutls_encode_rs_value: %s", gnutls_strerror(ret));
+			    "JWS verification error: cannot encode the %s "
+			    "signature", a->name);
 			goto out;
 		}
 		sig = der;

@@ -1946,6 +1946,141 @@ def test_revocation(A, B, cert1, names):
             "issued, signed by its key: refused (%d)" % r.status_code, r)
 
 
+# --------------------------------------------------------------------------
+# Issue 16: findings of the outside security audit
+
+def test_audit_keychange():
+    """Every MUST of RFC 8555 7.3.5 on the inner JWS is
+    enforced, the nonce one included; a refused keyChange writes nothing
+    and leaves the old key working."""
+    kc = C.dir["keyChange"]
+    K = Account()
+    if K.register().status_code != 201:
+        fail("keyChange audit: account")
+        return
+    old, new = K.key, ec_key()
+
+    def inner(extra=None, drop=(), payload=None, key=new, signer=None):
+        prot = {"alg": alg_of(key), "jwk": jwk_of(key), "url": kc}
+        prot.update(extra or {})
+        for k in drop:
+            prot.pop(k, None)
+        if payload is None:
+            payload = {"account": K.kid, "oldKey": jwk_of(old)}
+        return make_jws(key, prot, payload,
+                        (lambda data: sign(signer, data)) if signer else None)
+    rows = [
+        ("inner JWS with a fresh nonce (7.3.5: MUST NOT)",
+         lambda: inner({"nonce": C.nonce()}), "nonce"),
+        ("inner JWS with a nonce that is no nonce",
+         lambda: inner({"nonce": "x"}), "nonce"),
+        ("inner JWS with a non-string nonce",
+         lambda: inner({"nonce": 1}), "nonce"),
+        ("inner JWS by kid, no jwk",
+         lambda: inner({"kid": K.kid}, drop=("jwk",)), "jwk"),
+        ("inner JWS with both jwk and kid",
+         lambda: inner({"kid": K.kid}), "jwk"),
+        ("inner JWS without url", lambda: inner(drop=("url",)), "url"),
+        ("inner JWS not signed by its jwk",
+         lambda: inner(signer=ec_key()), None),
+        ("inner payload without account",
+         lambda: inner(payload={"oldKey": jwk_of(old)}), "account"),
+        ("inner payload without oldKey",
+         lambda: inner(payload={"account": K.kid}), "oldKey"),
+        ("inner payload not JSON", lambda: inner(payload="not json"), None),
+        ("new key is the old key", lambda: inner(key=old), None),
+    ]
+    for what, build, detail in rows:
+        with store_unchanged("keyChange audit: " + what):
+            r = K.post(kc, build())
+            expect_problem(r, 400, "malformed", "keyChange audit: %s" % what,
+                           detail_has=detail)
+    r = K.get(K.kid)
+    expect_json(r, 200, "keyChange audit: the old key still works")
+    r = K.post(kc, inner())
+    expect_json(r, 200, "keyChange audit: the same change without the "
+                "inner nonce: 200")
+    K.key = new
+    r = K.get(K.kid)
+    expect_json(r, 200, "keyChange audit: the new key works")
+
+
+# What jansson and GnuTLS say: none of it may reach a problem document.
+LIB_TEXT = ("expected near", "near '", "end of file expected",
+            "premature end of input", "invalid token", "unexpected token",
+            "duplicate object key", "string or '}' expected",
+            "'[' or '{' expected", "ASN1 parser", "Error in DER",
+            "The request is invalid", "verification has failed", "GnuTLS",
+            "is invalid.", "is not supported.")
+
+
+def expect_no_lib_text(r, status, typ, what, detail_has=None):
+    if not expect_problem(r, status, typ, what, detail_has):
+        return
+    detail = r.json().get("detail", "")
+    leaked = [m for m in LIB_TEXT if m in detail]
+    check(not leaked, "%s: detail is ours, no library text (%r)" %
+          (what, detail), r)
+
+
+def test_audit_error_text(A, o):
+    """Library error text goes to the log, never into a reply.
+    o: an order whose names A holds valid authorizations for, or None."""
+    d = C.dir
+    for what, payload in (
+            ("payload not JSON", "this is not json"),
+            ("payload with bytes after the object", '{"contact": []} x'),
+            ("payload cut short", '{"contact": ['),
+            ("payload with a duplicate member",
+             '{"contact": [], "contact": []}'),
+            ("payload with a control character", '{"contact": ["\x01"]}')):
+        with store_unchanged("error text: " + what):
+            r = A.post(A.kid, payload)
+            expect_no_lib_text(r, 400, "malformed", "error text: " + what)
+    # Keys the server refuses while importing them.
+    k = ec_key()
+    for what, jwk, typ in (
+            ("EC point not on the curve", {
+                "kty": "EC", "crv": "P-256", "x": b64u(b"\x01" * 32),
+                "y": b64u(b"\x02" * 32)}, "badPublicKey"),
+            ("EC coordinate of the wrong length", {
+                "kty": "EC", "crv": "P-256", "x": b64u(b"\x01" * 31),
+                "y": b64u(b"\x02" * 32)}, "badPublicKey"),
+            ("Ed25519 key of 31 bytes", {
+                "kty": "OKP", "crv": "Ed25519", "x": b64u(b"\x01" * 31)},
+             "badPublicKey"),
+            ("RSA modulus not base64url", {
+                "kty": "RSA", "n": "!!", "e": "AQAB"}, "malformed")):
+        with store_unchanged("error text: newAccount, " + what):
+            r = C.post(d["newAccount"], {"termsOfServiceAgreed": True}, k,
+                       hdr={"jwk": jwk})
+            expect_no_lib_text(r, 400, typ, "error text: newAccount with "
+                               "a jwk whose " + what)
+    if not o:
+        fail("error text: no order to finalize, CSR rows skipped")
+        return
+    names = [i["value"] for i in o["identifiers"]]
+    ourl, o2 = new_order(A, names)
+    if not o2 or not check(o2.get("status") == "ready", "error text: an "
+                           "order for %s, ready at once" % names):
+        return
+    good = base64.urlsafe_b64decode(make_csr(ec_key(), names) + "==")
+    tampered = good.replace(names[0].encode(),
+                            names[0][:-1].encode() + b"X", 1)
+    for what, csr, detail in (
+            ("a DER SEQUENCE that is no CSR",
+             b64u(bytes.fromhex("3003020100")), "CSR check 1"),
+            ("a CSR whose self-signature fails", b64u(tampered),
+             "CSR check 3")):
+        with store_unchanged("error text: finalize with " + what):
+            r = finalize(A, o2, csr)
+            expect_no_lib_text(r, 400, "badCSR", "error text: finalize with "
+                               + what, detail_has=detail)
+    r = A.get(ourl)
+    check(r.status_code == 200 and r.json().get("status") == "ready",
+          "error text: the order stays ready", r)
+
+
 def main():
     srv = start_http01()
     alpn = start_tlsalpn01()
@@ -1978,6 +2113,8 @@ def main():
         test_dns01_wildcard(A, wild)
         test_tlsalpn(A, B)
         test_audit_identifiers(A)
+        test_audit_keychange()
+        test_audit_error_text(A, o)
     finally:
         srv.shutdown()
         alpn.set()

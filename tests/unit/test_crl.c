@@ -3,27 +3,38 @@
  * GnuTLS, with certtool, and with a small DER reader of our own for what
  * GnuTLS does not expose (entry reasonCode, time encodings, integer
  * encodings); ca_crl_from_store over a real store; ca_crl_reason_valid.
+ *
+ * Also the other file anvil creates beside secrets from a request path,
+ * the nonce key's temporary file (anvil-crl's lock is checked in
+ * tests/integration/crl.sh): a symlink planted where it used to be
+ * created is never followed.
  */
 #include "config.h"
 
 #include <criterion/criterion.h>
 #include <criterion/parameterized.h>
+#include <dirent.h>
+#include <errno.h>
 #include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <jansson.h>
 
+#include "acme/acme_int.h"
 #include "ca/ca.h"
 #include "core/conf.h"
 #include "core/error.h"
+#include "core/util.h"
 #include "csr_helpers.h"
 #include "helpers.h"
 #include "store/store.h"
@@ -1027,4 +1038,111 @@ Test(crl, from_empty_store_is_valid)
 	config_free(cfg);
 	th_rmrf(dir);
 	free(dir);
+}
+
+/* ------------------------------------------------------------ nonce key */
+
+/* The number of entries of dir whose name starts with prefix. */
+static int
+count_prefixed(const char *dir, const char *prefix)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d, "opendir %s", dir);
+	while ((e = readdir(d)) != NULL)
+		if (strncmp(e->d_name, prefix, strlen(prefix)) == 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+static const struct nonce_plant {
+	const char *desc;
+	int dangling;	/* the symlink points at a file that is not there */
+} nonce_plants[] = {
+	{ "symlink to an existing file", 0 },
+	{ "dangling symlink (would create its target)", 1 },
+};
+
+/*
+ * Earlier versions created data_dir/nonce.key.<pid> with O_CREAT|O_TRUNC
+ * and no O_EXCL: a symlink there was truncated and written through. Plant
+ * one at that name (this process's pid) and the key must still be made,
+ * the victim untouched, and no temporary file left behind.
+ */
+static void
+nonce_plant_check(const struct nonce_plant *row)
+{
+	char *dir = th_tempdir(), *victim = NULL, *planted = NULL;
+	char *keypath = NULL, *buf = NULL;
+	struct anvil_config *cfg = th_config(dir, NULL);
+	struct acme_ctx ctx;
+	unsigned char first[ACME_NONCE_KEY_LEN];
+	char err[512] = "";
+	struct stat sb;
+	size_t len = 0;
+	FILE *f;
+
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.cfg = cfg;
+	cr_assert(asprintf(&victim, "%s/victim", dir) > 0);
+	cr_assert(asprintf(&planted, "%s/nonce.key.%ld", dir,
+	    (long)getpid()) > 0);
+	cr_assert(asprintf(&keypath, "%s/nonce.key", dir) > 0);
+	if (!row->dangling) {
+		cr_assert_not_null(f = fopen(victim, "w"));
+		fputs("victim\n", f);
+		fclose(f);
+	}
+	cr_assert_eq(symlink(victim, planted), 0, "symlink: %s",
+	    strerror(errno));
+
+	cr_assert_eq(acme_nonce_key_load(&ctx, err, sizeof(err)), ANVIL_OK,
+	    "%s: acme_nonce_key_load: %s", row->desc, err);
+	if (row->dangling)
+		cr_assert(lstat(victim, &sb) != 0 && errno == ENOENT,
+		    "%s: the symlink's target was created", row->desc);
+	else {
+		cr_assert_eq(util_read_file(victim, 64, &buf, &len, err,
+		    sizeof(err)), ANVIL_OK, "%s", err);
+		cr_assert(len == 7 && memcmp(buf, "victim\n", 7) == 0,
+		    "%s: the victim was written through", row->desc);
+		free(buf);
+		buf = NULL;
+	}
+	cr_assert_eq(lstat(planted, &sb), 0, "%s: the planted symlink is "
+	    "gone", row->desc);
+	cr_assert(S_ISLNK(sb.st_mode), "%s: the planted symlink was replaced",
+	    row->desc);
+	cr_assert_eq(lstat(keypath, &sb), 0, "no nonce.key");
+	cr_assert(S_ISREG(sb.st_mode) && (sb.st_mode & 07777) == 0600,
+	    "%s: nonce.key is not a 0600 file (mode %o)", row->desc,
+	    (unsigned)sb.st_mode);
+	cr_assert_eq(sb.st_size, ACME_NONCE_KEY_LEN);
+	cr_assert_eq(count_prefixed(dir, "nonce.key.tmp-"), 0,
+	    "%s: a temporary file was left", row->desc);
+
+	/* A second process finds the same key. */
+	memcpy(first, ctx.nonce_key, sizeof(first));
+	memset(ctx.nonce_key, 0, sizeof(ctx.nonce_key));
+	cr_assert_eq(acme_nonce_key_load(&ctx, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	cr_assert_arr_eq(ctx.nonce_key, first, sizeof(first));
+
+	config_free(cfg);
+	th_rmrf(dir);
+	free(victim);
+	free(planted);
+	free(keypath);
+	free(dir);
+}
+
+Test(nonce_key, temp_file_never_follows_a_symlink)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(nonce_plants) / sizeof(nonce_plants[0]); i++)
+		nonce_plant_check(&nonce_plants[i]);
 }
