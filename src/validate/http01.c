@@ -8,7 +8,7 @@
  *
  * Nothing a peer sends goes into a detail: not the body, not a header, not
  * a Location. The validator may be pointed at a page the client cannot
- * read itself (issue 16: an allowed internal network, a redirect), so a
+ * read itself (an allowed internal network, a redirect), so a
  * detail says what was wrong (a status code, a length, a denied network)
  * and names only the URL we built from the identifier; a redirect target
  * is named by its number.
@@ -472,7 +472,7 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 		len--;
 	if (len != strlen(key_authz) || memcmp(f->body, key_authz, len) != 0) {
 		/* Its length only: the body may be a page the client must
-		 * not read through us (issue 16). */
+		 * not read through us. */
 		rc = errf(detail, detaillen, ANVIL_ERR_INCORRECT,
 		    "%s returned a body of %zu bytes that is not the key "
 		    "authorization (%zu bytes, token.thumbprint)", shown,

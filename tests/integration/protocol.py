@@ -1857,7 +1857,7 @@ def test_revocation(A, B, cert1, names):
 
 
 # --------------------------------------------------------------------------
-# Issue 16 item 1: http-01 as an SSRF reader. The server allows 127.0.0.1
+# http-01 as an SSRF reader. The server allows 127.0.0.1
 # (our responder) and nothing else on loopback (server.sh): a client must not
 # make the validator fetch a page on another internal address, in any
 # spelling, nor read any fetched body back in the challenge error.

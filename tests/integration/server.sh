@@ -66,7 +66,7 @@ http_port = $HTTP01_PORT
 tls_port = $TLSALPN01_PORT
 dns_resolver = 127.0.0.1@$DNS_PORT
 timeout = 5
-; Loopback is denied by default (issue 16); the responders of every test
+; Loopback is denied by default; the responders of every test
 ; that sources this file listen on 127.0.0.1 and nowhere else.
 allow_networks = 127.0.0.1/32
 [issuance]

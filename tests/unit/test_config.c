@@ -287,7 +287,7 @@ Test(config, deny_networks_match)
 
 Test(config, default_deny_networks)
 {
-	/* Issue 16: everything that is not the public Internet is denied
+	/* Everything that is not the public Internet is denied
 	 * by default, in every IPv6 spelling of an IPv4 address. */
 	struct anvil_config *cfg = parse_ok(BASE);
 	static const struct {

@@ -742,7 +742,7 @@ Test(validate, http01_wrong_content_is_incorrect_and_not_quoted)
 	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_HTTP01, "dns", "www.example.test", KA),
 	    ANVIL_ERR_INCORRECT, "a body of 25 bytes");
-	/* Issue 16: a fetched body never comes back in a detail. */
+	/* A fetched body never comes back in a detail. */
 	cr_assert_null(strstr(detail, "not-the"), "%s", detail);
 	cr_assert_null(strstr(detail, "authorization\""), "%s", detail);
 }
@@ -923,7 +923,7 @@ Test(validate, http01_name_in_a_denied_network_is_unauthorized_unasked)
 	    "the denied peer was contacted");
 }
 
-/* ------------------------------------------------ denied networks (issue 16) */
+/* ------------------------------------------------------- denied networks */
 
 /* Another loopback address, never any test's own (theirs end in 1..64):
  * where the "internal" peers of the SSRF tests listen. */
@@ -1010,7 +1010,7 @@ Test(validate, allow_networks_is_a_narrow_exception)
 
 Test(validate, http01_redirect_to_a_denied_address_reads_nothing)
 {
-	/* Issue 16: the client's own responder (allowed) redirects the
+	/* SSRF: the client's own responder (allowed) redirects the
 	 * validator to an internal page. Every spelling of the internal
 	 * address is refused before a connection, with the unauthorized
 	 * problem (a policy refusal, as for an identifier in a denied
