@@ -125,6 +125,8 @@ key_type = ec:P-256
 http_port = $H01
 dns_resolver = 127.0.0.1@$DNS
 timeout = 5
+; acmeload answers http-01 on 127.0.0.1, denied by default.
+allow_networks = 127.0.0.1/32
 EOC
 	"$top/anvil-admin" --config "$d/anvil.conf" init >"$W/$1.init" 2>&1 ||
 	    { cat "$W/$1.init"; exit 1; }

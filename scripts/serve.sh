@@ -52,6 +52,8 @@ ca_issuers_url = http://127.0.0.1:$pub/crl/ca.crt
 http_port = ${ANVIL_HTTP01_PORT:-80}
 tls_port = ${ANVIL_TLSALPN01_PORT:-443}
 dns_resolver = ${ANVIL_DNS_RESOLVER:-}
+; Loopback is denied by default; a local try-out validates a client here.
+allow_networks = ${ANVIL_ALLOW_NETWORKS-127.0.0.1/32, ::1/128}
 EOC
 ./anvil-admin --config "$data/anvil.conf" init >/dev/null
 ./anvil-crl --config "$data/anvil.conf" --quiet

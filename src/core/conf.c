@@ -43,6 +43,29 @@ struct key_def {
 
 #define OFF(f) offsetof(struct anvil_config, f)
 
+/*
+ * Where validation never connects unless allow_networks says so: every
+ * special-purpose block of the IANA IPv4 and IPv6 registries (RFC 6890)
+ * that is not globally reachable, so that a challenge (or a redirect) cannot
+ * make the validator read a page on this host or its private networks.
+ * IPv4: "this network" (RFC 791), private use (RFC 1918), shared address
+ * space (RFC 6598), loopback, link local (RFC 3927), IETF protocol
+ * assignments (RFC 6890), the three documentation nets (RFC 5737),
+ * benchmarking (RFC 2544), multicast (RFC 5771), reserved and limited
+ * broadcast (RFC 1112, RFC 919). IPv6 (RFC 4291 unless named):
+ * unspecified, loopback, local-use NAT64 (RFC 8215), discard-only
+ * (RFC 6666), documentation (RFC 3849, RFC 9637), unique local (RFC 4193),
+ * link local, site local (RFC 3879), multicast. IPv4-mapped,
+ * IPv4-compatible and NAT64 (RFC 6052) forms are matched through their
+ * IPv4 address (config_net_denied), so they need no rows of their own.
+ */
+#define DENY_DEFAULT "0.0.0.0/8, 10.0.0.0/8, 100.64.0.0/10, 127.0.0.0/8, " \
+	"169.254.0.0/16, 172.16.0.0/12, 192.0.0.0/24, 192.0.2.0/24, " \
+	"192.168.0.0/16, 198.18.0.0/15, 198.51.100.0/24, 203.0.113.0/24, " \
+	"224.0.0.0/4, 240.0.0.0/4, ::/128, ::1/128, 64:ff9b:1::/48, " \
+	"100::/64, 2001:db8::/32, 3fff::/20, fc00::/7, fe80::/10, " \
+	"fec0::/10, ff00::/8"
+
 static const struct key_def keys[] = {
 	{ "server", "base_url", K_URL, OFF(base_url), NULL, 0, 0 },
 	{ "server", "data_dir", K_PATH, OFF(data_dir), NULL, 0, 0 },
@@ -69,7 +92,8 @@ static const struct key_def keys[] = {
 	{ "validation", "validators", K_UINT, OFF(validators), "4", 1, 64 },
 	{ "validation", "queue_max", K_UINT, OFF(queue_max), "1000", 1, 100000 },
 	{ "validation", "max_wait", K_UINT, OFF(max_wait), "300", 10, 86400 },
-	{ "validation", "deny_networks", K_NETS, OFF(deny_networks), "169.254.0.0/16, fe80::/10", 0, 0 },
+	{ "validation", "deny_networks", K_NETS, OFF(deny_networks), DENY_DEFAULT, 0, 0 },
+	{ "validation", "allow_networks", K_NETS, OFF(allow_networks), "", 0, 0 },
 	{ "accounts", "eab_required", K_BOOL, OFF(eab_required), "false", 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -97,7 +121,8 @@ config_free(struct anvil_config *cfg)
 		case K_BOOL:
 			break;
 		case K_NETS:
-			free(cfg->deny_networks);
+			free(((struct config_nets *)((char *)cfg +
+			    keys[i].offset))->v);
 			break;
 		default:
 			free(*(char **)((char *)cfg + keys[i].offset));
@@ -161,25 +186,49 @@ prefix_match(const unsigned char *a, const unsigned char *net, unsigned plen)
 	return ((a[full] ^ net[full]) & (0xff << (8 - rest))) == 0;
 }
 
-int
-config_net_denied(const struct anvil_config *cfg, int family,
+/* 1 if family/addr falls inside one of nets. */
+static int
+nets_match(const struct config_nets *nets, int family,
     const unsigned char *addr)
 {
-	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-		0xff, 0xff };
 	size_t i;
 
-	if (family == AF_INET6 && memcmp(addr, mapped, 12) == 0) {
-		family = AF_INET;
-		addr += 12;
-	}
-	for (i = 0; i < cfg->n_deny_networks; i++) {
-		const struct config_net *n = &cfg->deny_networks[i];
+	for (i = 0; i < nets->n; i++) {
+		const struct config_net *n = &nets->v[i];
+
 		if (n->family == family && prefix_match(addr, n->addr,
 		    n->prefix))
 			return 1;
 	}
 	return 0;
+}
+
+int
+config_net_denied(const struct anvil_config *cfg, int family,
+    const unsigned char *addr)
+{
+	/* ::ffff:0:0/96 (IPv4-mapped) and ::/96 (IPv4-compatible, RFC 4291
+	 * 2.5.5) reach the IPv4 address in their last four bytes: the same
+	 * host. 64:ff9b::/96 (RFC 6052 2.1) reaches it through a NAT64
+	 * gateway: another host's view, so it may be denied through its IPv4
+	 * address but not allowed through it. */
+	static const unsigned char mapped[12] = { 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+		0xff, 0xff };
+	static const unsigned char compat[12] = { 0 };
+	static const unsigned char nat64[12] = { 0, 0x64, 0xff, 0x9b };
+	const unsigned char *v4 = NULL, *via = NULL;
+
+	if (family == AF_INET6 && (memcmp(addr, mapped, 12) == 0 ||
+	    memcmp(addr, compat, 12) == 0))
+		v4 = addr + 12;
+	else if (family == AF_INET6 && memcmp(addr, nat64, 12) == 0)
+		via = addr + 12;
+	if (nets_match(&cfg->allow_networks, family, addr) ||
+	    (v4 != NULL && nets_match(&cfg->allow_networks, AF_INET, v4)))
+		return 0;
+	return nets_match(&cfg->deny_networks, family, addr) ||
+	    (v4 != NULL && nets_match(&cfg->deny_networks, AF_INET, v4)) ||
+	    (via != NULL && nets_match(&cfg->deny_networks, AF_INET, via));
 }
 
 static int
@@ -238,6 +287,7 @@ set_value(struct anvil_config *cfg, const struct key_def *def,
 		}
 		return 0;
 	case K_NETS: {
+		struct config_nets *list;
 		struct config_net *nets = NULL;
 		size_t n = 0;
 		char *tok, *save = NULL;
@@ -250,6 +300,8 @@ set_value(struct anvil_config *cfg, const struct key_def *def,
 			    (n + 1) * sizeof(*nets));
 			if (t == NULL) {
 				free(nets);
+				free(copy);
+				copy = NULL;
 				goto nomem;
 			}
 			nets = t;
@@ -264,9 +316,10 @@ set_value(struct anvil_config *cfg, const struct key_def *def,
 			n++;
 		}
 		free(copy);
-		free(cfg->deny_networks);
-		cfg->deny_networks = nets;
-		cfg->n_deny_networks = n;
+		list = (struct config_nets *)((char *)cfg + def->offset);
+		free(list->v);
+		list->v = nets;
+		list->n = n;
 		return 0;
 	}
 	case K_URL:

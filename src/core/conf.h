@@ -16,11 +16,17 @@
 
 #include "core/error.h"
 
-/* One network of validation.deny_networks. */
+/* One network of validation.deny_networks or allow_networks. */
 struct config_net {
 	int family;		/* AF_INET or AF_INET6 */
 	unsigned char addr[16];	/* network address, 4 or 16 bytes used */
 	unsigned prefix;	/* prefix length in bits */
+};
+
+/* A list of networks, in the order written. */
+struct config_nets {
+	struct config_net *v;
+	size_t n;
 };
 
 struct anvil_config {
@@ -58,8 +64,8 @@ struct anvil_config {
 	unsigned validators;		/* validation processes at once */
 	unsigned queue_max;		/* validations waiting, at most */
 	unsigned max_wait;		/* seconds from request to result */
-	struct config_net *deny_networks;
-	size_t n_deny_networks;
+	struct config_nets deny_networks;  /* never connected to... */
+	struct config_nets allow_networks; /* ...unless inside one of these */
 
 	/* [accounts] */
 	bool eab_required;
@@ -89,9 +95,12 @@ void config_free(struct anvil_config *cfg);
 const char *config_default_path(void);
 
 /*
- * Returns 1 if addr (4 bytes for AF_INET, 16 for AF_INET6) falls inside one
- * of cfg's deny_networks, else 0. IPv4-mapped IPv6 addresses are matched
- * against IPv4 networks.
+ * Returns 1 if validation must not connect to addr (4 bytes for AF_INET,
+ * 16 for AF_INET6), else 0: addr falls inside one of cfg's deny_networks
+ * and inside none of its allow_networks. An IPv4-mapped (::ffff:a.b.c.d)
+ * or IPv4-compatible (::a.b.c.d) address is matched both as itself and as
+ * a.b.c.d, against both lists; a NAT64 address (64:ff9b::a.b.c.d) is
+ * denied also when a.b.c.d is denied, and allowed only as itself.
  */
 int config_net_denied(const struct anvil_config *cfg, int family,
     const unsigned char *addr);

@@ -5,6 +5,13 @@
  * host name goes through our resolver and every address through the
  * denied-network check; libcurl's open-socket hook checks the address
  * actually connected to once more.
+ *
+ * Nothing a peer sends goes into a detail: not the body, not a header, not
+ * a Location. The validator may be pointed at a page the client cannot
+ * read itself (an allowed internal network, a redirect), so a
+ * detail says what was wrong (a status code, a length, a denied network)
+ * and names only the URL we built from the identifier; a redirect target
+ * is named by its number.
  */
 #include "config.h"
 
@@ -18,6 +25,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "validate/curl_dl.h"
 #include "validate/val_int.h"
 
@@ -97,20 +105,20 @@ port_allowed(const struct anvil_config *cfg, long port)
 /*
  * Splits url into its host (brackets removed, caller frees) and port.
  * On a redirect (hop > 0) the scheme must be http or https and the port
- * one of port_allowed's.
+ * one of port_allowed's. label names the URL in a detail (url itself may
+ * be a peer's Location and is never shown).
  */
 static anvil_err
 split_url(const struct anvil_config *cfg, const char *url, int hop,
-    char **hostp, long *portp, char *detail, size_t detaillen)
+    const char *label, char **hostp, long *portp, char *detail,
+    size_t detaillen)
 {
 	CURLU *u = NULL;
 	char *scheme = NULL, *host = NULL, *port = NULL, *end = NULL;
 	anvil_err rc = ANVIL_ERR_UNAUTHORIZED;
-	char shown[80];
 	size_t hl;
 
 	*hostp = NULL;
-	val_excerpt(url, strlen(url), 64, shown);
 	u = vc->url();
 	if (u == NULL) {
 		rc = errf(detail, detaillen, ANVIL_ERR_NOMEM, "out of memory");
@@ -122,21 +130,21 @@ split_url(const struct anvil_config *cfg, const char *url, int hop,
 	    vc->url_get(u, CURLUPART_PORT, &port, CURLU_DEFAULT_PORT) !=
 	    CURLUE_OK) {
 		rc = errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
-		    "redirect to an invalid URL \"%s\"", shown);
+		    "%s is not a valid URL", label);
 		goto out;
 	}
 	if (hop > 0 && strcmp(scheme, "http") != 0 &&
 	    strcmp(scheme, "https") != 0) {
 		rc = errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
-		    "redirect to \"%s\": only http and https are allowed",
-		    shown);
+		    "%s: only http and https are allowed", label);
 		goto out;
 	}
 	*portp = strtol(port, &end, 10);
 	if (*end != '\0' || *portp <= 0 || *portp > 65535 ||
 	    (hop > 0 && !port_allowed(cfg, *portp))) {
 		rc = errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
-		    "redirect to \"%s\": port %s is not allowed", shown, port);
+		    "%s: the port is not allowed (only 80, 443 and the "
+		    "validation ports)", label);
 		goto out;
 	}
 	hl = strlen(host);
@@ -147,7 +155,7 @@ split_url(const struct anvil_config *cfg, const char *url, int hop,
 	if (strlen(host) == 0 || strlen(host) >= VAL_MAX_NAME ||
 	    strchr(host, '%') != NULL) {
 		rc = errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
-		    "redirect to \"%s\": unusable host", shown);
+		    "%s: unusable host", label);
 		goto out;
 	}
 	*hostp = strdup(host);
@@ -185,16 +193,27 @@ resolve_entry(const char *host, long port, const struct val_addr *a,
 	return s;
 }
 
+/*
+ * The detail for a failed transfer. where names the peer ("host:port" of
+ * the first request, "the target of redirect N" after), shown the URL
+ * (ours, or again "the target of redirect N"); libcurl's fixed
+ * text per code is used, not its error buffer, which can quote the peer.
+ * The refused address is named only when it is the identifier's own
+ * (name_addr), never one a redirect led to.
+ */
 static anvil_err
-curl_failure(struct fetch *f, CURLcode cc, long os_errno, const char *errbuf,
-    const char *where, const char *shown, long code, char *detail,
+curl_failure(struct fetch *f, CURLcode cc, long os_errno, const char *where,
+    const char *shown, int name_addr, long code, char *detail,
     size_t detaillen)
 {
-	const char *msg = errbuf[0] != '\0' ? errbuf : vc->easy_strerror(cc);
+	const char *msg = vc->easy_strerror(cc);
 
-	if (f->denied)
+	if (f->denied && name_addr)
 		return errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
 		    "%s: %s is in a denied network", where, f->denied_addr);
+	if (f->denied)
+		return errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
+		    "%s is in a denied network", where);
 	if (f->too_large) {
 		if (code != 0 && code != 200)
 			return errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
@@ -254,7 +273,7 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 	CURL *curl = NULL;
 	char *url = NULL, *host = NULL, *entry = NULL;
 	char errbuf[CURL_ERROR_SIZE], where[VAL_MAX_NAME + 16], shown[176];
-	char got[80], text[INET6_ADDRSTRLEN] = "";
+	char label[48], text[INET6_ADDRSTRLEN] = "";
 	anvil_err rc = ANVIL_ERR_CONNECTION;
 	size_t naddrs = 0, len;
 	long port = 0, code = 0;
@@ -293,14 +312,41 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 		}
 		free(host);
 		host = NULL;
-		rc = split_url(cfg, url, hop, &host, &port, detail, detaillen);
+		/* The first URL is ours, built from the identifier; a later
+		 * one is a peer's Location and is named by its number. */
+		if (hop == 0)
+			snprintf(label, sizeof(label), "the challenge URL");
+		else
+			snprintf(label, sizeof(label),
+			    "the target of redirect %d", hop);
+		rc = split_url(cfg, url, hop, label, &host, &port, detail,
+		    detaillen);
 		if (rc != ANVIL_OK)
 			goto out;
-		val_excerpt(url, strlen(url), 160, shown);
-		snprintf(where, sizeof(where), strchr(host, ':') != NULL ?
-		    "[%s]:%ld" : "%s:%ld", host, port);
+		if (hop == 0) {
+			val_excerpt(url, strlen(url), 160, shown);
+			snprintf(where, sizeof(where), strchr(host, ':') !=
+			    NULL ? "[%s]:%ld" : "%s:%ld", host, port);
+		} else {
+			snprintf(shown, sizeof(shown), "%s", label);
+			snprintf(where, sizeof(where), "%s", label);
+		}
 		rc = val_host_addrs(cfg, &dns, host, deadline, addrs,
 		    VAL_MAX_ADDRS, &naddrs, detail, detaillen);
+		if (rc != ANVIL_OK && hop > 0 && rc != ANVIL_ERR_NOMEM) {
+			/* val_host_addrs names the host and its addresses:
+			 * a redirect's are not repeated back. */
+			char seen[VAL_MAX_NAME + 4];
+
+			val_excerpt(host, strlen(host), VAL_MAX_NAME - 1, seen);
+			log_info("http-01: %s (%s): %s", label, seen, detail);
+			if (rc == ANVIL_ERR_UNAUTHORIZED)
+				errf(detail, detaillen, rc, "%s is in a "
+				    "denied network", label);
+			else
+				errf(detail, detaillen, rc, "%s: its host "
+				    "name cannot be resolved", label);
+		}
 		if (rc != ANVIL_OK)
 			goto out;
 
@@ -386,8 +432,10 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 
 			(void)vc->easy_getinfo(curl, CURLINFO_OS_ERRNO,
 			    &os_errno);
-			rc = curl_failure(f, cc, os_errno, errbuf, where, shown,
-			    code, detail, detaillen);
+			if (errbuf[0] != '\0')
+				log_debug("http-01: %s: %s", where, errbuf);
+			rc = curl_failure(f, cc, os_errno, where, shown,
+			    hop == 0, code, detail, detaillen);
 			goto out;
 		}
 		if (code == 301 || code == 302 || code == 303 || code == 307 ||
@@ -423,10 +471,12 @@ val_http01(const struct anvil_config *cfg, const struct val_ident *id,
 	while (len > 0 && is_trailing_space(f->body[len - 1]))
 		len--;
 	if (len != strlen(key_authz) || memcmp(f->body, key_authz, len) != 0) {
-		val_excerpt(f->body, len, 64, got);
+		/* Its length only: the body may be a page the client must
+		 * not read through us. */
 		rc = errf(detail, detaillen, ANVIL_ERR_INCORRECT,
-		    "%s returned \"%s\", not the key authorization", shown,
-		    got);
+		    "%s returned a body of %zu bytes that is not the key "
+		    "authorization (%zu bytes, token.thumbprint)", shown,
+		    f->len, strlen(key_authz));
 		goto out;
 	}
 	rc = ANVIL_OK;

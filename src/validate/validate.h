@@ -40,7 +40,9 @@ struct val_ident {
  * "127.0.0.1:5002: connection refused" or "the TXT records at
  * _acme-challenge.example.org do not include the expected value". Library
  * error text may go into detail (it is shown to the ACME client, which is
- * the party that must fix its setup), never secrets.
+ * the party that must fix its setup), never secrets, and never what an
+ * http-01 or tls-alpn-01 peer sent (body, headers, Location, certificate
+ * names): the peer may be one the client cannot reach itself.
  */
 anvil_err val_check(const struct anvil_config *cfg, enum val_type type,
     const struct val_ident *id, const char *token, const char *key_authz,

@@ -29,8 +29,8 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	FUZZ_ASSERT(cfg != NULL);
 	FUZZ_ASSERT(cfg->base_url != NULL && cfg->data_dir != NULL);
 	FUZZ_ASSERT(cfg->data_dir[0] == '/');
-	for (i = 0; i < cfg->n_deny_networks; i++) {
-		const struct config_net *n = &cfg->deny_networks[i];
+	for (i = 0; i < cfg->deny_networks.n; i++) {
+		const struct config_net *n = &cfg->deny_networks.v[i];
 
 		FUZZ_ASSERT(n->family == AF_INET || n->family == AF_INET6);
 		FUZZ_ASSERT(n->prefix <= (n->family == AF_INET ? 32u : 128u));

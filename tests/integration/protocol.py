@@ -458,7 +458,7 @@ class store_unchanged:
 # --------------------------------------------------------------------------
 # The http-01 responder: /.well-known/acme-challenge/<token>
 
-CHALLENGES = {}   # token -> (status, body)
+CHALLENGES = {}   # token -> (status, body); a 3xx body is the Location
 HITS = {}         # token -> number of requests
 HITS_LOCK = threading.Lock()
 
@@ -474,6 +474,9 @@ class Http01(http.server.BaseHTTPRequestHandler):
             status, body = CHALLENGES.get(token, (404, "not here"))
         data = body.encode()
         self.send_response(status)
+        if 300 <= status < 400:
+            self.send_header("Location", body)
+            data = b""
         self.send_header("Content-Type", "text/plain")
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
@@ -2081,6 +2084,105 @@ def test_audit_error_text(A, o):
           "error text: the order stays ready", r)
 
 
+# http-01 as an SSRF reader. The server allows 127.0.0.1
+# (our responder) and nothing else on loopback (server.sh): a client must not
+# make the validator fetch a page on another internal address, in any
+# spelling, nor read any fetched body back in the challenge error.
+
+INTERNAL = "127.0.0.2"
+SECRET = "SECRET-internal-page-" + secrets.token_hex(8)
+INTERNAL_HITS = []
+
+
+class Internal(http.server.BaseHTTPRequestHandler):
+    def do_GET(self):
+        INTERNAL_HITS.append(self.path)
+        data = SECRET.encode()
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain")
+        self.send_header("Content-Length", str(len(data)))
+        self.end_headers()
+        self.wfile.write(data)
+
+    def log_message(self, fmt, *args):
+        pass
+
+
+def test_audit_ssrf(A):
+    try:
+        # On http_port, so the redirect's port is one Anvil follows and
+        # only the address check stands in the way.
+        isrv = http.server.ThreadingHTTPServer((INTERNAL, HTTP01_PORT),
+                                               Internal)
+    except OSError as e:
+        fail("cannot listen on %s:%d for the SSRF check: %s"
+             % (INTERNAL, HTTP01_PORT, e))
+        return
+    isrv.daemon_threads = True
+    threading.Thread(target=isrv.serve_forever, daemon=True).start()
+    s = requests.Session()
+    s.trust_env = False
+    s.post("http://127.0.0.1:%d/add-a" % MGMT_PORT, timeout=TIMEOUT,
+           data=json.dumps({"host": "internal.proto.test.",
+                            "addresses": [INTERNAL]}))
+    dec = int(ipaddress.ip_address(INTERNAL))
+    cases = [
+        ("literal", "http://%s:%d/admin" % (INTERNAL, HTTP01_PORT)),
+        ("IPv4-mapped", "http://[::ffff:%s]:%d/admin" % (INTERNAL,
+                                                          HTTP01_PORT)),
+        ("IPv4-compatible", "http://[::%s]:%d/admin" % (INTERNAL,
+                                                        HTTP01_PORT)),
+        ("decimal", "http://%d:%d/admin" % (dec, HTTP01_PORT)),
+        ("a name", "http://internal.proto.test:%d/admin" % HTTP01_PORT),
+    ]
+    started = []
+    try:
+        for i, (what, loc) in enumerate(cases):
+            u, o = new_order(A, ["ssrf%d.proto.test" % i])
+            if not o:
+                continue
+            au = o["authorizations"][0]
+            c = chall_of(A.get(au).json(), "http-01")
+            CHALLENGES[c["token"]] = (302, loc)
+            r = A.post(c["url"], {})
+            check(r.status_code == 200, "SSRF %s: challenge POST {}: 200"
+                  % what, r)
+            started.append((what, au))
+        # A wrong body: described, never quoted.
+        u, o = new_order(A, ["ssrf-body.proto.test"])
+        if o:
+            au = o["authorizations"][0]
+            c = chall_of(A.get(au).json(), "http-01")
+            CHALLENGES[c["token"]] = (200, SECRET)
+            A.post(c["url"], {})
+            started.append(("wrong body", au))
+        for what, au in started:
+            doc, r = poll(A, au, lambda d: d.get("status") != "pending")
+            ch = chall_of(doc or {}, "http-01") or {}
+            err = ch.get("error") or {}
+            det = err.get("detail") or ""
+            want = "incorrectResponse" if what == "wrong body" else \
+                "unauthorized"
+            check(doc and doc.get("status") == "invalid" and
+                  err.get("type") == ERR + want,
+                  "SSRF %s: challenge invalid with %s" % (what, want), r)
+            check(det and SECRET not in det and "SECRET" not in det,
+                  "SSRF %s: the detail quotes nothing fetched (%r)"
+                  % (what, det), r)
+            if what != "wrong body":
+                check(INTERNAL not in det and "internal.proto" not in det
+                      and str(dec) not in det,
+                      "SSRF %s: the detail does not name the redirect "
+                      "target" % what, r)
+                check("in a denied network" in det,
+                      "SSRF %s: the detail says why (%r)" % (what, det), r)
+        check(not INTERNAL_HITS, "SSRF: the internal server was never "
+              "contacted (%s)" % INTERNAL_HITS)
+    finally:
+        isrv.shutdown()
+        isrv.server_close()
+
+
 def main():
     srv = start_http01()
     alpn = start_tlsalpn01()
@@ -2115,6 +2217,7 @@ def main():
         test_audit_identifiers(A)
         test_audit_keychange()
         test_audit_error_text(A, o)
+        test_audit_ssrf(A)
     finally:
         srv.shutdown()
         alpn.set()

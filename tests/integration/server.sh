@@ -66,6 +66,9 @@ http_port = $HTTP01_PORT
 tls_port = $TLSALPN01_PORT
 dns_resolver = 127.0.0.1@$DNS_PORT
 timeout = ${VALIDATION_TIMEOUT:-5}
+; Loopback is denied by default; the responders of every test
+; that sources this file listen on 127.0.0.1 and nowhere else.
+allow_networks = 127.0.0.1/32
 ${EXTRA_VALIDATION:-}
 [issuance]
 crl_url = http://127.0.0.1:$PUBLISH_PORT/crl/anvil.crl

@@ -1,6 +1,6 @@
 /*
  * test_config.c - the INI configuration: defaults, every kind of bad
- * input refused with file:line, deny_networks matching.
+ * input refused with file:line, deny_networks and allow_networks matching.
  */
 #include "config.h"
 
@@ -49,7 +49,8 @@ Test(config, defaults_for_every_key_but_the_two_required)
 	cr_assert_eq(cfg->tls_port, 443);
 	cr_assert_str_eq(cfg->dns_resolver, "");
 	cr_assert_eq(cfg->timeout, 10);
-	cr_assert_eq(cfg->n_deny_networks, 2);
+	cr_assert_eq(cfg->deny_networks.n, 24);
+	cr_assert_eq(cfg->allow_networks.n, 0);
 	cr_assert_eq(cfg->eab_required, false);
 	config_free(cfg);
 }
@@ -85,6 +86,7 @@ Test(config, every_key_set_with_comments_and_odd_spacing)
 	    "dns_resolver = 127.0.0.1@8053\n"
 	    "timeout = 3\n"
 	    "deny_networks = 10.0.0.0/8,192.168.0.0/16 ::1/128\n"
+	    "allow_networks = 10.1.2.3/32\n"
 	    "[accounts]\n"
 	    "eab_required = true\n");
 
@@ -107,7 +109,8 @@ Test(config, every_key_set_with_comments_and_odd_spacing)
 	cr_assert_eq(cfg->tls_port, 5001);
 	cr_assert_str_eq(cfg->dns_resolver, "127.0.0.1@8053");
 	cr_assert_eq(cfg->timeout, 3);
-	cr_assert_eq(cfg->n_deny_networks, 3);
+	cr_assert_eq(cfg->deny_networks.n, 3);
+	cr_assert_eq(cfg->allow_networks.n, 1);
 	cr_assert(cfg->eab_required);
 	config_free(cfg);
 }
@@ -159,6 +162,18 @@ static const struct bad_case bad[] = {
 	{ __LINE__, "network not CIDR", BASE "[validation]\ndeny_networks = 10.0.0.0/33\n", "t.conf:5:", "10.0.0.0/33" },
 	{ __LINE__, "network host bits", BASE "[validation]\ndeny_networks = 10.0.0.1/8\n", "t.conf:5:", "host bits" },
 	{ __LINE__, "network garbage", BASE "[validation]\ndeny_networks = 169.254.0.0/16, nope\n", "t.conf:5:", "\"nope\"" },
+	{ __LINE__, "allow not CIDR", BASE "[validation]\nallow_networks = 127.0.0.1/33\n", "t.conf:5:", "allow_networks: \"127.0.0.1/33\"" },
+	{ __LINE__, "allow host bits", BASE "[validation]\nallow_networks = 127.0.0.1/8\n", "t.conf:5:", "host bits" },
+	{ __LINE__, "allow a host name", BASE "[validation]\nallow_networks = localhost\n", "t.conf:5:", "\"localhost\"" },
+	{ __LINE__, "allow with a zone", BASE "[validation]\nallow_networks = fe80::1%lo/128\n", "t.conf:5:", "fe80::1%lo/128" },
+	{ __LINE__, "allow prefix junk", BASE "[validation]\nallow_networks = 127.0.0.1/32x\n", "t.conf:5:", "127.0.0.1/32x" },
+	{ __LINE__, "allow negative prefix", BASE "[validation]\nallow_networks = 127.0.0.1/-1\n", "t.conf:5:", "127.0.0.1/-1" },
+	{ __LINE__, "allow empty prefix", BASE "[validation]\nallow_networks = 127.0.0.0/\n", "t.conf:5:", "127.0.0.0/" },
+	{ __LINE__, "allow a range", BASE "[validation]\nallow_networks = 127.0.0.1-127.0.0.9\n", "t.conf:5:", "not a network" },
+	{ __LINE__, "allow a decimal address", BASE "[validation]\nallow_networks = 2130706433\n", "t.conf:5:", "\"2130706433\"" },
+	{ __LINE__, "allow octal quads", BASE "[validation]\nallow_networks = 0177.0.0.1/32\n", "t.conf:5:", "0177.0.0.1/32" },
+	{ __LINE__, "allow set twice", BASE "[validation]\nallow_networks = ::1/128 ; comment\nallow_networks = 1.2.3.4\n", "t.conf:6:", "set twice" },
+	{ __LINE__, "allow in wrong section", BASE "allow_networks = 127.0.0.1/32\n", "t.conf:4:", "unknown key \"allow_networks\" in [server]" },
 	{ __LINE__, "timeout zero", BASE "[validation]\ntimeout = 0\n", "t.conf:5:", "timeout" },
 	{ __LINE__, "eab bool", BASE "[accounts]\neab_required = maybe\n", "t.conf:5:", "eab_required" },
 	{ __LINE__, "key in wrong section", BASE "[ca]\nmax_body = 2048\n", "t.conf:5:", "unknown key \"max_body\" in [ca]" },
@@ -270,6 +285,80 @@ Test(config, deny_networks_match)
 	config_free(cfg);
 }
 
+Test(config, default_deny_networks)
+{
+	/* Everything that is not the public Internet is denied
+	 * by default, in every IPv6 spelling of an IPv4 address. */
+	struct anvil_config *cfg = parse_ok(BASE);
+	static const struct {
+		const char *addr;
+		int denied;
+	} cases[] = {
+		{ "0.0.0.0", 1 }, { "0.255.255.255", 1 }, { "10.0.0.1", 1 },
+		{ "100.64.0.0", 1 }, { "100.127.255.255", 1 },
+		{ "100.128.0.0", 0 }, { "100.63.255.255", 0 },
+		{ "127.0.0.1", 1 }, { "127.0.0.2", 1 }, { "169.254.169.254", 1 },
+		{ "172.16.0.1", 1 }, { "172.31.255.255", 1 },
+		{ "172.32.0.1", 0 }, { "172.15.255.255", 0 },
+		{ "192.0.0.1", 1 }, { "192.0.1.1", 0 }, { "192.0.2.1", 1 },
+		{ "192.168.0.1", 1 }, { "198.18.0.1", 1 }, { "198.19.255.255", 1 },
+		{ "198.20.0.1", 0 }, { "198.51.100.1", 1 }, { "203.0.113.1", 1 },
+		{ "224.0.0.1", 1 }, { "239.255.255.255", 1 }, { "240.0.0.1", 1 },
+		{ "255.255.255.255", 1 }, { "8.8.8.8", 0 }, { "1.1.1.1", 0 },
+		{ "223.255.255.255", 0 },
+		{ "::", 1 }, { "::1", 1 }, { "::2", 1 },
+		{ "::ffff:127.0.0.1", 1 }, { "::ffff:10.1.1.1", 1 },
+		{ "::ffff:169.254.1.1", 1 }, { "::ffff:8.8.8.8", 0 },
+		{ "::127.0.0.1", 1 }, { "::172.16.0.1", 1 }, { "::8.8.8.8", 0 },
+		{ "64:ff9b::127.0.0.1", 1 }, { "64:ff9b::192.168.1.1", 1 },
+		{ "64:ff9b::8.8.8.8", 0 }, { "64:ff9b:1::8.8.8.8", 1 },
+		{ "100::1", 1 }, { "100:0:0:1::1", 0 }, { "2001:db8::1", 1 },
+		{ "2001:db9::1", 0 }, { "3fff:fff::1", 1 }, { "fc00::1", 1 },
+		{ "fdff::1", 1 }, { "fe80::1", 1 }, { "febf::1", 1 },
+		{ "fec0::1", 1 }, { "ff02::1", 1 }, { "2606:4700::1111", 0 },
+		{ "2a00:1450::1", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned char a[16];
+		int fam = strchr(cases[i].addr, ':') ? AF_INET6 : AF_INET;
+		cr_assert_eq(inet_pton(fam, cases[i].addr, a), 1, "%s",
+		    cases[i].addr);
+		cr_expect_eq(config_net_denied(cfg, fam, a), cases[i].denied,
+		    "%s", cases[i].addr);
+	}
+	config_free(cfg);
+}
+
+Test(config, allow_networks_is_narrow)
+{
+	struct anvil_config *cfg = parse_ok(BASE
+	    "[validation]\nallow_networks = 127.0.0.1/32, fd00:1::/64\n");
+	static const struct {
+		const char *addr;
+		int denied;
+	} cases[] = {
+		{ "127.0.0.1", 0 }, { "127.0.0.2", 1 }, { "127.0.0.0", 1 },
+		{ "::ffff:127.0.0.1", 0 }, { "::ffff:127.0.0.2", 1 },
+		{ "::127.0.0.1", 0 }, { "::1", 1 },
+		/* NAT64 reaches another host's 127.0.0.1: not excepted. */
+		{ "64:ff9b::127.0.0.1", 1 },
+		{ "fd00:1::5", 0 }, { "fd00:2::5", 1 }, { "10.0.0.1", 1 },
+		{ "8.8.8.8", 0 },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		unsigned char a[16];
+		int fam = strchr(cases[i].addr, ':') ? AF_INET6 : AF_INET;
+		cr_assert_eq(inet_pton(fam, cases[i].addr, a), 1);
+		cr_expect_eq(config_net_denied(cfg, fam, a), cases[i].denied,
+		    "%s", cases[i].addr);
+	}
+	config_free(cfg);
+}
+
 Test(config, free_null_is_noop)
 {
 	config_free(NULL);
@@ -287,5 +376,16 @@ Test(config, shipped_sample_parses)
 	cr_assert_eq(config_load(path, &cfg, err, sizeof(err)), ANVIL_OK,
 	    "the shipped sample is refused: %s", err);
 	cr_assert_str_eq(cfg->base_url, "https://acme.example.org/acme");
+	/* The sample shows the compiled-in default deny_networks. */
+	{
+		struct anvil_config *def = parse_ok(BASE);
+
+		cr_assert_eq(cfg->deny_networks.n, def->deny_networks.n);
+		cr_assert(memcmp(cfg->deny_networks.v, def->deny_networks.v,
+		    def->deny_networks.n * sizeof(struct config_net)) == 0,
+		    "the sample's deny_networks is not the default");
+		cr_assert_eq(cfg->allow_networks.n, 0);
+		config_free(def);
+	}
 	config_free(cfg);
 }

@@ -5,7 +5,8 @@
  * address 127.x.y.z (derived from its pid), so tests run in parallel and
  * never meet another test's servers. No traffic leaves loopback: every
  * config names the test's challtestsrv as the DNS resolver (or uses IP
- * identifiers only).
+ * identifiers only). Loopback is in the default deny_networks, so each
+ * config allows exactly the address its peers listen on (make_cfg).
  */
 #include "config.h"
 
@@ -192,16 +193,24 @@ free_port(void)
 
 /* ------------------------------------------------------------ config */
 
+/*
+ * A config for this test. nets: more [validation] lines; NULL keeps the
+ * default deny_networks and allows only peer_host (/32 or /128), the one
+ * address this test's peers listen on.
+ */
 static void
 make_cfg(unsigned http_port, unsigned tls_port, const char *resolver,
-    unsigned timeout, const char *deny)
+    unsigned timeout, const char *nets)
 {
-	char extra[512];
+	char extra[1024], allow[96];
 
+	snprintf(allow, sizeof(allow), "allow_networks = %s/%u\n", peer_host,
+	    strchr(peer_host, ':') != NULL ? 128 : 32);
 	snprintf(extra, sizeof(extra),
 	    "[validation]\nhttp_port = %u\ntls_port = %u\n"
-	    "dns_resolver = %s\ntimeout = %u\ndeny_networks = %s\n",
-	    http_port, tls_port, resolver, timeout, deny);
+	    "dns_resolver = %s\ntimeout = %u\n%s",
+	    http_port, tls_port, resolver, timeout,
+	    nets != NULL ? nets : allow);
 	config_free(cfg);
 	cfg = th_config("/tmp/anvil-test-validate", extra);
 }
@@ -688,7 +697,7 @@ Test(validate, refuses_bad_arguments_before_any_traffic)
 	struct val_ident id;
 	size_t i;
 
-	make_cfg(free_port(), free_port(), cts_resolver(), 2, "");
+	make_cfg(free_port(), free_port(), cts_resolver(), 2, NULL);
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
 		id.type = rows[i].type;
 		id.value = rows[i].value;
@@ -717,7 +726,7 @@ Test(validate, http01_ok_through_challtestsrv_and_its_dns)
 	cts_start();
 	cts_post("/add-http01", "{\"token\":\"" TOKEN "\",\"content\":\"" KA
 	    "\"}");
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "169.254.0.0/16");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_HTTP01, "dns", "www.example.test", KA),
 	    ANVIL_OK, NULL);
 	cr_assert_str_eq(detail, "");
@@ -725,14 +734,17 @@ Test(validate, http01_ok_through_challtestsrv_and_its_dns)
 	assert_result(check(VAL_HTTP01, "ip", addr, KA), ANVIL_OK, NULL);
 }
 
-Test(validate, http01_wrong_content_is_incorrect_and_quoted)
+Test(validate, http01_wrong_content_is_incorrect_and_not_quoted)
 {
 	cts_start();
 	cts_post("/add-http01", "{\"token\":\"" TOKEN "\",\"content\":\""
 	    "not-the-key-authorization\"}");
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_HTTP01, "dns", "www.example.test", KA),
-	    ANVIL_ERR_INCORRECT, "\"not-the-key-authorization\"");
+	    ANVIL_ERR_INCORRECT, "a body of 25 bytes");
+	/* A fetched body never comes back in a detail. */
+	cr_assert_null(strstr(detail, "not-the"), "%s", detail);
+	cr_assert_null(strstr(detail, "authorization\""), "%s", detail);
 }
 
 Test(validate, http01_body_checks)
@@ -760,7 +772,7 @@ Test(validate, http01_body_checks)
 		size_t j;
 
 		http_peer(H_BODY, rows[i].body, rows[i].len, &p);
-		make_cfg(p.port, free_port(), cts_resolver(), 5, "");
+		make_cfg(p.port, free_port(), cts_resolver(), 5, NULL);
 		detail[0] = '\0';
 		cr_expect_eq(check(VAL_HTTP01, "ip", addr, KA), rows[i].want,
 		    "%s: %s", rows[i].desc, detail);
@@ -777,12 +789,12 @@ Test(validate, http01_ipv6_identifier_in_brackets)
 
 	peer_host = "::1";
 	http_peer(H_BODY, KA, strlen(KA), &p);
-	make_cfg(p.port, free_port(), "", 5, "");
+	make_cfg(p.port, free_port(), "", 5, NULL);
 	assert_result(check(VAL_HTTP01, "ip", "::1", KA), ANVIL_OK, NULL);
 	/* Any spelling of the address is connected to canonically. */
 	assert_result(check(VAL_HTTP01, "ip", "0:0:0:0:0:0:0:1", KA), ANVIL_OK,
 	    NULL);
-	make_cfg(p.port, free_port(), "", 5, "::1/128");
+	make_cfg(p.port, free_port(), "", 5, "");
 	assert_result(check(VAL_HTTP01, "ip", "::1", KA),
 	    ANVIL_ERR_UNAUTHORIZED, "::1 is in a denied network");
 }
@@ -795,7 +807,10 @@ Test(validate, http01_system_resolver_finds_localhost)
 	 * localhost is answered locally without any query leaving. */
 	peer_host = "127.0.0.1";
 	http_peer(H_BODY, KA, strlen(KA), &p);
-	make_cfg(p.port, free_port(), "", 5, "");
+	/* The hosts file may give ::1 as well: every address of a name
+	 * must be allowed. */
+	make_cfg(p.port, free_port(), "", 5,
+	    "allow_networks = 127.0.0.1/32, ::1/128\n");
 	assert_result(check(VAL_HTTP01, "dns", "localhost", KA), ANVIL_OK,
 	    NULL);
 }
@@ -805,14 +820,14 @@ Test(validate, http01_404_is_unauthorized)
 	struct peer p;
 
 	http_peer(H_STATUS404, NULL, 0, &p);
-	make_cfg(p.port, free_port(), "", 5, "");
+	make_cfg(p.port, free_port(), "", 5, NULL);
 	assert_result(check(VAL_HTTP01, "ip", addr, KA),
 	    ANVIL_ERR_UNAUTHORIZED, "returned 404");
 }
 
 Test(validate, http01_nothing_listening_is_connection)
 {
-	make_cfg(free_port(), free_port(), "", 5, "");
+	make_cfg(free_port(), free_port(), "", 5, NULL);
 	assert_result(check(VAL_HTTP01, "ip", addr, KA), ANVIL_ERR_CONNECTION,
 	    addr);
 }
@@ -828,7 +843,7 @@ Test(validate, http01_follows_a_redirect_through_our_resolver)
 	    TOKEN "\",\"targetURL\":\"http://elsewhere.test:%u/.well-known/"
 	    "acme-challenge/target\"}", CTS_HTTP);
 	cts_post("/add-redirect", json);
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_HTTP01, "dns", "www.example.test", KA),
 	    ANVIL_OK, NULL);
 }
@@ -839,7 +854,7 @@ Test(validate, http01_redirect_to_another_scheme_is_unauthorized)
 	const char *loc = "ftp://127.0.0.1/x";
 
 	http_peer(H_REDIRECT, loc, strlen(loc), &p);
-	make_cfg(p.port, free_port(), "", 5, "");
+	make_cfg(p.port, free_port(), "", 5, NULL);
 	assert_result(check(VAL_HTTP01, "ip", addr, KA),
 	    ANVIL_ERR_UNAUTHORIZED, "only http and https");
 }
@@ -851,7 +866,7 @@ Test(validate, http01_redirect_to_an_odd_port_is_unauthorized)
 
 	snprintf(loc, sizeof(loc), "http://%s:%u/x", addr, free_port());
 	http_peer(H_REDIRECT, loc, strlen(loc), &p);
-	make_cfg(p.port, free_port(), "", 5, "");
+	make_cfg(p.port, free_port(), "", 5, NULL);
 	assert_result(check(VAL_HTTP01, "ip", addr, KA),
 	    ANVIL_ERR_UNAUTHORIZED, "is not allowed");
 }
@@ -861,11 +876,14 @@ Test(validate, http01_redirect_into_a_denied_network_is_unauthorized)
 	struct peer p;
 	char ev[64];
 
-	/* The peer is on 127.x.y.z; 127.0.0.1 is denied. */
+	/* The peer is on 127.x.y.z, allowed; 127.0.0.1 is denied by
+	 * default, and not named back (it came from the peer). */
 	redirect_peer("127.0.0.1", "/.well-known/acme-challenge/x", &p);
-	make_cfg(p.port, free_port(), "", 5, "127.0.0.1/32");
+	make_cfg(p.port, free_port(), "", 5, NULL);
 	assert_result(check(VAL_HTTP01, "ip", addr, KA),
-	    ANVIL_ERR_UNAUTHORIZED, "127.0.0.1 is in a denied network");
+	    ANVIL_ERR_UNAUTHORIZED,
+	    "the target of redirect 1 is in a denied network");
+	cr_assert_null(strstr(detail, "127.0.0.1"), "%s", detail);
 	cr_assert_eq(peer_read(&p, ev, sizeof(ev), 300), 2, "%s", ev);
 }
 
@@ -877,7 +895,7 @@ Test(validate, http01_redirect_loop_stops_after_ten)
 	int n;
 
 	redirect_peer(addr, "/.well-known/acme-challenge/again", &p);
-	make_cfg(p.port, free_port(), "", 5, "");
+	make_cfg(p.port, free_port(), "", 5, NULL);
 	t0 = now_ms();
 	assert_result(check(VAL_HTTP01, "ip", addr, KA), ANVIL_ERR_CONNECTION,
 	    "too many redirects");
@@ -893,7 +911,7 @@ Test(validate, http01_name_in_a_denied_network_is_unauthorized_unasked)
 
 	cts_start();
 	http_peer(H_BODY, KA, strlen(KA), &p);
-	make_cfg(p.port, free_port(), cts_resolver(), 5, "127.0.0.0/8");
+	make_cfg(p.port, free_port(), cts_resolver(), 5, "");
 	assert_result(check(VAL_HTTP01, "dns", "www.example.test", KA),
 	    ANVIL_ERR_UNAUTHORIZED, "is in a denied network");
 	cr_assert_not_null(strstr(detail, addr), "%s", detail);
@@ -905,11 +923,179 @@ Test(validate, http01_name_in_a_denied_network_is_unauthorized_unasked)
 	    "the denied peer was contacted");
 }
 
+/* ------------------------------------------------------- denied networks */
+
+/* Another loopback address, never any test's own (theirs end in 1..64):
+ * where the "internal" peers of the SSRF tests listen. */
+static void
+internal_addr(char *out, size_t len)
+{
+	unsigned a, b, c, d;
+
+	cr_assert_eq(sscanf(addr, "%u.%u.%u.%u", &a, &b, &c, &d), 4);
+	snprintf(out, len, "%u.%u.%u.%u", a, b, c, d + 100);
+}
+
+Test(validate, default_deny_refuses_every_special_range_unasked)
+{
+	/* Each row an ip identifier in a range the default deny_networks
+	 * covers, or an IPv4-mapped, IPv4-compatible or NAT64 spelling of
+	 * one. Refused before any traffic, for both checkers that connect. */
+	static const char *const rows[] = {
+		"0.0.0.0", "0.1.2.3", "10.0.0.1", "10.255.255.255",
+		"100.64.0.1", "100.127.255.254", "127.0.0.1",
+		"127.255.255.254", "169.254.169.254", "172.16.0.1",
+		"172.31.255.255", "192.0.0.8", "192.0.2.1", "192.168.1.1",
+		"198.18.0.1", "198.19.255.255", "198.51.100.7", "203.0.113.9",
+		"224.0.0.1", "239.255.255.250", "240.0.0.1",
+		"255.255.255.255",
+		"::", "::1", "::ffff:127.0.0.1", "::ffff:10.0.0.1",
+		"::ffff:169.254.169.254", "::ffff:192.168.0.1",
+		"::ffff:100.64.0.1", "::127.0.0.1", "::10.0.0.1",
+		"::192.168.1.1", "64:ff9b::7f00:1", "64:ff9b::a9fe:a9fe",
+		"64:ff9b::10.1.2.3", "64:ff9b:1::1", "100::1", "2001:db8::1",
+		"3fff::1", "fc00::1", "fd12:3456::1", "fe80::1", "febf::1",
+		"fec0::1", "ff02::1", "ff0e::1",
+	};
+	size_t i;
+
+	make_cfg(free_port(), free_port(), "", 2, "");
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		cr_expect_eq(check(VAL_HTTP01, "ip", rows[i], KA),
+		    ANVIL_ERR_UNAUTHORIZED, "http-01 %s: %s", rows[i], detail);
+		cr_expect_not_null(strstr(detail, "in a denied network"),
+		    "http-01 %s: %s", rows[i], detail);
+		cr_expect_eq(check(VAL_TLSALPN01, "ip", rows[i], KA),
+		    ANVIL_ERR_UNAUTHORIZED, "tls-alpn-01 %s: %s", rows[i],
+		    detail);
+		cr_expect_not_null(strstr(detail, "in a denied network"),
+		    "tls-alpn-01 %s: %s", rows[i], detail);
+	}
+}
+
+Test(validate, allow_networks_is_a_narrow_exception)
+{
+	struct peer p, q;
+	char other[INET_ADDRSTRLEN], nets[128], ev[64], v6[64];
+
+	/* The test's address allowed as a /32; the next one is not. */
+	internal_addr(other, sizeof(other));
+	http_peer(H_BODY, KA, strlen(KA), &p);
+	peer_host = other;
+	http_peer(H_BODY, KA, strlen(KA), &q);
+	peer_host = addr;
+	snprintf(nets, sizeof(nets), "allow_networks = %s/32\n", addr);
+	make_cfg(p.port, q.port, "", 5, nets);
+	assert_result(check(VAL_HTTP01, "ip", addr, KA), ANVIL_OK, NULL);
+	/* The same host through an IPv4-mapped address is the same
+	 * exception. */
+	snprintf(v6, sizeof(v6), "::ffff:%s", addr);
+	assert_result(check(VAL_HTTP01, "ip", v6, KA), ANVIL_OK, NULL);
+	/* A NAT64 address is another host's view: not excepted. */
+	snprintf(v6, sizeof(v6), "64:ff9b::%s", addr);
+	assert_result(check(VAL_HTTP01, "ip", v6, KA),
+	    ANVIL_ERR_UNAUTHORIZED, "in a denied network");
+	/* The neighbour is refused without a connection. */
+	make_cfg(q.port, q.port, "", 5, nets);
+	assert_result(check(VAL_HTTP01, "ip", other, KA),
+	    ANVIL_ERR_UNAUTHORIZED, "in a denied network");
+	assert_result(check(VAL_TLSALPN01, "ip", other, KA),
+	    ANVIL_ERR_UNAUTHORIZED, "in a denied network");
+	snprintf(v6, sizeof(v6), "::ffff:%s", other);
+	assert_result(check(VAL_HTTP01, "ip", v6, KA),
+	    ANVIL_ERR_UNAUTHORIZED, "in a denied network");
+	cr_assert_eq(peer_read(&q, ev, sizeof(ev), 300), 0,
+	    "the denied peer was contacted: %s", ev);
+}
+
+Test(validate, http01_redirect_to_a_denied_address_reads_nothing)
+{
+	/* SSRF: the client's own responder (allowed) redirects the
+	 * validator to an internal page. Every spelling of the internal
+	 * address is refused before a connection, with the unauthorized
+	 * problem (a policy refusal, as for an identifier in a denied
+	 * network), and nothing of the page or its address comes back. */
+	static const char secret[] = "SECRET-internal-admin-page " KA;
+	struct peer in, out;
+	char other[INET_ADDRSTRLEN], nets[128], loc[160], ev[64];
+	unsigned a, b, c, d;
+	unsigned long dec;
+	int i;
+
+	cts_start();
+	internal_addr(other, sizeof(other));
+	cr_assert_eq(sscanf(other, "%u.%u.%u.%u", &a, &b, &c, &d), 4);
+	snprintf(loc, sizeof(loc), "{\"host\":\"internal.test\","
+	    "\"addresses\":[\"%s\"]}", other);
+	cts_post("/add-a", loc);
+	peer_host = other;
+	http_peer(H_BODY, secret, strlen(secret), &in);
+	peer_host = addr;
+	/* Only the client's responder is allowed, as narrowly as possible. */
+	snprintf(nets, sizeof(nets), "allow_networks = %s/32\n", addr);
+	dec = ((unsigned long)a << 24) | (b << 16) | (c << 8) | d;
+	for (i = 0; i < 5; i++) {
+		/* The literal, IPv4-mapped, a decimal integer (libcurl reads
+		 * it as the address), a name that resolves to it,
+		 * IPv4-compatible. */
+		if (i == 0)
+			snprintf(loc, sizeof(loc), "http://%s:%u/.well-known/"
+			    "acme-challenge/x", other, in.port);
+		else if (i == 1)
+			snprintf(loc, sizeof(loc), "http://[::ffff:%s]:%u/",
+			    other, in.port);
+		else if (i == 2)
+			snprintf(loc, sizeof(loc), "http://%lu:%u/", dec,
+			    in.port);
+		else if (i == 3)
+			snprintf(loc, sizeof(loc), "http://internal.test:%u/",
+			    in.port);
+		else
+			snprintf(loc, sizeof(loc), "http://[::%s]:%u/", other,
+			    in.port);
+		http_peer(H_REDIRECT, loc, strlen(loc), &out);
+		/* tls_port is the internal peer's, so the port is allowed
+		 * and only the address check stands in the way. */
+		make_cfg(out.port, in.port, cts_resolver(), 5, nets);
+		assert_result(check(VAL_HTTP01, "ip", addr, KA),
+		    ANVIL_ERR_UNAUTHORIZED,
+		    "the target of redirect 1 is in a denied network");
+		cr_expect_null(strstr(detail, "SECRET"), "%s: %s", loc,
+		    detail);
+		cr_expect_null(strstr(detail, other), "%s: %s", loc, detail);
+		cr_expect_null(strstr(detail, "internal.test"), "%s: %s", loc,
+		    detail);
+		/* The same through a dns identifier. */
+		assert_result(check(VAL_HTTP01, "dns", "www.example.test", KA),
+		    ANVIL_ERR_UNAUTHORIZED, "in a denied network");
+		cr_expect_null(strstr(detail, "SECRET"), "%s: %s", loc,
+		    detail);
+		close(out.events);
+		kill(kids[nkids - 1], SIGKILL);
+		waitpid(kids[nkids - 1], NULL, 0);
+		nkids--;
+	}
+	cr_assert_eq(peer_read(&in, ev, sizeof(ev), 300), 0,
+	    "the internal peer was contacted");
+}
+
+Test(validate, http01_wrong_body_is_described_not_quoted)
+{
+	static const char secret[] = "SECRET-internal-admin-page";
+	struct peer p;
+
+	http_peer(H_BODY, secret, strlen(secret), &p);
+	make_cfg(p.port, free_port(), "", 5, NULL);
+	assert_result(check(VAL_HTTP01, "ip", addr, KA), ANVIL_ERR_INCORRECT,
+	    "a body of 26 bytes that is not the key authorization");
+	cr_assert_null(strstr(detail, "SECRET"), "%s", detail);
+}
+
 Test(validate, http01_servfail_is_dns)
 {
 	cts_start();
 	cts_post("/set-servfail", "{\"host\":\"broken.test\"}");
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_HTTP01, "dns", "broken.test", KA),
 	    ANVIL_ERR_DNS, "broken.test");
 }
@@ -918,7 +1104,7 @@ Test(validate, http01_name_without_addresses_is_dns)
 {
 	cts_start();
 	cts_post("/set-default-ipv4", "{\"ip\":\"\"}");
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_HTTP01, "dns", "nowhere.test", KA),
 	    ANVIL_ERR_DNS, "nowhere.test");
 }
@@ -939,7 +1125,7 @@ Test(validate, http01_silent_resolver_is_dns_within_the_timeout)
 	cr_assert_eq(bind(ufd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	getsockname(ufd, (struct sockaddr *)&sin, &sl);
 	snprintf(r, sizeof(r), "%s@%u", addr, ntohs(sin.sin_port));
-	make_cfg(free_port(), free_port(), r, 2, "");
+	make_cfg(free_port(), free_port(), r, 2, NULL);
 	t0 = now_ms();
 	assert_result(check(VAL_HTTP01, "dns", "www.example.test", KA),
 	    ANVIL_ERR_DNS, "www.example.test");
@@ -954,7 +1140,7 @@ Test(validate, http01_resolver_port_closed_is_dns)
 	int64_t t0;
 
 	snprintf(r, sizeof(r), "%s@%u", addr, free_port());
-	make_cfg(free_port(), free_port(), r, 2, "");
+	make_cfg(free_port(), free_port(), r, 2, NULL);
 	t0 = now_ms();
 	assert_result(check(VAL_HTTP01, "dns", "www.example.test", KA),
 	    ANVIL_ERR_DNS, NULL);
@@ -966,7 +1152,7 @@ Test(validate, http01_huge_body_is_incorrect_too_large)
 	struct peer p;
 
 	http_peer(H_BIG, NULL, 0, &p);
-	make_cfg(p.port, free_port(), "", 5, "");
+	make_cfg(p.port, free_port(), "", 5, NULL);
 	assert_result(check(VAL_HTTP01, "ip", addr, KA), ANVIL_ERR_INCORRECT,
 	    "too large");
 }
@@ -977,7 +1163,7 @@ Test(validate, http01_stalled_peer_times_out_as_connection)
 	int64_t t0;
 
 	http_peer(H_STALL, NULL, 0, &p);
-	make_cfg(p.port, free_port(), "", 2, "");
+	make_cfg(p.port, free_port(), "", 2, NULL);
 	t0 = now_ms();
 	assert_result(check(VAL_HTTP01, "ip", addr, KA), ANVIL_ERR_CONNECTION,
 	    "timeout");
@@ -991,7 +1177,7 @@ Test(validate, http01_garbage_peer_is_connection)
 	struct peer p;
 
 	http_peer(H_GARBAGE, NULL, 0, &p);
-	make_cfg(p.port, free_port(), "", 5, "");
+	make_cfg(p.port, free_port(), "", 5, NULL);
 	assert_result(check(VAL_HTTP01, "ip", addr, KA), ANVIL_ERR_CONNECTION,
 	    NULL);
 }
@@ -1005,7 +1191,7 @@ Test(validate, http01_sends_the_expected_request)
 	pid_t pid;
 
 	lfd = listen_on(0, &port);
-	make_cfg(port, free_port(), "", 3, "");
+	make_cfg(port, free_port(), "", 3, NULL);
 	pid = spawn();
 	if (pid == 0) {
 		close(lfd);
@@ -1047,7 +1233,7 @@ Test(validate, http01_ignores_proxy_environment)
 	setenv("HTTP_PROXY", "http://127.0.0.1:1", 1);
 	setenv("ALL_PROXY", "http://127.0.0.1:1", 1);
 	http_peer(H_BODY, KA, strlen(KA), &p);
-	make_cfg(p.port, free_port(), "", 5, "");
+	make_cfg(p.port, free_port(), "", 5, NULL);
 	assert_result(check(VAL_HTTP01, "ip", addr, KA), ANVIL_OK, NULL);
 }
 
@@ -1060,7 +1246,7 @@ Test(validate, dns01_ok)
 	cts_start();
 	txt_value(KA, v, sizeof(v));
 	cts_set_txt("_acme-challenge.www.example.test.", v);
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_DNS01, "dns", "www.example.test", KA),
 	    ANVIL_OK, NULL);
 }
@@ -1073,7 +1259,7 @@ Test(validate, dns01_one_matching_record_among_several_is_enough)
 	txt_value(KA, v, sizeof(v));
 	cts_set_txt("_acme-challenge.multi.test.", "something-else");
 	cts_set_txt("_acme-challenge.multi.test.", v);
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_DNS01, "dns", "multi.test", KA), ANVIL_OK,
 	    NULL);
 }
@@ -1085,7 +1271,7 @@ Test(validate, dns01_wrong_value_is_incorrect)
 	cts_start();
 	txt_value(OTHER_KA, v, sizeof(v));
 	cts_set_txt("_acme-challenge.www.example.test.", v);
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_DNS01, "dns", "www.example.test", KA),
 	    ANVIL_ERR_INCORRECT, "_acme-challenge.www.example.test");
 	cr_assert_not_null(strstr(detail, v), "%s", detail);
@@ -1094,7 +1280,7 @@ Test(validate, dns01_wrong_value_is_incorrect)
 Test(validate, dns01_no_record_is_unauthorized)
 {
 	cts_start();
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_DNS01, "dns", "empty.test", KA),
 	    ANVIL_ERR_UNAUTHORIZED, "no TXT record at _acme-challenge.empty.test");
 }
@@ -1216,7 +1402,7 @@ Test(validate, dns01_kept_resolver_sees_every_change)
 	ttl_dns_start(path, r, sizeof(r));
 	txt_value(KA, v, sizeof(v));
 	txt_value(OTHER_KA, w, sizeof(w));
-	make_cfg(free_port(), free_port(), r, 5, "");
+	make_cfg(free_port(), free_port(), r, 5, NULL);
 	assert_result(check(VAL_DNS01, "dns", "later.test", KA),
 	    ANVIL_ERR_UNAUTHORIZED, "later.test");
 	write_text(path, w);
@@ -1239,7 +1425,7 @@ Test(validate, dns01_follows_cname)
 	cts_post("/set-cname", "{\"host\":\"_acme-challenge.alias.test.\","
 	    "\"target\":\"_acme-challenge.delegated.test.\"}");
 	cts_set_txt("_acme-challenge.delegated.test.", v);
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_DNS01, "dns", "alias.test", KA), ANVIL_OK,
 	    NULL);
 }
@@ -1258,7 +1444,7 @@ Test(validate, dns01_follows_a_cname_chain)
 	cts_post("/set-cname", "{\"host\":\"hop2.test.\","
 	    "\"target\":\"final.test.\"}");
 	cts_set_txt("final.test.", v);
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_DNS01, "dns", "chain.test", KA), ANVIL_OK,
 	    NULL);
 }
@@ -1270,7 +1456,7 @@ Test(validate, dns01_cname_loop_is_dns)
 	    "\"target\":\"loop2.test.\"}");
 	cts_post("/set-cname", "{\"host\":\"loop2.test.\","
 	    "\"target\":\"_acme-challenge.loop.test.\"}");
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_DNS01, "dns", "loop.test", KA), ANVIL_ERR_DNS,
 	    "_acme-challenge.loop.test");
 }
@@ -1279,7 +1465,7 @@ Test(validate, dns01_servfail_is_dns)
 {
 	cts_start();
 	cts_post("/set-servfail", "{\"host\":\"_acme-challenge.broken.test.\"}");
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_DNS01, "dns", "broken.test", KA),
 	    ANVIL_ERR_DNS, "_acme-challenge.broken.test");
 }
@@ -1299,7 +1485,7 @@ Test(validate, dns01_silent_resolver_is_dns_within_the_timeout)
 	cr_assert_eq(bind(ufd, (struct sockaddr *)&sin, sizeof(sin)), 0);
 	getsockname(ufd, (struct sockaddr *)&sin, &sl);
 	snprintf(r, sizeof(r), "%s@%u", addr, ntohs(sin.sin_port));
-	make_cfg(free_port(), free_port(), r, 2, "");
+	make_cfg(free_port(), free_port(), r, 2, NULL);
 	t0 = now_ms();
 	assert_result(check(VAL_DNS01, "dns", "www.example.test", KA),
 	    ANVIL_ERR_DNS, NULL);
@@ -1314,7 +1500,7 @@ Test(validate, tlsalpn01_ok_through_challtestsrv)
 	cts_start();
 	cts_post("/add-tlsalpn01", "{\"host\":\"www.example.test\","
 	    "\"content\":\"" KA "\"}");
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_TLSALPN01, "dns", "www.example.test", KA),
 	    ANVIL_OK, NULL);
 }
@@ -1324,7 +1510,7 @@ Test(validate, tlsalpn01_wrong_key_authz_is_incorrect)
 	cts_start();
 	cts_post("/add-tlsalpn01", "{\"host\":\"www.example.test\","
 	    "\"content\":\"" OTHER_KA "\"}");
-	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, "");
+	make_cfg(CTS_HTTP, CTS_TLS, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_TLSALPN01, "dns", "www.example.test", KA),
 	    ANVIL_ERR_INCORRECT, "does not match the key authorization");
 }
@@ -1338,7 +1524,7 @@ Test(validate, tlsalpn01_ip_identifier_uses_reverse_sni_and_ip_san)
 
 	s.ip = addr;
 	tls_peer(make_creds(&s), 1, &p);
-	make_cfg(free_port(), p.port, "", 5, "");
+	make_cfg(free_port(), p.port, "", 5, NULL);
 	assert_result(check(VAL_TLSALPN01, "ip", addr, KA), ANVIL_OK, NULL);
 	cr_assert_gt(peer_read(&p, ev, sizeof(ev), 1000), 0);
 	cr_assert_eq(sscanf(addr, "%u.%u.%u.%u", &a, &b, &c, &d), 4);
@@ -1354,7 +1540,7 @@ Test(validate, tlsalpn01_ipv6_identifier_uses_ip6_arpa)
 
 	peer_host = "::1";
 	tls_peer(make_creds(&s), 1, &p);
-	make_cfg(free_port(), p.port, "", 5, "");
+	make_cfg(free_port(), p.port, "", 5, NULL);
 	assert_result(check(VAL_TLSALPN01, "ip", "::1", KA), ANVIL_OK, NULL);
 	cr_assert_gt(peer_read(&p, ev, sizeof(ev), 1000), 0);
 	cr_assert_str_eq(ev, "1.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0."
@@ -1362,7 +1548,7 @@ Test(validate, tlsalpn01_ipv6_identifier_uses_ip6_arpa)
 	/* The same certificate does not do for 127.0.0.1's check. */
 	s.ip = "::2";
 	tls_peer(make_creds(&s), 1, &p);
-	make_cfg(free_port(), p.port, "", 5, "");
+	make_cfg(free_port(), p.port, "", 5, NULL);
 	assert_result(check(VAL_TLSALPN01, "ip", "::1", KA),
 	    ANVIL_ERR_INCORRECT, "iPAddress is not ::1");
 }
@@ -1375,7 +1561,7 @@ Test(validate, tlsalpn01_sni_is_the_name)
 
 	cts_start(); /* only as the resolver */
 	tls_peer(make_creds(&s), 1, &p);
-	make_cfg(free_port(), p.port, cts_resolver(), 5, "");
+	make_cfg(free_port(), p.port, cts_resolver(), 5, NULL);
 	assert_result(check(VAL_TLSALPN01, "dns", "www.example.test", KA),
 	    ANVIL_OK, NULL);
 	cr_assert_gt(peer_read(&p, ev, sizeof(ev), 1000), 0);
@@ -1394,7 +1580,8 @@ Test(validate, tlsalpn01_certificate_checks)
 		{ "two SANs", { { "www.example.test", "other.test" }, NULL, KA,
 		    1, 1 }, "dns", ANVIL_ERR_INCORRECT, "2 subjectAltNames" },
 		{ "the wrong name", { { "other.test", NULL }, NULL, KA, 1, 1 },
-		    "dns", ANVIL_ERR_INCORRECT, "other.test" },
+		    "dns", ANVIL_ERR_INCORRECT,
+		    "dNSName is not www.example.test" },
 		{ "no SAN", { { NULL, NULL }, NULL, KA, 1, 1 }, "dns",
 		    ANVIL_ERR_INCORRECT, "no subjectAltName" },
 		{ "a name for an ip", { { "www.example.test", NULL }, NULL, KA,
@@ -1419,7 +1606,7 @@ Test(validate, tlsalpn01_certificate_checks)
 		int ip = strcmp(rows[i].ident_type, "ip") == 0;
 
 		tls_peer(make_creds(&s), 1, &p);
-		make_cfg(free_port(), p.port, cts_resolver(), 5, "");
+		make_cfg(free_port(), p.port, cts_resolver(), 5, NULL);
 		detail[0] = '\0';
 		cr_expect_eq(check(VAL_TLSALPN01, rows[i].ident_type,
 		    ip ? addr : "www.example.test", KA), rows[i].want,
@@ -1427,6 +1614,9 @@ Test(validate, tlsalpn01_certificate_checks)
 		if (rows[i].needle != NULL)
 			cr_expect_not_null(strstr(detail, rows[i].needle),
 			    "%s: %s", rows[i].desc, detail);
+		/* What the peer's certificate says is not quoted back. */
+		cr_expect_null(strstr(detail, "other.test"), "%s: %s",
+		    rows[i].desc, detail);
 		close(p.events);
 		/* Keep the kid table small: stop this row's server. */
 		kill(kids[nkids - 1], SIGKILL);
@@ -1442,14 +1632,14 @@ Test(validate, tlsalpn01_peer_without_alpn_is_tls)
 	struct peer p;
 
 	tls_peer(make_creds(&s), 0, &p);
-	make_cfg(free_port(), p.port, "", 5, "");
+	make_cfg(free_port(), p.port, "", 5, NULL);
 	assert_result(check(VAL_TLSALPN01, "ip", addr, KA), ANVIL_ERR_TLS,
 	    NULL);
 }
 
 Test(validate, tlsalpn01_nothing_listening_is_connection)
 {
-	make_cfg(free_port(), free_port(), "", 5, "");
+	make_cfg(free_port(), free_port(), "", 5, NULL);
 	assert_result(check(VAL_TLSALPN01, "ip", addr, KA),
 	    ANVIL_ERR_CONNECTION, "connection refused");
 }
@@ -1459,7 +1649,7 @@ Test(validate, tlsalpn01_garbage_peer_is_tls)
 	struct peer p;
 
 	http_peer(H_GARBAGE, NULL, 0, &p);
-	make_cfg(free_port(), p.port, "", 5, "");
+	make_cfg(free_port(), p.port, "", 5, NULL);
 	assert_result(check(VAL_TLSALPN01, "ip", addr, KA), ANVIL_ERR_TLS,
 	    NULL);
 }
@@ -1469,7 +1659,7 @@ Test(validate, tlsalpn01_http_peer_is_tls)
 	struct peer p;
 
 	http_peer(H_STATUS404, NULL, 0, &p);
-	make_cfg(free_port(), p.port, "", 5, "");
+	make_cfg(free_port(), p.port, "", 5, NULL);
 	assert_result(check(VAL_TLSALPN01, "ip", addr, KA), ANVIL_ERR_TLS,
 	    NULL);
 }
@@ -1480,7 +1670,7 @@ Test(validate, tlsalpn01_silent_peer_times_out_as_connection)
 	int64_t t0;
 
 	http_peer(H_SILENT, NULL, 0, &p);
-	make_cfg(free_port(), p.port, "", 2, "");
+	make_cfg(free_port(), p.port, "", 2, NULL);
 	t0 = now_ms();
 	assert_result(check(VAL_TLSALPN01, "ip", addr, KA),
 	    ANVIL_ERR_CONNECTION, "timeout");
