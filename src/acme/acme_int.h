@@ -222,9 +222,10 @@ anvil_err acme_validation_check(const struct anvil_config *cfg,
 anvil_err acme_validation_record(struct store_txn *txn, const char *id,
     anvil_err result, const char *detail, time_t now);
 
-/* One log line for a finished validation. */
-void acme_validation_log(const char *id, const struct acme_vinfo *v,
-    anvil_err rc, const char *detail);
+/* Logs the result and records it (acme_validation_record) in its own
+ * transaction. */
+anvil_err acme_validation_finish(struct store *st, const char *id,
+    const struct acme_vinfo *v, anvil_err result, const char *detail);
 
 /* ------------------------------------------------------------ runner.c */
 

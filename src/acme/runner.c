@@ -205,21 +205,6 @@ unclaim_fn(struct store_txn *txn, void *arg)
 	return rc;
 }
 
-struct result {
-	const char *id;
-	anvil_err rc;
-	const char *detail;
-	time_t now;
-};
-
-static anvil_err
-result_fn(struct store_txn *txn, void *arg)
-{
-	struct result *r = arg;
-
-	return acme_validation_record(txn, r->id, r->rc, r->detail, r->now);
-}
-
 anvil_err
 acme_valq_waiting(struct store *st, const struct anvil_config *cfg,
     size_t *waiting)
@@ -272,7 +257,6 @@ static void
 drain(const struct anvil_config *cfg, struct store *st)
 {
 	struct claim c;
-	struct result r;
 	char detail[512];
 	anvil_err rc;
 
@@ -296,13 +280,8 @@ drain(const struct anvil_config *cfg, struct store *st)
 			(void)store_run(st, 0, unclaim_fn, c.id, NULL, 0);
 			return;
 		}
-		acme_validation_log(c.id, &c.vi, rc, detail);
-		r.id = c.id;
-		r.rc = rc;
-		r.detail = detail;
-		r.now = time(NULL);
-		if ((rc = store_run(st, 0, result_fn, &r, NULL, 0)) !=
-		    ANVIL_OK)
+		if ((rc = acme_validation_finish(st, c.id, &c.vi, rc,
+		    detail)) != ANVIL_OK)
 			log_err("validation %s: recording the result: %s",
 			    c.id, anvil_strerror(rc));
 	}

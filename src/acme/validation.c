@@ -334,6 +334,31 @@ one_record_fn(struct store_txn *txn, void *arg)
 	    o->now);
 }
 
+/* One log line for a finished validation. */
+static void
+log_result(const char *id, const struct acme_vinfo *v, anvil_err rc,
+    const char *detail)
+{
+	log_info("validation %s of %s %s:%s: %s%s%s", id, v->type,
+	    v->ident_type, v->ident_value, rc == ANVIL_OK ? "valid" :
+	    acme_problem_type(rc), detail[0] ? ": " : "", detail);
+}
+
+anvil_err
+acme_validation_finish(struct store *st, const char *id,
+    const struct acme_vinfo *v, anvil_err result, const char *detail)
+{
+	struct one o;
+
+	memset(&o, 0, sizeof(o));
+	o.id = id;
+	o.result = result;
+	o.detail = detail;
+	o.now = time(NULL);
+	log_result(id, v, result, detail);
+	return store_run(st, 0, one_record_fn, &o, NULL, 0);
+}
+
 anvil_err
 acme_validate(struct acme_ctx *ctx, const char *chall_id)
 {
@@ -346,19 +371,7 @@ acme_validate(struct acme_ctx *ctx, const char *chall_id)
 	rc = store_run(ctx->st, 0, one_load_fn, &o, NULL, 0);
 	if (rc != ANVIL_OK || o.vi.skip)
 		return rc;
-	o.result = acme_validation_check(ctx->cfg, &o.vi, NULL, detail,
+	rc = acme_validation_check(ctx->cfg, &o.vi, NULL, detail,
 	    sizeof(detail));
-	acme_validation_log(chall_id, &o.vi, o.result, detail);
-	o.detail = detail;
-	o.now = time(NULL);
-	return store_run(ctx->st, 0, one_record_fn, &o, NULL, 0);
-}
-
-void
-acme_validation_log(const char *id, const struct acme_vinfo *v,
-    anvil_err rc, const char *detail)
-{
-	log_info("validation %s of %s %s:%s: %s%s%s", id, v->type,
-	    v->ident_type, v->ident_value, rc == ANVIL_OK ? "valid" :
-	    acme_problem_type(rc), detail[0] ? ": " : "", detail);
+	return acme_validation_finish(ctx->st, chall_id, &o.vi, rc, detail);
 }

@@ -291,13 +291,38 @@ util_detach(int keep_stderr)
 	return 0;
 }
 
-void
-util_close_except(int keep)
+/* Calls fn(fd, arg) for each open descriptor above 2 (from /proc). */
+static void
+fd_walk(void (*fn)(int, int), int arg)
 {
 	DIR *d;
 	struct dirent *de;
-	int fd, self;
+	int self;
 
+	if ((d = opendir("/proc/self/fd")) == NULL)
+		return;
+	self = dirfd(d);
+	while ((de = readdir(d)) != NULL) {
+		char *end;
+		long fd = strtol(de->d_name, &end, 10);
+		if (*end != '\0' || end == de->d_name || fd <= 2 ||
+		    fd == self || fd > INT_MAX)
+			continue;
+		fn((int)fd, arg);
+	}
+	closedir(d);
+}
+
+static void
+close_unless(int fd, int keep)
+{
+	if (fd != keep)
+		close(fd);
+}
+
+void
+util_close_except(int keep)
+{
 #ifdef CLOSE_RANGE_CLOEXEC
 	if (keep < 3) {
 		if (close_range(3, ~0U, 0) == 0)
@@ -306,44 +331,29 @@ util_close_except(int keep)
 	    close_range((unsigned)keep + 1, ~0U, 0) == 0)
 		return;
 #endif
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return;
-	self = dirfd(d);
-	while ((de = readdir(d)) != NULL) {
-		fd = atoi(de->d_name);
-		if (de->d_name[0] >= '0' && de->d_name[0] <= '9' && fd > 2 &&
-		    fd != keep && fd != self)
-			close(fd);
-	}
-	closedir(d);
+	fd_walk(close_unless, keep);
+}
+
+static void
+set_cloexec(int fd, int unused)
+{
+	int fl = fcntl(fd, F_GETFD);
+
+	(void)unused;
+	if (fl >= 0 && !(fl & FD_CLOEXEC))
+		fcntl(fd, F_SETFD, fl | FD_CLOEXEC);
 }
 
 void
 util_cloexec_all(void)
 {
-	DIR *d;
-	struct dirent *de;
-	int self;
-
 #ifdef CLOSE_RANGE_CLOEXEC
 	/* Linux 5.11: one call, where reading /proc/self/fd cost a CGI
 	 * request about 2 % of its CPU. Older kernels say ENOSYS/EINVAL. */
 	if (close_range(3, ~0U, CLOSE_RANGE_CLOEXEC) == 0)
 		return;
 #endif
-	if ((d = opendir("/proc/self/fd")) == NULL)
-		return;
-	self = dirfd(d);
-	while ((de = readdir(d)) != NULL) {
-		char *end;
-		long fd = strtol(de->d_name, &end, 10);
-		if (*end != '\0' || fd <= 2 || fd == self || fd > INT_MAX)
-			continue;
-		int fl = fcntl((int)fd, F_GETFD);
-		if (fl >= 0 && !(fl & FD_CLOEXEC))
-			fcntl((int)fd, F_SETFD, fl | FD_CLOEXEC);
-	}
-	closedir(d);
+	fd_walk(set_cloexec, 0);
 }
 
 char *
