@@ -102,8 +102,8 @@ covers(const char *p, const char *type, const char *value)
  * below it. So, for a deny pattern P:
  *   - P is B or above B: every name *.B stands for is below P: refused;
  *   - P is one label below B (x.B): x.B is one of those names: refused,
- *     and with it *.B, although the base B is not covered (issue 16,
- *     finding 3: "deny secret.example.test" let "*.example.test" through);
+ *     and with it *.B, although the base B is not covered ("deny
+ *     secret.example.test" must stop "*.example.test");
  *   - P is two or more labels below B (a.b.B): no name *.B stands for is
  *     P or below it: admitted;
  *   - P elsewhere: admitted.

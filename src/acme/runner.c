@@ -1,7 +1,7 @@
 /*
  * runner.c - the validation queue and the detached processes that drain
  * it, so that a slow or black-holed challenge never holds a process that
- * answers requests (architecture.md §1).
+ * answers requests (tests/integration/validators.sh shows it).
  *
  * A challenge POST that starts a validation queues it (a STORE_VALQ entry)
  * in the transaction that makes the challenge "processing" (challenge.c)

@@ -129,7 +129,7 @@ unavailable(struct http_resp *resp)
  * Apache mod_fcgid turns 200 + Location into a redirect. Its shipped
  * config sets ANVIL_LOCATION_HEADER to a private header name; the program
  * sends the URL under that name and mod_headers copies it back to
- * Location (interop.md).
+ * Location (apache/anvil-fcgid.conf).
  */
 static void
 rename_location(struct http_resp *resp)

@@ -1471,7 +1471,7 @@ def test_more_orders(A):
 
 
 # --------------------------------------------------------------------------
-# Issue 16 (outside audit): identifiers that slipped past name policy.
+# Identifiers that would slip past name policy in disguise.
 
 ADMIN = os.path.join(os.environ.get("top_builddir") or ".", "anvil-admin")
 ADMIN_CONF = os.path.join(DATA, "anvil.conf")
@@ -1950,7 +1950,7 @@ def test_revocation(A, B, cert1, names):
 
 
 # --------------------------------------------------------------------------
-# Issue 16: findings of the outside security audit
+# keyChange's inner JWS and library error text, attacked from outside.
 
 def test_audit_keychange():
     """Every MUST of RFC 8555 7.3.5 on the inner JWS is

@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""validators.py - slow challenges must not stall the server (issue 16).
+"""validators.py - slow challenges must not stall the server.
 
 Against a running Anvil (validators.sh starts it behind lighttpd with
 FastCGI, four processes) whose http-01 target is a black hole: a socket

@@ -1,6 +1,6 @@
 #!/bin/sh
 # validators.sh - challenge validation never occupies a process that
-# answers requests (issue 16): 4 x N challenges against a black-holed
+# answers requests: 4 x N challenges against a black-holed
 # http-01 target through lighttpd + FastCGI (N = its four FastCGI
 # processes), with directory latency, the validation process cap, the
 # queue bound and every challenge's end checked by validators.py; then

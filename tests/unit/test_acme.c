@@ -5,7 +5,8 @@
  * (src/acme/new_order.c, src/acme/finalize.c) on a fresh store per test,
  * with the request's clock ("now") moved by hand.
  *
- * The rows come from the audit in issue 16 (findings 2, 3, 5 and 6).
+ * The rows are identifiers that name internal addresses in disguise,
+ * wildcards over denied names, and orders outliving their authorizations.
  */
 #include "config.h"
 
