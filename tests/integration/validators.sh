@@ -6,7 +6,7 @@
 # queue bound and every challenge's end checked by validators.py; then
 # the SIGTERM behaviour of an idle FastCGI worker.
 . "$(dirname "$0")/lib.sh"
-BASEPORT=33000
+BASEPORT=17000
 VALIDATORS=3
 VTIMEOUT=2
 QUEUE_MAX=16
@@ -30,7 +30,7 @@ rc=$?
 workers=""
 for d in /proc/[0-9]*; do
 	[ "$(cat "$d/comm" 2>/dev/null)" = anvil ] || continue
-	tr '\0' '\n' <"$d/environ" 2>/dev/null | grep -qxF "ANVIL_CONFIG=$CONF" || continue
+	{ tr '\0' '\n' <"$d/environ"; } 2>/dev/null | grep -qxF "ANVIL_CONFIG=$CONF" || continue
 	workers="$workers ${d#/proc/}"
 done
 [ -n "$workers" ] && ok "FastCGI workers found:$workers" || fail "no FastCGI worker found"
