@@ -51,11 +51,12 @@ void acme_handle(struct acme_ctx *ctx, anvil_err rc,
 anvil_err acme_validate(struct acme_ctx *ctx, const char *chall_id);
 
 /*
- * Starts a detached validation runner (runner.c) if one of the
- * [validation] validators slots of this host is free; it drains the queue
- * and exits. Returns 1 if one started, 0 if every slot is held (their
- * runners will reach the queued work), -1 on failure (logged). cfg is
- * borrowed; call with the reply written and no store span held.
+ * Sets a validation runner (runner.c) to work on the queue: wakes one
+ * that waits idle, else starts a detached one if one of the [validation]
+ * validators slots of this host is free. Returns 1 if one was woken, 2 if
+ * one started, 0 if every slot is held by a busy runner (they will reach
+ * the queued work), -1 on failure (logged). cfg is borrowed; call with
+ * the reply written and no store span held.
  */
 int acme_runner_kick(const struct anvil_config *cfg);
 

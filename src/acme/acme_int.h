@@ -203,8 +203,10 @@ anvil_err acme_validation_load(struct store_txn *txn, const char *id,
     struct acme_vinfo *v);
 
 /*
- * Runs the check in a child process that touches no store and is killed
- * after ACME_VALIDATION_DEADLINE (the result is then ANVIL_ERR_CONNECTION).
+ * Runs the check in this process's checker, a child that touches no store
+ * and serves one check after another (validation.c); it is killed when a
+ * check passes ACME_VALIDATION_DEADLINE (the result is then
+ * ANVIL_ERR_CONNECTION) and the next check starts a new one.
  * When *stop becomes non-zero (a signal) the child is killed and
  * ANVIL_ERR_INVALID returned: no result, the caller gives the work back.
  * Blocks; detail gets a sentence for the client.

@@ -12,12 +12,16 @@
  * will reach the entry. So at most `validators` validations run at once on
  * a host, whatever the web server's process count.
  *
- * A runner claims the entry queued first, validates it in a child process
- * killed at ACME_VALIDATION_DEADLINE (validation.c), records the result
+ * A runner claims the entry queued first, validates it in its checker
+ * process, killed at ACME_VALIDATION_DEADLINE (validation.c), records the result
  * and drops the entry in one transaction, and claims the next. When none
- * is left it gives its slot back and looks once more: an entry committed
- * before its kick found every slot held is seen by that second look,
- * because the slot was given back after the kick tried it.
+ * is left it waits idle up to LINGER_MS on its slot's wake-up FIFO; a kick
+ * first writes to the FIFO of an idle runner, if any, and only then starts
+ * a new one, so under load a few runners (each one store open) serve every
+ * validation. When the wait ends with nothing to do the runner gives its
+ * slot back and looks once more: an entry committed before its kick found
+ * every slot held is seen by that second look, because the slot was given
+ * back after the kick tried it.
  *
  * Bounds: an entry claimed longer ago than ACME_VALIDATION_ABANDONED lost
  * its runner (killed): it fails as anvil-admin sweep fails it; one that
@@ -30,6 +34,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
+#include <poll.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -45,6 +50,7 @@
 #include "core/util.h"
 
 #define SLOT_DIR "validators"	/* under data_dir */
+#define LINGER_MS 5000		/* an idle runner waits this long for work */
 #define MAX_TRIES 1		/* claims of one entry: a second means the
 				 * first runner died (killed) */
 
@@ -222,9 +228,21 @@ acme_valq_waiting(struct store *st, const struct anvil_config *cfg,
 
 /* ------------------------------------------------------------ processes */
 
-/* Takes a free slot: its locked descriptor, or -1 when none is free. */
+/* data_dir/validators/<n><suffix> into path; -1 if too long. */
 static int
-slot_take(const struct anvil_config *cfg)
+slot_path(const struct anvil_config *cfg, unsigned n, const char *suffix,
+    char *path, size_t len)
+{
+	int r = snprintf(path, len, "%s/%s/%u%s", cfg->data_dir, SLOT_DIR, n,
+	    suffix);
+
+	return r < 0 || (size_t)r >= len ? -1 : 0;
+}
+
+/* Takes a free slot: its locked descriptor (*n its number), or -1 when
+ * none is free. */
+static int
+slot_take(const struct anvil_config *cfg, unsigned *n)
 {
 	char path[PATH_MAX];
 	unsigned i;
@@ -238,18 +256,96 @@ slot_take(const struct anvil_config *cfg)
 		return -1;
 	}
 	for (i = 0; i < cfg->validators; i++) {
-		snprintf(path, sizeof(path), "%s/%s/%u", cfg->data_dir,
-		    SLOT_DIR, i);
+		if (slot_path(cfg, i, "", path, sizeof(path)) != 0)
+			return -1;
 		if ((fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW |
 		    O_CLOEXEC, 0600)) < 0) {
 			log_err("open %s: %s", path, strerror(errno));
 			return -1;
 		}
-		if (flock(fd, LOCK_EX | LOCK_NB) == 0)
+		if (flock(fd, LOCK_EX | LOCK_NB) == 0) {
+			*n = i;
 			return fd;
+		}
 		close(fd);
 	}
 	return -1;
+}
+
+/*
+ * The wake-up FIFO of slot n (data_dir/validators/<n>.wake). A runner
+ * holds it open only while it waits idle for work, so a kick that can
+ * open it for writing knows an idle runner will read its byte, and starts
+ * no process. Opened read-write: the runner is then a writer itself, and
+ * poll() never reports a hang-up once a kicker has come and gone.
+ */
+static int
+wake_open(const struct anvil_config *cfg, unsigned n)
+{
+	char path[PATH_MAX];
+	struct stat sb;
+	int fd;
+
+	if (slot_path(cfg, n, ".wake", path, sizeof(path)) != 0)
+		return -1;
+	if (mkfifo(path, 0600) != 0 && errno != EEXIST) {
+		log_err("mkfifo %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if ((fd = open(path, O_RDWR | O_NONBLOCK | O_NOFOLLOW | O_CLOEXEC)) <
+	    0) {
+		log_err("open %s: %s", path, strerror(errno));
+		return -1;
+	}
+	if (fstat(fd, &sb) != 0 || !S_ISFIFO(sb.st_mode)) {
+		log_err("%s is not a FIFO", path);
+		close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+/* Wakes an idle runner, if there is one: 1 if one was told. */
+static int
+wake_idle(const struct anvil_config *cfg)
+{
+	char path[PATH_MAX];
+	unsigned i;
+	int fd;
+	ssize_t w;
+
+	for (i = 0; i < cfg->validators; i++) {
+		if (slot_path(cfg, i, ".wake", path, sizeof(path)) != 0)
+			return 0;
+		/* ENXIO: nobody has it open to read; ENOENT: never made. */
+		if ((fd = open(path, O_WRONLY | O_NONBLOCK | O_NOFOLLOW |
+		    O_CLOEXEC)) < 0)
+			continue;
+		w = write(fd, "", 1);
+		close(fd);
+		/* EAGAIN: its pipe is full of wake-ups, it is awake. */
+		if (w == 1 || (w < 0 && errno == EAGAIN))
+			return 1;
+	}
+	return 0;
+}
+
+/* Waits up to LINGER_MS for a wake-up on fd; 1 if woken, 0 if not. */
+static int
+linger(int fd)
+{
+	struct pollfd pfd;
+	char buf[64];
+	int r;
+
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	r = poll(&pfd, 1, LINGER_MS);
+	if (r <= 0)
+		return r < 0 && errno == EINTR && !runner_stop;
+	while (read(fd, buf, sizeof(buf)) > 0)
+		;
+	return 1;
 }
 
 /* Claims and validates entries until none is free or it is told to stop. */
@@ -265,6 +361,8 @@ drain(const struct anvil_config *cfg, struct store *st)
 		c.cfg = cfg;
 		c.now = time(NULL);
 		c.take = 1;
+		/* Durable: a claim rolled back by the recovery after its
+		 * runner was killed would send the entry round again. */
 		if ((rc = store_run(st, 0, claim_fn, &c, NULL, 0)) !=
 		    ANVIL_OK) {
 			log_err("validation queue: %s", anvil_strerror(rc));
@@ -287,15 +385,20 @@ drain(const struct anvil_config *cfg, struct store *st)
 	}
 }
 
-/* The detached runner: holds slot, drains the queue, leaves. */
+/*
+ * The detached runner: holds slot n, drains the queue, and waits idle up
+ * to LINGER_MS for more before it leaves, so that under load one runner
+ * (one store open) serves many validations.
+ */
 static void
-runner_main(const struct anvil_config *cfg, int slot)
+runner_main(const struct anvil_config *cfg, int slot, unsigned n)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP };
 	struct sigaction sa;
 	struct store *st = NULL;
 	char err[512];
 	size_t i, waiting = 0;
+	int wake, woken;
 
 	(void)prctl(PR_SET_NAME, "anvil-validate", 0, 0, 0);
 	log_init("anvil", log_level_get(), 1);
@@ -309,7 +412,16 @@ runner_main(const struct anvil_config *cfg, int slot)
 		_exit(1);
 	}
 	while (slot >= 0) {
-		drain(cfg, st);
+		do {
+			drain(cfg, st);
+			if (runner_stop || (wake = wake_open(cfg, n)) < 0)
+				break;
+			/* A kick that came between the drain and the open
+			 * found nobody idle and started nobody: look again. */
+			drain(cfg, st);
+			woken = !runner_stop && linger(wake);
+			close(wake);
+		} while (woken);
 		close(slot);
 		slot = -1;
 		if (runner_stop)
@@ -317,7 +429,7 @@ runner_main(const struct anvil_config *cfg, int slot)
 		/* See the head of this file: the second look. */
 		if (acme_valq_waiting(st, cfg, &waiting) == ANVIL_OK &&
 		    waiting > 0)
-			slot = slot_take(cfg);
+			slot = slot_take(cfg, &n);
 	}
 	store_close(st);
 	_exit(0);
@@ -326,22 +438,25 @@ runner_main(const struct anvil_config *cfg, int slot)
 int
 acme_runner_kick(const struct anvil_config *cfg)
 {
+	unsigned n = 0;
 	int slot, d;
 
-	if ((slot = slot_take(cfg)) < 0)
+	if (wake_idle(cfg))
+		return 1;
+	if ((slot = slot_take(cfg, &n)) < 0)
 		return 0;
 	/* The caller's reply is out; the web server sees nothing of this. */
 	if ((d = util_detach(0)) != 0) {
 		close(slot);
 		if (d < 0)
 			log_err("fork: cannot start a validation runner");
-		return d < 0 ? -1 : 1;
+		return d < 0 ? -1 : 2;
 	}
 	runner_stop = 0;
 	/* No copy of the web server's sockets or of the parent's store
 	 * locks: the parent's store handle is dead weight here
 	 * (store_close leaves a forked child's alone). */
 	util_close_except(slot);
-	runner_main(cfg, slot);
+	runner_main(cfg, slot, n);
 	_exit(0);
 }

@@ -16,6 +16,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/prctl.h>
+#include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -65,54 +66,128 @@ out:
 	return rc;
 }
 
-/* What the child sends back through its pipe. */
-struct child_result {
+/*
+ * The checker: a child process of the validating process (a runner, or
+ * "anvil --validate") that runs the checks one at a time, as it is sent
+ * them over a socket pair. It touches no store, holds no web-server
+ * socket and no slot lock, so killing it at a deadline leaves nothing
+ * behind; and it lives as long as its parent, so what a check loads once
+ * (libcurl, the DNS resolver and its thread: src/validate/curl_dl.h,
+ * src/validate/resolve.c) serves the next checks as well. A check that
+ * overruns its deadline gets the checker killed; the next check starts a
+ * new one.
+ */
+struct check_result {
 	int rc;
 	char detail[512];
 };
 
-/* In the child: the check, its result into fd, then _exit. */
+static struct {
+	pid_t pid;		/* the checker, 0 if none */
+	int fd;			/* our end of the socket pair */
+	pid_t owner;		/* the process that started it */
+} checker = { 0, -1, 0 };
+
+/* Reads or writes all n bytes; 0 on success, -1 on EOF or error. */
+static int
+io_all(int fd, void *buf, size_t n, int out)
+{
+	size_t off = 0;
+	ssize_t r;
+
+	while (off < n) {
+		r = out ? send(fd, (char *)buf + off, n - off, MSG_NOSIGNAL) :
+		    read(fd, (char *)buf + off, n - off);
+		if (r < 0 && errno == EINTR)
+			continue;
+		if (r <= 0)
+			return -1;
+		off += (size_t)r;
+	}
+	return 0;
+}
+
 static void
-child_check(const struct anvil_config *cfg, const struct acme_vinfo *v,
-    int fd, unsigned deadline)
+checker_main(const struct anvil_config *cfg, int fd)
 {
 	static const int sigs[] = { SIGTERM, SIGINT, SIGHUP, SIGALRM };
-	struct child_result res;
+	struct check_result res;
+	struct acme_vinfo v;
 	struct val_ident id;
 	char keyauth[256];
-	size_t i, off = 0;
-	ssize_t n;
+	size_t i;
 	int t;
 
-	/* No store, no web-server socket, no slot lock: a child killed at
-	 * its deadline leaves nothing behind. The alarm is its own bound
-	 * should the process that waits for it be gone. */
 	(void)prctl(PR_SET_NAME, "anvil-check", 0, 0, 0);
 	util_close_except(fd);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		signal(sigs[i], SIG_DFL);
-	alarm(deadline + 1);
-	memset(&res, 0, sizeof(res));
-	snprintf(keyauth, sizeof(keyauth), "%s.%s", v->token, v->thumb);
-	id.type = v->ident_type;
-	id.value = v->ident_value;
-	t = val_type_parse(v->type);
-	if (t < 0) {
-		res.rc = ANVIL_ERR_MALFORMED;
-		snprintf(res.detail, sizeof(res.detail),
-		    "unknown challenge type %s", v->type);
-	} else
-		res.rc = val_check(cfg, (enum val_type)t, &id, v->token,
-		    keyauth, res.detail, sizeof(res.detail));
-	while (off < sizeof(res)) {
-		n = write(fd, (char *)&res + off, sizeof(res) - off);
-		if (n < 0 && errno == EINTR)
-			continue;
-		if (n <= 0)
+	/* EOF: the parent is gone or done. */
+	while (io_all(fd, &v, sizeof(v), 0) == 0) {
+		/* Its own bound, should the parent be gone meanwhile. */
+		alarm(ACME_VALIDATION_DEADLINE(cfg) + 1);
+		memset(&res, 0, sizeof(res));
+		v.token[sizeof(v.token) - 1] = v.thumb[sizeof(v.thumb) - 1] =
+		    v.type[sizeof(v.type) - 1] = '\0';
+		v.ident_type[sizeof(v.ident_type) - 1] =
+		    v.ident_value[sizeof(v.ident_value) - 1] = '\0';
+		snprintf(keyauth, sizeof(keyauth), "%s.%s", v.token, v.thumb);
+		id.type = v.ident_type;
+		id.value = v.ident_value;
+		t = val_type_parse(v.type);
+		if (t < 0) {
+			res.rc = ANVIL_ERR_MALFORMED;
+			snprintf(res.detail, sizeof(res.detail),
+			    "unknown challenge type %s", v.type);
+		} else
+			res.rc = val_check(cfg, (enum val_type)t, &id, v.token,
+			    keyauth, res.detail, sizeof(res.detail));
+		alarm(0);
+		if (io_all(fd, &res, sizeof(res), 1) != 0)
 			break;
-		off += (size_t)n;
 	}
 	_exit(0);
+}
+
+static void
+checker_stop(void)
+{
+	if (checker.pid > 0 && checker.owner == getpid()) {
+		close(checker.fd);
+		(void)kill(checker.pid, SIGKILL);
+		while (waitpid(checker.pid, NULL, 0) < 0 && errno == EINTR)
+			;
+	}
+	checker.pid = 0;
+	checker.fd = -1;
+	checker.owner = 0;
+}
+
+static int
+checker_start(const struct anvil_config *cfg)
+{
+	int sv[2];
+	pid_t pid;
+
+	if (socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv) != 0) {
+		log_err("socketpair: %s", strerror(errno));
+		return -1;
+	}
+	if ((pid = fork()) < 0) {
+		log_err("fork: %s", strerror(errno));
+		close(sv[0]);
+		close(sv[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		close(sv[0]);
+		checker_main(cfg, sv[1]);
+	}
+	close(sv[1]);
+	checker.pid = pid;
+	checker.fd = sv[0];
+	checker.owner = getpid();
+	return 0;
 }
 
 anvil_err
@@ -120,35 +195,35 @@ acme_validation_check(const struct anvil_config *cfg,
     const struct acme_vinfo *v, const volatile sig_atomic_t *stop,
     char *detail, size_t detaillen)
 {
-	struct child_result res;
+	struct check_result res;
 	struct pollfd pfd;
 	struct timespec t0, t1;
 	unsigned deadline = ACME_VALIDATION_DEADLINE(cfg);
 	long left_ms;
 	size_t off = 0;
 	ssize_t n;
-	pid_t pid;
-	int p[2] = { -1, -1 }, r;
+	int r;
 	anvil_err rc = ANVIL_ERR_IO;
 
 	detail[0] = '\0';
-	if (pipe2(p, O_CLOEXEC) != 0) {
-		log_err("pipe2: %s", strerror(errno));
+	/* A checker inherited through fork is the parent's, not ours. */
+	if (checker.pid > 0 && checker.owner != getpid())
+		checker_stop();
+	if (checker.pid == 0 && checker_start(cfg) != 0) {
 		snprintf(detail, detaillen, "the validation could not start");
 		return ANVIL_ERR_IO;
 	}
-	if ((pid = fork()) < 0) {
-		log_err("fork: %s", strerror(errno));
-		close(p[0]);
-		close(p[1]);
-		snprintf(detail, detaillen, "the validation could not start");
-		return ANVIL_ERR_IO;
+	if (io_all(checker.fd, (void *)v, sizeof(*v), 1) != 0) {
+		/* It died since the last check: one new one. */
+		checker_stop();
+		if (checker_start(cfg) != 0 ||
+		    io_all(checker.fd, (void *)v, sizeof(*v), 1) != 0) {
+			checker_stop();
+			snprintf(detail, detaillen, "the validation could not "
+			    "start");
+			return ANVIL_ERR_IO;
+		}
 	}
-	if (pid == 0) {
-		close(p[0]);
-		child_check(cfg, v, p[1], deadline);
-	}
-	close(p[1]);
 	clock_gettime(CLOCK_MONOTONIC, &t0);
 	memset(&res, 0, sizeof(res));
 	for (;;) {
@@ -166,7 +241,7 @@ acme_validation_check(const struct anvil_config *cfg,
 			    "finish within %u seconds", deadline);
 			break;
 		}
-		pfd.fd = p[0];
+		pfd.fd = checker.fd;
 		pfd.events = POLLIN;
 		r = poll(&pfd, 1, (int)left_ms);
 		if (r < 0 && errno == EINTR)
@@ -178,28 +253,26 @@ acme_validation_check(const struct anvil_config *cfg,
 		}
 		if (r == 0)
 			continue;
-		n = read(p[0], (char *)&res + off, sizeof(res) - off);
+		n = read(checker.fd, (char *)&res + off, sizeof(res) - off);
 		if (n < 0 && errno == EINTR)
 			continue;
 		if (n > 0 && (off += (size_t)n) < sizeof(res))
 			continue;
-		if (off == sizeof(res) && res.rc >= 0 && res.rc < ANVIL_ERR__MAX) {
+		if (off == sizeof(res) && res.rc >= 0 &&
+		    res.rc < ANVIL_ERR__MAX) {
 			res.detail[sizeof(res.detail) - 1] = '\0';
 			snprintf(detail, detaillen, "%s", res.detail);
-			rc = (anvil_err)res.rc;
-		} else {
-			log_err("validation process %ld ended without a "
-			    "result", (long)pid);
-			rc = ANVIL_ERR_IO;
-			snprintf(detail, detaillen, "the validation failed");
+			return (anvil_err)res.rc;	/* the checker stays */
 		}
+		log_err("validation process %ld ended without a result",
+		    (long)checker.pid);
+		rc = ANVIL_ERR_IO;
+		snprintf(detail, detaillen, "the validation failed");
 		break;
 	}
-	close(p[0]);
-	/* Done or not, the child goes: it may be stuck in a connect. */
-	(void)kill(pid, SIGKILL);
-	while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
-		;
+	/* Overrun, stopped or broken: the checker goes (it may be stuck in
+	 * a connect); the next check starts a new one. */
+	checker_stop();
 	return rc;
 }
 

@@ -425,7 +425,7 @@ admin_sweep(struct admin_ctx *ctx, int argc, char **argv)
 		errors++;
 	}
 	while (runners < waiting && runners < ctx->cfg->validators &&
-	    acme_runner_kick(ctx->cfg) == 1)
+	    acme_runner_kick(ctx->cfg) > 0)
 		runners++;
 
 	/* 3. Spent nonces past their expiry. */
@@ -464,7 +464,7 @@ admin_sweep(struct admin_ctx *ctx, int argc, char **argv)
 	if (ctx->json) {
 		report = json_pack("{s:O, s:I, s:I, s:I, s:O, s:I, s:I, s:i}",
 		    "challenges_failed", failed, "validations_waiting",
-		    (json_int_t)waiting, "runners_started", (json_int_t)runners,
+		    (json_int_t)waiting, "runners_set_to_work", (json_int_t)runners,
 		    "nonces_purged",
 		    (json_int_t)purged, "orders_dropped", dropped,
 		    "authz_dropped", (json_int_t)nauthz, "challenges_dropped",
@@ -507,7 +507,7 @@ admin_sweep(struct admin_ctx *ctx, int argc, char **argv)
 		    nauthz, nchall);
 		if (waiting > 0)
 			fprintf(ctx->out, "sweep: %zu queued validation(s) "
-			    "waiting, %zu runner(s) started\n", waiting,
+			    "waiting, %zu runner(s) set to work\n", waiting,
 			    runners);
 	}
 	status = errors ? ADMIN_FAIL : ADMIN_OK;

@@ -107,7 +107,7 @@ def sweep_drains(A):
     out = subprocess.run([ADMIN, "--config", CONF, "sweep"],
                          capture_output=True, text=True, timeout=60)
     P.check(out.returncode == 0 and "1 queued validation(s) waiting, 1 "
-            "runner(s) started" in out.stdout, "sweep starts a runner for "
+            "runner(s) set to work" in out.stdout, "sweep starts a runner for "
             "the waiting validation: %r" % out.stdout.strip())
     c = poll_final(A, u, 3 * VTIMEOUT + 10)
     P.check(c.get("status") == "invalid" and c.get("error", {}).get(
