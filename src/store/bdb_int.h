@@ -1,0 +1,196 @@
+/*
+ * store_bdb.c - the store interface on a transactional Berkeley DB 5.3
+ * environment.
+ *
+ * DESCRIPTION
+ *	The environment lives in data_dir/store and is shared by every process
+ *	of the CA (web-server workers, anvil-admin, anvil-crl), one handle per
+ *	process. It is opened with transactions, locking, logging and a shared
+ *	memory pool, and with DB_REGISTER|DB_RECOVER|DB_FAILCHK: the first
+ *	process to open it after another died holding it runs recovery
+ *	(forced, see the watchdog section), which panics the handles of the
+ *	processes still attached; their next store_run() reopens once and
+ *	carries on, and the watchdog ends those that were stuck on a mutex
+ *	of the dead process. The shared regions
+ *	of an earlier boot are removed before the first open of a boot, so that
+ *	they are never trusted. Each record kind is one btree file keyed by id
+ *	holding compact JSON; index files map a thumbprint to its account, an
+ *	account to its orders, authorizations and certificates (sorted
+ *	duplicates), an account and identifier to its authorizations, and list
+ *	the revoked certificates. Every file carries page checksums; meta.db
+ *	holds the marker that says the folder is an Anvil store and which
+ *	layout it uses. Berkeley DB return codes are sorted into anvil_err in
+ *	one place (bdb_sort); a lost deadlock makes store_run() retry the whole
+ *	transaction. This is the only file that includes <db.h>.
+ */
+#ifndef ANVIL_STORE_BDB_INT_H
+#define ANVIL_STORE_BDB_INT_H
+
+#include <sys/types.h>
+
+#include <signal.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <db.h>
+#include <jansson.h>
+
+#include "core/error.h"
+#include "store/store.h"
+
+#define STORE_SUBDIR	"store"		/* environment home under data_dir */
+#define ID_MAX		128		/* record ids: 1..ID_MAX printable */
+#define COUNTER_MAX	64		/* counter names */
+#define NONCE_MAX	64		/* nonce bytes */
+#define FILE_MODE	0600
+#define DIR_MODE	0700
+#define OPEN_TRIES	5	/* store_open attempts when panicked */
+#define STALL_S		60	/* no store call takes this long */
+
+/* The database files; the first STORE_KIND__MAX follow enum store_kind. */
+enum dbi {
+	DBI_ACCOUNT = 0,
+	DBI_ORDER,
+	DBI_AUTHZ,
+	DBI_CHALLENGE,
+	DBI_CERT,
+	DBI_EAB,		/* EAB key id -> key record */
+	DBI_POLICY,		/* policy id -> allow/deny lists */
+	DBI_VALQ,		/* challenge id -> queued validation */
+	DBI_THUMBPRINT,		/* thumbprint -> account id (unique) */
+	DBI_ACCT_ORDERS,	/* account id -> order ids (sorted dups) */
+	DBI_ACCT_AUTHZ,		/* account id -> authz ids (sorted dups) */
+	DBI_ACCT_CERTS,		/* account id -> cert serials (sorted dups) */
+	DBI_ACCT_IDENT,		/* account\0type\0value -> authz ids (dups) */
+	DBI_REVOKED,		/* serial -> "1" */
+	DBI_COUNTERS,		/* name -> 8 bytes big-endian */
+	DBI_NONCES,		/* nonce bytes -> expiry, 8 bytes big-endian */
+	DBI_META,		/* META_KEY -> {"format":..,"magic":..} */
+	DBI__MAX
+};
+
+_Static_assert((int)DBI_ACCOUNT == (int)STORE_ACCOUNT &&
+    (int)DBI_ORDER == (int)STORE_ORDER && (int)DBI_AUTHZ == (int)STORE_AUTHZ &&
+    (int)DBI_CHALLENGE == (int)STORE_CHALLENGE &&
+    (int)DBI_CERT == (int)STORE_CERT && (int)DBI_EAB == (int)STORE_EAB &&
+    (int)DBI_POLICY == (int)STORE_POLICY &&
+    (int)DBI_VALQ == (int)STORE_VALQ &&
+    (int)DBI_THUMBPRINT ==
+    (int)STORE_KIND__MAX, "record kinds and database files out of step");
+
+struct db_desc {
+	const char *file;
+	u_int32_t flags;	/* DB->set_flags besides DB_CHKSUM */
+	int late;		/* added after format 1: created when an
+				 * existing store lacks it */
+};
+
+extern const struct db_desc db_desc[DBI__MAX];
+
+struct store {
+	DB_ENV *env;		/* NULL after a failed reopen */
+	DB *db[DBI__MAX];
+	char *home;		/* data_dir/store */
+	dev_t dev;		/* of home: one handle per process */
+	ino_t ino;
+	pid_t pid;		/* process that opened it */
+	int checksum_bad;	/* Berkeley DB reported a checksum error */
+	int closing;		/* in env_detach: its complaints are debug */
+	uint64_t rnd;		/* back-off generator state */
+	anvil_err msg_code;	/* code msg explains */
+	char msg[320];		/* last failure, for store_run's err */
+	char bdbmsg[256];	/* last message from Berkeley DB */
+	struct store *next;	/* open stores of this process */
+	int dirty;		/* this process wrote since its last checkpoint */
+	unsigned commits;	/* commits since this process's last checkpoint */
+	time_t last_ckp;	/* when this process last checkpointed */
+	int ckp_due;		/* store_maintain should try one */
+	int proc_fd;		/* flock on home/procs/PID, or -1 */
+	int fence_fd;		/* home/FENCE_FILE, or -1 */
+	int gate_fd;		/* home/GATE_FILE, or -1 */
+	int fence_held;		/* 0, LOCK_SH or LOCK_EX on fence_fd */
+	int hold;		/* in store_hold: calls keep their share */
+	int created;		/* this handle made the store: checkpoint */
+	int saw_panic;		/* Berkeley DB said PANIC (a recovery ran) */
+};
+
+struct store_txn {
+	struct store *st;
+	DB_TXN *txn;
+	int deadlock;		/* lost a deadlock: abort and retry */
+	int fatal;		/* environment panicked: reopen */
+	int corrupt;		/* damaged file or record */
+};
+
+/* What one record contributes to the indexes (strings borrowed). */
+struct idx {
+	const char *thumb;	/* STORE_ACCOUNT */
+	const char *account;	/* STORE_ORDER, STORE_AUTHZ, STORE_CERT */
+	char *ident;		/* STORE_AUTHZ: account\0type\0value (owned) */
+	size_t identlen;
+	int revoked;		/* STORE_CERT */
+};
+
+/* bdb_guard.c: the process list, the recovery and boot fences, the watchdog */
+extern volatile sig_atomic_t wd_inlib;
+void self_forked(void);
+pid_t self(void);
+void wd_tick(void);
+int wd_setup(void);
+void wd_enter(long seconds);
+void wd_leave(void);
+void procs_join(struct store *st);
+void procs_leave(struct store *st);
+void procs_tell(struct store *st, const char *what);
+int procs_claim_dead(struct store *st);
+void force_recovery(struct store *st);
+ino_t region_ino(const struct store *st);
+anvil_err fence_open(struct store *st, char *err, size_t errlen);
+void fence_close(struct store *st);
+void fence_leave(struct store *st);
+void fence_share(struct store *st);
+void fence_alone(struct store *st);
+int recovery_ahead(const struct store *st);
+void call_enter(struct store *st);
+void call_leave(struct store *st);
+anvil_err boot_fence(const struct store *st, int *lockfd, char *err,
+    size_t errlen);
+
+/* bdb_env.c: the environment, opened, checkpointed and closed */
+void bdb_msgcall(const DB_ENV *env, const char *msg);
+char *home_file(const struct store *st, const char *file);
+anvil_err file_check(const char *path, char *err, size_t errlen);
+anvil_err env_reopen(struct store *st);
+
+/* bdb_txn.c: errors, transactions and the raw accessors inside them */
+anvil_err fail(struct store *st, anvil_err code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+anvil_err bdb_sort(struct store *st, struct store_txn *t, const char *call,
+    const char *what, int ret);
+anvil_err txn_usable(struct store_txn *t);
+void dbt_set(DBT *d, const void *p, size_t n);
+anvil_err raw_get(struct store_txn *t, enum dbi i, const void *key,
+    size_t klen, u_int32_t flags, const void **data, size_t *len);
+anvil_err raw_put(struct store_txn *t, enum dbi i, const void *key,
+    size_t klen, const void *data, size_t dlen, u_int32_t flags);
+anvil_err raw_del(struct store_txn *t, enum dbi i, const void *key,
+    size_t klen);
+anvil_err cur_open(struct store_txn *t, enum dbi i, u_int32_t flags,
+    DBC **c);
+anvil_err cur_close(struct store_txn *t, enum dbi i, DBC *c, anvil_err rc);
+anvil_err dup_del(struct store_txn *t, enum dbi i, const void *key,
+    size_t klen, const void *data, size_t dlen);
+anvil_err dup_add(struct store_txn *t, enum dbi i, const void *key,
+    size_t klen, const void *data, size_t dlen);
+
+/* bdb_records.c: records, indexes, lists, walks, counters, nonces */
+int idn_ok(const char *s, size_t n, size_t max);
+anvil_err rec_parse(struct store *st, enum store_kind kind, const char *id,
+    const void *data, size_t len, json_t **out);
+void idx_clear(struct idx *ix);
+anvil_err idx_extract(struct store *st, enum store_kind kind, json_t *rec,
+    struct idx *ix, anvil_err bad);
+enum dbi acct_index(enum store_kind kind);
+
+#endif
