@@ -1,3 +1,15 @@
+/*
+ * bdb_backup.c - store_backup and store_verify on the Berkeley DB store.
+ *
+ * DESCRIPTION
+ *	Both start from a hot copy of the live environment (a forced
+ *	checkpoint, then DB_ENV->backup) inside the recovery fence but with no
+ *	watchdog, since a copy may take its time, and recover the copy in a
+ *	private environment. A backup is built in a sibling folder and renamed
+ *	into place once complete and on disk. A check runs DB->verify on each
+ *	file of the copy (it takes no locks, so never on the live files), then
+ *	opens the copy as a store and reads every record and index entry.
+ */
 #include "config.h"
 
 #include <sys/stat.h>

@@ -1,3 +1,23 @@
+/*
+ * bdb_env.c - the Berkeley DB environment behind store.h: opened, checked,
+ * checkpointed, reopened and closed.
+ *
+ * DESCRIPTION
+ *	The environment lives in data_dir/store and is shared by every process
+ *	of the CA (web-server workers, anvil-admin, anvil-crl), one handle per
+ *	process. It is opened with transactions, locking, logging and a shared
+ *	memory pool, and with DB_REGISTER|DB_RECOVER|DB_FAILCHK: the first
+ *	process to open it after another died holding it runs recovery
+ *	(forced by the crash guard, bdb_guard.c), which panics the handles of
+ *	the processes still attached; their next store_run() reopens once
+ *	(env_reopen, here) and carries on. Before Berkeley DB sees a file,
+ *	file_check makes sure it looks like one of ours; meta.db holds the
+ *	marker that says the folder is an Anvil store and which layout it
+ *	uses, and is judged first. Checkpoints are written when one is due, by
+ *	one process at a time, in a detached child (store_maintain) so that no
+ *	request waits for one. db_desc, the table of database files, is
+ *	defined here.
+ */
 #include "config.h"
 
 #include <sys/file.h>
@@ -69,6 +89,8 @@ const struct db_desc db_desc[DBI__MAX] = {
 };
 
 static struct store *open_stores;	/* this process's handles */
+
+/* ------------------------------------------------------------ callbacks */
 
 static void
 bdb_errcall(const DB_ENV *env, const char *pfx, const char *msg)
@@ -692,7 +714,7 @@ out:
  * with 16 FastCGI workers (Apache fcgid, bench/ at C=16) one request in
  * ten waited a second. A process that finds the lock taken goes on: the
  * checkpoint being written is the one it wanted. The lock is taken
- * before the recovery fence (see there).
+ * before the recovery fence (bdb_guard.c).
  *
  * The checkpoint lock, open and taken (wait: for a forced checkpoint);
  * -1 if taken elsewhere, or on an error.
@@ -853,7 +875,7 @@ store_close(struct store *st)
 		 * page, a dozen fsyncs per CGI request. Commits are durable in
 		 * the log either way; checkpoints only bound recovery. A
 		 * process that only read has nothing to do. The checkpoint
-		 * lock is taken outside the fence (see the lock order).
+		 * lock is taken outside the fence (the lock order, bdb_guard.c).
 		 */
 		if (st->dirty && !st->created) {
 			call_enter(st);
@@ -878,6 +900,8 @@ store_close(struct store *st)
 	free(st->home);
 	free(st);
 }
+
+/* ------------------------------------------------------------ reopen */
 
 /* After a panic (another process ran recovery): a new environment handle. */
 anvil_err

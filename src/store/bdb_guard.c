@@ -1,3 +1,21 @@
+/*
+ * bdb_guard.c - the crash guard of the Berkeley DB store: what keeps a
+ * process that dies, or a machine that reboots, from costing the others
+ * their store or their commits.
+ *
+ * DESCRIPTION
+ *	Berkeley DB 5.3 cannot see every death by itself, and its recovery
+ *	does not wait for processes still inside the environment it replaces.
+ *	So this file keeps its own list of the processes that have the store
+ *	open (home/procs), claims a death for the next opener and makes its
+ *	open run full recovery; holds the recovery fence, which every store
+ *	call shares and a recovery takes alone (store_hold and store_idle keep
+ *	a share across the calls of one request); runs the watchdog, which
+ *	ends a process stuck on a mutex of a dead one; and keeps the boot
+ *	fence, which removes the shared regions an earlier boot left before
+ *	the first open of this boot. Each part explains itself below;
+ *	tests/RELIABILITY.md tells what each was found by.
+ */
 #include "config.h"
 
 #include <sys/file.h>
@@ -29,6 +47,8 @@
 #define BOOT_ID		"/proc/sys/kernel/random/boot_id"
 
 static pid_t self_pid;			/* getpid(), cached; 0 after fork */
+
+/* ------------------------------------------------------------ this process */
 
 /*
  * This process's id. A store call asks several times (is the handle this
@@ -592,6 +612,8 @@ store_idle(struct store *st)
 	st->hold = 0;
 	fence_leave(st);
 }
+
+/* ------------------------------------------------------------ boot fence */
 
 /* Reads at most len-1 bytes of path into buf as a string; -1 if unread. */
 static int

@@ -1,27 +1,24 @@
 /*
- * store_bdb.c - the store interface on a transactional Berkeley DB 5.3
- * environment.
+ * bdb_int.h - private to src/store: what the files of the Berkeley DB
+ * implementation of store.h share.
  *
  * DESCRIPTION
- *	The environment lives in data_dir/store and is shared by every process
- *	of the CA (web-server workers, anvil-admin, anvil-crl), one handle per
- *	process. It is opened with transactions, locking, logging and a shared
- *	memory pool, and with DB_REGISTER|DB_RECOVER|DB_FAILCHK: the first
- *	process to open it after another died holding it runs recovery
- *	(forced, see the watchdog section), which panics the handles of the
- *	processes still attached; their next store_run() reopens once and
- *	carries on, and the watchdog ends those that were stuck on a mutex
- *	of the dead process. The shared regions
- *	of an earlier boot are removed before the first open of a boot, so that
- *	they are never trusted. Each record kind is one btree file keyed by id
- *	holding compact JSON; index files map a thumbprint to its account, an
- *	account to its orders, authorizations and certificates (sorted
- *	duplicates), an account and identifier to its authorizations, and list
- *	the revoked certificates. Every file carries page checksums; meta.db
- *	holds the marker that says the folder is an Anvil store and which
- *	layout it uses. Berkeley DB return codes are sorted into anvil_err in
- *	one place (bdb_sort); a lost deadlock makes store_run() retry the whole
- *	transaction. This is the only file that includes <db.h>.
+ *	store.h is the whole interface of the store; behind it, the Berkeley
+ *	DB 5.3 implementation is split by role:
+ *
+ *	bdb_env.c	the environment: open, close, checkpoints, reopen
+ *	bdb_guard.c	the crash guard: process list, recovery fence,
+ *			watchdog, boot fence, store_hold and store_idle
+ *	bdb_txn.c	store_run, the sorting of return codes, the raw
+ *			accessors inside a transaction
+ *	bdb_records.c	records, indexes, lists, walks, counters, nonces
+ *	bdb_backup.c	store_backup and store_verify
+ *
+ *	Each record kind is one btree file (db_desc) keyed by id; the index,
+ *	counter, nonce and meta files follow them in enum dbi. Every file
+ *	carries page checksums. Only these files include <db.h>, and nothing
+ *	outside src/store includes this header, so a second implementation
+ *	can sit beside this one behind the same store.h.
  */
 #ifndef ANVIL_STORE_BDB_INT_H
 #define ANVIL_STORE_BDB_INT_H
@@ -132,7 +129,16 @@ struct idx {
 	int revoked;		/* STORE_CERT */
 };
 
-/* bdb_guard.c: the process list, the recovery and boot fences, the watchdog */
+/*
+ * bdb_guard.c: the crash guard. self() is getpid(), cached. Every store
+ * call runs between call_enter() and call_leave(): a share of the recovery
+ * fence, then the watchdog (wd_enter/wd_leave; wd_tick marks progress,
+ * wd_inlib says the process is inside the library). An opener joins the
+ * process list (procs_join), claims the deaths it finds
+ * (procs_claim_dead, then force_recovery) and, when it will recover,
+ * takes the fence alone (fence_alone) and tells the others (procs_tell).
+ * boot_fence serialises opens and drops the regions of an earlier boot.
+ */
 extern volatile sig_atomic_t wd_inlib;
 void self_forked(void);
 pid_t self(void);
@@ -157,13 +163,26 @@ void call_leave(struct store *st);
 anvil_err boot_fence(const struct store *st, int *lockfd, char *err,
     size_t errlen);
 
-/* bdb_env.c: the environment, opened, checkpointed and closed */
+/*
+ * bdb_env.c: the environment. home_file() is st->home/file (new string,
+ * NULL without memory); file_check() refuses a file that is not a btree
+ * file before Berkeley DB opens it; bdb_msgcall() sends Berkeley DB's
+ * messages to the debug log; env_reopen() gives st a new environment
+ * handle after another process recovered.
+ */
 void bdb_msgcall(const DB_ENV *env, const char *msg);
 char *home_file(const struct store *st, const char *file);
 anvil_err file_check(const char *path, char *err, size_t errlen);
 anvil_err env_reopen(struct store *st);
 
-/* bdb_txn.c: errors, transactions and the raw accessors inside them */
+/*
+ * bdb_txn.c: errors and transactions. fail() records a message for
+ * store_run's err and returns code; bdb_sort() turns a Berkeley DB return
+ * into an anvil_err and marks t. txn_usable() is the entry check of every
+ * function taking a transaction. The raw accessors work on database i in
+ * t; raw_get's *data points into Berkeley DB's memory, valid until the
+ * next call on the handle.
+ */
 anvil_err fail(struct store *st, anvil_err code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 anvil_err bdb_sort(struct store *st, struct store_txn *t, const char *call,
@@ -184,7 +203,13 @@ anvil_err dup_del(struct store_txn *t, enum dbi i, const void *key,
 anvil_err dup_add(struct store_txn *t, enum dbi i, const void *key,
     size_t klen, const void *data, size_t dlen);
 
-/* bdb_records.c: records, indexes, lists, walks, counters, nonces */
+/*
+ * bdb_records.c: records and indexes, shared with store_verify.
+ * idn_ok() checks n bytes are 1..max printable ASCII; rec_parse() parses
+ * a stored record, untrusted; idx_extract() collects what a record
+ * contributes to the indexes (free with idx_clear); acct_index() is the
+ * by-account index of kind, DBI__MAX if none.
+ */
 int idn_ok(const char *s, size_t n, size_t max);
 anvil_err rec_parse(struct store *st, enum store_kind kind, const char *id,
     const void *data, size_t len, json_t **out);

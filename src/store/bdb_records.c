@@ -1,3 +1,20 @@
+/*
+ * bdb_records.c - the records of the Berkeley DB store and their indexes:
+ * store_get, store_put, store_del, the lists, walks, counters and spent
+ * nonces of store.h.
+ *
+ * DESCRIPTION
+ *	Each record kind is one btree file keyed by id holding compact JSON
+ *	with a record version ("v"); index files map a thumbprint to its
+ *	account, an account to its orders, authorizations and certificates
+ *	(sorted duplicates), an account and identifier to its
+ *	authorizations, and list the revoked certificates. A write updates
+ *	the record and its index entries in the caller's transaction, so they
+ *	never disagree; idx_extract says what a record contributes, for a
+ *	write and for store_verify (bdb_backup.c) alike. Counters are 8 bytes
+ *	big-endian; a spent nonce maps to its expiry, purged in batches of
+ *	their own transactions.
+ */
 #include "config.h"
 
 #include <stdint.h>

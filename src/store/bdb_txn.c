@@ -1,3 +1,20 @@
+/*
+ * bdb_txn.c - transactions of the Berkeley DB store: store_run, the sorting
+ * of Berkeley DB return codes, and the raw accessors used inside a
+ * transaction.
+ *
+ * DESCRIPTION
+ *	Berkeley DB return codes are sorted into anvil_err in one place
+ *	(bdb_sort), which also marks the transaction so that store_run()
+ *	knows whether to retry it (a lost deadlock), reopen the environment
+ *	(a panic: another process recovered) or give up (a damaged file).
+ *	store_run() runs the caller's function in a transaction, once per
+ *	attempt, inside the recovery fence and under the watchdog
+ *	(bdb_guard.c). The raw accessors (get, put, delete, cursors, sorted
+ *	duplicates) are the only calls into a database handle that the
+ *	record and check code makes; each counts as progress for the
+ *	watchdog.
+ */
 #include "config.h"
 
 #include <errno.h>
@@ -88,6 +105,8 @@ bdb_sort(struct store *st, struct store_txn *t, const char *call,
 	return fail(st, code, "%s(%s): %s%s", call, what, db_strerror(ret),
 	    code == ANVIL_ERR_CORRUPT ? " (file damaged)" : "");
 }
+
+/* ------------------------------------------------------------ accessors */
 
 /* Entry check of every function that takes a transaction. */
 anvil_err
