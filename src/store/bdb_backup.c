@@ -236,6 +236,12 @@ parent_of(const char *path)
 	return strndup(path, (size_t)(sl - path));
 }
 
+/*
+ * A forced checkpoint, then Berkeley DB's own hot backup (DB_ENV->backup:
+ * every database file copied in step with the cache's writes, then every
+ * log file), then catastrophic recovery in the copy and removal of the
+ * logs it no longer needs.
+ */
 anvil_err
 store_backup(struct store *st, const char *dir, char *err, size_t errlen)
 {
@@ -599,6 +605,11 @@ records_fn(struct store_txn *t, void *arg)
 	return ANVIL_OK;
 }
 
+/*
+ * DB->verify must not run on a file other processes are writing (it takes
+ * no locks), so it runs on each file of a recovered hot copy; then the
+ * copy is opened as a store and records_fn reads it.
+ */
 anvil_err
 store_verify(struct store *st, char *err, size_t errlen)
 {

@@ -785,9 +785,10 @@ out:
 }
 
 /*
- * The checkpoint runs in a detached grandchild with a handle of its own,
- * so that the second memp_sync may sleep holds up no request: this
- * process goes back to serving at once.
+ * What store_maintain puts off is a checkpoint, when this process's writes
+ * made one due (store_run sets ckp_due). It runs in a detached grandchild
+ * with a handle of its own, so that the second memp_sync may sleep holds
+ * up no request: this process goes back to serving at once.
  */
 void
 store_maintain(struct store *st)

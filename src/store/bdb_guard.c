@@ -597,6 +597,11 @@ call_leave(struct store *st)
 		fence_leave(st);
 }
 
+/*
+ * A span (store.h): the share of the recovery fence that the first call
+ * takes is kept until store_idle(), instead of being taken and left by
+ * every call (four flock calls each).
+ */
 void
 store_hold(struct store *st)
 {
