@@ -134,12 +134,12 @@ hot_copy(struct store *st, const char *target, char *err, size_t errlen)
 	if (st->env == NULL)
 		return errf(err, errlen, ANVIL_ERR_STORE, "%s is not open "
 		    "(an earlier reopen failed)", st->home);
-	if (st->pid != self())
+	if (st->pid != bdb_self())
 		return errf(err, errlen, ANVIL_ERR_STORE,
 		    "store handle used in a forked child; open one there");
 	/* In the fence, with no watchdog: a copy may take its time, and a
 	 * recovery waits for it. */
-	fence_share(st);
+	bdb_fence_share(st);
 	st->bdbmsg[0] = '\0';
 	if ((ret = st->env->txn_checkpoint(st->env, 0, 0, DB_FORCE)) != 0) {
 		rc = errf(err, errlen, ANVIL_ERR_STORE,
@@ -158,7 +158,7 @@ hot_copy(struct store *st, const char *target, char *err, size_t errlen)
 	rc = ANVIL_OK;
 out:
 	if (!st->hold)
-		fence_leave(st);
+		bdb_fence_leave(st);
 	return rc;
 }
 
@@ -297,15 +297,15 @@ store_backup(struct store *st, const char *dir, char *err, size_t errlen)
 		goto out;
 	for (i = 0; i < DBI__MAX; i++) {
 		free(path);
-		if (asprintf(&path, "%s/%s", tmp, db_desc[i].file) < 0) {
+		if (asprintf(&path, "%s/%s", tmp, bdb_desc[i].file) < 0) {
 			path = NULL;
 			rc = ANVIL_ERR_NOMEM;
 			goto out;
 		}
-		if ((rc = file_check(path, err, errlen)) != ANVIL_OK) {
+		if ((rc = bdb_file_check(path, err, errlen)) != ANVIL_OK) {
 			if (rc == ANVIL_ERR_NOTFOUND)
 				rc = errf(err, errlen, ANVIL_ERR_STORE,
-				    "the backup lacks %s", db_desc[i].file);
+				    "the backup lacks %s", bdb_desc[i].file);
 			goto out;
 		}
 	}
@@ -369,23 +369,23 @@ count_pairs(struct store_txn *t, enum dbi i, size_t *n)
 	anvil_err rc;
 
 	*n = 0;
-	if ((rc = cur_open(t, i, 0, &c)) != ANVIL_OK)
+	if ((rc = bdb_cur_open(t, i, 0, &c)) != ANVIL_OK)
 		return rc;
 	for (;;) {
-		dbt_set(&k, NULL, 0);
-		dbt_set(&d, NULL, 0);
+		bdb_dbt_set(&k, NULL, 0);
+		bdb_dbt_set(&d, NULL, 0);
 		ret = c->get(c, &k, &d, DB_NEXT);
-		wd_tick();
+		bdb_wd_tick();
 		if (ret == DB_NOTFOUND)
 			break;
 		if (ret != 0) {
-			rc = bdb_sort(t->st, t, "DBC->get", db_desc[i].file,
+			rc = bdb_sort(t->st, t, "DBC->get", bdb_desc[i].file,
 			    ret);
 			break;
 		}
 		(*n)++;
 	}
-	return cur_close(t, i, c, rc);
+	return bdb_cur_close(t, i, c, rc);
 }
 
 /* 1 if the pair key/data is in sorted-duplicates index i. */
@@ -399,17 +399,17 @@ pair_present(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	anvil_err rc;
 
 	*present = 0;
-	if ((rc = cur_open(t, i, 0, &c)) != ANVIL_OK)
+	if ((rc = bdb_cur_open(t, i, 0, &c)) != ANVIL_OK)
 		return rc;
-	dbt_set(&k, key, klen);
-	dbt_set(&d, data, dlen);
+	bdb_dbt_set(&k, key, klen);
+	bdb_dbt_set(&d, data, dlen);
 	ret = c->get(c, &k, &d, DB_GET_BOTH);
-	wd_tick();
+	bdb_wd_tick();
 	if (ret == 0)
 		*present = 1;
 	else if (ret != DB_NOTFOUND)
-		rc = bdb_sort(t->st, t, "DBC->get", db_desc[i].file, ret);
-	return cur_close(t, i, c, rc);
+		rc = bdb_sort(t->st, t, "DBC->get", bdb_desc[i].file, ret);
+	return bdb_cur_close(t, i, c, rc);
 }
 
 struct vcheck {
@@ -455,31 +455,31 @@ check_kind(struct store_txn *t, enum store_kind kind, struct vcheck *v)
 	anvil_err rc = ANVIL_OK, r;
 
 	memset(&ix, 0, sizeof(ix));
-	if ((rc = cur_open(t, i, 0, &c)) != ANVIL_OK)
+	if ((rc = bdb_cur_open(t, i, 0, &c)) != ANVIL_OK)
 		return rc;
 	for (;;) {
-		idx_clear(&ix);
+		bdb_idx_clear(&ix);
 		json_decref(rec);
 		rec = NULL;
-		dbt_set(&k, NULL, 0);
-		dbt_set(&d, NULL, 0);
+		bdb_dbt_set(&k, NULL, 0);
+		bdb_dbt_set(&d, NULL, 0);
 		ret = c->get(c, &k, &d, DB_NEXT);
-		wd_tick();
+		bdb_wd_tick();
 		if (ret == DB_NOTFOUND)
 			break;
 		if (ret != 0) {
-			rc = bdb_sort(t->st, t, "DBC->get", db_desc[i].file,
+			rc = bdb_sort(t->st, t, "DBC->get", bdb_desc[i].file,
 			    ret);
 			break;
 		}
-		if (!idn_ok(k.data, k.size, ID_MAX)) {
+		if (!bdb_idn_ok(k.data, k.size, ID_MAX)) {
 			vproblem(v, "%s: a key is not a valid id",
-			    db_desc[i].file);
+			    bdb_desc[i].file);
 			continue;
 		}
 		memcpy(id, k.data, k.size);
 		id[k.size] = '\0';
-		r = rec_parse(t->st, kind, id, d.data, d.size, &rec);
+		r = bdb_rec_parse(t->st, kind, id, d.data, d.size, &rec);
 		if (r == ANVIL_ERR_NOMEM) {
 			rc = r;
 			break;
@@ -488,15 +488,15 @@ check_kind(struct store_txn *t, enum store_kind kind, struct vcheck *v)
 			vproblem(v, "%s", t->st->msg);
 			continue;
 		}
-		if (idx_extract(t->st, kind, rec, &ix, ANVIL_ERR_CORRUPT) !=
+		if (bdb_idx_extract(t->st, kind, rec, &ix, ANVIL_ERR_CORRUPT) !=
 		    ANVIL_OK) {
-			vproblem(v, "%s record %s: %s", db_desc[i].file, id,
+			vproblem(v, "%s record %s: %s", bdb_desc[i].file, id,
 			    t->st->msg);
 			continue;
 		}
 		if (ix.thumb != NULL) {
 			v->expect[DBI_THUMBPRINT]++;
-			r = raw_get(t, DBI_THUMBPRINT, ix.thumb,
+			r = bdb_raw_get(t, DBI_THUMBPRINT, ix.thumb,
 			    strlen(ix.thumb), 0, &data, &len);
 			if (r != ANVIL_OK && r != ANVIL_ERR_NOTFOUND) {
 				rc = r;
@@ -505,18 +505,18 @@ check_kind(struct store_txn *t, enum store_kind kind, struct vcheck *v)
 			if (r != ANVIL_OK || len != k.size ||
 			    memcmp(data, id, len) != 0)
 				vproblem(v, "%s: account %s is not under its "
-				    "thumbprint", db_desc[DBI_THUMBPRINT].file,
+				    "thumbprint", bdb_desc[DBI_THUMBPRINT].file,
 				    id);
 		}
-		if (ix.account != NULL && acct_index(kind) != DBI__MAX) {
-			v->expect[acct_index(kind)]++;
-			if ((rc = pair_present(t, acct_index(kind), ix.account,
-			    strlen(ix.account), id, k.size, &present)) !=
-			    ANVIL_OK)
+		if (ix.account != NULL && bdb_acct_index(kind) != DBI__MAX) {
+			v->expect[bdb_acct_index(kind)]++;
+			if ((rc = pair_present(t, bdb_acct_index(kind),
+			    ix.account, strlen(ix.account), id, k.size,
+			    &present)) != ANVIL_OK)
 				break;
 			if (!present)
 				vproblem(v, "%s: %s of account %s is missing",
-				    db_desc[acct_index(kind)].file, id,
+				    bdb_desc[bdb_acct_index(kind)].file, id,
 				    ix.account);
 		}
 		if (ix.ident != NULL) {
@@ -526,23 +526,24 @@ check_kind(struct store_txn *t, enum store_kind kind, struct vcheck *v)
 				break;
 			if (!present)
 				vproblem(v, "%s: authorization %s is missing",
-				    db_desc[DBI_ACCT_IDENT].file, id);
+				    bdb_desc[DBI_ACCT_IDENT].file, id);
 		}
 		if (ix.revoked) {
 			v->expect[DBI_REVOKED]++;
-			r = raw_get(t, DBI_REVOKED, id, k.size, 0, &data, &len);
+			r = bdb_raw_get(t, DBI_REVOKED, id, k.size, 0, &data,
+			    &len);
 			if (r == ANVIL_ERR_NOTFOUND)
 				vproblem(v, "%s: revoked certificate %s is "
-				    "missing", db_desc[DBI_REVOKED].file, id);
+				    "missing", bdb_desc[DBI_REVOKED].file, id);
 			else if (r != ANVIL_OK) {
 				rc = r;
 				break;
 			}
 		}
 	}
-	idx_clear(&ix);
+	bdb_idx_clear(&ix);
 	json_decref(rec);
-	return cur_close(t, i, c, rc);
+	return bdb_cur_close(t, i, c, rc);
 }
 
 /* Counters hold 8 bytes; spent nonces 1..NONCE_MAX bytes -> 8 bytes. */
@@ -554,27 +555,27 @@ check_fixed(struct store_txn *t, enum dbi i, struct vcheck *v)
 	int ret;
 	anvil_err rc;
 
-	if ((rc = cur_open(t, i, 0, &c)) != ANVIL_OK)
+	if ((rc = bdb_cur_open(t, i, 0, &c)) != ANVIL_OK)
 		return rc;
 	for (;;) {
-		dbt_set(&k, NULL, 0);
-		dbt_set(&d, NULL, 0);
+		bdb_dbt_set(&k, NULL, 0);
+		bdb_dbt_set(&d, NULL, 0);
 		ret = c->get(c, &k, &d, DB_NEXT);
-		wd_tick();
+		bdb_wd_tick();
 		if (ret == DB_NOTFOUND)
 			break;
 		if (ret != 0) {
-			rc = bdb_sort(t->st, t, "DBC->get", db_desc[i].file,
+			rc = bdb_sort(t->st, t, "DBC->get", bdb_desc[i].file,
 			    ret);
 			break;
 		}
 		if (d.size != 8 || (i == DBI_COUNTERS ?
-		    !idn_ok(k.data, k.size, COUNTER_MAX) :
+		    !bdb_idn_ok(k.data, k.size, COUNTER_MAX) :
 		    (k.size == 0 || k.size > NONCE_MAX)))
 			vproblem(v, "%s: an entry of the wrong size",
-			    db_desc[i].file);
+			    bdb_desc[i].file);
 	}
-	return cur_close(t, i, c, rc);
+	return bdb_cur_close(t, i, c, rc);
 }
 
 static anvil_err
@@ -599,7 +600,7 @@ records_fn(struct store_txn *t, void *arg)
 			return rc;
 		if (n > v->expect[ixs[k]])
 			vproblem(v, "%s: %zu entries, the records account "
-			    "for %zu", db_desc[ixs[k]].file, n,
+			    "for %zu", bdb_desc[ixs[k]].file, n,
 			    v->expect[ixs[k]]);
 	}
 	return ANVIL_OK;
@@ -655,18 +656,18 @@ store_verify(struct store *st, char *err, size_t errlen)
 
 	for (i = 0; i < DBI__MAX; i++) {
 		free(path);
-		if (asprintf(&path, "%s/%s", home, db_desc[i].file) < 0) {
+		if (asprintf(&path, "%s/%s", home, bdb_desc[i].file) < 0) {
 			path = NULL;
 			rc = ANVIL_ERR_NOMEM;
 			goto out;
 		}
-		if (file_check(path, why, sizeof(why)) != ANVIL_OK ||
+		if (bdb_file_check(path, why, sizeof(why)) != ANVIL_OK ||
 		    verify_file(path, why, sizeof(why)) != 0) {
 			nbad++;
 			if (blen + 8 < sizeof(bad))
 				blen += (size_t)snprintf(bad + blen,
 				    sizeof(bad) - blen, "%s%s (%s)",
-				    blen ? "; " : "", db_desc[i].file, why);
+				    blen ? "; " : "", bdb_desc[i].file, why);
 			if (blen >= sizeof(bad))
 				blen = sizeof(bad) - 1;
 		}

@@ -10,12 +10,12 @@
  *	process to open it after another died holding it runs recovery
  *	(forced by the crash guard, bdb_guard.c), which panics the handles of
  *	the processes still attached; their next store_run() reopens once
- *	(env_reopen, here) and carries on. Before Berkeley DB sees a file,
- *	file_check makes sure it looks like one of ours; meta.db holds the
+ *	(bdb_env_reopen, here) and carries on. Before Berkeley DB sees a file,
+ *	bdb_file_check makes sure it looks like one of ours; meta.db holds the
  *	marker that says the folder is an Anvil store and which layout it
  *	uses, and is judged first. Checkpoints are written when one is due, by
  *	one process at a time, in a detached child (store_maintain) so that no
- *	request waits for one. db_desc, the table of database files, is
+ *	request waits for one. bdb_desc, the table of database files, is
  *	defined here.
  */
 #include "config.h"
@@ -68,7 +68,7 @@
 			 DB_INIT_LOG | DB_INIT_MPOOL | DB_REGISTER | \
 			 DB_RECOVER | DB_FAILCHK)
 
-const struct db_desc db_desc[DBI__MAX] = {
+const struct bdb_desc bdb_desc[DBI__MAX] = {
 	[DBI_ACCOUNT] = { "accounts.db", 0 },
 	[DBI_ORDER] = { "orders.db", 0 },
 	[DBI_AUTHZ] = { "authz.db", 0 },
@@ -152,7 +152,7 @@ bdb_open_cloexec(const char *path, int flags, ...)
 }
 
 char *
-home_file(const struct store *st, const char *file)
+bdb_home_file(const struct store *st, const char *file)
 {
 	char *p = NULL;
 
@@ -167,7 +167,7 @@ home_file(const struct store *st, const char *file)
  * it. ANVIL_ERR_NOTFOUND if it does not exist.
  */
 anvil_err
-file_check(const char *path, char *err, size_t errlen)
+bdb_file_check(const char *path, char *err, size_t errlen)
 {
 	unsigned char page[512];
 	struct stat sb;
@@ -228,7 +228,7 @@ env_detach(struct store *st)
 		 * durably, and store_close checkpoints a process that wrote;
 		 * a read-only process must not pay one sync per file. */
 		if ((ret = st->db[i]->close(st->db[i], DB_NOSYNC)) != 0)
-			log_debug("DB->close(%s): %s", db_desc[i].file,
+			log_debug("DB->close(%s): %s", bdb_desc[i].file,
 			    db_strerror(ret));
 		st->db[i] = NULL;
 	}
@@ -256,22 +256,22 @@ db_open_one(struct store *st, enum dbi i, int create, char *err,
 		    ANVIL_ERR_STORE, "db_create: %s", db_strerror(ret));
 		goto out;
 	}
-	if ((ret = db->set_flags(db, DB_CHKSUM | db_desc[i].flags)) != 0) {
+	if ((ret = db->set_flags(db, DB_CHKSUM | bdb_desc[i].flags)) != 0) {
 		rc = errf(err, errlen, ANVIL_ERR_STORE, "DB->set_flags(%s): %s",
-		    db_desc[i].file, db_strerror(ret));
+		    bdb_desc[i].file, db_strerror(ret));
 		goto out;
 	}
-	ret = db->open(db, NULL, db_desc[i].file, NULL, DB_BTREE,
-	    DB_AUTO_COMMIT | (create || db_desc[i].late ? DB_CREATE : 0),
+	ret = db->open(db, NULL, bdb_desc[i].file, NULL, DB_BTREE,
+	    DB_AUTO_COMMIT | (create || bdb_desc[i].late ? DB_CREATE : 0),
 	    FILE_MODE);
 	if (ret == 0) {
 		/* Berkeley DB adopts some flags from the file: insist. */
 		if ((ret = db->get_flags(db, &got)) != 0 ||
 		    (got & (DB_DUP | DB_DUPSORT | DB_CHKSUM)) !=
-		    (db_desc[i].flags | DB_CHKSUM)) {
+		    (bdb_desc[i].flags | DB_CHKSUM)) {
 			rc = errf(err, errlen, ANVIL_ERR_CORRUPT,
 			    "%s/%s is not an Anvil store file (its flags "
-			    "are 0x%x)", st->home, db_desc[i].file,
+			    "are 0x%x)", st->home, bdb_desc[i].file,
 			    (unsigned)got);
 			goto out;
 		}
@@ -280,21 +280,21 @@ db_open_one(struct store *st, enum dbi i, int create, char *err,
 		rc = ANVIL_OK;
 		goto out;
 	}
-	log_err("DB->open(%s/%s): %s", st->home, db_desc[i].file,
+	log_err("DB->open(%s/%s): %s", st->home, bdb_desc[i].file,
 	    db_strerror(ret));
 	switch (ret) {
 	case ENOENT:
 		rc = errf(err, errlen, ANVIL_ERR_CORRUPT, "%s/%s is missing",
-		    st->home, db_desc[i].file);
+		    st->home, bdb_desc[i].file);
 		break;
 	case EACCES:
 	case EPERM:
 		rc = errf(err, errlen, ANVIL_ERR_IO, "%s/%s: %s", st->home,
-		    db_desc[i].file, db_strerror(ret));
+		    bdb_desc[i].file, db_strerror(ret));
 		break;
 	case ENOMEM:
 		rc = errf(err, errlen, ANVIL_ERR_NOMEM, "DB->open(%s): %s",
-		    db_desc[i].file, db_strerror(ret));
+		    bdb_desc[i].file, db_strerror(ret));
 		break;
 	case EINVAL:
 	case DB_VERIFY_BAD:
@@ -304,14 +304,14 @@ db_open_one(struct store *st, enum dbi i, int create, char *err,
 		if (ret != DB_RUNRECOVERY || st->checksum_bad) {
 			rc = errf(err, errlen, ANVIL_ERR_CORRUPT,
 			    "%s/%s is damaged or not an Anvil store file "
-			    "(%s)", st->home, db_desc[i].file,
+			    "(%s)", st->home, bdb_desc[i].file,
 			    st->bdbmsg[0] ? st->bdbmsg : db_strerror(ret));
 			break;
 		}
 		/* FALLTHROUGH */
 	default:
 		rc = errf(err, errlen, ANVIL_ERR_STORE, "DB->open(%s/%s): %s",
-		    st->home, db_desc[i].file, db_strerror(ret));
+		    st->home, bdb_desc[i].file, db_strerror(ret));
 		break;
 	}
 out:
@@ -347,8 +347,8 @@ meta_check(struct store *st, int creating, char *err, size_t errlen)
 		}
 		ret = st->env->txn_begin(st->env, NULL, &tx, 0);
 		if (ret == 0) {
-			dbt_set(&k, META_KEY, strlen(META_KEY));
-			dbt_set(&d, text, strlen(text));
+			bdb_dbt_set(&k, META_KEY, strlen(META_KEY));
+			bdb_dbt_set(&d, text, strlen(text));
 			ret = db->put(db, tx, &k, &d, DB_NOOVERWRITE);
 			/* A new store: checkpoint at close, so its files are
 			 * complete on disk. */
@@ -363,25 +363,26 @@ meta_check(struct store *st, int creating, char *err, size_t errlen)
 		if (ret != 0) {
 			rc = errf(err, errlen, ANVIL_ERR_STORE,
 			    "writing %s/%s: %s", st->home,
-			    db_desc[DBI_META].file, db_strerror(ret));
+			    bdb_desc[DBI_META].file, db_strerror(ret));
 			goto out;
 		}
 	}
-	dbt_set(&k, META_KEY, strlen(META_KEY));
-	dbt_set(&d, NULL, 0);
+	bdb_dbt_set(&k, META_KEY, strlen(META_KEY));
+	bdb_dbt_set(&d, NULL, 0);
 	ret = db->get(db, NULL, &k, &d, 0);
 	if (ret == DB_NOTFOUND) {
 		rc = errf(err, errlen, ANVIL_ERR_CORRUPT,
 		    "%s/%s holds no Anvil store marker", st->home,
-		    db_desc[DBI_META].file);
+		    bdb_desc[DBI_META].file);
 		goto out;
 	}
 	if (ret != 0) {
-		rc = bdb_sort(st, NULL, "DB->get", db_desc[DBI_META].file, ret);
+		rc = bdb_sort(st, NULL, "DB->get", bdb_desc[DBI_META].file,
+		    ret);
 		if (rc != ANVIL_ERR_CORRUPT)
 			rc = ANVIL_ERR_STORE;
 		rc = errf(err, errlen, rc, "reading %s/%s: %s", st->home,
-		    db_desc[DBI_META].file, db_strerror(ret));
+		    bdb_desc[DBI_META].file, db_strerror(ret));
 		goto out;
 	}
 	if (d.size == 0 || d.size > META_MAX ||
@@ -389,7 +390,7 @@ meta_check(struct store *st, int creating, char *err, size_t errlen)
 	    &jerr)) == NULL || !json_is_object(meta)) {
 		rc = errf(err, errlen, ANVIL_ERR_CORRUPT,
 		    "%s/%s: the store marker is not a JSON object", st->home,
-		    db_desc[DBI_META].file);
+		    bdb_desc[DBI_META].file);
 		goto out;
 	}
 	m = json_object_get(meta, "magic");
@@ -397,20 +398,20 @@ meta_check(struct store *st, int creating, char *err, size_t errlen)
 	if (magic == NULL || strcmp(magic, STORE_MAGIC) != 0) {
 		rc = errf(err, errlen, ANVIL_ERR_CORRUPT,
 		    "%s/%s: not an Anvil store (magic is not \"%s\")",
-		    st->home, db_desc[DBI_META].file, STORE_MAGIC);
+		    st->home, bdb_desc[DBI_META].file, STORE_MAGIC);
 		goto out;
 	}
 	m = json_object_get(meta, "format");
 	if (!json_is_integer(m) || (format = json_integer_value(m)) < 1) {
 		rc = errf(err, errlen, ANVIL_ERR_CORRUPT,
 		    "%s/%s: no valid format number", st->home,
-		    db_desc[DBI_META].file);
+		    bdb_desc[DBI_META].file);
 		goto out;
 	}
 	if (format > STORE_FORMAT_VERSION) {
 		rc = errf(err, errlen, ANVIL_ERR_VERSION,
 		    "%s/%s: store format %lld is newer than this Anvil "
-		    "reads (%d)", st->home, db_desc[DBI_META].file,
+		    "reads (%d)", st->home, bdb_desc[DBI_META].file,
 		    (long long)format, STORE_FORMAT_VERSION);
 		goto out;
 	}
@@ -423,7 +424,7 @@ out:
 
 /*
  * Opens the environment and every database of st->home into st. On
- * failure st holds no Berkeley DB handle. *lockfd (the boot_fence lock,
+ * failure st holds no Berkeley DB handle. *lockfd (the bdb_boot_fence lock,
  * or -1) is released as soon as the environment is open: opening a
  * database can wait on another process's transaction, and that process
  * may be dead and need the next opener to notice.
@@ -466,14 +467,14 @@ env_attach(struct store *st, int creating, int *lockfd, char *err,
 		    "configuring the environment: %s", db_strerror(ret));
 		goto out;
 	}
-	ino = region_ino(st);
+	ino = bdb_region_ino(st);
 	ret = env->open(env, st->home, ENV_FLAGS, FILE_MODE);
 	if (*lockfd >= 0) {
 		close(*lockfd);
 		*lockfd = -1;
 	}
-	if (ret == 0 && region_ino(st) != ino)
-		procs_tell(st, "new environment in");
+	if (ret == 0 && bdb_region_ino(st) != ino)
+		bdb_procs_tell(st, "new environment in");
 	if (ret != 0) {
 		log_err("DB_ENV->open(%s): %s", st->home, db_strerror(ret));
 		if (ret == DB_RUNRECOVERY)
@@ -532,19 +533,19 @@ env_attach_again(struct store *st, int creating, int *lockfd, char *err,
 	int i;
 
 	for (i = 0; i < OPEN_TRIES; i++) {
-		int claimed = procs_claim_dead(st);
+		int claimed = bdb_procs_claim_dead(st);
 
-		if (claimed > 0 || recovery_ahead(st)) {
-			fence_alone(st);
+		if (claimed > 0 || bdb_recovery_ahead(st)) {
+			bdb_fence_alone(st);
 			if (claimed > 0)
-				force_recovery(st);
+				bdb_force_recovery(st);
 		} else
-			fence_share(st);
+			bdb_fence_share(st);
 		st->saw_panic = 0;
-		wd_inlib = 1;
+		bdb_wd_inlib = 1;
 		rc = env_attach(st, creating, lockfd, err, errlen);
-		wd_inlib = 0;
-		fence_leave(st);
+		bdb_wd_inlib = 0;
+		bdb_fence_leave(st);
 		if (rc == ANVIL_OK || !st->saw_panic || st->checksum_bad)
 			break;
 		log_warn("store: %s was recovered while this process opened "
@@ -589,7 +590,7 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 		if ((ret = db_env_set_func_open(bdb_open_cloexec)) != 0)
 			return errf(err, errlen, ANVIL_ERR_STORE,
 			    "db_env_set_func_open: %s", db_strerror(ret));
-		if ((ret = pthread_atfork(NULL, NULL, self_forked)) != 0)
+		if ((ret = pthread_atfork(NULL, NULL, bdb_self_forked)) != 0)
 			return errf(err, errlen, ANVIL_ERR_STORE,
 			    "pthread_atfork: %s", strerror(ret));
 		func_set = 1;
@@ -597,7 +598,7 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return ANVIL_ERR_NOMEM;
 	st->proc_fd = st->fence_fd = st->gate_fd = -1;
-	st->pid = self();
+	st->pid = bdb_self();
 	st->rnd = ((uint64_t)st->pid << 32) ^ (uint64_t)time(NULL) ^
 	    (uint64_t)(uintptr_t)st;
 	if (asprintf(&st->home, "%s/%s", data_dir, STORE_SUBDIR) < 0) {
@@ -648,11 +649,11 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 	/* Every file there must look like ours before Berkeley DB opens it. */
 	for (i = 0; i < DBI__MAX; i++) {
 		free(path);
-		if ((path = home_file(st, db_desc[i].file)) == NULL) {
+		if ((path = bdb_home_file(st, bdb_desc[i].file)) == NULL) {
 			rc = ANVIL_ERR_NOMEM;
 			goto out;
 		}
-		rc = file_check(path, err, errlen);
+		rc = bdb_file_check(path, err, errlen);
 		if (rc == ANVIL_ERR_NOTFOUND) {
 			if (i == DBI_META)
 				creating = 1;
@@ -666,22 +667,22 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 	if (creating && any) {
 		rc = errf(err, errlen, ANVIL_ERR_CORRUPT,
 		    "%s/%s is missing but the store has other files",
-		    st->home, db_desc[DBI_META].file);
+		    st->home, bdb_desc[DBI_META].file);
 		goto out;
 	}
 	if (creating && !(flags & STORE_OPEN_CREATE)) {
 		rc = errf(err, errlen, ANVIL_ERR_NOTFOUND,
 		    "no store in %s (%s has no %s)", data_dir, st->home,
-		    db_desc[DBI_META].file);
+		    bdb_desc[DBI_META].file);
 		goto out;
 	}
-	if ((rc = fence_open(st, err, errlen)) != ANVIL_OK)
+	if ((rc = bdb_fence_open(st, err, errlen)) != ANVIL_OK)
 		goto out;
-	(void)wd_setup();
-	wd_enter(STALL_S);
-	if ((rc = boot_fence(st, &lockfd, err, errlen)) != ANVIL_OK)
+	(void)bdb_wd_setup();
+	bdb_wd_enter(STALL_S);
+	if ((rc = bdb_boot_fence(st, &lockfd, err, errlen)) != ANVIL_OK)
 		goto out;
-	procs_join(st);
+	bdb_procs_join(st);
 	rc = env_attach_again(st, creating, &lockfd, err, errlen);
 	if (rc != ANVIL_OK)
 		goto out;
@@ -692,13 +693,13 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
 	st = NULL;
 	rc = ANVIL_OK;
 out:
-	wd_leave();
+	bdb_wd_leave();
 	if (lockfd >= 0)
 		close(lockfd);
 	free(path);
 	if (st != NULL) {
-		procs_leave(st);
-		fence_close(st);
+		bdb_procs_leave(st);
+		bdb_fence_close(st);
 		free(st->home);
 		free(st);
 	}
@@ -725,7 +726,7 @@ ckp_lock(struct store *st, int wait)
 	char *path;
 	int fd, ret;
 
-	if (st->env == NULL || (path = home_file(st, CKP_LOCK)) == NULL)
+	if (st->env == NULL || (path = bdb_home_file(st, CKP_LOCK)) == NULL)
 		return -1;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, FILE_MODE);
 	free(path);
@@ -797,14 +798,14 @@ store_maintain(struct store *st)
 	char err[320], *dd = NULL, *slash;
 	int needed, lockfd;
 
-	if (st == NULL || !st->ckp_due || st->pid != self())
+	if (st == NULL || !st->ckp_due || st->pid != bdb_self())
 		return;
 	st->ckp_due = 0;
 	st->commits = 0;
 	st->last_ckp = time(NULL);
-	call_enter(st);		/* the stat calls take region mutexes */
+	bdb_call_enter(st);		/* the stat calls take region mutexes */
 	needed = ckp_needed(st);
-	call_leave(st);
+	bdb_call_leave(st);
 	if (!needed)
 		return;
 	/*
@@ -828,7 +829,7 @@ store_maintain(struct store *st)
 			close(o->proc_fd);
 		/* A parent that dies in a store call must free the fence:
 		 * the flock belongs to the open file, which is shared. */
-		fence_close(o);
+		bdb_fence_close(o);
 	}
 	if ((dd = strdup(st->home)) == NULL ||
 	    (slash = strrchr(dd, '/')) == NULL)
@@ -838,9 +839,9 @@ store_maintain(struct store *st)
 		log_warn("store: checkpoint: %s", err);
 		_exit(1);
 	}
-	call_enter(c);
+	bdb_call_enter(c);
 	ckp_write(c, 0);
-	call_leave(c);
+	bdb_call_leave(c);
 	c->dirty = 0;		/* written just now: nothing for the close */
 	store_close(c);
 	close(lockfd);
@@ -864,7 +865,7 @@ store_close(struct store *st)
 	 * A forked child must not touch its parent's handles: they would
 	 * unregister the parent and detach from its regions.
 	 */
-	if (st->pid == self() && st->env != NULL) {
+	if (st->pid == bdb_self() && st->env != NULL) {
 		int needed = 0, lockfd = -1;
 
 		st->hold = 0;
@@ -876,27 +877,28 @@ store_close(struct store *st)
 		 * page, a dozen fsyncs per CGI request. Commits are durable in
 		 * the log either way; checkpoints only bound recovery. A
 		 * process that only read has nothing to do. The checkpoint
-		 * lock is taken outside the fence (the lock order, bdb_guard.c).
+		 * lock is taken outside the fence (the lock order,
+		 * bdb_guard.c).
 		 */
 		if (st->dirty && !st->created) {
-			call_enter(st);
+			bdb_call_enter(st);
 			needed = ckp_needed(st);
-			call_leave(st);
+			bdb_call_leave(st);
 		}
 		if (st->dirty && (st->created || needed))
 			lockfd = ckp_lock(st, st->created);
-		call_enter(st);
+		bdb_call_enter(st);
 		st->closing = 1;
 		if (lockfd >= 0)
 			ckp_write(st, st->created);
 		env_detach(st);
-		call_leave(st);
+		bdb_call_leave(st);
 		if (lockfd >= 0)
 			close(lockfd);
 	}
-	if (st->pid == self()) {
-		procs_leave(st);
-		fence_close(st);
+	if (st->pid == bdb_self()) {
+		bdb_procs_leave(st);
+		bdb_fence_close(st);
 	}
 	free(st->home);
 	free(st);
@@ -906,21 +908,21 @@ store_close(struct store *st)
 
 /* After a panic (another process ran recovery): a new environment handle. */
 anvil_err
-env_reopen(struct store *st)
+bdb_env_reopen(struct store *st)
 {
 	char err[320] = "";
 	int lockfd = -1;
 	anvil_err rc;
 
 	log_warn("store: reopening %s after a panic", st->home);
-	call_enter(st);		/* out of the old environment */
+	bdb_call_enter(st);		/* out of the old environment */
 	env_detach(st);
-	fence_leave(st);	/* env_attach_again takes it as it needs */
+	bdb_fence_leave(st);	/* env_attach_again takes it as it needs */
 	rc = env_attach_again(st, 0, &lockfd, err, sizeof(err));
-	wd_leave();
+	bdb_wd_leave();
 	if (rc != ANVIL_OK) {
 		log_err("store: reopening %s: %s", st->home, err);
-		fail(st, rc, "reopening the store: %s", err);
+		bdb_fail(st, rc, "reopening the store: %s", err);
 	}
 	return rc;
 }

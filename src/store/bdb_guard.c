@@ -56,13 +56,13 @@ static pid_t self_pid;			/* getpid(), cached; 0 after fork */
  * cache is dropped in a forked child (pthread_atfork, from store_open).
  */
 void
-self_forked(void)
+bdb_self_forked(void)
 {
 	self_pid = 0;
 }
 
 pid_t
-self(void)
+bdb_self(void)
 {
 	if (self_pid == 0)
 		self_pid = getpid();
@@ -101,10 +101,10 @@ self(void)
 static timer_t wd_timer;
 static pid_t wd_pid;			/* process wd_timer was made for */
 static volatile sig_atomic_t wd_busy;	/* inside a store call */
-volatile sig_atomic_t wd_inlib;	/* in the library, in the fence */
+volatile sig_atomic_t bdb_wd_inlib;	/* in the library, in the fence */
 static volatile sig_atomic_t wd_told;	/* a recovery is waiting for this call */
 static volatile sig_atomic_t wd_progress;	/* records this call went through */
-						/* (from 0 at each wd_enter) */
+						/* (0 again at bdb_wd_enter) */
 static volatile sig_atomic_t wd_seen;	/* wd_progress when last looked at */
 static volatile sig_atomic_t wd_deadline;	/* CLOCK_MONOTONIC s: STALL_S */
 
@@ -121,7 +121,7 @@ wd_now(void)
 
 /* A record read, written or passed over: the call is not stuck. */
 void
-wd_tick(void)
+bdb_wd_tick(void)
 {
 	wd_progress = wd_progress + 1;
 }
@@ -178,7 +178,7 @@ wd_handler(int sig, siginfo_t *si, void *uc)
 		 * sooner. One waiting for the fence or an open lock is not
 		 * in the way and keeps its time.
 		 */
-		if (wd_inlib) {
+		if (bdb_wd_inlib) {
 			wd_told = 1;
 			wd_seen = wd_progress;
 			if (timer_gettime(wd_timer, &cur) != 0 ||
@@ -193,12 +193,12 @@ wd_handler(int sig, siginfo_t *si, void *uc)
 
 /* Once per process (a forked child makes its own); 0 if it works. */
 int
-wd_setup(void)
+bdb_wd_setup(void)
 {
 	struct sigaction sa;
 	struct sigevent sev;
 
-	if (wd_pid == self())
+	if (wd_pid == bdb_self())
 		return 0;
 	memset(&sa, 0, sizeof(sa));
 	sa.sa_sigaction = wd_handler;
@@ -213,15 +213,15 @@ wd_setup(void)
 		return -1;
 	}
 	wd_busy = 0;
-	wd_pid = self();
+	wd_pid = bdb_self();
 	return 0;
 }
 
 /* Entering (or starting again) a store call that must end in seconds. */
 void
-wd_enter(long seconds)
+bdb_wd_enter(long seconds)
 {
-	if (wd_pid != self())
+	if (wd_pid != bdb_self())
 		return;
 	wd_told = 0;
 	wd_progress = wd_seen = 0;	/* per call: it cannot overflow */
@@ -236,9 +236,9 @@ wd_enter(long seconds)
  * next call sets it again.
  */
 void
-wd_leave(void)
+bdb_wd_leave(void)
 {
-	if (wd_pid != self())
+	if (wd_pid != bdb_self())
 		return;
 	wd_busy = 0;
 }
@@ -281,7 +281,7 @@ procs_path(const struct store *st, long pid, char *buf, size_t len)
 
 /* Joins the list of processes that have st open (st->proc_fd). */
 void
-procs_join(struct store *st)
+bdb_procs_join(struct store *st)
 {
 	char path[4096];
 	int fd;
@@ -291,7 +291,7 @@ procs_join(struct store *st)
 		return;
 	if (mkdir(path, DIR_MODE) != 0 && errno != EEXIST)
 		log_warn("store: %s: %s", path, strerror(errno));
-	if (procs_path(st, (long)self(), path, sizeof(path)) != 0)
+	if (procs_path(st, (long)bdb_self(), path, sizeof(path)) != 0)
 		return;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, FILE_MODE);
 	if (fd < 0 || flock(fd, LOCK_EX | LOCK_NB) != 0) {
@@ -303,7 +303,7 @@ procs_join(struct store *st)
 }
 
 void
-procs_leave(struct store *st)
+bdb_procs_leave(struct store *st)
 {
 	char path[4096];
 
@@ -337,7 +337,7 @@ procs_each(struct store *st, int (*fn)(struct store *, long, const char *,
 		errno = 0;
 		pid = strtol(de->d_name, &end, 10);
 		if (*end != '\0' || errno != 0 || pid <= 1 ||
-		    pid == (long)self() ||
+		    pid == (long)bdb_self() ||
 		    procs_path(st, pid, path, sizeof(path)) != 0)
 			continue;
 		fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NOFOLLOW);
@@ -368,7 +368,7 @@ tell_one(struct store *st, long pid, const char *path, int fd)
 }
 
 void
-procs_tell(struct store *st, const char *what)
+bdb_procs_tell(struct store *st, const char *what)
 {
 	int told = procs_each(st, tell_one);
 
@@ -399,16 +399,16 @@ claim_one(struct store *st, long pid, const char *path, int fd)
 }
 
 int
-procs_claim_dead(struct store *st)
+bdb_procs_claim_dead(struct store *st)
 {
 	return procs_each(st, claim_one);
 }
 
 /* Makes the next environment open run full recovery (see above). */
 void
-force_recovery(struct store *st)
+bdb_force_recovery(struct store *st)
 {
-	char *path = home_file(st, "__db.register");
+	char *path = bdb_home_file(st, "__db.register");
 
 	if (path != NULL && unlink(path) != 0 && errno != ENOENT)
 		log_warn("store: %s: %s", path, strerror(errno));
@@ -418,9 +418,9 @@ force_recovery(struct store *st)
 
 /* Identity of the primary region file (0 when there is none). */
 ino_t
-region_ino(const struct store *st)
+bdb_region_ino(const struct store *st)
 {
-	char *path = home_file(st, "__db.001");
+	char *path = bdb_home_file(st, "__db.001");
 	struct stat sb;
 	ino_t ino = 0;
 
@@ -448,9 +448,9 @@ region_ino(const struct store *st)
  * calls under way to end, and no call starts until the new environment is
  * there. Those waiting then enter it, see the panic of their old handle
  * at once and reopen. Before it waits, the recoverer tells the others
- * (procs_tell): one inside a call, stuck on a mutex of the dead process,
+ * (bdb_procs_tell): one inside a call, stuck on a mutex of the dead process,
  * leaves through its watchdog within WAKE_S; one waiting for the fence
- * or an open lock is not inside the library and keeps its time (wd_inlib).
+ * or an open lock is not inside the library and keeps its time (bdb_wd_inlib).
  * A flock waiter does not stop new shared holders, so under load the
  * recoverer could wait for ever: a call takes its share through a gate,
  * home/GATE_FILE, held shared for an instant, which the recoverer holds
@@ -473,7 +473,7 @@ flock_wait(int fd, int op)
 
 /* Opens home/FENCE_FILE and home/GATE_FILE into st. */
 anvil_err
-fence_open(struct store *st, char *err, size_t errlen)
+bdb_fence_open(struct store *st, char *err, size_t errlen)
 {
 	const char *names[2] = { FENCE_FILE, GATE_FILE };
 	int *fds[2] = { &st->fence_fd, &st->gate_fd };
@@ -481,7 +481,7 @@ fence_open(struct store *st, char *err, size_t errlen)
 	int i;
 
 	for (i = 0; i < 2; i++) {
-		if ((path = home_file(st, names[i])) == NULL)
+		if ((path = bdb_home_file(st, names[i])) == NULL)
 			return ANVIL_ERR_NOMEM;
 		*fds[i] = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY,
 		    FILE_MODE);
@@ -498,7 +498,7 @@ fence_open(struct store *st, char *err, size_t errlen)
 }
 
 void
-fence_close(struct store *st)
+bdb_fence_close(struct store *st)
 {
 	if (st->fence_fd >= 0)
 		close(st->fence_fd);
@@ -510,7 +510,7 @@ fence_close(struct store *st)
 
 /* Leaves the fence (a no-op when not held). */
 void
-fence_leave(struct store *st)
+bdb_fence_leave(struct store *st)
 {
 	if (st->fence_held == 0)
 		return;
@@ -522,7 +522,7 @@ fence_leave(struct store *st)
 
 /* A share of the fence, through the gate: a store call may begin. */
 void
-fence_share(struct store *st)
+bdb_fence_share(struct store *st)
 {
 	if (st->fence_held != 0)
 		return;
@@ -542,9 +542,9 @@ fence_share(struct store *st)
  * starts; then the calls under way are told and waited for.
  */
 void
-fence_alone(struct store *st)
+bdb_fence_alone(struct store *st)
 {
-	fence_leave(st);
+	bdb_fence_leave(st);
 	if (st->fence_fd < 0)
 		return;
 	if (flock_wait(st->gate_fd, LOCK_EX) != 0) {
@@ -552,7 +552,7 @@ fence_alone(struct store *st)
 		    strerror(errno));
 		return;
 	}
-	procs_tell(st, "a recovery waits for");
+	bdb_procs_tell(st, "a recovery waits for");
 	if (flock_wait(st->fence_fd, LOCK_EX) != 0)
 		log_warn("store: flock %s/%s: %s", st->home, FENCE_FILE,
 		    strerror(errno));
@@ -563,9 +563,9 @@ fence_alone(struct store *st)
 
 /* Will this open of the environment run recovery? (No registry.) */
 int
-recovery_ahead(const struct store *st)
+bdb_recovery_ahead(const struct store *st)
 {
-	char *path = home_file(st, "__db.register");
+	char *path = bdb_home_file(st, "__db.register");
 	struct stat sb;
 	int yes = 0;
 
@@ -577,24 +577,24 @@ recovery_ahead(const struct store *st)
 
 /*
  * Entering and leaving a store call: the fence, then the watchdog; inside,
- * the process is in the library (wd_inlib). In a span (store_hold) the
+ * the process is in the library (bdb_wd_inlib). In a span (store_hold) the
  * share is kept for the next call.
  */
 void
-call_enter(struct store *st)
+bdb_call_enter(struct store *st)
 {
-	fence_share(st);
-	wd_enter(STALL_S);
-	wd_inlib = 1;
+	bdb_fence_share(st);
+	bdb_wd_enter(STALL_S);
+	bdb_wd_inlib = 1;
 }
 
 void
-call_leave(struct store *st)
+bdb_call_leave(struct store *st)
 {
-	wd_inlib = 0;
-	wd_leave();
+	bdb_wd_inlib = 0;
+	bdb_wd_leave();
 	if (!st->hold)
-		fence_leave(st);
+		bdb_fence_leave(st);
 }
 
 /*
@@ -605,17 +605,17 @@ call_leave(struct store *st)
 void
 store_hold(struct store *st)
 {
-	if (st != NULL && st->pid == self())
+	if (st != NULL && st->pid == bdb_self())
 		st->hold = 1;
 }
 
 void
 store_idle(struct store *st)
 {
-	if (st == NULL || st->pid != self())
+	if (st == NULL || st->pid != bdb_self())
 		return;
 	st->hold = 0;
-	fence_leave(st);
+	bdb_fence_leave(st);
 }
 
 /* ------------------------------------------------------------ boot fence */
@@ -651,7 +651,7 @@ read_small(const char *path, char *buf, size_t len)
  * environment is open. Without a boot id (no /proc) this does nothing.
  */
 anvil_err
-boot_fence(const struct store *st, int *lockfd, char *err, size_t errlen)
+bdb_boot_fence(const struct store *st, int *lockfd, char *err, size_t errlen)
 {
 	char boot[64], seen[64], *path = NULL, *p = NULL;
 	DIR *d = NULL;
@@ -663,7 +663,7 @@ boot_fence(const struct store *st, int *lockfd, char *err, size_t errlen)
 	*lockfd = -1;
 	if (read_small(BOOT_ID, boot, sizeof(boot)) != 0 || boot[0] == '\0')
 		return ANVIL_OK;
-	if ((path = home_file(st, LOCK_FILE)) == NULL)
+	if ((path = bdb_home_file(st, LOCK_FILE)) == NULL)
 		return ANVIL_ERR_NOMEM;
 	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOCTTY, FILE_MODE);
 	if (fd < 0) {
@@ -679,7 +679,7 @@ boot_fence(const struct store *st, int *lockfd, char *err, size_t errlen)
 		}
 	}
 	free(path);
-	if ((path = home_file(st, BOOT_FILE)) == NULL) {
+	if ((path = bdb_home_file(st, BOOT_FILE)) == NULL) {
 		rc = ANVIL_ERR_NOMEM;
 		goto out;
 	}
@@ -702,7 +702,7 @@ boot_fence(const struct store *st, int *lockfd, char *err, size_t errlen)
 		    strcmp(de->d_name, "__db.register") != 0)
 			continue;
 		free(p);
-		if ((p = home_file(st, de->d_name)) == NULL) {
+		if ((p = bdb_home_file(st, de->d_name)) == NULL) {
 			rc = ANVIL_ERR_NOMEM;
 			goto out;
 		}

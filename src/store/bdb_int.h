@@ -14,7 +14,7 @@
  *	bdb_records.c	records, indexes, lists, walks, counters, nonces
  *	bdb_backup.c	store_backup and store_verify
  *
- *	Each record kind is one btree file (db_desc) keyed by id; the index,
+ *	Each record kind is one btree file (bdb_desc) keyed by id; the index,
  *	counter, nonce and meta files follow them in enum dbi. Every file
  *	carries page checksums. Only these files include <db.h>, and nothing
  *	outside src/store includes this header, so a second implementation
@@ -76,14 +76,14 @@ _Static_assert((int)DBI_ACCOUNT == (int)STORE_ACCOUNT &&
     (int)DBI_THUMBPRINT ==
     (int)STORE_KIND__MAX, "record kinds and database files out of step");
 
-struct db_desc {
+struct bdb_desc {
 	const char *file;
 	u_int32_t flags;	/* DB->set_flags besides DB_CHKSUM */
 	int late;		/* added after format 1: created when an
 				 * existing store lacks it */
 };
 
-extern const struct db_desc db_desc[DBI__MAX];
+extern const struct bdb_desc bdb_desc[DBI__MAX];
 
 struct store {
 	DB_ENV *env;		/* NULL after a failed reopen */
@@ -130,92 +130,93 @@ struct idx {
 };
 
 /*
- * bdb_guard.c: the crash guard. self() is getpid(), cached. Every store
- * call runs between call_enter() and call_leave(): a share of the recovery
- * fence, then the watchdog (wd_enter/wd_leave; wd_tick marks progress,
- * wd_inlib says the process is inside the library). An opener joins the
- * process list (procs_join), claims the deaths it finds
- * (procs_claim_dead, then force_recovery) and, when it will recover,
- * takes the fence alone (fence_alone) and tells the others (procs_tell).
- * boot_fence serialises opens and drops the regions of an earlier boot.
+ * bdb_guard.c: the crash guard. bdb_self() is getpid(), cached. Every store
+ * call runs between bdb_call_enter() and bdb_call_leave(): a share of the
+ * recovery fence, then the watchdog (bdb_wd_enter/bdb_wd_leave; bdb_wd_tick
+ * marks progress, bdb_wd_inlib says the process is inside the library). An
+ * opener joins the process list (bdb_procs_join), claims the deaths it finds
+ * (bdb_procs_claim_dead, then bdb_force_recovery) and, when it will recover,
+ * takes the fence alone (bdb_fence_alone) and tells the others
+ * (bdb_procs_tell). bdb_boot_fence serialises opens and drops the regions of
+ * an earlier boot.
  */
-extern volatile sig_atomic_t wd_inlib;
-void self_forked(void);
-pid_t self(void);
-void wd_tick(void);
-int wd_setup(void);
-void wd_enter(long seconds);
-void wd_leave(void);
-void procs_join(struct store *st);
-void procs_leave(struct store *st);
-void procs_tell(struct store *st, const char *what);
-int procs_claim_dead(struct store *st);
-void force_recovery(struct store *st);
-ino_t region_ino(const struct store *st);
-anvil_err fence_open(struct store *st, char *err, size_t errlen);
-void fence_close(struct store *st);
-void fence_leave(struct store *st);
-void fence_share(struct store *st);
-void fence_alone(struct store *st);
-int recovery_ahead(const struct store *st);
-void call_enter(struct store *st);
-void call_leave(struct store *st);
-anvil_err boot_fence(const struct store *st, int *lockfd, char *err,
+extern volatile sig_atomic_t bdb_wd_inlib;
+void bdb_self_forked(void);
+pid_t bdb_self(void);
+void bdb_wd_tick(void);
+int bdb_wd_setup(void);
+void bdb_wd_enter(long seconds);
+void bdb_wd_leave(void);
+void bdb_procs_join(struct store *st);
+void bdb_procs_leave(struct store *st);
+void bdb_procs_tell(struct store *st, const char *what);
+int bdb_procs_claim_dead(struct store *st);
+void bdb_force_recovery(struct store *st);
+ino_t bdb_region_ino(const struct store *st);
+anvil_err bdb_fence_open(struct store *st, char *err, size_t errlen);
+void bdb_fence_close(struct store *st);
+void bdb_fence_leave(struct store *st);
+void bdb_fence_share(struct store *st);
+void bdb_fence_alone(struct store *st);
+int bdb_recovery_ahead(const struct store *st);
+void bdb_call_enter(struct store *st);
+void bdb_call_leave(struct store *st);
+anvil_err bdb_boot_fence(const struct store *st, int *lockfd, char *err,
     size_t errlen);
 
 /*
- * bdb_env.c: the environment. home_file() is st->home/file (new string,
- * NULL without memory); file_check() refuses a file that is not a btree
+ * bdb_env.c: the environment. bdb_home_file() is st->home/file (new string,
+ * NULL without memory); bdb_file_check() refuses a file that is not a btree
  * file before Berkeley DB opens it; bdb_msgcall() sends Berkeley DB's
- * messages to the debug log; env_reopen() gives st a new environment
+ * messages to the debug log; bdb_env_reopen() gives st a new environment
  * handle after another process recovered.
  */
 void bdb_msgcall(const DB_ENV *env, const char *msg);
-char *home_file(const struct store *st, const char *file);
-anvil_err file_check(const char *path, char *err, size_t errlen);
-anvil_err env_reopen(struct store *st);
+char *bdb_home_file(const struct store *st, const char *file);
+anvil_err bdb_file_check(const char *path, char *err, size_t errlen);
+anvil_err bdb_env_reopen(struct store *st);
 
 /*
- * bdb_txn.c: errors and transactions. fail() records a message for
+ * bdb_txn.c: errors and transactions. bdb_fail() records a message for
  * store_run's err and returns code; bdb_sort() turns a Berkeley DB return
- * into an anvil_err and marks t. txn_usable() is the entry check of every
- * function taking a transaction. The raw accessors work on database i in
- * t; raw_get's *data points into Berkeley DB's memory, valid until the
- * next call on the handle.
+ * into an anvil_err and marks t. bdb_txn_usable() is the entry check of
+ * every function taking a transaction. The raw accessors work on database i
+ * in t; bdb_raw_get's *data points into Berkeley DB's memory, valid until
+ * the next call on the handle.
  */
-anvil_err fail(struct store *st, anvil_err code, const char *fmt, ...)
+anvil_err bdb_fail(struct store *st, anvil_err code, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
 anvil_err bdb_sort(struct store *st, struct store_txn *t, const char *call,
     const char *what, int ret);
-anvil_err txn_usable(struct store_txn *t);
-void dbt_set(DBT *d, const void *p, size_t n);
-anvil_err raw_get(struct store_txn *t, enum dbi i, const void *key,
+anvil_err bdb_txn_usable(struct store_txn *t);
+void bdb_dbt_set(DBT *d, const void *p, size_t n);
+anvil_err bdb_raw_get(struct store_txn *t, enum dbi i, const void *key,
     size_t klen, u_int32_t flags, const void **data, size_t *len);
-anvil_err raw_put(struct store_txn *t, enum dbi i, const void *key,
+anvil_err bdb_raw_put(struct store_txn *t, enum dbi i, const void *key,
     size_t klen, const void *data, size_t dlen, u_int32_t flags);
-anvil_err raw_del(struct store_txn *t, enum dbi i, const void *key,
+anvil_err bdb_raw_del(struct store_txn *t, enum dbi i, const void *key,
     size_t klen);
-anvil_err cur_open(struct store_txn *t, enum dbi i, u_int32_t flags,
+anvil_err bdb_cur_open(struct store_txn *t, enum dbi i, u_int32_t flags,
     DBC **c);
-anvil_err cur_close(struct store_txn *t, enum dbi i, DBC *c, anvil_err rc);
-anvil_err dup_del(struct store_txn *t, enum dbi i, const void *key,
+anvil_err bdb_cur_close(struct store_txn *t, enum dbi i, DBC *c, anvil_err rc);
+anvil_err bdb_dup_del(struct store_txn *t, enum dbi i, const void *key,
     size_t klen, const void *data, size_t dlen);
-anvil_err dup_add(struct store_txn *t, enum dbi i, const void *key,
+anvil_err bdb_dup_add(struct store_txn *t, enum dbi i, const void *key,
     size_t klen, const void *data, size_t dlen);
 
 /*
- * bdb_records.c: records and indexes, shared with store_verify.
- * idn_ok() checks n bytes are 1..max printable ASCII; rec_parse() parses
- * a stored record, untrusted; idx_extract() collects what a record
- * contributes to the indexes (free with idx_clear); acct_index() is the
- * by-account index of kind, DBI__MAX if none.
+ * bdb_records.c: records and indexes, shared with store_verify. bdb_idn_ok()
+ * checks n bytes are 1..max printable ASCII; bdb_rec_parse() parses a stored
+ * record, untrusted; bdb_idx_extract() collects what a record contributes to
+ * the indexes (free with bdb_idx_clear); bdb_acct_index() is the by-account
+ * index of kind, DBI__MAX if none.
  */
-int idn_ok(const char *s, size_t n, size_t max);
-anvil_err rec_parse(struct store *st, enum store_kind kind, const char *id,
+int bdb_idn_ok(const char *s, size_t n, size_t max);
+anvil_err bdb_rec_parse(struct store *st, enum store_kind kind, const char *id,
     const void *data, size_t len, json_t **out);
-void idx_clear(struct idx *ix);
-anvil_err idx_extract(struct store *st, enum store_kind kind, json_t *rec,
+void bdb_idx_clear(struct idx *ix);
+anvil_err bdb_idx_extract(struct store *st, enum store_kind kind, json_t *rec,
     struct idx *ix, anvil_err bad);
-enum dbi acct_index(enum store_kind kind);
+enum dbi bdb_acct_index(enum store_kind kind);
 
 #endif

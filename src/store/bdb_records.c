@@ -10,7 +10,7 @@
  *	(sorted duplicates), an account and identifier to its
  *	authorizations, and list the revoked certificates. A write updates
  *	the record and its index entries in the caller's transaction, so they
- *	never disagree; idx_extract says what a record contributes, for a
+ *	never disagree; bdb_idx_extract says what a record contributes, for a
  *	write and for store_verify (bdb_backup.c) alike. Counters are 8 bytes
  *	big-endian; a spent nonce maps to its expiry, purged in batches of
  *	their own transactions.
@@ -41,7 +41,7 @@
 
 /* 1 if the n bytes at s are 1..max printable ASCII without space. */
 int
-idn_ok(const char *s, size_t n, size_t max)
+bdb_idn_ok(const char *s, size_t n, size_t max)
 {
 	size_t i;
 
@@ -56,7 +56,7 @@ idn_ok(const char *s, size_t n, size_t max)
 static int
 id_ok(const char *s, size_t max)
 {
-	return s != NULL && idn_ok(s, strnlen(s, max + 1), max);
+	return s != NULL && bdb_idn_ok(s, strnlen(s, max + 1), max);
 }
 
 static void
@@ -86,7 +86,7 @@ be64_get(const unsigned char *p)
  * is not a JSON object with an integer "v" we know.
  */
 anvil_err
-rec_parse(struct store *st, enum store_kind kind, const char *id,
+bdb_rec_parse(struct store *st, enum store_kind kind, const char *id,
     const void *data, size_t len, json_t **out)
 {
 	json_t *rec = NULL, *v = NULL;
@@ -96,26 +96,27 @@ rec_parse(struct store *st, enum store_kind kind, const char *id,
 
 	*out = NULL;
 	if (len == 0 || len > RECORD_MAX) {
-		rc = fail(st, ANVIL_ERR_CORRUPT, "%s record %s: bad length %zu",
-		    db_desc[kind].file, id, len);
+		rc = bdb_fail(st, ANVIL_ERR_CORRUPT,
+		    "%s record %s: bad length %zu", bdb_desc[kind].file, id,
+		    len);
 		goto out;
 	}
 	rec = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (rec == NULL || !json_is_object(rec)) {
-		rc = fail(st, ANVIL_ERR_CORRUPT,
-		    "%s record %s: not a JSON object", db_desc[kind].file, id);
+		rc = bdb_fail(st, ANVIL_ERR_CORRUPT,
+		    "%s record %s: not a JSON object", bdb_desc[kind].file, id);
 		goto out;
 	}
 	v = json_object_get(rec, "v");
 	if (!json_is_integer(v) || (ver = json_integer_value(v)) < 1) {
-		rc = fail(st, ANVIL_ERR_CORRUPT,
-		    "%s record %s: no record version", db_desc[kind].file, id);
+		rc = bdb_fail(st, ANVIL_ERR_CORRUPT,
+		    "%s record %s: no record version", bdb_desc[kind].file, id);
 		goto out;
 	}
 	if (ver > STORE_RECORD_VERSION) {
-		rc = fail(st, ANVIL_ERR_VERSION,
+		rc = bdb_fail(st, ANVIL_ERR_VERSION,
 		    "%s record %s: version %lld is newer than %d",
-		    db_desc[kind].file, id, (long long)ver,
+		    bdb_desc[kind].file, id, (long long)ver,
 		    STORE_RECORD_VERSION);
 		goto out;
 	}
@@ -138,19 +139,19 @@ rec_read(struct store_txn *t, enum store_kind kind, const char *id,
 	anvil_err rc;
 
 	*out = NULL;
-	rc = raw_get(t, (enum dbi)kind, id, strlen(id), flags, &data, &len);
+	rc = bdb_raw_get(t, (enum dbi)kind, id, strlen(id), flags, &data, &len);
 	if (rc == ANVIL_ERR_NOTFOUND)
-		return fail(t->st, rc, "%s: no record %s", db_desc[kind].file,
-		    id);
+		return bdb_fail(t->st, rc, "%s: no record %s",
+		    bdb_desc[kind].file, id);
 	if (rc != ANVIL_OK)
 		return rc;
-	return rec_parse(t->st, kind, id, data, len, out);
+	return bdb_rec_parse(t->st, kind, id, data, len, out);
 }
 
 /* ------------------------------------------------------------ indexes */
 
 void
-idx_clear(struct idx *ix)
+bdb_idx_clear(struct idx *ix)
 {
 	free(ix->ident);
 	memset(ix, 0, sizeof(*ix));
@@ -162,7 +163,7 @@ idx_clear(struct idx *ix)
  * ANVIL_ERR_CORRUPT for one read back).
  */
 anvil_err
-idx_extract(struct store *st, enum store_kind kind, json_t *rec,
+bdb_idx_extract(struct store *st, enum store_kind kind, json_t *rec,
     struct idx *ix, anvil_err bad)
 {
 	json_t *m = NULL, *ty = NULL, *va = NULL;
@@ -176,7 +177,8 @@ idx_extract(struct store *st, enum store_kind kind, json_t *rec,
 			return ANVIL_OK;
 		if (!json_is_string(m) ||
 		    !id_ok(json_string_value(m), THUMB_MAX))
-			return fail(st, bad, "account \"thumbprint\" is not "
+			return bdb_fail(st, bad,
+			    "account \"thumbprint\" is not "
 			    "1..%d printable characters", THUMB_MAX);
 		ix->thumb = json_string_value(m);
 		return ANVIL_OK;
@@ -187,13 +189,15 @@ idx_extract(struct store *st, enum store_kind kind, json_t *rec,
 	m = json_object_get(rec, "account");
 	if (m != NULL) {
 		if (!json_is_string(m) || !id_ok(json_string_value(m), ID_MAX))
-			return fail(st, bad, "\"account\" is not a valid id");
+			return bdb_fail(st, bad,
+			    "\"account\" is not a valid id");
 		ix->account = json_string_value(m);
 	}
 	if (kind == STORE_CERT) {
 		m = json_object_get(rec, "revoked");
 		if (m != NULL && !json_is_object(m))
-			return fail(st, bad, "\"revoked\" is not an object");
+			return bdb_fail(st, bad,
+			    "\"revoked\" is not an object");
 		ix->revoked = m != NULL;
 	}
 	if (kind == STORE_AUTHZ && ix->account != NULL &&
@@ -202,15 +206,15 @@ idx_extract(struct store *st, enum store_kind kind, json_t *rec,
 		va = json_object_get(m, "value");
 		if (!json_is_object(m) || !json_is_string(ty) ||
 		    !json_is_string(va))
-			return fail(st, bad, "\"identifier\" is not "
+			return bdb_fail(st, bad, "\"identifier\" is not "
 			    "{\"type\": string, \"value\": string}");
 		type = json_string_value(ty);
 		value = json_string_value(va);
 		tlen = json_string_length(ty);
 		vlen = json_string_length(va);
-		if (!idn_ok(type, tlen, IDTYPE_MAX) || vlen == 0 ||
+		if (!bdb_idn_ok(type, tlen, IDTYPE_MAX) || vlen == 0 ||
 		    vlen > IDVALUE_MAX || strlen(value) != vlen)
-			return fail(st, bad, "\"identifier\" type or value "
+			return bdb_fail(st, bad, "\"identifier\" type or value "
 			    "out of bounds");
 		alen = strlen(ix->account);
 		ix->identlen = alen + 1 + tlen + 1 + vlen;
@@ -224,7 +228,7 @@ idx_extract(struct store *st, enum store_kind kind, json_t *rec,
 }
 
 enum dbi
-acct_index(enum store_kind kind)
+bdb_acct_index(enum store_kind kind)
 {
 	switch (kind) {
 	case STORE_ORDER:
@@ -248,31 +252,31 @@ idx_remove(struct store_txn *t, enum store_kind kind, const char *id,
 	anvil_err rc = ANVIL_OK;
 
 	if (ix->thumb != NULL) {
-		rc = raw_get(t, DBI_THUMBPRINT, ix->thumb, strlen(ix->thumb),
-		    DB_RMW, &data, &len);
+		rc = bdb_raw_get(t, DBI_THUMBPRINT, ix->thumb,
+		    strlen(ix->thumb), DB_RMW, &data, &len);
 		if (rc == ANVIL_OK && len == idlen &&
 		    memcmp(data, id, idlen) == 0)
-			rc = raw_del(t, DBI_THUMBPRINT, ix->thumb,
+			rc = bdb_raw_del(t, DBI_THUMBPRINT, ix->thumb,
 			    strlen(ix->thumb));
 		if (rc == ANVIL_ERR_NOTFOUND)
 			rc = ANVIL_OK;
 		if (rc != ANVIL_OK)
 			return rc;
 	}
-	if (ix->account != NULL && acct_index(kind) != DBI__MAX) {
-		rc = dup_del(t, acct_index(kind), ix->account,
+	if (ix->account != NULL && bdb_acct_index(kind) != DBI__MAX) {
+		rc = bdb_dup_del(t, bdb_acct_index(kind), ix->account,
 		    strlen(ix->account), id, idlen);
 		if (rc != ANVIL_OK)
 			return rc;
 	}
 	if (ix->ident != NULL) {
-		rc = dup_del(t, DBI_ACCT_IDENT, ix->ident, ix->identlen, id,
+		rc = bdb_dup_del(t, DBI_ACCT_IDENT, ix->ident, ix->identlen, id,
 		    idlen);
 		if (rc != ANVIL_OK)
 			return rc;
 	}
 	if (ix->revoked) {
-		rc = raw_del(t, DBI_REVOKED, id, idlen);
+		rc = bdb_raw_del(t, DBI_REVOKED, id, idlen);
 		if (rc == ANVIL_ERR_NOTFOUND)
 			rc = ANVIL_OK;
 	}
@@ -287,25 +291,25 @@ idx_add(struct store_txn *t, enum store_kind kind, const char *id,
 	anvil_err rc = ANVIL_OK;
 
 	if (ix->thumb != NULL) {
-		rc = raw_put(t, DBI_THUMBPRINT, ix->thumb, strlen(ix->thumb),
-		    id, idlen, 0);
+		rc = bdb_raw_put(t, DBI_THUMBPRINT, ix->thumb,
+		    strlen(ix->thumb), id, idlen, 0);
 		if (rc != ANVIL_OK)
 			return rc;
 	}
-	if (ix->account != NULL && acct_index(kind) != DBI__MAX) {
-		rc = dup_add(t, acct_index(kind), ix->account,
+	if (ix->account != NULL && bdb_acct_index(kind) != DBI__MAX) {
+		rc = bdb_dup_add(t, bdb_acct_index(kind), ix->account,
 		    strlen(ix->account), id, idlen);
 		if (rc != ANVIL_OK)
 			return rc;
 	}
 	if (ix->ident != NULL) {
-		rc = dup_add(t, DBI_ACCT_IDENT, ix->ident, ix->identlen, id,
+		rc = bdb_dup_add(t, DBI_ACCT_IDENT, ix->ident, ix->identlen, id,
 		    idlen);
 		if (rc != ANVIL_OK)
 			return rc;
 	}
 	if (ix->revoked)
-		rc = raw_put(t, DBI_REVOKED, id, idlen, "1", 1, 0);
+		rc = bdb_raw_put(t, DBI_REVOKED, id, idlen, "1", 1, 0);
 	return rc;
 }
 
@@ -325,12 +329,14 @@ store_get(struct store_txn *txn, enum store_kind kind, const char *id,
 
 	if (out != NULL)
 		*out = NULL;
-	if ((rc = txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
 		return rc;
 	if (!kind_ok(kind) || out == NULL)
-		return fail(txn->st, ANVIL_ERR_INVALID, "store_get: bad call");
+		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
+		    "store_get: bad call");
 	if (!id_ok(id, ID_MAX))
-		return fail(txn->st, ANVIL_ERR_INVALID, "invalid record id");
+		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
+		    "invalid record id");
 	return rec_read(txn, kind, id, 0, out);
 }
 
@@ -348,15 +354,15 @@ store_put(struct store_txn *txn, enum store_kind kind, const char *id,
 
 	memset(&nix, 0, sizeof(nix));
 	memset(&oix, 0, sizeof(oix));
-	if ((rc = txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
 		return rc;
 	st = txn->st;
 	if (!kind_ok(kind) || !json_is_object(rec)) {
-		rc = fail(st, ANVIL_ERR_INVALID, "store_put: bad call");
+		rc = bdb_fail(st, ANVIL_ERR_INVALID, "store_put: bad call");
 		goto out;
 	}
 	if (!id_ok(id, ID_MAX)) {
-		rc = fail(st, ANVIL_ERR_INVALID, "invalid record id");
+		rc = bdb_fail(st, ANVIL_ERR_INVALID, "invalid record id");
 		goto out;
 	}
 	if (json_object_set_new(rec, "v",
@@ -364,7 +370,7 @@ store_put(struct store_txn *txn, enum store_kind kind, const char *id,
 		rc = ANVIL_ERR_NOMEM;
 		goto out;
 	}
-	if ((rc = idx_extract(st, kind, rec, &nix, ANVIL_ERR_INVALID)) !=
+	if ((rc = bdb_idx_extract(st, kind, rec, &nix, ANVIL_ERR_INVALID)) !=
 	    ANVIL_OK)
 		goto out;
 	if ((text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
@@ -372,7 +378,7 @@ store_put(struct store_txn *txn, enum store_kind kind, const char *id,
 		goto out;
 	}
 	if ((len = strlen(text)) > RECORD_MAX) {
-		rc = fail(st, ANVIL_ERR_INVALID, "record %s: %zu bytes is "
+		rc = bdb_fail(st, ANVIL_ERR_INVALID, "record %s: %zu bytes is "
 		    "more than %d", id, len, RECORD_MAX);
 		goto out;
 	}
@@ -381,23 +387,23 @@ store_put(struct store_txn *txn, enum store_kind kind, const char *id,
 	rc = rec_read(txn, kind, id, DB_RMW, &old);
 	if (rc == ANVIL_OK) {
 		if (flags & STORE_PUT_NEW) {
-			rc = fail(st, ANVIL_ERR_EXISTS, "%s: record %s exists",
-			    db_desc[kind].file, id);
+			rc = bdb_fail(st, ANVIL_ERR_EXISTS,
+			    "%s: record %s exists", bdb_desc[kind].file, id);
 			goto out;
 		}
-		if ((rc = idx_extract(st, kind, old, &oix,
+		if ((rc = bdb_idx_extract(st, kind, old, &oix,
 		    ANVIL_ERR_CORRUPT)) != ANVIL_OK)
 			goto out;
 	} else if (rc != ANVIL_ERR_NOTFOUND)
 		goto out;
 
 	if (nix.thumb != NULL) {
-		rc = raw_get(txn, DBI_THUMBPRINT, nix.thumb, strlen(nix.thumb),
-		    DB_RMW, &data, &dlen);
+		rc = bdb_raw_get(txn, DBI_THUMBPRINT, nix.thumb,
+		    strlen(nix.thumb), DB_RMW, &data, &dlen);
 		if (rc == ANVIL_OK && (dlen != strlen(id) ||
 		    memcmp(data, id, dlen) != 0)) {
-			rc = fail(st, ANVIL_ERR_EXISTS, "thumbprint belongs "
-			    "to another account");
+			rc = bdb_fail(st, ANVIL_ERR_EXISTS,
+			    "thumbprint belongs to another account");
 			goto out;
 		}
 		if (rc != ANVIL_OK && rc != ANVIL_ERR_NOTFOUND)
@@ -405,16 +411,17 @@ store_put(struct store_txn *txn, enum store_kind kind, const char *id,
 	}
 	if (old != NULL && (rc = idx_remove(txn, kind, id, &oix)) != ANVIL_OK)
 		goto out;
-	rc = raw_put(txn, (enum dbi)kind, id, strlen(id), text, len,
+	rc = bdb_raw_put(txn, (enum dbi)kind, id, strlen(id), text, len,
 	    (flags & STORE_PUT_NEW) ? DB_NOOVERWRITE : 0);
 	if (rc == ANVIL_ERR_EXISTS)
-		fail(st, rc, "%s: record %s exists", db_desc[kind].file, id);
+		bdb_fail(st, rc, "%s: record %s exists", bdb_desc[kind].file,
+		    id);
 	if (rc != ANVIL_OK)
 		goto out;
 	rc = idx_add(txn, kind, id, &nix);
 out:
-	idx_clear(&nix);
-	idx_clear(&oix);
+	bdb_idx_clear(&nix);
+	bdb_idx_clear(&oix);
 	json_decref(old);
 	free(text);
 	return rc;
@@ -428,22 +435,22 @@ store_del(struct store_txn *txn, enum store_kind kind, const char *id)
 	anvil_err rc;
 
 	memset(&oix, 0, sizeof(oix));
-	if ((rc = txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
 		return rc;
 	if (!kind_ok(kind) || !id_ok(id, ID_MAX)) {
-		rc = fail(txn->st, ANVIL_ERR_INVALID, "invalid record id");
+		rc = bdb_fail(txn->st, ANVIL_ERR_INVALID, "invalid record id");
 		goto out;
 	}
 	if ((rc = rec_read(txn, kind, id, DB_RMW, &old)) != ANVIL_OK)
 		goto out;
-	if ((rc = idx_extract(txn->st, kind, old, &oix, ANVIL_ERR_CORRUPT)) !=
-	    ANVIL_OK)
+	if ((rc = bdb_idx_extract(txn->st, kind, old, &oix,
+	    ANVIL_ERR_CORRUPT)) != ANVIL_OK)
 		goto out;
 	if ((rc = idx_remove(txn, kind, id, &oix)) != ANVIL_OK)
 		goto out;
-	rc = raw_del(txn, (enum dbi)kind, id, strlen(id));
+	rc = bdb_raw_del(txn, (enum dbi)kind, id, strlen(id));
 out:
-	idx_clear(&oix);
+	bdb_idx_clear(&oix);
 	json_decref(old);
 	return rc;
 }
@@ -459,19 +466,20 @@ store_account_by_thumbprint(struct store_txn *txn, const char *thumbprint,
 
 	if (id != NULL)
 		*id = NULL;
-	if ((rc = txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
 		return rc;
 	if (id == NULL || !id_ok(thumbprint, THUMB_MAX))
-		return fail(txn->st, ANVIL_ERR_INVALID, "invalid thumbprint");
-	rc = raw_get(txn, DBI_THUMBPRINT, thumbprint, strlen(thumbprint), 0,
+		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
+		    "invalid thumbprint");
+	rc = bdb_raw_get(txn, DBI_THUMBPRINT, thumbprint, strlen(thumbprint), 0,
 	    &data, &len);
 	if (rc == ANVIL_ERR_NOTFOUND)
-		return fail(txn->st, rc, "no account has this thumbprint");
+		return bdb_fail(txn->st, rc, "no account has this thumbprint");
 	if (rc != ANVIL_OK)
 		return rc;
-	if (!idn_ok(data, len, ID_MAX))
-		return fail(txn->st, ANVIL_ERR_CORRUPT, "%s: damaged entry",
-		    db_desc[DBI_THUMBPRINT].file);
+	if (!bdb_idn_ok(data, len, ID_MAX))
+		return bdb_fail(txn->st, ANVIL_ERR_CORRUPT, "%s: damaged entry",
+		    bdb_desc[DBI_THUMBPRINT].file);
 	if ((s = malloc(len + 1)) == NULL)
 		return ANVIL_ERR_NOMEM;
 	memcpy(s, data, len);
@@ -501,23 +509,23 @@ dup_list(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	*n = 0;
 	if (limit == 0)
 		return ANVIL_OK;
-	if ((rc = cur_open(t, i, 0, &c)) != ANVIL_OK)
+	if ((rc = bdb_cur_open(t, i, 0, &c)) != ANVIL_OK)
 		return rc;
-	dbt_set(&k, key, klen);
-	dbt_set(&d, after, alen);
+	bdb_dbt_set(&k, key, klen);
+	bdb_dbt_set(&d, after, alen);
 	ret = c->get(c, &k, &d, after != NULL ? DB_GET_BOTH_RANGE : DB_SET);
-	wd_tick();
+	bdb_wd_tick();
 	while (cnt < limit) {
 		if (ret == DB_NOTFOUND)
 			break;
 		if (ret != 0) {
-			rc = bdb_sort(t->st, t, "DBC->get", db_desc[i].file,
+			rc = bdb_sort(t->st, t, "DBC->get", bdb_desc[i].file,
 			    ret);
 			goto out;
 		}
-		if (!idn_ok(d.data, d.size, ID_MAX)) {
-			rc = fail(t->st, ANVIL_ERR_CORRUPT, "%s: damaged "
-			    "entry", db_desc[i].file);
+		if (!bdb_idn_ok(d.data, d.size, ID_MAX)) {
+			rc = bdb_fail(t->st, ANVIL_ERR_CORRUPT, "%s: damaged "
+			    "entry", bdb_desc[i].file);
 			goto out;
 		}
 		if (!(first && after != NULL && d.size == alen &&
@@ -540,9 +548,9 @@ dup_list(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 			cnt++;
 		}
 		first = 0;
-		dbt_set(&d, NULL, 0);
+		bdb_dbt_set(&d, NULL, 0);
 		ret = c->get(c, &k, &d, DB_NEXT_DUP);
-		wd_tick();
+		bdb_wd_tick();
 	}
 	*ids = v;
 	*n = cnt;
@@ -550,7 +558,7 @@ dup_list(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	cnt = 0;
 out:
 	store_ids_free(v, cnt);
-	return cur_close(t, i, c, rc);
+	return bdb_cur_close(t, i, c, rc);
 }
 
 anvil_err
@@ -564,15 +572,15 @@ store_list_by_account(struct store_txn *txn, enum store_kind kind,
 		*ids = NULL;
 	if (n != NULL)
 		*n = 0;
-	if ((rc = txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
 		return rc;
-	if (ids == NULL || n == NULL || acct_index(kind) == DBI__MAX)
-		return fail(txn->st, ANVIL_ERR_INVALID,
+	if (ids == NULL || n == NULL || bdb_acct_index(kind) == DBI__MAX)
+		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
 		    "store_list_by_account: bad call");
 	if (!id_ok(account, ID_MAX) || (after != NULL && !id_ok(after, ID_MAX)))
-		return fail(txn->st, ANVIL_ERR_INVALID, "invalid id");
-	return dup_list(txn, acct_index(kind), account, strlen(account), after,
-	    limit, ids, n);
+		return bdb_fail(txn->st, ANVIL_ERR_INVALID, "invalid id");
+	return dup_list(txn, bdb_acct_index(kind), account, strlen(account),
+	    after, limit, ids, n);
 }
 
 anvil_err
@@ -587,13 +595,13 @@ store_authz_by_identifier(struct store_txn *txn, const char *account,
 		*ids = NULL;
 	if (n != NULL)
 		*n = 0;
-	if ((rc = txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
 		return rc;
 	if (ids == NULL || n == NULL || !id_ok(account, ID_MAX) ||
 	    !id_ok(type, IDTYPE_MAX) || value == NULL ||
 	    (vlen = strnlen(value, IDVALUE_MAX + 1)) == 0 ||
 	    vlen > IDVALUE_MAX)
-		return fail(txn->st, ANVIL_ERR_INVALID,
+		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
 		    "invalid account or identifier");
 	alen = strlen(account);
 	tlen = strlen(type);
@@ -642,23 +650,23 @@ walk(struct store_txn *t, enum dbi i, store_each_fn fn, void *arg)
 	int ret;
 	anvil_err rc = ANVIL_OK;
 
-	if ((rc = cur_open(t, i, 0, &c)) != ANVIL_OK)
+	if ((rc = bdb_cur_open(t, i, 0, &c)) != ANVIL_OK)
 		return rc;
 	for (;;) {
-		dbt_set(&k, NULL, 0);
-		dbt_set(&d, NULL, 0);
+		bdb_dbt_set(&k, NULL, 0);
+		bdb_dbt_set(&d, NULL, 0);
 		ret = c->get(c, &k, &d, DB_NEXT);
-		wd_tick();
+		bdb_wd_tick();
 		if (ret == DB_NOTFOUND)
 			break;
 		if (ret != 0) {
-			rc = bdb_sort(t->st, t, "DBC->get", db_desc[i].file,
+			rc = bdb_sort(t->st, t, "DBC->get", bdb_desc[i].file,
 			    ret);
 			goto out;
 		}
-		if (!idn_ok(k.data, k.size, ID_MAX)) {
-			rc = fail(t->st, ANVIL_ERR_CORRUPT, "%s: damaged key",
-			    db_desc[i].file);
+		if (!bdb_idn_ok(k.data, k.size, ID_MAX)) {
+			rc = bdb_fail(t->st, ANVIL_ERR_CORRUPT,
+			    "%s: damaged key", bdb_desc[i].file);
 			goto out;
 		}
 		memcpy(id, k.data, k.size);
@@ -666,14 +674,14 @@ walk(struct store_txn *t, enum dbi i, store_each_fn fn, void *arg)
 		if (i == DBI_REVOKED) {
 			rc = rec_read(t, STORE_CERT, id, 0, &rec);
 			if (rc == ANVIL_ERR_NOTFOUND) {
-				rc = fail(t->st, ANVIL_ERR_CORRUPT, "%s: "
+				rc = bdb_fail(t->st, ANVIL_ERR_CORRUPT, "%s: "
 				    "certificate %s is missing",
-				    db_desc[i].file, id);
+				    bdb_desc[i].file, id);
 				log_err("store: %s", t->st->msg);
 			}
 		} else
-			rc = rec_parse(t->st, (enum store_kind)i, id, d.data,
-			    d.size, &rec);
+			rc = bdb_rec_parse(t->st, (enum store_kind)i, id,
+			    d.data, d.size, &rec);
 		if (rc != ANVIL_OK)
 			goto out;
 		rc = fn(id, rec, arg);
@@ -686,7 +694,7 @@ walk(struct store_txn *t, enum dbi i, store_each_fn fn, void *arg)
 	}
 out:
 	json_decref(rec);
-	return cur_close(t, i, c, rc);
+	return bdb_cur_close(t, i, c, rc);
 }
 
 anvil_err
@@ -695,10 +703,11 @@ store_each(struct store_txn *txn, enum store_kind kind, store_each_fn fn,
 {
 	anvil_err rc;
 
-	if ((rc = txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
 		return rc;
 	if (!kind_ok(kind) || fn == NULL)
-		return fail(txn->st, ANVIL_ERR_INVALID, "store_each: bad call");
+		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
+		    "store_each: bad call");
 	return walk(txn, (enum dbi)kind, fn, arg);
 }
 
@@ -707,10 +716,10 @@ store_revoked_each(struct store_txn *txn, store_each_fn fn, void *arg)
 {
 	anvil_err rc;
 
-	if ((rc = txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
 		return rc;
 	if (fn == NULL)
-		return fail(txn->st, ANVIL_ERR_INVALID,
+		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
 		    "store_revoked_each: bad call");
 	return walk(txn, DBI_REVOKED, fn, arg);
 }
@@ -726,14 +735,16 @@ counter_read(struct store_txn *t, const char *name, u_int32_t flags,
 	anvil_err rc;
 
 	*val = 0;
-	rc = raw_get(t, DBI_COUNTERS, name, strlen(name), flags, &data, &len);
+	rc = bdb_raw_get(t, DBI_COUNTERS, name, strlen(name), flags, &data,
+	    &len);
 	if (rc == ANVIL_ERR_NOTFOUND)
 		return ANVIL_OK;
 	if (rc != ANVIL_OK)
 		return rc;
 	if (len != 8)
-		return fail(t->st, ANVIL_ERR_CORRUPT, "%s: counter %s has %zu "
-		    "bytes", db_desc[DBI_COUNTERS].file, name, len);
+		return bdb_fail(t->st, ANVIL_ERR_CORRUPT,
+		    "%s: counter %s has %zu bytes",
+		    bdb_desc[DBI_COUNTERS].file, name, len);
 	*val = be64_get(data);
 	return ANVIL_OK;
 }
@@ -745,18 +756,19 @@ store_counter_next(struct store_txn *txn, const char *name, uint64_t *val)
 	uint64_t v = 0;
 	anvil_err rc;
 
-	if ((rc = txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
 		return rc;
 	if (val == NULL || !id_ok(name, COUNTER_MAX))
-		return fail(txn->st, ANVIL_ERR_INVALID, "invalid counter name");
+		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
+		    "invalid counter name");
 	if ((rc = counter_read(txn, name, DB_RMW, &v)) != ANVIL_OK)
 		return rc;
 	if (v == UINT64_MAX)
-		return fail(txn->st, ANVIL_ERR_INVALID, "counter %s is at its "
-		    "maximum", name);
+		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
+		    "counter %s is at its maximum", name);
 	v++;
 	be64_put(buf, v);
-	if ((rc = raw_put(txn, DBI_COUNTERS, name, strlen(name), buf,
+	if ((rc = bdb_raw_put(txn, DBI_COUNTERS, name, strlen(name), buf,
 	    sizeof(buf), 0)) != ANVIL_OK)
 		return rc;
 	*val = v;
@@ -768,10 +780,11 @@ store_counter_get(struct store_txn *txn, const char *name, uint64_t *val)
 {
 	anvil_err rc;
 
-	if ((rc = txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
 		return rc;
 	if (val == NULL || !id_ok(name, COUNTER_MAX))
-		return fail(txn->st, ANVIL_ERR_INVALID, "invalid counter name");
+		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
+		    "invalid counter name");
 	return counter_read(txn, name, 0, val);
 }
 
@@ -790,7 +803,7 @@ nonce_spend_fn(struct store_txn *t, void *arg)
 	unsigned char buf[8];
 
 	be64_put(buf, (uint64_t)na->expires);
-	return raw_put(t, DBI_NONCES, na->nonce, na->len, buf, sizeof(buf),
+	return bdb_raw_put(t, DBI_NONCES, na->nonce, na->len, buf, sizeof(buf),
 	    DB_NOOVERWRITE);
 }
 
@@ -839,31 +852,32 @@ nonce_purge_fn(struct store_txn *t, void *arg)
 	pa->visited = 0;
 	pa->more = 0;
 	pa->lastlen = 0;
-	if ((rc = cur_open(t, DBI_NONCES, DB_READ_COMMITTED, &c)) != ANVIL_OK)
+	if ((rc = bdb_cur_open(t, DBI_NONCES, DB_READ_COMMITTED, &c)) !=
+	    ANVIL_OK)
 		return rc;
-	dbt_set(&k, NULL, 0);
+	bdb_dbt_set(&k, NULL, 0);
 	if (pa->fromlen > 0) {
-		dbt_set(&k, pa->from, pa->fromlen);
+		bdb_dbt_set(&k, pa->from, pa->fromlen);
 		op = DB_SET_RANGE;
 	}
 	for (;;) {
-		dbt_set(&d, NULL, 0);
+		bdb_dbt_set(&d, NULL, 0);
 		/* Read-committed cursor: only pages it deletes from stay
 		 * locked, so spending goes on while a purge walks. */
 		ret = c->get(c, &k, &d, op);
-		wd_tick();
+		bdb_wd_tick();
 		op = DB_NEXT;
 		if (ret == DB_NOTFOUND)
 			break;
 		if (ret != 0) {
 			rc = bdb_sort(t->st, t, "DBC->get",
-			    db_desc[DBI_NONCES].file, ret);
+			    bdb_desc[DBI_NONCES].file, ret);
 			goto out;
 		}
 		if (k.size == 0 || k.size > NONCE_MAX) {
 			/* Junk in a table of ephemeral entries: drop it. */
 			log_warn("store: %s: dropping a %u-byte key",
-			    db_desc[DBI_NONCES].file, (unsigned)k.size);
+			    bdb_desc[DBI_NONCES].file, (unsigned)k.size);
 			expired = 1;
 		} else {
 			memcpy(pa->last, k.data, k.size);
@@ -876,7 +890,7 @@ nonce_purge_fn(struct store_txn *t, void *arg)
 			ret = c->del(c, 0);
 			if (ret != 0) {
 				rc = bdb_sort(t->st, t, "DBC->del",
-				    db_desc[DBI_NONCES].file, ret);
+				    bdb_desc[DBI_NONCES].file, ret);
 				goto out;
 			}
 			pa->deleted++;
@@ -886,10 +900,10 @@ nonce_purge_fn(struct store_txn *t, void *arg)
 			pa->more = 1;
 			break;
 		}
-		dbt_set(&k, NULL, 0);
+		bdb_dbt_set(&k, NULL, 0);
 	}
 out:
-	return cur_close(t, DBI_NONCES, c, rc);
+	return bdb_cur_close(t, DBI_NONCES, c, rc);
 }
 
 anvil_err

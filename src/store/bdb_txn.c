@@ -37,7 +37,7 @@
 /* ------------------------------------------------------------ errors */
 
 anvil_err
-fail(struct store *st, anvil_err code, const char *fmt, ...)
+bdb_fail(struct store *st, anvil_err code, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -74,8 +74,8 @@ bdb_sort(struct store *st, struct store_txn *t, const char *call,
 		if (t != NULL)
 			t->deadlock = 1;
 		log_debug("%s(%s): %s", call, what, db_strerror(ret));
-		return fail(st, ANVIL_ERR_DEADLOCK, "%s(%s): %s", call, what,
-		    db_strerror(ret));
+		return bdb_fail(st, ANVIL_ERR_DEADLOCK, "%s(%s): %s", call,
+		    what, db_strerror(ret));
 	case DB_RUNRECOVERY:
 		if (st != NULL && st->checksum_bad) {
 			code = ANVIL_ERR_CORRUPT;
@@ -102,7 +102,7 @@ bdb_sort(struct store *st, struct store_txn *t, const char *call,
 		break;
 	}
 	log_err("%s(%s): %s", call, what, db_strerror(ret));
-	return fail(st, code, "%s(%s): %s%s", call, what, db_strerror(ret),
+	return bdb_fail(st, code, "%s(%s): %s%s", call, what, db_strerror(ret),
 	    code == ANVIL_ERR_CORRUPT ? " (file damaged)" : "");
 }
 
@@ -110,7 +110,7 @@ bdb_sort(struct store *st, struct store_txn *t, const char *call,
 
 /* Entry check of every function that takes a transaction. */
 anvil_err
-txn_usable(struct store_txn *t)
+bdb_txn_usable(struct store_txn *t)
 {
 	if (t == NULL || t->st == NULL || t->txn == NULL)
 		return ANVIL_ERR_INVALID;
@@ -124,7 +124,7 @@ txn_usable(struct store_txn *t)
 }
 
 void
-dbt_set(DBT *d, const void *p, size_t n)
+bdb_dbt_set(DBT *d, const void *p, size_t n)
 {
 	memset(d, 0, sizeof(*d));
 	d->data = (void *)p;
@@ -136,26 +136,26 @@ dbt_set(DBT *d, const void *p, size_t n)
  * call on the same handle (the environment is not DB_THREAD).
  */
 anvil_err
-raw_get(struct store_txn *t, enum dbi i, const void *key, size_t klen,
+bdb_raw_get(struct store_txn *t, enum dbi i, const void *key, size_t klen,
     u_int32_t flags, const void **data, size_t *len)
 {
 	DB *db = t->st->db[i];
 	DBT k, d;
 	int ret;
 
-	dbt_set(&k, key, klen);
-	dbt_set(&d, NULL, 0);
+	bdb_dbt_set(&k, key, klen);
+	bdb_dbt_set(&d, NULL, 0);
 	ret = db->get(db, t->txn, &k, &d, flags);
-	wd_tick();
+	bdb_wd_tick();
 	if (ret != 0)
-		return bdb_sort(t->st, t, "DB->get", db_desc[i].file, ret);
+		return bdb_sort(t->st, t, "DB->get", bdb_desc[i].file, ret);
 	*data = d.data;
 	*len = d.size;
 	return ANVIL_OK;
 }
 
 anvil_err
-raw_put(struct store_txn *t, enum dbi i, const void *key, size_t klen,
+bdb_raw_put(struct store_txn *t, enum dbi i, const void *key, size_t klen,
     const void *data, size_t dlen, u_int32_t flags)
 {
 	DB *db = t->st->db[i];
@@ -163,31 +163,31 @@ raw_put(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	int ret;
 
 	t->st->dirty = 1;
-	dbt_set(&k, key, klen);
-	dbt_set(&d, data, dlen);
+	bdb_dbt_set(&k, key, klen);
+	bdb_dbt_set(&d, data, dlen);
 	ret = db->put(db, t->txn, &k, &d, flags);
-	wd_tick();
+	bdb_wd_tick();
 	return ret == 0 ? ANVIL_OK :
-	    bdb_sort(t->st, t, "DB->put", db_desc[i].file, ret);
+	    bdb_sort(t->st, t, "DB->put", bdb_desc[i].file, ret);
 }
 
 anvil_err
-raw_del(struct store_txn *t, enum dbi i, const void *key, size_t klen)
+bdb_raw_del(struct store_txn *t, enum dbi i, const void *key, size_t klen)
 {
 	DB *db = t->st->db[i];
 	DBT k;
 	int ret;
 
 	t->st->dirty = 1;
-	dbt_set(&k, key, klen);
+	bdb_dbt_set(&k, key, klen);
 	ret = db->del(db, t->txn, &k, 0);
-	wd_tick();
+	bdb_wd_tick();
 	return ret == 0 ? ANVIL_OK :
-	    bdb_sort(t->st, t, "DB->del", db_desc[i].file, ret);
+	    bdb_sort(t->st, t, "DB->del", bdb_desc[i].file, ret);
 }
 
 anvil_err
-cur_open(struct store_txn *t, enum dbi i, u_int32_t flags, DBC **c)
+bdb_cur_open(struct store_txn *t, enum dbi i, u_int32_t flags, DBC **c)
 {
 	DB *db = t->st->db[i];
 	int ret;
@@ -195,12 +195,12 @@ cur_open(struct store_txn *t, enum dbi i, u_int32_t flags, DBC **c)
 	*c = NULL;
 	ret = db->cursor(db, t->txn, c, flags);
 	return ret == 0 ? ANVIL_OK :
-	    bdb_sort(t->st, t, "DB->cursor", db_desc[i].file, ret);
+	    bdb_sort(t->st, t, "DB->cursor", bdb_desc[i].file, ret);
 }
 
 /* Closes c (if any); keeps rc unless rc is ANVIL_OK and the close failed. */
 anvil_err
-cur_close(struct store_txn *t, enum dbi i, DBC *c, anvil_err rc)
+bdb_cur_close(struct store_txn *t, enum dbi i, DBC *c, anvil_err rc)
 {
 	int ret;
 	anvil_err crc;
@@ -210,13 +210,13 @@ cur_close(struct store_txn *t, enum dbi i, DBC *c, anvil_err rc)
 	ret = c->close(c);
 	if (ret == 0)
 		return rc;
-	crc = bdb_sort(t->st, t, "DBC->close", db_desc[i].file, ret);
+	crc = bdb_sort(t->st, t, "DBC->close", bdb_desc[i].file, ret);
 	return rc == ANVIL_OK ? crc : rc;
 }
 
 /* Deletes one key/data pair of a sorted-duplicates index; absent is fine. */
 anvil_err
-dup_del(struct store_txn *t, enum dbi i, const void *key, size_t klen,
+bdb_dup_del(struct store_txn *t, enum dbi i, const void *key, size_t klen,
     const void *data, size_t dlen)
 {
 	DBC *c = NULL;
@@ -224,12 +224,12 @@ dup_del(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	int ret;
 	anvil_err rc;
 
-	if ((rc = cur_open(t, i, 0, &c)) != ANVIL_OK)
+	if ((rc = bdb_cur_open(t, i, 0, &c)) != ANVIL_OK)
 		return rc;
-	dbt_set(&k, key, klen);
-	dbt_set(&d, data, dlen);
+	bdb_dbt_set(&k, key, klen);
+	bdb_dbt_set(&d, data, dlen);
 	ret = c->get(c, &k, &d, DB_GET_BOTH | DB_RMW);
-	wd_tick();
+	bdb_wd_tick();
 	if (ret == 0) {
 		t->st->dirty = 1;
 		ret = c->del(c, 0);
@@ -237,18 +237,18 @@ dup_del(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 	if (ret == 0 || ret == DB_NOTFOUND)
 		rc = ANVIL_OK;
 	else
-		rc = bdb_sort(t->st, t, "DBC->del", db_desc[i].file, ret);
-	return cur_close(t, i, c, rc);
+		rc = bdb_sort(t->st, t, "DBC->del", bdb_desc[i].file, ret);
+	return bdb_cur_close(t, i, c, rc);
 }
 
 /* Adds one key/data pair to a sorted-duplicates index; present is fine. */
 anvil_err
-dup_add(struct store_txn *t, enum dbi i, const void *key, size_t klen,
+bdb_dup_add(struct store_txn *t, enum dbi i, const void *key, size_t klen,
     const void *data, size_t dlen)
 {
 	anvil_err rc;
 
-	rc = raw_put(t, i, key, klen, data, dlen, DB_NODUPDATA);
+	rc = bdb_raw_put(t, i, key, klen, data, dlen, DB_NODUPDATA);
 	return rc == ANVIL_ERR_EXISTS ? ANVIL_OK : rc;
 }
 
@@ -312,7 +312,7 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
 	if (st == NULL || fn == NULL)
 		return errf(err, errlen, ANVIL_ERR_INVALID,
 		    "store_run: no store or function");
-	if (st->pid != self())
+	if (st->pid != bdb_self())
 		return errf(err, errlen, ANVIL_ERR_STORE,
 		    "store handle used in a forked child; open one there");
 	for (;;) {
@@ -324,13 +324,13 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
 			/* A previous reopen failed: try again. */
 			rc = ANVIL_ERR_STORE;
 			if (reopened++ >= OPEN_TRIES ||
-			    (rc = env_reopen(st)) != ANVIL_OK)
+			    (rc = bdb_env_reopen(st)) != ANVIL_OK)
 				break;
 			continue;
 		}
-		call_enter(st);		/* each attempt */
+		bdb_call_enter(st);		/* each attempt */
 		rc = txn_attempt(st, flags, fn, arg, &t);
-		call_leave(st);
+		bdb_call_leave(st);
 		if (t.corrupt) {
 			rc = ANVIL_ERR_CORRUPT;
 			break;
@@ -344,14 +344,14 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
 			 */
 			rc = ANVIL_ERR_STORE;
 			if (reopened++ >= OPEN_TRIES ||
-			    (rc = env_reopen(st)) != ANVIL_OK)
+			    (rc = bdb_env_reopen(st)) != ANVIL_OK)
 				break;
 			continue;
 		}
 		if (t.deadlock || rc == ANVIL_ERR_DEADLOCK) {
 			rc = ANVIL_ERR_DEADLOCK;
 			if (++tries >= TRIES_MAX) {
-				fail(st, rc, "gave up after %d deadlocks",
+				bdb_fail(st, rc, "gave up after %d deadlocks",
 				    tries);
 				log_err("store: %s", st->msg);
 				break;
