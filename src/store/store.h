@@ -1,17 +1,19 @@
 /*
  * store.h - the one interface to Anvil's records.
  *
- * Handlers, tools and tests see only this header; the Berkeley DB
- * implementation (store_bdb.c) is the only file that includes <db.h>, so a
- * second implementation can be added behind the same functions.
+ * Handlers, tools and tests see only this header. It states the contract
+ * every implementation keeps; no implementation's types, flags or files
+ * show through it, so that a second one can sit beside the first
+ * (src/store/bdb_int.h lists its files) behind the same functions.
  *
  * Records are jansson JSON objects. store_put() stamps each with a "v"
  * member (STORE_RECORD_VERSION); store_get() refuses a record without one
  * (ANVIL_ERR_CORRUPT) or from a newer version (ANVIL_ERR_VERSION).
  *
  * Every read and write happens inside a transaction run by store_run(),
- * which retries the whole function when Berkeley DB picks it as a deadlock
- * victim. Many processes may use one store at once.
+ * which retries the whole function when the transaction lost a conflict
+ * with another one (ANVIL_ERR_DEADLOCK). Many processes may use one store
+ * at once.
  */
 #ifndef ANVIL_STORE_STORE_H
 #define ANVIL_STORE_STORE_H
@@ -25,7 +27,7 @@
 #include "core/error.h"
 
 #define STORE_RECORD_VERSION 1	/* "v" written into every record */
-#define STORE_FORMAT_VERSION 1	/* layout of the environment and its files */
+#define STORE_FORMAT_VERSION 1	/* layout of the store's files */
 
 struct store;
 struct store_txn;
@@ -51,12 +53,13 @@ enum store_kind {
 #define STORE_OPEN_CREATE 0x1	/* create the store if data_dir has none */
 
 /*
- * Opens (and with STORE_OPEN_CREATE creates) the transactional Berkeley DB
- * environment under data_dir/store. Runs recovery when a process died
- * inside a transaction. Without STORE_OPEN_CREATE a data_dir with no store
- * is ANVIL_ERR_NOTFOUND. A damaged or foreign file is ANVIL_ERR_CORRUPT and
- * a store written by a newer Anvil ANVIL_ERR_VERSION, each with the file
- * named in err. Caller owns *out (store_close).
+ * Opens (and with STORE_OPEN_CREATE creates) the store of data_dir, kept in
+ * data_dir/store. When a process died inside a transaction, the store is
+ * brought back to its last commits first, so that no process sees half of
+ * one. Without STORE_OPEN_CREATE a data_dir with no store is
+ * ANVIL_ERR_NOTFOUND. A damaged or foreign file is ANVIL_ERR_CORRUPT and a
+ * store written by a newer Anvil ANVIL_ERR_VERSION, each with the file named
+ * in err. Caller owns *out (store_close).
  */
 anvil_err store_open(const char *data_dir, unsigned flags, struct store **out,
     char *err, size_t errlen);
@@ -66,18 +69,17 @@ void store_close(struct store *st);
 
 /*
  * Housekeeping a long-lived process does between requests, once its reply
- * is out: a checkpoint when this process's writes made one due (else
- * nothing). store_close does the same.
+ * is out: work the store put off so that no request waits for it (nothing
+ * when none is due). store_close does the same.
  */
 void store_maintain(struct store *st);
 
 /*
  * store_hold() and store_idle() bracket the store calls of one request:
- * between them the share of the recovery fence (store_bdb.c) that the
- * first call takes is kept until store_idle(), instead of being taken and
- * left by every call (four flock calls each). A recovery in another
- * process waits for the span to end, so a span must not wait on anything
- * but store calls: no validation, no network. NULL is a no-op.
+ * between them the store may keep what each call would otherwise take and
+ * give back, until store_idle(). A recovery in another process may wait
+ * for the span to end, so a span must not wait on anything but store
+ * calls: no validation, no network. NULL is a no-op.
  */
 void store_hold(struct store *st);
 void store_idle(struct store *st);
@@ -90,12 +92,13 @@ typedef anvil_err (*store_fn)(struct store_txn *txn, void *arg);
 
 /*
  * Begins a transaction, calls fn(txn, arg), commits if fn returned ANVIL_OK
- * and aborts otherwise. When fn or the commit reports ANVIL_ERR_DEADLOCK the
- * transaction is aborted and fn is called again in a new one (bounded
- * number of tries with a short random back-off), so fn must leave nothing
- * behind outside the transaction that a second call would trip on.
- * Commits are durable (synchronous) unless STORE_TXN_NOSYNC.
- * Returns fn's error, a store error, or ANVIL_OK.
+ * and aborts otherwise. When fn or the commit reports ANVIL_ERR_DEADLOCK
+ * (the transaction conflicted with another and lost) the transaction is
+ * aborted and fn is called again in a new one (bounded number of tries with
+ * a short random back-off), so fn must leave nothing behind outside the
+ * transaction that a second call would trip on. Commits are durable
+ * (synchronous) unless STORE_TXN_NOSYNC. Returns fn's error, a store error,
+ * or ANVIL_OK.
  */
 anvil_err store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
     char *err, size_t errlen);
@@ -179,24 +182,20 @@ anvil_err store_nonce_spend(struct store *st, const unsigned char *nonce,
 anvil_err store_nonce_purge(struct store *st, time_t now, size_t *purged);
 
 /*
- * Hot backup of the whole store while other processes use it: a forced
- * checkpoint, then Berkeley DB's own hot backup (DB_ENV->backup: every
- * database file copied in step with the cache's writes, then every log
- * file), then catastrophic recovery in the copy and removal of the logs it
- * no longer needs. The copy is built in a sibling folder dir.partial-XXXXXX
- * and renamed to dir when it is complete and on disk, so dir never holds
- * half a backup. dir must not exist or be an empty folder
- * (ANVIL_ERR_EXISTS). The result is a store folder: restore it as
- * <data_dir>/store beside the CA key and certificate.
+ * Hot backup of the whole store while other processes use it: a copy of the
+ * store as of one instant, every commit before it and none after. The copy
+ * is built in a sibling folder dir.partial-XXXXXX and renamed to dir when it
+ * is complete and on disk, so dir never holds half a backup. dir must not
+ * exist or be an empty folder (ANVIL_ERR_EXISTS). The result is a store
+ * folder: restore it as <data_dir>/store beside the CA key and certificate.
  */
 anvil_err store_backup(struct store *st, const char *dir, char *err,
     size_t errlen);
 
 /*
- * Checks every file of the store. DB->verify must not run on a file other
- * processes are writing (it takes no locks), so this takes a hot snapshot
- * as store_backup does, in data_dir/.anvil-check-XXXXXX (removed after),
- * recovers it, runs DB->verify on each of its files, then opens it and
+ * Checks every file of the store while other processes use it: takes a
+ * snapshot as store_backup does, in data_dir/.anvil-check-XXXXXX (removed
+ * after), checks the structure of each of its files, then opens it and
  * reads every record: keys valid, records parse, each record's index
  * entries present and no index entry more than the records account for.
  * ANVIL_ERR_CORRUPT names each damaged file in err; ANVIL_OK if all agree.
