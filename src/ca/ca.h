@@ -18,29 +18,9 @@
 
 #include "core/conf.h"
 #include "core/error.h"
+#include "core/keytype.h"
 
 struct store_txn;
-
-enum ca_key_type {
-	CA_KEY_EC_P256 = 0,
-	CA_KEY_EC_P384,
-	CA_KEY_EC_P521,
-	CA_KEY_RSA2048,
-	CA_KEY_RSA3072,
-	CA_KEY_RSA4096,
-	CA_KEY_ED25519,
-	CA_KEY_ED448,
-	CA_KEY__MAX
-};
-
-/*
- * Parses a key type string ("ec:P-256" or "P-256", ..., "rsa:2048" or
- * "rsa2048", ..., "ed25519", "ed448"). ANVIL_ERR_INVALID otherwise.
- */
-anvil_err ca_key_type_parse(const char *s, enum ca_key_type *out);
-
-/* The accepted key type strings, comma separated, for error messages. */
-const char *ca_key_type_accepted(void);
 
 /* Generates a new private key of type t (caller gnutls_x509_privkey_deinit). */
 anvil_err ca_key_generate(enum ca_key_type t, gnutls_x509_privkey_t *out,

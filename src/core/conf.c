@@ -17,8 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "ca/ca.h"
 #include "core/conf.h"
+#include "core/keytype.h"
 #include "core/log.h"
 #include "core/util.h"
 
