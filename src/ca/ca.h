@@ -23,7 +23,7 @@
 struct store_txn;
 
 /* Generates a new private key of type t (caller gnutls_x509_privkey_deinit). */
-anvil_err ca_key_generate(enum ca_key_type t, gnutls_x509_privkey_t *out,
+anvil_err ca_key_generate(enum keytype t, gnutls_x509_privkey_t *out,
     char *err, size_t errlen);
 
 struct ca;

@@ -8,25 +8,26 @@
 
 #include "core/error.h"
 
-enum ca_key_type {
-	CA_KEY_EC_P256 = 0,
-	CA_KEY_EC_P384,
-	CA_KEY_EC_P521,
-	CA_KEY_RSA2048,
-	CA_KEY_RSA3072,
-	CA_KEY_RSA4096,
-	CA_KEY_ED25519,
-	CA_KEY_ED448,
-	CA_KEY__MAX
+/* ca/key.c indexes its table of GnuTLS algorithms by these values. */
+enum keytype {
+	KEYTYPE_EC_P256 = 0,
+	KEYTYPE_EC_P384,
+	KEYTYPE_EC_P521,
+	KEYTYPE_RSA2048,
+	KEYTYPE_RSA3072,
+	KEYTYPE_RSA4096,
+	KEYTYPE_ED25519,
+	KEYTYPE_ED448,
+	KEYTYPE__MAX
 };
 
 /*
  * Parses a key type string ("ec:P-256" or "P-256", ..., "rsa:2048" or
  * "rsa2048", ..., "ed25519", "ed448"). ANVIL_ERR_INVALID otherwise.
  */
-anvil_err ca_key_type_parse(const char *s, enum ca_key_type *out);
+anvil_err keytype_parse(const char *s, enum keytype *out);
 
 /* The accepted key type strings, comma separated, for error messages. */
-const char *ca_key_type_accepted(void);
+const char *keytype_accepted(void);
 
 #endif
