@@ -32,6 +32,7 @@
 #include "core/conf.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "publish/publish.h"
 #include "store/store.h"
 
 #define EXIT_FAIL 1

@@ -20,8 +20,6 @@
 #include "core/error.h"
 #include "core/keytype.h"
 
-struct store_txn;
-
 /* Generates a new private key of type t (caller gnutls_x509_privkey_deinit). */
 anvil_err ca_key_generate(enum keytype t, gnutls_x509_privkey_t *out,
     char *err, size_t errlen);
@@ -185,16 +183,6 @@ struct ca_crl {
 anvil_err ca_crl_build(struct ca *ca, const struct ca_revoked *revoked,
     size_t n, uint64_t number, time_t this_update, time_t next_update,
     struct ca_crl **out, char *err, size_t errlen);
-
-/*
- * Builds the CRL of the store: raises the store's "crl_number" counter
- * and lists every revoked certificate (records with "revoked": {"time":
- * seconds, "reason": n}), in one transaction; thisUpdate now, nextUpdate
- * now + cfg->crl_validity_hours.
- */
-anvil_err ca_crl_from_store(struct ca *ca, struct store_txn *txn,
-    const struct anvil_config *cfg, time_t now, struct ca_crl **out,
-    char *err, size_t errlen);
 
 /* Frees a CRL; NULL is a no-op. */
 void ca_crl_free(struct ca_crl *crl);

@@ -18,7 +18,6 @@
 
 #include "ca/ca_int.h"
 #include "core/log.h"
-#include "store/store.h"
 
 #define OID_CRL_REASON "2.5.29.21"
 
@@ -442,93 +441,5 @@ out:
 	if (check != NULL)
 		gnutls_x509_crl_deinit(check);
 	ca_crl_free(c);
-	return rc;
-}
-
-struct revoked_list {
-	struct ca_revoked *v;
-	size_t n, cap;
-};
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static anvil_err
-collect_revoked(const char *id, json_t *rec, void *arg)
-{
-	struct revoked_list *l = arg;
-	struct ca_revoked *r;
-	json_t *rv = json_object_get(rec, "revoked");
-	json_t *t = json_object_get(rv, "time");
-	json_t *why = json_object_get(rv, "reason");
-	size_t hl = strlen(id), i;
-
-	if (!json_is_integer(t) || (why != NULL && !json_is_integer(why)) ||
-	    hl == 0 || hl % 2 != 0 || hl > 40) {
-		log_err("certificate %s: malformed revocation record", id);
-		return ANVIL_ERR_CORRUPT;
-	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct ca_revoked *v = realloc(l->v, cap * sizeof(*v));
-		if (v == NULL)
-			return ANVIL_ERR_NOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	r = &l->v[l->n];
-	memset(r, 0, sizeof(*r));
-	for (i = 0; i < hl; i += 2) {
-		int hi = hexval(id[i]), lo = hexval(id[i + 1]);
-		if (hi < 0 || lo < 0) {
-			log_err("certificate %s: serial is not hex", id);
-			return ANVIL_ERR_CORRUPT;
-		}
-		r->serial[i / 2] = (unsigned char)(hi << 4 | lo);
-	}
-	r->serial_len = hl / 2;
-	r->when = (time_t)json_integer_value(t);
-	r->reason = why ? (int)json_integer_value(why) : 0;
-	if (!ca_crl_reason_valid(r->reason)) {
-		log_err("certificate %s: reason %d invalid", id, r->reason);
-		return ANVIL_ERR_CORRUPT;
-	}
-	l->n++;
-	return ANVIL_OK;
-}
-
-anvil_err
-ca_crl_from_store(struct ca *ca, struct store_txn *txn,
-    const struct anvil_config *cfg, time_t now, struct ca_crl **out,
-    char *err, size_t errlen)
-{
-	struct revoked_list l = { NULL, 0, 0 };
-	uint64_t number = 0;
-	anvil_err rc;
-
-	*out = NULL;
-	if ((rc = store_counter_next(txn, "crl_number", &number)) != ANVIL_OK) {
-		errf(err, errlen, rc, "cannot raise the CRL number: %s",
-		    anvil_strerror(rc));
-		goto out;
-	}
-	if ((rc = store_revoked_each(txn, collect_revoked, &l)) != ANVIL_OK) {
-		errf(err, errlen, rc, "cannot list revoked certificates: %s",
-		    anvil_strerror(rc));
-		goto out;
-	}
-	rc = ca_crl_build(ca, l.v, l.n, number, now,
-	    now + (time_t)cfg->crl_validity_hours * 3600, out, err, errlen);
-out:
-	free(l.v);
 	return rc;
 }

@@ -37,6 +37,7 @@
 #include "core/util.h"
 #include "csr_helpers.h"
 #include "helpers.h"
+#include "publish/publish.h"
 #include "store/store.h"
 
 #define OK(call)                                                               \
