@@ -7,11 +7,16 @@
  */
 #include "config.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
 #include "ca/ca.h"
 #include "core/log.h"
+#include "core/util.h"
 #include "publish/publish.h"
 #include "store/store.h"
 
@@ -100,5 +105,66 @@ ca_crl_from_store(struct ca *ca, struct store_txn *txn,
 	    now + (time_t)cfg->crl_validity_hours * 3600, out, err, errlen);
 out:
 	free(l.v);
+	return rc;
+}
+
+anvil_err
+crl_fn(struct store_txn *txn, void *arg)
+{
+	struct crl_job *j = arg;
+
+	ca_crl_free(j->crl);	/* from a try that lost a deadlock */
+	j->crl = NULL;
+	return ca_crl_from_store(j->ca, txn, j->cfg, j->now, &j->crl, j->err,
+	    sizeof(j->err));
+}
+
+int
+write_der_of_pem(const char *path, const char *pem, char *err, size_t errlen)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)strlen(pem) };
+	gnutls_datum_t out = { NULL, 0 };
+	int rc = -1;
+
+	if (gnutls_x509_crt_init(&crt) >= 0 &&
+	    gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) >= 0 &&
+	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &out) >= 0)
+		rc = util_write_file_atomic(path, out.data, out.size, 0644, err,
+		    errlen) == ANVIL_OK ? 0 : -1;
+	else
+		snprintf(err, errlen, "cannot convert the CA certificate");
+	gnutls_free(out.data);
+	if (crt != NULL)
+		gnutls_x509_crt_deinit(crt);
+	return rc;
+}
+
+int
+publish(const char *dir, const struct ca *ca, const struct ca_crl *crl,
+    char *err, size_t errlen)
+{
+	static const char *const names[] = { "anvil.crl", "anvil.crl.pem",
+		"ca.crt", "ca.pem" };
+	char *p[4] = { NULL, NULL, NULL, NULL };
+	int i, rc = -1;
+
+	for (i = 0; i < 4; i++)
+		if ((p[i] = util_path_join(dir, names[i])) == NULL) {
+			snprintf(err, errlen, "out of memory");
+			goto out;
+		}
+	if (util_write_file_atomic(p[0], crl->der, crl->der_len, 0644, err,
+	    errlen) != ANVIL_OK ||
+	    util_write_file_atomic(p[1], crl->pem, strlen(crl->pem), 0644, err,
+	    errlen) != ANVIL_OK ||
+	    write_der_of_pem(p[2], ca_cert_pem_peek(ca), err, errlen) != 0 ||
+	    util_write_file_atomic(p[3], ca_cert_pem_peek(ca),
+	    strlen(ca_cert_pem_peek(ca)), 0644, err, errlen) != ANVIL_OK)
+		goto out;
+	rc = 0;
+out:
+	for (i = 0; i < 4; i++)
+		free(p[i]);
 	return rc;
 }

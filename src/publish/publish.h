@@ -15,6 +15,14 @@
 
 struct store_txn;
 
+struct crl_job {
+	struct ca *ca;
+	const struct anvil_config *cfg;
+	time_t now;
+	struct ca_crl *crl;	/* out */
+	char err[512];
+};
+
 /*
  * Builds the CRL of the store: raises the store's "crl_number" counter
  * and lists every revoked certificate (records with "revoked": {"time":
@@ -24,5 +32,18 @@ struct store_txn;
 anvil_err ca_crl_from_store(struct ca *ca, struct store_txn *txn,
     const struct anvil_config *cfg, time_t now, struct ca_crl **out,
     char *err, size_t errlen);
+
+
+anvil_err crl_fn(struct store_txn *txn, void *arg);
+
+int write_der_of_pem(const char *path, const char *pem, char *err,
+    size_t errlen);
+
+int publish(const char *dir, const struct ca *ca, const struct ca_crl *crl,
+    char *err, size_t errlen);
+
+int lock_store(const char *data_dir, char *err, size_t errlen);
+
+void drop_old_lock(const char *dir);
 
 #endif
