@@ -6,23 +6,17 @@
  * temporary file and rename. Every run signs a new CRL, so a run well
  * before nextUpdate keeps the CRL fresh even when nothing changed.
  * Runs under a lock in data_dir (anvil-crl.lock), so two at once, into
- * one folder or two, take turns and write in number order. The lock is
- * not in the publish folder: that folder is served, and whoever can write
- * there could plant a symlink for our O_CREAT to follow; data_dir is 0700
- * and never served (README.md).
+ * one folder or two, take turns and write in number order.
+ *
+ * The work is src/publish's; this file reads the options and the config
+ * and opens the CA and the store.
  *
  * Exit codes: 0 written, 1 failed (reason on stderr), 2 usage, 3 config.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,7 +25,6 @@
 #include "ca/ca.h"
 #include "core/conf.h"
 #include "core/log.h"
-#include "core/util.h"
 #include "publish/publish.h"
 #include "store/store.h"
 
@@ -73,13 +66,13 @@ main(int argc, char **argv)
 	};
 	struct anvil_config *cfg = NULL;
 	struct store *st = NULL;
-	struct crl_job job;
+	struct ca *ca = NULL;
+	struct ca_crl *crl = NULL;
 	const char *config_path = NULL, *out = NULL;
 	char err[1024] = "";
 	int c, quiet = 0, status = EXIT_FAIL, lockfd = -1;
 	anvil_err rc;
 
-	memset(&job, 0, sizeof(job));
 	log_init("anvil-crl", LOG_LVL_WARN, 0);
 	while ((c = getopt_long(argc, argv, "c:o:qhV", opts, NULL)) != -1) {
 		switch (c) {
@@ -108,16 +101,11 @@ main(int argc, char **argv)
 	}
 	if (out == NULL)
 		out = cfg->crl_dir;
-	if (util_mkdir_p(out, 0755, err, sizeof(err)) != ANVIL_OK) {
+	if ((lockfd = publish_lock(cfg->data_dir, out, err, sizeof(err))) < 0) {
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
-	if ((lockfd = lock_store(cfg->data_dir, err, sizeof(err))) < 0) {
-		fprintf(stderr, "anvil-crl: %s\n", err);
-		goto done;
-	}
-	drop_old_lock(out);
-	if ((rc = ca_load_or_generate(cfg, &job.ca, err, sizeof(err)))) {
+	if ((rc = ca_load_or_generate(cfg, &ca, err, sizeof(err)))) {
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
@@ -125,33 +113,30 @@ main(int argc, char **argv)
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
-	job.cfg = cfg;
-	job.now = time(NULL);
-	rc = store_run(st, 0, crl_fn, &job, err, sizeof(err));
+	rc = publish_crl_build(st, ca, cfg, time(NULL), &crl, err, sizeof(err));
 	if (rc != ANVIL_OK) {
-		fprintf(stderr, "anvil-crl: cannot build the CRL: %s\n",
-		    job.err[0] ? job.err : err[0] ? err : anvil_strerror(rc));
+		fprintf(stderr, "anvil-crl: cannot build the CRL: %s\n", err);
 		goto done;
 	}
-	if (publish(out, job.ca, job.crl, err, sizeof(err)) != 0) {
+	if (publish_crl_write(out, ca, crl, err, sizeof(err)) != ANVIL_OK) {
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
 	if (!quiet) {
 		char nu[32];
 		struct tm tm;
-		gmtime_r(&job.crl->next_update, &tm);
+		gmtime_r(&crl->next_update, &tm);
 		strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		printf("CRL %llu written to %s/anvil.crl (next update %s)\n",
-		    (unsigned long long)job.crl->number, out, nu);
+		    (unsigned long long)crl->number, out, nu);
 	}
 	status = 0;
 done:
 	if (lockfd >= 0)
 		close(lockfd);
-	ca_crl_free(job.crl);
+	ca_crl_free(crl);
 	store_close(st);
-	ca_free(job.ca);
+	ca_free(ca);
 	config_free(cfg);
 	gnutls_global_deinit();
 	return status;

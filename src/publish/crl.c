@@ -82,7 +82,7 @@ collect_revoked(const char *id, json_t *rec, void *arg)
 }
 
 anvil_err
-ca_crl_from_store(struct ca *ca, struct store_txn *txn,
+publish_crl_from_store(struct ca *ca, struct store_txn *txn,
     const struct anvil_config *cfg, time_t now, struct ca_crl **out,
     char *err, size_t errlen)
 {
@@ -108,61 +108,98 @@ out:
 	return rc;
 }
 
-anvil_err
+struct crl_job {
+	struct ca *ca;
+	const struct anvil_config *cfg;
+	time_t now;
+	struct ca_crl *crl;	/* out */
+	char err[512];
+};
+
+static anvil_err
 crl_fn(struct store_txn *txn, void *arg)
 {
 	struct crl_job *j = arg;
 
 	ca_crl_free(j->crl);	/* from a try that lost a deadlock */
 	j->crl = NULL;
-	return ca_crl_from_store(j->ca, txn, j->cfg, j->now, &j->crl, j->err,
-	    sizeof(j->err));
+	return publish_crl_from_store(j->ca, txn, j->cfg, j->now, &j->crl,
+	    j->err, sizeof(j->err));
 }
 
-int
+anvil_err
+publish_crl_build(struct store *st, struct ca *ca,
+    const struct anvil_config *cfg, time_t now, struct ca_crl **out,
+    char *err, size_t errlen)
+{
+	struct crl_job job;
+	char serr[1024] = "";
+	anvil_err rc;
+
+	*out = NULL;
+	memset(&job, 0, sizeof(job));
+	job.ca = ca;
+	job.cfg = cfg;
+	job.now = now;
+	rc = store_run(st, 0, crl_fn, &job, serr, sizeof(serr));
+	if (rc != ANVIL_OK) {
+		/* What went wrong inside the transaction says most. */
+		snprintf(err, errlen, "%s", job.err[0] ? job.err : serr[0] ?
+		    serr : anvil_strerror(rc));
+		ca_crl_free(job.crl);
+		return rc;
+	}
+	*out = job.crl;
+	return ANVIL_OK;
+}
+
+static anvil_err
 write_der_of_pem(const char *path, const char *pem, char *err, size_t errlen)
 {
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)strlen(pem) };
 	gnutls_datum_t out = { NULL, 0 };
-	int rc = -1;
+	anvil_err rc;
 
 	if (gnutls_x509_crt_init(&crt) >= 0 &&
 	    gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) >= 0 &&
 	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &out) >= 0)
 		rc = util_write_file_atomic(path, out.data, out.size, 0644, err,
-		    errlen) == ANVIL_OK ? 0 : -1;
+		    errlen);
 	else
-		snprintf(err, errlen, "cannot convert the CA certificate");
+		rc = errf(err, errlen, ANVIL_ERR_CRYPTO, "cannot convert the "
+		    "CA certificate");
 	gnutls_free(out.data);
 	if (crt != NULL)
 		gnutls_x509_crt_deinit(crt);
 	return rc;
 }
 
-int
-publish(const char *dir, const struct ca *ca, const struct ca_crl *crl,
-    char *err, size_t errlen)
+anvil_err
+publish_crl_write(const char *dir, const struct ca *ca,
+    const struct ca_crl *crl, char *err, size_t errlen)
 {
 	static const char *const names[] = { "anvil.crl", "anvil.crl.pem",
 		"ca.crt", "ca.pem" };
+	const char *pem = ca_cert_pem_peek(ca);
 	char *p[4] = { NULL, NULL, NULL, NULL };
-	int i, rc = -1;
+	anvil_err rc = ANVIL_ERR_NOMEM;
+	int i;
 
 	for (i = 0; i < 4; i++)
 		if ((p[i] = util_path_join(dir, names[i])) == NULL) {
-			snprintf(err, errlen, "out of memory");
+			errf(err, errlen, rc, "out of memory");
 			goto out;
 		}
-	if (util_write_file_atomic(p[0], crl->der, crl->der_len, 0644, err,
-	    errlen) != ANVIL_OK ||
-	    util_write_file_atomic(p[1], crl->pem, strlen(crl->pem), 0644, err,
-	    errlen) != ANVIL_OK ||
-	    write_der_of_pem(p[2], ca_cert_pem_peek(ca), err, errlen) != 0 ||
-	    util_write_file_atomic(p[3], ca_cert_pem_peek(ca),
-	    strlen(ca_cert_pem_peek(ca)), 0644, err, errlen) != ANVIL_OK)
+	if ((rc = util_write_file_atomic(p[0], crl->der, crl->der_len, 0644,
+	    err, errlen)) != ANVIL_OK ||
+	    (rc = util_write_file_atomic(p[1], crl->pem, strlen(crl->pem),
+	    0644, err, errlen)) != ANVIL_OK ||
+	    (rc = write_der_of_pem(p[2], pem, err, errlen)) != ANVIL_OK ||
+	    (rc = util_write_file_atomic(p[3], pem, strlen(pem), 0644, err,
+	    errlen)) != ANVIL_OK)
 		goto out;
-	rc = 0;
+	rc = ANVIL_OK;
 out:
 	for (i = 0; i < 4; i++)
 		free(p[i]);

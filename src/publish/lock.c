@@ -1,5 +1,10 @@
 /*
- * lock.c - one anvil-crl at a time per store.
+ * lock.c - one anvil-crl at a time per store, and the publish folder
+ * made ready for it.
+ *
+ * The lock is not in the publish folder: that folder is served, and
+ * whoever can write there could plant a symlink for our O_CREAT to follow;
+ * data_dir is 0700 and never served (README.md).
  */
 #include "config.h"
 
@@ -22,7 +27,7 @@
  * Returns the locked descriptor (held until exit), or -1 with err set.
  * O_NOFOLLOW and the fstat refuse anything but a plain file of ours.
  */
-int
+static int
 lock_store(const char *data_dir, char *err, size_t errlen)
 {
 	struct stat sb;
@@ -63,7 +68,7 @@ out:
  * where the web server served it. Remove that name; unlink() removes a
  * symlink itself, never what it points at.
  */
-void
+static void
 drop_old_lock(const char *dir)
 {
 	char *path = util_path_join(dir, ".anvil-crl.lock");
@@ -71,4 +76,17 @@ drop_old_lock(const char *dir)
 	if (path != NULL && unlink(path) != 0 && errno != ENOENT)
 		log_warn("cannot remove %s: %s", path, strerror(errno));
 	free(path);
+}
+
+int
+publish_lock(const char *data_dir, const char *dir, char *err, size_t errlen)
+{
+	int fd;
+
+	if (util_mkdir_p(dir, 0755, err, errlen) != ANVIL_OK)
+		return -1;
+	if ((fd = lock_store(data_dir, err, errlen)) < 0)
+		return -1;
+	drop_old_lock(dir);
+	return fd;
 }
