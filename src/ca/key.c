@@ -1,6 +1,6 @@
 /*
- * key.c - CA key types, key generation, and the CA itself: load the key
- * and certificate, or generate both on first use.
+ * key.c - the GnuTLS side of the CA key types, key generation, and the CA
+ * itself: load the key and certificate, or generate both on first use.
  */
 #include "config.h"
 
@@ -24,23 +24,23 @@
 
 #define CA_MAX_FILE (256 * 1024)
 
+/* Indexed by enum keytype (src/core/keytype.h), which owns the names. */
 static const struct {
-	enum keytype type;
 	gnutls_pk_algorithm_t pk;
 	unsigned bits;		/* RSA modulus, or GNUTLS_CURVE_TO_BITS */
 } key_types[KEYTYPE__MAX] = {
-	{ KEYTYPE_EC_P256, GNUTLS_PK_ECDSA,
+	[KEYTYPE_EC_P256] = { GNUTLS_PK_ECDSA,
 	  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1) },
-	{ KEYTYPE_EC_P384, GNUTLS_PK_ECDSA,
+	[KEYTYPE_EC_P384] = { GNUTLS_PK_ECDSA,
 	  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP384R1) },
-	{ KEYTYPE_EC_P521, GNUTLS_PK_ECDSA,
+	[KEYTYPE_EC_P521] = { GNUTLS_PK_ECDSA,
 	  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP521R1) },
-	{ KEYTYPE_RSA2048, GNUTLS_PK_RSA, 2048 },
-	{ KEYTYPE_RSA3072, GNUTLS_PK_RSA, 3072 },
-	{ KEYTYPE_RSA4096, GNUTLS_PK_RSA, 4096 },
-	{ KEYTYPE_ED25519, GNUTLS_PK_EDDSA_ED25519,
+	[KEYTYPE_RSA2048] = { GNUTLS_PK_RSA, 2048 },
+	[KEYTYPE_RSA3072] = { GNUTLS_PK_RSA, 3072 },
+	[KEYTYPE_RSA4096] = { GNUTLS_PK_RSA, 4096 },
+	[KEYTYPE_ED25519] = { GNUTLS_PK_EDDSA_ED25519,
 	  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_ED25519) },
-	{ KEYTYPE_ED448, GNUTLS_PK_EDDSA_ED448,
+	[KEYTYPE_ED448] = { GNUTLS_PK_EDDSA_ED448,
 	  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_ED448) },
 };
 

@@ -7,6 +7,7 @@
 
 #include "core/keytype.h"
 
+/* Each type's name and its short alias (architecture.md §3). */
 static const struct {
 	const char *name;
 	const char *alias;
