@@ -1,9 +1,10 @@
 /*
- * crl.c - the CRL of the store: what anvil-crl signs.
+ * crl.c - the CRL of the store: what anvil-crl signs and publishes.
  *
- * Gathers, in the caller's transaction, the next CRL number and every
- * revoked certificate, and hands them to the CA core (ca_crl_build) as
- * plain data, so that src/ca knows nothing of the store.
+ * Gathers, in one transaction, the next CRL number and every revoked
+ * certificate, and hands them to the CA core (ca_crl_build) as plain
+ * data, so that src/ca knows nothing of the store. Then writes the CRL
+ * and the CA certificate, DER and PEM, into the publish folder.
  */
 #include "config.h"
 
