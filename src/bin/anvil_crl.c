@@ -6,23 +6,17 @@
  * temporary file and rename. Every run signs a new CRL, so a run well
  * before nextUpdate keeps the CRL fresh even when nothing changed.
  * Runs under a lock in data_dir (anvil-crl.lock), so two at once, into
- * one folder or two, take turns and write in number order. The lock is
- * not in the publish folder: that folder is served, and whoever can write
- * there could plant a symlink for our O_CREAT to follow; data_dir is 0700
- * and never served (README.md).
+ * one folder or two, take turns and write in number order.
+ *
+ * The work is src/publish's; this file reads the options and the config
+ * and opens the CA and the store.
  *
  * Exit codes: 0 written, 1 failed (reason on stderr), 2 usage, 3 config.
  */
 #include "config.h"
 
-#include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <stdio.h>
-#include <stdlib.h>
-#include <string.h>
-#include <sys/file.h>
-#include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -31,31 +25,12 @@
 #include "ca/ca.h"
 #include "core/conf.h"
 #include "core/log.h"
-#include "core/util.h"
+#include "publish/publish.h"
 #include "store/store.h"
 
 #define EXIT_FAIL 1
 #define EXIT_USAGE 2
 #define EXIT_CONFIG 3
-
-struct crl_job {
-	struct ca *ca;
-	const struct anvil_config *cfg;
-	time_t now;
-	struct ca_crl *crl;	/* out */
-	char err[512];
-};
-
-static anvil_err
-crl_fn(struct store_txn *txn, void *arg)
-{
-	struct crl_job *j = arg;
-
-	ca_crl_free(j->crl);	/* from a try that lost a deadlock */
-	j->crl = NULL;
-	return ca_crl_from_store(j->ca, txn, j->cfg, j->now, &j->crl, j->err,
-	    sizeof(j->err));
-}
 
 static void
 usage(FILE *f)
@@ -78,113 +53,6 @@ usage(FILE *f)
 	    "refused.\n", config_default_path());
 }
 
-static int
-write_der_of_pem(const char *path, const char *pem, char *err, size_t errlen)
-{
-	gnutls_x509_crt_t crt = NULL;
-	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)strlen(pem) };
-	gnutls_datum_t out = { NULL, 0 };
-	int rc = -1;
-
-	if (gnutls_x509_crt_init(&crt) >= 0 &&
-	    gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) >= 0 &&
-	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &out) >= 0)
-		rc = util_write_file_atomic(path, out.data, out.size, 0644, err,
-		    errlen) == ANVIL_OK ? 0 : -1;
-	else
-		snprintf(err, errlen, "cannot convert the CA certificate");
-	gnutls_free(out.data);
-	if (crt != NULL)
-		gnutls_x509_crt_deinit(crt);
-	return rc;
-}
-
-static int
-publish(const char *dir, const struct ca *ca, const struct ca_crl *crl,
-    char *err, size_t errlen)
-{
-	static const char *const names[] = { "anvil.crl", "anvil.crl.pem",
-		"ca.crt", "ca.pem" };
-	char *p[4] = { NULL, NULL, NULL, NULL };
-	int i, rc = -1;
-
-	for (i = 0; i < 4; i++)
-		if ((p[i] = util_path_join(dir, names[i])) == NULL) {
-			snprintf(err, errlen, "out of memory");
-			goto out;
-		}
-	if (util_write_file_atomic(p[0], crl->der, crl->der_len, 0644, err,
-	    errlen) != ANVIL_OK ||
-	    util_write_file_atomic(p[1], crl->pem, strlen(crl->pem), 0644, err,
-	    errlen) != ANVIL_OK ||
-	    write_der_of_pem(p[2], ca_cert_pem_peek(ca), err, errlen) != 0 ||
-	    util_write_file_atomic(p[3], ca_cert_pem_peek(ca),
-	    strlen(ca_cert_pem_peek(ca)), 0644, err, errlen) != ANVIL_OK)
-		goto out;
-	rc = 0;
-out:
-	for (i = 0; i < 4; i++)
-		free(p[i]);
-	return rc;
-}
-
-/*
- * One anvil-crl at a time per store, whatever its --out: the CRL number
- * is the store's, and the newest number must be the one left published.
- * Returns the locked descriptor (held until exit), or -1 with err set.
- * O_NOFOLLOW and the fstat refuse anything but a plain file of ours.
- */
-static int
-lock_store(const char *data_dir, char *err, size_t errlen)
-{
-	struct stat sb;
-	char *path = NULL;
-	int fd = -1, ret = -1;
-
-	if (util_mkdir_p(data_dir, 0700, err, errlen) != ANVIL_OK)
-		goto out;
-	if ((path = util_path_join(data_dir, "anvil-crl.lock")) == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto out;
-	}
-	fd = open(path, O_RDWR | O_CREAT | O_NOFOLLOW | O_NOCTTY | O_CLOEXEC,
-	    0600);
-	if (fd < 0) {
-		snprintf(err, errlen, "lock %s: %s", path, strerror(errno));
-		goto out;
-	}
-	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode)) {
-		snprintf(err, errlen, "lock %s: not a regular file", path);
-		goto out;
-	}
-	if (flock(fd, LOCK_EX) != 0) {
-		snprintf(err, errlen, "lock %s: %s", path, strerror(errno));
-		goto out;
-	}
-	ret = fd;
-	fd = -1;
-out:
-	if (fd >= 0)
-		close(fd);
-	free(path);
-	return ret;
-}
-
-/*
- * Earlier versions locked dir/.anvil-crl.lock inside the publish folder,
- * where the web server served it. Remove that name; unlink() removes a
- * symlink itself, never what it points at.
- */
-static void
-drop_old_lock(const char *dir)
-{
-	char *path = util_path_join(dir, ".anvil-crl.lock");
-
-	if (path != NULL && unlink(path) != 0 && errno != ENOENT)
-		log_warn("cannot remove %s: %s", path, strerror(errno));
-	free(path);
-}
-
 int
 main(int argc, char **argv)
 {
@@ -198,13 +66,13 @@ main(int argc, char **argv)
 	};
 	struct anvil_config *cfg = NULL;
 	struct store *st = NULL;
-	struct crl_job job;
+	struct ca *ca = NULL;
+	struct ca_crl *crl = NULL;
 	const char *config_path = NULL, *out = NULL;
 	char err[1024] = "";
 	int c, quiet = 0, status = EXIT_FAIL, lockfd = -1;
 	anvil_err rc;
 
-	memset(&job, 0, sizeof(job));
 	log_init("anvil-crl", LOG_LVL_WARN, 0);
 	while ((c = getopt_long(argc, argv, "c:o:qhV", opts, NULL)) != -1) {
 		switch (c) {
@@ -233,16 +101,11 @@ main(int argc, char **argv)
 	}
 	if (out == NULL)
 		out = cfg->crl_dir;
-	if (util_mkdir_p(out, 0755, err, sizeof(err)) != ANVIL_OK) {
+	if ((lockfd = publish_lock(cfg->data_dir, out, err, sizeof(err))) < 0) {
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
-	if ((lockfd = lock_store(cfg->data_dir, err, sizeof(err))) < 0) {
-		fprintf(stderr, "anvil-crl: %s\n", err);
-		goto done;
-	}
-	drop_old_lock(out);
-	if ((rc = ca_load_or_generate(cfg, &job.ca, err, sizeof(err)))) {
+	if ((rc = ca_load_or_generate(cfg, &ca, err, sizeof(err)))) {
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
@@ -250,33 +113,30 @@ main(int argc, char **argv)
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
-	job.cfg = cfg;
-	job.now = time(NULL);
-	rc = store_run(st, 0, crl_fn, &job, err, sizeof(err));
+	rc = publish_crl_build(st, ca, cfg, time(NULL), &crl, err, sizeof(err));
 	if (rc != ANVIL_OK) {
-		fprintf(stderr, "anvil-crl: cannot build the CRL: %s\n",
-		    job.err[0] ? job.err : err[0] ? err : anvil_strerror(rc));
+		fprintf(stderr, "anvil-crl: cannot build the CRL: %s\n", err);
 		goto done;
 	}
-	if (publish(out, job.ca, job.crl, err, sizeof(err)) != 0) {
+	if (publish_crl_write(out, ca, crl, err, sizeof(err)) != ANVIL_OK) {
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
 	if (!quiet) {
 		char nu[32];
 		struct tm tm;
-		gmtime_r(&job.crl->next_update, &tm);
+		gmtime_r(&crl->next_update, &tm);
 		strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		printf("CRL %llu written to %s/anvil.crl (next update %s)\n",
-		    (unsigned long long)job.crl->number, out, nu);
+		    (unsigned long long)crl->number, out, nu);
 	}
 	status = 0;
 done:
 	if (lockfd >= 0)
 		close(lockfd);
-	ca_crl_free(job.crl);
+	ca_crl_free(crl);
 	store_close(st);
-	ca_free(job.ca);
+	ca_free(ca);
 	config_free(cfg);
 	gnutls_global_deinit();
 	return status;

@@ -18,32 +18,10 @@
 
 #include "core/conf.h"
 #include "core/error.h"
-
-struct store_txn;
-
-enum ca_key_type {
-	CA_KEY_EC_P256 = 0,
-	CA_KEY_EC_P384,
-	CA_KEY_EC_P521,
-	CA_KEY_RSA2048,
-	CA_KEY_RSA3072,
-	CA_KEY_RSA4096,
-	CA_KEY_ED25519,
-	CA_KEY_ED448,
-	CA_KEY__MAX
-};
-
-/*
- * Parses a key type string ("ec:P-256" or "P-256", ..., "rsa:2048" or
- * "rsa2048", ..., "ed25519", "ed448"). ANVIL_ERR_INVALID otherwise.
- */
-anvil_err ca_key_type_parse(const char *s, enum ca_key_type *out);
-
-/* The accepted key type strings, comma separated, for error messages. */
-const char *ca_key_type_accepted(void);
+#include "core/keytype.h"
 
 /* Generates a new private key of type t (caller gnutls_x509_privkey_deinit). */
-anvil_err ca_key_generate(enum ca_key_type t, gnutls_x509_privkey_t *out,
+anvil_err ca_key_generate(enum keytype t, gnutls_x509_privkey_t *out,
     char *err, size_t errlen);
 
 struct ca;
@@ -205,16 +183,6 @@ struct ca_crl {
 anvil_err ca_crl_build(struct ca *ca, const struct ca_revoked *revoked,
     size_t n, uint64_t number, time_t this_update, time_t next_update,
     struct ca_crl **out, char *err, size_t errlen);
-
-/*
- * Builds the CRL of the store: raises the store's "crl_number" counter
- * and lists every revoked certificate (records with "revoked": {"time":
- * seconds, "reason": n}), in one transaction; thisUpdate now, nextUpdate
- * now + cfg->crl_validity_hours.
- */
-anvil_err ca_crl_from_store(struct ca *ca, struct store_txn *txn,
-    const struct anvil_config *cfg, time_t now, struct ca_crl **out,
-    char *err, size_t errlen);
 
 /* Frees a CRL; NULL is a no-op. */
 void ca_crl_free(struct ca_crl *crl);

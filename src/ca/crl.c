@@ -18,7 +18,6 @@
 
 #include "ca/ca_int.h"
 #include "core/log.h"
-#include "store/store.h"
 
 #define OID_CRL_REASON "2.5.29.21"
 
@@ -96,22 +95,281 @@ copy_value(asn1_node dst, const char *dname, asn1_node src, const char *sname,
 	return asn1_write_value(dst, dname, buf, len);
 }
 
-/* Copies a Time CHOICE (name) from src to dst. */
+/*
+ * Copies a CHOICE such as Time from sname in src to dname in dst: which
+ * alternative, then its value.
+ */
 static int
-copy_time(asn1_node dst, asn1_node src, const char *name, unsigned char *buf,
-    size_t bufsz)
+copy_choice(asn1_node dst, const char *dname, asn1_node src,
+    const char *sname, unsigned char *buf, size_t bufsz)
 {
-	char which[32], sub[160];
+	char which[32], ssub[256], dsub[256];
 	int len = sizeof(which) - 1, ret;
 
-	ret = asn1_read_value(src, name, which, &len);
+	ret = asn1_read_value(src, sname, which, &len);
 	if (ret != ASN1_SUCCESS)
 		return ret;
 	which[len] = '\0';
-	if ((ret = asn1_write_value(dst, name, which, 1)) != ASN1_SUCCESS)
+	if ((ret = asn1_write_value(dst, dname, which, 1)) != ASN1_SUCCESS)
 		return ret;
-	snprintf(sub, sizeof(sub), "%s.%s", name, which);
-	return copy_value(dst, sub, src, sub, buf, bufsz);
+	snprintf(ssub, sizeof(ssub), "%s.%s", sname, which);
+	snprintf(dsub, sizeof(dsub), "%s.%s", dname, which);
+	return copy_value(dst, dsub, src, ssub, buf, bufsz);
+}
+
+/*
+ * The two trees of a rebuild: src is the CRL GnuTLS signed, dst the
+ * CertificateList being written; buf holds one value in transit.
+ */
+struct rebuild {
+	asn1_node src;
+	asn1_node dst;
+	unsigned char *buf;
+	size_t bufsz;
+	char *err;
+	size_t errlen;
+};
+
+/*
+ * Runs one libtasn1 step of a rebuild; on failure logs and records which
+ * part it was copying and jumps to out. Needs locals r, ret and rc.
+ */
+#define STEP(label, expr)                                                      \
+	do {                                                                   \
+		if ((ret = (expr)) != ASN1_SUCCESS) {                          \
+			rc = asn1_fail(r->err, r->errlen, "asn1 copy", ret,    \
+			    label);                                            \
+			goto out;                                              \
+		}                                                              \
+	} while (0)
+
+#define ENTRY "tbsCertList.revokedCertificates.?LAST"
+#define ENTRY_EXTS ENTRY ".crlEntryExtensions"
+
+/* Copies what precedes the entries: version, signature, issuer, times. */
+static anvil_err
+copy_tbs_head(struct rebuild *r)
+{
+	static const char *const names[] = { "version",
+		"signature.algorithm", "signature.parameters", "issuer" };
+	char name[64];
+	anvil_err rc = ANVIL_OK;
+	size_t i;
+	int ret;
+
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(name, sizeof(name), "tbsCertList.%s", names[i]);
+		STEP(names[i], copy_value(r->dst, name, r->src, name, r->buf,
+		    r->bufsz));
+	}
+	STEP("thisUpdate", copy_choice(r->dst, "tbsCertList.thisUpdate",
+	    r->src, "tbsCertList.thisUpdate", r->buf, r->bufsz));
+	STEP("nextUpdate", copy_choice(r->dst, "tbsCertList.nextUpdate",
+	    r->src, "tbsCertList.nextUpdate", r->buf, r->bufsz));
+out:
+	return rc;
+}
+
+/*
+ * The element of rev whose serial equals the INTEGER content s (leading
+ * zero bytes ignored on both sides), or NULL.
+ */
+static const struct ca_revoked *
+find_revoked(const struct ca_revoked *rev, size_t n, const unsigned char *s,
+    size_t slen)
+{
+	size_t i, rl;
+	const unsigned char *p;
+
+	s = int_strip(s, &slen);
+	for (i = 0; i < n; i++) {
+		rl = rev[i].serial_len;
+		p = int_strip(rev[i].serial, &rl);
+		if (rl == slen && memcmp(p, s, slen) == 0)
+			return &rev[i];
+	}
+	return NULL;
+}
+
+/*
+ * Gives the last entry of dst its crlEntryExtensions: a non-critical
+ * reasonCode (RFC 5280 5.3.1) for a non-zero reason, none for 0.
+ */
+static anvil_err
+write_entry_reason(struct rebuild *r, int reason)
+{
+	const unsigned char enc[3] = { 0x0a, 0x01, (unsigned char)reason };
+	anvil_err rc = ANVIL_OK;
+	int ret;
+
+	if (reason == 0) {
+		STEP("crlEntryExtensions", asn1_write_value(r->dst, ENTRY_EXTS,
+		    NULL, 0));
+		goto out;
+	}
+	STEP("crlEntryExtensions", asn1_write_value(r->dst, ENTRY_EXTS, "NEW",
+	    1));
+	STEP("extnID", asn1_write_value(r->dst, ENTRY_EXTS ".?LAST.extnID",
+	    OID_CRL_REASON, 1));
+	/* critical is DEFAULT FALSE: written as FALSE, and the encoder leaves
+	 * a default value out as DER says. */
+	STEP("critical", asn1_write_value(r->dst, ENTRY_EXTS ".?LAST.critical",
+	    "FALSE", 1));
+	STEP("extnValue", asn1_write_value(r->dst,
+	    ENTRY_EXTS ".?LAST.extnValue", enc, sizeof(enc)));
+out:
+	return rc;
+}
+
+/*
+ * Copies entry k of src (serial and date) as a new entry of dst, with the
+ * reason of the element of rev it names. An entry that names none means
+ * GnuTLS wrote something other than what it was given.
+ */
+static anvil_err
+copy_entry(struct rebuild *r, int k, const struct ca_revoked *rev, size_t n)
+{
+	const struct ca_revoked *match;
+	char sp[96], name[192];
+	int slen = (int)r->bufsz, ret;
+	anvil_err rc = ANVIL_OK;
+
+	snprintf(sp, sizeof(sp), "tbsCertList.revokedCertificates.?%d", k);
+	snprintf(name, sizeof(name), "%s.userCertificate", sp);
+	STEP("userCertificate", asn1_read_value(r->src, name, r->buf, &slen));
+	if ((match = find_revoked(rev, n, r->buf, (size_t)slen)) == NULL) {
+		rc = errf(r->err, r->errlen, ANVIL_ERR_CRYPTO, "CRL entry %d "
+		    "matches no revoked serial", k);
+		goto out;
+	}
+	STEP("entry", asn1_write_value(r->dst,
+	    "tbsCertList.revokedCertificates", "NEW", 1));
+	STEP("userCertificate", asn1_write_value(r->dst,
+	    ENTRY ".userCertificate", r->buf, slen));
+	snprintf(name, sizeof(name), "%s.revocationDate", sp);
+	STEP("revocationDate", copy_choice(r->dst, ENTRY ".revocationDate",
+	    r->src, name, r->buf, r->bufsz));
+	rc = write_entry_reason(r, match->reason);
+out:
+	return rc;
+}
+
+/*
+ * Copies every entry, checking that src has exactly n. With none, the
+ * list is left out: RFC 5280 5.1.2.6 wants it absent, not empty.
+ */
+static anvil_err
+copy_entries(struct rebuild *r, const struct ca_revoked *rev, size_t n)
+{
+	anvil_err rc = ANVIL_OK;
+	int count = 0, k, ret;
+
+	ret = asn1_number_of_elements(r->src, "tbsCertList.revokedCertificates",
+	    &count);
+	if (ret != ASN1_SUCCESS)
+		count = 0;
+	if (count < 0 || (size_t)count != n)
+		return errf(r->err, r->errlen, ANVIL_ERR_CRYPTO, "CRL has %d "
+		    "entries, expected %zu", count, n);
+	for (k = 1; k <= count; k++)
+		if ((rc = copy_entry(r, k, rev, n)) != ANVIL_OK)
+			goto out;
+	if (count == 0)
+		STEP("revokedCertificates", asn1_write_value(r->dst,
+		    "tbsCertList.revokedCertificates", NULL, 0));
+out:
+	return rc;
+}
+
+/* Copies crlExtensions (CRLNumber, AKI) as GnuTLS wrote them. */
+static anvil_err
+copy_crl_extensions(struct rebuild *r)
+{
+	static const char *const fields[] = { "extnID", "critical",
+		"extnValue" };
+	char sname[128], dname[128];
+	anvil_err rc = ANVIL_OK;
+	int nexts = 0, k, ret;
+	size_t fi;
+
+	ret = asn1_number_of_elements(r->src, "tbsCertList.crlExtensions",
+	    &nexts);
+	if (ret != ASN1_SUCCESS)
+		nexts = 0;
+	if (nexts == 0)
+		STEP("crlExtensions", asn1_write_value(r->dst,
+		    "tbsCertList.crlExtensions", NULL, 0));
+	for (k = 1; k <= nexts; k++) {
+		STEP("crlExtensions", asn1_write_value(r->dst,
+		    "tbsCertList.crlExtensions", "NEW", 1));
+		for (fi = 0; fi < 3; fi++) {
+			snprintf(sname, sizeof(sname),
+			    "tbsCertList.crlExtensions.?%d.%s", k, fields[fi]);
+			snprintf(dname, sizeof(dname),
+			    "tbsCertList.crlExtensions.?LAST.%s", fields[fi]);
+			STEP("crlExtensions", copy_value(r->dst, dname, r->src,
+			    sname, r->buf, r->bufsz));
+		}
+	}
+out:
+	return rc;
+}
+
+/* Copies the outer signatureAlgorithm, which the new signature keeps. */
+static anvil_err
+copy_signature_algorithm(struct rebuild *r)
+{
+	anvil_err rc = ANVIL_OK;
+	int ret;
+
+	STEP("signatureAlgorithm", copy_value(r->dst,
+	    "signatureAlgorithm.algorithm", r->src,
+	    "signatureAlgorithm.algorithm", r->buf, r->bufsz));
+	STEP("signatureAlgorithm", copy_value(r->dst,
+	    "signatureAlgorithm.parameters", r->src,
+	    "signatureAlgorithm.parameters", r->buf, r->bufsz));
+out:
+	return rc;
+}
+
+#undef STEP
+#undef ENTRY_EXTS
+#undef ENTRY
+
+/*
+ * Signs dst's tbsCertList with the CA key and writes the signature, then
+ * encodes the whole CertificateList into *whole (free with free()).
+ */
+static anvil_err
+sign_rebuilt(struct rebuild *r, struct ca *ca, gnutls_sign_algorithm_t sigalg,
+    gnutls_datum_t *whole)
+{
+	gnutls_datum_t tbs = { NULL, 0 }, sig = { NULL, 0 };
+	char *err = r->err;
+	size_t errlen = r->errlen;
+	anvil_err rc;
+	int ret;
+
+	if ((rc = der_encode(r->dst, "tbsCertList", &tbs, err, errlen)))
+		goto out;
+	ret = gnutls_privkey_sign_data2(ca->key, sigalg, 0, &tbs, &sig);
+	if (ret < 0) {
+		rc = ca_gnutls_err(err, errlen, "gnutls_privkey_sign_data2",
+		    ret);
+		goto out;
+	}
+	ret = asn1_write_value(r->dst, "signature", sig.data,
+	    (int)sig.size * 8);
+	if (ret != ASN1_SUCCESS) {
+		rc = asn1_fail(err, errlen, "asn1_write_value", ret,
+		    "signature");
+		goto out;
+	}
+	rc = der_encode(r->dst, "", whole, err, errlen);
+out:
+	free(tbs.data);
+	gnutls_free(sig.data);
+	return rc;
 }
 
 /*
@@ -126,198 +384,41 @@ add_reasons(struct ca *ca, gnutls_sign_algorithm_t sigalg,
     const struct ca_revoked *rev, size_t n, gnutls_datum_t *der, char *err,
     size_t errlen)
 {
-	asn1_node defs = NULL, src = NULL, dst = NULL;
+	struct rebuild r = { NULL, NULL, NULL, 65536, err, errlen };
+	asn1_node defs = NULL;
 	char msg[ASN1_MAX_ERROR_DESCRIPTION_SIZE] = "";
-	gnutls_datum_t tbs = { NULL, 0 }, sig = { NULL, 0 }, whole = { NULL, 0 };
-	unsigned char *buf = NULL;
-	const size_t bufsz = 65536;
+	gnutls_datum_t whole = { NULL, 0 };
 	anvil_err rc;
-	int count = 0, k, ret, nexts = 0;
-	size_t i;
-	const char *what = "";
+	int ret;
 
 	if ((rc = ca_asn1_defs(&defs)) != ANVIL_OK)
 		return errf(err, errlen, rc, "ASN.1 definitions unusable");
-	if ((buf = malloc(bufsz)) == NULL)
+	if ((r.buf = malloc(r.bufsz)) == NULL)
 		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
 	if ((ret = asn1_create_element(defs, "AnvilPKIX.CertificateList",
-	    &src)) != ASN1_SUCCESS || (ret = asn1_create_element(defs,
-	    "AnvilPKIX.CertificateList", &dst)) != ASN1_SUCCESS) {
+	    &r.src)) != ASN1_SUCCESS || (ret = asn1_create_element(defs,
+	    "AnvilPKIX.CertificateList", &r.dst)) != ASN1_SUCCESS) {
 		rc = asn1_fail(err, errlen, "asn1_create_element", ret, NULL);
 		goto out;
 	}
-	ret = asn1_der_decoding(&src, der->data, (int)der->size, msg);
+	ret = asn1_der_decoding(&r.src, der->data, (int)der->size, msg);
 	if (ret != ASN1_SUCCESS) {
 		rc = asn1_fail(err, errlen, "asn1_der_decoding", ret, msg);
 		goto out;
 	}
-
-#define STEP(label, expr)                                                      \
-	do {                                                                   \
-		what = label;                                                  \
-		if ((ret = (expr)) != ASN1_SUCCESS)                            \
-			goto wfail;                                            \
-	} while (0)
-
-	STEP("version", copy_value(dst, "tbsCertList.version", src,
-	    "tbsCertList.version", buf, bufsz));
-	STEP("signature.algorithm", copy_value(dst,
-	    "tbsCertList.signature.algorithm", src,
-	    "tbsCertList.signature.algorithm", buf, bufsz));
-	STEP("signature.parameters", copy_value(dst,
-	    "tbsCertList.signature.parameters", src,
-	    "tbsCertList.signature.parameters", buf, bufsz));
-	STEP("issuer", copy_value(dst, "tbsCertList.issuer", src,
-	    "tbsCertList.issuer", buf, bufsz));
-	STEP("thisUpdate", copy_time(dst, src, "tbsCertList.thisUpdate", buf,
-	    bufsz));
-	STEP("nextUpdate", copy_time(dst, src, "tbsCertList.nextUpdate", buf,
-	    bufsz));
-
-	ret = asn1_number_of_elements(src, "tbsCertList.revokedCertificates",
-	    &count);
-	if (ret != ASN1_SUCCESS)
-		count = 0;
-	if (count < 0 || (size_t)count != n) {
-		rc = errf(err, errlen, ANVIL_ERR_CRYPTO, "CRL has %d entries, "
-		    "expected %zu", count, n);
-		goto out;
-	}
-	for (k = 1; k <= count; k++) {
-		char sp[96], name[192];
-		const unsigned char *s;
-		int slen = (int)bufsz;
-		size_t sl;
-
-		snprintf(sp, sizeof(sp), "tbsCertList.revokedCertificates.?%d",
-		    k);
-		snprintf(name, sizeof(name), "%s.userCertificate", sp);
-		STEP("userCertificate", asn1_read_value(src, name, buf, &slen));
-		sl = (size_t)slen;
-		s = int_strip(buf, &sl);
-		for (i = 0; i < n; i++) {
-			size_t rl = rev[i].serial_len;
-			const unsigned char *r = int_strip(rev[i].serial, &rl);
-			if (rl == sl && memcmp(r, s, sl) == 0)
-				break;
-		}
-		if (i == n) {
-			rc = errf(err, errlen, ANVIL_ERR_CRYPTO, "CRL entry %d "
-			    "matches no revoked serial", k);
-			goto out;
-		}
-		STEP("entry", asn1_write_value(dst,
-		    "tbsCertList.revokedCertificates", "NEW", 1));
-		STEP("userCertificate", asn1_write_value(dst,
-		    "tbsCertList.revokedCertificates.?LAST.userCertificate",
-		    buf, slen));
-		snprintf(name, sizeof(name), "%s.revocationDate", sp);
-		{
-			char which[32], sub[224], dsub[224];
-			int wl = sizeof(which) - 1;
-			STEP("revocationDate", asn1_read_value(src, name, which,
-			    &wl));
-			which[wl] = '\0';
-			STEP("revocationDate", asn1_write_value(dst,
-			    "tbsCertList.revokedCertificates.?LAST."
-			    "revocationDate", which, 1));
-			snprintf(sub, sizeof(sub), "%s.%s", name, which);
-			snprintf(dsub, sizeof(dsub), "tbsCertList."
-			    "revokedCertificates.?LAST.revocationDate.%s",
-			    which);
-			STEP("revocationDate", copy_value(dst, dsub, src, sub,
-			    buf, bufsz));
-		}
-		if (rev[i].reason == 0) {
-			STEP("crlEntryExtensions", asn1_write_value(dst,
-			    "tbsCertList.revokedCertificates.?LAST."
-			    "crlEntryExtensions", NULL, 0));
-			continue;
-		}
-		{
-			unsigned char enc[3] = { 0x0a, 0x01,
-				(unsigned char)rev[i].reason };
-			const char *e = "tbsCertList.revokedCertificates.?LAST."
-			    "crlEntryExtensions";
-			char f[160];
-			STEP("crlEntryExtensions", asn1_write_value(dst, e,
-			    "NEW", 1));
-			snprintf(f, sizeof(f), "%s.?LAST.extnID", e);
-			STEP("extnID", asn1_write_value(dst, f, OID_CRL_REASON,
-			    1));
-			/* critical is DEFAULT FALSE: written as FALSE, and the
-			 * encoder leaves a default value out as DER says. */
-			snprintf(f, sizeof(f), "%s.?LAST.critical", e);
-			STEP("critical", asn1_write_value(dst, f, "FALSE", 1));
-			snprintf(f, sizeof(f), "%s.?LAST.extnValue", e);
-			STEP("extnValue", asn1_write_value(dst, f, enc,
-			    sizeof(enc)));
-		}
-	}
-	if (count == 0)
-		STEP("revokedCertificates", asn1_write_value(dst,
-		    "tbsCertList.revokedCertificates", NULL, 0));
-
-	/* crlExtensions (CRLNumber, AKI) as GnuTLS wrote them. */
-	ret = asn1_number_of_elements(src, "tbsCertList.crlExtensions",
-	    &nexts);
-	if (ret != ASN1_SUCCESS)
-		nexts = 0;
-	if (nexts == 0)
-		STEP("crlExtensions", asn1_write_value(dst,
-		    "tbsCertList.crlExtensions", NULL, 0));
-	for (k = 1; k <= nexts; k++) {
-		static const char *const fields[] = { "extnID", "critical",
-			"extnValue" };
-		size_t fi;
-		STEP("crlExtensions", asn1_write_value(dst,
-		    "tbsCertList.crlExtensions", "NEW", 1));
-		for (fi = 0; fi < 3; fi++) {
-			char sname[128], dname[128];
-			snprintf(sname, sizeof(sname),
-			    "tbsCertList.crlExtensions.?%d.%s", k, fields[fi]);
-			snprintf(dname, sizeof(dname),
-			    "tbsCertList.crlExtensions.?LAST.%s", fields[fi]);
-			STEP("crlExtensions", copy_value(dst, dname, src, sname,
-			    buf, bufsz));
-		}
-	}
-	STEP("signatureAlgorithm", copy_value(dst,
-	    "signatureAlgorithm.algorithm", src, "signatureAlgorithm.algorithm",
-	    buf, bufsz));
-	STEP("signatureAlgorithm", copy_value(dst,
-	    "signatureAlgorithm.parameters", src,
-	    "signatureAlgorithm.parameters", buf, bufsz));
-#undef STEP
-
-	if ((rc = der_encode(dst, "tbsCertList", &tbs, err, errlen)))
-		goto out;
-	ret = gnutls_privkey_sign_data2(ca->key, sigalg, 0, &tbs, &sig);
-	if (ret < 0) {
-		rc = ca_gnutls_err(err, errlen, "gnutls_privkey_sign_data2",
-		    ret);
-		goto out;
-	}
-	ret = asn1_write_value(dst, "signature", sig.data, (int)sig.size * 8);
-	if (ret != ASN1_SUCCESS) {
-		rc = asn1_fail(err, errlen, "asn1_write_value", ret,
-		    "signature");
-		goto out;
-	}
-	if ((rc = der_encode(dst, "", &whole, err, errlen)))
+	if ((rc = copy_tbs_head(&r)) != ANVIL_OK ||
+	    (rc = copy_entries(&r, rev, n)) != ANVIL_OK ||
+	    (rc = copy_crl_extensions(&r)) != ANVIL_OK ||
+	    (rc = copy_signature_algorithm(&r)) != ANVIL_OK ||
+	    (rc = sign_rebuilt(&r, ca, sigalg, &whole)) != ANVIL_OK)
 		goto out;
 	free(der->data);
 	*der = whole;
 	rc = ANVIL_OK;
-	goto out;
-wfail:
-	rc = asn1_fail(err, errlen, "asn1 copy", ret, what);
 out:
-	free(buf);
-	free(tbs.data);
-	gnutls_free(sig.data);
-	asn1_delete_structure(&src);
-	asn1_delete_structure(&dst);
+	free(r.buf);
+	asn1_delete_structure(&r.src);
+	asn1_delete_structure(&r.dst);
 	return rc;
 }
 
@@ -442,93 +543,5 @@ out:
 	if (check != NULL)
 		gnutls_x509_crl_deinit(check);
 	ca_crl_free(c);
-	return rc;
-}
-
-struct revoked_list {
-	struct ca_revoked *v;
-	size_t n, cap;
-};
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
-static anvil_err
-collect_revoked(const char *id, json_t *rec, void *arg)
-{
-	struct revoked_list *l = arg;
-	struct ca_revoked *r;
-	json_t *rv = json_object_get(rec, "revoked");
-	json_t *t = json_object_get(rv, "time");
-	json_t *why = json_object_get(rv, "reason");
-	size_t hl = strlen(id), i;
-
-	if (!json_is_integer(t) || (why != NULL && !json_is_integer(why)) ||
-	    hl == 0 || hl % 2 != 0 || hl > 40) {
-		log_err("certificate %s: malformed revocation record", id);
-		return ANVIL_ERR_CORRUPT;
-	}
-	if (l->n == l->cap) {
-		size_t cap = l->cap ? l->cap * 2 : 64;
-		struct ca_revoked *v = realloc(l->v, cap * sizeof(*v));
-		if (v == NULL)
-			return ANVIL_ERR_NOMEM;
-		l->v = v;
-		l->cap = cap;
-	}
-	r = &l->v[l->n];
-	memset(r, 0, sizeof(*r));
-	for (i = 0; i < hl; i += 2) {
-		int hi = hexval(id[i]), lo = hexval(id[i + 1]);
-		if (hi < 0 || lo < 0) {
-			log_err("certificate %s: serial is not hex", id);
-			return ANVIL_ERR_CORRUPT;
-		}
-		r->serial[i / 2] = (unsigned char)(hi << 4 | lo);
-	}
-	r->serial_len = hl / 2;
-	r->when = (time_t)json_integer_value(t);
-	r->reason = why ? (int)json_integer_value(why) : 0;
-	if (!ca_crl_reason_valid(r->reason)) {
-		log_err("certificate %s: reason %d invalid", id, r->reason);
-		return ANVIL_ERR_CORRUPT;
-	}
-	l->n++;
-	return ANVIL_OK;
-}
-
-anvil_err
-ca_crl_from_store(struct ca *ca, struct store_txn *txn,
-    const struct anvil_config *cfg, time_t now, struct ca_crl **out,
-    char *err, size_t errlen)
-{
-	struct revoked_list l = { NULL, 0, 0 };
-	uint64_t number = 0;
-	anvil_err rc;
-
-	*out = NULL;
-	if ((rc = store_counter_next(txn, "crl_number", &number)) != ANVIL_OK) {
-		errf(err, errlen, rc, "cannot raise the CRL number: %s",
-		    anvil_strerror(rc));
-		goto out;
-	}
-	if ((rc = store_revoked_each(txn, collect_revoked, &l)) != ANVIL_OK) {
-		errf(err, errlen, rc, "cannot list revoked certificates: %s",
-		    anvil_strerror(rc));
-		goto out;
-	}
-	rc = ca_crl_build(ca, l.v, l.n, number, now,
-	    now + (time_t)cfg->crl_validity_hours * 3600, out, err, errlen);
-out:
-	free(l.v);
 	return rc;
 }

@@ -1,6 +1,6 @@
 /*
- * key.c - CA key types, key generation, and the CA itself: load the key
- * and certificate, or generate both on first use.
+ * key.c - the GnuTLS side of the CA key types, key generation, and the CA
+ * itself: load the key and certificate, or generate both on first use.
  */
 #include "config.h"
 
@@ -24,50 +24,25 @@
 
 #define CA_MAX_FILE (256 * 1024)
 
+/* Indexed by enum keytype (src/core/keytype.h), which owns the names. */
 static const struct {
-	const char *name;
-	const char *alias;
-	enum ca_key_type type;
 	gnutls_pk_algorithm_t pk;
 	unsigned bits;		/* RSA modulus, or GNUTLS_CURVE_TO_BITS */
-} key_types[CA_KEY__MAX] = {
-	{ "ec:P-256", "P-256", CA_KEY_EC_P256, GNUTLS_PK_ECDSA,
+} key_types[KEYTYPE__MAX] = {
+	[KEYTYPE_EC_P256] = { GNUTLS_PK_ECDSA,
 	  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1) },
-	{ "ec:P-384", "P-384", CA_KEY_EC_P384, GNUTLS_PK_ECDSA,
+	[KEYTYPE_EC_P384] = { GNUTLS_PK_ECDSA,
 	  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP384R1) },
-	{ "ec:P-521", "P-521", CA_KEY_EC_P521, GNUTLS_PK_ECDSA,
+	[KEYTYPE_EC_P521] = { GNUTLS_PK_ECDSA,
 	  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP521R1) },
-	{ "rsa:2048", "rsa2048", CA_KEY_RSA2048, GNUTLS_PK_RSA, 2048 },
-	{ "rsa:3072", "rsa3072", CA_KEY_RSA3072, GNUTLS_PK_RSA, 3072 },
-	{ "rsa:4096", "rsa4096", CA_KEY_RSA4096, GNUTLS_PK_RSA, 4096 },
-	{ "ed25519", NULL, CA_KEY_ED25519, GNUTLS_PK_EDDSA_ED25519,
+	[KEYTYPE_RSA2048] = { GNUTLS_PK_RSA, 2048 },
+	[KEYTYPE_RSA3072] = { GNUTLS_PK_RSA, 3072 },
+	[KEYTYPE_RSA4096] = { GNUTLS_PK_RSA, 4096 },
+	[KEYTYPE_ED25519] = { GNUTLS_PK_EDDSA_ED25519,
 	  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_ED25519) },
-	{ "ed448", NULL, CA_KEY_ED448, GNUTLS_PK_EDDSA_ED448,
+	[KEYTYPE_ED448] = { GNUTLS_PK_EDDSA_ED448,
 	  GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_ED448) },
 };
-
-anvil_err
-ca_key_type_parse(const char *s, enum ca_key_type *out)
-{
-	size_t i;
-
-	if (s == NULL)
-		return ANVIL_ERR_INVALID;
-	for (i = 0; i < CA_KEY__MAX; i++)
-		if (strcmp(s, key_types[i].name) == 0 ||
-		    (key_types[i].alias && strcmp(s, key_types[i].alias) == 0)) {
-			*out = key_types[i].type;
-			return ANVIL_OK;
-		}
-	return ANVIL_ERR_INVALID;
-}
-
-const char *
-ca_key_type_accepted(void)
-{
-	return "ec:P-256, P-256, ec:P-384, P-384, ec:P-521, P-521, rsa:2048, "
-	    "rsa2048, rsa:3072, rsa3072, rsa:4096, rsa4096, ed25519, ed448";
-}
 
 anvil_err
 ca_gnutls_err(char *err, size_t errlen, const char *call, int ret)
@@ -113,14 +88,14 @@ ca_asn1_defs(struct asn1_node_st **out)
 }
 
 anvil_err
-ca_key_generate(enum ca_key_type t, gnutls_x509_privkey_t *out, char *err,
+ca_key_generate(enum keytype t, gnutls_x509_privkey_t *out, char *err,
     size_t errlen)
 {
 	gnutls_x509_privkey_t k = NULL;
 	int ret;
 
 	*out = NULL;
-	if ((unsigned)t >= CA_KEY__MAX)
+	if ((unsigned)t >= KEYTYPE__MAX)
 		return errf(err, errlen, ANVIL_ERR_INVALID, "unknown key type");
 	if ((ret = gnutls_x509_privkey_init(&k)) < 0)
 		return ca_gnutls_err(err, errlen, "gnutls_x509_privkey_init",
@@ -412,16 +387,16 @@ ca_load_or_generate(const struct anvil_config *cfg, struct ca **out,
 	struct ca *ca = NULL;
 	gnutls_x509_privkey_t newkey = NULL;
 	gnutls_pubkey_t pub = NULL;
-	enum ca_key_type kt;
+	enum keytype kt;
 	int pkcs11 = strncmp(cfg->key_file, "pkcs11:", 7) == 0;
 	int have_key, have_cert, lockfd = -1, ret;
 	anvil_err rc;
 
 	*out = NULL;
-	if (ca_key_type_parse(cfg->key_type, &kt) != ANVIL_OK)
+	if (keytype_parse(cfg->key_type, &kt) != ANVIL_OK)
 		return errf(err, errlen, ANVIL_ERR_INVALID, "[ca] key_type "
 		    "\"%s\" is not one of: %s", cfg->key_type,
-		    ca_key_type_accepted());
+		    keytype_accepted());
 	if ((rc = util_mkdir_p(cfg->data_dir, 0700, err, errlen)) != ANVIL_OK)
 		return rc;
 	if ((lockfd = ca_lock(cfg, err, errlen)) < 0)

@@ -17,8 +17,8 @@
 #include <string.h>
 #include <sys/socket.h>
 
-#include "ca/ca.h"
 #include "core/conf.h"
+#include "core/keytype.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -248,7 +248,7 @@ set_value(struct anvil_config *cfg, const struct key_def *def,
 	char **sp = (char **)((char *)cfg + def->offset);
 	unsigned long v;
 	char *end, *copy = NULL;
-	enum ca_key_type kt;
+	enum keytype kt;
 
 	switch (def->kind) {
 	case K_UINT:
@@ -368,9 +368,9 @@ set_value(struct anvil_config *cfg, const struct key_def *def,
 			goto nomem;
 		break;
 	case K_KEYTYPE:
-		if (ca_key_type_parse(value, &kt) != ANVIL_OK) {
+		if (keytype_parse(value, &kt) != ANVIL_OK) {
 			snprintf(why, whylen, "%s \"%s\" is not one of: %s",
-			    def->name, value, ca_key_type_accepted());
+			    def->name, value, keytype_accepted());
 			return -1;
 		}
 		if ((copy = strdup(value)) == NULL)

@@ -535,7 +535,7 @@ issue(struct ca *ca, gnutls_x509_privkey_t key, const struct th_csr *c,
 
 struct kt_row {
 	const char *name;
-	enum ca_key_type type;
+	enum keytype type;
 	gnutls_pk_algorithm_t pk;
 	unsigned bits;			/* RSA modulus */
 	gnutls_ecc_curve_t curve;	/* ECDSA curve */
@@ -543,37 +543,37 @@ struct kt_row {
 };
 
 static const struct kt_row kt_rows[] = {
-	{ "ec:P-256", CA_KEY_EC_P256, GNUTLS_PK_ECDSA, 0,
+	{ "ec:P-256", KEYTYPE_EC_P256, GNUTLS_PK_ECDSA, 0,
 	  GNUTLS_ECC_CURVE_SECP256R1, 1 },
-	{ "P-256", CA_KEY_EC_P256, GNUTLS_PK_ECDSA, 0,
+	{ "P-256", KEYTYPE_EC_P256, GNUTLS_PK_ECDSA, 0,
 	  GNUTLS_ECC_CURVE_SECP256R1, 1 },
-	{ "ec:P-384", CA_KEY_EC_P384, GNUTLS_PK_ECDSA, 0,
+	{ "ec:P-384", KEYTYPE_EC_P384, GNUTLS_PK_ECDSA, 0,
 	  GNUTLS_ECC_CURVE_SECP384R1, 1 },
-	{ "P-384", CA_KEY_EC_P384, GNUTLS_PK_ECDSA, 0,
+	{ "P-384", KEYTYPE_EC_P384, GNUTLS_PK_ECDSA, 0,
 	  GNUTLS_ECC_CURVE_SECP384R1, 1 },
-	{ "ec:P-521", CA_KEY_EC_P521, GNUTLS_PK_ECDSA, 0,
+	{ "ec:P-521", KEYTYPE_EC_P521, GNUTLS_PK_ECDSA, 0,
 	  GNUTLS_ECC_CURVE_SECP521R1, 1 },
-	{ "P-521", CA_KEY_EC_P521, GNUTLS_PK_ECDSA, 0,
+	{ "P-521", KEYTYPE_EC_P521, GNUTLS_PK_ECDSA, 0,
 	  GNUTLS_ECC_CURVE_SECP521R1, 1 },
-	{ "rsa:2048", CA_KEY_RSA2048, GNUTLS_PK_RSA, 2048, 0, 1 },
-	{ "rsa2048", CA_KEY_RSA2048, GNUTLS_PK_RSA, 2048, 0, 1 },
-	{ "rsa:3072", CA_KEY_RSA3072, GNUTLS_PK_RSA, 3072, 0, 1 },
-	{ "rsa3072", CA_KEY_RSA3072, GNUTLS_PK_RSA, 3072, 0, 1 },
-	{ "rsa:4096", CA_KEY_RSA4096, GNUTLS_PK_RSA, 4096, 0, 1 },
-	{ "rsa4096", CA_KEY_RSA4096, GNUTLS_PK_RSA, 4096, 0, 0 },
-	{ "ed25519", CA_KEY_ED25519, GNUTLS_PK_EDDSA_ED25519, 0, 0, 1 },
-	{ "ed448", CA_KEY_ED448, GNUTLS_PK_EDDSA_ED448, 0, 0, 1 },
+	{ "rsa:2048", KEYTYPE_RSA2048, GNUTLS_PK_RSA, 2048, 0, 1 },
+	{ "rsa2048", KEYTYPE_RSA2048, GNUTLS_PK_RSA, 2048, 0, 1 },
+	{ "rsa:3072", KEYTYPE_RSA3072, GNUTLS_PK_RSA, 3072, 0, 1 },
+	{ "rsa3072", KEYTYPE_RSA3072, GNUTLS_PK_RSA, 3072, 0, 1 },
+	{ "rsa:4096", KEYTYPE_RSA4096, GNUTLS_PK_RSA, 4096, 0, 1 },
+	{ "rsa4096", KEYTYPE_RSA4096, GNUTLS_PK_RSA, 4096, 0, 0 },
+	{ "ed25519", KEYTYPE_ED25519, GNUTLS_PK_EDDSA_ED25519, 0, 0, 1 },
+	{ "ed448", KEYTYPE_ED448, GNUTLS_PK_EDDSA_ED448, 0, 0, 1 },
 };
 #define N_KT (sizeof(kt_rows) / sizeof(kt_rows[0]))
 
 Test(ca, key_type_parse_every_spelling)
 {
-	enum ca_key_type t;
+	enum keytype t;
 	size_t i;
 
 	for (i = 0; i < N_KT; i++) {
-		t = CA_KEY__MAX;
-		cr_assert_eq(ca_key_type_parse(kt_rows[i].name, &t), ANVIL_OK,
+		t = KEYTYPE__MAX;
+		cr_assert_eq(keytype_parse(kt_rows[i].name, &t), ANVIL_OK,
 		    "\"%s\" refused", kt_rows[i].name);
 		cr_assert_eq(t, kt_rows[i].type, "\"%s\" parsed as %d",
 		    kt_rows[i].name, (int)t);
@@ -582,7 +582,7 @@ Test(ca, key_type_parse_every_spelling)
 
 Test(ca, key_type_accepted_lists_exactly_the_fourteen_strings)
 {
-	const char *list = ca_key_type_accepted();
+	const char *list = keytype_accepted();
 	char *copy, *tok, *save = NULL;
 	int seen[N_KT] = { 0 };
 	size_t i, n = 0;
@@ -639,12 +639,12 @@ static const struct {
 
 Test(ca, key_type_parse_refuses_unknown_strings)
 {
-	enum ca_key_type t;
+	enum keytype t;
 	size_t i;
 
 	for (i = 0; i < N_BAD_TYPES; i++) {
-		t = CA_KEY__MAX;
-		cr_expect_eq(ca_key_type_parse(bad_types[i].s, &t),
+		t = KEYTYPE__MAX;
+		cr_expect_eq(keytype_parse(bad_types[i].s, &t),
 		    ANVIL_ERR_INVALID, "%s: \"%s\" accepted as %d",
 		    bad_types[i].desc, bad_types[i].s, (int)t);
 	}
@@ -676,7 +676,7 @@ Test(ca, load_or_generate_refuses_unknown_key_type)
 			    sizeof(err));
 			cr_expect_neq(rc, ANVIL_OK, "%s: config accepted "
 			    "key_type %s", bad_types[i].desc, bad_types[i].s);
-			cr_expect(strstr(err, ca_key_type_accepted()) != NULL,
+			cr_expect(strstr(err, keytype_accepted()) != NULL,
 			    "%s: config error does not list the accepted "
 			    "types: %s", bad_types[i].desc, err);
 			config_free(bad);
@@ -693,7 +693,7 @@ Test(ca, load_or_generate_refuses_unknown_key_type)
 		cr_expect_eq(rc, ANVIL_ERR_INVALID, "%s: rc %s", bad_types[i].desc,
 		    anvil_strerror(rc));
 		cr_expect_null(ca);
-		cr_expect(strstr(err, ca_key_type_accepted()) != NULL,
+		cr_expect(strstr(err, keytype_accepted()) != NULL,
 		    "%s: error does not list the accepted types: \"%s\"",
 		    bad_types[i].desc, err);
 		cr_expect(!file_exists(cfg->key_file) &&
@@ -711,10 +711,10 @@ Test(ca, key_generate_refuses_out_of_range_type)
 	gnutls_x509_privkey_t k = NULL;
 	char err[256] = "";
 
-	cr_assert_neq(ca_key_generate(CA_KEY__MAX, &k, err, sizeof(err)),
+	cr_assert_neq(ca_key_generate(KEYTYPE__MAX, &k, err, sizeof(err)),
 	    ANVIL_OK);
 	cr_assert_null(k);
-	cr_assert_neq(ca_key_generate((enum ca_key_type)-1, &k, err,
+	cr_assert_neq(ca_key_generate((enum keytype)-1, &k, err,
 	    sizeof(err)), ANVIL_OK);
 	cr_assert_null(k);
 }
@@ -722,16 +722,16 @@ Test(ca, key_generate_refuses_out_of_range_type)
 Test(ca, key_generate_each_non_rsa_type)
 {
 	static const struct {
-		enum ca_key_type t;
+		enum keytype t;
 		gnutls_pk_algorithm_t pk;
 		gnutls_ecc_curve_t curve;
 	} rows[] = {
-		{ CA_KEY_EC_P256, GNUTLS_PK_ECDSA, GNUTLS_ECC_CURVE_SECP256R1 },
-		{ CA_KEY_EC_P384, GNUTLS_PK_ECDSA, GNUTLS_ECC_CURVE_SECP384R1 },
-		{ CA_KEY_EC_P521, GNUTLS_PK_ECDSA, GNUTLS_ECC_CURVE_SECP521R1 },
-		{ CA_KEY_ED25519, GNUTLS_PK_EDDSA_ED25519,
+		{ KEYTYPE_EC_P256, GNUTLS_PK_ECDSA, GNUTLS_ECC_CURVE_SECP256R1 },
+		{ KEYTYPE_EC_P384, GNUTLS_PK_ECDSA, GNUTLS_ECC_CURVE_SECP384R1 },
+		{ KEYTYPE_EC_P521, GNUTLS_PK_ECDSA, GNUTLS_ECC_CURVE_SECP521R1 },
+		{ KEYTYPE_ED25519, GNUTLS_PK_EDDSA_ED25519,
 		  GNUTLS_ECC_CURVE_ED25519 },
-		{ CA_KEY_ED448, GNUTLS_PK_EDDSA_ED448, GNUTLS_ECC_CURVE_ED448 },
+		{ KEYTYPE_ED448, GNUTLS_PK_EDDSA_ED448, GNUTLS_ECC_CURVE_ED448 },
 	};
 	gnutls_x509_privkey_t k;
 	gnutls_ecc_curve_t curve;
@@ -787,9 +787,9 @@ ParameterizedTest(int *row, ca, generate_profile_issue_reload,
 	struct stat st;
 	char cn[64], *keybuf, *keybuf2, *certbuf, *certbuf2;
 	size_t keylen, keylen2, certlen, certlen2;
-	enum ca_key_type t = CA_KEY__MAX;
+	enum keytype t = KEYTYPE__MAX;
 
-	cr_assert_eq(ca_key_type_parse(r->name, &t), ANVIL_OK);
+	cr_assert_eq(keytype_parse(r->name, &t), ANVIL_OK);
 	cr_assert_eq(t, r->type);
 	if (!r->generate) {
 		/* The short spelling of RSA 4096: same type as "rsa:4096",

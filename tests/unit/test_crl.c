@@ -2,7 +2,9 @@
  * test_crl.c - CRLs: ca_crl_build for each kind of CA key, read back with
  * GnuTLS, with certtool, and with a small DER reader of our own for what
  * GnuTLS does not expose (entry reasonCode, time encodings, integer
- * encodings); ca_crl_from_store over a real store; ca_crl_reason_valid.
+ * encodings); the CRL src/publish builds from a real store
+ * (publish_crl_from_store; the rest of src/publish is
+ * tests/unit/test_publish.c's); ca_crl_reason_valid.
  *
  * Also the other file anvil creates beside secrets from a request path,
  * the nonce key's temporary file (anvil-crl's lock is checked in
@@ -37,6 +39,7 @@
 #include "core/util.h"
 #include "csr_helpers.h"
 #include "helpers.h"
+#include "publish/publish.h"
 #include "store/store.h"
 
 #define OK(call)                                                               \
@@ -878,7 +881,7 @@ build_in_txn(struct store_txn *txn, void *arg)
 
 	ca_crl_free(c->crl);	/* a retried transaction starts over */
 	c->crl = NULL;
-	rc = ca_crl_from_store(c->ca, txn, c->cfg, c->now, &c->crl, c->err,
+	rc = publish_crl_from_store(c->ca, txn, c->cfg, c->now, &c->crl, c->err,
 	    sizeof(c->err));
 	if (rc != ANVIL_OK)
 		return rc;
@@ -914,8 +917,8 @@ build_from_store(struct store *st, struct build_ctx *c)
 
 	c->crl = NULL;
 	rc = store_run(st, 0, build_in_txn, c, err, sizeof(err));
-	cr_assert_eq(rc, ANVIL_OK, "ca_crl_from_store: %s / %s (%s)", c->err,
-	    err, anvil_strerror(rc));
+	cr_assert_eq(rc, ANVIL_OK, "publish_crl_from_store: %s / %s (%s)",
+	    c->err, err, anvil_strerror(rc));
 	crl = c->crl;
 	c->crl = NULL;
 	return crl;

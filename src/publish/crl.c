@@ -1,0 +1,208 @@
+/*
+ * crl.c - the CRL of the store: what anvil-crl signs and publishes.
+ *
+ * Gathers, in one transaction, the next CRL number and every revoked
+ * certificate, and hands them to the CA core (ca_crl_build) as plain
+ * data, so that src/ca knows nothing of the store. Then writes the CRL
+ * and the CA certificate, DER and PEM, into the publish folder.
+ */
+#include "config.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <gnutls/gnutls.h>
+#include <gnutls/x509.h>
+
+#include "ca/ca.h"
+#include "core/log.h"
+#include "core/util.h"
+#include "publish/publish.h"
+#include "store/store.h"
+
+struct revoked_list {
+	struct ca_revoked *v;
+	size_t n, cap;
+};
+
+static int
+hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+static anvil_err
+collect_revoked(const char *id, json_t *rec, void *arg)
+{
+	struct revoked_list *l = arg;
+	struct ca_revoked *r;
+	json_t *rv = json_object_get(rec, "revoked");
+	json_t *t = json_object_get(rv, "time");
+	json_t *why = json_object_get(rv, "reason");
+	size_t hl = strlen(id), i;
+
+	if (!json_is_integer(t) || (why != NULL && !json_is_integer(why)) ||
+	    hl == 0 || hl % 2 != 0 || hl > 40) {
+		log_err("certificate %s: malformed revocation record", id);
+		return ANVIL_ERR_CORRUPT;
+	}
+	if (l->n == l->cap) {
+		size_t cap = l->cap ? l->cap * 2 : 64;
+		struct ca_revoked *v = realloc(l->v, cap * sizeof(*v));
+		if (v == NULL)
+			return ANVIL_ERR_NOMEM;
+		l->v = v;
+		l->cap = cap;
+	}
+	r = &l->v[l->n];
+	memset(r, 0, sizeof(*r));
+	for (i = 0; i < hl; i += 2) {
+		int hi = hexval(id[i]), lo = hexval(id[i + 1]);
+		if (hi < 0 || lo < 0) {
+			log_err("certificate %s: serial is not hex", id);
+			return ANVIL_ERR_CORRUPT;
+		}
+		r->serial[i / 2] = (unsigned char)(hi << 4 | lo);
+	}
+	r->serial_len = hl / 2;
+	r->when = (time_t)json_integer_value(t);
+	r->reason = why ? (int)json_integer_value(why) : 0;
+	if (!ca_crl_reason_valid(r->reason)) {
+		log_err("certificate %s: reason %d invalid", id, r->reason);
+		return ANVIL_ERR_CORRUPT;
+	}
+	l->n++;
+	return ANVIL_OK;
+}
+
+anvil_err
+publish_crl_from_store(struct ca *ca, struct store_txn *txn,
+    const struct anvil_config *cfg, time_t now, struct ca_crl **out,
+    char *err, size_t errlen)
+{
+	struct revoked_list l = { NULL, 0, 0 };
+	uint64_t number = 0;
+	anvil_err rc;
+
+	*out = NULL;
+	if ((rc = store_counter_next(txn, "crl_number", &number)) != ANVIL_OK) {
+		errf(err, errlen, rc, "cannot raise the CRL number: %s",
+		    anvil_strerror(rc));
+		goto out;
+	}
+	if ((rc = store_revoked_each(txn, collect_revoked, &l)) != ANVIL_OK) {
+		errf(err, errlen, rc, "cannot list revoked certificates: %s",
+		    anvil_strerror(rc));
+		goto out;
+	}
+	rc = ca_crl_build(ca, l.v, l.n, number, now,
+	    now + (time_t)cfg->crl_validity_hours * 3600, out, err, errlen);
+out:
+	free(l.v);
+	return rc;
+}
+
+struct crl_job {
+	struct ca *ca;
+	const struct anvil_config *cfg;
+	time_t now;
+	struct ca_crl *crl;	/* out */
+	char err[512];
+};
+
+static anvil_err
+crl_fn(struct store_txn *txn, void *arg)
+{
+	struct crl_job *j = arg;
+
+	ca_crl_free(j->crl);	/* from a try that lost a deadlock */
+	j->crl = NULL;
+	return publish_crl_from_store(j->ca, txn, j->cfg, j->now, &j->crl,
+	    j->err, sizeof(j->err));
+}
+
+anvil_err
+publish_crl_build(struct store *st, struct ca *ca,
+    const struct anvil_config *cfg, time_t now, struct ca_crl **out,
+    char *err, size_t errlen)
+{
+	struct crl_job job;
+	char serr[1024] = "";
+	anvil_err rc;
+
+	*out = NULL;
+	memset(&job, 0, sizeof(job));
+	job.ca = ca;
+	job.cfg = cfg;
+	job.now = now;
+	rc = store_run(st, 0, crl_fn, &job, serr, sizeof(serr));
+	if (rc != ANVIL_OK) {
+		/* What went wrong inside the transaction says most. */
+		snprintf(err, errlen, "%s", job.err[0] ? job.err : serr[0] ?
+		    serr : anvil_strerror(rc));
+		ca_crl_free(job.crl);
+		return rc;
+	}
+	*out = job.crl;
+	return ANVIL_OK;
+}
+
+static anvil_err
+write_der_of_pem(const char *path, const char *pem, char *err, size_t errlen)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)strlen(pem) };
+	gnutls_datum_t out = { NULL, 0 };
+	anvil_err rc;
+
+	if (gnutls_x509_crt_init(&crt) >= 0 &&
+	    gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) >= 0 &&
+	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &out) >= 0)
+		rc = util_write_file_atomic(path, out.data, out.size, 0644, err,
+		    errlen);
+	else
+		rc = errf(err, errlen, ANVIL_ERR_CRYPTO, "cannot convert the "
+		    "CA certificate");
+	gnutls_free(out.data);
+	if (crt != NULL)
+		gnutls_x509_crt_deinit(crt);
+	return rc;
+}
+
+anvil_err
+publish_crl_write(const char *dir, const struct ca *ca,
+    const struct ca_crl *crl, char *err, size_t errlen)
+{
+	static const char *const names[] = { "anvil.crl", "anvil.crl.pem",
+		"ca.crt", "ca.pem" };
+	const char *pem = ca_cert_pem_peek(ca);
+	char *p[4] = { NULL, NULL, NULL, NULL };
+	anvil_err rc = ANVIL_ERR_NOMEM;
+	int i;
+
+	for (i = 0; i < 4; i++)
+		if ((p[i] = util_path_join(dir, names[i])) == NULL) {
+			errf(err, errlen, rc, "out of memory");
+			goto out;
+		}
+	if ((rc = util_write_file_atomic(p[0], crl->der, crl->der_len, 0644,
+	    err, errlen)) != ANVIL_OK ||
+	    (rc = util_write_file_atomic(p[1], crl->pem, strlen(crl->pem),
+	    0644, err, errlen)) != ANVIL_OK ||
+	    (rc = write_der_of_pem(p[2], pem, err, errlen)) != ANVIL_OK ||
+	    (rc = util_write_file_atomic(p[3], pem, strlen(pem), 0644, err,
+	    errlen)) != ANVIL_OK)
+		goto out;
+	rc = ANVIL_OK;
+out:
+	for (i = 0; i < 4; i++)
+		free(p[i]);
+	return rc;
+}
