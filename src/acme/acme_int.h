@@ -87,7 +87,12 @@ void acme_time(time_t t, char out[32]);
 
 /* ------------------------------------------------------------ auth.c */
 
-enum acme_auth_key { ACME_AUTH_KID, ACME_AUTH_JWK, ACME_AUTH_EITHER };
+enum acme_auth_key {
+	ACME_AUTH_KID,
+	ACME_AUTH_JWK,
+	ACME_AUTH_EITHER,
+	ACME_AUTH_NONE		/* unsigned GET/HEAD: the router's table only */
+};
 
 /*
  * Checks a POST: content type, JWS, url, nonce, key (kid: the account
@@ -236,6 +241,52 @@ anvil_err acme_validation_finish(struct store *st, const char *id,
  */
 anvil_err acme_valq_add(struct store_txn *txn, const struct anvil_config *cfg,
     const char *id, time_t now);
+
+/* ------------------------------------------------------------ acme.c */
+
+enum acme_route_methods {
+	ACME_ROUTE_GET,		/* GET and HEAD */
+	ACME_ROUTE_POST		/* POST only (POST-as-GET to fetch) */
+};
+
+/* One resource of the router's table (acme.c). */
+struct acme_route {
+	const char *name;		/* for logs and tests */
+	const char *pattern;		/* segments; "*" captures one */
+	enum acme_route_methods methods;
+	enum acme_auth_key auth;	/* who must sign it */
+	anvil_err (*run0)(struct acme_req *);
+	anvil_err (*run1)(struct acme_req *, const char *);
+	anvil_err (*run2)(struct acme_req *, const char *, const char *);
+	const char *wrong_method;	/* 405 detail for other methods */
+};
+
+/* The router's table (static; *n rows). */
+const struct acme_route *acme_routes(size_t *n);
+
+/* Where acme_route_match found a request's path. */
+struct acme_route_match {
+	const struct acme_route *route;	/* NULL when no pattern fits */
+	const char *cap[2];		/* "*" segments, into buf; or NULL */
+	const char *detail;		/* problem detail unless ANVIL_OK */
+	char *buf;			/* owned: the split path */
+};
+
+/*
+ * The route for method and path (both borrowed; path as
+ * http_read_request leaves it, NULL outside the base URL). ANVIL_OK: run
+ * m->route with m->cap. ANVIL_ERR_HTTPNOTFOUND for no path, the root, or
+ * an unknown path POSTed to; ANVIL_ERR_METHOD for a known path with a
+ * method it does not answer and for any other unknown path;
+ * ANVIL_ERR_NOMEM. m->detail then says so for the client. Clear m with
+ * acme_route_match_clear whatever it returns.
+ */
+anvil_err acme_route_match(const char *method, const char *path,
+    struct acme_route_match *m);
+void acme_route_match_clear(struct acme_route_match *m);
+
+/* Routes r to its handler, or makes its reply the 404 or 405. */
+anvil_err acme_route(struct acme_req *r);
 
 /* ------------------------------------------------------------ endpoints */
 
