@@ -198,8 +198,9 @@ resolve_entry(const char *host, long port, const struct val_addr *a,
 /*
  * The detail for a failed transfer. where names the peer ("host:port" of
  * the first request, "the target of redirect N" after), shown the URL
- * (ours, or again "the target of redirect N"); libcurl's fixed
- * text per code is used, not its error buffer, which can quote the peer.
+ * (ours, or again "the target of redirect N"). The words are ours, one
+ * wording per class of failure: libcurl's text (its error buffer can quote
+ * the peer, and its fixed text changes between versions) goes to the log.
  * The refused address is named only when it is the identifier's own
  * (name_addr), never one a redirect led to.
  */
@@ -208,8 +209,6 @@ curl_failure(struct fetch *f, CURLcode cc, long os_errno, const char *where,
     const char *shown, int name_addr, long code, char *detail,
     size_t detaillen)
 {
-	const char *msg = vc->easy_strerror(cc);
-
 	if (f->denied && name_addr)
 		return errf(detail, detaillen, ANVIL_ERR_UNAUTHORIZED,
 		    "%s: %s is in a denied network", where, f->denied_addr);
@@ -224,10 +223,12 @@ curl_failure(struct fetch *f, CURLcode cc, long os_errno, const char *where,
 		    "%s: response too large (more than %d bytes)", shown,
 		    MAX_BODY);
 	}
+	log_info("http-01: %s: curl_easy_perform: %s (%d, errno %ld)", where,
+	    vc->easy_strerror(cc), (int)cc, os_errno);
 	switch (cc) {
 	case CURLE_OPERATION_TIMEDOUT:
 		return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
-		    "%s: timeout (%s)", where, msg);
+		    "%s: timeout", where);
 	case CURLE_COULDNT_CONNECT:
 		if (os_errno == ECONNREFUSED)
 			return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
@@ -235,23 +236,36 @@ curl_failure(struct fetch *f, CURLcode cc, long os_errno, const char *where,
 		if (os_errno == ETIMEDOUT)
 			return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
 			    "%s: timeout while connecting", where);
-		return errf(detail, detaillen, ANVIL_ERR_CONNECTION, "%s: %s",
-		    where, msg);
+		return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+		    "%s: cannot connect", where);
 	case CURLE_COULDNT_RESOLVE_HOST:
-		return errf(detail, detaillen, ANVIL_ERR_DNS, "%s: %s", where,
-		    msg);
+		return errf(detail, detaillen, ANVIL_ERR_DNS,
+		    "%s: the host name cannot be resolved", where);
 	case CURLE_SSL_CONNECT_ERROR:
 	case CURLE_PEER_FAILED_VERIFICATION:
 	case CURLE_SSL_CERTPROBLEM:
 	case CURLE_SSL_CIPHER:
-		return errf(detail, detaillen, ANVIL_ERR_TLS, "%s: %s", where,
-		    msg);
+		return errf(detail, detaillen, ANVIL_ERR_TLS,
+		    "%s: TLS handshake failed", where);
 	case CURLE_OUT_OF_MEMORY:
 		return errf(detail, detaillen, ANVIL_ERR_NOMEM,
 		    "out of memory");
+	case CURLE_GOT_NOTHING:
+		return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+		    "%s: connection closed without a response", where);
+	case CURLE_SEND_ERROR:
+	case CURLE_RECV_ERROR:
+	case CURLE_PARTIAL_FILE:
+		return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+		    "%s: connection lost before the response was complete",
+		    where);
+	case CURLE_WEIRD_SERVER_REPLY:
+	case CURLE_UNSUPPORTED_PROTOCOL:
+		return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+		    "%s: the answer is not an HTTP response", where);
 	default:
-		return errf(detail, detaillen, ANVIL_ERR_CONNECTION, "%s: %s",
-		    where, msg);
+		return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+		    "%s: the HTTP request failed", where);
 	}
 }
 
