@@ -67,10 +67,11 @@ acme_base_path(const struct acme_ctx *ctx)
  * Every resource, one row each: the path below the base URL as segments
  * ("*" takes any one segment, even an empty one, and hands it to the
  * handler), the methods it answers, the key that must sign it
- * (src/acme/auth.c), its handler, and the detail of the 405 for any other
- * method. No two patterns match the same path, so the order is only for
- * the reader. Exactly one of run0, run1, run2 is set: the handler takes
- * no, one or two captured segments.
+ * (src/acme/auth.c; acme_route checks it before the handler runs), its
+ * handler, and the detail of the 405 for any other method. No two
+ * patterns match the same path, so the order is only for the reader.
+ * Exactly one of run0, run1, run2 is set: the handler takes no, one or
+ * two captured segments.
  */
 static const struct acme_route routes[] = {
 	{ "directory", "directory", ACME_ROUTE_GET, ACME_AUTH_NONE,
@@ -227,6 +228,10 @@ acme_route(struct acme_req *r)
 		goto out;
 	}
 	rt = m.route;
+	/* Every signed resource checks its JWS here, before its handler. */
+	if (rt->auth != ACME_AUTH_NONE && (rc = acme_auth(r, rt->auth)) !=
+	    ANVIL_OK)
+		goto out;
 	if (rt->run2 != NULL)
 		rc = rt->run2(r, m.cap[0], m.cap[1]);
 	else if (rt->run1 != NULL)

@@ -98,6 +98,8 @@ enum acme_auth_key {
  * Checks a POST: content type, JWS, url, nonce, key (kid: the account
  * must exist and be valid), signature; parses the payload as a JSON object
  * unless it is empty (POST-as-GET). On failure the problem reply is set.
+ * acme_route calls it with the route's kind before a signed resource's
+ * handler, so handlers find r->jws (and r->account for kid) filled in.
  */
 anvil_err acme_auth(struct acme_req *r, enum acme_auth_key how);
 
@@ -285,10 +287,15 @@ anvil_err acme_route_match(const char *method, const char *path,
     struct acme_route_match *m);
 void acme_route_match_clear(struct acme_route_match *m);
 
-/* Routes r to its handler, or makes its reply the 404 or 405. */
+/*
+ * Routes r to its handler, after acme_auth for a signed resource, or makes
+ * its reply the 404, the 405 or acme_auth's refusal.
+ */
 anvil_err acme_route(struct acme_req *r);
 
 /* ------------------------------------------------------------ endpoints */
+
+/* Each runs from acme_route; a POST one after acme_auth has passed. */
 
 anvil_err acme_directory(struct acme_req *r);
 anvil_err acme_new_nonce(struct acme_req *r);

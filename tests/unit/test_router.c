@@ -379,3 +379,40 @@ Test(router, table_is_consistent)
 		}
 	}
 }
+
+/*
+ * Every signed resource is checked by acme_auth before its handler: a
+ * POST without the JOSE media type is refused (415) for each of them,
+ * and no handler runs (the request has no context a handler could use).
+ */
+Test(router, signed_routes_check_the_jws_first)
+{
+	const struct acme_route *t;
+	size_t i, n;
+
+	t = acme_routes(&n);
+	for (i = 0; i < n; i++) {
+		struct http_resp resp;
+		struct http_req req;
+		struct acme_req r;
+		char uri[128], *p;
+
+		if (t[i].auth == ACME_AUTH_NONE)
+			continue;
+		/* The pattern with each "*" spelt as an id. */
+		snprintf(uri, sizeof(uri), BASE "/%s", t[i].pattern);
+		while ((p = strchr(uri, '*')) != NULL)
+			*p = 'X';
+		cr_assert_eq(read_cgi("POST", uri, &req), ANVIL_OK);
+		memset(&resp, 0, sizeof(resp));
+		memset(&r, 0, sizeof(r));
+		r.http = &req;
+		r.resp = &resp;
+		cr_expect_eq(acme_route(&r), ANVIL_ERR_MEDIATYPE, "%s (%s)",
+		    t[i].name, uri);
+		cr_expect_eq(resp.status, 415, "%s: status %d", t[i].name,
+		    resp.status);
+		http_resp_clear(&resp);
+		http_req_clear(&req);
+	}
+}
