@@ -46,8 +46,6 @@ acme_account(struct acme_req *r, const char *id)
 	json_t *status;
 	anvil_err rc;
 
-	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
-		return rc;
 	if (strcmp(r->account_id, id) != 0)
 		return acme_fail(r, ANVIL_ERR_UNAUTHORIZED, "this is not your "
 		    "account");
@@ -103,8 +101,6 @@ acme_account_orders(struct acme_req *r, const char *id, const char *after)
 	size_t i, shown;
 	anvil_err rc;
 
-	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
-		return rc;
 	if (strcmp(r->account_id, id) != 0)
 		return acme_fail(r, ANVIL_ERR_UNAUTHORIZED, "this is not your "
 		    "account");

@@ -1,6 +1,7 @@
 /*
- * acme.c - the context and the router: one request path to one handler
- * (one file per endpoint), then the headers every reply carries:
+ * acme.c - the context and the router: a table of resources (path
+ * pattern, methods, who signs, handler; one file per endpoint) matched
+ * against the request path, then the headers every reply carries:
  * Replay-Nonce on POST replies (errors included) and on newNonce, and
  * Link rel="index" to the directory.
  */
@@ -14,6 +15,9 @@
 #include "acme/acme_int.h"
 #include "core/log.h"
 #include "core/util.h"
+
+/* The 405 detail of the signed resources. */
+#define ROUTE_USE_POST "use POST (POST-as-GET to fetch)"
 
 anvil_err
 acme_ctx_new(const struct anvil_config *cfg, struct ca *ca, struct store *st,
@@ -56,7 +60,65 @@ acme_base_path(const struct acme_ctx *ctx)
 	return ctx->base_path;
 }
 
-/* Splits "/a/b/c" into at most max segments (pointers into buf). */
+/* The most segments a route's pattern has. */
+#define ROUTE_MAX_SEGS 4
+
+/*
+ * Every resource, one row each: the path below the base URL as segments
+ * ("*" takes any one segment, even an empty one, and hands it to the
+ * handler), the methods it answers, the key that must sign it
+ * (src/acme/auth.c; acme_route checks it before the handler runs), its
+ * handler, and the detail of the 405 for any other method. No two
+ * patterns match the same path, so the order is only for the reader.
+ * Exactly one of run0, run1, run2 is set: the handler takes no, one or
+ * two captured segments.
+ */
+static const struct acme_route routes[] = {
+	{ "directory", "directory", ACME_ROUTE_GET, ACME_AUTH_NONE,
+	  acme_directory, NULL, NULL, "use GET" },
+	{ "new-nonce", "new-nonce", ACME_ROUTE_GET, ACME_AUTH_NONE,
+	  acme_new_nonce, NULL, NULL, "use HEAD or GET" },
+	{ "ca", "ca", ACME_ROUTE_GET, ACME_AUTH_NONE,
+	  acme_ca_cert, NULL, NULL, "use GET" },
+	{ "new-account", "new-account", ACME_ROUTE_POST, ACME_AUTH_JWK,
+	  acme_new_account, NULL, NULL, ROUTE_USE_POST },
+	{ "new-order", "new-order", ACME_ROUTE_POST, ACME_AUTH_KID,
+	  acme_new_order, NULL, NULL, ROUTE_USE_POST },
+	{ "revoke-cert", "revoke-cert", ACME_ROUTE_POST, ACME_AUTH_EITHER,
+	  acme_revoke, NULL, NULL, ROUTE_USE_POST },
+	{ "key-change", "key-change", ACME_ROUTE_POST, ACME_AUTH_KID,
+	  acme_key_change, NULL, NULL, ROUTE_USE_POST },
+	{ "account", "acct/*", ACME_ROUTE_POST, ACME_AUTH_KID,
+	  NULL, acme_account, NULL, ROUTE_USE_POST },
+	{ "orders", "acct/*/orders", ACME_ROUTE_POST, ACME_AUTH_KID,
+	  NULL, NULL, acme_account_orders, ROUTE_USE_POST },
+	{ "orders-page", "acct/*/orders/*", ACME_ROUTE_POST, ACME_AUTH_KID,
+	  NULL, NULL, acme_account_orders, ROUTE_USE_POST },
+	{ "order", "order/*", ACME_ROUTE_POST, ACME_AUTH_KID,
+	  NULL, acme_order, NULL, ROUTE_USE_POST },
+	{ "finalize", "order/*/finalize", ACME_ROUTE_POST, ACME_AUTH_KID,
+	  NULL, acme_finalize, NULL, ROUTE_USE_POST },
+	{ "authz", "authz/*", ACME_ROUTE_POST, ACME_AUTH_KID,
+	  NULL, acme_authz, NULL, ROUTE_USE_POST },
+	{ "challenge", "chall/*", ACME_ROUTE_POST, ACME_AUTH_KID,
+	  NULL, acme_challenge, NULL, ROUTE_USE_POST },
+	{ "cert", "cert/*", ACME_ROUTE_POST, ACME_AUTH_KID,
+	  NULL, acme_cert, NULL, ROUTE_USE_POST },
+};
+
+const struct acme_route *
+acme_routes(size_t *n)
+{
+	*n = sizeof(routes) / sizeof(routes[0]);
+	return routes;
+}
+
+/*
+ * Splits "/a/b/c" in place into segments (pointers into buf); leading
+ * slashes are skipped and one trailing slash ends the path. Returns how
+ * many there are, counting at most max + 1: a path longer than any
+ * pattern needs only to be known as such.
+ */
 static size_t
 split(char *buf, char **seg, size_t max)
 {
@@ -76,81 +138,108 @@ split(char *buf, char **seg, size_t max)
 	return n;
 }
 
+/* 1 if the n segments fit pattern; its "*" segments go to cap[0..1]. */
 static int
-is(const char *method, const char *want)
+pattern_matches(const char *pattern, char *const *seg, size_t n,
+    const char **cap)
 {
-	return strcmp(method, want) == 0;
+	size_t i = 0, k = 0, len;
+	const char *p = pattern, *slash;
+
+	cap[0] = cap[1] = NULL;
+	for (;;) {
+		slash = strchr(p, '/');
+		len = slash ? (size_t)(slash - p) : strlen(p);
+		if (i == n)
+			return 0;
+		if (len == 1 && *p == '*') {
+			if (k < 2)
+				cap[k++] = seg[i];
+		} else if (strlen(seg[i]) != len || strncmp(seg[i], p, len) != 0)
+			return 0;
+		i++;
+		if (slash == NULL)
+			return i == n;
+		p = slash + 1;
+	}
 }
 
-static anvil_err
-route(struct acme_req *r)
+static int
+method_allowed(const struct acme_route *rt, const char *method)
 {
-	const char *m = r->http->method;
-	char *path = NULL, *seg[4] = { NULL, NULL, NULL, NULL };
-	size_t n;
+	if (rt->methods == ACME_ROUTE_GET)
+		return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	return strcmp(method, "POST") == 0;
+}
+
+anvil_err
+acme_route_match(const char *method, const char *path,
+    struct acme_route_match *m)
+{
+	char *seg[ROUTE_MAX_SEGS];
+	size_t i, n;
+
+	memset(m, 0, sizeof(*m));
+	m->detail = "no such resource";
+	if (path == NULL)
+		return ANVIL_ERR_HTTPNOTFOUND;
+	if ((m->buf = strdup(path)) == NULL) {
+		m->detail = "out of memory";
+		return ANVIL_ERR_NOMEM;
+	}
+	n = split(m->buf, seg, ROUTE_MAX_SEGS);
+	for (i = 0; i < sizeof(routes) / sizeof(routes[0]); i++)
+		if (pattern_matches(routes[i].pattern, seg, n, m->cap))
+			break;
+	if (i == sizeof(routes) / sizeof(routes[0])) {
+		/* Unknown below the root: a fetch with the wrong method is
+		 * the likelier mistake, and POST-as-GET is the cure. */
+		if (n == 0 || strcmp(method, "POST") == 0)
+			return ANVIL_ERR_HTTPNOTFOUND;
+		m->detail = ROUTE_USE_POST;
+		return ANVIL_ERR_METHOD;
+	}
+	m->route = &routes[i];
+	if (!method_allowed(m->route, method)) {
+		m->detail = m->route->wrong_method;
+		return ANVIL_ERR_METHOD;
+	}
+	m->detail = NULL;
+	return ANVIL_OK;
+}
+
+void
+acme_route_match_clear(struct acme_route_match *m)
+{
+	free(m->buf);
+	memset(m, 0, sizeof(*m));
+}
+
+anvil_err
+acme_route(struct acme_req *r)
+{
+	struct acme_route_match m;
+	const struct acme_route *rt;
 	anvil_err rc;
 
-	if (r->http->path == NULL)
-		return acme_fail(r, ANVIL_ERR_HTTPNOTFOUND, "no such resource");
-	if ((path = strdup(r->http->path)) == NULL)
-		return acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
-	n = split(path, seg, 4);
-
-	if (n == 1 && strcmp(seg[0], "directory") == 0) {
-		if (is(m, "GET") || is(m, "HEAD"))
-			rc = acme_directory(r);
-		else
-			rc = acme_fail(r, ANVIL_ERR_METHOD, "use GET");
+	if ((rc = acme_route_match(r->http->method, r->http->path, &m)) !=
+	    ANVIL_OK) {
+		rc = acme_fail(r, rc, "%s", m.detail);
 		goto out;
 	}
-	if (n == 1 && strcmp(seg[0], "new-nonce") == 0) {
-		if (is(m, "GET") || is(m, "HEAD"))
-			rc = acme_new_nonce(r);
-		else
-			rc = acme_fail(r, ANVIL_ERR_METHOD, "use HEAD or GET");
+	rt = m.route;
+	/* Every signed resource checks its JWS here, before its handler. */
+	if (rt->auth != ACME_AUTH_NONE && (rc = acme_auth(r, rt->auth)) !=
+	    ANVIL_OK)
 		goto out;
-	}
-	if (n == 1 && strcmp(seg[0], "ca") == 0) {
-		if (is(m, "GET") || is(m, "HEAD"))
-			rc = acme_ca_cert(r);
-		else
-			rc = acme_fail(r, ANVIL_ERR_METHOD, "use GET");
-		goto out;
-	}
-	if (!is(m, "POST")) {
-		rc = acme_fail(r, (n == 0) ? ANVIL_ERR_HTTPNOTFOUND :
-		    ANVIL_ERR_METHOD, "%s", n == 0 ? "no such resource" :
-		    "use POST (POST-as-GET to fetch)");
-		goto out;
-	}
-	if (n == 1 && strcmp(seg[0], "new-account") == 0)
-		rc = acme_new_account(r);
-	else if (n == 1 && strcmp(seg[0], "new-order") == 0)
-		rc = acme_new_order(r);
-	else if (n == 1 && strcmp(seg[0], "revoke-cert") == 0)
-		rc = acme_revoke(r);
-	else if (n == 1 && strcmp(seg[0], "key-change") == 0)
-		rc = acme_key_change(r);
-	else if (n == 2 && strcmp(seg[0], "acct") == 0)
-		rc = acme_account(r, seg[1]);
-	else if ((n == 3 || n == 4) && strcmp(seg[0], "acct") == 0 &&
-	    strcmp(seg[2], "orders") == 0)
-		rc = acme_account_orders(r, seg[1], n == 4 ? seg[3] : NULL);
-	else if (n == 2 && strcmp(seg[0], "order") == 0)
-		rc = acme_order(r, seg[1]);
-	else if (n == 3 && strcmp(seg[0], "order") == 0 &&
-	    strcmp(seg[2], "finalize") == 0)
-		rc = acme_finalize(r, seg[1]);
-	else if (n == 2 && strcmp(seg[0], "authz") == 0)
-		rc = acme_authz(r, seg[1]);
-	else if (n == 2 && strcmp(seg[0], "chall") == 0)
-		rc = acme_challenge(r, seg[1]);
-	else if (n == 2 && strcmp(seg[0], "cert") == 0)
-		rc = acme_cert(r, seg[1]);
+	if (rt->run2 != NULL)
+		rc = rt->run2(r, m.cap[0], m.cap[1]);
+	else if (rt->run1 != NULL)
+		rc = rt->run1(r, m.cap[0]);
 	else
-		rc = acme_fail(r, ANVIL_ERR_HTTPNOTFOUND, "no such resource");
+		rc = rt->run0(r);
 out:
-	free(path);
+	acme_route_match_clear(&m);
 	return rc;
 }
 
@@ -176,9 +265,9 @@ acme_handle(struct acme_ctx *ctx, anvil_err rc, const struct http_req *req,
 		acme_fail(&r, rc == ANVIL_ERR_NOMEM ? rc : ANVIL_ERR_MALFORMED,
 		    "request unreadable");
 	else
-		route(&r);
+		acme_route(&r);
 
-	if (is(req->method, "POST") || (req->path != NULL &&
+	if (strcmp(req->method, "POST") == 0 || (req->path != NULL &&
 	    strcmp(req->path, "/new-nonce") == 0)) {
 		if ((nonce = acme_nonce_new(ctx)) != NULL)
 			http_resp_header(resp, "Replay-Nonce", nonce);

@@ -87,12 +87,19 @@ void acme_time(time_t t, char out[32]);
 
 /* ------------------------------------------------------------ auth.c */
 
-enum acme_auth_key { ACME_AUTH_KID, ACME_AUTH_JWK, ACME_AUTH_EITHER };
+enum acme_auth_key {
+	ACME_AUTH_KID,
+	ACME_AUTH_JWK,
+	ACME_AUTH_EITHER,
+	ACME_AUTH_NONE		/* unsigned GET/HEAD: the router's table only */
+};
 
 /*
  * Checks a POST: content type, JWS, url, nonce, key (kid: the account
  * must exist and be valid), signature; parses the payload as a JSON object
  * unless it is empty (POST-as-GET). On failure the problem reply is set.
+ * acme_route calls it with the route's kind before a signed resource's
+ * handler, so handlers find r->jws (and r->account for kid) filled in.
  */
 anvil_err acme_auth(struct acme_req *r, enum acme_auth_key how);
 
@@ -239,7 +246,58 @@ anvil_err acme_validation_finish(struct store *st, const char *id,
 anvil_err acme_valq_add(struct store_txn *txn, const struct anvil_config *cfg,
     const char *id, time_t now);
 
+/* ------------------------------------------------------------ acme.c */
+
+enum acme_route_methods {
+	ACME_ROUTE_GET,		/* GET and HEAD */
+	ACME_ROUTE_POST		/* POST only (POST-as-GET to fetch) */
+};
+
+/* One resource of the router's table (acme.c). */
+struct acme_route {
+	const char *name;		/* for logs and tests */
+	const char *pattern;		/* segments; "*" captures one */
+	enum acme_route_methods methods;
+	enum acme_auth_key auth;	/* who must sign it */
+	anvil_err (*run0)(struct acme_req *);
+	anvil_err (*run1)(struct acme_req *, const char *);
+	anvil_err (*run2)(struct acme_req *, const char *, const char *);
+	const char *wrong_method;	/* 405 detail for other methods */
+};
+
+/* The router's table (static; *n rows). */
+const struct acme_route *acme_routes(size_t *n);
+
+/* Where acme_route_match found a request's path. */
+struct acme_route_match {
+	const struct acme_route *route;	/* NULL when no pattern fits */
+	const char *cap[2];		/* "*" segments, into buf; or NULL */
+	const char *detail;		/* problem detail unless ANVIL_OK */
+	char *buf;			/* owned: the split path */
+};
+
+/*
+ * The route for method and path (both borrowed; path as
+ * http_read_request leaves it, NULL outside the base URL). ANVIL_OK: run
+ * m->route with m->cap. ANVIL_ERR_HTTPNOTFOUND for no path, the root, or
+ * an unknown path POSTed to; ANVIL_ERR_METHOD for a known path with a
+ * method it does not answer and for any other unknown path;
+ * ANVIL_ERR_NOMEM. m->detail then says so for the client. Clear m with
+ * acme_route_match_clear whatever it returns.
+ */
+anvil_err acme_route_match(const char *method, const char *path,
+    struct acme_route_match *m);
+void acme_route_match_clear(struct acme_route_match *m);
+
+/*
+ * Routes r to its handler, after acme_auth for a signed resource, or makes
+ * its reply the 404, the 405 or acme_auth's refusal.
+ */
+anvil_err acme_route(struct acme_req *r);
+
 /* ------------------------------------------------------------ endpoints */
+
+/* Each runs from acme_route; a POST one after acme_auth has passed. */
 
 anvil_err acme_directory(struct acme_req *r);
 anvil_err acme_new_nonce(struct acme_req *r);

@@ -3,7 +3,8 @@
  * content type, flattened JWS, url equal to the request URL (built from
  * the configured base URL), nonce, key (the account's, by kid, or the
  * embedded jwk), signature, and a JSON object payload (or none, for
- * POST-as-GET).
+ * POST-as-GET). Each check is a named step; acme_auth runs them in order
+ * from one table.
  */
 #include "config.h"
 
@@ -58,163 +59,233 @@ content_type_ok(const char *ct)
 	return ct[n] == '\0' || ct[n] == ';' || ct[n] == ' ';
 }
 
-anvil_err
-acme_auth(struct acme_req *r, enum acme_auth_key how)
+/* What the steps of acme_auth share. */
+struct auth {
+	struct acme_req *r;
+	enum acme_auth_key how;
+	struct jose_jwk *acct_key;	/* owned: the kid's account key */
+	const struct jose_jwk *key;	/* the key that must have signed */
+	char err[512];
+};
+
+/* The media type RFC 8555 §6.2 requires of every POST. */
+static anvil_err
+auth_content_type(struct auth *a)
 {
-	struct acme_ctx *ctx = r->ctx;
-	struct jose_jwk *acct_key = NULL;
-	const struct jose_jwk *key = NULL;
-	char *expect = NULL, *acct_prefix = NULL;
-	char err[512] = "";
+	if (!content_type_ok(a->r->http->content_type))
+		return acme_fail(a->r, ANVIL_ERR_MEDIATYPE, "Content-Type "
+		    "must be application/jose+json");
+	return ANVIL_OK;
+}
+
+/* A flattened JWS whose protected header names an algorithm we take. */
+static anvil_err
+auth_parse(struct auth *a)
+{
+	struct acme_req *r = a->r;
 	anvil_err rc;
 
-	if (!content_type_ok(r->http->content_type)) {
-		rc = acme_fail(r, ANVIL_ERR_MEDIATYPE, "Content-Type must be "
-		    "application/jose+json");
+	rc = jose_jws_parse((const char *)r->http->body, r->http->body_len,
+	    &r->jws, a->err, sizeof(a->err));
+	if (rc == ANVIL_ERR_BADSIGALG)
+		return acme_fail(r, rc, "%s; accepted algorithms: " JOSE_ALGS,
+		    a->err);
+	if (rc != ANVIL_OK)
+		return acme_fail(r, rc, "%s", a->err);
+	return ANVIL_OK;
+}
+
+/* The url header is exactly the URL the request came to (§6.4). */
+static anvil_err
+auth_url(struct auth *a)
+{
+	struct acme_req *r = a->r;
+	char *expect = NULL;
+	anvil_err rc;
+
+	if (r->jws->url == NULL)
+		return acme_fail(r, ANVIL_ERR_MALFORMED, "JWS header "
+		    "parameter 'url' required");
+	if ((expect = acme_url(r->ctx, "%s", r->http->path)) == NULL)
+		return acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
+	if (strcmp(r->jws->url, expect) != 0)
+		rc = acme_fail(r, ANVIL_ERR_UNAUTHORIZED, "JWS header "
+		    "parameter 'url' incorrect: expected %s", expect);
+	else
+		rc = ANVIL_OK;
+	free(expect);
+	return rc;
+}
+
+/* A nonce of ours, unexpired and unspent; spent later (auth_spend). */
+static anvil_err
+auth_nonce(struct auth *a)
+{
+	struct acme_req *r = a->r;
+
+	if (r->jws->nonce == NULL)
+		return acme_fail(r, ANVIL_ERR_BADNONCE, "JWS has no "
+		    "anti-replay nonce");
+	if (acme_nonce_check(r->ctx, r->jws->nonce, 0) != ANVIL_OK)
+		return acme_fail(r, ANVIL_ERR_BADNONCE, "JWS has an invalid "
+		    "anti-replay nonce: \"%.64s\"", r->jws->nonce);
+	return ANVIL_OK;
+}
+
+/* kid: a valid account of this server, whose key must have signed. */
+static anvil_err
+auth_kid(struct auth *a)
+{
+	struct acme_req *r = a->r;
+	char *acct_prefix = NULL;
+	const char *id;
+	json_t *jwk;
+	anvil_err rc;
+
+	if (a->how == ACME_AUTH_JWK)
+		return acme_fail(r, ANVIL_ERR_MALFORMED, "this request must "
+		    "be signed with a JWK, not a key ID");
+	if ((acct_prefix = acme_url(r->ctx, "/acct/")) == NULL)
+		return acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
+	if (strncmp(r->jws->kid, acct_prefix, strlen(acct_prefix)) != 0) {
+		rc = acme_fail(r, ANVIL_ERR_MALFORMED, "kid is not an account "
+		    "URL of this server");
 		goto out;
 	}
-	rc = jose_jws_parse((const char *)r->http->body, r->http->body_len,
-	    &r->jws, err, sizeof(err));
-	if (rc == ANVIL_ERR_BADSIGALG) {
-		rc = acme_fail(r, rc, "%s; accepted algorithms: " JOSE_ALGS,
-		    err);
+	id = r->jws->kid + strlen(acct_prefix);
+	rc = acme_record_load(r->ctx, STORE_ACCOUNT, id, &r->account);
+	if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID) {
+		rc = acme_fail(r, ANVIL_ERR_NOACCOUNT, "account %.64s does "
+		    "not exist", id);
 		goto out;
 	}
 	if (rc != ANVIL_OK) {
-		rc = acme_fail(r, rc, "%s", err);
+		rc = acme_fail(r, rc, "cannot read the account");
 		goto out;
 	}
-	if (r->jws->url == NULL) {
-		rc = acme_fail(r, ANVIL_ERR_MALFORMED, "JWS header parameter "
-		    "'url' required");
+	if (strcmp(json_string_value(json_object_get(r->account,
+	    "status")) ?: "", "valid") != 0) {
+		rc = acme_fail(r, ANVIL_ERR_UNAUTHORIZED, "account is "
+		    "not valid, it is %s", json_string_value(
+		    json_object_get(r->account, "status")) ?: "?");
 		goto out;
 	}
-	if ((expect = acme_url(ctx, "%s", r->http->path)) == NULL) {
+	jwk = json_object_get(r->account, "jwk");
+	if (jose_jwk_import(jwk, &a->acct_key, a->err, sizeof(a->err)) !=
+	    ANVIL_OK) {
+		/* A damaged record is ours to fix, not the client's to read
+		 * about: the why goes to the log only. */
+		log_err("account %s: jose_jwk_import: %s", id, a->err);
+		rc = acme_fail(r, ANVIL_ERR_STORE, "stored account key "
+		    "unreadable");
+		goto out;
+	}
+	if ((r->account_id = strdup(id)) == NULL) {
 		rc = acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if (strcmp(r->jws->url, expect) != 0) {
-		rc = acme_fail(r, ANVIL_ERR_UNAUTHORIZED, "JWS header parameter "
-		    "'url' incorrect: expected %s", expect);
-		goto out;
-	}
-	if (r->jws->nonce == NULL) {
-		rc = acme_fail(r, ANVIL_ERR_BADNONCE, "JWS has no anti-replay "
-		    "nonce");
-		goto out;
-	}
-	if (acme_nonce_check(ctx, r->jws->nonce, 0) != ANVIL_OK) {
-		rc = acme_fail(r, ANVIL_ERR_BADNONCE, "JWS has an invalid "
-		    "anti-replay nonce: \"%.64s\"", r->jws->nonce);
-		goto out;
-	}
-
-	if (r->jws->kid != NULL) {
-		const char *id;
-		json_t *jwk;
-
-		if (how == ACME_AUTH_JWK) {
-			rc = acme_fail(r, ANVIL_ERR_MALFORMED, "this request "
-			    "must be signed with a JWK, not a key ID");
-			goto out;
-		}
-		if ((acct_prefix = acme_url(ctx, "/acct/")) == NULL) {
-			rc = acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		if (strncmp(r->jws->kid, acct_prefix, strlen(acct_prefix)) !=
-		    0) {
-			rc = acme_fail(r, ANVIL_ERR_MALFORMED, "kid is not an "
-			    "account URL of this server");
-			goto out;
-		}
-		id = r->jws->kid + strlen(acct_prefix);
-		rc = acme_record_load(ctx, STORE_ACCOUNT, id, &r->account);
-		if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID) {
-			rc = acme_fail(r, ANVIL_ERR_NOACCOUNT, "account %.64s "
-			    "does not exist", id);
-			goto out;
-		}
-		if (rc != ANVIL_OK) {
-			rc = acme_fail(r, rc, "cannot read the account");
-			goto out;
-		}
-		if (strcmp(json_string_value(json_object_get(r->account,
-		    "status")) ?: "", "valid") != 0) {
-			rc = acme_fail(r, ANVIL_ERR_UNAUTHORIZED, "account is "
-			    "not valid, it is %s", json_string_value(
-			    json_object_get(r->account, "status")) ?: "?");
-			goto out;
-		}
-		jwk = json_object_get(r->account, "jwk");
-		if (jose_jwk_import(jwk, &acct_key, err, sizeof(err)) !=
-		    ANVIL_OK) {
-			/* A damaged record is ours to fix, not the client's
-			 * to read about: the why goes to the log only. */
-			log_err("account %s: jose_jwk_import: %s", id, err);
-			rc = acme_fail(r, ANVIL_ERR_STORE, "stored account key "
-			    "unreadable");
-			goto out;
-		}
-		if ((r->account_id = strdup(id)) == NULL) {
-			rc = acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
-			goto out;
-		}
-		key = acct_key;
-	} else {
-		if (how == ACME_AUTH_KID) {
-			rc = acme_fail(r, ANVIL_ERR_MALFORMED, "this request "
-			    "must be signed with an account key ID (kid), not "
-			    "a JWK");
-			goto out;
-		}
-		key = r->jws->jwk;
-	}
-
-	if ((rc = jose_jws_verify(r->jws, key, err, sizeof(err))) !=
-	    ANVIL_OK) {
-		if (rc == ANVIL_ERR_BADSIGALG)
-			rc = acme_fail(r, rc, "%s; accepted algorithms: "
-			    JOSE_ALGS, err);
-		else
-			rc = acme_fail(r, rc, "%s", err);
-		goto out;
-	}
-	/* Spend the nonce last: only a request that would be served uses one
-	 * up, and two copies of it never both get here. */
-	if ((rc = acme_nonce_check(ctx, r->jws->nonce, 1)) != ANVIL_OK) {
-		rc = acme_fail(r, ANVIL_ERR_BADNONCE, "JWS has an invalid "
-		    "anti-replay nonce: \"%.64s\" was already used",
-		    r->jws->nonce);
-		goto out;
-	}
-	if (r->jws->payload_len > 0) {
-		json_error_t jerr;
-		r->payload = json_loadb((const char *)r->jws->payload,
-		    r->jws->payload_len, JSON_REJECT_DUPLICATES, &jerr);
-		if (r->payload == NULL) {
-			/* jansson's text names its parser's state: log it,
-			 * and tell the client where in its own bytes. */
-			log_info("json_loadb (payload): %s", jerr.text);
-			if (json_error_code(&jerr) == json_error_duplicate_key)
-				rc = acme_fail(r, ANVIL_ERR_MALFORMED,
-				    "payload has a duplicate member");
-			else
-				rc = acme_fail(r, ANVIL_ERR_MALFORMED,
-				    "payload is not valid JSON (line %d, "
-				    "column %d)", jerr.line, jerr.column);
-			goto out;
-		}
-		if (!json_is_object(r->payload)) {
-			rc = acme_fail(r, ANVIL_ERR_MALFORMED, "payload is not "
-			    "a JSON object");
-			goto out;
-		}
-	}
+	a->key = a->acct_key;
 	rc = ANVIL_OK;
 out:
-	jose_jwk_free(acct_key);
-	free(expect);
 	free(acct_prefix);
+	return rc;
+}
+
+/* The key that must have signed: the kid's account key or the jwk. */
+static anvil_err
+auth_key(struct auth *a)
+{
+	if (a->r->jws->kid != NULL)
+		return auth_kid(a);
+	if (a->how == ACME_AUTH_KID)
+		return acme_fail(a->r, ANVIL_ERR_MALFORMED, "this request "
+		    "must be signed with an account key ID (kid), not a JWK");
+	a->key = a->r->jws->jwk;
+	return ANVIL_OK;
+}
+
+static anvil_err
+auth_signature(struct auth *a)
+{
+	anvil_err rc;
+
+	if ((rc = jose_jws_verify(a->r->jws, a->key, a->err,
+	    sizeof(a->err))) == ANVIL_OK)
+		return ANVIL_OK;
+	if (rc == ANVIL_ERR_BADSIGALG)
+		return acme_fail(a->r, rc, "%s; accepted algorithms: "
+		    JOSE_ALGS, a->err);
+	return acme_fail(a->r, rc, "%s", a->err);
+}
+
+/*
+ * Spend the nonce last: only a request that would be served uses one up,
+ * and two copies of it never both get here.
+ */
+static anvil_err
+auth_spend(struct auth *a)
+{
+	struct acme_req *r = a->r;
+
+	if (acme_nonce_check(r->ctx, r->jws->nonce, 1) != ANVIL_OK)
+		return acme_fail(r, ANVIL_ERR_BADNONCE, "JWS has an invalid "
+		    "anti-replay nonce: \"%.64s\" was already used",
+		    r->jws->nonce);
+	return ANVIL_OK;
+}
+
+/* A JSON object payload, or none at all (POST-as-GET, §6.3). */
+static anvil_err
+auth_payload(struct auth *a)
+{
+	struct acme_req *r = a->r;
+	json_error_t jerr;
+
+	if (r->jws->payload_len == 0)
+		return ANVIL_OK;
+	r->payload = json_loadb((const char *)r->jws->payload,
+	    r->jws->payload_len, JSON_REJECT_DUPLICATES, &jerr);
+	if (r->payload == NULL) {
+		/* jansson's text names its parser's state: log it, and tell
+		 * the client where in its own bytes. */
+		log_info("json_loadb (payload): %s", jerr.text);
+		if (json_error_code(&jerr) == json_error_duplicate_key)
+			return acme_fail(r, ANVIL_ERR_MALFORMED, "payload has "
+			    "a duplicate member");
+		return acme_fail(r, ANVIL_ERR_MALFORMED, "payload is not "
+		    "valid JSON (line %d, column %d)", jerr.line, jerr.column);
+	}
+	if (!json_is_object(r->payload))
+		return acme_fail(r, ANVIL_ERR_MALFORMED, "payload is not a "
+		    "JSON object");
+	return ANVIL_OK;
+}
+
+/* The steps of acme_auth in the order they run; the first refusal ends. */
+static anvil_err (*const auth_steps[])(struct auth *) = {
+	auth_content_type,
+	auth_parse,
+	auth_url,
+	auth_nonce,
+	auth_key,
+	auth_signature,
+	auth_spend,
+	auth_payload,
+};
+
+anvil_err
+acme_auth(struct acme_req *r, enum acme_auth_key how)
+{
+	struct auth a;
+	size_t i;
+	anvil_err rc = ANVIL_OK;
+
+	memset(&a, 0, sizeof(a));
+	a.r = r;
+	a.how = how;
+	for (i = 0; i < sizeof(auth_steps) / sizeof(auth_steps[0]); i++)
+		if ((rc = auth_steps[i](&a)) != ANVIL_OK)
+			break;
+	jose_jwk_free(a.acct_key);
 	return rc;
 }

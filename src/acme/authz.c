@@ -77,8 +77,6 @@ acme_authz(struct acme_req *r, const char *id)
 	json_t *status;
 	anvil_err rc;
 
-	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
-		return rc;
 	if (r->payload != NULL) {
 		status = json_object_get(r->payload, "status");
 		if (status != NULL) {

@@ -19,8 +19,6 @@ acme_cert(struct acme_req *r, const char *serial)
 	char *chain = NULL, *up = NULL;
 	anvil_err rc;
 
-	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
-		return rc;
 	rc = acme_record_load(r->ctx, STORE_CERT, serial, &rec);
 	owner = json_string_value(json_object_get(rec, "account"));
 	pem = json_string_value(json_object_get(rec, "pem"));

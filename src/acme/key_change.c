@@ -52,8 +52,6 @@ acme_key_change(struct acme_req *r)
 	anvil_err rc;
 
 	memset(&k, 0, sizeof(k));
-	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
-		return rc;
 	if (r->payload == NULL)
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "keyChange needs an "
 		    "inner JWS as payload");

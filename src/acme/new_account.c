@@ -62,8 +62,6 @@ acme_new_account(struct acme_req *r)
 
 	memset(&a, 0, sizeof(a));
 	a.r = r;
-	if ((rc = acme_auth(r, ACME_AUTH_JWK)) != ANVIL_OK)
-		return rc;
 	if (r->payload == NULL)
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "newAccount needs a "
 		    "payload");

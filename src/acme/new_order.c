@@ -230,8 +230,6 @@ acme_new_order(struct acme_req *r)
 	json_t *gpol = NULL, *kpol = NULL;
 	size_t i, j, n = 0;
 
-	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
-		return rc;
 	if (r->payload == NULL)
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "newOrder needs a "
 		    "payload");

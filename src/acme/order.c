@@ -15,8 +15,6 @@ acme_order(struct acme_req *r, const char *id)
 	const char *owner, *status;
 	anvil_err rc;
 
-	if ((rc = acme_auth(r, ACME_AUTH_KID)) != ANVIL_OK)
-		return rc;
 	rc = acme_record_load(r->ctx, STORE_ORDER, id, &rec);
 	owner = json_string_value(json_object_get(rec, "account"));
 	if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID ||

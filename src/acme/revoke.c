@@ -96,8 +96,6 @@ acme_revoke(struct acme_req *r)
 
 	memset(&v, 0, sizeof(v));
 	v.r = r;
-	if ((rc = acme_auth(r, ACME_AUTH_EITHER)) != ANVIL_OK)
-		return rc;
 	c64 = r->payload ? json_string_value(json_object_get(r->payload,
 	    "certificate")) : NULL;
 	if (c64 == NULL || b64u_decode(c64, strlen(c64), &der, &derlen)) {

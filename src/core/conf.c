@@ -1,8 +1,9 @@
 /*
  * conf.c - the INI configuration file.
  *
- * Keys live in one typed table with their default and bounds; the parser
- * reads the file once, checks each value against its row, and refuses the
+ * Keys live in one typed table with their default and bounds, and each
+ * kind of key has its own setter; the parser reads the file once, checks
+ * each value against its row with its kind's setter, and refuses the
  * whole file at the first problem with "file:line: what is wrong". The
  * result is an immutable struct anvil_config that callers pass down.
  */
@@ -240,205 +241,307 @@ has_ctl_or_space(const char *s)
 	return 0;
 }
 
+/* The field of cfg that def's value goes into. */
+#define FIELD(cfg, def, type) ((type *)((char *)(cfg) + (def)->offset))
+
+/*
+ * Each kind of key has one setter: it checks value against def's row,
+ * stores it in cfg and returns 0, or writes why (naming the key) and
+ * returns -1 with cfg unchanged.
+ */
+typedef int key_setter(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen);
+
+/* Stores a copy of value as def's string, replacing the one there. */
+static int
+keep_string(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	char *copy;
+
+	if ((copy = strdup(value)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	free(*FIELD(cfg, def, char *));
+	*FIELD(cfg, def, char *) = copy;
+	return 0;
+}
+
+/* A whole number within def's bounds into *v. */
+static int
+parse_number(const struct key_def *def, const char *value, unsigned long *v,
+    char *why, size_t whylen)
+{
+	char *end;
+
+	if (!isdigit((unsigned char)value[0]))
+		goto notnum;
+	errno = 0;
+	*v = strtoul(value, &end, 10);
+	if (errno != 0 || *end != '\0')
+		goto notnum;
+	if (*v < def->min || *v > def->max) {
+		snprintf(why, whylen, "%s must be between %lu and %lu, not %s",
+		    def->name, def->min, def->max, value);
+		return -1;
+	}
+	return 0;
+notnum:
+	snprintf(why, whylen, "%s must be a whole number, not \"%s\"",
+	    def->name, value);
+	return -1;
+}
+
+static int
+set_uint(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	unsigned long v;
+
+	if (parse_number(def, value, &v, why, whylen) != 0)
+		return -1;
+	*FIELD(cfg, def, unsigned) = (unsigned)v;
+	return 0;
+}
+
+static int
+set_size(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	unsigned long v;
+
+	if (parse_number(def, value, &v, why, whylen) != 0)
+		return -1;
+	*FIELD(cfg, def, size_t) = (size_t)v;
+	return 0;
+}
+
+static int
+set_bool(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
+	    strcmp(value, "1") == 0)
+		*FIELD(cfg, def, bool) = true;
+	else if (strcmp(value, "false") == 0 || strcmp(value, "no") == 0 ||
+	    strcmp(value, "0") == 0)
+		*FIELD(cfg, def, bool) = false;
+	else {
+		snprintf(why, whylen, "%s must be true or false, not \"%s\"",
+		    def->name, value);
+		return -1;
+	}
+	return 0;
+}
+
+/* A list of networks separated by commas or blanks; may be empty. */
+static int
+set_nets(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	struct config_nets *list = FIELD(cfg, def, struct config_nets);
+	struct config_net *nets = NULL, *t;
+	char *copy = NULL, *tok, *save = NULL;
+	size_t n = 0;
+	int ret = -1;
+
+	if ((copy = strdup(value)) == NULL)
+		goto nomem;
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		if ((t = realloc(nets, (n + 1) * sizeof(*nets))) == NULL)
+			goto nomem;
+		nets = t;
+		if (parse_cidr(tok, &nets[n]) != 0) {
+			snprintf(why, whylen, "%s: \"%s\" is not a network "
+			    "(address/prefix, host bits zero)", def->name, tok);
+			goto out;
+		}
+		n++;
+	}
+	free(list->v);
+	list->v = nets;
+	list->n = n;
+	nets = NULL;
+	ret = 0;
+	goto out;
+nomem:
+	snprintf(why, whylen, "out of memory");
+out:
+	free(nets);
+	free(copy);
+	return ret;
+}
+
+static int
+set_url(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	char *s;
+	size_t n;
+
+	if (value[0] != '\0' && ((strncmp(value, "https://", 8) != 0 &&
+	    strncmp(value, "http://", 7) != 0) || has_ctl_or_space(value) ||
+	    strchr(value, '#') || strchr(value, '?') || strlen(value) > 1024 ||
+	    value[strcspn(value, ":") + 3] == '\0' ||
+	    value[strcspn(value, ":") + 3] == '/')) {
+		snprintf(why, whylen, "%s must be an http:// or https:// URL "
+		    "with a host, no query or fragment, not \"%s\"", def->name,
+		    value);
+		return -1;
+	}
+	if (keep_string(cfg, def, value, why, whylen) != 0)
+		return -1;
+	/* base_url: no trailing slash (URLs are built by appending). */
+	s = *FIELD(cfg, def, char *);
+	while (def->offset == OFF(base_url) && (n = strlen(s)) > 8 &&
+	    s[n - 1] == '/')
+		s[n - 1] = '\0';
+	return 0;
+}
+
+static int
+set_path(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	if (value[0] != '/' || strlen(value) > 1024) {
+		snprintf(why, whylen, "%s must be an absolute path, not \"%s\"",
+		    def->name, value);
+		return -1;
+	}
+	return keep_string(cfg, def, value, why, whylen);
+}
+
+/* A file under data_dir; key_file may also be a pkcs11: URL. */
+static int
+set_keyfile(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	if (value[0] == '\0' || strlen(value) > 2048) {
+		snprintf(why, whylen, "%s must be a file name%s", def->name,
+		    def->offset == OFF(key_file) ? " or a pkcs11: URL" : "");
+		return -1;
+	}
+	if (strncmp(value, "pkcs11:", 7) == 0 && def->offset != OFF(key_file)) {
+		/* cert_file, crl_dir */
+		snprintf(why, whylen, "%s cannot be a pkcs11: URL", def->name);
+		return -1;
+	}
+	return keep_string(cfg, def, value, why, whylen);
+}
+
+static int
+set_keytype(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	enum keytype kt;
+
+	if (keytype_parse(value, &kt) != ANVIL_OK) {
+		snprintf(why, whylen, "%s \"%s\" is not one of: %s", def->name,
+		    value, keytype_accepted());
+		return -1;
+	}
+	return keep_string(cfg, def, value, why, whylen);
+}
+
+static int
+set_loglevel(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	if (log_level_parse(value) < 0) {
+		snprintf(why, whylen, "%s must be err, warn, info or debug, not "
+		    "\"%s\"", def->name, value);
+		return -1;
+	}
+	return keep_string(cfg, def, value, why, whylen);
+}
+
+/* 1 if value is "address" or "address@port" (empty is fine too). */
+static int
+resolver_ok(const char *value)
+{
+	const char *at = strchr(value, '@');
+	unsigned char a[16];
+	unsigned long port;
+	char host[64], *end;
+	size_t hl;
+
+	if (value[0] == '\0')
+		return 1;
+	hl = at ? (size_t)(at - value) : strlen(value);
+	if (hl == 0 || hl >= sizeof(host))
+		return 0;
+	memcpy(host, value, hl);
+	host[hl] = '\0';
+	if (inet_pton(AF_INET, host, a) != 1 &&
+	    inet_pton(AF_INET6, host, a) != 1)
+		return 0;
+	if (at == NULL)
+		return 1;
+	if (!isdigit((unsigned char)at[1]))
+		return 0;
+	errno = 0;
+	port = strtoul(at + 1, &end, 10);
+	return !(errno || *end || port < 1 || port > 65535);
+}
+
+static int
+set_resolver(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	if (!resolver_ok(value)) {
+		snprintf(why, whylen, "%s must be an IP address, optionally "
+		    "@port (e.g. 127.0.0.1@5353), not \"%s\"", def->name, value);
+		return -1;
+	}
+	return keep_string(cfg, def, value, why, whylen);
+}
+
+/* Free text of def's min to max characters, no control characters. */
+static int
+set_str(struct anvil_config *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	const char *p;
+
+	if (strlen(value) < def->min || strlen(value) > def->max) {
+		snprintf(why, whylen, "%s must be %lu to %lu characters",
+		    def->name, def->min, def->max);
+		return -1;
+	}
+	for (p = value; *p; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f) {
+			snprintf(why, whylen, "%s holds a control character",
+			    def->name);
+			return -1;
+		}
+	return keep_string(cfg, def, value, why, whylen);
+}
+
+/* The setter of each kind of key. */
+static key_setter *const setters[] = {
+	[K_STR] = set_str,
+	[K_URL] = set_url,
+	[K_PATH] = set_path,
+	[K_UINT] = set_uint,
+	[K_SIZE] = set_size,
+	[K_BOOL] = set_bool,
+	[K_KEYTYPE] = set_keytype,
+	[K_LOGLEVEL] = set_loglevel,
+	[K_RESOLVER] = set_resolver,
+	[K_NETS] = set_nets,
+	[K_KEYFILE] = set_keyfile,
+};
+_Static_assert(sizeof(setters) / sizeof(setters[0]) == K_KEYFILE + 1,
+    "every kind of key has a setter");
+
 /* Checks value against def and stores it in cfg. Writes why into why. */
 static int
 set_value(struct anvil_config *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
-	char **sp = (char **)((char *)cfg + def->offset);
-	unsigned long v;
-	char *end, *copy = NULL;
-	enum keytype kt;
-
-	switch (def->kind) {
-	case K_UINT:
-	case K_SIZE:
-		if (!isdigit((unsigned char)value[0]))
-			goto notnum;
-		errno = 0;
-		v = strtoul(value, &end, 10);
-		if (errno != 0 || *end != '\0')
-			goto notnum;
-		if (v < def->min || v > def->max) {
-			snprintf(why, whylen, "%s must be between %lu and %lu, "
-			    "not %s", def->name, def->min, def->max, value);
-			return -1;
-		}
-		if (def->kind == K_UINT)
-			*(unsigned *)((char *)cfg + def->offset) = (unsigned)v;
-		else
-			*(size_t *)((char *)cfg + def->offset) = (size_t)v;
-		return 0;
-	notnum:
-		snprintf(why, whylen, "%s must be a whole number, not \"%s\"",
-		    def->name, value);
-		return -1;
-	case K_BOOL:
-		if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
-		    strcmp(value, "1") == 0)
-			*(bool *)((char *)cfg + def->offset) = true;
-		else if (strcmp(value, "false") == 0 ||
-		    strcmp(value, "no") == 0 || strcmp(value, "0") == 0)
-			*(bool *)((char *)cfg + def->offset) = false;
-		else {
-			snprintf(why, whylen, "%s must be true or false, not "
-			    "\"%s\"", def->name, value);
-			return -1;
-		}
-		return 0;
-	case K_NETS: {
-		struct config_nets *list;
-		struct config_net *nets = NULL;
-		size_t n = 0;
-		char *tok, *save = NULL;
-
-		if ((copy = strdup(value)) == NULL)
-			goto nomem;
-		for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
-		    tok = strtok_r(NULL, ", \t", &save)) {
-			struct config_net *t = realloc(nets,
-			    (n + 1) * sizeof(*nets));
-			if (t == NULL) {
-				free(nets);
-				free(copy);
-				copy = NULL;
-				goto nomem;
-			}
-			nets = t;
-			if (parse_cidr(tok, &nets[n]) != 0) {
-				snprintf(why, whylen, "%s: \"%s\" is not a "
-				    "network (address/prefix, host bits zero)",
-				    def->name, tok);
-				free(nets);
-				free(copy);
-				return -1;
-			}
-			n++;
-		}
-		free(copy);
-		list = (struct config_nets *)((char *)cfg + def->offset);
-		free(list->v);
-		list->v = nets;
-		list->n = n;
-		return 0;
-	}
-	case K_URL:
-		if (value[0] != '\0' && ((strncmp(value, "https://", 8) != 0 &&
-		    strncmp(value, "http://", 7) != 0) ||
-		    has_ctl_or_space(value) || strchr(value, '#') ||
-		    strchr(value, '?') || strlen(value) > 1024 ||
-		    value[strcspn(value, ":") + 3] == '\0' ||
-		    value[strcspn(value, ":") + 3] == '/')) {
-			snprintf(why, whylen, "%s must be an http:// or "
-			    "https:// URL with a host, no query or fragment, "
-			    "not \"%s\"", def->name, value);
-			return -1;
-		}
-		if ((copy = strdup(value)) == NULL)
-			goto nomem;
-		/* base_url: no trailing slash (URLs are built by appending). */
-		while (def->offset == OFF(base_url) && strlen(copy) > 8 &&
-		    copy[strlen(copy) - 1] == '/')
-			copy[strlen(copy) - 1] = '\0';
-		break;
-	case K_PATH:
-		if (value[0] != '/' || strlen(value) > 1024) {
-			snprintf(why, whylen, "%s must be an absolute path, not "
-			    "\"%s\"", def->name, value);
-			return -1;
-		}
-		if ((copy = strdup(value)) == NULL)
-			goto nomem;
-		break;
-	case K_KEYFILE:
-		if (value[0] == '\0' || strlen(value) > 2048) {
-			snprintf(why, whylen, "%s must be a file name%s",
-			    def->name, def->offset == OFF(key_file) ?
-			    " or a pkcs11: URL" : "");
-			return -1;
-		}
-		if (strncmp(value, "pkcs11:", 7) == 0 &&
-		    def->offset != OFF(key_file)) {
-			/* cert_file, crl_dir */
-			snprintf(why, whylen, "%s cannot be a pkcs11: URL",
-			    def->name);
-			return -1;
-		}
-		if ((copy = strdup(value)) == NULL)
-			goto nomem;
-		break;
-	case K_KEYTYPE:
-		if (keytype_parse(value, &kt) != ANVIL_OK) {
-			snprintf(why, whylen, "%s \"%s\" is not one of: %s",
-			    def->name, value, keytype_accepted());
-			return -1;
-		}
-		if ((copy = strdup(value)) == NULL)
-			goto nomem;
-		break;
-	case K_LOGLEVEL:
-		if (log_level_parse(value) < 0) {
-			snprintf(why, whylen, "%s must be err, warn, info or "
-			    "debug, not \"%s\"", def->name, value);
-			return -1;
-		}
-		if ((copy = strdup(value)) == NULL)
-			goto nomem;
-		break;
-	case K_RESOLVER: {
-		const char *at = strchr(value, '@');
-		unsigned char a[16];
-		char host[64];
-
-		if (value[0] != '\0') {
-			size_t hl = at ? (size_t)(at - value) : strlen(value);
-			unsigned long port = 53;
-			if (hl == 0 || hl >= sizeof(host))
-				goto badres;
-			memcpy(host, value, hl);
-			host[hl] = '\0';
-			if (inet_pton(AF_INET, host, a) != 1 &&
-			    inet_pton(AF_INET6, host, a) != 1)
-				goto badres;
-			if (at != NULL) {
-				if (!isdigit((unsigned char)at[1]))
-					goto badres;
-				errno = 0;
-				port = strtoul(at + 1, &end, 10);
-				if (errno || *end || port < 1 || port > 65535)
-					goto badres;
-			}
-		}
-		if ((copy = strdup(value)) == NULL)
-			goto nomem;
-		break;
-	badres:
-		snprintf(why, whylen, "%s must be an IP address, optionally "
-		    "@port (e.g. 127.0.0.1@5353), not \"%s\"", def->name, value);
-		return -1;
-	}
-	case K_STR:
-		if (strlen(value) < def->min || strlen(value) > def->max) {
-			snprintf(why, whylen, "%s must be %lu to %lu characters",
-			    def->name, def->min, def->max);
-			return -1;
-		}
-		for (end = (char *)value; *end; end++)
-			if ((unsigned char)*end < 0x20 || *end == 0x7f) {
-				snprintf(why, whylen, "%s holds a control "
-				    "character", def->name);
-				return -1;
-			}
-		if ((copy = strdup(value)) == NULL)
-			goto nomem;
-		break;
-	}
-	free(*sp);
-	*sp = copy;
-	return 0;
-nomem:
-	snprintf(why, whylen, "out of memory");
-	return -1;
+	return setters[def->kind](cfg, def, value, why, whylen);
 }
 
 static char *

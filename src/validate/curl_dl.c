@@ -7,6 +7,7 @@
 #include <string.h>
 
 #include "validate/curl_dl.h"
+#include "core/log.h"
 #include "validate/val_int.h"
 
 static struct val_curl_api api;
@@ -46,9 +47,10 @@ val_curl_load(const struct val_curl_api **out, char *detail,
 		if ((h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
 			const char *why = dlerror();
 
-			return errf(detail, detaillen, ANVIL_ERR_IO,
-			    "cannot load %s: %s", CURL_SONAME,
+			log_err("dlopen %s: %s", CURL_SONAME,
 			    why != NULL ? why : "unknown reason");
+			return errf(detail, detaillen, ANVIL_ERR_IO,
+			    "cannot load %s", CURL_SONAME);
 		}
 		for (i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
 			if ((f = dlsym(h, syms[i].name)) == NULL)

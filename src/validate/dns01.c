@@ -12,6 +12,7 @@
 #include <string.h>
 #include <unbound.h>
 
+#include "core/log.h"
 #include "validate/val_int.h"
 
 #define RR_TXT 16
@@ -95,9 +96,11 @@ val_dns01(const struct anvil_config *cfg, const char *name,
 		    "name too long for dns-01");
 	ret = gnutls_hash_fast(GNUTLS_DIG_SHA256, key_authz, strlen(key_authz),
 	    digest);
-	if (ret < 0)
+	if (ret < 0) {
+		log_err("dns-01: gnutls_hash_fast: %s", gnutls_strerror(ret));
 		return errf(detail, detaillen, ANVIL_ERR_CRYPTO,
-		    "gnutls_hash_fast: %s", gnutls_strerror(ret));
+		    "cannot hash the key authorization");
+	}
 	b64u_encode(digest, sizeof(digest), expected);
 
 	rc = val_dns_new(cfg, &dns, detail, detaillen);

@@ -159,8 +159,9 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 	}
 	/* A thread, not a forked process, answers the queries. */
 	if ((urc = ub_ctx_async(dns->ctx, 1)) != 0) {
+		log_err("ub_ctx_async: %s", ub_strerror(urc));
 		rc = errf(detail, detaillen, ANVIL_ERR_DNS,
-		    "ub_ctx_async: %s", ub_strerror(urc));
+		    "cannot set up the DNS resolver");
 		goto out;
 	}
 	/* Loopback resolvers are legitimate here (local caches, tests). */
@@ -179,9 +180,10 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 	if (cfg->dns_resolver != NULL && cfg->dns_resolver[0] != '\0') {
 		dns->forwarding = 1;
 		if ((urc = ub_ctx_set_fwd(dns->ctx, cfg->dns_resolver)) != 0) {
-			rc = errf(detail, detaillen, ANVIL_ERR_DNS,
-			    "DNS resolver %s: %s", cfg->dns_resolver,
+			log_err("ub_ctx_set_fwd %s: %s", cfg->dns_resolver,
 			    ub_strerror(urc));
+			rc = errf(detail, detaillen, ANVIL_ERR_DNS,
+			    "DNS resolver %s cannot be used", cfg->dns_resolver);
 			goto out;
 		}
 		for (i = 0; i < sizeof(passthrough) / sizeof(passthrough[0]);
@@ -285,9 +287,11 @@ run_queries(struct val_dns *dns, const char *name, const int *types,
 		urc = ub_resolve_async(dns->ctx, name, types[i], CLASS_IN,
 		    &p[i], query_done, &p[i].id);
 		if (urc != 0) {
+			log_warn("ub_resolve_async %s %s: %s",
+			    rrtype_name(types[i]), name, ub_strerror(urc));
 			rc = errf(detail, detaillen, ANVIL_ERR_DNS,
-			    "looking up %s %s: %s", rrtype_name(types[i]),
-			    name, ub_strerror(urc));
+			    "looking up %s %s: the query cannot be sent",
+			    rrtype_name(types[i]), name);
 			goto out;
 		}
 	}
@@ -313,13 +317,18 @@ run_queries(struct val_dns *dns, const char *name, const int *types,
 		pfd.revents = 0;
 		prc = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
 		if (prc < 0 && errno != EINTR) {
+			log_warn("looking up %s: poll: %s", name,
+			    strerror(errno));
 			rc = errf(detail, detaillen, ANVIL_ERR_DNS,
-			    "looking up %s: poll: %s", name, strerror(errno));
+			    "looking up %s: waiting for the answer failed",
+			    name);
 			goto out;
 		}
 		if (prc > 0 && (urc = ub_process(dns->ctx)) != 0) {
+			log_warn("looking up %s: ub_process: %s", name,
+			    ub_strerror(urc));
 			rc = errf(detail, detaillen, ANVIL_ERR_DNS,
-			    "looking up %s: %s", name, ub_strerror(urc));
+			    "looking up %s: the DNS resolver failed", name);
 			goto out;
 		}
 	}
@@ -352,9 +361,11 @@ val_dns_query(struct val_dns *dns, const char *name, int rrtype,
 	if (p.err != 0 || p.res == NULL) {
 		if (p.res != NULL)
 			ub_resolve_free(p.res);
-		return errf(detail, detaillen, ANVIL_ERR_DNS,
-		    "looking up %s %s: %s", rrtype_name(rrtype), name,
+		log_info("looking up %s %s: %s", rrtype_name(rrtype), name,
 		    ub_strerror(p.err));
+		return errf(detail, detaillen, ANVIL_ERR_DNS,
+		    "looking up %s %s: the DNS resolver failed",
+		    rrtype_name(rrtype), name);
 	}
 	*res = p.res;
 	return ANVIL_OK;
@@ -400,7 +411,9 @@ lookup_addrs(struct val_dns *dns, const char *name, int64_t deadline,
 		size_t want = types[i] == RR_A ? 4 : 16;
 
 		if (p[i].err != 0 || r == NULL) {
-			why = ub_strerror(p[i].err);
+			log_info("looking up %s %s: %s",
+			    rrtype_name(types[i]), name, ub_strerror(p[i].err));
+			why = "with an error";
 			continue;
 		}
 		if (!r->havedata) {

@@ -24,6 +24,7 @@
 #include <sys/time.h>
 #include <unistd.h>
 
+#include "core/log.h"
 #include "validate/val_int.h"
 
 #define ACME_TLS_1 "acme-tls/1"
@@ -32,6 +33,17 @@
 /* Extensions and names looked at in a peer certificate, at most. */
 #define MAX_EXTENSIONS 64
 #define MAX_SANS 64
+
+/*
+ * A GnuTLS call failed. Its text goes to the log under the call's name;
+ * the detail, which the ACME client reads, says in our words what could
+ * not be done (src/validate/validate.h).
+ */
+static void
+tls_lib_log(const char *call, int ret)
+{
+	log_info("tls-alpn-01: %s: %s", call, gnutls_strerror(ret));
+}
 
 /* The SNI for an address: its name under in-addr.arpa or ip6.arpa. */
 static void
@@ -152,8 +164,12 @@ connect_any(const struct anvil_config *cfg, const struct val_addr *a,
 	if (err == ETIMEDOUT || err == 0)
 		return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
 		    "%s: timeout while connecting", where);
-	return errf(detail, detaillen, ANVIL_ERR_CONNECTION, "%s: %s", where,
-	    err == ECONNREFUSED ? "connection refused" : strerror(err));
+	if (err == ECONNREFUSED)
+		return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+		    "%s: connection refused", where);
+	log_info("tls-alpn-01: %s: connect: %s", where, strerror(err));
+	return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+	    "%s: cannot connect", where);
 
 connected:
 	flags = fcntl(fd, F_GETFL);
@@ -165,10 +181,11 @@ connected:
 	if (flags < 0 || fcntl(fd, F_SETFL, flags & ~O_NONBLOCK) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) < 0 ||
 	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) < 0) {
-		err = errno;
+		log_warn("tls-alpn-01: %s: socket options: %s", where,
+		    strerror(errno));
 		close(fd);
-		return errf(detail, detaillen, ANVIL_ERR_CONNECTION, "%s: %s",
-		    where, strerror(err));
+		return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
+		    "%s: cannot set up the connection", where);
 	}
 	*fdp = fd;
 	return ANVIL_OK;
@@ -192,10 +209,13 @@ check_san(gnutls_x509_crt_t crt, const struct val_ident *id,
 			break;
 		if (ret == GNUTLS_E_SHORT_MEMORY_BUFFER)
 			continue; /* counts as a name, never ours */
-		if (ret < 0)
+		if (ret < 0) {
+			tls_lib_log("gnutls_x509_crt_get_subject_alt_name2",
+			    ret);
 			return errf(detail, detaillen, ANVIL_ERR_INCORRECT,
 			    "the tls-alpn-01 certificate's subjectAltName "
-			    "cannot be read: %s", gnutls_strerror(ret));
+			    "cannot be read");
+		}
 		if (seq > 0)
 			continue;
 		if (ip == NULL && ret == GNUTLS_SAN_DNSNAME) {
@@ -283,14 +303,16 @@ val_tlsalpn01_check_der(const unsigned char *der, size_t len,
 	unsigned idx, crit = 0, acme_crit = 0;
 	int ret, nacme = 0, nsan = 0, acme_idx = -1;
 
-	if ((ret = gnutls_x509_crt_init(&crt)) < 0)
+	if ((ret = gnutls_x509_crt_init(&crt)) < 0) {
+		tls_lib_log("gnutls_x509_crt_init", ret);
 		return errf(detail, detaillen, ANVIL_ERR_NOMEM,
-		    "gnutls_x509_crt_init: %s", gnutls_strerror(ret));
+		    "out of memory");
+	}
 	ret = gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_DER);
 	if (ret < 0) {
+		tls_lib_log("gnutls_x509_crt_import", ret);
 		rc = errf(detail, detaillen, ANVIL_ERR_INCORRECT,
-		    "the tls-alpn-01 certificate cannot be parsed: %s",
-		    gnutls_strerror(ret));
+		    "the tls-alpn-01 certificate cannot be parsed");
 		goto out;
 	}
 	for (idx = 0; idx < MAX_EXTENSIONS; idx++) {
@@ -304,9 +326,10 @@ val_tlsalpn01_check_der(const unsigned char *der, size_t len,
 		if (ret == GNUTLS_E_SHORT_MEMORY_BUFFER)
 			continue; /* an OID this long is none of ours */
 		if (ret < 0) {
+			tls_lib_log("gnutls_x509_crt_get_extension_info", ret);
 			rc = errf(detail, detaillen, ANVIL_ERR_INCORRECT,
 			    "the tls-alpn-01 certificate's extensions cannot "
-			    "be read: %s", gnutls_strerror(ret));
+			    "be read");
 			goto out;
 		}
 		if (strcmp(oid, OID_ACME_IDENTIFIER) == 0) {
@@ -341,9 +364,9 @@ val_tlsalpn01_check_der(const unsigned char *der, size_t len,
 	ret = gnutls_x509_crt_get_extension_data2(crt, (unsigned)acme_idx,
 	    &value);
 	if (ret < 0) {
+		tls_lib_log("gnutls_x509_crt_get_extension_data2", ret);
 		rc = errf(detail, detaillen, ANVIL_ERR_INCORRECT,
-		    "the acmeIdentifier extension cannot be read: %s",
-		    gnutls_strerror(ret));
+		    "the acmeIdentifier extension cannot be read");
 		goto out;
 	}
 	rc = check_acme_value(&value, digest, detail, detaillen);
@@ -389,9 +412,10 @@ handshake_failure(int ret, const char *where, char *detail,
 		return errf(detail, detaillen, ANVIL_ERR_CONNECTION,
 		    "%s: connection lost during the TLS handshake", where);
 	default:
-		return errf(detail, detaillen, ANVIL_ERR_TLS,
-		    "%s: TLS handshake failed: %s", where,
+		log_info("tls-alpn-01: %s: gnutls_handshake: %s", where,
 		    gnutls_strerror(ret));
+		return errf(detail, detaillen, ANVIL_ERR_TLS,
+		    "%s: TLS handshake failed", where);
 	}
 }
 
@@ -415,9 +439,11 @@ val_tlsalpn01(const struct anvil_config *cfg, const struct val_ident *id,
 
 	ret = gnutls_hash_fast(GNUTLS_DIG_SHA256, key_authz, strlen(key_authz),
 	    digest);
-	if (ret < 0)
+	if (ret < 0) {
+		tls_lib_log("gnutls_hash_fast", ret);
 		return errf(detail, detaillen, ANVIL_ERR_CRYPTO,
-		    "gnutls_hash_fast: %s", gnutls_strerror(ret));
+		    "cannot hash the key authorization");
+	}
 	if (ip != NULL)
 		reverse_name(ip, sni, sizeof(sni));
 	snprintf(where, sizeof(where), ip != NULL && ip->family == AF_INET6 ?
@@ -442,8 +468,9 @@ val_tlsalpn01(const struct anvil_config *cfg, const struct val_ident *id,
 	    "%COMPAT", NULL, 0)) < 0 ||
 	    (ret = gnutls_credentials_set(sess, GNUTLS_CRD_CERTIFICATE,
 	    cred)) < 0) {
+		tls_lib_log("setting up the TLS client", ret);
 		rc = errf(detail, detaillen, ANVIL_ERR_TLS,
-		    "setting up the TLS client: %s", gnutls_strerror(ret));
+		    "cannot set up the TLS client");
 		goto out;
 	}
 	if (ip != NULL)
@@ -453,8 +480,9 @@ val_tlsalpn01(const struct anvil_config *cfg, const struct val_ident *id,
 		ret = gnutls_server_name_set(sess, GNUTLS_NAME_DNS, id->value,
 		    strlen(id->value));
 	if (ret < 0) {
+		tls_lib_log("gnutls_server_name_set", ret);
 		rc = errf(detail, detaillen, ANVIL_ERR_TLS,
-		    "gnutls_server_name_set: %s", gnutls_strerror(ret));
+		    "cannot set the TLS server name");
 		goto out;
 	}
 	proto.data = (unsigned char *)alpn_name;
@@ -462,8 +490,9 @@ val_tlsalpn01(const struct anvil_config *cfg, const struct val_ident *id,
 	ret = gnutls_alpn_set_protocols(sess, &proto, 1,
 	    GNUTLS_ALPN_MANDATORY);
 	if (ret < 0) {
+		tls_lib_log("gnutls_alpn_set_protocols", ret);
 		rc = errf(detail, detaillen, ANVIL_ERR_TLS,
-		    "gnutls_alpn_set_protocols: %s", gnutls_strerror(ret));
+		    "cannot offer the acme-tls/1 protocol");
 		goto out;
 	}
 	gnutls_transport_set_int(sess, fd);

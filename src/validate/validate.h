@@ -38,11 +38,14 @@ struct val_ident {
  * disallowed place), ANVIL_ERR_MALFORMED (bad arguments), and writes into
  * detail (detaillen bytes) one sentence a person can act on, e.g.
  * "127.0.0.1:5002: connection refused" or "the TXT records at
- * _acme-challenge.example.org do not include the expected value". Library
- * error text may go into detail (it is shown to the ACME client, which is
- * the party that must fix its setup), never secrets, and never what an
- * http-01 or tls-alpn-01 peer sent (body, headers, Location, certificate
- * names): the peer may be one the client cannot reach itself.
+ * _acme-challenge.example.org do not include the expected value". The
+ * detail is shown to the ACME client, which is the party that must fix its
+ * setup: its words are ours, one wording per class of failure (timeout,
+ * connection refused, TLS handshake, DNS answer, ...), so clients read the
+ * same text whichever library version answered; the libraries' own error
+ * text goes to the log. Never secrets, and never what an http-01 or
+ * tls-alpn-01 peer sent (body, headers, Location, certificate names): the
+ * peer may be one the client cannot reach itself.
  */
 anvil_err val_check(const struct anvil_config *cfg, enum val_type type,
     const struct val_ident *id, const char *token, const char *key_authz,

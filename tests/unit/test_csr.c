@@ -78,6 +78,7 @@ enum mangle {
 	M_FLIP_SIGNATURE,	/* last byte of the signature changed */
 	M_FLIP_SUBJECT,		/* one letter of the CN changed after signing */
 	M_ACCOUNT_KEY,		/* account key = the CSR's key */
+	M_OVERSIZE,		/* one DER SEQUENCE of more than 64 KiB */
 };
 
 #define DNS(v) { CA_IDENT_DNS, v }
@@ -112,6 +113,12 @@ static const unsigned char extreq_san_nul[] = { 0x30, 0x23, 0x30, 0x21,
 	0x06, 0x03, 0x55, 0x1d, 0x11, 0x04, 0x1a, 0x30, 0x18, 0x82, 0x16,
 	'e', 'x', 'a', 'm', 'p', 'l', 'e', '.', 'o', 'r', 'g', 0x00,
 	'.', 'e', 'v', 'i', 'l', '.', 't', 'e', 's', 't' };
+/* Extensions { keyUsage, keyUsage }: the same extension asked twice */
+static const unsigned char extreq_ku_twice[] = { 0x30, 0x1c,
+	0x30, 0x0c, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x04, 0x05, 0x03, 0x03, 0x07,
+	0x80, 0x00,
+	0x30, 0x0c, 0x06, 0x03, 0x55, 0x1d, 0x0f, 0x04, 0x05, 0x03, 0x03, 0x07,
+	0x80, 0x00 };
 static const unsigned char ip5[] = { 192, 0, 2, 1, 7 };
 static const unsigned char ip3[] = { 192, 0, 2 };
 
@@ -131,6 +138,8 @@ static const struct row bad_rows[] = {
 	  { DNS("example.org") } },
 	{ "truncated DER", CA_CSR_PARSE, K_EC256, M_TRUNCATED,
 	  { .dns = { "example.org" } }, { DNS("example.org") } },
+	{ "one SEQUENCE of more than 64 KiB", CA_CSR_PARSE, K_EC256,
+	  M_OVERSIZE, { .dns = { "example.org" } }, { DNS("example.org") } },
 	{ "PEM text instead of DER", CA_CSR_PARSE, K_EC256, M_PEM,
 	  { .dns = { "example.org" } }, { DNS("example.org") } },
 	{ "a certificate instead of a request", CA_CSR_PARSE, K_EC256,
@@ -176,6 +185,10 @@ static const struct row bad_rows[] = {
 	{ "extension without extnValue", CA_CSR_EXTENSIONS, K_EC256, M_NONE,
 	  { .cn = "example.org", .raw_extreq = extreq_ext_no_value,
 	  .raw_extreq_len = sizeof(extreq_ext_no_value) },
+	  { DNS("example.org") } },
+	{ "keyUsage requested twice", CA_CSR_EXTENSIONS, K_EC256, M_NONE,
+	  { .cn = "example.org", .raw_extreq = extreq_ku_twice,
+	  .raw_extreq_len = sizeof(extreq_ku_twice) },
 	  { DNS("example.org") } },
 
 	/* 7 basicConstraints */
@@ -400,6 +413,14 @@ row_input(const struct row *r, size_t *len, const unsigned char **spki,
 	case M_EMPTY:
 		out = malloc(1);
 		*len = 0;
+		return out;
+	case M_OVERSIZE:
+		/* SEQUENCE, long-form length 70000, then zeros */
+		n = 5 + 70000;
+		out = calloc(1, n);
+		cr_assert_not_null(out);
+		memcpy(out, "\x30\x83\x01\x11\x70", 5);
+		*len = n;
 		return out;
 	case M_CERTIFICATE:
 		der = cert_der(keys[r->key]);

@@ -236,10 +236,50 @@ check(enum val_type t, const char *type, const char *value,
 	    sizeof(detail));
 }
 
+/*
+ * The first piece of a library's own wording in d, or NULL: libcurl's
+ * curl_easy_strerror, GnuTLS's gnutls_strerror, libunbound's ub_strerror
+ * and the C library's strerror. A detail reaches the ACME client as the
+ * challenge's error; the library's text goes to the log only, so that the
+ * client reads the same words whichever library version answered.
+ */
+static const char *
+lib_text_in(const char *d)
+{
+	static const char *const marks[] = {
+		/* libcurl */
+		"Couldn't", "Could not", "Operation timed out",
+		"Timeout was reached", "Failure when receiving",
+		"Failed sending", "Weird server reply", "Server returned nothing",
+		"SSL connect error", "Received HTTP/0.9", "Send failure",
+		"Recv failure", "Transferred a partial file",
+		/* GnuTLS */
+		"Error in the", "has failed.", "An unexpected TLS packet",
+		"The TLS connection", "non-properly terminated",
+		"No supported application protocol", "The request is invalid.",
+		"GnuTLS", "ASN1 parser",
+		/* strerror */
+		"Connection refused", "Connection reset", "No route to host",
+		"Network is unreachable", "Broken pipe", "Connection timed out",
+		"Resource temporarily unavailable",
+		/* libunbound */
+		"server failure", "socket error", "initialization failure",
+		"error in pipe", "syntax error", "error reading from file",
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(marks) / sizeof(marks[0]); i++)
+		if (strstr(d, marks[i]) != NULL)
+			return marks[i];
+	return NULL;
+}
+
 static void
 assert_result_at(anvil_err got, anvil_err want, const char *needle, int line)
 {
 	cr_log_info("line %d: %s: %s", line, anvil_strerror(got), detail);
+	cr_expect_null(lib_text_in(detail), "line %d: library text \"%s\" in "
+	    "detail \"%s\"", line, lib_text_in(detail), detail);
 	cr_assert_eq(got, want, "line %d: got %s, want %s: %s", line,
 	    anvil_strerror(got), anvil_strerror(want), detail);
 	if (needle != NULL)
@@ -1617,6 +1657,8 @@ Test(validate, tlsalpn01_certificate_checks)
 		/* What the peer's certificate says is not quoted back. */
 		cr_expect_null(strstr(detail, "other.test"), "%s: %s",
 		    rows[i].desc, detail);
+		cr_expect_null(lib_text_in(detail), "%s: library text in "
+		    "\"%s\"", rows[i].desc, detail);
 		close(p.events);
 		/* Keep the kid table small: stop this row's server. */
 		kill(kids[nkids - 1], SIGKILL);
