@@ -12,12 +12,12 @@
 
 #include "acme/acme.h"
 #include "jose/jose.h"
+#include "record/record.h"
 
 #define ACME_NONCE_KEY_LEN 32
 #define ACME_NONCE_LIFETIME 3600	/* seconds a nonce is good for */
 #define ACME_ORDER_LIFETIME (7 * 86400)
 #define ACME_AUTHZ_PENDING_LIFETIME (7 * 86400)
-#define ACME_AUTHZ_VALID_LIFETIME (30 * 86400)
 #define ACME_MAX_IDENTIFIERS 100
 #define ACME_ORDERS_PAGE 50
 #define ACME_RETRY_AFTER "3"
@@ -48,10 +48,6 @@ struct acme_req {
 };
 
 /* ------------------------------------------------------------ problem.c */
-
-/* The problem type URN suffix and HTTP status for an error. */
-const char *acme_problem_type(anvil_err e);
-int acme_problem_status(anvil_err e);
 
 /*
  * Makes r's response a problem document for e with detail (printf), plus

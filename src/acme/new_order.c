@@ -273,21 +273,18 @@ acme_new_order(struct acme_req *r)
 			e = acme_policy_check(gpol, kpol, id->type,
 			    id->value, why, sizeof(why));
 		if (e != ANVIL_OK) {
-			char type[96];
+			json_t *sub = rec_problem(e, why);
 			const char *val = json_string_value(json_object_get(v,
 			    "value"));
 			const char *t = json_string_value(json_object_get(v,
 			    "type"));
 			if (r->subproblems == NULL)
 				r->subproblems = json_array();
-			snprintf(type, sizeof(type),
-			    "urn:ietf:params:acme:error:%s",
-			    acme_problem_type(e));
-			json_array_append_new(r->subproblems, json_pack(
-			    "{s:s, s:s, s:i, s:{s:s, s:s}}", "type", type,
-			    "detail", why, "status", acme_problem_status(e),
-			    "identifier", "type", t ? t : "", "value",
-			    val ? val : ""));
+			if (sub != NULL)
+				json_object_set_new(sub, "identifier",
+				    json_pack("{s:s, s:s}", "type", t ? t : "",
+				    "value", val ? val : ""));
+			json_array_append_new(r->subproblems, sub);
 			if (first == ANVIL_OK) {
 				first = e;
 				snprintf(first_why, sizeof(first_why), "%s: %s",
