@@ -139,8 +139,7 @@ acme_auth(struct acme_req *r, enum acme_auth_key how)
 			rc = acme_fail(r, rc, "cannot read the account");
 			goto out;
 		}
-		if (strcmp(json_string_value(json_object_get(r->account,
-		    "status")) ?: "", "valid") != 0) {
+		if (rec_status_get(r->account) != REC_VALID) {
 			rc = acme_fail(r, ANVIL_ERR_UNAUTHORIZED, "account is "
 			    "not valid, it is %s", json_string_value(
 			    json_object_get(r->account, "status")) ?: "?");

@@ -45,7 +45,8 @@ new_challenge(struct store_txn *txn, const char *type, const char *authz,
 		return NULL;
 	}
 	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "type",
-	    type, "token", token, "status", "pending", "authz", authz,
+	    type, "token", token, "status", rec_status_name(REC_PENDING),
+	    "authz", authz,
 	    "account", account);
 	free(token);
 	if (rec == NULL) {
@@ -81,7 +82,7 @@ authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
 		json_t *a = NULL;
 		if (store_get(txn, STORE_AUTHZ, ids[i], &a) != ANVIL_OK)
 			continue;
-		if (strcmp(acme_authz_status(a, o->now), "valid") == 0 &&
+		if (rec_authz_status(a, o->now) == REC_VALID &&
 		    json_is_true(json_object_get(a, "wildcard")) ==
 		    (id->wildcard != 0) && json_integer_value(json_object_get(
 		    a, "expires")) > (json_int_t)o->now + 86400) {
@@ -113,7 +114,7 @@ authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
 		rec = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b, s:s, s:I, s:[]}",
 		    "id", out, "account", acct, "identifier", "type", id->type,
 		    "value", id->base, "wildcard", id->wildcard, "status",
-		    "pending", "expires", (json_int_t)(o->now +
+		    rec_status_name(REC_PENDING), "expires", (json_int_t)(o->now +
 		    ACME_AUTHZ_PENDING_LIFETIME), "challenges");
 		if (rec == NULL)
 			return ANVIL_ERR_NOMEM;
@@ -176,7 +177,7 @@ neworder_fn(struct store_txn *txn, void *arg)
 	}
 	o->order = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "id",
 	    o->order_id, "account", o->account, "status",
-	    all_valid ? "ready" : "pending", "expires", expires, "created",
+	    rec_status_name(all_valid ? REC_READY : REC_PENDING), "expires", expires, "created",
 	    (json_int_t)o->now, "identifiers", idents, "authorizations",
 	    authzs);
 	if (o->order == NULL)

@@ -58,7 +58,7 @@ pick_stuck(const char *id, json_t *rec, void *arg)
 {
 	struct pick *p = arg;
 
-	if (strcmp(str(rec, "status"), "processing") == 0 &&
+	if (rec_status_get(rec) == REC_PROCESSING &&
 	    json_integer_value(json_object_get(rec, "started")) <
 	    (json_int_t)p->cutoff)
 		json_array_append_new(p->ids, json_string(id));
@@ -71,7 +71,7 @@ order_droppable(json_t *rec, time_t cutoff)
 {
 	json_t *exp = json_object_get(rec, "expires");
 
-	return strcmp(str(rec, "status"), "valid") != 0 &&
+	return rec_status_get(rec) != REC_VALID &&
 	    json_is_integer(exp) && json_integer_value(exp) <
 	    (json_int_t)cutoff;
 }
@@ -200,7 +200,7 @@ static anvil_err
 drop_authz(struct store_txn *txn, struct drop *d, const char *aid)
 {
 	json_t *a = NULL, *keep = NULL, *x;
-	const char *st;
+	enum rec_status st;
 	size_t i;
 	anvil_err rc;
 
@@ -227,9 +227,9 @@ drop_authz(struct store_txn *txn, struct drop *d, const char *aid)
 			goto out;
 		rc = ANVIL_OK;
 	}
-	st = str(a, "status");
-	if (json_array_size(keep) == 0 && (strcmp(st, "pending") == 0 ||
-	    strcmp(st, "invalid") == 0)) {
+	st = rec_status_get(a);
+	if (json_array_size(keep) == 0 && (st == REC_PENDING ||
+	    st == REC_INVALID)) {
 		json_array_foreach(json_object_get(a, "challenges"), i, x) {
 			const char *cid = json_string_value(x);
 			if (cid == NULL)
