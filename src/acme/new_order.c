@@ -46,8 +46,7 @@ new_challenge(struct store_txn *txn, const char *type, const char *authz,
 	}
 	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "type",
 	    type, "token", token, "status", rec_status_name(REC_PENDING),
-	    "authz", authz,
-	    "account", account);
+	    "authz", authz, "account", account);
 	free(token);
 	if (rec == NULL) {
 		*rc = ANVIL_ERR_NOMEM;
@@ -114,8 +113,9 @@ authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
 		rec = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b, s:s, s:I, s:[]}",
 		    "id", out, "account", acct, "identifier", "type", id->type,
 		    "value", id->base, "wildcard", id->wildcard, "status",
-		    rec_status_name(REC_PENDING), "expires", (json_int_t)(o->now +
-		    ACME_AUTHZ_PENDING_LIFETIME), "challenges");
+		    rec_status_name(REC_PENDING), "expires",
+		    (json_int_t)(o->now + ACME_AUTHZ_PENDING_LIFETIME),
+		    "challenges");
 		if (rec == NULL)
 			return ANVIL_ERR_NOMEM;
 		chs = json_object_get(rec, "challenges");
@@ -177,9 +177,9 @@ neworder_fn(struct store_txn *txn, void *arg)
 	}
 	o->order = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "id",
 	    o->order_id, "account", o->account, "status",
-	    rec_status_name(all_valid ? REC_READY : REC_PENDING), "expires", expires, "created",
-	    (json_int_t)o->now, "identifiers", idents, "authorizations",
-	    authzs);
+	    rec_status_name(all_valid ? REC_READY : REC_PENDING), "expires",
+	    expires, "created", (json_int_t)o->now, "identifiers", idents,
+	    "authorizations", authzs);
 	if (o->order == NULL)
 		return ANVIL_ERR_NOMEM;
 	return store_put(txn, STORE_ORDER, o->order_id, o->order,
