@@ -110,12 +110,9 @@ fin_fn(struct store_txn *txn, void *arg)
 		    f->err, sizeof(f->err));
 		if (rc != ANVIL_OK)
 			goto out;
-		cert = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:O}",
-		    "serial", c->serial_hex, "account", f->r->account_id,
-		    "order", f->id, "pem", c->pem, "not_before",
-		    (json_int_t)c->not_before, "not_after",
-		    (json_int_t)c->not_after, "issued", (json_int_t)f->r->now,
-		    "identifiers", json_object_get(f->order, "identifiers"));
+		cert = rec_cert_new(c->serial_hex, f->r->account_id, f->id,
+		    c->pem, c->not_before, c->not_after, f->r->now,
+		    json_object_get(f->order, "identifiers"));
 		if (cert == NULL) {
 			rc = ANVIL_ERR_NOMEM;
 			goto out;

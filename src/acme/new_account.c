@@ -104,10 +104,8 @@ acme_new_account(struct acme_req *r)
 				goto out;
 			}
 			a.id = id;
-			a.rec = json_pack("{s:s, s:s, s:s, s:b, s:I}",
-			    "id", id, "status", rec_status_name(REC_VALID),
-			    "thumbprint", thumb, "termsOfServiceAgreed",
-			    json_is_true(tos), "created", (json_int_t)r->now);
+			a.rec = rec_account_new(id, thumb, json_is_true(tos),
+			    r->now);
 			if (a.rec == NULL) {
 				rc = acme_fail(r, ANVIL_ERR_NOMEM, "no memory");
 				goto out;

@@ -44,9 +44,7 @@ new_challenge(struct store_txn *txn, const char *type, const char *authz,
 		*rc = ANVIL_ERR_CRYPTO;
 		return NULL;
 	}
-	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "type",
-	    type, "token", token, "status", rec_status_name(REC_PENDING),
-	    "authz", authz, "account", account);
+	rec = rec_challenge_new(id, type, token, authz, account);
 	free(token);
 	if (rec == NULL) {
 		*rc = ANVIL_ERR_NOMEM;
@@ -110,12 +108,8 @@ authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
 		}
 		if (acme_new_id(out) != ANVIL_OK)
 			return ANVIL_ERR_CRYPTO;
-		rec = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b, s:s, s:I, s:[]}",
-		    "id", out, "account", acct, "identifier", "type", id->type,
-		    "value", id->base, "wildcard", id->wildcard, "status",
-		    rec_status_name(REC_PENDING), "expires",
-		    (json_int_t)(o->now + ACME_AUTHZ_PENDING_LIFETIME),
-		    "challenges");
+		rec = rec_authz_new(out, acct, id->type, id->base,
+		    id->wildcard, o->now + ACME_AUTHZ_PENDING_LIFETIME);
 		if (rec == NULL)
 			return ANVIL_ERR_NOMEM;
 		chs = json_object_get(rec, "challenges");
@@ -175,11 +169,8 @@ neworder_fn(struct store_txn *txn, void *arg)
 		json_array_append_new(idents, json_pack("{s:s, s:s}", "type",
 		    o->ids[i].type, "value", o->ids[i].value));
 	}
-	o->order = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "id",
-	    o->order_id, "account", o->account, "status",
-	    rec_status_name(all_valid ? REC_READY : REC_PENDING), "expires",
-	    expires, "created", (json_int_t)o->now, "identifiers", idents,
-	    "authorizations", authzs);
+	o->order = rec_order_new(o->order_id, o->account, all_valid,
+	    (time_t)expires, o->now, idents, authzs);
 	if (o->order == NULL)
 		return ANVIL_ERR_NOMEM;
 	return store_put(txn, STORE_ORDER, o->order_id, o->order,

@@ -184,6 +184,62 @@ rec_status_set(json_t *rec, enum rec_kind kind, enum rec_status to)
 	return ANVIL_OK;
 }
 
+/* ------------------------------------------------------------ new records */
+
+/* The member order of each pack is the stored order: keep it. */
+
+json_t *
+rec_account_new(const char *id, const char *thumbprint, int tos_agreed,
+    time_t now)
+{
+	return json_pack("{s:s, s:s, s:s, s:b, s:I}", "id", id, "status",
+	    status_names[REC_VALID], "thumbprint", thumbprint,
+	    "termsOfServiceAgreed", tos_agreed, "created", (json_int_t)now);
+}
+
+json_t *
+rec_challenge_new(const char *id, const char *type, const char *token,
+    const char *authz, const char *account)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "type",
+	    type, "token", token, "status", status_names[REC_PENDING],
+	    "authz", authz, "account", account);
+}
+
+json_t *
+rec_authz_new(const char *id, const char *account, const char *type,
+    const char *value, int wildcard, time_t expires)
+{
+	return json_pack("{s:s, s:s, s:{s:s, s:s}, s:b, s:s, s:I, s:[]}",
+	    "id", id, "account", account, "identifier", "type", type,
+	    "value", value, "wildcard", wildcard, "status",
+	    status_names[REC_PENDING], "expires", (json_int_t)expires,
+	    "challenges");
+}
+
+json_t *
+rec_order_new(const char *id, const char *account, int ready,
+    time_t expires, time_t now, json_t *identifiers, json_t *authorizations)
+{
+	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "id", id,
+	    "account", account, "status", status_names[ready ? REC_READY :
+	    REC_PENDING], "expires", (json_int_t)expires, "created",
+	    (json_int_t)now, "identifiers", identifiers, "authorizations",
+	    authorizations);
+}
+
+json_t *
+rec_cert_new(const char *serial, const char *account, const char *order,
+    const char *pem, time_t not_before, time_t not_after, time_t issued,
+    json_t *identifiers)
+{
+	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:O}", "serial",
+	    serial, "account", account, "order", order, "pem", pem,
+	    "not_before", (json_int_t)not_before, "not_after",
+	    (json_int_t)not_after, "issued", (json_int_t)issued,
+	    "identifiers", identifiers);
+}
+
 /* ------------------------------------------------------------ cascade */
 
 /* Reads record id of kind in txn; a missing one (or a malformed id) is

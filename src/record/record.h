@@ -91,6 +91,35 @@ int rec_transition_ok(enum rec_kind kind, enum rec_status from,
  */
 anvil_err rec_status_set(json_t *rec, enum rec_kind kind, enum rec_status to);
 
+/*
+ * New records as the ACME server stores them (the store adds "v"). Each
+ * returns a new reference, or NULL when out of memory or when a string is
+ * not UTF-8. Members the caller adds later (an account's "jwk", "contact"
+ * and "eab"; an authorization's "orders"; an order's "certificate") are
+ * not set here.
+ */
+/* An account, valid, created at now. */
+json_t *rec_account_new(const char *id, const char *thumbprint,
+    int tos_agreed, time_t now);
+/* A pending challenge of type for authorization authz of account. */
+json_t *rec_challenge_new(const char *id, const char *type,
+    const char *token, const char *authz, const char *account);
+/* A pending authorization of account for identifier type:value (value
+ * without "*." for a wildcard), no challenges yet. */
+json_t *rec_authz_new(const char *id, const char *account,
+    const char *type, const char *value, int wildcard, time_t expires);
+/* An order of account, ready when all of its authorizations are valid
+ * already (ready != 0), else pending; identifiers and authorizations
+ * (arrays) are stolen, even on failure. */
+json_t *rec_order_new(const char *id, const char *account, int ready,
+    time_t expires, time_t now, json_t *identifiers,
+    json_t *authorizations);
+/* A certificate issued at issued for order of account; identifiers
+ * borrowed (copied by reference). */
+json_t *rec_cert_new(const char *serial, const char *account,
+    const char *order, const char *pem, time_t not_before,
+    time_t not_after, time_t issued, json_t *identifiers);
+
 /* How long an authorization stays valid after its challenge succeeds. */
 #define REC_AUTHZ_VALID_LIFETIME (30 * 86400)
 

@@ -355,6 +355,69 @@ Test(revoke, marks_once)
 	json_decref(c);
 }
 
+/* ------------------------------------------------------------ new records */
+
+static void
+expect_dump(json_t *rec, const char *want)
+{
+	char *s;
+
+	cr_assert_not_null(rec);
+	s = json_dumps(rec, JSON_COMPACT);
+	cr_expect_str_eq(s, want);
+	free(s);
+	json_decref(rec);
+}
+
+/* The stored bytes, member order included, are what they were before the
+ * record module existed: stores written by older versions read the same. */
+Test(new_record, stored_form)
+{
+	expect_dump(rec_account_new("acct1", "thumb", 1, T0),
+	    "{\"id\":\"acct1\",\"status\":\"valid\",\"thumbprint\":"
+	    "\"thumb\",\"termsOfServiceAgreed\":true,\"created\":"
+	    "1700000000}");
+	expect_dump(rec_challenge_new("c1", "dns-01", "tok", "a1", "acct1"),
+	    "{\"id\":\"c1\",\"type\":\"dns-01\",\"token\":\"tok\","
+	    "\"status\":\"pending\",\"authz\":\"a1\",\"account\":"
+	    "\"acct1\"}");
+	expect_dump(rec_authz_new("a1", "acct1", "dns", "example.test", 1,
+	    T0), "{\"id\":\"a1\",\"account\":\"acct1\",\"identifier\":"
+	    "{\"type\":\"dns\",\"value\":\"example.test\"},\"wildcard\":"
+	    "true,\"status\":\"pending\",\"expires\":1700000000,"
+	    "\"challenges\":[]}");
+	expect_dump(rec_order_new("o1", "acct1", 0, T0 + 1, T0,
+	    json_array(), json_pack("[s]", "a1")), "{\"id\":\"o1\","
+	    "\"account\":\"acct1\",\"status\":\"pending\",\"expires\":"
+	    "1700000001,\"created\":1700000000,\"identifiers\":[],"
+	    "\"authorizations\":[\"a1\"]}");
+	expect_dump(rec_order_new("o1", "acct1", 1, T0, T0, json_array(),
+	    json_array()), "{\"id\":\"o1\",\"account\":\"acct1\","
+	    "\"status\":\"ready\",\"expires\":1700000000,\"created\":"
+	    "1700000000,\"identifiers\":[],\"authorizations\":[]}");
+	{
+		json_t *ids = json_pack("[{s:s, s:s}]", "type", "dns", "value",
+		    "example.test");
+		expect_dump(rec_cert_new("0a", "acct1", "o1", "PEM", T0, T0 + 9,
+		    T0, ids), "{\"serial\":\"0a\",\"account\":\"acct1\","
+		    "\"order\":\"o1\",\"pem\":\"PEM\",\"not_before\":"
+		    "1700000000,\"not_after\":1700000009,\"issued\":"
+		    "1700000000,\"identifiers\":[{\"type\":\"dns\","
+		    "\"value\":\"example.test\"}]}");
+		cr_expect_eq(ids->refcount, 1, "identifiers are borrowed");
+		json_decref(ids);
+	}
+}
+
+Test(new_record, refuses_what_jansson_refuses)
+{
+	cr_expect_null(rec_account_new("a", "bad \xff", 0, T0));
+	cr_expect_null(rec_challenge_new("c", "http-01", NULL, "a", "b"));
+	cr_expect_null(rec_authz_new("a", "b", "dns", "x\xc3", 0, T0));
+	cr_expect_null(rec_order_new("o", "a", 0, T0, T0, NULL, json_array()),
+	    "no identifiers");
+}
+
 /* ------------------------------------------------------------ problems */
 
 /* Every anvil_err, the type and status it must have. */
