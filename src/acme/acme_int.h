@@ -210,10 +210,10 @@ anvil_err acme_validation_check(const struct anvil_config *cfg,
     char *detail, size_t detaillen);
 
 /*
- * Records result (ANVIL_OK: valid) for challenge id in txn: challenge,
- * authorization and waiting orders, as RFC 8555 §7.1.6 has them move, and
- * drops the challenge's queue entry. A challenge no longer "processing"
- * is left alone.
+ * Records result (ANVIL_OK: valid) for challenge id in txn: drops the
+ * challenge's queue entry and, through rec_challenge_result(), moves the
+ * challenge, its authorization and waiting orders as RFC 8555 §7.1.6 has
+ * them move. A challenge no longer "processing" is left alone.
  */
 anvil_err acme_validation_record(struct store_txn *txn, const char *id,
     anvil_err result, const char *detail, time_t now);
