@@ -1,7 +1,8 @@
 /*
  * record.c - the meaning of stored ACME records (record.h): the status
- * table, status at a time, the transition table of RFC 8555 §7.1.6, the
- * validation result cascade, revocation marking and the problem table.
+ * table, status at a time, the transition table of RFC 8555 §7.1.6, new
+ * records, revocation marking and the problem table. The validation
+ * cascade, which needs the store, is cascade.c.
  */
 #include "config.h"
 
