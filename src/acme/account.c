@@ -31,9 +31,9 @@ update_fn(struct store_txn *txn, void *arg)
 	if (u->contact != NULL)
 		json_object_set_new(u->rec, "contact",
 		    json_deep_copy(u->contact));
-	if (u->deactivate)
-		json_object_set_new(u->rec, "status",
-		    json_string("deactivated"));
+	if (u->deactivate &&
+	    (rc = rec_status_set(u->rec, REC_ACCOUNT, REC_DEACTIVATED)))
+		return rc;
 	if (u->contact == NULL && !u->deactivate)
 		return ANVIL_OK;
 	return store_put(txn, STORE_ACCOUNT, u->id, u->rec, 0);
@@ -53,8 +53,8 @@ acme_account(struct acme_req *r, const char *id)
 		status = json_object_get(r->payload, "status");
 		u.contact = json_object_get(r->payload, "contact");
 		if (status != NULL) {
-			if (!json_is_string(status) || strcmp(json_string_value(
-			    status), "deactivated") != 0)
+			if (rec_status_parse(json_string_value(status)) !=
+			    REC_DEACTIVATED)
 				return acme_fail(r, ANVIL_ERR_MALFORMED, "the "
 				    "only status a client may set is "
 				    "\"deactivated\"");

@@ -74,14 +74,6 @@ int acme_valq_abandoned(const struct anvil_config *cfg, json_t *entry,
 anvil_err acme_valq_waiting(struct store *st, const struct anvil_config *cfg,
     size_t *waiting);
 
-/*
- * The status of a stored order or authorization record (borrowed) as
- * clients see it at now: a pending or ready order past its expiry is
- * "invalid"; a pending or valid authorization past it is "expired".
- */
-const char *acme_order_status(json_t *rec, time_t now);
-const char *acme_authz_status(json_t *rec, time_t now);
-
 /* 1 if p is a name-policy pattern newOrder understands: a lower-case DNS
  * name, or an IP address or network (used by anvil-admin policy). */
 int acme_policy_pattern_ok(const char *p);

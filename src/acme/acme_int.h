@@ -12,12 +12,12 @@
 
 #include "acme/acme.h"
 #include "jose/jose.h"
+#include "record/record.h"
 
 #define ACME_NONCE_KEY_LEN 32
 #define ACME_NONCE_LIFETIME 3600	/* seconds a nonce is good for */
 #define ACME_ORDER_LIFETIME (7 * 86400)
 #define ACME_AUTHZ_PENDING_LIFETIME (7 * 86400)
-#define ACME_AUTHZ_VALID_LIFETIME (30 * 86400)
 #define ACME_MAX_IDENTIFIERS 100
 #define ACME_ORDERS_PAGE 50
 #define ACME_RETRY_AFTER "3"
@@ -48,10 +48,6 @@ struct acme_req {
 };
 
 /* ------------------------------------------------------------ problem.c */
-
-/* The problem type URN suffix and HTTP status for an error. */
-const char *acme_problem_type(anvil_err e);
-int acme_problem_status(anvil_err e);
 
 /*
  * Makes r's response a problem document for e with detail (printf), plus
@@ -223,10 +219,10 @@ anvil_err acme_validation_check(const struct anvil_config *cfg,
     char *detail, size_t detaillen);
 
 /*
- * Records result (ANVIL_OK: valid) for challenge id in txn: challenge,
- * authorization and waiting orders, as RFC 8555 §7.1.6 has them move, and
- * drops the challenge's queue entry. A challenge no longer "processing"
- * is left alone.
+ * Records result (ANVIL_OK: valid) for challenge id in txn: drops the
+ * challenge's queue entry and, through rec_challenge_result(), moves the
+ * challenge, its authorization and waiting orders as RFC 8555 §7.1.6 has
+ * them move. A challenge no longer "processing" is left alone.
  */
 anvil_err acme_validation_record(struct store_txn *txn, const char *id,
     anvil_err result, const char *detail, time_t now);

@@ -163,8 +163,7 @@ auth_kid(struct auth *a)
 		rc = acme_fail(r, rc, "cannot read the account");
 		goto out;
 	}
-	if (strcmp(json_string_value(json_object_get(r->account,
-	    "status")) ?: "", "valid") != 0) {
+	if (rec_status_get(r->account) != REC_VALID) {
 		rc = acme_fail(r, ANVIL_ERR_UNAUTHORIZED, "account is "
 		    "not valid, it is %s", json_string_value(
 		    json_object_get(r->account, "status")) ?: "?");

@@ -21,7 +21,8 @@ authz_fn(struct store_txn *txn, void *arg)
 {
 	struct az *a = arg;
 	json_t *rec = NULL, *orders, *v;
-	const char *owner, *st;
+	const char *owner;
+	enum rec_status st;
 	size_t i;
 	anvil_err rc;
 
@@ -36,11 +37,10 @@ authz_fn(struct store_txn *txn, void *arg)
 		json_decref(rec);
 		return ANVIL_ERR_NOTFOUND;
 	}
-	st = acme_authz_status(rec, a->r->now);
-	if (a->deactivate && (strcmp(st, "pending") == 0 ||
-	    strcmp(st, "valid") == 0)) {
-		json_object_set_new(rec, "status", json_string("deactivated"));
-		if ((rc = store_put(txn, STORE_AUTHZ, a->id, rec, 0))) {
+	st = rec_authz_status(rec, a->r->now);
+	if (a->deactivate && (st == REC_PENDING || st == REC_VALID)) {
+		if ((rc = rec_status_set(rec, REC_AUTHZ, REC_DEACTIVATED)) ||
+		    (rc = store_put(txn, STORE_AUTHZ, a->id, rec, 0))) {
 			json_decref(rec);
 			return rc;
 		}
@@ -48,16 +48,15 @@ authz_fn(struct store_txn *txn, void *arg)
 		orders = json_object_get(rec, "orders");
 		json_array_foreach(orders, i, v) {
 			json_t *o = NULL;
-			const char *oid = json_string_value(v), *os;
+			const char *oid = json_string_value(v);
+			enum rec_status os;
 			if (oid == NULL || store_get(txn, STORE_ORDER, oid, &o))
 				continue;
-			os = acme_order_status(o, a->r->now);
-			if (strcmp(os, "pending") == 0 || strcmp(os,
-			    "ready") == 0) {
-				json_object_set_new(o, "status",
-				    json_string("invalid"));
+			os = rec_order_status(o, a->r->now);
+			if ((os == REC_PENDING || os == REC_READY) &&
+			    (rc = rec_status_set(o, REC_ORDER,
+			    REC_INVALID)) == ANVIL_OK)
 				rc = store_put(txn, STORE_ORDER, oid, o, 0);
-			}
 			json_decref(o);
 			if (rc != ANVIL_OK) {
 				json_decref(rec);
@@ -80,8 +79,8 @@ acme_authz(struct acme_req *r, const char *id)
 	if (r->payload != NULL) {
 		status = json_object_get(r->payload, "status");
 		if (status != NULL) {
-			if (!json_is_string(status) || strcmp(
-			    json_string_value(status), "deactivated") != 0)
+			if (rec_status_parse(json_string_value(status)) !=
+			    REC_DEACTIVATED)
 				return acme_fail(r, ANVIL_ERR_MALFORMED, "the "
 				    "only status a client may set is "
 				    "\"deactivated\"");
@@ -94,8 +93,7 @@ acme_authz(struct acme_req *r, const char *id)
 		    "authorization");
 	if (rc != ANVIL_OK)
 		return acme_fail(r, rc, "cannot read the authorization");
-	if (strcmp(json_string_value(json_object_get(a.out, "status")) ?: "",
-	    "pending") == 0)
+	if (rec_status_get(a.out) == REC_PENDING)
 		http_resp_header(r->resp, "Retry-After", ACME_RETRY_AFTER);
 	return acme_reply_json(r, 200, a.out);
 }

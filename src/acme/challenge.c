@@ -47,8 +47,7 @@ chall_fn(struct store_txn *txn, void *arg)
 	/* Processing: queued, or in a runner's hands. The kick after the
 	 * reply nudges the runners; an entry lost with an old process (none
 	 * in the queue, started long ago) is queued again. */
-	if (strcmp(json_string_value(json_object_get(c->rec, "status")) ?: "",
-	    "processing") == 0) {
+	if (rec_status_get(c->rec) == REC_PROCESSING) {
 		json_t *q = NULL;
 		c->started = 1;
 		rc = store_get(txn, STORE_VALQ, c->id, &q);
@@ -64,17 +63,17 @@ chall_fn(struct store_txn *txn, void *arg)
 			return rc;
 		return acme_valq_add(txn, c->r->ctx->cfg, c->id, c->r->now);
 	}
-	if (strcmp(json_string_value(json_object_get(c->rec, "status")) ?: "",
-	    "pending") != 0)
+	if (rec_status_get(c->rec) != REC_PENDING)
 		return ANVIL_OK;
 	if ((rc = store_get(txn, STORE_AUTHZ, aid, &az)) != ANVIL_OK)
 		return rc;
-	if (strcmp(acme_authz_status(az, c->r->now), "pending") != 0) {
+	if (rec_authz_status(az, c->r->now) != REC_PENDING) {
 		json_decref(az);
 		return ANVIL_OK;
 	}
 	json_decref(az);
-	json_object_set_new(c->rec, "status", json_string("processing"));
+	if ((rc = rec_status_set(c->rec, REC_CHALLENGE, REC_PROCESSING)))
+		return rc;
 	json_object_set_new(c->rec, "started", json_integer(c->r->now));
 	if ((rc = store_put(txn, STORE_CHALLENGE, c->id, c->rec, 0)) ||
 	    (rc = acme_valq_add(txn, c->r->ctx->cfg, c->id, c->r->now)))
@@ -116,8 +115,7 @@ acme_challenge(struct acme_req *r, const char *id)
 	if ((up = acme_url(r->ctx, "/authz/%s", c.authz)) != NULL)
 		acme_link(r, up, "up");
 	free(up);
-	if (strcmp(json_string_value(json_object_get(c.rec, "status")) ?: "",
-	    "processing") == 0)
+	if (rec_status_get(c.rec) == REC_PROCESSING)
 		http_resp_header(r->resp, "Retry-After", ACME_RETRY_AFTER);
 	rc = acme_reply_json(r, 200, acme_chall_json(r->ctx, id, c.rec));
 	json_decref(c.rec);

@@ -48,6 +48,7 @@ acme_order_authzs_valid(struct store_txn *txn, json_t *order, time_t now,
 
 	json_array_foreach(ids, i, v) {
 		const char *aid = json_string_value(v), *st = "missing";
+		enum rec_status seen = REC_ST_NONE;
 		json_t *a = NULL;
 		anvil_err rc;
 
@@ -55,10 +56,12 @@ acme_order_authzs_valid(struct store_txn *txn, json_t *order, time_t now,
 			rc = store_get(txn, STORE_AUTHZ, aid, &a);
 			if (rc != ANVIL_OK && rc != ANVIL_ERR_NOTFOUND)
 				return rc;
-			if (a != NULL)
-				st = acme_authz_status(a, now);
+			if (a != NULL) {
+				seen = rec_authz_status(a, now);
+				st = rec_status_text(a, seen);
+			}
 		}
-		if (strcmp(st, "valid") != 0) {
+		if (seen != REC_VALID) {
 			snprintf(why, whylen, "order is not ready: its "
 			    "authorization for %.253s is %s; place a new order",
 			    json_string_value(json_object_get(json_object_get(
@@ -78,7 +81,7 @@ fin_fn(struct store_txn *txn, void *arg)
 	struct ca_issue_params p;
 	struct ca_issued *c = NULL;
 	json_t *cert = NULL;
-	const char *st;
+	enum rec_status st;
 	anvil_err rc;
 	int tries;
 
@@ -87,9 +90,10 @@ fin_fn(struct store_txn *txn, void *arg)
 	f->status[0] = '\0';
 	if ((rc = store_get(txn, STORE_ORDER, f->id, &f->order)) != ANVIL_OK)
 		return rc;
-	st = acme_order_status(f->order, f->r->now);
-	if (strcmp(st, "ready") != 0) {
-		snprintf(f->status, sizeof(f->status), "%s", st);
+	st = rec_order_status(f->order, f->r->now);
+	if (st != REC_READY) {
+		snprintf(f->status, sizeof(f->status), "%s",
+		    rec_status_text(f->order, st));
 		return ANVIL_ERR_ORDERNOTREADY;
 	}
 	if ((rc = acme_order_authzs_valid(txn, f->order, f->r->now, f->err,
@@ -106,12 +110,9 @@ fin_fn(struct store_txn *txn, void *arg)
 		    f->err, sizeof(f->err));
 		if (rc != ANVIL_OK)
 			goto out;
-		cert = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:O}",
-		    "serial", c->serial_hex, "account", f->r->account_id,
-		    "order", f->id, "pem", c->pem, "not_before",
-		    (json_int_t)c->not_before, "not_after",
-		    (json_int_t)c->not_after, "issued", (json_int_t)f->r->now,
-		    "identifiers", json_object_get(f->order, "identifiers"));
+		cert = rec_cert_new(c->serial_hex, f->r->account_id, f->id,
+		    c->pem, c->not_before, c->not_after, f->r->now,
+		    json_object_get(f->order, "identifiers"));
 		if (cert == NULL) {
 			rc = ANVIL_ERR_NOMEM;
 			goto out;
@@ -125,7 +126,8 @@ fin_fn(struct store_txn *txn, void *arg)
 	}
 	if (rc != ANVIL_OK)
 		goto out;
-	json_object_set_new(f->order, "status", json_string("valid"));
+	if ((rc = rec_status_set(f->order, REC_ORDER, REC_VALID)) != ANVIL_OK)
+		goto out;
 	json_object_set_new(f->order, "certificate",
 	    json_string(c->serial_hex));
 	rc = store_put(txn, STORE_ORDER, f->id, f->order, 0);

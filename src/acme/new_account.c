@@ -102,10 +102,8 @@ acme_new_account(struct acme_req *r)
 				goto out;
 			}
 			a.id = id;
-			a.rec = json_pack("{s:s, s:s, s:s, s:b, s:I}",
-			    "id", id, "status", "valid",
-			    "thumbprint", thumb, "termsOfServiceAgreed",
-			    json_is_true(tos), "created", (json_int_t)r->now);
+			a.rec = rec_account_new(id, thumb, json_is_true(tos),
+			    r->now);
 			if (a.rec == NULL) {
 				rc = acme_fail(r, ANVIL_ERR_NOMEM, "no memory");
 				goto out;
@@ -134,8 +132,7 @@ acme_new_account(struct acme_req *r)
 		rc = acme_fail(r, rc, "cannot store the account");
 		goto out;
 	}
-	if (a.found != NULL && strcmp(json_string_value(json_object_get(
-	    a.found_rec, "status")) ?: "", "valid") != 0) {
+	if (a.found != NULL && rec_status_get(a.found_rec) != REC_VALID) {
 		/* RFC 8555 7.3.6: no further requests authorized by the key
 		 * of a deactivated account (Let's Encrypt's wording). */
 		rc = acme_fail(r, ANVIL_ERR_UNAUTHORIZED, "An account with the "

@@ -44,9 +44,7 @@ new_challenge(struct store_txn *txn, const char *type, const char *authz,
 		*rc = ANVIL_ERR_CRYPTO;
 		return NULL;
 	}
-	rec = json_pack("{s:s, s:s, s:s, s:s, s:s, s:s}", "id", id, "type",
-	    type, "token", token, "status", "pending", "authz", authz,
-	    "account", account);
+	rec = rec_challenge_new(id, type, token, authz, account);
 	free(token);
 	if (rec == NULL) {
 		*rc = ANVIL_ERR_NOMEM;
@@ -81,7 +79,7 @@ authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
 		json_t *a = NULL;
 		if (store_get(txn, STORE_AUTHZ, ids[i], &a) != ANVIL_OK)
 			continue;
-		if (strcmp(acme_authz_status(a, o->now), "valid") == 0 &&
+		if (rec_authz_status(a, o->now) == REC_VALID &&
 		    json_is_true(json_object_get(a, "wildcard")) ==
 		    (id->wildcard != 0) && json_integer_value(json_object_get(
 		    a, "expires")) > (json_int_t)o->now + 86400) {
@@ -110,11 +108,8 @@ authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
 		}
 		if (acme_new_id(out) != ANVIL_OK)
 			return ANVIL_ERR_CRYPTO;
-		rec = json_pack("{s:s, s:s, s:{s:s, s:s}, s:b, s:s, s:I, s:[]}",
-		    "id", out, "account", acct, "identifier", "type", id->type,
-		    "value", id->base, "wildcard", id->wildcard, "status",
-		    "pending", "expires", (json_int_t)(o->now +
-		    ACME_AUTHZ_PENDING_LIFETIME), "challenges");
+		rec = rec_authz_new(out, acct, id->type, id->base,
+		    id->wildcard, o->now + ACME_AUTHZ_PENDING_LIFETIME);
 		if (rec == NULL)
 			return ANVIL_ERR_NOMEM;
 		chs = json_object_get(rec, "challenges");
@@ -174,11 +169,8 @@ neworder_fn(struct store_txn *txn, void *arg)
 		json_array_append_new(idents, json_pack("{s:s, s:s}", "type",
 		    o->ids[i].type, "value", o->ids[i].value));
 	}
-	o->order = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "id",
-	    o->order_id, "account", o->account, "status",
-	    all_valid ? "ready" : "pending", "expires", expires, "created",
-	    (json_int_t)o->now, "identifiers", idents, "authorizations",
-	    authzs);
+	o->order = rec_order_new(o->order_id, o->account, all_valid,
+	    (time_t)expires, o->now, idents, authzs);
 	if (o->order == NULL)
 		return ANVIL_ERR_NOMEM;
 	return store_put(txn, STORE_ORDER, o->order_id, o->order,
@@ -271,21 +263,18 @@ acme_new_order(struct acme_req *r)
 			e = acme_policy_check(gpol, kpol, id->type,
 			    id->value, why, sizeof(why));
 		if (e != ANVIL_OK) {
-			char type[96];
+			json_t *sub = rec_problem(e, why);
 			const char *val = json_string_value(json_object_get(v,
 			    "value"));
 			const char *t = json_string_value(json_object_get(v,
 			    "type"));
 			if (r->subproblems == NULL)
 				r->subproblems = json_array();
-			snprintf(type, sizeof(type),
-			    "urn:ietf:params:acme:error:%s",
-			    acme_problem_type(e));
-			json_array_append_new(r->subproblems, json_pack(
-			    "{s:s, s:s, s:i, s:{s:s, s:s}}", "type", type,
-			    "detail", why, "status", acme_problem_status(e),
-			    "identifier", "type", t ? t : "", "value",
-			    val ? val : ""));
+			if (sub != NULL)
+				json_object_set_new(sub, "identifier",
+				    json_pack("{s:s, s:s}", "type", t ? t : "",
+				    "value", val ? val : ""));
+			json_array_append_new(r->subproblems, sub);
 			if (first == ANVIL_OK) {
 				first = e;
 				snprintf(first_why, sizeof(first_why), "%s: %s",

@@ -12,7 +12,7 @@ anvil_err
 acme_order(struct acme_req *r, const char *id)
 {
 	json_t *rec = NULL;
-	const char *owner, *status;
+	const char *owner;
 	anvil_err rc;
 
 	rc = acme_record_load(r->ctx, STORE_ORDER, id, &rec);
@@ -25,8 +25,7 @@ acme_order(struct acme_req *r, const char *id)
 	}
 	if (rc != ANVIL_OK)
 		return acme_fail(r, rc, "cannot read the order");
-	status = acme_order_status(rec, r->now);
-	if (strcmp(status, "processing") == 0)
+	if (rec_order_status(rec, r->now) == REC_PROCESSING)
 		http_resp_header(r->resp, "Retry-After", ACME_RETRY_AFTER);
 	rc = acme_reply_json(r, 200, acme_order_json(r->ctx, id, rec,
 	    r->now));

@@ -1,7 +1,7 @@
 /*
- * problem.c - RFC 7807 problem documents: the one table from the project
- * error enum to the ACME error type and HTTP status (the statuses Let's
- * Encrypt's server uses), and the function every handler calls to fail.
+ * problem.c - RFC 7807 problem documents: the function every handler
+ * calls to fail. The table from the project error enum to the ACME error
+ * type and HTTP status is src/record/record.c's.
  */
 #include "config.h"
 
@@ -12,56 +12,6 @@
 
 #include "acme/acme_int.h"
 #include "core/log.h"
-
-static const struct {
-	const char *type;	/* after urn:ietf:params:acme:error: */
-	int status;
-} problems[ANVIL_ERR__MAX] = {
-	[ANVIL_ERR_NOTFOUND] = { "malformed", 404 },
-	[ANVIL_ERR_HTTPNOTFOUND] = { "malformed", 404 },
-	[ANVIL_ERR_INVALID] = { "malformed", 400 },
-	[ANVIL_ERR_MALFORMED] = { "malformed", 400 },
-	[ANVIL_ERR_METHOD] = { "malformed", 405 },
-	[ANVIL_ERR_MEDIATYPE] = { "malformed", 415 },
-	[ANVIL_ERR_TOOLARGE] = { "malformed", 413 },
-	[ANVIL_ERR_EXISTS] = { "malformed", 409 },
-	[ANVIL_ERR_BADCSR] = { "badCSR", 400 },
-	[ANVIL_ERR_BADNONCE] = { "badNonce", 400 },
-	[ANVIL_ERR_BADSIGALG] = { "badSignatureAlgorithm", 400 },
-	[ANVIL_ERR_BADPUBKEY] = { "badPublicKey", 400 },
-	[ANVIL_ERR_UNAUTHORIZED] = { "unauthorized", 403 },
-	[ANVIL_ERR_NOACCOUNT] = { "accountDoesNotExist", 400 },
-	[ANVIL_ERR_ORDERNOTREADY] = { "orderNotReady", 403 },
-	[ANVIL_ERR_REJECTEDID] = { "rejectedIdentifier", 400 },
-	[ANVIL_ERR_UNSUPPORTEDID] = { "unsupportedIdentifier", 400 },
-	[ANVIL_ERR_BADREVREASON] = { "badRevocationReason", 400 },
-	[ANVIL_ERR_ALREADYREVOKED] = { "alreadyRevoked", 400 },
-	[ANVIL_ERR_CONNECTION] = { "connection", 400 },
-	[ANVIL_ERR_DNS] = { "dns", 400 },
-	[ANVIL_ERR_INCORRECT] = { "incorrectResponse", 403 },
-	[ANVIL_ERR_TLS] = { "tls", 400 },
-	[ANVIL_ERR_CAA] = { "caa", 403 },
-	[ANVIL_ERR_EABREQUIRED] = { "externalAccountRequired", 400 },
-	[ANVIL_ERR_BADCONTACT] = { "invalidContact", 400 },
-	[ANVIL_ERR_UNSUPPORTEDCONTACT] = { "unsupportedContact", 400 },
-	[ANVIL_ERR_RATELIMITED] = { "rateLimited", 429 },
-};
-
-const char *
-acme_problem_type(anvil_err e)
-{
-	if ((unsigned)e < ANVIL_ERR__MAX && problems[e].type != NULL)
-		return problems[e].type;
-	return "serverInternal";
-}
-
-int
-acme_problem_status(anvil_err e)
-{
-	if ((unsigned)e < ANVIL_ERR__MAX && problems[e].type != NULL)
-		return problems[e].status;
-	return 500;
-}
 
 /* 1 for the resources served to GET and HEAD (the router's list):
  * their 405 must not advertise POST. */
@@ -132,15 +82,15 @@ acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 	char detail[1024];
 	char type[128];
 	json_t *doc;
-	int status = acme_problem_status(e);
+	int status = rec_problem_status(e);
 	va_list ap;
 
 	va_start(ap, fmt);
 	vsnprintf(detail, sizeof(detail), fmt, ap);
 	va_end(ap);
 	utf8_scrub(detail);
-	snprintf(type, sizeof(type), "urn:ietf:params:acme:error:%s",
-	    acme_problem_type(e));
+	snprintf(type, sizeof(type), REC_PROBLEM_PREFIX "%s",
+	    rec_problem_type(e));
 	if (status == 500)
 		log_err("%s %s: %s (%s)", r->http->method,
 		    r->http->path ? r->http->path : "?", detail,
@@ -148,9 +98,8 @@ acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 	else
 		log_info("%s %s: %d %s: %s", r->http->method,
 		    r->http->path ? r->http->path : "?", status,
-		    acme_problem_type(e), detail);
-	doc = json_pack("{s:s, s:s, s:i}", "type", type, "detail", detail,
-	    "status", status);
+		    rec_problem_type(e), detail);
+	doc = rec_problem(e, detail);
 	if (doc != NULL && r->subproblems != NULL)
 		json_object_set(doc, "subproblems", r->subproblems);
 	if (doc != NULL) {

@@ -55,36 +55,12 @@ acme_account_json(struct acme_ctx *ctx, const char *id, json_t *rec)
 	return a;
 }
 
-const char *
-acme_order_status(json_t *rec, time_t now)
-{
-	const char *s = str(rec, "status");
-	json_int_t exp = json_integer_value(json_object_get(rec, "expires"));
-
-	if ((strcmp(s, "pending") == 0 || strcmp(s, "ready") == 0) &&
-	    exp > 0 && exp < (json_int_t)now)
-		return "invalid";
-	return s;
-}
-
-const char *
-acme_authz_status(json_t *rec, time_t now)
-{
-	const char *s = str(rec, "status");
-	json_int_t exp = json_integer_value(json_object_get(rec, "expires"));
-
-	if ((strcmp(s, "pending") == 0 || strcmp(s, "valid") == 0) &&
-	    exp > 0 && exp < (json_int_t)now)
-		return "expired";
-	return s;
-}
-
 json_t *
 acme_order_json(struct acme_ctx *ctx, const char *id, json_t *rec, time_t now)
 {
 	json_t *o = json_object(), *authzs = json_array();
 	json_t *ids = json_object_get(rec, "authorizations"), *v;
-	const char *status = acme_order_status(rec, now);
+	enum rec_status status = rec_order_status(rec, now);
 	size_t i;
 
 	if (o == NULL || authzs == NULL) {
@@ -92,7 +68,8 @@ acme_order_json(struct acme_ctx *ctx, const char *id, json_t *rec, time_t now)
 		json_decref(authzs);
 		return NULL;
 	}
-	json_object_set_new(o, "status", json_string(status));
+	json_object_set_new(o, "status", json_string(rec_status_text(rec,
+	    status)));
 	set_time(o, "expires", rec, "expires");
 	json_object_set(o, "identifiers", json_object_get(rec,
 	    "identifiers"));
@@ -103,7 +80,7 @@ acme_order_json(struct acme_ctx *ctx, const char *id, json_t *rec, time_t now)
 	}
 	json_object_set_new(o, "authorizations", authzs);
 	set_url(o, "finalize", acme_url(ctx, "/order/%s/finalize", id));
-	if (strcmp(status, "valid") == 0 && json_is_string(json_object_get(rec,
+	if (status == REC_VALID && json_is_string(json_object_get(rec,
 	    "certificate")))
 		set_url(o, "certificate", acme_url(ctx, "/cert/%s",
 		    str(rec, "certificate")));
@@ -143,8 +120,8 @@ acme_authz_json(struct acme_ctx *ctx, struct store_txn *txn, const char *id,
 		return NULL;
 	}
 	json_object_set(a, "identifier", json_object_get(rec, "identifier"));
-	json_object_set_new(a, "status", json_string(acme_authz_status(rec,
-	    now)));
+	json_object_set_new(a, "status", json_string(rec_status_text(rec,
+	    rec_authz_status(rec, now))));
 	set_time(a, "expires", rec, "expires");
 	json_array_foreach(ids, i, v) {
 		json_t *crec = NULL;

@@ -67,13 +67,9 @@ revoke_fn(struct store_txn *txn, void *arg)
 		rc = ANVIL_ERR_UNAUTHORIZED;
 		goto out;
 	}
-	if (json_object_get(rec, "revoked") != NULL) {
-		rc = ANVIL_ERR_ALREADYREVOKED;
+	if ((rc = rec_cert_revoke(rec, v->r->now, v->reason, v->by_key ?
+	    "certificate key" : "account")) != ANVIL_OK)
 		goto out;
-	}
-	json_object_set_new(rec, "revoked", json_pack("{s:I, s:i, s:s}",
-	    "time", (json_int_t)v->r->now, "reason", v->reason, "by",
-	    v->by_key ? "certificate key" : "account"));
 	rc = store_put(txn, STORE_CERT, v->serial, rec, 0);
 out:
 	json_decref(rec);

@@ -36,8 +36,7 @@ acme_validation_load(struct store_txn *txn, const char *id,
 	memset(v, 0, sizeof(*v));
 	if ((rc = store_get(txn, STORE_CHALLENGE, id, &c)) != ANVIL_OK)
 		goto out;
-	if (strcmp(json_string_value(json_object_get(c, "status")) ?: "",
-	    "processing") != 0) {
+	if (rec_status_get(c) != REC_PROCESSING) {
 		v->skip = 1;
 		goto out;
 	}
@@ -276,109 +275,33 @@ acme_validation_check(const struct anvil_config *cfg,
 	return rc;
 }
 
-struct vresult {
-	const char *id;
-	anvil_err result;
-	const char *detail;
-	time_t now;
-};
-
-/* The order becomes ready when each of its authorizations is valid. */
-static anvil_err
-update_order(struct store_txn *txn, struct vresult *v, const char *oid,
-    json_t *problem)
-{
-	json_t *o = NULL, *ids, *x;
-	const char *st;
-	size_t i;
-	int all = 1;
-	anvil_err rc;
-
-	if ((rc = store_get(txn, STORE_ORDER, oid, &o)) != ANVIL_OK)
-		return rc == ANVIL_ERR_NOTFOUND ? ANVIL_OK : rc;
-	st = acme_order_status(o, v->now);
-	if (strcmp(st, "pending") != 0) {
-		json_decref(o);
-		return ANVIL_OK;
-	}
-	if (problem != NULL) {
-		json_object_set_new(o, "status", json_string("invalid"));
-		json_object_set(o, "error", problem);
-	} else {
-		ids = json_object_get(o, "authorizations");
-		json_array_foreach(ids, i, x) {
-			json_t *a = NULL;
-			if (store_get(txn, STORE_AUTHZ, json_string_value(x) ?:
-			    "", &a) != ANVIL_OK || strcmp(acme_authz_status(a,
-			    v->now), "valid") != 0)
-				all = 0;
-			json_decref(a);
-		}
-		if (!all) {
-			json_decref(o);
-			return ANVIL_OK;
-		}
-		json_object_set_new(o, "status", json_string("ready"));
-	}
-	rc = store_put(txn, STORE_ORDER, oid, o, 0);
-	json_decref(o);
-	return rc;
-}
-
 anvil_err
 acme_validation_record(struct store_txn *txn, const char *id,
     anvil_err result, const char *detail, time_t now)
 {
-	struct vresult vr = { id, result, detail, now }, *v = &vr;
-	json_t *c = NULL, *a = NULL, *problem = NULL, *orders, *x;
-	const char *aid;
-	size_t i;
+	json_t *c = NULL, *problem = NULL;
 	anvil_err rc;
 
 	if ((rc = store_del(txn, STORE_VALQ, id)) != ANVIL_OK &&
 	    rc != ANVIL_ERR_NOTFOUND)
 		goto out;
-	if ((rc = store_get(txn, STORE_CHALLENGE, v->id, &c)) != ANVIL_OK)
+	if ((rc = store_get(txn, STORE_CHALLENGE, id, &c)) != ANVIL_OK)
 		goto out;
-	if (strcmp(json_string_value(json_object_get(c, "status")) ?: "",
-	    "processing") != 0)
+	if (rec_status_get(c) != REC_PROCESSING)
 		goto out;	/* someone else finished it */
-	aid = json_string_value(json_object_get(c, "authz"));
-	if ((rc = store_get(txn, STORE_AUTHZ, aid ?: "", &a)) != ANVIL_OK)
-		goto out;
-	if (v->result == ANVIL_OK) {
-		json_object_set_new(c, "status", json_string("valid"));
-		json_object_set_new(c, "validated", json_integer(v->now));
-		if (strcmp(acme_authz_status(a, v->now), "pending") == 0) {
-			json_object_set_new(a, "status", json_string("valid"));
-			json_object_set_new(a, "expires", json_integer(v->now +
-			    ACME_AUTHZ_VALID_LIFETIME));
-		}
-	} else {
-		char type[96];
-		snprintf(type, sizeof(type), "urn:ietf:params:acme:error:%s",
-		    acme_problem_type(v->result));
-		problem = json_pack("{s:s, s:s, s:i}", "type", type, "detail",
-		    v->detail, "status", acme_problem_status(v->result));
-		json_object_set_new(c, "status", json_string("invalid"));
-		json_object_set(c, "error", problem);
-		if (strcmp(acme_authz_status(a, v->now), "pending") == 0)
-			json_object_set_new(a, "status",
-			    json_string("invalid"));
-	}
-	if ((rc = store_put(txn, STORE_CHALLENGE, v->id, c, 0)) ||
-	    (rc = store_put(txn, STORE_AUTHZ, aid, a, 0)))
-		goto out;
-	orders = json_object_get(a, "orders");
-	json_array_foreach(orders, i, x) {
-		if ((rc = update_order(txn, v, json_string_value(x) ?: "",
-		    problem)) != ANVIL_OK)
+	if (result != ANVIL_OK) {
+		/* A detail jansson refuses (not UTF-8) must not cost the
+		 * client its problem document: the type says enough. */
+		if ((problem = rec_problem(result, detail)) == NULL &&
+		    (problem = rec_problem(result, NULL)) == NULL) {
+			rc = ANVIL_ERR_NOMEM;
 			goto out;
+		}
 	}
+	rc = rec_challenge_result(txn, id, c, problem, now, NULL);
 out:
 	json_decref(problem);
 	json_decref(c);
-	json_decref(a);
 	return rc;
 }
 
@@ -413,8 +336,9 @@ log_result(const char *id, const struct acme_vinfo *v, anvil_err rc,
     const char *detail)
 {
 	log_info("validation %s of %s %s:%s: %s%s%s", id, v->type,
-	    v->ident_type, v->ident_value, rc == ANVIL_OK ? "valid" :
-	    acme_problem_type(rc), detail[0] ? ": " : "", detail);
+	    v->ident_type, v->ident_value, rc == ANVIL_OK ?
+	    rec_status_name(REC_VALID) : rec_problem_type(rc),
+	    detail[0] ? ": " : "", detail);
 }
 
 anvil_err

@@ -57,9 +57,5 @@ int admin_db(struct admin_ctx *ctx, int argc, char **argv);
 void admin_time(json_int_t t, char out[32]);
 /* The time member key of rec as RFC 3339 text, or JSON null; new ref. */
 json_t *admin_time_json(json_t *rec, const char *key);
-/* An order's / authorization's status as clients see it at now (expiry
- * applied, as src/acme/resource.c does on read). */
-const char *admin_order_status(json_t *rec, time_t now);
-const char *admin_authz_status(json_t *rec, time_t now);
 
 #endif

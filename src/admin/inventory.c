@@ -9,7 +9,7 @@
  * that re-reads the record it changes. Statuses are shown as clients see
  * them: a pending or ready order past its expiry is "invalid", a pending
  * or valid authorization past its expiry "expired" (the rules of
- * src/acme/resource.c, which applies them on read and never writes them).
+ * src/record/record.c, which the ACME server applies on read too).
  */
 #include "config.h"
 
@@ -24,10 +24,10 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 
-#include "acme/acme.h"
 #include "admin/admin.h"
 #include "ca/ca.h"
 #include "core/util.h"
+#include "record/record.h"
 
 #define DAY 86400
 #define EXPIRING_DAYS 30	/* stats: "expiring" means within this */
@@ -65,17 +65,17 @@ str(json_t *rec, const char *key)
 	return s != NULL ? s : "";
 }
 
-/* The expiry rules clients see, from the ACME module (one copy). */
-const char *
-admin_order_status(json_t *rec, time_t now)
+/* An order's / authorization's status as clients see it at now. */
+static const char *
+order_status(json_t *rec, time_t now)
 {
-	return acme_order_status(rec, now);
+	return rec_status_text(rec, rec_order_status(rec, now));
 }
 
-const char *
-admin_authz_status(json_t *rec, time_t now)
+static const char *
+authz_status(json_t *rec, time_t now)
 {
-	return acme_authz_status(rec, now);
+	return rec_status_text(rec, rec_authz_status(rec, now));
 }
 
 /* "dns:example.org" from {"type","value"}; new string. */
@@ -399,11 +399,14 @@ acct_deact_fn(struct store_txn *txn, void *arg)
 	if ((rc = store_get(txn, STORE_ACCOUNT, d->id, &rec)) != ANVIL_OK)
 		return rc;
 	snprintf(d->was, sizeof(d->was), "%s", str(rec, "status"));
-	if (strcmp(d->was, "valid") != 0) {
+	if (rec_status_get(rec) != REC_VALID) {
 		json_decref(rec);
 		return ANVIL_ERR_ALREADYREVOKED;
 	}
-	json_object_set_new(rec, "status", json_string("revoked"));
+	if ((rc = rec_status_set(rec, REC_ACCOUNT, REC_REVOKED)) != ANVIL_OK) {
+		json_decref(rec);
+		return rc;
+	}
 	json_object_set_new(rec, "deactivation", json_pack("{s:I, s:s}",
 	    "time", (json_int_t)d->now, "by", "operator"));
 	rc = store_put(txn, STORE_ACCOUNT, d->id, rec, 0);
@@ -438,7 +441,8 @@ accounts_deactivate(struct admin_ctx *ctx, const char *id)
 	}
 	if (ctx->json) {
 		json_t *o = json_pack("{s:s, s:s, s:s}", "id", id, "status",
-		    "revoked", "previous_status", "valid");
+		    rec_status_name(REC_REVOKED), "previous_status",
+		    rec_status_name(REC_VALID));
 		admin_print_object(ctx, o);
 		json_decref(o);
 	} else
@@ -499,7 +503,7 @@ order_show_fn(struct store_txn *txn, void *arg)
 		json_array_append_new(idents, ident_str(x));
 	s->out = json_pack("{s:s, s:s, s:s, s:o, s:o, s:o}", "id", s->id,
 	    "account", str(rec, "account"), "status",
-	    admin_order_status(rec, s->now), "created", admin_time_json(rec,
+	    order_status(rec, s->now), "created", admin_time_json(rec,
 	    "created"), "expires", admin_time_json(rec, "expires"),
 	    "identifiers", idents);
 	s->rows = json_array();
@@ -507,7 +511,7 @@ order_show_fn(struct store_txn *txn, void *arg)
 		json_decref(rec);
 		return ANVIL_ERR_NOMEM;
 	}
-	if (strcmp(admin_order_status(rec, s->now), str(rec, "status")) != 0)
+	if (rec_order_status(rec, s->now) != rec_status_get(rec))
 		json_object_set_new(s->out, "stored_status",
 		    json_string(str(rec, "status")));
 	if (json_is_string(json_object_get(rec, "certificate")))
@@ -536,7 +540,7 @@ order_show_fn(struct store_txn *txn, void *arg)
 		    "s:s, s:o}", "id", aid, "identifier", ident_str(
 		    json_object_get(a, "identifier")), "wildcard",
 		    json_is_true(json_object_get(a, "wildcard")), "status",
-		    admin_authz_status(a, s->now), "expires",
+		    authz_status(a, s->now), "expires",
 		    admin_time_json(a, "expires")));
 		json_decref(a);
 	}
@@ -560,7 +564,7 @@ authz_show_fn(struct store_txn *txn, void *arg)
 	s->out = json_pack("{s:s, s:s, s:o, s:b, s:s, s:o, s:O}", "id",
 	    s->id, "account", str(rec, "account"), "identifier", ident_str(
 	    json_object_get(rec, "identifier")), "wildcard", json_is_true(
-	    json_object_get(rec, "wildcard")), "status", admin_authz_status(
+	    json_object_get(rec, "wildcard")), "status", authz_status(
 	    rec, s->now), "expires", admin_time_json(rec, "expires"),
 	    "orders", json_is_array(json_object_get(rec, "orders")) ?
 	    json_object_get(rec, "orders") : json_array());
@@ -569,7 +573,7 @@ authz_show_fn(struct store_txn *txn, void *arg)
 		json_decref(rec);
 		return ANVIL_ERR_NOMEM;
 	}
-	if (strcmp(admin_authz_status(rec, s->now), str(rec, "status")) != 0)
+	if (rec_authz_status(rec, s->now) != rec_status_get(rec))
 		json_object_set_new(s->out, "stored_status",
 		    json_string(str(rec, "status")));
 	json_array_foreach(json_object_get(rec, "challenges"), i, x) {
@@ -728,12 +732,7 @@ name_covers(const char *v, const char *n)
 static const char *
 cert_status(json_t *rec, time_t now)
 {
-	if (json_is_object(json_object_get(rec, "revoked")))
-		return "revoked";
-	if (json_integer_value(json_object_get(rec, "not_after")) <
-	    (json_int_t)now)
-		return "expired";
-	return "valid";
+	return rec_status_name(rec_cert_status(rec, now));
 }
 
 /* The row of one certificate (no PEM). */
@@ -741,7 +740,7 @@ static json_t *
 cert_row(const char *serial, json_t *rec, time_t now)
 {
 	json_t *row, *names = json_array(), *x;
-	json_t *rv = json_object_get(rec, "revoked");
+	json_t *rv = rec_cert_revoked(rec);
 	size_t i;
 
 	json_array_foreach(json_object_get(rec, "identifiers"), i, x)
@@ -781,7 +780,7 @@ cert_one(const char *serial, json_t *rec, void *arg)
 	if (l->f.account != NULL && strcmp(str(rec, "account"),
 	    l->f.account) != 0)
 		return ANVIL_OK;
-	if (l->f.revoked && !json_is_object(json_object_get(rec, "revoked")))
+	if (l->f.revoked && !json_is_object(rec_cert_revoked(rec)))
 		return ANVIL_OK;
 	if (l->f.before != 0 && json_integer_value(json_object_get(rec,
 	    "not_after")) >= (json_int_t)l->f.before)
@@ -1142,7 +1141,7 @@ certs_show(struct admin_ctx *ctx, const char *arg)
 		json_decref(rec);
 		return ADMIN_FAIL;
 	}
-	rv = json_object_get(rec, "revoked");
+	rv = rec_cert_revoked(rec);
 	if (json_is_object(rv))
 		json_object_set(o, "revocation_code", json_object_get(rv,
 		    "reason"));
@@ -1196,16 +1195,12 @@ revoke_fn(struct store_txn *txn, void *arg)
 	r->was = NULL;
 	if ((rc = store_get(txn, STORE_CERT, r->serial, &rec)) != ANVIL_OK)
 		return rc;
-	if (json_object_get(rec, "revoked") != NULL) {
-		r->was = json_incref(json_object_get(rec, "revoked"));
-		json_decref(rec);
-		return ANVIL_ERR_ALREADYREVOKED;
-	}
-	/* The member src/acme/revoke.c writes; anvil-crl lists it. */
-	json_object_set_new(rec, "revoked", json_pack("{s:I, s:i, s:s}",
-	    "time", (json_int_t)r->now, "reason", r->reason, "by",
-	    "operator"));
-	rc = store_put(txn, STORE_CERT, r->serial, rec, 0);
+	/* The member src/acme/revoke.c writes too; anvil-crl lists it. */
+	if ((rc = rec_cert_revoke(rec, r->now, r->reason, "operator")) ==
+	    ANVIL_ERR_ALREADYREVOKED)
+		r->was = json_incref(rec_cert_revoked(rec));
+	if (rc == ANVIL_OK)
+		rc = store_put(txn, STORE_CERT, r->serial, rec, 0);
 	json_decref(rec);
 	return rc;
 }
@@ -1350,7 +1345,7 @@ stat_order(const char *id, json_t *rec, void *arg)
 	struct stats *s = arg;
 
 	(void)id;
-	bump(s->orders, admin_order_status(rec, s->now));
+	bump(s->orders, order_status(rec, s->now));
 	return ANVIL_OK;
 }
 
@@ -1360,7 +1355,7 @@ stat_authz(const char *id, json_t *rec, void *arg)
 	struct stats *s = arg;
 
 	(void)id;
-	bump(s->authz, admin_authz_status(rec, s->now));
+	bump(s->authz, authz_status(rec, s->now));
 	return ANVIL_OK;
 }
 
@@ -1372,7 +1367,7 @@ stat_cert(const char *id, json_t *rec, void *arg)
 
 	(void)id;
 	s->issued++;
-	if (json_is_object(json_object_get(rec, "revoked")))
+	if (rec_cert_status(rec, s->now) == REC_REVOKED)
 		s->revoked++;
 	else if (na < (json_int_t)s->now)
 		s->expired++;
@@ -1385,19 +1380,20 @@ stat_cert(const char *id, json_t *rec, void *arg)
 }
 
 /* Every status a client can see, in this order, so scripts need not guess. */
-static const char *const acct_st[] = { "valid", "deactivated", "revoked",
-	NULL };
-static const char *const order_st[] = { "pending", "ready", "processing",
-	"valid", "invalid", NULL };
-static const char *const authz_st[] = { "pending", "valid", "invalid",
-	"deactivated", "expired", "revoked", NULL };
+static const enum rec_status acct_st[] = { REC_VALID, REC_DEACTIVATED,
+	REC_REVOKED, REC_ST_NONE };
+static const enum rec_status order_st[] = { REC_PENDING, REC_READY,
+	REC_PROCESSING, REC_VALID, REC_INVALID, REC_ST_NONE };
+static const enum rec_status authz_st[] = { REC_PENDING, REC_VALID,
+	REC_INVALID, REC_DEACTIVATED, REC_EXPIRED, REC_REVOKED, REC_ST_NONE };
 
 static void
-zero_fill(json_t *obj, const char *const *keys)
+zero_fill(json_t *obj, const enum rec_status *keys)
 {
-	for (; *keys != NULL; keys++)
-		if (json_object_get(obj, *keys) == NULL)
-			json_object_set_new(obj, *keys, json_integer(0));
+	for (; *keys != REC_ST_NONE; keys++)
+		if (json_object_get(obj, rec_status_name(*keys)) == NULL)
+			json_object_set_new(obj, rec_status_name(*keys),
+			    json_integer(0));
 }
 
 static anvil_err

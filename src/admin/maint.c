@@ -33,6 +33,7 @@
 
 #include "acme/acme.h"
 #include "admin/admin.h"
+#include "record/record.h"
 
 #define STUCK_FACTOR 3			/* x [validation] timeout */
 #define ORDER_KEEP (30 * 86400)		/* after expiry, for never-valid */
@@ -57,7 +58,7 @@ pick_stuck(const char *id, json_t *rec, void *arg)
 {
 	struct pick *p = arg;
 
-	if (strcmp(str(rec, "status"), "processing") == 0 &&
+	if (rec_status_get(rec) == REC_PROCESSING &&
 	    json_integer_value(json_object_get(rec, "started")) <
 	    (json_int_t)p->cutoff)
 		json_array_append_new(p->ids, json_string(id));
@@ -70,7 +71,7 @@ order_droppable(json_t *rec, time_t cutoff)
 {
 	json_t *exp = json_object_get(rec, "expires");
 
-	return strcmp(str(rec, "status"), "valid") != 0 &&
+	return rec_status_get(rec) != REC_VALID &&
 	    json_is_integer(exp) && json_integer_value(exp) <
 	    (json_int_t)cutoff;
 }
@@ -114,9 +115,7 @@ static anvil_err
 stuck_fn(struct store_txn *txn, void *arg)
 {
 	struct stuck *s = arg;
-	json_t *c = NULL, *a = NULL, *q = NULL, *problem = NULL, *x;
-	const char *aid, *ast;
-	size_t i;
+	json_t *c = NULL, *q = NULL, *problem = NULL, *changed = NULL, *ident;
 	anvil_err rc;
 
 	json_decref(s->done);
@@ -124,7 +123,7 @@ stuck_fn(struct store_txn *txn, void *arg)
 	if ((rc = store_get(txn, STORE_CHALLENGE, s->id, &c)) != ANVIL_OK)
 		return rc == ANVIL_ERR_NOTFOUND ? ANVIL_OK : rc;
 	/* Finished meanwhile: nothing to do. */
-	if (strcmp(str(c, "status"), "processing") != 0)
+	if (rec_status_get(c) != REC_PROCESSING)
 		goto out;
 	rc = store_get(txn, STORE_VALQ, s->id, &q);
 	if (rc == ANVIL_OK) {
@@ -140,9 +139,7 @@ stuck_fn(struct store_txn *txn, void *arg)
 		rc = ANVIL_OK;
 		goto out;
 	}
-	problem = json_pack("{s:s, s:s, s:i}", "type",
-	    "urn:ietf:params:acme:error:serverInternal", "detail",
-	    STUCK_DETAIL, "status", 500);
+	problem = rec_problem(ANVIL_ERR_IO, STUCK_DETAIL);
 	s->done = json_pack("{s:s, s:s, s:o, s:n, s:[]}", "challenge", s->id,
 	    "type", str(c, "type"), "started", admin_time_json(c, "started"),
 	    "authz", "orders");
@@ -150,67 +147,28 @@ stuck_fn(struct store_txn *txn, void *arg)
 		rc = ANVIL_ERR_NOMEM;
 		goto out;
 	}
-	json_object_set_new(c, "status", json_string("invalid"));
-	json_object_set(c, "error", problem);
-	if ((rc = store_put(txn, STORE_CHALLENGE, s->id, c, 0)) != ANVIL_OK)
+	/* As a failed validation would have left them (src/record). */
+	if ((rc = rec_challenge_result(txn, s->id, c, problem, s->now,
+	    &changed)) != ANVIL_OK)
 		goto out;
-	aid = json_string_value(json_object_get(c, "authz"));
-	if (aid == NULL)
-		goto out;
-	rc = store_get(txn, STORE_AUTHZ, aid, &a);
-	if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID) {
-		rc = ANVIL_OK;
-		goto out;
+	ident = json_object_get(changed, "identifier");
+	if (json_is_object(ident)) {
+		char buf[300];
+		snprintf(buf, sizeof(buf), "%s:%s", str(ident, "type"),
+		    str(ident, "value"));
+		json_object_set_new(s->done, "identifier", json_string(buf));
 	}
-	if (rc != ANVIL_OK)
-		goto out;
-	{
-		char ident[300];
-		snprintf(ident, sizeof(ident), "%s:%s", str(json_object_get(a,
-		    "identifier"), "type"), str(json_object_get(a,
-		    "identifier"), "value"));
-		json_object_set_new(s->done, "identifier",
-		    json_string(ident));
-	}
-	ast = admin_authz_status(a, s->now);
-	if (strcmp(ast, "pending") != 0)
-		goto out;	/* valid by another challenge, or expired */
-	json_object_set_new(a, "status", json_string("invalid"));
-	if ((rc = store_put(txn, STORE_AUTHZ, aid, a, 0)) != ANVIL_OK)
-		goto out;
-	json_object_set_new(s->done, "authz", json_string(aid));
-	json_array_foreach(json_object_get(a, "orders"), i, x) {
-		json_t *o = NULL;
-		const char *oid = json_string_value(x);
-		if (oid == NULL)
-			continue;
-		rc = store_get(txn, STORE_ORDER, oid, &o);
-		if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID) {
-			rc = ANVIL_OK;
-			continue;
-		}
-		if (rc != ANVIL_OK)
-			goto out;
-		if (strcmp(admin_order_status(o, s->now), "pending") == 0) {
-			json_object_set_new(o, "status",
-			    json_string("invalid"));
-			json_object_set(o, "error", problem);
-			rc = store_put(txn, STORE_ORDER, oid, o, 0);
-			json_array_append_new(json_object_get(s->done,
-			    "orders"), json_string(oid));
-		}
-		json_decref(o);
-		if (rc != ANVIL_OK)
-			goto out;
-	}
+	json_object_set(s->done, "authz", json_object_get(changed, "authz"));
+	json_object_set(s->done, "orders", json_object_get(changed,
+	    "orders"));
 out:
 	if (rc != ANVIL_OK) {
 		json_decref(s->done);
 		s->done = NULL;
 	}
 	json_decref(problem);
+	json_decref(changed);
 	json_decref(q);
-	json_decref(a);
 	json_decref(c);
 	return rc;
 }
@@ -242,7 +200,7 @@ static anvil_err
 drop_authz(struct store_txn *txn, struct drop *d, const char *aid)
 {
 	json_t *a = NULL, *keep = NULL, *x;
-	const char *st;
+	enum rec_status st;
 	size_t i;
 	anvil_err rc;
 
@@ -269,9 +227,9 @@ drop_authz(struct store_txn *txn, struct drop *d, const char *aid)
 			goto out;
 		rc = ANVIL_OK;
 	}
-	st = str(a, "status");
-	if (json_array_size(keep) == 0 && (strcmp(st, "pending") == 0 ||
-	    strcmp(st, "invalid") == 0)) {
+	st = rec_status_get(a);
+	if (json_array_size(keep) == 0 && (st == REC_PENDING ||
+	    st == REC_INVALID)) {
 		json_array_foreach(json_object_get(a, "challenges"), i, x) {
 			const char *cid = json_string_value(x);
 			if (cid == NULL)

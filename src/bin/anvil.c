@@ -28,6 +28,7 @@
 #include "acme/acme.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "record/record.h"
 
 struct server {
 	struct anvil_config *cfg;
@@ -114,13 +115,12 @@ catch_term(void)
 static void
 unavailable(struct http_resp *resp)
 {
-	static const char body[] = "{\n  \"type\": \"urn:ietf:params:acme:"
-	    "error:serverInternal\",\n  \"detail\": \"the ACME server is not "
-	    "configured correctly; see the web server's error log\",\n  "
-	    "\"status\": 500\n}";
-	char *b = strdup(body);
+	json_t *doc = rec_problem(ANVIL_ERR_CONFIG, "the ACME server is not "
+	    "configured correctly; see the web server's error log");
+	char *b = doc != NULL ? json_dumps(doc, JSON_INDENT(2)) : NULL;
 
-	resp->status = 500;
+	json_decref(doc);
+	resp->status = rec_problem_status(ANVIL_ERR_CONFIG);
 	if (b != NULL)
 		http_resp_body(resp, b, strlen(b), "application/problem+json");
 }

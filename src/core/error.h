@@ -30,7 +30,7 @@ typedef enum anvil_err {
 	ANVIL_ERR_VERSION,	/* store: record or store from a newer format */
 
 	/* Request errors: each maps to an ACME problem type and an HTTP
-	 * status in one table (src/acme/problem.c). */
+	 * status in one table (src/record/record.c). */
 	ANVIL_ERR_MALFORMED,	/* malformed, 400 */
 	ANVIL_ERR_BADNONCE,	/* badNonce, 400 */
 	ANVIL_ERR_BADSIGALG,	/* badSignatureAlgorithm, 400 */

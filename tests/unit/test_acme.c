@@ -351,20 +351,21 @@ Test(order, expires_with_its_earliest_authorization)
 	    ANVIL_OK);
 	cr_expect_str_eq(json_string_value(json_array_get(json_object_get(o2,
 	    "authorizations"), 0)), aid, "the valid authorization is reused");
-	cr_expect_str_eq(acme_order_status(o2, T0), "ready");
+	cr_expect_str_eq(rec_status_name(rec_order_status(o2, T0)), "ready");
 	cr_expect_eq(json_integer_value(json_object_get(o2, "expires")),
 	    (json_int_t)(T0 + 2 * DAY),
 	    "the order ends with the authorization it reuses");
 	cr_expect_eq(authzs_at(o2, T0 + DAY, why, sizeof(why)), ANVIL_OK,
 	    "%s", why);
-	cr_expect_str_eq(acme_order_status(o2, T0 + 3 * DAY), "invalid",
+	cr_expect_str_eq(rec_status_name(rec_order_status(o2, T0 + 3 * DAY)),
+	    "invalid",
 	    "past the authorization the order is no longer ready");
 	json_decref(o2);
 
 	/* Two identifiers: one reused (2 days), one new (7 days). */
 	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 2, oid, &o2),
 	    ANVIL_OK);
-	cr_expect_str_eq(acme_order_status(o2, T0), "pending");
+	cr_expect_str_eq(rec_status_name(rec_order_status(o2, T0)), "pending");
 	cr_expect_eq(json_integer_value(json_object_get(o2, "expires")),
 	    (json_int_t)(T0 + 2 * DAY), "the earliest authorization wins");
 	json_decref(o2);
@@ -390,7 +391,8 @@ Test(order, finalize_refuses_an_expired_authorization)
 
 	cr_expect_eq(authzs_at(o, T0 + DAY, why, sizeof(why)), ANVIL_OK,
 	    "%s", why);
-	cr_expect_str_eq(acme_order_status(o, T0 + 3 * DAY), "ready",
+	cr_expect_str_eq(rec_status_name(rec_order_status(o, T0 + 3 * DAY)),
+	    "ready",
 	    "the order record alone still says ready");
 	cr_expect_eq(authzs_at(o, T0 + 3 * DAY, why, sizeof(why)),
 	    ANVIL_ERR_ORDERNOTREADY);
