@@ -19,6 +19,7 @@
 #include "core/log.h"
 #include "core/util.h"
 #include "publish/publish.h"
+#include "record/record.h"
 #include "store/store.h"
 
 struct revoked_list {
@@ -43,7 +44,7 @@ collect_revoked(const char *id, json_t *rec, void *arg)
 {
 	struct revoked_list *l = arg;
 	struct ca_revoked *r;
-	json_t *rv = json_object_get(rec, "revoked");
+	json_t *rv = rec_cert_revoked(rec);
 	json_t *t = json_object_get(rv, "time");
 	json_t *why = json_object_get(rv, "reason");
 	size_t hl = strlen(id), i;
