@@ -329,7 +329,7 @@ Test(router, bad_content_length_is_refused_before_routing)
 		setenv("CONTENT_LENGTH", bad[i], 1);
 		cr_expect_eq(http_read_request(NULL, BASE, 65536, &req),
 		    ANVIL_ERR_MALFORMED, "CONTENT_LENGTH \"%s\"", bad[i]);
-		cr_expect_eq(acme_problem_status(ANVIL_ERR_MALFORMED), 400);
+		cr_expect_eq(rec_problem_status(ANVIL_ERR_MALFORMED), 400);
 		http_req_clear(&req);
 	}
 	unsetenv("CONTENT_LENGTH");
