@@ -72,7 +72,7 @@ static struct run
 run_v(const char *const *words)
 {
 	struct run r;
-	char *argv[32];
+	char *argv[32], *orig[32];
 	int argc = 0, fo, fe, so, se, i;
 
 	argv[argc++] = strdup("anvil-admin");
@@ -89,7 +89,6 @@ run_v(const char *const *words)
 			argv[argc++] = strdup(*words);
 	}
 	argv[argc] = NULL;
-	char *orig[32];
 	memcpy(orig, argv, sizeof(orig));
 
 	fflush(stdout);
@@ -202,7 +201,7 @@ teardown(void)
 
 TestSuite(admin, .init = setup, .fini = teardown, .timeout = 120);
 
-/* ------------------------------------------------------------ the command line */
+/* ----------------------------------------------------- the command line */
 
 struct cli_row {
 	int line;

@@ -53,7 +53,7 @@ env_set(const char *name, const char *value)
 static int
 stdin_from(const char *data, size_t len)
 {
-	int p[2], keep;
+	int p[2];
 
 	cr_assert_eq(pipe(p), 0);
 	cr_assert(len < 4096, "row too long for a pipe buffer");
@@ -61,11 +61,10 @@ stdin_from(const char *data, size_t len)
 		cr_assert_eq(write(p[1], data, len), (ssize_t)len);
 	close(p[1]);
 	cr_assert_neq(dup2(p[0], 0), -1);
-	keep = p[0];
-	return keep;
+	return p[0];
 }
 
-/* ------------------------------------------------------------ CONTENT_LENGTH */
+/* ------------------------------------------------------- CONTENT_LENGTH */
 
 struct cl_row {
 	int line;
@@ -187,7 +186,7 @@ Test(http, too_large_is_not_read)
 	close(keep);
 }
 
-/* ------------------------------------------------------------ method and path */
+/* ------------------------------------------------------ method and path */
 
 struct path_row {
 	int line;
