@@ -7,8 +7,10 @@
  *
  * Criterion runs each test in a process of its own, so the tests set
  * environment variables and replace descriptors 0 and 1 freely. The
- * FastCGI path reads the same parameters through FCGX_GetParam and is
- * covered by tests/integration/shape-*.sh.
+ * FastCGI path gets the same rows that differ there (params instead of
+ * the environment, FCGI_STDIN instead of stdin): the test connects to a
+ * Unix socket of its own, writes the records a web server would, and
+ * lets libfcgi accept them in the same process.
  */
 #include "config.h"
 
@@ -18,7 +20,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/un.h>
 #include <unistd.h>
+
+#include <fcgiapp.h>
 
 #include "http/http.h"
 
@@ -620,4 +626,222 @@ Test(http, reason_phrases)
 	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++)
 		cr_expect_str_eq(http_reason(rows[i].status), rows[i].want,
 		    "status %d", rows[i].status);
+}
+
+/* ------------------------------------------------------------ FastCGI */
+
+/* One FastCGI record (FastCGI 1.0 section 3.3) onto b at *n. */
+static void
+fcgi_record(unsigned char *b, size_t *n, int type, const void *data,
+    size_t len)
+{
+	unsigned char h[8] = { 1, (unsigned char)type, 0, 1,
+		(unsigned char)(len >> 8), (unsigned char)len, 0, 0 };
+
+	cr_assert(*n + 8 + len < 8192);
+	memcpy(b + *n, h, 8);
+	memcpy(b + *n + 8, data, len);
+	*n += 8 + len;
+}
+
+/* A name-value pair (section 3.4), both lengths under 128. */
+static size_t
+fcgi_pair(unsigned char *p, const char *name, const char *value)
+{
+	size_t nl = strlen(name), vl = strlen(value);
+
+	cr_assert(nl < 128 && vl < 128);
+	p[0] = (unsigned char)nl;
+	p[1] = (unsigned char)vl;
+	memcpy(p + 2, name, nl);
+	memcpy(p + 2 + nl, value, vl);
+	return 2 + nl + vl;
+}
+
+struct fcgi_conn {
+	FCGX_Request req;
+	int lsock, client;
+	char path[108];
+};
+
+/*
+ * Listens on a new Unix socket, connects to it, writes one responder
+ * request with params (pairs of name and value, NULL-terminated; a NULL
+ * value leaves the name out) and body, and has libfcgi accept it.
+ */
+static void
+fcgi_start(struct fcgi_conn *c, const char *const *params,
+    const char *body, size_t body_len)
+{
+	static const unsigned char begin[8] = { 0, 1, 0, 0, 0, 0, 0, 0 };
+	unsigned char buf[8192], pairs[2048];
+	struct sockaddr_un sa;
+	size_t n = 0, pl = 0;
+
+	memset(c, 0, sizeof(*c));
+	snprintf(c->path, sizeof(c->path), "/tmp/anvil-fcgi-%ld",
+	    (long)getpid());
+	unlink(c->path);
+	memset(&sa, 0, sizeof(sa));
+	sa.sun_family = AF_UNIX;
+	snprintf(sa.sun_path, sizeof(sa.sun_path), "%s", c->path);
+	cr_assert_neq(c->lsock = socket(AF_UNIX, SOCK_STREAM, 0), -1);
+	cr_assert_eq(bind(c->lsock, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	cr_assert_eq(listen(c->lsock, 1), 0);
+	cr_assert_neq(c->client = socket(AF_UNIX, SOCK_STREAM, 0), -1);
+	cr_assert_eq(connect(c->client, (struct sockaddr *)&sa, sizeof(sa)),
+	    0);
+
+	fcgi_record(buf, &n, 1, begin, sizeof(begin));	/* BEGIN_REQUEST */
+	for (; params[0] != NULL; params += 2)
+		if (params[1] != NULL)
+			pl += fcgi_pair(pairs + pl, params[0], params[1]);
+	fcgi_record(buf, &n, 4, pairs, pl);		/* PARAMS */
+	fcgi_record(buf, &n, 4, "", 0);
+	if (body_len > 0)
+		fcgi_record(buf, &n, 5, body, body_len);	/* STDIN */
+	fcgi_record(buf, &n, 5, "", 0);
+	cr_assert_eq(write(c->client, buf, n), (ssize_t)n);
+
+	cr_assert_eq(FCGX_Init(), 0);
+	cr_assert_eq(FCGX_InitRequest(&c->req, c->lsock, 0), 0);
+	cr_assert_eq(FCGX_Accept_r(&c->req), 0);
+}
+
+/* Finishes the request and returns its FCGI_STDOUT stream (caller
+ * frees), NUL-terminated. */
+static char *
+fcgi_finish(struct fcgi_conn *c)
+{
+	unsigned char h[8];
+	char *out = calloc(1, 65536);
+	size_t n = 0, len, pad;
+	int type = 0;
+
+	cr_assert_not_null(out);
+	FCGX_Finish_r(&c->req);
+	while (type != 3) {			/* END_REQUEST */
+		cr_assert_eq(read(c->client, h, 8), 8);
+		type = h[1];
+		len = ((size_t)h[4] << 8) | h[5];
+		pad = h[6];
+		cr_assert(n + len + pad < 65536);
+		cr_assert_eq(recv(c->client, out + n, len + pad, MSG_WAITALL),
+		    (ssize_t)(len + pad));
+		if (type == 6)			/* STDOUT */
+			n += len;
+	}
+	out[n] = '\0';
+	FCGX_Free(&c->req, 1);
+	close(c->client);
+	close(c->lsock);
+	unlink(c->path);
+	return out;
+}
+
+struct fcgi_row {
+	int line;
+	const char *cl;		/* CONTENT_LENGTH param; NULL: none */
+	const char *uri;	/* REQUEST_URI param */
+	const char *body;	/* FCGI_STDIN */
+	size_t body_len;
+	anvil_err want;
+	const char *want_path;
+	const char *desc;
+};
+
+static const struct fcgi_row fcgi_rows[] = {
+	{ __LINE__, "5", "/acme/new-order", "hello", 5, ANVIL_OK,
+	    "/new-order", "exact" },
+	{ __LINE__, NULL, "/acme/new-nonce", "", 0, ANVIL_OK, "/new-nonce",
+	    "no CONTENT_LENGTH" },
+	{ __LINE__, "3", "/acme/x?q=1", "hello", 5, ANVIL_OK, "/x",
+	    "longer stdin: CONTENT_LENGTH bytes; query cut" },
+	{ __LINE__, "5", "/acme/new-order", "hel", 3, ANVIL_ERR_MALFORMED,
+	    "/new-order", "short: stdin ends after 3 bytes" },
+	{ __LINE__, "5", "/acme/new-order", "", 0, ANVIL_ERR_MALFORMED,
+	    "/new-order", "empty stdin" },
+	{ __LINE__, "5", "/acme/new-order", "he\0lo", 5, ANVIL_ERR_MALFORMED,
+	    "/new-order", "NUL in the body" },
+	{ __LINE__, "65", "/acme/new-order", "", 0, ANVIL_ERR_TOOLARGE,
+	    "/new-order", "max_body + 1" },
+	{ __LINE__, " 5", "/acme/new-order", "hello", 5, ANVIL_ERR_MALFORMED,
+	    "/new-order", "leading space" },
+	{ __LINE__, "-1", "/acme/new-order", "hello", 5, ANVIL_ERR_MALFORMED,
+	    "/new-order", "negative" },
+	{ __LINE__, "5", "/acme/../x", "hello", 5, ANVIL_OK, NULL,
+	    "dot-dot: path refused, body still read" },
+};
+
+Test(http, fastcgi_request_rows)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(fcgi_rows) / sizeof(fcgi_rows[0]); i++) {
+		const struct fcgi_row *r = &fcgi_rows[i];
+		const char *params[] = { "REQUEST_METHOD", "POST",
+			"REQUEST_URI", r->uri, "CONTENT_TYPE",
+			"application/jose+json", "CONTENT_LENGTH", r->cl,
+			NULL, NULL };
+		struct fcgi_conn c;
+		struct http_req req;
+		anvil_err rc;
+
+		/* The CGI environment must not leak into a FastCGI request. */
+		env_clear();
+		env_set("REQUEST_URI", "/acme/from-the-environment");
+		env_set("CONTENT_LENGTH", "1");
+		fcgi_start(&c, params, r->body, r->body_len);
+		rc = http_read_request(&c.req, "/acme", MAX_BODY, &req);
+		cr_expect_eq(rc, r->want, "line %d (%s): got %d", r->line,
+		    r->desc, rc);
+		cr_expect_str_eq(req.method, "POST", "line %d", r->line);
+		if (r->want_path == NULL)
+			cr_expect_null(req.path, "line %d (%s)", r->line,
+			    r->desc);
+		else if (req.path == NULL)
+			cr_expect_fail("line %d (%s): no path", r->line,
+			    r->desc);
+		else
+			cr_expect_str_eq(req.path, r->want_path,
+			    "line %d (%s)", r->line, r->desc);
+		if (rc == ANVIL_OK && r->cl != NULL) {
+			size_t want = (size_t)atoi(r->cl);
+			cr_expect_eq(req.body_len, want, "line %d", r->line);
+			cr_expect_eq(memcmp(req.body, r->body, want), 0,
+			    "line %d", r->line);
+		}
+		http_req_clear(&req);
+		free(fcgi_finish(&c));
+	}
+}
+
+Test(http, fastcgi_response)
+{
+	const char *params[] = { "REQUEST_METHOD", "HEAD", "REQUEST_URI",
+		"/acme/new-nonce", NULL, NULL };
+	struct fcgi_conn c;
+	struct http_req req;
+	struct http_resp resp;
+	char *out;
+
+	fcgi_start(&c, params, "", 0);
+	cr_assert_eq(http_read_request(&c.req, "/acme", MAX_BODY, &req),
+	    ANVIL_OK);
+	cr_expect_str_eq(req.method, "HEAD");
+	memset(&resp, 0, sizeof(resp));
+	resp.status = 200;
+	cr_assert_eq(http_resp_header(&resp, "Replay-Nonce", "n0nce"),
+	    ANVIL_OK);
+	cr_assert_eq(http_resp_header(&resp, "Cache-Control", "no-store"),
+	    ANVIL_OK);
+	cr_expect_eq(http_resp_header(&resp, "Location", "x\r\nX-Evil: 1"),
+	    ANVIL_ERR_INVALID);
+	cr_expect_eq(http_write_response(&c.req, &resp), ANVIL_OK);
+	out = fcgi_finish(&c);
+	cr_expect_str_eq(out, "Status: 200 OK\r\nContent-Length: 0\r\n"
+	    "Replay-Nonce: n0nce\r\nCache-Control: no-store\r\n\r\n");
+	free(out);
+	http_resp_clear(&resp);
+	http_req_clear(&req);
 }
