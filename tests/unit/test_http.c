@@ -630,7 +630,7 @@ Test(http, reason_phrases)
 
 /* ------------------------------------------------------------ FastCGI */
 
-/* One FastCGI record (FastCGI 1.0 section 3.3) onto b at *n. */
+/* One FastCGI record (8-byte header, then the content) onto b at *n. */
 static void
 fcgi_record(unsigned char *b, size_t *n, int type, const void *data,
     size_t len)
@@ -644,7 +644,7 @@ fcgi_record(unsigned char *b, size_t *n, int type, const void *data,
 	*n += 8 + len;
 }
 
-/* A name-value pair (section 3.4), both lengths under 128. */
+/* A name-value pair, both lengths under 128 (one byte each). */
 static size_t
 fcgi_pair(unsigned char *p, const char *name, const char *value)
 {
