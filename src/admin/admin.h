@@ -18,6 +18,7 @@
 #define ADMIN_OK 0
 #define ADMIN_FAIL 1
 #define ADMIN_USAGE 2
+#define ADMIN_CONFIG 3	/* admin_main only: the configuration was refused */
 
 struct admin_ctx {
 	const struct anvil_config *cfg;
@@ -25,6 +26,14 @@ struct admin_ctx {
 	int json;		/* --json */
 	FILE *out;		/* stdout */
 };
+
+/*
+ * anvil-admin itself (cli.c): parses argv (global options before the
+ * command or after it, up to "--"), loads the configuration, opens the
+ * store and runs the command. argv may be reordered. Returns the exit
+ * status: ADMIN_OK, ADMIN_FAIL, ADMIN_USAGE or ADMIN_CONFIG.
+ */
+int admin_main(int argc, char **argv);
 
 /*
  * Prints rows (a JSON array of objects, borrowed) as aligned columns

@@ -860,18 +860,34 @@ rows_sort(json_t *rows)
 	free(v);
 }
 
-/* YYYY-MM-DD (UTC midnight); 0 if malformed. */
+/*
+ * YYYY-MM-DD (UTC midnight); 0 if malformed. Digits where digits go, as
+ * strptime skips spaces; and a date that is a day of its month, as
+ * timegm would quietly turn 2026-02-30 into 2 March.
+ */
 static time_t
 parse_date(const char *s)
 {
-	struct tm tm;
+	struct tm tm, back;
 	const char *end;
+	time_t t;
+	size_t i;
 
-	memset(&tm, 0, sizeof(tm));
-	if (strlen(s) != 10 || (end = strptime(s, "%Y-%m-%d", &tm)) == NULL ||
-	    *end != '\0')
+	if (strlen(s) != 10)
 		return 0;
-	return timegm(&tm);
+	for (i = 0; i < 10; i++)
+		if ((i == 4 || i == 7) ? s[i] != '-' :
+		    !isdigit((unsigned char)s[i]))
+			return 0;
+	memset(&tm, 0, sizeof(tm));
+	if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL || *end != '\0')
+		return 0;
+	back = tm;	/* timegm normalises its argument */
+	t = timegm(&back);
+	if (back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon ||
+	    back.tm_mday != tm.tm_mday)
+		return 0;
+	return t;
 }
 
 /*
@@ -1216,8 +1232,11 @@ reason_parse(const char *s)
 	for (i = 0; i < sizeof(reasons) / sizeof(reasons[0]); i++)
 		if (strcasecmp(s, reasons[i].name) == 0)
 			return reasons[i].code;
+	/* Digits only: strtol would take a sign and leading spaces. */
+	if (!isdigit((unsigned char)*s))
+		return -1;
 	v = strtol(s, &end, 10);
-	if (*s == '\0' || *end != '\0' || v < 0 || v > 100)
+	if (*end != '\0' || v < 0 || v > 100)
 		return -1;
 	return (int)v;
 }

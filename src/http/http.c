@@ -151,13 +151,31 @@ header_text_ok(const char *s)
 	return 1;
 }
 
+/*
+ * A field name is a token (RFC 9110 section 5.6.2): one or more of these.
+ * An empty name, a space before the colon (RFC 9112 section 5.1) or a
+ * separator would make a line that is not a header.
+ */
+static int
+header_name_ok(const char *s)
+{
+	if (*s == '\0')
+		return 0;
+	for (; *s; s++)
+		if (!((*s >= 'a' && *s <= 'z') || (*s >= 'A' && *s <= 'Z') ||
+		    (*s >= '0' && *s <= '9')) &&
+		    strchr("!#$%&'*+-.^_`|~", *s) == NULL)
+			return 0;
+	return 1;
+}
+
 anvil_err
 http_resp_header(struct http_resp *resp, const char *name, const char *value)
 {
 	char *n, *v;
 
-	if (resp->nheaders == HTTP_MAX_HEADERS || !header_text_ok(name) ||
-	    !header_text_ok(value) || strchr(name, ':') != NULL)
+	if (resp->nheaders == HTTP_MAX_HEADERS || !header_name_ok(name) ||
+	    !header_text_ok(value))
 		return ANVIL_ERR_INVALID;
 	if ((n = strdup(name)) == NULL || (v = strdup(value)) == NULL) {
 		free(n);

@@ -57,9 +57,10 @@ anvil_err http_read_request(struct FCGX_Request *fcgi, const char *base_path,
 void http_req_clear(struct http_req *req);
 
 /*
- * Adds a header (both strings copied). A name or value holding CR, LF, NUL
- * or other control characters, or too many headers, is ANVIL_ERR_INVALID
- * and nothing is added.
+ * Adds a header (both strings copied). A name that is not a token (RFC
+ * 9110 section 5.6.2: empty, spaces, separators, controls), a value
+ * holding CR, LF or other control characters, or too many headers, is
+ * ANVIL_ERR_INVALID and nothing is added.
  */
 anvil_err http_resp_header(struct http_resp *resp, const char *name,
     const char *value);

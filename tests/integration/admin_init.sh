@@ -38,6 +38,12 @@ fp1=$(certtool --fingerprint --hash sha256 --infile "$data/ca.pem" 2>/dev/null)
 expect_exit 0 "second init keeps the CA" "$ADMIN" --config "$conf" init
 fp2=$(certtool --fingerprint --hash sha256 --infile "$data/ca.pem" 2>/dev/null)
 [ -n "$fp1" ] && [ "$fp1" = "$fp2" ] && ok "same CA after second init" || fail "CA changed: $fp1 / $fp2"
+# The order people type: the global option after the command.
+expect_exit 0 "init --config FILE (option after the command)" \
+    env ANVIL_CONFIG="$T/none.conf" "$ADMIN" init --config "$conf"
+expect_out "CA initialised: $data/ca.pem" "init --config FILE reads FILE, not the default"
+expect_exit 2 "init --config without its file" "$ADMIN" init --config
+expect_out "--config needs a file" "the missing file is named"
 
 mv "$data/ca.pem" "$T/ca.pem.saved"
 expect_exit 1 "key without certificate refused" "$ADMIN" --config "$conf" init
