@@ -104,6 +104,11 @@ static const struct acme_route routes[] = {
 	  NULL, acme_challenge, NULL, ROUTE_USE_POST },
 	{ "cert", "cert/*", ACME_ROUTE_POST, ACME_AUTH_KID,
 	  NULL, acme_cert, NULL, ROUTE_USE_POST },
+	/* RFC 9773 §4: an unsigned GET; a POST-as-GET is signed, and the
+	 * handler checks that JWS itself. */
+	{ "renewal-info", "renewal-info/*", ACME_ROUTE_GET_POST,
+	  ACME_AUTH_NONE, NULL, acme_renewal_info, NULL,
+	  "use GET or POST-as-GET" },
 };
 
 const struct acme_route *
@@ -167,8 +172,12 @@ pattern_matches(const char *pattern, char *const *seg, size_t n,
 static int
 method_allowed(const struct acme_route *rt, const char *method)
 {
+	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+
 	if (rt->methods == ACME_ROUTE_GET)
-		return strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+		return get;
+	if (rt->methods == ACME_ROUTE_GET_POST)
+		return get || strcmp(method, "POST") == 0;
 	return strcmp(method, "POST") == 0;
 }
 

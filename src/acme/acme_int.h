@@ -246,7 +246,9 @@ anvil_err acme_valq_add(struct store_txn *txn, const struct anvil_config *cfg,
 
 enum acme_route_methods {
 	ACME_ROUTE_GET,		/* GET and HEAD */
-	ACME_ROUTE_POST		/* POST only (POST-as-GET to fetch) */
+	ACME_ROUTE_POST,	/* POST only (POST-as-GET to fetch) */
+	ACME_ROUTE_GET_POST	/* GET, HEAD and POST-as-GET: the handler
+				 * checks the JWS of a POST itself */
 };
 
 /* One resource of the router's table (acme.c). */
@@ -310,5 +312,6 @@ anvil_err acme_challenge(struct acme_req *r, const char *id);
 anvil_err acme_cert(struct acme_req *r, const char *serial);
 anvil_err acme_ca_cert(struct acme_req *r);
 anvil_err acme_revoke(struct acme_req *r);
+anvil_err acme_renewal_info(struct acme_req *r, const char *certid);
 
 #endif

@@ -19,6 +19,7 @@ acme_directory(struct acme_req *r)
 		{ "newOrder", "/new-order" },
 		{ "revokeCert", "/revoke-cert" },
 		{ "keyChange", "/key-change" },
+		{ "renewalInfo", "/renewal-info" },	/* RFC 9773 §4 */
 	};
 	json_t *dir = json_object(), *meta = json_object();
 	size_t i;

@@ -54,6 +54,10 @@ const char *ca_cert_pem_peek(const struct ca *ca);
 /* Borrowed CA private key. */
 gnutls_privkey_t ca_key_peek(const struct ca *ca);
 
+/* Borrowed key identifier the CA puts in every certificate's Authority
+ * Key Identifier (RFC 9773 §4.1 names certificates by it); *len set. */
+const unsigned char *ca_key_id_peek(const struct ca *ca, size_t *len);
+
 /* ---------------------------------------------------------------- CSR */
 
 enum ca_ident_type { CA_IDENT_DNS = 0, CA_IDENT_IP };

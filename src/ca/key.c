@@ -142,6 +142,13 @@ ca_key_peek(const struct ca *ca)
 	return ca->key;
 }
 
+const unsigned char *
+ca_key_id_peek(const struct ca *ca, size_t *len)
+{
+	*len = ca->key_id_len;
+	return ca->key_id;
+}
+
 /* Sets ca->dig, ca->key_id from the key; the public key into *pubout. */
 static anvil_err
 ca_key_facts(struct ca *ca, gnutls_pubkey_t *pubout, char *err, size_t errlen)

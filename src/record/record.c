@@ -328,6 +328,9 @@ static const struct {
 	    "unsupported contact" },
 	[ANVIL_ERR_RATELIMITED] = { "rateLimited", 429,
 	    "too many requests" },
+	/* RFC 9773 §5: a conflict with the order that replaces it. */
+	[ANVIL_ERR_ALREADYREPLACED] = { "alreadyReplaced", 409,
+	    "the certificate is replaced already" },
 };
 
 const char *

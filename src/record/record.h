@@ -176,4 +176,100 @@ const char *rec_problem_detail(anvil_err e);
  */
 json_t *rec_problem(anvil_err e, const char *detail);
 
+/* ------------------------------------------------------------ renewal */
+
+/*
+ * ACME Renewal Information (RFC 9773), renewal.c: the certificate
+ * identifier of §4.1, the suggested renewal window of §4.2, the
+ * operator's advice to renew early, and the "replaces" link between an
+ * order and the certificate it renews (§5).
+ */
+
+#define REC_CERTID_MAX 256	/* longest certID read; ours are ~50 */
+#define REC_KEYID_MAX 64	/* longest keyIdentifier taken */
+#define REC_SERIAL_MAX 20	/* RFC 5280 §4.1.2.2: serials fit 20 octets */
+
+/*
+ * Parses certID s (RFC 9773 §4.1): base64url(keyIdentifier) "."
+ * base64url(serial's DER content octets), unpadded, strict alphabet,
+ * canonical. The serial must be a positive, minimally encoded INTEGER
+ * (a 0x00 only before an octet with its high bit set) of at most
+ * REC_SERIAL_MAX octets. On success the keyIdentifier into kid[0..*kidlen)
+ * and the serial as the store keys it (lower-case hex of its value, the
+ * sign octet dropped) into serial_hex. ANVIL_ERR_MALFORMED for anything
+ * else, with why filled (for the client); ANVIL_ERR_NOMEM.
+ */
+anvil_err rec_certid_parse(const char *s, unsigned char kid[REC_KEYID_MAX],
+    size_t *kidlen, char serial_hex[2 * REC_SERIAL_MAX + 1], char *why,
+    size_t whylen);
+
+/*
+ * The certID of a certificate with keyIdentifier kid (its AKI) and serial
+ * (the value's octets, big-endian, as stored: leading zero octets are
+ * dropped and a sign octet added as DER wants). New string into *out.
+ * ANVIL_ERR_INVALID for empty or too long input; ANVIL_ERR_NOMEM.
+ */
+anvil_err rec_certid_make(const unsigned char *kid, size_t kidlen,
+    const unsigned char *serial, size_t serlen, char **out);
+
+/* How far back an open window starts: a window already under way tells
+ * a client to renew at once (RFC 9773 §4.2). */
+#define REC_RENEW_OPEN_BACK 3600
+
+/*
+ * The suggested renewal window of certificate record rec (borrowed) at
+ * now. Normally from notBefore + 2/3 of the lifetime for 1/9 of it (a
+ * 90-day certificate: days 60 to 70). Revoked, or advised by the
+ * operator (rec_cert_advise): [now - REC_RENEW_OPEN_BACK, now], so that
+ * clients renew at once. *explanation (borrowed from rec, or NULL) is the
+ * operator's URL for the advice.
+ */
+void rec_cert_window(json_t *rec, time_t now, time_t *start, time_t *end,
+    const char **explanation);
+
+/*
+ * Advises renewal of certificate record rec (borrowed) now: the
+ * "renewal" member {advised, explanation (when not NULL)}; a later advice
+ * replaces an earlier one. ANVIL_ERR_NOMEM, ANVIL_ERR_INVALID (explanation
+ * not UTF-8) or ANVIL_OK.
+ */
+anvil_err rec_cert_advise(json_t *rec, time_t now, const char *explanation);
+
+/* The "renewal" member of rec or NULL; borrowed. */
+json_t *rec_cert_advice(json_t *rec);
+
+/*
+ * The "replaced_by" member of certificate record rec: {order, time the
+ * order was placed, and once it was finalized certificate (its serial)
+ * and replaced (time)}; NULL if no order names it. Borrowed.
+ */
+json_t *rec_cert_replaced_by(json_t *rec);
+
+/*
+ * Records on certificate record rec (borrowed) that order, placed at now,
+ * replaces it (RFC 9773 §5). The caller has checked that no order still
+ * pending or valid holds it. ANVIL_ERR_NOMEM or ANVIL_OK.
+ */
+anvil_err rec_cert_replacing(json_t *rec, const char *order, time_t now);
+
+/*
+ * Records that order was finalized at now with certificate serial: the
+ * certificate rec (borrowed) is replaced. ANVIL_ERR_ALREADYREPLACED (rec
+ * unchanged) when another order holds it; ANVIL_ERR_NOMEM; ANVIL_OK.
+ */
+anvil_err rec_cert_replaced(json_t *rec, const char *order,
+    const char *serial, time_t now);
+
+/*
+ * Sets an order record's "replaces": the certID as the client sent it
+ * (echoed in the order object) and the serial it names (store key).
+ * ANVIL_ERR_NOMEM or ANVIL_OK.
+ */
+anvil_err rec_order_set_replaces(json_t *order, const char *certid,
+    const char *serial);
+
+/* The certID and the serial an order replaces, or NULL; borrowed. */
+const char *rec_order_replaces(json_t *order);
+const char *rec_order_replaces_serial(json_t *order);
+
 #endif

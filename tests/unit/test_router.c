@@ -74,6 +74,15 @@ static const struct row rows[] = {
 	  NULL, NULL, NULL, "challenge" },
 	{ __LINE__, "POST", BASE "/cert/0A1B", ANVIL_OK, "cert", "0A1B", NULL,
 	  NULL, NULL, "certificate" },
+	{ __LINE__, "GET", BASE "/renewal-info/a2lk.AQI", ANVIL_OK,
+	  "renewal-info", "a2lk.AQI", NULL, NULL, NULL,
+	  "renewalInfo by unsigned GET (RFC 9773 §4)" },
+	{ __LINE__, "HEAD", BASE "/renewal-info/a2lk.AQI", ANVIL_OK,
+	  "renewal-info", "a2lk.AQI", NULL, NULL, NULL,
+	  "renewalInfo by HEAD" },
+	{ __LINE__, "POST", BASE "/renewal-info/a2lk.AQI", ANVIL_OK,
+	  "renewal-info", "a2lk.AQI", NULL, NULL, NULL,
+	  "renewalInfo by POST-as-GET" },
 
 	/* Spellings the router folds onto a resource. */
 	{ __LINE__, "GET", BASE "/directory?x=1", ANVIL_OK, "directory", NULL,
@@ -120,6 +129,10 @@ static const struct row rows[] = {
 	  NULL, NULL, "no such resource", "five segments" },
 	{ __LINE__, "POST", BASE "/acct", NOTFOUND, NULL, NULL, NULL, NULL,
 	  "no such resource", "collection without an id" },
+	{ __LINE__, "POST", BASE "/renewal-info", NOTFOUND, NULL, NULL, NULL,
+	  NULL, "no such resource", "renewalInfo without a certID" },
+	{ __LINE__, "POST", BASE "/renewal-info/a.b/c", NOTFOUND, NULL, NULL,
+	  NULL, NULL, "no such resource", "a segment after the certID" },
 	{ __LINE__, "POST", BASE "/order/O9/orders", NOTFOUND, NULL, NULL,
 	  NULL, NULL, "no such resource", "pattern of another collection" },
 	{ __LINE__, "POST", BASE "/Directory", NOTFOUND, NULL, NULL, NULL,
@@ -366,7 +379,9 @@ Test(router, table_is_consistent)
 		if (t[i].run2 != NULL)
 			cr_expect(stars(t[i].pattern) >= 1 &&
 			    stars(t[i].pattern) <= 2, "%s", t[i].name);
-		if (t[i].methods == ACME_ROUTE_GET)
+		/* GET and POST: the handler checks a POST's JWS itself. */
+		if (t[i].methods == ACME_ROUTE_GET ||
+		    t[i].methods == ACME_ROUTE_GET_POST)
 			cr_expect_eq(t[i].auth, ACME_AUTH_NONE, "%s",
 			    t[i].name);
 		else
@@ -415,4 +430,27 @@ Test(router, signed_routes_check_the_jws_first)
 		http_resp_clear(&resp);
 		http_req_clear(&req);
 	}
+}
+
+/*
+ * renewalInfo answers an unsigned GET, so the router checks no JWS; its
+ * POST-as-GET is checked by the handler before anything else, and is
+ * refused the same way as any other signed resource's.
+ */
+Test(router, renewal_info_post_checks_the_jws)
+{
+	struct http_resp resp;
+	struct http_req req;
+	struct acme_req r;
+
+	cr_assert_eq(read_cgi("POST", BASE "/renewal-info/aWQ.AQI", &req),
+	    ANVIL_OK);
+	memset(&resp, 0, sizeof(resp));
+	memset(&r, 0, sizeof(r));
+	r.http = &req;
+	r.resp = &resp;
+	cr_expect_eq(acme_route(&r), ANVIL_ERR_MEDIATYPE);
+	cr_expect_eq(resp.status, 415);
+	http_resp_clear(&resp);
+	http_req_clear(&req);
 }
