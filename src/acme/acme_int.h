@@ -143,6 +143,20 @@ anvil_err acme_order_create(struct store *st, const char *account, time_t now,
     const struct acme_order_ident *ids, size_t n, char order_id[23],
     json_t **order);
 
+/*
+ * acme_order_create for an order that replaces (RFC 9773 §5) the
+ * certificate named by certid (as the client sent it; NULL for none),
+ * whose serial (store key) the caller parsed from it. In the same
+ * transaction the certificate must be account's, share an identifier
+ * with the order and not be held by another live order; it is then
+ * marked as held by this one. ANVIL_ERR_MALFORMED or
+ * ANVIL_ERR_ALREADYREPLACED with why filled, and no order stored.
+ */
+anvil_err acme_order_create_replacing(struct store *st, const char *account,
+    time_t now, const struct acme_order_ident *ids, size_t n,
+    const char *certid, const char *serial, char order_id[23],
+    json_t **order, char *why, size_t whylen);
+
 /* ------------------------------------------------------------ finalize.c */
 
 /*

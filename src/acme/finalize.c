@@ -74,6 +74,41 @@ acme_order_authzs_valid(struct store_txn *txn, json_t *order, time_t now,
 	return ANVIL_OK;
 }
 
+/*
+ * RFC 9773 §5: the certificate this order replaces is replaced once the
+ * order is finalized, in the transaction that issues its successor. A
+ * certificate gone, or held by another order (only if this order lost it
+ * while it could not be finalized anyway), is logged and left alone: the
+ * new certificate is what the client asked for.
+ */
+static anvil_err
+replaced_mark(struct fin *f, struct store_txn *txn, const char *serial)
+{
+	const char *old = rec_order_replaces_serial(f->order);
+	json_t *cert = NULL;
+	anvil_err rc;
+
+	if (old == NULL)
+		return ANVIL_OK;
+	rc = store_get(txn, STORE_CERT, old, &cert);
+	if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID) {
+		log_warn("order %s replaces %s, which is gone", f->id, old);
+		return ANVIL_OK;
+	}
+	if (rc != ANVIL_OK)
+		return rc;
+	rc = rec_cert_replaced(cert, f->id, serial, f->r->now);
+	if (rc == ANVIL_OK)
+		rc = store_put(txn, STORE_CERT, old, cert, 0);
+	else if (rc == ANVIL_ERR_ALREADYREPLACED) {
+		log_warn("order %s replaces %s, held by another order", f->id,
+		    old);
+		rc = ANVIL_OK;
+	}
+	json_decref(cert);
+	return rc;
+}
+
 static anvil_err
 fin_fn(struct store_txn *txn, void *arg)
 {
@@ -125,6 +160,8 @@ fin_fn(struct store_txn *txn, void *arg)
 		    c->serial_hex);
 	}
 	if (rc != ANVIL_OK)
+		goto out;
+	if ((rc = replaced_mark(f, txn, c->serial_hex)) != ANVIL_OK)
 		goto out;
 	if ((rc = rec_status_set(f->order, REC_ORDER, REC_VALID)) != ANVIL_OK)
 		goto out;

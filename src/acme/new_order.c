@@ -27,8 +27,11 @@ struct neworder {
 	time_t now;
 	struct ident *ids;
 	size_t n;
+	const char *rep_certid;	/* "replaces" as sent, or NULL */
+	const char *rep_serial;	/* the serial it names */
 	char order_id[23];
 	json_t *order;		/* out */
+	char why[200];		/* out: why replaces was refused */
 };
 
 static json_t *
@@ -135,6 +138,96 @@ authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
 	return rc;
 }
 
+/* 1 if certificate record cert names one of the order's identifiers. */
+static int
+shares_identifier(const struct neworder *o, json_t *cert)
+{
+	json_t *v;
+	size_t i, j;
+
+	json_array_foreach(json_object_get(cert, "identifiers"), i, v) {
+		const char *t = json_string_value(json_object_get(v, "type"));
+		const char *val = json_string_value(json_object_get(v,
+		    "value"));
+		for (j = 0; t != NULL && val != NULL && j < o->n; j++)
+			if (strcmp(t, o->ids[j].type) == 0 &&
+			    strcmp(val, o->ids[j].value) == 0)
+				return 1;
+	}
+	return 0;
+}
+
+/*
+ * RFC 9773 §5: the certificate an order replaces must be this account's,
+ * share an identifier with the order, and not be held by another order
+ * that is not invalid (one finalized, or one still under way; an order
+ * that failed or expired lets go). The certificate is then marked as
+ * held by this order, in the transaction that stores the order, so two
+ * orders racing for it cannot both win. ANVIL_ERR_MALFORMED or
+ * ANVIL_ERR_ALREADYREPLACED with o->why; a store error.
+ */
+static anvil_err
+replaces_take(struct neworder *o, struct store_txn *txn)
+{
+	json_t *cert = NULL, *holder = NULL, *by;
+	const char *owner, *hid;
+	anvil_err rc;
+
+	rc = store_get(txn, STORE_CERT, o->rep_serial, &cert);
+	if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID) {
+		snprintf(o->why, sizeof(o->why), "replaces names no "
+		    "certificate this CA issued");
+		rc = ANVIL_ERR_MALFORMED;
+		goto out;
+	}
+	if (rc != ANVIL_OK)
+		goto out;
+	owner = json_string_value(json_object_get(cert, "account"));
+	/* Another account's certificate reads as unknown: its existence
+	 * is not this account's business. */
+	if (owner == NULL || strcmp(owner, o->account) != 0) {
+		snprintf(o->why, sizeof(o->why), "replaces names no "
+		    "certificate this CA issued");
+		rc = ANVIL_ERR_MALFORMED;
+		goto out;
+	}
+	if (!shares_identifier(o, cert)) {
+		snprintf(o->why, sizeof(o->why), "the certificate replaces "
+		    "names shares no identifier with this order");
+		rc = ANVIL_ERR_MALFORMED;
+		goto out;
+	}
+	by = rec_cert_replaced_by(cert);
+	hid = json_string_value(json_object_get(by, "order"));
+	if (hid != NULL) {
+		if (json_object_get(by, "certificate") != NULL)
+			rc = ANVIL_ERR_ALREADYREPLACED;
+		else {
+			rc = store_get(txn, STORE_ORDER, hid, &holder);
+			if (rc == ANVIL_OK && rec_order_status(holder, o->now) !=
+			    REC_INVALID)
+				rc = ANVIL_ERR_ALREADYREPLACED;
+			else if (rc == ANVIL_OK || rc == ANVIL_ERR_NOTFOUND ||
+			    rc == ANVIL_ERR_INVALID)
+				rc = ANVIL_OK;
+		}
+		if (rc == ANVIL_ERR_ALREADYREPLACED) {
+			snprintf(o->why, sizeof(o->why), "the certificate is "
+			    "already replaced by order %s", hid);
+			goto out;
+		}
+		if (rc != ANVIL_OK)
+			goto out;
+	}
+	if ((rc = rec_cert_replacing(cert, o->order_id, o->now)) != ANVIL_OK)
+		goto out;
+	rc = store_put(txn, STORE_CERT, o->rep_serial, cert, 0);
+out:
+	json_decref(holder);
+	json_decref(cert);
+	return rc;
+}
+
 /* One transaction: the order, its authorizations reused or created. */
 static anvil_err
 neworder_fn(struct store_txn *txn, void *arg)
@@ -148,8 +241,11 @@ neworder_fn(struct store_txn *txn, void *arg)
 
 	json_decref(o->order);
 	o->order = NULL;
+	o->why[0] = '\0';
 	if (acme_new_id(o->order_id) != ANVIL_OK)
 		return ANVIL_ERR_CRYPTO;
+	if (o->rep_serial != NULL && (rc = replaces_take(o, txn)) != ANVIL_OK)
+		return rc;
 	authzs = json_array();
 	idents = json_array();
 	for (i = 0; authzs && idents && i < o->n; i++) {
@@ -173,6 +269,9 @@ neworder_fn(struct store_txn *txn, void *arg)
 	    (time_t)expires, o->now, idents, authzs);
 	if (o->order == NULL)
 		return ANVIL_ERR_NOMEM;
+	if (o->rep_serial != NULL && rec_order_set_replaces(o->order,
+	    o->rep_certid, o->rep_serial) != ANVIL_OK)
+		return ANVIL_ERR_NOMEM;
 	return store_put(txn, STORE_ORDER, o->order_id, o->order,
 	    STORE_PUT_NEW);
 }
@@ -181,6 +280,16 @@ anvil_err
 acme_order_create(struct store *st, const char *account, time_t now,
     const struct acme_order_ident *ids, size_t n, char order_id[23],
     json_t **order)
+{
+	return acme_order_create_replacing(st, account, now, ids, n, NULL,
+	    NULL, order_id, order, NULL, 0);
+}
+
+anvil_err
+acme_order_create_replacing(struct store *st, const char *account,
+    time_t now, const struct acme_order_ident *ids, size_t n,
+    const char *certid, const char *serial, char order_id[23],
+    json_t **order, char *why, size_t whylen)
 {
 	struct neworder o;
 	size_t i;
@@ -191,6 +300,8 @@ acme_order_create(struct store *st, const char *account, time_t now,
 	o.account = account;
 	o.now = now;
 	o.n = n;
+	o.rep_certid = certid;
+	o.rep_serial = certid != NULL ? serial : NULL;
 	if ((o.ids = calloc(n ? n : 1, sizeof(*o.ids))) == NULL)
 		return ANVIL_ERR_NOMEM;
 	for (i = 0; i < n; i++) {
@@ -201,6 +312,8 @@ acme_order_create(struct store *st, const char *account, time_t now,
 		o.ids[i].base = ids[i].value + (o.ids[i].wildcard ? 2 : 0);
 	}
 	rc = store_run(st, 0, neworder_fn, &o, NULL, 0);
+	if (why != NULL && whylen > 0)
+		snprintf(why, whylen, "%s", o.why);
 	if (rc == ANVIL_OK) {
 		snprintf(order_id, 23, "%s", o.order_id);
 		*order = o.order;
@@ -211,6 +324,40 @@ acme_order_create(struct store *st, const char *account, time_t now,
 	return rc;
 }
 
+/*
+ * The payload's "replaces" (RFC 9773 §5), if any, into *certid (borrowed
+ * from the payload) and the serial it names. A certID that is malformed
+ * or names another CA's key is refused here, before any store access;
+ * the rest is checked in the order's transaction (replaces_take).
+ */
+static anvil_err
+replaces_parse(struct acme_req *r, const char **certid,
+    char serial[2 * REC_SERIAL_MAX + 1])
+{
+	json_t *v = json_object_get(r->payload, "replaces");
+	unsigned char kid[REC_KEYID_MAX];
+	const unsigned char *ours;
+	size_t kidlen = 0, ourlen = 0;
+	char why[160] = "";
+
+	*certid = NULL;
+	serial[0] = '\0';
+	if (v == NULL)
+		return ANVIL_OK;
+	if (!json_is_string(v))
+		return acme_fail(r, ANVIL_ERR_MALFORMED, "replaces must be a "
+		    "certID string");
+	if (rec_certid_parse(json_string_value(v), kid, &kidlen, serial, why,
+	    sizeof(why)) != ANVIL_OK)
+		return acme_fail(r, ANVIL_ERR_MALFORMED, "replaces: %s", why);
+	ours = ca_key_id_peek(r->ctx->ca, &ourlen);
+	if (kidlen != ourlen || memcmp(kid, ours, ourlen) != 0)
+		return acme_fail(r, ANVIL_ERR_MALFORMED, "replaces names a "
+		    "certificate of another CA");
+	*certid = json_string_value(v);
+	return ANVIL_OK;
+}
+
 anvil_err
 acme_new_order(struct acme_req *r)
 {
@@ -218,13 +365,16 @@ acme_new_order(struct acme_req *r)
 	json_t *list, *v, *order = NULL;
 	anvil_err rc, first = ANVIL_OK;
 	char first_why[640] = "", order_id[23];
-	char *url = NULL;
+	char *url = NULL, rep_serial[2 * REC_SERIAL_MAX + 1], rep_why[200];
+	const char *rep = NULL;
 	json_t *gpol = NULL, *kpol = NULL;
 	size_t i, j, n = 0;
 
 	if (r->payload == NULL)
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "newOrder needs a "
 		    "payload");
+	if ((rc = replaces_parse(r, &rep, rep_serial)) != ANVIL_OK)
+		return rc;
 	if (json_object_get(r->payload, "notBefore") != NULL ||
 	    json_object_get(r->payload, "notAfter") != NULL)
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "notBefore and "
@@ -295,8 +445,13 @@ acme_new_order(struct acme_req *r)
 		    "several identifiers refused, first: " : "", first_why);
 		goto out;
 	}
-	rc = acme_order_create(r->ctx->st, r->account_id, r->now, ids, n,
-	    order_id, &order);
+	rc = acme_order_create_replacing(r->ctx->st, r->account_id, r->now,
+	    ids, n, rep, rep_serial, order_id, &order, rep_why,
+	    sizeof(rep_why));
+	if (rc == ANVIL_ERR_MALFORMED || rc == ANVIL_ERR_ALREADYREPLACED) {
+		rc = acme_fail(r, rc, "%s", rep_why);
+		goto out;
+	}
 	if (rc != ANVIL_OK) {
 		rc = acme_fail(r, rc, "cannot create the order");
 		goto out;

@@ -86,6 +86,10 @@ acme_order_json(struct acme_ctx *ctx, const char *id, json_t *rec, time_t now)
 		    str(rec, "certificate")));
 	if (json_is_object(json_object_get(rec, "error")))
 		json_object_set(o, "error", json_object_get(rec, "error"));
+	/* RFC 9773 §5: the order echoes the certificate it replaces. */
+	if (rec_order_replaces(rec) != NULL)
+		json_object_set_new(o, "replaces", json_string(
+		    rec_order_replaces(rec)));
 	return o;
 }
 
