@@ -61,6 +61,8 @@ int admin_revoke(struct admin_ctx *ctx, int argc, char **argv);
 int admin_stats(struct admin_ctx *ctx, int argc, char **argv);
 int admin_sweep(struct admin_ctx *ctx, int argc, char **argv);
 int admin_db(struct admin_ctx *ctx, int argc, char **argv);
+/* renewal.c: renewal advise (RFC 9773) */
+int admin_renewal(struct admin_ctx *ctx, int argc, char **argv);
 
 /* RFC 3339 UTC text of t ("2026-01-02T03:04:05Z") into out[32]. */
 void admin_time(json_int_t t, char out[32]);

@@ -51,6 +51,10 @@ static const struct {
 	    "           [--expiring-before YYYY-MM-DD]\n"
 	    "  certs show SERIAL\n"
 	    "  certs export [--format json|csv] [the filters of certs list]" },
+	{ "renewal", admin_renewal, "renewal advise (--serial S | --account "
+	    "ID | --issued-before DATE)\n"
+	    "           [--explanation URL]  open the renewal window (ARI) "
+	    "now" },
 	{ "revoke", admin_revoke, "revoke SERIAL [--reason N|NAME]  "
 	    "server side (1 if already revoked)" },
 	{ "stats", admin_stats, "stats    accounts, orders, authorizations "

@@ -1135,6 +1135,37 @@ out:
 	gnutls_x509_crt_deinit(crt);
 }
 
+/*
+ * ARI (RFC 9773): the window renewalInfo answers now, the operator's
+ * advice, and the order (then certificate) that replaces this one.
+ */
+static void
+cert_renewal(json_t *o, json_t *rec)
+{
+	json_t *adv = rec_cert_advice(rec), *by = rec_cert_replaced_by(rec);
+	const char *expl = NULL;
+	char buf[32];
+	time_t start, end;
+
+	rec_cert_window(rec, time(NULL), &start, &end, &expl);
+	admin_time(start, buf);
+	json_object_set_new(o, "renewal_window_start", json_string(buf));
+	admin_time(end, buf);
+	json_object_set_new(o, "renewal_window_end", json_string(buf));
+	json_object_set_new(o, "renewal_advised", json_is_object(adv) ?
+	    admin_time_json(adv, "advised") : json_null());
+	json_object_set_new(o, "renewal_explanation", expl != NULL ?
+	    json_string(expl) : json_null());
+	json_object_set_new(o, "replaced_by_order", by != NULL ?
+	    json_string(str(by, "order")) : json_null());
+	json_object_set_new(o, "replaced_by_certificate", json_is_string(
+	    json_object_get(by, "certificate")) ? json_string(str(by,
+	    "certificate")) : json_null());
+	json_object_set_new(o, "replaced_at", by != NULL &&
+	    json_object_get(by, "replaced") != NULL ? admin_time_json(by,
+	    "replaced") : json_null());
+}
+
 static int
 certs_show(struct admin_ctx *ctx, const char *arg)
 {
@@ -1162,6 +1193,7 @@ certs_show(struct admin_ctx *ctx, const char *arg)
 		json_object_set(o, "revocation_code", json_object_get(rv,
 		    "reason"));
 	cert_details(o, str(rec, "pem"));
+	cert_renewal(o, rec);
 	json_object_set_new(o, "pem", json_string(str(rec, "pem")));
 	print_obj(ctx, o);
 	json_decref(o);
