@@ -591,3 +591,109 @@ Test(admin, export_csv_filters)
 	    "header only");
 	run_free(&r);
 }
+
+/* ------------------------------------------------------------ renewal */
+
+static const struct cli_row renewal_rows[] = {
+	{ __LINE__, { "--config", "@CONF", "renewal" }, 2, NULL,
+	    "usage: anvil-admin renewal", "renewal without a subcommand" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise" }, 2, NULL,
+	    "exactly one of", "advise without a selector" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise", "--serial",
+	    SERIAL_A, "--account", "acct1" }, 2, NULL, "exactly one of",
+	    "two selectors" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise", "--serial",
+	    SERIAL_A, "extra" }, 2, NULL, "unexpected", "an extra argument" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise",
+	    "--issued-before", "2026-02-30" }, 2, NULL, "YYYY-MM-DD",
+	    "not a day of its month" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise",
+	    "--issued-before", "2026-01-01T24:00:00Z" }, 2, NULL,
+	    "YYYY-MM-DD", "hour 24" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise",
+	    "--issued-before", "2026-01-01 00:00:00" }, 2, NULL,
+	    "YYYY-MM-DD", "a timestamp without T and Z" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise", "--serial",
+	    SERIAL_A, "--explanation", "ftp://x.test/why" }, 2, NULL,
+	    "http(s) URL", "explanation not http(s)" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise", "--serial",
+	    SERIAL_A, "--explanation", "https://x.test/a b" }, 2, NULL,
+	    "http(s) URL", "explanation with a space" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise", "--serial",
+	    "xyz" }, 2, NULL, "not a serial", "serial that is not hex" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise", "--serial",
+	    "ffff" }, 1, NULL, "no certificate with serial", "unknown serial" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise", "--serial",
+	    "C0C" }, 0, "for 1 certificate", NULL, "short serial, "
+	    "left-padded" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise", "--account",
+	    "acct1" }, 0, "for 1 certificate", NULL, "an account: its "
+	    "expired certificate skipped" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise", "--account",
+	    "nobody" }, 0, "for 0 certificates", NULL, "an account with "
+	    "none" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise",
+	    "--issued-before", "2026-01-01T00:00:30Z" }, 0,
+	    "for 1 certificate", NULL, "issued before a time: A, not B" },
+	{ __LINE__, { "--config", "@CONF", "renewal", "advise",
+	    "--issued-before", "2030-01-01" }, 0, "for 2 certificates", NULL,
+	    "issued before a date: A and B" },
+};
+
+Test(admin, renewal_rows)
+{
+	size_t i, n;
+
+	for (i = 0; i < sizeof(renewal_rows) / sizeof(renewal_rows[0]); i++) {
+		const struct cli_row *row = &renewal_rows[i];
+		const char *argv[9];
+		struct run r;
+
+		for (n = 0; n < 8 && row->argv[n] != NULL; n++)
+			argv[n] = row->argv[n];
+		argv[n] = NULL;
+		r = run_v(argv);
+		cr_expect_eq(r.status, row->want, "line %d (%s): exit %d\n%s",
+		    row->line, row->desc, r.status, r.err);
+		if (row->out != NULL)
+			cr_expect_not_null(strstr(r.out, row->out),
+			    "line %d (%s): stdout %s", row->line, row->desc,
+			    r.out);
+		if (row->err != NULL)
+			cr_expect_not_null(strstr(r.err, row->err),
+			    "line %d (%s): stderr %s", row->line, row->desc,
+			    r.err);
+		run_free(&r);
+	}
+}
+
+/* The advice is stored and certs show has it; a refused advice writes
+ * nothing. */
+Test(admin, renewal_advise_shown)
+{
+	struct run r;
+
+	r = RUN("--config", "@CONF", "renewal", "advise", "--serial",
+	    SERIAL_A, "--explanation", "ftp://no");
+	cr_expect_eq(r.status, 2);
+	run_free(&r);
+	r = RUN("--config", "@CONF", "--json", "certs", "show", SERIAL_A);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect_not_null(strstr(r.out, "\"renewal_advised\": null"), "%s",
+	    r.out);
+	cr_expect_not_null(strstr(r.out, "\"replaced_by_order\": null"), "%s",
+	    r.out);
+	cr_expect_not_null(strstr(r.out, "\"renewal_window_start\": "
+	    "\"2075-"), "two thirds of 2026..2100: %s", r.out);
+	run_free(&r);
+	r = RUN("--config", "@CONF", "renewal", "advise", "--serial",
+	    SERIAL_A, "--explanation", "https://ca.test/why");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = RUN("--config", "@CONF", "--json", "certs", "show", SERIAL_A);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_expect_null(strstr(r.out, "\"renewal_advised\": null"), "%s", r.out);
+	cr_expect_not_null(strstr(r.out, "\"renewal_explanation\": "
+	    "\"https://ca.test/why\""), "%s", r.out);
+	run_free(&r);
+}
