@@ -2,7 +2,8 @@
  * test_ari.c - ACME Renewal Information (RFC 9773) in the record module
  * (src/record/renewal.c): the certID codec with hostile inputs, the
  * suggested window of a normal, revoked, advised and expired certificate,
- * the "replaces" marks, and the alreadyReplaced problem.
+ * the "replaces" marks, the alreadyReplaced problem, and newOrder's
+ * replaces against a real store (src/acme/new_order.c).
  */
 #include "config.h"
 
@@ -10,7 +11,10 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "acme/acme_int.h"
+#include "helpers.h"
 #include "record/record.h"
+#include "store/store.h"
 
 #define DAY 86400
 #define T0 ((time_t)1780000000)
@@ -368,4 +372,207 @@ Test(replaces, problem_is_409_already_replaced)
 	json_decref(doc);
 	cr_expect_str_eq(rec_problem_type(ANVIL_ERR_MALFORMED), "malformed",
 	    "the other refusals of replaces");
+}
+
+/* ------------------------------------------------ replaces in a store */
+
+static char *dir;
+static struct store *st;
+
+#define SERIAL "0a0b0c0d0e0f10111213141516171819"
+
+static anvil_err
+put_cert(struct store_txn *txn, void *arg)
+{
+	json_t *ids = json_pack("[{s:s, s:s}, {s:s, s:s}]", "type", "dns",
+	    "value", "a.test", "type", "dns", "value", "b.test");
+	json_t *rec = rec_cert_new(SERIAL, "acct1", "o0", "PEM", T0,
+	    T0 + 90 * DAY, T0, ids);
+	anvil_err rc;
+
+	(void)arg;
+	json_decref(ids);
+	if (rec == NULL)
+		return ANVIL_ERR_NOMEM;
+	rc = store_put(txn, STORE_CERT, SERIAL, rec, 0);
+	json_decref(rec);
+	return rc;
+}
+
+static void
+setup(void)
+{
+	char err[512] = "";
+
+	dir = th_tempdir();
+	cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err, sizeof(err)),
+	    ANVIL_OK, "store_open: %s", err);
+	cr_assert_eq(store_run(st, 0, put_cert, NULL, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+}
+
+static void
+teardown(void)
+{
+	store_close(st);
+	st = NULL;
+	th_rmrf(dir);
+	free(dir);
+	dir = NULL;
+}
+
+struct get {
+	enum store_kind kind;
+	const char *id;
+	json_t *rec;
+	size_t n;		/* orders of acct1 */
+};
+
+static anvil_err
+get_fn(struct store_txn *txn, void *arg)
+{
+	struct get *g = arg;
+	char **ids = NULL;
+	anvil_err rc;
+
+	json_decref(g->rec);
+	g->rec = NULL;
+	if ((rc = store_get(txn, g->kind, g->id, &g->rec)) != ANVIL_OK)
+		return rc;
+	rc = store_list_by_account(txn, STORE_ORDER, "acct1", NULL, 1000,
+	    &ids, &g->n);
+	store_ids_free(ids, g->n);
+	return rc;
+}
+
+/* The certificate record and how many orders acct1 has. */
+static json_t *
+cert_now(size_t *norders)
+{
+	struct get g = { STORE_CERT, SERIAL, NULL, 0 };
+
+	cr_assert_eq(store_run(st, 0, get_fn, &g, NULL, 0), ANVIL_OK);
+	*norders = g.n;
+	return g.rec;
+}
+
+static anvil_err
+replacing(const char *account, const char *name, json_t **o, char *why,
+    size_t whylen)
+{
+	struct acme_order_ident ids[1];
+	char oid[23];
+
+	memset(ids, 0, sizeof(ids));
+	snprintf(ids[0].type, sizeof(ids[0].type), "dns");
+	snprintf(ids[0].value, sizeof(ids[0].value), "%s", name);
+	*o = NULL;
+	return acme_order_create_replacing(st, account, T0 + DAY, ids, 1,
+	    "aWQ.CgsMDQ4PEBESExQVFhcYGQ", SERIAL, oid, o, why, whylen);
+}
+
+static anvil_err
+put_order_fn(struct store_txn *txn, void *arg)
+{
+	json_t *o = arg;
+
+	return store_put(txn, STORE_ORDER, json_string_value(json_object_get(o,
+	    "id")), o, 0);
+}
+
+TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
+
+struct rrow {
+	int line;
+	const char *account;
+	const char *name;
+	const char *serial;
+	const char *why;
+	const char *desc;
+};
+
+/* Each refusal leaves no order and the certificate as it was. */
+Test(store, refusals_leave_nothing)
+{
+	static const struct rrow rows[] = {
+		{ __LINE__, "acct2", "a.test", SERIAL, "no certificate",
+		  "another account's certificate" },
+		{ __LINE__, "acct1", "c.test", SERIAL, "no identifier",
+		  "no identifier in common" },
+		{ __LINE__, "acct1", "a.test", "ffff", "no certificate",
+		  "a serial never issued" },
+	};
+	struct acme_order_ident ids[1];
+	char oid[23], why[200];
+	json_t *o, *c;
+	size_t i, n;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		memset(ids, 0, sizeof(ids));
+		snprintf(ids[0].type, sizeof(ids[0].type), "dns");
+		snprintf(ids[0].value, sizeof(ids[0].value), "%s",
+		    rows[i].name);
+		o = NULL;
+		why[0] = '\0';
+		cr_expect_eq(acme_order_create_replacing(st, rows[i].account,
+		    T0 + DAY, ids, 1, "x.y", rows[i].serial, oid, &o, why,
+		    sizeof(why)), ANVIL_ERR_MALFORMED, "line %d [%s]",
+		    rows[i].line, rows[i].desc);
+		cr_expect_null(o);
+		cr_expect_not_null(strstr(why, rows[i].why), "line %d: %s",
+		    rows[i].line, why);
+		c = cert_now(&n);
+		cr_expect_null(rec_cert_replaced_by(c), "line %d", rows[i].line);
+		cr_expect_eq(n, 0, "line %d: no order stored", rows[i].line);
+		json_decref(c);
+	}
+}
+
+Test(store, replaced_once_while_the_order_lives)
+{
+	char why[200] = "";
+	json_t *o1 = NULL, *o2 = NULL, *c;
+	size_t n;
+
+	cr_assert_eq(replacing("acct1", "b.test", &o1, why, sizeof(why)),
+	    ANVIL_OK, "%s", why);
+	cr_expect_str_eq(rec_order_replaces(o1), "aWQ.CgsMDQ4PEBESExQVFhcYGQ");
+	cr_expect_str_eq(rec_order_replaces_serial(o1), SERIAL);
+	c = cert_now(&n);
+	cr_expect_eq(n, 1);
+	cr_expect_str_eq(json_string_value(json_object_get(
+	    rec_cert_replaced_by(c), "order")), json_string_value(
+	    json_object_get(o1, "id")), "the certificate is held by the order");
+	json_decref(c);
+
+	cr_expect_eq(replacing("acct1", "a.test", &o2, why, sizeof(why)),
+	    ANVIL_ERR_ALREADYREPLACED, "a pending order holds it");
+	cr_expect_null(o2);
+	cr_expect_not_null(strstr(why, "already replaced"), "%s", why);
+	c = cert_now(&n);
+	cr_expect_eq(n, 1, "no second order");
+	json_decref(c);
+	json_decref(o1);
+}
+
+/* An order that failed lets go: a new one may replace the certificate. */
+Test(store, an_invalid_order_lets_go)
+{
+	char why[200] = "";
+	json_t *o1 = NULL, *o2 = NULL, *c;
+	size_t n;
+
+	cr_assert_eq(replacing("acct1", "a.test", &o1, why, sizeof(why)),
+	    ANVIL_OK, "%s", why);
+	cr_assert_eq(rec_status_set(o1, REC_ORDER, REC_INVALID), ANVIL_OK);
+	cr_assert_eq(store_run(st, 0, put_order_fn, o1, NULL, 0), ANVIL_OK);
+	cr_expect_eq(replacing("acct1", "a.test", &o2, why, sizeof(why)),
+	    ANVIL_OK, "%s", why);
+	c = cert_now(&n);
+	cr_expect_str_eq(json_string_value(json_object_get(
+	    rec_cert_replaced_by(c), "order")), json_string_value(
+	    json_object_get(o2, "id")), "the new order holds it");
+	json_decref(c);
+	json_decref(o1);
+	json_decref(o2);
 }
