@@ -2183,6 +2183,212 @@ def test_audit_ssrf(A):
         isrv.server_close()
 
 
+# --------------------------------------------------------------------------
+# ACME Renewal Information (RFC 9773): renewalInfo and newOrder's replaces.
+
+def cert_id(der):
+    """certID of a DER certificate (RFC 9773 section 4.1): base64url of the
+    AKI keyIdentifier, ".", base64url of the serial's DER content octets
+    (with the sign octet DER puts before a high bit)."""
+    leaf = x509.load_der_x509_certificate(der)
+    aki = leaf.extensions.get_extension_for_class(
+        x509.AuthorityKeyIdentifier).value.key_identifier
+    n = leaf.serial_number
+    return b64u(aki) + "." + b64u(n.to_bytes((n.bit_length() + 8) // 8,
+                                             "big"))
+
+
+def rfc3339(s):
+    return datetime.datetime.strptime(s, "%Y-%m-%dT%H:%M:%SZ").replace(
+        tzinfo=datetime.timezone.utc)
+
+
+def ari_window(r, what):
+    """Checks a renewalInfo reply; returns (start, end, doc) or None."""
+    doc = expect_json(r, 200, what + ": 200 application/json")
+    if not doc:
+        return None
+    w = doc.get("suggestedWindow") or {}
+    try:
+        start, end = rfc3339(w["start"]), rfc3339(w["end"])
+    except (KeyError, TypeError, ValueError):
+        fail(what + ": suggestedWindow with RFC 3339 start and end", r)
+        return None
+    check(start < end, what + ": the window starts before it ends", r)
+    ra = r.headers.get("Retry-After", "")
+    cc = r.headers.get("Cache-Control", "")
+    check(ra.isdigit() and int(ra) > 0 and cc == "public, max-age=" + ra,
+          "%s: Retry-After in seconds (%r) and Cache-Control %r to match"
+          % (what, ra, cc), r)
+    return start, end, doc
+
+
+def admin_run(*args):
+    p = subprocess.run([ADMIN, "--config", ADMIN_CONF] + list(args),
+                       stdin=subprocess.DEVNULL, capture_output=True,
+                       timeout=60)
+    if p.returncode != 0:
+        fail("anvil-admin %s: exit %d: %s" % (" ".join(args), p.returncode,
+             p.stderr.decode(errors="replace")))
+        return None
+    return p.stdout.decode(errors="replace")
+
+
+def test_ari(A, B, names):
+    d = C.dir
+    base = DIR_URL.rsplit("/", 1)[0]
+    if not check(d.get("renewalInfo") == base + "/renewal-info",
+                 "directory has renewalInfo (%r)" % d.get("renewalInfo")):
+        return
+    ri = d["renewalInfo"]
+    cert = issue_again(A, names, "ARI: a certificate")
+    if not cert:
+        return
+    leaf = x509.load_der_x509_certificate(cert["der"])
+    cid = cert_id(cert["der"])
+    aki, ser = cid.split(".")
+    serial_hex = "%032x" % leaf.serial_number
+
+    r = C.http("GET", ri + "/" + cid)
+    got = ari_window(r, "renewalInfo by GET")
+    if got:
+        start, end, doc = got
+        nb = leaf.not_valid_before.replace(tzinfo=datetime.timezone.utc)
+        na = leaf.not_valid_after.replace(tzinfo=datetime.timezone.utc)
+        check(nb < start < end < na and "explanationURL" not in doc,
+              "renewalInfo: the window lies inside the lifetime (%s .. %s)"
+              % (start, end), r)
+    r = C.http("HEAD", ri + "/" + cid)
+    check(r.status_code == 200, "renewalInfo by HEAD: 200", r)
+    r = A.get(ri + "/" + cid)
+    if ari_window(r, "renewalInfo by POST-as-GET") and got:
+        check(r.json() == got[2], "POST-as-GET answers as GET does", r)
+    r = A.post(ri + "/" + cid, {})
+    expect_problem(r, 400, "malformed", "renewalInfo POST with a payload: "
+                   "malformed")
+    other = b64u(bytes(20)) + "." + ser
+    unknown = aki + "." + b64u(b"\x01" + secrets.token_bytes(15))
+    # '=' and '+' are outside the path alphabet the HTTP layer takes
+    # (src/http/http.c): refused there, before the router, as no such
+    # resource; the certID parser's own refusals are in test_ari.c.
+    for what, bad, status in (
+            ("no dot", aki + ser, 400),
+            ("two dots", cid + ".AQ", 400),
+            ("padding", aki + "." + ser + "=" * (-len(ser) % 4 or 4), 404),
+            ("'+' (base64, not base64url)", aki + "+." + ser, 404),
+            ("an empty serial", aki + ".", 400),
+            ("a needless leading zero", aki + "." + b64u(b"\x00\x01"), 400),
+            ("a negative serial", aki + "." + b64u(b"\x80\x01"), 400),
+            ("a huge certID", aki + "." + "A" * 4000, 400)):
+        r = C.http("GET", ri + "/" + bad)
+        expect_problem(r, status, "malformed", "renewalInfo with %s: %d "
+                       "malformed" % (what, status))
+    r = C.http("GET", ri + "/" + unknown)
+    expect_problem(r, 404, None, "renewalInfo for a serial never issued: 404")
+    r = C.http("GET", ri + "/" + other)
+    expect_problem(r, 404, None, "renewalInfo for another CA's key: 404")
+
+    no = d["newOrder"]
+
+    def order(acct, nms, rep):
+        return acct.post(no, {"identifiers": [{"type": "dns", "value": n}
+                                              for n in nms],
+                              "replaces": rep})
+    for what, acct, nms, rep, typ in (
+            ("a certificate never issued", A, names, unknown, "malformed"),
+            ("another CA's certificate", A, names, other, "malformed"),
+            ("a malformed certID", A, names, aki + ".", "malformed"),
+            ("not a string", A, names, 1, "malformed"),
+            ("another account's certificate", B, names, cid, "malformed"),
+            ("no identifier in common", A, ["ari-other.proto.test"], cid,
+             "malformed")):
+        with store_unchanged("replaces " + what):
+            r = order(acct, nms, rep)
+            expect_problem(r, 400, typ, "newOrder replacing %s: %s"
+                           % (what, typ))
+    r = order(A, names, cid)
+    o = expect_json(r, 201, "newOrder replacing the certificate: 201",
+                    need_location=True)
+    if not o:
+        return
+    check(o.get("replaces") == cid, "the order echoes replaces", r)
+    rep_id = r.headers["Location"].rsplit("/", 1)[-1]
+    r = A.get(r.headers["Location"])
+    check(r.status_code == 200 and r.json().get("replaces") == cid,
+          "the order, fetched, echoes replaces", r)
+    with store_unchanged("replaces held by a live order"):
+        r = order(A, names, cid)
+        expect_problem(r, 409, "alreadyReplaced", "newOrder replacing a "
+                       "certificate a pending order replaces: 409 "
+                       "alreadyReplaced")
+    if o.get("status") != "ready":
+        fail("ARI: the replacing order is not ready", r)
+        return
+    r = finalize(A, o, make_csr(ec_key(), names))
+    doc = expect_json(r, 200, "finalize of the replacing order: 200")
+    if not doc or doc.get("status") != "valid":
+        return
+    new = A.get(doc["certificate"])
+    pems = split_pem(new.text)
+    with store_unchanged("replaces of a replaced certificate"):
+        r = order(A, names, cid)
+        expect_problem(r, 409, "alreadyReplaced", "newOrder replacing a "
+                       "replaced certificate: 409 alreadyReplaced")
+    out = admin_run("certs", "show", serial_hex, "--json")
+    if out is not None:
+        shown = json.loads(out)
+        check(shown.get("replaced_by_order") == rep_id,
+              "certs show names the replacing order (%r)"
+              % shown.get("replaced_by_order"))
+        check(isinstance(shown.get("replaced_by_certificate"), str) and
+              doc["certificate"].endswith(shown["replaced_by_certificate"]),
+              "certs show names the certificate that replaced it (%r)"
+              % shown.get("replaced_by_certificate"))
+
+    # The operator opens the window of the new certificate now.
+    if not pems:
+        fail("ARI: the new certificate", new)
+        return
+    der2 = x509.load_pem_x509_certificate(pems[0].encode()).public_bytes(
+        serialization.Encoding.DER)
+    cid2 = cert_id(der2)
+    serial2 = "%x" % x509.load_der_x509_certificate(der2).serial_number
+    url = "https://ca.proto.test/why"
+    with store_unchanged("renewal advise of a serial never issued"):
+        p = subprocess.run([ADMIN, "--config", ADMIN_CONF, "renewal",
+                            "advise", "--serial", "01ab"],
+                           stdin=subprocess.DEVNULL, capture_output=True,
+                           timeout=60)
+        check(p.returncode == 1, "renewal advise of an unknown serial: "
+              "exit 1 (%d)" % p.returncode)
+    if admin_run("renewal", "advise", "--serial", serial2, "--explanation",
+                 url) is None:
+        return
+    before = datetime.datetime.now(datetime.timezone.utc)
+    r = C.http("GET", ri + "/" + cid2)
+    got = ari_window(r, "renewalInfo after renewal advise")
+    if got:
+        start, end, doc = got
+        check(end <= before + datetime.timedelta(seconds=5),
+              "renewal advise: the window is open now (ends %s)" % end, r)
+        check(doc.get("explanationURL") == url,
+              "renewal advise: explanationURL %r" % doc.get(
+                  "explanationURL"), r)
+    out = admin_run("certs", "show", serial2, "--json")
+    if out is not None:
+        shown = json.loads(out)
+        check(shown.get("renewal_advised") and
+              shown.get("renewal_explanation") == url,
+              "certs show has the advice (%r, %r)" % (
+                  shown.get("renewal_advised"),
+                  shown.get("renewal_explanation")))
+    out = admin_run("renewal", "advise", "--account",
+                    A.kid.rsplit("/", 1)[-1], "--json")
+    if out is not None:
+        n = json.loads(out).get("advised", 0)
+        check(n >= 1, "renewal advise --account: %d certificates" % n)
+
+
 def main():
     srv = start_http01()
     alpn = start_tlsalpn01()
@@ -2211,6 +2417,7 @@ def main():
             cert1 = test_finalize(A, B, ourl, o)
             test_revocation(A, B, cert1,
                             [i["value"] for i in o["identifiers"]])
+            test_ari(A, B, [i["value"] for i in o["identifiers"]])
         test_ip_issue(A, ip_order)
         test_dns01_wildcard(A, wild)
         test_tlsalpn(A, B)
