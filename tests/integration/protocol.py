@@ -2340,6 +2340,11 @@ def test_ari(A, B, names):
         check(shown.get("replaced_by_order") == rep_id,
               "certs show names the replacing order (%r)"
               % shown.get("replaced_by_order"))
+    out = admin_run("orders", "show", rep_id, "--json")
+    if out is not None:
+        check('"replaces"' in out and serial_hex in out,
+              "orders show names the serial the order replaces (%s)"
+              % serial_hex)
         check(isinstance(shown.get("replaced_by_certificate"), str) and
               doc["certificate"].endswith(shown["replaced_by_certificate"]),
               "certs show names the certificate that replaced it (%r)"
