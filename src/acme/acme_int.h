@@ -45,13 +45,18 @@ struct acme_req {
 	/* Error reply being built: */
 	char detail[512];
 	json_t *subproblems;
+	json_t *problem_extra;		/* members added to the problem
+					 * document (owned; acme_fail) */
 };
 
 /* ------------------------------------------------------------ problem.c */
 
 /*
  * Makes r's response a problem document for e with detail (printf), plus
- * r->subproblems if set. Returns e.
+ * r->subproblems if set and the members of r->problem_extra that the
+ * document does not already have (type, detail and status stay acme_fail's
+ * own). badSignatureAlgorithm always carries "algorithms" (RFC 8555 §6.2).
+ * Returns e.
  */
 anvil_err acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -246,7 +251,14 @@ anvil_err acme_valq_add(struct store_txn *txn, const struct anvil_config *cfg,
 
 enum acme_route_methods {
 	ACME_ROUTE_GET,		/* GET and HEAD */
-	ACME_ROUTE_POST		/* POST only (POST-as-GET to fetch) */
+	ACME_ROUTE_POST,	/* POST only (POST-as-GET to fetch) */
+	ACME_ROUTE_GET_POST	/* GET and HEAD unsigned, or POST-as-GET */
+};
+
+/* What a signed route's payload may be. */
+enum acme_route_payload {
+	ACME_PAYLOAD_ANY,	/* the handler decides: object or empty */
+	ACME_PAYLOAD_EMPTY	/* POST-as-GET only: "{}" is malformed */
 };
 
 /* One resource of the router's table (acme.c). */
@@ -254,7 +266,8 @@ struct acme_route {
 	const char *name;		/* for logs and tests */
 	const char *pattern;		/* segments; "*" captures one */
 	enum acme_route_methods methods;
-	enum acme_auth_key auth;	/* who must sign it */
+	enum acme_auth_key auth;	/* who must sign a POST */
+	enum acme_route_payload payload;
 	anvil_err (*run0)(struct acme_req *);
 	anvil_err (*run1)(struct acme_req *, const char *);
 	anvil_err (*run2)(struct acme_req *, const char *, const char *);
