@@ -450,6 +450,30 @@ def r_keychange_conflict():
     return r.status_code == 409 and r.headers.get("Location") == A.kid
 
 
+def r_keychange_inner_jwk():
+    """§7.3.5: the inner JWS MUST have a jwk (the new key), not a kid."""
+    K = S["B"]
+    new = P.ec_key()
+    prot = {"alg": P.alg_of(new), "kid": K.kid, "url": C.dir["keyChange"]}
+    inner = P.make_jws(new, prot, {"account": K.kid,
+                                   "oldKey": P.jwk_of(K.key)})
+    with P.store_unchanged("§7.3.5 inner JWS with a kid"):
+        r = K.post(C.dir["keyChange"], inner)
+    return is_problem(r, 400, "malformed")
+
+
+def r_keychange_inner_sig():
+    """§7.3.5: the inner JWS MUST verify with the key it carries."""
+    K = S["B"]
+    new, other = P.ec_key(), P.ec_key()
+    prot = {"alg": "ES256", "jwk": P.jwk_of(new), "url": C.dir["keyChange"]}
+    inner = P.make_jws(other, prot, {"account": K.kid,
+                                     "oldKey": P.jwk_of(K.key)})
+    with P.store_unchanged("§7.3.5 inner JWS signed by another key"):
+        r = K.post(C.dir["keyChange"], inner)
+    return is_problem(r, 400, "malformed")
+
+
 def r_keychange_works():
     K = P.Account()
     K.register()
@@ -473,6 +497,24 @@ def r_new_order():
         {"type": "dns", "value": "new.conf.test"}]})
     return r.status_code == 201 and r.headers.get("Location") and \
         r.json().get("status") == "pending"
+
+
+def r_empty_identifiers():
+    with P.store_unchanged("§7.4 newOrder with no identifiers"):
+        r = S["A"].post(C.dir["newOrder"], {"identifiers": []})
+    return is_problem(r, 400, "malformed")
+
+
+def r_unsupported_identifier():
+    with P.store_unchanged("§7.4 newOrder for an email identifier"):
+        r = S["A"].post(C.dir["newOrder"], {"identifiers": [
+            {"type": "email", "value": "a@conf.test"}]})
+    return is_problem(r, 400, "unsupportedIdentifier")
+
+
+def r_order_other_account():
+    return S["B"].get(S["order_url"]).status_code == 404 and \
+        S["B"].get(S["pending"]["authorizations"][0]).status_code == 404
 
 
 def r_finalize_not_ready():
@@ -600,6 +642,17 @@ def r_revoke():
     return r.status_code == 200
 
 
+def r_revoke_by_cert_key():
+    """§7.6: a request signed by the certificate's own key (jwk) is
+    authorised to revoke it."""
+    c = P.issue_again(S["A"], ["a.conf.test", "b.conf.test"], "§7.6")
+    if not c:
+        return False
+    r = C.post(C.dir["revokeCert"], {"certificate": P.b64u(c["der"])},
+               c["key"])
+    return r.status_code == 200
+
+
 def r_already_revoked():
     with P.store_unchanged("§7.6 revoke twice"):
         r = revoke(key=S["cert_key"])
@@ -673,9 +726,17 @@ ROWS = [
     ("7.3.5", "inner url MUST equal the outer url", r_keychange_inner_url),
     ("7.3.5", "a new key in use by another account: 409 with its Location",
      r_keychange_conflict),
+    ("7.3.5", "inner JWS MUST carry the new key as jwk (kid refused)",
+     r_keychange_inner_jwk),
+    ("7.3.5", "inner JWS MUST verify with its jwk", r_keychange_inner_sig),
     ("7.3.5", "after keyChange the new key signs, the old one no longer",
      r_keychange_works),
     ("7.4", "newOrder 201 + Location, status pending", r_new_order),
+    ("7.4", "newOrder with no identifiers: malformed", r_empty_identifiers),
+    ("7.4", "an identifier type the server does not support: "
+     "unsupportedIdentifier", r_unsupported_identifier),
+    ("7.4", "another account's order and authorization are not served "
+     "(404)", r_order_other_account),
     ("7.4", "finalize before ready: orderNotReady (403)",
      r_finalize_not_ready),
     ("7.4", "the CSR MUST name exactly the order's identifiers: badCSR",
@@ -703,6 +764,8 @@ ROWS = [
     ("7.6", "an unsupported reason: badRevocationReason",
      r_revoke_bad_reason),
     ("7.6", "revocation by the issuing account: 200", r_revoke),
+    ("7.6", "revocation signed by the certificate's own key (jwk): 200",
+     r_revoke_by_cert_key),
     ("7.6", "revoking again (by the certificate key): alreadyRevoked",
      r_already_revoked),
 ]
