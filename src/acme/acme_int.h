@@ -299,8 +299,9 @@ anvil_err acme_route_match(const char *method, const char *path,
 void acme_route_match_clear(struct acme_route_match *m);
 
 /*
- * Routes r to its handler, after acme_auth for a signed resource, or makes
- * its reply the 404, the 405 or acme_auth's refusal.
+ * Routes r to its handler, after acme_auth for a POST (and, for an
+ * ACME_PAYLOAD_EMPTY route, the check that its payload is empty), or makes
+ * its reply the 404, the 405, acme_auth's refusal or the malformed.
  */
 anvil_err acme_route(struct acme_req *r);
 

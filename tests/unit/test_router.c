@@ -440,7 +440,7 @@ Test(router, post_as_get_only_routes)
 		{ "orders-page", ACME_PAYLOAD_EMPTY },
 		{ "cert", ACME_PAYLOAD_EMPTY },
 		{ "account", ACME_PAYLOAD_ANY },	/* {} updates nothing */
-		{ "authz", ACME_PAYLOAD_ANY },		/* handler: deactivate */
+		{ "authz", ACME_PAYLOAD_ANY },		/* handler decides */
 		{ "challenge", ACME_PAYLOAD_ANY },	/* {} starts it */
 		{ "finalize", ACME_PAYLOAD_ANY },
 		{ "new-order", ACME_PAYLOAD_ANY },
