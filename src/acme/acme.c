@@ -67,47 +67,53 @@ acme_base_path(const struct acme_ctx *ctx)
  * Every resource, one row each: the path below the base URL as segments
  * ("*" takes any one segment, even an empty one, and hands it to the
  * handler), the methods it answers, the key that must sign it
- * (src/acme/auth.c; acme_route checks it before the handler runs), its
- * handler, and the detail of the 405 for any other method. No two
+ * (src/acme/auth.c; acme_route checks it before the handler runs), what
+ * its payload may be, its handler, and the detail of the 405 for any
+ * other method. A resource whose only meaning is its content takes
+ * ACME_PAYLOAD_EMPTY: RFC 8555 §6.3 makes the fetch a POST-as-GET, whose
+ * payload is the empty string, so "{}" there is a request the resource
+ * does not define and is refused rather than read as a fetch. No two
  * patterns match the same path, so the order is only for the reader.
  * Exactly one of run0, run1, run2 is set: the handler takes no, one or
  * two captured segments.
  */
 static const struct acme_route routes[] = {
 	{ "directory", "directory", ACME_ROUTE_GET, ACME_AUTH_NONE,
-	  acme_directory, NULL, NULL, "use GET" },
+	  ACME_PAYLOAD_ANY, acme_directory, NULL, NULL, "use GET" },
 	{ "new-nonce", "new-nonce", ACME_ROUTE_GET, ACME_AUTH_NONE,
-	  acme_new_nonce, NULL, NULL, "use HEAD or GET" },
-	{ "ca", "ca", ACME_ROUTE_GET, ACME_AUTH_NONE,
-	  acme_ca_cert, NULL, NULL, "use GET" },
+	  ACME_PAYLOAD_ANY, acme_new_nonce, NULL, NULL, "use HEAD or GET" },
+	{ "ca", "ca", ACME_ROUTE_GET_POST, ACME_AUTH_KID,
+	  ACME_PAYLOAD_EMPTY, acme_ca_cert, NULL, NULL,
+	  "use GET or POST-as-GET" },
 	{ "new-account", "new-account", ACME_ROUTE_POST, ACME_AUTH_JWK,
-	  acme_new_account, NULL, NULL, ROUTE_USE_POST },
+	  ACME_PAYLOAD_ANY, acme_new_account, NULL, NULL, ROUTE_USE_POST },
 	{ "new-order", "new-order", ACME_ROUTE_POST, ACME_AUTH_KID,
-	  acme_new_order, NULL, NULL, ROUTE_USE_POST },
+	  ACME_PAYLOAD_ANY, acme_new_order, NULL, NULL, ROUTE_USE_POST },
 	{ "revoke-cert", "revoke-cert", ACME_ROUTE_POST, ACME_AUTH_EITHER,
-	  acme_revoke, NULL, NULL, ROUTE_USE_POST },
+	  ACME_PAYLOAD_ANY, acme_revoke, NULL, NULL, ROUTE_USE_POST },
 	{ "key-change", "key-change", ACME_ROUTE_POST, ACME_AUTH_KID,
-	  acme_key_change, NULL, NULL, ROUTE_USE_POST },
+	  ACME_PAYLOAD_ANY, acme_key_change, NULL, NULL, ROUTE_USE_POST },
 	{ "account", "acct/*", ACME_ROUTE_POST, ACME_AUTH_KID,
-	  NULL, acme_account, NULL, ROUTE_USE_POST },
+	  ACME_PAYLOAD_ANY, NULL, acme_account, NULL, ROUTE_USE_POST },
 	{ "orders", "acct/*/orders", ACME_ROUTE_POST, ACME_AUTH_KID,
-	  NULL, NULL, acme_account_orders, ROUTE_USE_POST },
+	  ACME_PAYLOAD_EMPTY, NULL, NULL, acme_account_orders,
+	  ROUTE_USE_POST },
 	{ "orders-page", "acct/*/orders/*", ACME_ROUTE_POST, ACME_AUTH_KID,
-	  NULL, NULL, acme_account_orders, ROUTE_USE_POST },
+	  ACME_PAYLOAD_EMPTY, NULL, NULL, acme_account_orders,
+	  ROUTE_USE_POST },
 	{ "order", "order/*", ACME_ROUTE_POST, ACME_AUTH_KID,
-	  NULL, acme_order, NULL, ROUTE_USE_POST },
+	  ACME_PAYLOAD_EMPTY, NULL, acme_order, NULL, ROUTE_USE_POST },
 	{ "finalize", "order/*/finalize", ACME_ROUTE_POST, ACME_AUTH_KID,
-	  NULL, acme_finalize, NULL, ROUTE_USE_POST },
+	  ACME_PAYLOAD_ANY, NULL, acme_finalize, NULL, ROUTE_USE_POST },
 	{ "authz", "authz/*", ACME_ROUTE_POST, ACME_AUTH_KID,
-	  NULL, acme_authz, NULL, ROUTE_USE_POST },
+	  ACME_PAYLOAD_ANY, NULL, acme_authz, NULL, ROUTE_USE_POST },
 	{ "challenge", "chall/*", ACME_ROUTE_POST, ACME_AUTH_KID,
-	  NULL, acme_challenge, NULL, ROUTE_USE_POST },
+	  ACME_PAYLOAD_ANY, NULL, acme_challenge, NULL, ROUTE_USE_POST },
 	{ "cert", "cert/*", ACME_ROUTE_POST, ACME_AUTH_KID,
-	  NULL, acme_cert, NULL, ROUTE_USE_POST },
-	/* RFC 9773 §4: an unsigned GET; a POST-as-GET is signed, and the
-	 * handler checks that JWS itself. */
+	  ACME_PAYLOAD_EMPTY, NULL, acme_cert, NULL, ROUTE_USE_POST },
+	/* RFC 9773 §4: an unsigned GET, or a POST-as-GET by an account. */
 	{ "renewal-info", "renewal-info/*", ACME_ROUTE_GET_POST,
-	  ACME_AUTH_NONE, NULL, acme_renewal_info, NULL,
+	  ACME_AUTH_KID, ACME_PAYLOAD_EMPTY, NULL, acme_renewal_info, NULL,
 	  "use GET or POST-as-GET" },
 };
 
@@ -173,12 +179,13 @@ static int
 method_allowed(const struct acme_route *rt, const char *method)
 {
 	int get = strcmp(method, "GET") == 0 || strcmp(method, "HEAD") == 0;
+	int post = strcmp(method, "POST") == 0;
 
 	if (rt->methods == ACME_ROUTE_GET)
 		return get;
 	if (rt->methods == ACME_ROUTE_GET_POST)
-		return get || strcmp(method, "POST") == 0;
-	return strcmp(method, "POST") == 0;
+		return get || post;
+	return post;
 }
 
 anvil_err
@@ -237,10 +244,18 @@ acme_route(struct acme_req *r)
 		goto out;
 	}
 	rt = m.route;
-	/* Every signed resource checks its JWS here, before its handler. */
-	if (rt->auth != ACME_AUTH_NONE && (rc = acme_auth(r, rt->auth)) !=
-	    ANVIL_OK)
-		goto out;
+	/* Every POST checks its JWS here, before its handler; a GET of a
+	 * resource that takes both is unsigned. */
+	if (strcmp(r->http->method, "POST") == 0) {
+		if ((rc = acme_auth(r, rt->auth)) != ANVIL_OK)
+			goto out;
+		if (rt->payload == ACME_PAYLOAD_EMPTY && r->payload != NULL) {
+			rc = acme_fail(r, ANVIL_ERR_MALFORMED, "this resource "
+			    "is fetched by POST-as-GET: the payload must be "
+			    "empty, not a JSON object");
+			goto out;
+		}
+	}
 	if (rt->run2 != NULL)
 		rc = rt->run2(r, m.cap[0], m.cap[1]);
 	else if (rt->run1 != NULL)
@@ -291,6 +306,7 @@ acme_handle(struct acme_ctx *ctx, anvil_err rc, const struct http_req *req,
 	json_decref(r.payload);
 	json_decref(r.account);
 	json_decref(r.subproblems);
+	json_decref(r.problem_extra);
 	free(r.account_id);
 	free(dir);
 	free(nonce);

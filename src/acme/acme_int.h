@@ -45,13 +45,18 @@ struct acme_req {
 	/* Error reply being built: */
 	char detail[512];
 	json_t *subproblems;
+	json_t *problem_extra;		/* members added to the problem
+					 * document (owned; acme_fail) */
 };
 
 /* ------------------------------------------------------------ problem.c */
 
 /*
  * Makes r's response a problem document for e with detail (printf), plus
- * r->subproblems if set. Returns e.
+ * r->subproblems if set and the members of r->problem_extra that the
+ * document does not already have (type, detail and status stay acme_fail's
+ * own). badSignatureAlgorithm always carries "algorithms" (RFC 8555 §6.2).
+ * Returns e.
  */
 anvil_err acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 	__attribute__((format(printf, 3, 4)));
@@ -261,8 +266,13 @@ anvil_err acme_valq_add(struct store_txn *txn, const struct anvil_config *cfg,
 enum acme_route_methods {
 	ACME_ROUTE_GET,		/* GET and HEAD */
 	ACME_ROUTE_POST,	/* POST only (POST-as-GET to fetch) */
-	ACME_ROUTE_GET_POST	/* GET, HEAD and POST-as-GET: the handler
-				 * checks the JWS of a POST itself */
+	ACME_ROUTE_GET_POST	/* GET and HEAD unsigned, or POST-as-GET */
+};
+
+/* What a signed route's payload may be. */
+enum acme_route_payload {
+	ACME_PAYLOAD_ANY,	/* the handler decides: object or empty */
+	ACME_PAYLOAD_EMPTY	/* POST-as-GET only: "{}" is malformed */
 };
 
 /* One resource of the router's table (acme.c). */
@@ -270,7 +280,8 @@ struct acme_route {
 	const char *name;		/* for logs and tests */
 	const char *pattern;		/* segments; "*" captures one */
 	enum acme_route_methods methods;
-	enum acme_auth_key auth;	/* who must sign it */
+	enum acme_auth_key auth;	/* who must sign a POST */
+	enum acme_route_payload payload;
 	anvil_err (*run0)(struct acme_req *);
 	anvil_err (*run1)(struct acme_req *, const char *);
 	anvil_err (*run2)(struct acme_req *, const char *, const char *);
@@ -302,8 +313,9 @@ anvil_err acme_route_match(const char *method, const char *path,
 void acme_route_match_clear(struct acme_route_match *m);
 
 /*
- * Routes r to its handler, after acme_auth for a signed resource, or makes
- * its reply the 404, the 405 or acme_auth's refusal.
+ * Routes r to its handler, after acme_auth for a POST (and, for an
+ * ACME_PAYLOAD_EMPTY route, the check that its payload is empty), or makes
+ * its reply the 404, the 405, acme_auth's refusal or the malformed.
  */
 anvil_err acme_route(struct acme_req *r);
 

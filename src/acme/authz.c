@@ -76,16 +76,20 @@ acme_authz(struct acme_req *r, const char *id)
 	json_t *status;
 	anvil_err rc;
 
+	/* RFC 8555 §7.5.2 gives a payload one meaning, deactivation; a
+	 * fetch is a POST-as-GET (§6.3), whose payload is empty. */
 	if (r->payload != NULL) {
 		status = json_object_get(r->payload, "status");
-		if (status != NULL) {
-			if (rec_status_parse(json_string_value(status)) !=
-			    REC_DEACTIVATED)
-				return acme_fail(r, ANVIL_ERR_MALFORMED, "the "
-				    "only status a client may set is "
-				    "\"deactivated\"");
-			a.deactivate = 1;
-		}
+		if (status == NULL)
+			return acme_fail(r, ANVIL_ERR_MALFORMED, "an "
+			    "authorization is fetched with an empty payload "
+			    "(POST-as-GET) and updated only with "
+			    "{\"status\": \"deactivated\"}");
+		if (rec_status_parse(json_string_value(status)) !=
+		    REC_DEACTIVATED)
+			return acme_fail(r, ANVIL_ERR_MALFORMED, "the only "
+			    "status a client may set is \"deactivated\"");
+		a.deactivate = 1;
 	}
 	rc = store_run(r->ctx->st, 0, authz_fn, &a, NULL, 0);
 	if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID)

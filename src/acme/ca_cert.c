@@ -1,6 +1,8 @@
 /*
- * ca_cert.c - GET <base>/ca: the CA certificate (PEM), the "up" link of
- * every certificate download.
+ * ca_cert.c - <base>/ca: the CA certificate (PEM), to an unsigned GET or
+ * HEAD and to a POST-as-GET (RFC 8555 §6.3: a client may fetch every
+ * resource that way, and Apache mod_md does so for a certificate's
+ * issuer).
  */
 #include "config.h"
 

@@ -1,7 +1,10 @@
 /*
  * cert.c - POST-as-GET <base>/cert/<serial>: the leaf then the CA
- * certificate, PEM, application/pem-certificate-chain, Link rel="up" to
- * the CA certificate; to the owning account only.
+ * certificate, PEM, application/pem-certificate-chain; to the owning
+ * account only. No Link rel="up": the chain already ends with the CA
+ * certificate, and a client that follows "up" to complete the chain
+ * (Apache mod_md, tests/integration/conformance.py) would store the CA
+ * twice. The CA certificate stays at <base>/ca (ca_cert.c).
  */
 #include "config.h"
 
@@ -16,7 +19,7 @@ acme_cert(struct acme_req *r, const char *serial)
 {
 	json_t *rec = NULL;
 	const char *owner, *pem;
-	char *chain = NULL, *up = NULL;
+	char *chain = NULL;
 	anvil_err rc;
 
 	rc = acme_record_load(r->ctx, STORE_CERT, serial, &rec);
@@ -38,8 +41,6 @@ acme_cert(struct acme_req *r, const char *serial)
 		rc = acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
 		goto out;
 	}
-	if ((up = acme_url(r->ctx, "/ca")) != NULL)
-		acme_link(r, up, "up");
 	r->resp->status = 200;
 	http_resp_body(r->resp, chain, strlen(chain),
 	    "application/pem-certificate-chain");
@@ -47,7 +48,6 @@ acme_cert(struct acme_req *r, const char *serial)
 	rc = ANVIL_OK;
 out:
 	free(chain);
-	free(up);
 	json_decref(rec);
 	return rc;
 }

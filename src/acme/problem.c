@@ -13,25 +13,52 @@
 #include "acme/acme_int.h"
 #include "core/log.h"
 
-/* 1 for the resources served to GET and HEAD (the router's list):
- * their 405 must not advertise POST. */
-static int
-get_only(const char *path)
+/* The Allow of a 405: the resources served to GET and HEAD (the router's
+ * list) must not advertise POST unless they take POST-as-GET as well. */
+static const char *
+allow_of(const char *path)
 {
-	static const char *const names[] = { "directory", "new-nonce", "ca" };
+	static const struct {
+		const char *name;
+		const char *allow;
+	} names[] = {
+		{ "directory", "GET, HEAD" },
+		{ "new-nonce", "GET, HEAD" },
+		{ "ca", "GET, HEAD, POST" },
+	};
 	size_t i, n;
 
 	if (path == NULL)
-		return 0;
+		return "POST";
 	while (*path == '/')
 		path++;
 	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
-		n = strlen(names[i]);
-		if (strncmp(path, names[i], n) == 0 &&
+		n = strlen(names[i].name);
+		if (strncmp(path, names[i].name, n) == 0 &&
 		    path[n + strspn(path + n, "/")] == '\0')
-			return 1;
+			return names[i].allow;
 	}
-	return 0;
+	return "POST";
+}
+
+/*
+ * The members RFC 8555 requires beside type, detail and status: §6.2 has
+ * badSignatureAlgorithm list the accepted "alg" values in "algorithms",
+ * whichever step refused the algorithm, so it is added here rather than by
+ * each caller. Then the caller's r->problem_extra; members already in doc
+ * are kept.
+ */
+static void
+problem_members(struct acme_req *r, anvil_err e, json_t *doc)
+{
+	json_t *algs;
+
+	if (e == ANVIL_ERR_BADSIGALG &&
+	    json_object_get(doc, "algorithms") == NULL &&
+	    (algs = jose_algs_json()) != NULL)
+		json_object_set_new(doc, "algorithms", algs);
+	if (json_is_object(r->problem_extra))
+		json_object_update_missing(doc, r->problem_extra);
 }
 
 /*
@@ -102,6 +129,8 @@ acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 	doc = rec_problem(e, detail);
 	if (doc != NULL && r->subproblems != NULL)
 		json_object_set(doc, "subproblems", r->subproblems);
+	if (doc != NULL)
+		problem_members(r, e, doc);
 	if (doc != NULL) {
 		char *body = json_dumps(doc, JSON_INDENT(2));
 		if (body != NULL) {
@@ -121,7 +150,6 @@ acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 	}
 	r->resp->status = status;
 	if (e == ANVIL_ERR_METHOD)
-		http_resp_header(r->resp, "Allow", get_only(r->http->path) ?
-		    "GET, HEAD" : "POST");
+		http_resp_header(r->resp, "Allow", allow_of(r->http->path));
 	return e;
 }

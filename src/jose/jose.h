@@ -90,6 +90,10 @@ int jose_jwk_equal(const struct jose_jwk *a, const struct jose_jwk *b);
 /* Accepted "alg" values, for badSignatureAlgorithm's detail. */
 #define JOSE_ALGS "RS256, ES256, ES384, ES512, EdDSA"
 
+/* The accepted "alg" values as a JSON array of strings, in JOSE_ALGS's
+ * order (new reference; NULL when out of memory). */
+json_t *jose_algs_json(void);
+
 struct jose_jws {
 	json_t *header;		/* decoded protected header */
 	const char *alg;	/* borrowed from header */

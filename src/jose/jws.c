@@ -34,6 +34,22 @@ static const struct jws_alg {
 };
 #define N_JWS_ALGS (sizeof(jws_algs) / sizeof(jws_algs[0]))
 
+json_t *
+jose_algs_json(void)
+{
+	json_t *a;
+	size_t i;
+
+	if ((a = json_array()) == NULL)
+		return NULL;
+	for (i = 0; i < N_JWS_ALGS; i++)
+		if (json_array_append_new(a, json_string(jws_algs[i].name))) {
+			json_decref(a);
+			return NULL;
+		}
+	return a;
+}
+
 static const char *const kty_names[] = {
 	[JOSE_KTY_RSA] = "RSA",
 	[JOSE_KTY_EC_P256] = "P-256",

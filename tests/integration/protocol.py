@@ -802,6 +802,22 @@ def test_stale_nonce(A, na):
             "(valid MAC)")
 
 
+ALGORITHMS = ["RS256", "ES256", "ES384", "ES512", "EdDSA"]
+
+
+def expect_algorithms(r, what):
+    """RFC 8555 §6.2: the badSignatureAlgorithm problem document "MUST
+    include an "algorithms" field with an array of supported "alg"
+    values"."""
+    try:
+        algs = r.json().get("algorithms")
+    except ValueError:
+        algs = None
+    return check(isinstance(algs, list) and sorted(algs) ==
+                 sorted(ALGORITHMS), "%s: badSignatureAlgorithm carries "
+                 "\"algorithms\" %s" % (what, ALGORITHMS), r)
+
+
 def test_jws(A):
     d = C.dir
     na = d["newAccount"]
@@ -889,17 +905,20 @@ def test_jws(A):
                 if a not in det]
         check(not miss, "badSignatureAlgorithm detail lists the accepted "
               "algorithms%s" % (" (missing %s)" % miss if miss else ""), r)
+        expect_algorithms(r, "alg none")
     hkey = secrets.token_bytes(32)
     r = A.get(A.kid, hdr={"alg": "HS256"},
               signer=lambda data: hmac.new(hkey, data, "sha256").digest())
-    expect_problem(r, 400, "badSignatureAlgorithm", "alg HS256 refused")
+    if expect_problem(r, 400, "badSignatureAlgorithm", "alg HS256 refused"):
+        expect_algorithms(r, "alg HS256")
     rsa1024 = rsa.generate_private_key(65537, 1024)
     with store_unchanged("newAccount with an RSA 1024 key"):
         r = C.post(na, {"termsOfServiceAgreed": True}, rsa1024)
         expect_problem(r, 400, "badPublicKey", "RSA 1024 jwk refused")
     r = A.get(A.kid, hdr={"alg": "ES384"})
-    expect_problem(r, 400, "badSignatureAlgorithm",
-                   "alg ES384 with a P-256 key refused")
+    if expect_problem(r, 400, "badSignatureAlgorithm",
+                      "alg ES384 with a P-256 key refused"):
+        expect_algorithms(r, "alg ES384 with a P-256 key")
 
     # Header members.
     r = A.get(A.kid, hdr={"jwk": jwk_of(A.key)})
@@ -1808,17 +1827,69 @@ def test_finalize(A, B, ourl, o):
         check(leaf.public_key().public_numbers() ==
               leafkey.public_key().public_numbers(),
               "leaf carries the CSR's key")
-    up = links(r, "up")
-    if check(bool(up), "certificate reply has Link rel=\"up\"", r):
-        r = C.http("GET", up[0])
-        check(r.status_code == 200 and split_pem(r.text) and
-              x509.load_pem_x509_certificate(split_pem(r.text)[0].encode())
-              == ca, "GET of the rel=\"up\" URL gives the CA certificate", r)
+    # The chain already ends with the CA certificate: a rel="up" would
+    # have a client that completes chains (Apache mod_md) store it twice.
+    check(not links(r, "up"), "certificate reply has no Link rel=\"up\" "
+          "(the chain holds the CA certificate)", r)
+    test_ca_fetch(A, ca)
+    test_post_as_get_payload(A, ourl, o, curl)
     r = B.get(curl)
     expect_problem(r, 404, None, "certificate fetched by another account: "
                    "404")
     return {"der": leaf.public_bytes(serialization.Encoding.DER)
             if leaf else None, "key": leafkey, "url": curl}
+
+
+def ca_url():
+    return DIR_URL.rsplit("/", 1)[0] + "/ca"
+
+
+def test_ca_fetch(A, ca):
+    """<base>/ca by GET and by POST-as-GET (RFC 8555 §6.3): Apache mod_md
+    fetches a certificate's issuer with POST-as-GET."""
+    def is_ca(r):
+        pems = split_pem(r.text) if r.status_code == 200 else []
+        return len(pems) == 1 and x509.load_pem_x509_certificate(
+            pems[0].encode()) == ca
+    r = C.http("GET", ca_url())
+    check(is_ca(r), "GET of the CA certificate URL: 200 with the PEM", r)
+    r = A.get(ca_url())
+    check(is_ca(r) and r.headers.get("Content-Type") ==
+          "application/pem-certificate-chain", "POST-as-GET of the CA "
+          "certificate URL: 200 application/pem-certificate-chain with the "
+          "PEM", r)
+    r = C.post(ca_url(), None, ec_key())
+    expect_problem(r, 400, "malformed", "POST-as-GET of the CA certificate "
+                   "URL signed with a jwk: malformed")
+    r = A.post(ca_url(), {})
+    expect_problem(r, 400, "malformed", "POST {} to the CA certificate URL: "
+                   "malformed")
+
+
+def test_post_as_get_payload(A, ourl, o, curl):
+    """RFC 8555 §6.3: a POST-as-GET has an empty payload; "{}" is not a
+    fetch where fetching is all a resource does. Challenges ({} starts the
+    validation) and accounts ({} updates nothing) are not in this list."""
+    lurl = A.get(A.kid).json().get("orders")
+    rows = [("order", ourl), ("authorization", o["authorizations"][0]),
+            ("certificate", curl), ("orders list", lurl),
+            ("orders list page", (lurl or "") + "/" + ourl.rsplit("/", 1)[1])]
+    for what, url in rows:
+        if not url:
+            fail("%s: no URL to test" % what)
+            continue
+        with store_unchanged("POST {} to the %s" % what):
+            r = A.post(url, {})
+            expect_problem(r, 400, "malformed", "POST {} to the %s: "
+                           "malformed (POST-as-GET has an empty payload)"
+                           % what)
+        with store_unchanged("POST {\"x\": 1} to the %s" % what):
+            r = A.post(url, {"x": 1})
+            expect_problem(r, 400, "malformed", "POST {\"x\": 1} to the "
+                           "%s: malformed" % what)
+        r = A.get(url)
+        check(r.status_code == 200, "POST-as-GET of the %s still 200"
+              % what, r)
 
 
 def issue_again(acct, names, label):

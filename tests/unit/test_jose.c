@@ -1627,3 +1627,28 @@ Test(jose, parse_mutations)
 	json_decref(h);
 	kp_free(&k);
 }
+
+/*
+ * The "algorithms" of a badSignatureAlgorithm problem (RFC 8555 §6.2):
+ * the same names, in the same order, as the detail's JOSE_ALGS, and none
+ * that the parser refuses.
+ */
+Test(jose, algs_json_matches_the_accepted_list)
+{
+	json_t *a = jose_algs_json(), *v;
+	char list[128] = "";
+	size_t i;
+
+	cr_assert_not_null(a);
+	cr_assert(json_is_array(a));
+	json_array_foreach(a, i, v) {
+		cr_assert(json_is_string(v));
+		cr_expect_str_neq(json_string_value(v), "none");
+		cr_expect(strncmp(json_string_value(v), "HS", 2) != 0);
+		if (i > 0)
+			strcat(list, ", ");
+		strcat(list, json_string_value(v));
+	}
+	cr_expect_str_eq(list, JOSE_ALGS);
+	json_decref(a);
+}

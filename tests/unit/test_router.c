@@ -49,6 +49,8 @@ static const struct row rows[] = {
 	  "CA certificate by GET" },
 	{ __LINE__, "HEAD", BASE "/ca", ANVIL_OK, "ca", NULL, NULL, NULL, NULL,
 	  "CA certificate by HEAD" },
+	{ __LINE__, "POST", BASE "/ca", ANVIL_OK, "ca", NULL, NULL, NULL, NULL,
+	  "CA certificate by POST-as-GET (RFC 8555 §6.3)" },
 	{ __LINE__, "POST", BASE "/new-account", ANVIL_OK, "new-account", NULL,
 	  NULL, NULL, NULL, "newAccount" },
 	{ __LINE__, "POST", BASE "/new-order", ANVIL_OK, "new-order", NULL,
@@ -103,8 +105,9 @@ static const struct row rows[] = {
 	  GET_ONLY, "use HEAD or GET", "newNonce by PUT" },
 	{ __LINE__, "POST", BASE "/new-nonce", METHOD, NULL, NULL, NULL,
 	  GET_ONLY, "use HEAD or GET", "newNonce by POST" },
-	{ __LINE__, "DELETE", BASE "/ca", METHOD, NULL, NULL, NULL, GET_ONLY,
-	  "use GET", "CA certificate by DELETE" },
+	{ __LINE__, "DELETE", BASE "/ca", METHOD, NULL, NULL, NULL,
+	  "GET, HEAD, POST", "use GET or POST-as-GET",
+	  "CA certificate by DELETE" },
 	{ __LINE__, "get", BASE "/directory", METHOD, NULL, NULL, NULL,
 	  GET_ONLY, "use GET", "methods are case-sensitive" },
 	{ __LINE__, "GET", BASE "/new-order", METHOD, NULL, NULL, NULL, "POST",
@@ -379,11 +382,12 @@ Test(router, table_is_consistent)
 		if (t[i].run2 != NULL)
 			cr_expect(stars(t[i].pattern) >= 1 &&
 			    stars(t[i].pattern) <= 2, "%s", t[i].name);
-		/* GET and POST: the handler checks a POST's JWS itself. */
-		if (t[i].methods == ACME_ROUTE_GET ||
-		    t[i].methods == ACME_ROUTE_GET_POST)
+		if (t[i].methods == ACME_ROUTE_GET) {
 			cr_expect_eq(t[i].auth, ACME_AUTH_NONE, "%s",
 			    t[i].name);
+			cr_expect_eq(t[i].payload, ACME_PAYLOAD_ANY, "%s",
+			    t[i].name);
+		}
 		else
 			cr_expect_neq(t[i].auth, ACME_AUTH_NONE, "%s",
 			    t[i].name);
@@ -433,24 +437,83 @@ Test(router, signed_routes_check_the_jws_first)
 }
 
 /*
- * renewalInfo answers an unsigned GET, so the router checks no JWS; its
- * POST-as-GET is checked by the handler before anything else, and is
- * refused the same way as any other signed resource's.
+ * The resources whose only request is a fetch take no payload (RFC 8555
+ * §6.3); the others read theirs. Spelt out here so that a row turning
+ * ACME_PAYLOAD_ANY by mistake is caught without a server.
  */
-Test(router, renewal_info_post_checks_the_jws)
+Test(router, post_as_get_only_routes)
+{
+	static const struct {
+		const char *name;
+		enum acme_route_payload want;
+	} want[] = {
+		{ "ca", ACME_PAYLOAD_EMPTY },
+		{ "order", ACME_PAYLOAD_EMPTY },
+		{ "orders", ACME_PAYLOAD_EMPTY },
+		{ "orders-page", ACME_PAYLOAD_EMPTY },
+		{ "cert", ACME_PAYLOAD_EMPTY },
+		{ "renewal-info", ACME_PAYLOAD_EMPTY },
+		{ "account", ACME_PAYLOAD_ANY },	/* {} updates nothing */
+		{ "authz", ACME_PAYLOAD_ANY },		/* handler decides */
+		{ "challenge", ACME_PAYLOAD_ANY },	/* {} starts it */
+		{ "finalize", ACME_PAYLOAD_ANY },
+		{ "new-order", ACME_PAYLOAD_ANY },
+	};
+	const struct acme_route *t;
+	size_t i, j, n;
+
+	t = acme_routes(&n);
+	for (i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+		for (j = 0; j < n; j++)
+			if (strcmp(t[j].name, want[i].name) == 0)
+				break;
+		cr_assert_lt(j, n, "no route %s", want[i].name);
+		cr_expect_eq(t[j].payload, want[i].want, "%s", want[i].name);
+	}
+}
+
+/*
+ * RFC 8555 §6.2: a badSignatureAlgorithm problem document carries
+ * "algorithms", the accepted "alg" values, whichever step refused; other
+ * problems do not, and r->problem_extra never replaces type or status.
+ */
+Test(problem, bad_signature_algorithm_lists_algorithms)
 {
 	struct http_resp resp;
 	struct http_req req;
 	struct acme_req r;
+	json_t *doc, *algs;
 
-	cr_assert_eq(read_cgi("POST", BASE "/renewal-info/aWQ.AQI", &req),
-	    ANVIL_OK);
+	cr_assert_eq(read_cgi("POST", BASE "/new-account", &req), ANVIL_OK);
 	memset(&resp, 0, sizeof(resp));
 	memset(&r, 0, sizeof(r));
 	r.http = &req;
 	r.resp = &resp;
-	cr_expect_eq(acme_route(&r), ANVIL_ERR_MEDIATYPE);
-	cr_expect_eq(resp.status, 415);
+	cr_expect_eq(acme_fail(&r, ANVIL_ERR_BADSIGALG, "alg none"),
+	    ANVIL_ERR_BADSIGALG);
+	cr_expect_eq(resp.status, 400);
+	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	cr_assert_not_null(doc, "%s", resp.body);
+	algs = json_object_get(doc, "algorithms");
+	cr_assert(json_is_array(algs), "%s", resp.body);
+	cr_expect_eq(json_array_size(algs), 5);
+	cr_expect_str_eq(json_string_value(json_array_get(algs, 0)), "RS256");
+	json_decref(doc);
+	http_resp_clear(&resp);
+
+	memset(&resp, 0, sizeof(resp));
+	r.problem_extra = json_pack("{s:s, s:i, s:s}", "type", "x",
+	    "status", 999, "hint", "y");
+	acme_fail(&r, ANVIL_ERR_MALFORMED, "bad");
+	doc = json_loadb(resp.body, resp.body_len, 0, NULL);
+	cr_assert_not_null(doc, "%s", resp.body);
+	cr_expect_null(json_object_get(doc, "algorithms"));
+	cr_expect_str_eq(json_string_value(json_object_get(doc, "type")),
+	    "urn:ietf:params:acme:error:malformed");
+	cr_expect_eq(json_integer_value(json_object_get(doc, "status")), 400);
+	cr_expect_str_eq(json_string_value(json_object_get(doc, "hint")), "y");
+	json_decref(doc);
+	json_decref(r.problem_extra);
 	http_resp_clear(&resp);
 	http_req_clear(&req);
 }
