@@ -136,12 +136,14 @@ struct acme_order_ident {
  * valid authorizations of the account with more than a day left are
  * reused, others created pending. The order expires at now +
  * ACME_ORDER_LIFETIME or with its earliest authorization, whichever comes
- * first. Its id into order_id, its record into *order (new reference).
- * Returns ANVIL_OK or a store, ANVIL_ERR_CRYPTO or ANVIL_ERR_NOMEM error.
+ * first. profile (borrowed; NULL: none stored, finalize uses the
+ * default) is the certificate profile the order is finalized with. Its id
+ * into order_id, its record into *order (new reference). Returns ANVIL_OK
+ * or a store, ANVIL_ERR_CRYPTO or ANVIL_ERR_NOMEM error.
  */
 anvil_err acme_order_create(struct store *st, const char *account, time_t now,
-    const struct acme_order_ident *ids, size_t n, char order_id[23],
-    json_t **order);
+    const struct acme_order_ident *ids, size_t n, const char *profile,
+    char order_id[23], json_t **order);
 
 /* ------------------------------------------------------------ finalize.c */
 

@@ -5,6 +5,9 @@
  * account and identifier, else created with its challenges (dns-01 only
  * for a wildcard; no dns-01 for an IP address). 201 + Location.
  * The order expires with the earliest of its authorizations, never after.
+ * A "profile" (draft-ietf-acme-profiles) must be one of meta.profiles and
+ * admit the order's identifiers; no profile means the default one. The
+ * order stores and shows the profile it will be finalized with.
  */
 #include "config.h"
 
@@ -27,6 +30,7 @@ struct neworder {
 	time_t now;
 	struct ident *ids;
 	size_t n;
+	const char *profile;	/* NULL: none stored */
 	char order_id[23];
 	json_t *order;		/* out */
 };
@@ -170,7 +174,7 @@ neworder_fn(struct store_txn *txn, void *arg)
 		    o->ids[i].type, "value", o->ids[i].value));
 	}
 	o->order = rec_order_new(o->order_id, o->account, all_valid,
-	    (time_t)expires, o->now, idents, authzs);
+	    (time_t)expires, o->now, idents, authzs, o->profile);
 	if (o->order == NULL)
 		return ANVIL_ERR_NOMEM;
 	return store_put(txn, STORE_ORDER, o->order_id, o->order,
@@ -179,8 +183,8 @@ neworder_fn(struct store_txn *txn, void *arg)
 
 anvil_err
 acme_order_create(struct store *st, const char *account, time_t now,
-    const struct acme_order_ident *ids, size_t n, char order_id[23],
-    json_t **order)
+    const struct acme_order_ident *ids, size_t n, const char *profile,
+    char order_id[23], json_t **order)
 {
 	struct neworder o;
 	size_t i;
@@ -191,6 +195,7 @@ acme_order_create(struct store *st, const char *account, time_t now,
 	o.account = account;
 	o.now = now;
 	o.n = n;
+	o.profile = profile;
 	if ((o.ids = calloc(n ? n : 1, sizeof(*o.ids))) == NULL)
 		return ANVIL_ERR_NOMEM;
 	for (i = 0; i < n; i++) {
@@ -211,6 +216,29 @@ acme_order_create(struct store *st, const char *account, time_t now,
 	return rc;
 }
 
+/* The identifier types and count prof accepts, checked once the
+ * identifiers are normalised and distinct. */
+static anvil_err
+profile_admits(struct acme_req *r, const struct config_profile *prof,
+    const struct acme_order_ident *ids, size_t n)
+{
+	size_t i;
+
+	if (n > prof->max_identifiers)
+		return acme_fail(r, ANVIL_ERR_REJECTEDID, "profile %s takes at "
+		    "most %u identifiers in one order", prof->name,
+		    prof->max_identifiers);
+	for (i = 0; i < n; i++) {
+		unsigned bit = strcmp(ids[i].type, "ip") == 0 ?
+		    CONFIG_IDENT_IP : CONFIG_IDENT_DNS;
+		if (!(prof->ident_types & bit))
+			return acme_fail(r, ANVIL_ERR_REJECTEDID, "profile %s "
+			    "does not take %s identifiers (%.253s)",
+			    prof->name, ids[i].type, ids[i].value);
+	}
+	return ANVIL_OK;
+}
+
 anvil_err
 acme_new_order(struct acme_req *r)
 {
@@ -219,7 +247,8 @@ acme_new_order(struct acme_req *r)
 	anvil_err rc, first = ANVIL_OK;
 	char first_why[640] = "", order_id[23];
 	char *url = NULL;
-	json_t *gpol = NULL, *kpol = NULL;
+	json_t *gpol = NULL, *kpol = NULL, *pv;
+	const struct config_profile *prof;
 	size_t i, j, n = 0;
 
 	if (r->payload == NULL)
@@ -229,6 +258,17 @@ acme_new_order(struct acme_req *r)
 	    json_object_get(r->payload, "notAfter") != NULL)
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "notBefore and "
 		    "notAfter are not supported");
+	/* The profile first: a name the directory does not offer is refused
+	 * before anything is looked up or stored. */
+	pv = json_object_get(r->payload, "profile");
+	if (pv != NULL && !json_is_string(pv))
+		return acme_fail(r, ANVIL_ERR_MALFORMED, "profile must be a "
+		    "string");
+	prof = config_profile_find(r->ctx->cfg, json_string_value(pv));
+	if (prof == NULL)
+		return acme_fail(r, ANVIL_ERR_INVALIDPROFILE, "no profile "
+		    "\"%.64s\": see meta.profiles in the directory",
+		    json_string_value(pv));
 	list = json_object_get(r->payload, "identifiers");
 	if (!json_is_array(list) || json_array_size(list) == 0)
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "identifiers must be a "
@@ -295,8 +335,10 @@ acme_new_order(struct acme_req *r)
 		    "several identifiers refused, first: " : "", first_why);
 		goto out;
 	}
+	if ((rc = profile_admits(r, prof, ids, n)) != ANVIL_OK)
+		goto out;
 	rc = acme_order_create(r->ctx->st, r->account_id, r->now, ids, n,
-	    order_id, &order);
+	    prof->name, order_id, &order);
 	if (rc != ANVIL_OK) {
 		rc = acme_fail(r, rc, "cannot create the order");
 		goto out;

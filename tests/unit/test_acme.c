@@ -337,7 +337,7 @@ Test(order, expires_with_its_earliest_authorization)
 	json_t *o1 = NULL, *o2 = NULL;
 	const char *aid;
 
-	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 1, oid, &o1),
+	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 1, NULL, oid, &o1),
 	    ANVIL_OK);
 	cr_expect_eq(json_integer_value(json_object_get(o1, "expires")),
 	    (json_int_t)(T0 + ACME_ORDER_LIFETIME),
@@ -347,7 +347,7 @@ Test(order, expires_with_its_earliest_authorization)
 	cr_assert_not_null(aid);
 	authz_valid_until(aid, T0 + 2 * DAY);
 
-	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 1, oid, &o2),
+	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 1, NULL, oid, &o2),
 	    ANVIL_OK);
 	cr_expect_str_eq(json_string_value(json_array_get(json_object_get(o2,
 	    "authorizations"), 0)), aid, "the valid authorization is reused");
@@ -363,7 +363,7 @@ Test(order, expires_with_its_earliest_authorization)
 	json_decref(o2);
 
 	/* Two identifiers: one reused (2 days), one new (7 days). */
-	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 2, oid, &o2),
+	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 2, NULL, oid, &o2),
 	    ANVIL_OK);
 	cr_expect_str_eq(rec_status_name(rec_order_status(o2, T0)), "pending");
 	cr_expect_eq(json_integer_value(json_object_get(o2, "expires")),
@@ -381,7 +381,7 @@ Test(order, finalize_refuses_an_expired_authorization)
 	json_t *o = NULL;
 	const char *aid;
 
-	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 1, oid, &o),
+	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 1, NULL, oid, &o),
 	    ANVIL_OK);
 	aid = json_string_value(json_array_get(json_object_get(o,
 	    "authorizations"), 0));
