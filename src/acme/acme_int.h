@@ -178,6 +178,18 @@ anvil_err acme_eab_bind(struct acme_req *r, struct store_txn *txn,
  * only when an allow pattern covers them all. ANVIL_ERR_REJECTEDID with
  * why when refused.
  */
+/*
+ * The certificate profile of a newOrder that asked for asked (NULL: none)
+ * by an account whose EAB key has policy key (NULL: none). A non-empty
+ * "profiles" list in key admits only the profiles it names, and its first
+ * is the default of that key's accounts when cfg's default is not among
+ * them. Returns the profile (borrowed from cfg), or NULL with *e set to
+ * ANVIL_ERR_INVALIDPROFILE and why written.
+ */
+const struct config_profile *acme_policy_profile(
+    const struct anvil_config *cfg, json_t *key, const char *asked,
+    anvil_err *e, char *why, size_t whylen);
+
 anvil_err acme_policy_check(json_t *global, json_t *key, const char *type,
     const char *value, char *why, size_t whylen);
 

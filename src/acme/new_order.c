@@ -258,14 +258,13 @@ acme_new_order(struct acme_req *r)
 	    json_object_get(r->payload, "notAfter") != NULL)
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "notBefore and "
 		    "notAfter are not supported");
-	/* The profile first: a name the directory does not offer is refused
-	 * before anything is looked up or stored. */
+	/* A profile the directory does not offer is refused before anything
+	 * is looked up or stored. */
 	pv = json_object_get(r->payload, "profile");
 	if (pv != NULL && !json_is_string(pv))
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "profile must be a "
 		    "string");
-	prof = config_profile_find(r->ctx->cfg, json_string_value(pv));
-	if (prof == NULL)
+	if (config_profile_find(r->ctx->cfg, json_string_value(pv)) == NULL)
 		return acme_fail(r, ANVIL_ERR_INVALIDPROFILE, "no profile "
 		    "\"%.64s\": see meta.profiles in the directory",
 		    json_string_value(pv));
@@ -293,6 +292,15 @@ acme_new_order(struct acme_req *r)
 				kpol = NULL;
 		}
 	}
+
+	/* The EAB key's policy may narrow the profiles its accounts get. */
+	prof = acme_policy_profile(r->ctx->cfg, kpol, json_string_value(pv),
+	    &rc, first_why, sizeof(first_why));
+	if (prof == NULL) {
+		rc = acme_fail(r, rc, "%s", first_why);
+		goto out;
+	}
+	first_why[0] = '\0';
 
 	json_array_foreach(list, i, v) {
 		struct acme_order_ident *id = &ids[n];

@@ -234,6 +234,78 @@ Test(acme, policy)
 	}
 }
 
+/* The profile a newOrder gets: the asked one if the server offers it and
+ * the EAB key's "profiles" list (when not empty) names it. */
+Test(acme, policy_profile)
+{
+	static const struct {
+		int line;
+		const char *key;	/* the EAB key's policy, or NULL */
+		const char *asked;	/* NULL: newOrder names none */
+		const char *want;	/* NULL: invalidProfile */
+		const char *desc;
+	} rows[] = {
+		{ __LINE__, NULL, NULL, "classic", "no key, none asked: the "
+		  "default" },
+		{ __LINE__, NULL, "shortlived", "shortlived", "asked, offered" },
+		{ __LINE__, NULL, "nope", NULL, "not offered" },
+		{ __LINE__, NULL, "", NULL, "empty name" },
+		{ __LINE__, NULL, "SHORTLIVED", NULL, "names are exact" },
+		{ __LINE__, "{\"allow\": [], \"deny\": []}", "tlsserver",
+		  "tlsserver", "key policy without profiles: all" },
+		{ __LINE__, "{\"profiles\": []}", "tlsserver", "tlsserver",
+		  "empty list: all" },
+		{ __LINE__, "{\"profiles\": [\"shortlived\"]}", "shortlived",
+		  "shortlived", "listed" },
+		{ __LINE__, "{\"profiles\": [\"shortlived\"]}", "classic", NULL,
+		  "not listed" },
+		{ __LINE__, "{\"profiles\": [\"shortlived\"]}", "nope", NULL,
+		  "listed nowhere" },
+		{ __LINE__, "{\"profiles\": [\"gone\", \"tlsserver\"]}", NULL,
+		  "tlsserver", "none asked, default not listed: the first "
+		  "listed that exists" },
+		{ __LINE__, "{\"profiles\": [\"tlsserver\", \"classic\"]}",
+		  NULL, "classic", "none asked, default listed: the default" },
+		{ __LINE__, "{\"profiles\": [\"gone\"]}", NULL, NULL,
+		  "none asked, nothing listed exists" },
+		{ __LINE__, "{\"profiles\": [\"gone\"]}", "gone", NULL,
+		  "listed but not configured" },
+	};
+	const char *text = "[server]\nbase_url = https://a.test\n"
+	    "data_dir = /x\n";
+	struct anvil_config *cfg = NULL;
+	char err[256] = "";
+	size_t i;
+
+	cr_assert_eq(config_parse("t.conf", text, strlen(text), &cfg, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		json_t *k = rows[i].key ? json_loads(rows[i].key, 0, NULL) :
+		    NULL;
+		anvil_err e = ANVIL_ERR_IO;
+		char why[300] = "";
+		const struct config_profile *p = acme_policy_profile(cfg, k,
+		    rows[i].asked, &e, why, sizeof(why));
+
+		if (rows[i].want == NULL) {
+			cr_expect_null(p, "line %d (%s)", rows[i].line,
+			    rows[i].desc);
+			cr_expect_eq(e, ANVIL_ERR_INVALIDPROFILE, "line %d",
+			    rows[i].line);
+			cr_expect_neq(why[0], '\0', "line %d: no why",
+			    rows[i].line);
+		} else {
+			cr_expect(p != NULL && strcmp(p->name,
+			    rows[i].want) == 0, "line %d (%s): got %s (%s)",
+			    rows[i].line, rows[i].desc, p ? p->name : "NULL",
+			    why);
+			cr_expect_eq(e, ANVIL_OK, "line %d", rows[i].line);
+		}
+		json_decref(k);
+	}
+	config_free(cfg);
+}
+
 /* Only lower-case subtree names and IP networks are patterns: a deny
  * written as "*.B" or ".B" would be a form the wildcard reasoning in
  * policy.c does not know, so anvil-admin refuses it. */
