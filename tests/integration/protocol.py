@@ -2195,6 +2195,7 @@ def profile_issue(acct, name, profile, cn=None):
     if profile is not None:
         payload["profile"] = profile
     r = acct.post(C.dir["newOrder"], payload)
+    profile = profile or "(none asked)"
     o = expect_json(r, 201, "newOrder with profile %s: 201" % profile,
                     need_location=True)
     if not o:
