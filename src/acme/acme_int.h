@@ -190,6 +190,14 @@ const struct config_profile *acme_policy_profile(
     const struct anvil_config *cfg, json_t *key, const char *asked,
     anvil_err *e, char *why, size_t whylen);
 
+/*
+ * ANVIL_OK if profile prof takes the n identifiers ids (normalised and
+ * distinct; borrowed): their count and types. Else ANVIL_ERR_REJECTEDID
+ * with why.
+ */
+anvil_err acme_policy_profile_admits(const struct config_profile *prof,
+    const struct acme_order_ident *ids, size_t n, char *why, size_t whylen);
+
 anvil_err acme_policy_check(json_t *global, json_t *key, const char *type,
     const char *value, char *why, size_t whylen);
 

@@ -216,29 +216,6 @@ acme_order_create(struct store *st, const char *account, time_t now,
 	return rc;
 }
 
-/* The identifier types and count prof accepts, checked once the
- * identifiers are normalised and distinct. */
-static anvil_err
-profile_admits(struct acme_req *r, const struct config_profile *prof,
-    const struct acme_order_ident *ids, size_t n)
-{
-	size_t i;
-
-	if (n > prof->max_identifiers)
-		return acme_fail(r, ANVIL_ERR_REJECTEDID, "profile %s takes at "
-		    "most %u identifiers in one order", prof->name,
-		    prof->max_identifiers);
-	for (i = 0; i < n; i++) {
-		unsigned bit = strcmp(ids[i].type, "ip") == 0 ?
-		    CONFIG_IDENT_IP : CONFIG_IDENT_DNS;
-		if (!(prof->ident_types & bit))
-			return acme_fail(r, ANVIL_ERR_REJECTEDID, "profile %s "
-			    "does not take %s identifiers (%.253s)",
-			    prof->name, ids[i].type, ids[i].value);
-	}
-	return ANVIL_OK;
-}
-
 anvil_err
 acme_new_order(struct acme_req *r)
 {
@@ -343,8 +320,12 @@ acme_new_order(struct acme_req *r)
 		    "several identifiers refused, first: " : "", first_why);
 		goto out;
 	}
-	if ((rc = profile_admits(r, prof, ids, n)) != ANVIL_OK)
+	/* Once the identifiers are normalised and distinct. */
+	if ((rc = acme_policy_profile_admits(prof, ids, n, first_why,
+	    sizeof(first_why))) != ANVIL_OK) {
+		rc = acme_fail(r, rc, "%s", first_why);
 		goto out;
+	}
 	rc = acme_order_create(r->ctx->st, r->account_id, r->now, ids, n,
 	    prof->name, order_id, &order);
 	if (rc != ANVIL_OK) {

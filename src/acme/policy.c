@@ -230,3 +230,24 @@ acme_policy_profile(const struct anvil_config *cfg, json_t *key,
 	    cfg->default_profile);
 	return NULL;
 }
+
+anvil_err
+acme_policy_profile_admits(const struct config_profile *prof,
+    const struct acme_order_ident *ids, size_t n, char *why, size_t whylen)
+{
+	size_t i;
+
+	if (n > prof->max_identifiers)
+		return errf(why, whylen, ANVIL_ERR_REJECTEDID, "profile %s "
+		    "takes at most %u identifiers in one order", prof->name,
+		    prof->max_identifiers);
+	for (i = 0; i < n; i++) {
+		unsigned bit = strcmp(ids[i].type, "ip") == 0 ?
+		    CONFIG_IDENT_IP : CONFIG_IDENT_DNS;
+		if (!(prof->ident_types & bit))
+			return errf(why, whylen, ANVIL_ERR_REJECTEDID, "profile "
+			    "%s does not take %s identifiers (%.253s)",
+			    prof->name, ids[i].type, ids[i].value);
+	}
+	return ANVIL_OK;
+}

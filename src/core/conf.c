@@ -891,8 +891,8 @@ nomem:
 }
 
 /*
- * The profiles offered when the file has no [profile NAME] section, named
- * as Let's Encrypt names its own (draft-ietf-acme-profiles): "classic" is
+ * The profiles offered when the file has no [profile NAME] section, with
+ * the names clients of draft-ietf-acme-profiles already ask for: "classic" is
  * what Anvil issued before profiles existed, "tlsserver" drops the subject
  * CN (the SAN alone names the server), "shortlived" lasts a week, short
  * enough for a relying party to do without revocation checking.

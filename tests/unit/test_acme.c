@@ -306,6 +306,50 @@ Test(acme, policy_profile)
 	config_free(cfg);
 }
 
+/* A profile's identifier types and count. */
+Test(acme, policy_profile_admits)
+{
+	const char *text = "[server]\nbase_url = https://a.test\n"
+	    "data_dir = /x\n[profile dnsonly]\nidentifier_types = dns\n"
+	    "max_identifiers = 2\n[profile iponly]\nidentifier_types = ip\n"
+	    "[profile any]\n";
+	const struct acme_order_ident dns2[] = { { "dns", "a.test" },
+		{ "dns", "*.b.test" } };
+	const struct acme_order_ident dns3[] = { { "dns", "a.test" },
+		{ "dns", "b.test" }, { "dns", "c.test" } };
+	const struct acme_order_ident mixed[] = { { "dns", "a.test" },
+		{ "ip", "192.0.2.1" } };
+	struct anvil_config *cfg = NULL;
+	const struct config_profile *d, *ip, *any;
+	char err[256] = "", why[300];
+
+	cr_assert_eq(config_parse("t.conf", text, strlen(text), &cfg, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	d = config_profile_find(cfg, "dnsonly");
+	ip = config_profile_find(cfg, "iponly");
+	any = config_profile_find(cfg, "any");
+	cr_assert(d != NULL && ip != NULL && any != NULL);
+	cr_expect_eq(acme_policy_profile_admits(d, dns2, 2, why, sizeof(why)),
+	    ANVIL_OK, "two names, two allowed: %s", why);
+	why[0] = '\0';
+	cr_expect_eq(acme_policy_profile_admits(d, dns3, 3, why, sizeof(why)),
+	    ANVIL_ERR_REJECTEDID, "three names, two allowed");
+	cr_expect(strstr(why, "at most 2") != NULL, "%s", why);
+	cr_expect_eq(acme_policy_profile_admits(d, mixed, 2, why, sizeof(why)),
+	    ANVIL_ERR_REJECTEDID, "an address in a dns-only profile");
+	cr_expect(strstr(why, "192.0.2.1") != NULL, "%s", why);
+	cr_expect_eq(acme_policy_profile_admits(ip, mixed, 2, why, sizeof(why)),
+	    ANVIL_ERR_REJECTEDID, "a name in an ip-only profile");
+	cr_expect(strstr(why, "a.test") != NULL, "%s", why);
+	cr_expect_eq(acme_policy_profile_admits(ip, mixed + 1, 1, why,
+	    sizeof(why)), ANVIL_OK, "an address alone");
+	cr_expect_eq(acme_policy_profile_admits(any, dns3, 3, why,
+	    sizeof(why)), ANVIL_OK, "defaults: both types, 100");
+	cr_expect_eq(acme_policy_profile_admits(any, mixed, 2, why,
+	    sizeof(why)), ANVIL_OK, "defaults: both types");
+	config_free(cfg);
+}
+
 /* Only lower-case subtree names and IP networks are patterns: a deny
  * written as "*.B" or ".B" would be a form the wildcard reasoning in
  * policy.c does not know, so anvil-admin refuses it. */
