@@ -2257,8 +2257,8 @@ def test_profiles(A):
           "meta.termsOfService from anvil.conf", r)
     check(meta.get("externalAccountRequired") is False,
           "meta.externalAccountRequired is false", r)
-    check("caaIdentities" not in meta, "no caaIdentities when none is "
-          "configured", r)
+    check(meta.get("caaIdentities") == ["anvil.test", "ca.anvil.test"],
+          "meta.caaIdentities from anvil.conf, in order", r)
     check('\n    "profiles": {\n      "' in r.text,
           "meta.profiles is a flat map, one member per line", r)
 

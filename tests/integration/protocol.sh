@@ -10,10 +10,11 @@
 . "$(dirname "$0")/lib.sh"
 BASEPORT=23000
 # Directory meta from anvil.conf: protocol.py (test_profiles) expects
-# these two URLs.
+# these values.
 EXTRA_CONF="[server]
 terms_of_service = https://127.0.0.1/terms-v1
-website = https://127.0.0.1/about-anvil"
+website = https://127.0.0.1/about-anvil
+caa_identities = anvil.test, ca.anvil.test"
 . "$(dirname "$0")/server.sh"
 start_servers
 
