@@ -141,12 +141,14 @@ struct acme_order_ident {
  * valid authorizations of the account with more than a day left are
  * reused, others created pending. The order expires at now +
  * ACME_ORDER_LIFETIME or with its earliest authorization, whichever comes
- * first. Its id into order_id, its record into *order (new reference).
- * Returns ANVIL_OK or a store, ANVIL_ERR_CRYPTO or ANVIL_ERR_NOMEM error.
+ * first. profile (borrowed; NULL: none stored, finalize uses the
+ * default) is the certificate profile the order is finalized with. Its id
+ * into order_id, its record into *order (new reference). Returns ANVIL_OK
+ * or a store, ANVIL_ERR_CRYPTO or ANVIL_ERR_NOMEM error.
  */
 anvil_err acme_order_create(struct store *st, const char *account, time_t now,
-    const struct acme_order_ident *ids, size_t n, char order_id[23],
-    json_t **order);
+    const struct acme_order_ident *ids, size_t n, const char *profile,
+    char order_id[23], json_t **order);
 
 /*
  * acme_order_create for an order that replaces (RFC 9773 §5) the
@@ -159,7 +161,8 @@ anvil_err acme_order_create(struct store *st, const char *account, time_t now,
  */
 anvil_err acme_order_create_replacing(struct store *st, const char *account,
     time_t now, const struct acme_order_ident *ids, size_t n,
-    const char *certid, const char *serial, char order_id[23],
+    const char *profile, const char *certid, const char *serial,
+    char order_id[23],
     json_t **order, char *why, size_t whylen);
 
 /* ------------------------------------------------------------ finalize.c */
@@ -195,6 +198,26 @@ anvil_err acme_eab_bind(struct acme_req *r, struct store_txn *txn,
  * only when an allow pattern covers them all. ANVIL_ERR_REJECTEDID with
  * why when refused.
  */
+/*
+ * The certificate profile of a newOrder that asked for asked (NULL: none)
+ * by an account whose EAB key has policy key (NULL: none). A non-empty
+ * "profiles" list in key admits only the profiles it names, and its first
+ * is the default of that key's accounts when cfg's default is not among
+ * them. Returns the profile (borrowed from cfg), or NULL with *e set to
+ * ANVIL_ERR_INVALIDPROFILE and why written.
+ */
+const struct config_profile *acme_policy_profile(
+    const struct anvil_config *cfg, json_t *key, const char *asked,
+    anvil_err *e, char *why, size_t whylen);
+
+/*
+ * ANVIL_OK if profile prof takes the n identifiers ids (normalised and
+ * distinct; borrowed): their count and types. Else ANVIL_ERR_REJECTEDID
+ * with why.
+ */
+anvil_err acme_policy_profile_admits(const struct config_profile *prof,
+    const struct acme_order_ident *ids, size_t n, char *why, size_t whylen);
+
 anvil_err acme_policy_check(json_t *global, json_t *key, const char *type,
     const char *value, char *why, size_t whylen);
 

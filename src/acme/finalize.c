@@ -4,6 +4,8 @@
  * valid, so the reply already carries the certificate URL. The order's
  * authorizations are read again in that transaction: "ready" was true
  * when the last of them became valid, and one may have expired since.
+ * The order's profile (the default for an order stored without one)
+ * gives the certificate its lifetime, key usages and subject.
  */
 #include "config.h"
 
@@ -114,6 +116,7 @@ fin_fn(struct store_txn *txn, void *arg)
 {
 	struct fin *f = arg;
 	struct ca_issue_params p;
+	const struct config_profile *prof;
 	struct ca_issued *c = NULL;
 	json_t *cert = NULL;
 	enum rec_status st;
@@ -134,7 +137,16 @@ fin_fn(struct store_txn *txn, void *arg)
 	if ((rc = acme_order_authzs_valid(txn, f->order, f->r->now, f->err,
 	    sizeof(f->err))) != ANVIL_OK)
 		return rc;
-	ca_issue_params_from_config(f->r->ctx->cfg, &p);
+	prof = config_profile_find(f->r->ctx->cfg, json_string_value(
+	    json_object_get(f->order, "profile")));
+	if (prof == NULL) {
+		/* The operator removed it since the order was placed. */
+		snprintf(f->err, sizeof(f->err), "this server no longer "
+		    "offers profile \"%.64s\"; place a new order",
+		    json_string_value(json_object_get(f->order, "profile")));
+		return ANVIL_ERR_INVALIDPROFILE;
+	}
+	ca_issue_params_from_profile(f->r->ctx->cfg, prof, &p);
 	p.now = f->r->now;
 	for (tries = 0; tries < MAX_SERIAL_TRIES; tries++) {
 		ca_issued_free(c);
@@ -147,7 +159,7 @@ fin_fn(struct store_txn *txn, void *arg)
 			goto out;
 		cert = rec_cert_new(c->serial_hex, f->r->account_id, f->id,
 		    c->pem, c->not_before, c->not_after, f->r->now,
-		    json_object_get(f->order, "identifiers"));
+		    json_object_get(f->order, "identifiers"), prof->name);
 		if (cert == NULL) {
 			rc = ANVIL_ERR_NOMEM;
 			goto out;
@@ -240,6 +252,10 @@ acme_finalize(struct acme_req *r, const char *id)
 	}
 	if (rc == ANVIL_ERR_ORDERNOTREADY) {
 		rc = acme_fail(r, rc, "order is %s, not ready", f.status);
+		goto out;
+	}
+	if (rc == ANVIL_ERR_INVALIDPROFILE) {
+		rc = acme_fail(r, rc, "%s", f.err);
 		goto out;
 	}
 	if (rc != ANVIL_OK) {

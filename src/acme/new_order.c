@@ -5,6 +5,9 @@
  * account and identifier, else created with its challenges (dns-01 only
  * for a wildcard; no dns-01 for an IP address). 201 + Location.
  * The order expires with the earliest of its authorizations, never after.
+ * A "profile" (draft-ietf-acme-profiles) must be one of meta.profiles and
+ * admit the order's identifiers; no profile means the default one. The
+ * order stores and shows the profile it will be finalized with.
  */
 #include "config.h"
 
@@ -29,6 +32,7 @@ struct neworder {
 	size_t n;
 	const char *rep_certid;	/* "replaces" as sent, or NULL */
 	const char *rep_serial;	/* the serial it names */
+	const char *profile;	/* NULL: none stored */
 	char order_id[23];
 	json_t *order;		/* out */
 	char why[200];		/* out: why replaces was refused */
@@ -266,7 +270,7 @@ neworder_fn(struct store_txn *txn, void *arg)
 		    o->ids[i].type, "value", o->ids[i].value));
 	}
 	o->order = rec_order_new(o->order_id, o->account, all_valid,
-	    (time_t)expires, o->now, idents, authzs);
+	    (time_t)expires, o->now, idents, authzs, o->profile);
 	if (o->order == NULL)
 		return ANVIL_ERR_NOMEM;
 	if (o->rep_serial != NULL && rec_order_set_replaces(o->order,
@@ -278,17 +282,18 @@ neworder_fn(struct store_txn *txn, void *arg)
 
 anvil_err
 acme_order_create(struct store *st, const char *account, time_t now,
-    const struct acme_order_ident *ids, size_t n, char order_id[23],
-    json_t **order)
+    const struct acme_order_ident *ids, size_t n, const char *profile,
+    char order_id[23], json_t **order)
 {
-	return acme_order_create_replacing(st, account, now, ids, n, NULL,
-	    NULL, order_id, order, NULL, 0);
+	return acme_order_create_replacing(st, account, now, ids, n, profile,
+	    NULL, NULL, order_id, order, NULL, 0);
 }
 
 anvil_err
 acme_order_create_replacing(struct store *st, const char *account,
     time_t now, const struct acme_order_ident *ids, size_t n,
-    const char *certid, const char *serial, char order_id[23],
+    const char *profile, const char *certid, const char *serial,
+    char order_id[23],
     json_t **order, char *why, size_t whylen)
 {
 	struct neworder o;
@@ -302,6 +307,7 @@ acme_order_create_replacing(struct store *st, const char *account,
 	o.n = n;
 	o.rep_certid = certid;
 	o.rep_serial = certid != NULL ? serial : NULL;
+	o.profile = profile;
 	if ((o.ids = calloc(n ? n : 1, sizeof(*o.ids))) == NULL)
 		return ANVIL_ERR_NOMEM;
 	for (i = 0; i < n; i++) {
@@ -367,7 +373,8 @@ acme_new_order(struct acme_req *r)
 	char first_why[640] = "", order_id[23];
 	char *url = NULL, rep_serial[2 * REC_SERIAL_MAX + 1], rep_why[200];
 	const char *rep = NULL;
-	json_t *gpol = NULL, *kpol = NULL;
+	json_t *gpol = NULL, *kpol = NULL, *pv;
+	const struct config_profile *prof;
 	size_t i, j, n = 0;
 
 	if (r->payload == NULL)
@@ -379,6 +386,16 @@ acme_new_order(struct acme_req *r)
 	    json_object_get(r->payload, "notAfter") != NULL)
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "notBefore and "
 		    "notAfter are not supported");
+	/* A profile the directory does not offer is refused before anything
+	 * is looked up or stored. */
+	pv = json_object_get(r->payload, "profile");
+	if (pv != NULL && !json_is_string(pv))
+		return acme_fail(r, ANVIL_ERR_MALFORMED, "profile must be a "
+		    "string");
+	if (config_profile_find(r->ctx->cfg, json_string_value(pv)) == NULL)
+		return acme_fail(r, ANVIL_ERR_INVALIDPROFILE, "no profile "
+		    "\"%.64s\": see meta.profiles in the directory",
+		    json_string_value(pv));
 	list = json_object_get(r->payload, "identifiers");
 	if (!json_is_array(list) || json_array_size(list) == 0)
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "identifiers must be a "
@@ -403,6 +420,15 @@ acme_new_order(struct acme_req *r)
 				kpol = NULL;
 		}
 	}
+
+	/* The EAB key's policy may narrow the profiles its accounts get. */
+	prof = acme_policy_profile(r->ctx->cfg, kpol, json_string_value(pv),
+	    &rc, first_why, sizeof(first_why));
+	if (prof == NULL) {
+		rc = acme_fail(r, rc, "%s", first_why);
+		goto out;
+	}
+	first_why[0] = '\0';
 
 	json_array_foreach(list, i, v) {
 		struct acme_order_ident *id = &ids[n];
@@ -445,8 +471,14 @@ acme_new_order(struct acme_req *r)
 		    "several identifiers refused, first: " : "", first_why);
 		goto out;
 	}
+	/* Once the identifiers are normalised and distinct. */
+	if ((rc = acme_policy_profile_admits(prof, ids, n, first_why,
+	    sizeof(first_why))) != ANVIL_OK) {
+		rc = acme_fail(r, rc, "%s", first_why);
+		goto out;
+	}
 	rc = acme_order_create_replacing(r->ctx->st, r->account_id, r->now,
-	    ids, n, rep, rep_serial, order_id, &order, rep_why,
+	    ids, n, prof->name, rep, rep_serial, order_id, &order, rep_why,
 	    sizeof(rep_why));
 	if (rc == ANVIL_ERR_MALFORMED || rc == ANVIL_ERR_ALREADYREPLACED) {
 		rc = acme_fail(r, rc, "%s", rep_why);

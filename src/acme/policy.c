@@ -6,7 +6,8 @@
  * every name below it; an ip pattern is an address or a network
  * (address/prefix). Deny wins; a non-empty allow list admits only what it
  * covers. A wildcard is refused when a deny pattern covers any name it
- * stands for (see covers_some).
+ * stands for (see covers_some). An EAB key's policy may also name the
+ * certificate profiles its accounts may order (acme_policy_profile).
  */
 #include "config.h"
 
@@ -179,6 +180,74 @@ acme_policy_check(json_t *global, json_t *key, const char *type,
 			    "name below its base allowed" : "");
 			return ANVIL_ERR_REJECTEDID;
 		}
+	}
+	return ANVIL_OK;
+}
+
+/* 1 if name is in the "profiles" list of key, or that list is empty. */
+static int
+profile_listed(json_t *key, const char *name)
+{
+	json_t *list = json_object_get(key, "profiles"), *v;
+	size_t i;
+
+	if (json_array_size(list) == 0)
+		return 1;
+	json_array_foreach(list, i, v)
+		if (json_is_string(v) && strcmp(json_string_value(v), name) == 0)
+			return 1;
+	return 0;
+}
+
+const struct config_profile *
+acme_policy_profile(const struct anvil_config *cfg, json_t *key,
+    const char *asked, anvil_err *e, char *why, size_t whylen)
+{
+	const struct config_profile *p = config_profile_find(cfg, asked);
+	json_t *v;
+	size_t i;
+
+	*e = ANVIL_ERR_INVALIDPROFILE;
+	if (p == NULL) {
+		snprintf(why, whylen, "no profile \"%.64s\": see meta.profiles "
+		    "in the directory", asked ? asked : "");
+		return NULL;
+	}
+	if (profile_listed(key, p->name)) {
+		*e = ANVIL_OK;
+		return p;
+	}
+	if (asked == NULL)
+		/* The server's default is not this key's: its first is. */
+		json_array_foreach(json_object_get(key, "profiles"), i, v)
+			if ((p = config_profile_find(cfg, json_string_value(v) ?:
+			    "")) != NULL) {
+				*e = ANVIL_OK;
+				return p;
+			}
+	snprintf(why, whylen, "profile \"%.64s\" is not offered to the "
+	    "accounts of this external account binding key", asked ? asked :
+	    cfg->default_profile);
+	return NULL;
+}
+
+anvil_err
+acme_policy_profile_admits(const struct config_profile *prof,
+    const struct acme_order_ident *ids, size_t n, char *why, size_t whylen)
+{
+	size_t i;
+
+	if (n > prof->max_identifiers)
+		return errf(why, whylen, ANVIL_ERR_REJECTEDID, "profile %s "
+		    "takes at most %u identifiers in one order", prof->name,
+		    prof->max_identifiers);
+	for (i = 0; i < n; i++) {
+		unsigned bit = strcmp(ids[i].type, "ip") == 0 ?
+		    CONFIG_IDENT_IP : CONFIG_IDENT_DNS;
+		if (!(prof->ident_types & bit))
+			return errf(why, whylen, ANVIL_ERR_REJECTEDID, "profile "
+			    "%s does not take %s identifiers (%.253s)",
+			    prof->name, ids[i].type, ids[i].value);
 	}
 	return ANVIL_OK;
 }

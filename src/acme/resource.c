@@ -79,6 +79,10 @@ acme_order_json(struct acme_ctx *ctx, const char *id, json_t *rec, time_t now)
 		free(u);
 	}
 	json_object_set_new(o, "authorizations", authzs);
+	/* draft-ietf-acme-profiles: the profile the order will be (or was)
+	 * finalized with; orders stored before profiles have none. */
+	if (json_is_string(json_object_get(rec, "profile")))
+		json_object_set(o, "profile", json_object_get(rec, "profile"));
 	set_url(o, "finalize", acme_url(ctx, "/order/%s/finalize", id));
 	if (status == REC_VALID && json_is_string(json_object_get(rec,
 	    "certificate")))

@@ -41,7 +41,8 @@ static const struct {
 	{ "eab", admin_eab, "eab create [--alg HS256|HS384|HS512] "
 	    "[--single-use] [--expires DAYS] | eab list | eab disable KID" },
 	{ "policy", admin_policy, "policy [--eab KID] show | allow PATTERN | "
-	    "deny PATTERN | remove PATTERN | clear" },
+	    "deny PATTERN | remove PATTERN | clear | allow-profile NAME | "
+	    "remove-profile NAME" },
 	{ "accounts", admin_accounts, "accounts list | accounts show ID | "
 	    "accounts deactivate ID" },
 	{ "orders", admin_orders, "orders show ID" },

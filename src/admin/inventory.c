@@ -757,6 +757,9 @@ cert_row(const char *serial, json_t *rec, time_t now)
 	    "order"));
 	if (row == NULL)
 		return NULL;
+	/* The profile it was issued with; "" for one issued before
+	 * profiles existed. */
+	json_object_set_new(row, "profile", json_string(str(rec, "profile")));
 	if (json_is_object(rv)) {
 		json_object_set_new(row, "revoked_at", admin_time_json(rv,
 		    "time"));
@@ -979,7 +982,7 @@ static int
 certs_list(struct admin_ctx *ctx, int argc, char **argv)
 {
 	static const char *const cols[] = { "serial", "status", "not_after",
-		"names", "account", NULL };
+		"names", "account", "profile", NULL };
 	struct cert_list l;
 
 	memset(&l, 0, sizeof(l));
@@ -1025,7 +1028,8 @@ certs_export(struct admin_ctx *ctx, int argc, char **argv)
 {
 	static const char *const cols[] = { "serial", "status", "names",
 		"not_before", "not_after", "issued", "account", "order",
-		"revoked_at", "revocation_reason", "revoked_by", NULL };
+		"revoked_at", "revocation_reason", "revoked_by", "profile",
+		NULL };
 	struct cert_list l;
 	const char *format = "json";
 	json_t *row;

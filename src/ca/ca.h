@@ -107,18 +107,34 @@ void ca_csr_free(struct ca_csr *csr);
 
 /* ---------------------------------------------------------------- issuance */
 
+/* Extended key usages of an end-entity certificate. */
+#define CA_EKU_SERVER 0x1	/* id-kp-serverAuth */
+#define CA_EKU_CLIENT 0x2	/* id-kp-clientAuth */
+
 struct ca_issue_params {
 	unsigned validity_days;
+	unsigned validity_hours;	/* when not 0, used instead of days */
 	const char *crl_url;		/* NULL or "": no CRLDistributionPoints */
 	const char *ocsp_url;		/* NULL or "": no OCSP in AIA */
 	const char *ca_issuers_url;	/* NULL or "": no caIssuers in AIA */
 	int rsa_key_encipherment;	/* keyEncipherment for RSA leaf keys */
+	unsigned eku;			/* CA_EKU_* bits; 0 means CA_EKU_SERVER */
+	int no_subject_cn;		/* empty subject: the SAN names it all */
 	time_t now;			/* notBefore; 0 means time(NULL) */
 };
 
 /* Fills p from cfg's [issuance] section (strings borrowed from cfg). */
 void ca_issue_params_from_config(const struct anvil_config *cfg,
     struct ca_issue_params *p);
+
+/*
+ * Fills p from cfg's [issuance] section, then takes the lifetime, key
+ * usage, extended key usage and subject CN choice from profile (borrowed,
+ * one of cfg's profiles): every profile shares the end-entity base of
+ * ca_issue and differs from it only there.
+ */
+void ca_issue_params_from_profile(const struct anvil_config *cfg,
+    const struct config_profile *profile, struct ca_issue_params *p);
 
 struct ca_issued {
 	unsigned char serial[16];	/* random, high bit clear */

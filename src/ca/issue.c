@@ -33,6 +33,19 @@ ca_issue_params_from_config(const struct anvil_config *cfg,
 }
 
 void
+ca_issue_params_from_profile(const struct anvil_config *cfg,
+    const struct config_profile *profile, struct ca_issue_params *p)
+{
+	ca_issue_params_from_config(cfg, p);
+	p->validity_hours = profile->validity_hours;
+	p->rsa_key_encipherment = (profile->key_usage &
+	    CONFIG_KU_KEY_ENCIPHERMENT) != 0;
+	p->eku = ((profile->eku & CONFIG_EKU_SERVER) ? CA_EKU_SERVER : 0) |
+	    ((profile->eku & CONFIG_EKU_CLIENT) ? CA_EKU_CLIENT : 0);
+	p->no_subject_cn = !profile->subject_cn;
+}
+
+void
 ca_issued_free(struct ca_issued *c)
 {
 	if (c == NULL)
@@ -132,7 +145,7 @@ ca_issue(struct ca *ca, const struct ca_csr *csr, const struct ca_ident *ids,
 	int ret;
 
 	*out = NULL;
-	if (nids == 0 || p->validity_days == 0)
+	if (nids == 0 || (p->validity_days == 0 && p->validity_hours == 0))
 		return errf(err, errlen, ANVIL_ERR_INVALID, "nothing to issue");
 	if ((c = calloc(1, sizeof(*c))) == NULL)
 		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
@@ -147,14 +160,16 @@ ca_issue(struct ca *ca, const struct ca_csr *csr, const struct ca_ident *ids,
 		c->serial[0] = 0x01;
 	util_hex(c->serial, sizeof(c->serial), c->serial_hex);
 	c->not_before = now;
-	c->not_after = now + (time_t)p->validity_days * 86400;
+	c->not_after = now + (p->validity_hours ? (time_t)p->validity_hours *
+	    3600 : (time_t)p->validity_days * 86400);
 
 	CA_TRY(gnutls_x509_crt_init, &crt);
 	CA_TRY(gnutls_x509_crt_set_version, crt, 3);
 	CA_TRY(gnutls_x509_crt_set_serial, crt, c->serial, sizeof(c->serial));
 	CA_TRY(gnutls_x509_crt_set_pubkey, crt, csr->pub);
-	/* Subject: CN = the first DNS identifier that fits, else empty. */
-	for (i = 0; i < nids && cn == NULL; i++)
+	/* Subject: CN = the first DNS identifier that fits, else empty (and
+	 * always empty when the profile drops the CN). */
+	for (i = 0; i < nids && cn == NULL && !p->no_subject_cn; i++)
 		if (ids[i].type == CA_IDENT_DNS && strlen(ids[i].value) <= 64)
 			cn = ids[i].value;
 	if (cn != NULL)
@@ -167,8 +182,12 @@ ca_issue(struct ca *ca, const struct ca_csr *csr, const struct ca_ident *ids,
 	if (csr->pk == GNUTLS_PK_RSA && p->rsa_key_encipherment)
 		usage |= GNUTLS_KEY_KEY_ENCIPHERMENT;
 	CA_TRY(gnutls_x509_crt_set_key_usage, crt, usage);
-	CA_TRY(gnutls_x509_crt_set_key_purpose_oid, crt, GNUTLS_KP_TLS_WWW_SERVER,
-	    0);
+	if (p->eku == 0 || (p->eku & CA_EKU_SERVER))
+		CA_TRY(gnutls_x509_crt_set_key_purpose_oid, crt,
+		    GNUTLS_KP_TLS_WWW_SERVER, 0);
+	if (p->eku & CA_EKU_CLIENT)
+		CA_TRY(gnutls_x509_crt_set_key_purpose_oid, crt,
+		    GNUTLS_KP_TLS_WWW_CLIENT, 0);
 	if ((rc = ca_key_id(csr->pub, kid, &kidlen)) != ANVIL_OK) {
 		errf(err, errlen, rc, "cannot compute the key identifier");
 		goto out;

@@ -25,19 +25,23 @@
 
 #define CONFIG_MAX_FILE (1024 * 1024)
 #define CONFIG_MAX_LINE 4096
+#define PROFILE_NAME_MAX 32	/* characters of a profile name */
+#define PROFILES_MAX 32		/* [profile NAME] sections in one file */
 
 #ifndef ANVIL_SYSCONFDIR
 #define ANVIL_SYSCONFDIR "/etc"
 #endif
 
 enum key_kind { K_STR, K_URL, K_PATH, K_UINT, K_SIZE, K_BOOL, K_KEYTYPE,
-	K_LOGLEVEL, K_RESOLVER, K_NETS, K_KEYFILE };
+	K_LOGLEVEL, K_RESOLVER, K_NETS, K_KEYFILE, K_NAMES, K_VALIDITY, K_EKU,
+	K_KU, K_IDTYPES };
 
 struct key_def {
 	const char *section;
 	const char *name;
 	enum key_kind kind;
-	size_t offset;		/* into struct anvil_config */
+	size_t offset;		/* into struct anvil_config (section
+				 * "profile": struct config_profile) */
 	const char *def;	/* default; NULL: required */
 	unsigned long min, max;	/* K_UINT/K_SIZE bounds; K_STR max length */
 };
@@ -71,6 +75,8 @@ static const struct key_def keys[] = {
 	{ "server", "base_url", K_URL, OFF(base_url), NULL, 0, 0 },
 	{ "server", "data_dir", K_PATH, OFF(data_dir), NULL, 0, 0 },
 	{ "server", "terms_of_service", K_URL, OFF(terms_of_service), "", 0, 0 },
+	{ "server", "website", K_URL, OFF(website), "", 0, 0 },
+	{ "server", "caa_identities", K_NAMES, OFF(caa_identities), "", 0, 0 },
 	{ "server", "max_body", K_SIZE, OFF(max_body), "65536", 1024, 16777216 },
 	{ "server", "log_level", K_LOGLEVEL, OFF(log_level), "info", 0, 0 },
 	{ "ca", "key_type", K_KEYTYPE, OFF(key_type), "ec:P-256", 0, 0 },
@@ -86,6 +92,7 @@ static const struct key_def keys[] = {
 	{ "issuance", "crl_validity_hours", K_UINT, OFF(crl_validity_hours), "168", 1, 8760 },
 	{ "issuance", "crl_dir", K_KEYFILE, OFF(crl_dir), "crl", 0, 0 },
 	{ "issuance", "rsa_key_encipherment", K_BOOL, OFF(rsa_key_encipherment), "false", 0, 0 },
+	{ "issuance", "default_profile", K_STR, OFF(default_profile), "", 0, PROFILE_NAME_MAX },
 	{ "validation", "http_port", K_UINT, OFF(http_port), "80", 1, 65535 },
 	{ "validation", "tls_port", K_UINT, OFF(tls_port), "443", 1, 65535 },
 	{ "validation", "dns_resolver", K_RESOLVER, OFF(dns_resolver), "", 0, 0 },
@@ -99,6 +106,25 @@ static const struct key_def keys[] = {
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
+#define POFF(f) offsetof(struct config_profile, f)
+
+/*
+ * The keys of a [profile NAME] section. validity and key_usage have no
+ * default here: left out, they follow [issuance] validity_days and
+ * rsa_key_encipherment (inherit_issuance), so that the built-in "classic"
+ * profile is exactly what [issuance] alone describes.
+ */
+static const struct key_def pkeys[] = {
+	{ "profile", "description", K_STR, POFF(description), "", 0, 200 },
+	{ "profile", "validity", K_VALIDITY, POFF(validity_hours), NULL, 1, 3650 * 24 },
+	{ "profile", "key_usage", K_KU, POFF(key_usage), NULL, 0, 0 },
+	{ "profile", "extended_key_usage", K_EKU, POFF(eku), "serverAuth", 0, 0 },
+	{ "profile", "subject_cn", K_BOOL, POFF(subject_cn), "true", 0, 0 },
+	{ "profile", "identifier_types", K_IDTYPES, POFF(ident_types), "dns, ip", 0, 0 },
+	{ "profile", "max_identifiers", K_UINT, POFF(max_identifiers), "100", 1, 100 },
+};
+#define NPKEYS (sizeof(pkeys) / sizeof(pkeys[0]))
+
 static const char *const sections[] = { "server", "ca", "issuance",
 	"validation", "accounts" };
 
@@ -106,6 +132,18 @@ const char *
 config_default_path(void)
 {
 	return ANVIL_SYSCONFDIR "/anvil/anvil.conf";
+}
+
+static void
+names_free(struct config_strs *l)
+{
+	size_t i;
+
+	for (i = 0; i < l->n; i++)
+		free(l->v[i]);
+	free(l->v);
+	l->v = NULL;
+	l->n = 0;
 }
 
 void
@@ -120,15 +158,28 @@ config_free(struct anvil_config *cfg)
 		case K_UINT:
 		case K_SIZE:
 		case K_BOOL:
+		case K_VALIDITY:
+		case K_EKU:
+		case K_KU:
+		case K_IDTYPES:
 			break;
 		case K_NETS:
 			free(((struct config_nets *)((char *)cfg +
 			    keys[i].offset))->v);
 			break;
+		case K_NAMES:
+			names_free((struct config_strs *)((char *)cfg +
+			    keys[i].offset));
+			break;
 		default:
 			free(*(char **)((char *)cfg + keys[i].offset));
 		}
 	}
+	for (i = 0; i < cfg->profiles.n; i++) {
+		free(cfg->profiles.v[i].name);
+		free(cfg->profiles.v[i].description);
+	}
+	free(cfg->profiles.v);
 	free(cfg->path);
 	free(cfg);
 }
@@ -249,12 +300,12 @@ has_ctl_or_space(const char *s)
  * stores it in cfg and returns 0, or writes why (naming the key) and
  * returns -1 with cfg unchanged.
  */
-typedef int key_setter(struct anvil_config *cfg, const struct key_def *def,
+typedef int key_setter(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen);
 
 /* Stores a copy of value as def's string, replacing the one there. */
 static int
-keep_string(struct anvil_config *cfg, const struct key_def *def,
+keep_string(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	char *copy;
@@ -294,7 +345,7 @@ notnum:
 }
 
 static int
-set_uint(struct anvil_config *cfg, const struct key_def *def,
+set_uint(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	unsigned long v;
@@ -306,7 +357,7 @@ set_uint(struct anvil_config *cfg, const struct key_def *def,
 }
 
 static int
-set_size(struct anvil_config *cfg, const struct key_def *def,
+set_size(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	unsigned long v;
@@ -318,7 +369,7 @@ set_size(struct anvil_config *cfg, const struct key_def *def,
 }
 
 static int
-set_bool(struct anvil_config *cfg, const struct key_def *def,
+set_bool(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	if (strcmp(value, "true") == 0 || strcmp(value, "yes") == 0 ||
@@ -337,7 +388,7 @@ set_bool(struct anvil_config *cfg, const struct key_def *def,
 
 /* A list of networks separated by commas or blanks; may be empty. */
 static int
-set_nets(struct anvil_config *cfg, const struct key_def *def,
+set_nets(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	struct config_nets *list = FIELD(cfg, def, struct config_nets);
@@ -375,7 +426,7 @@ out:
 }
 
 static int
-set_url(struct anvil_config *cfg, const struct key_def *def,
+set_url(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	char *s;
@@ -402,7 +453,7 @@ set_url(struct anvil_config *cfg, const struct key_def *def,
 }
 
 static int
-set_path(struct anvil_config *cfg, const struct key_def *def,
+set_path(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	if (value[0] != '/' || strlen(value) > 1024) {
@@ -415,7 +466,7 @@ set_path(struct anvil_config *cfg, const struct key_def *def,
 
 /* A file under data_dir; key_file may also be a pkcs11: URL. */
 static int
-set_keyfile(struct anvil_config *cfg, const struct key_def *def,
+set_keyfile(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	if (value[0] == '\0' || strlen(value) > 2048) {
@@ -432,7 +483,7 @@ set_keyfile(struct anvil_config *cfg, const struct key_def *def,
 }
 
 static int
-set_keytype(struct anvil_config *cfg, const struct key_def *def,
+set_keytype(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	enum keytype kt;
@@ -446,7 +497,7 @@ set_keytype(struct anvil_config *cfg, const struct key_def *def,
 }
 
 static int
-set_loglevel(struct anvil_config *cfg, const struct key_def *def,
+set_loglevel(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	if (log_level_parse(value) < 0) {
@@ -487,7 +538,7 @@ resolver_ok(const char *value)
 }
 
 static int
-set_resolver(struct anvil_config *cfg, const struct key_def *def,
+set_resolver(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	if (!resolver_ok(value)) {
@@ -500,7 +551,7 @@ set_resolver(struct anvil_config *cfg, const struct key_def *def,
 
 /* Free text of def's min to max characters, no control characters. */
 static int
-set_str(struct anvil_config *cfg, const struct key_def *def,
+set_str(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	const char *p;
@@ -519,6 +570,183 @@ set_str(struct anvil_config *cfg, const struct key_def *def,
 	return keep_string(cfg, def, value, why, whylen);
 }
 
+/*
+ * A list of host names separated by commas or blanks; may be empty. Used
+ * for caa_identities: RFC 8555 §7.1.1 advertises there the domain names a
+ * CAA "issue" property names this CA by (RFC 8659 §4.2), so each must be
+ * a lower-case DNS name.
+ */
+static int
+set_names(void *cfg, const struct key_def *def, const char *value, char *why,
+    size_t whylen)
+{
+	struct config_strs *list = FIELD(cfg, def, struct config_strs);
+	struct config_strs got = { NULL, 0 };
+	char *copy = NULL, *tok, *save = NULL, **t;
+	const char *p;
+	int ret = -1;
+
+	if ((copy = strdup(value)) == NULL)
+		goto nomem;
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		for (p = tok; *p; p++)
+			if (!(islower((unsigned char)*p) ||
+			    isdigit((unsigned char)*p) || *p == '-' ||
+			    *p == '.'))
+				break;
+		if (*p != '\0' || strlen(tok) > 253 || tok[0] == '.' ||
+		    tok[0] == '-') {
+			snprintf(why, whylen, "%s: \"%.80s\" is not a lower-case "
+			    "domain name", def->name, tok);
+			goto out;
+		}
+		if ((t = realloc(got.v, (got.n + 1) * sizeof(*t))) == NULL)
+			goto nomem;
+		got.v = t;
+		if ((got.v[got.n] = strdup(tok)) == NULL)
+			goto nomem;
+		got.n++;
+	}
+	names_free(list);
+	*list = got;
+	got.v = NULL;
+	got.n = 0;
+	ret = 0;
+	goto out;
+nomem:
+	snprintf(why, whylen, "out of memory");
+out:
+	names_free(&got);
+	free(copy);
+	return ret;
+}
+
+/* A certificate lifetime: "90d" (days), "160h" (hours) or "90" (days),
+ * stored in hours within def's bounds (in hours). */
+static int
+set_validity(void *cfg, const struct key_def *def, const char *value,
+    char *why, size_t whylen)
+{
+	unsigned long v, mult = 24;
+	char *end;
+
+	if (!isdigit((unsigned char)value[0]))
+		goto bad;
+	errno = 0;
+	v = strtoul(value, &end, 10);
+	if (errno != 0 || v > 1000000)
+		goto bad;
+	if (*end == 'h')
+		mult = 1, end++;
+	else if (*end == 'd')
+		end++;
+	if (*end != '\0')
+		goto bad;
+	v *= mult;
+	if (v < def->min || v > def->max) {
+		snprintf(why, whylen, "%s must be between 1h and %lud, not %s",
+		    def->name, def->max / 24, value);
+		return -1;
+	}
+	*FIELD(cfg, def, unsigned) = (unsigned)v;
+	return 0;
+bad:
+	snprintf(why, whylen, "%s must be days (\"90d\" or \"90\") or hours "
+	    "(\"160h\"), not \"%.80s\"", def->name, value);
+	return -1;
+}
+
+struct word_bit {
+	const char *word;
+	unsigned bit;
+};
+
+/* A non-empty list of words of table (commas or blanks between) into the
+ * OR of their bits. */
+static int
+set_words(void *cfg, const struct key_def *def, const char *value,
+    const struct word_bit *table, size_t n, const char *known, char *why,
+    size_t whylen)
+{
+	char *copy, *tok, *save = NULL;
+	unsigned bits = 0;
+	size_t i;
+
+	if ((copy = strdup(value)) == NULL) {
+		snprintf(why, whylen, "out of memory");
+		return -1;
+	}
+	for (tok = strtok_r(copy, ", \t", &save); tok != NULL;
+	    tok = strtok_r(NULL, ", \t", &save)) {
+		for (i = 0; i < n; i++)
+			if (strcmp(tok, table[i].word) == 0)
+				break;
+		if (i == n) {
+			snprintf(why, whylen, "%s: \"%.80s\" is not one of: %s",
+			    def->name, tok, known);
+			free(copy);
+			return -1;
+		}
+		bits |= table[i].bit;
+	}
+	free(copy);
+	if (bits == 0) {
+		snprintf(why, whylen, "%s needs at least one of: %s",
+		    def->name, known);
+		return -1;
+	}
+	*FIELD(cfg, def, unsigned) = bits;
+	return 0;
+}
+
+static int
+set_eku(void *cfg, const struct key_def *def, const char *value, char *why,
+    size_t whylen)
+{
+	static const struct word_bit t[] = {
+		{ "serverAuth", CONFIG_EKU_SERVER },
+		{ "clientAuth", CONFIG_EKU_CLIENT },
+	};
+
+	return set_words(cfg, def, value, t, 2, "serverAuth, clientAuth", why,
+	    whylen);
+}
+
+/* digitalSignature is required: every leaf key signs (TLS 1.3, ECDHE);
+ * keyEncipherment is added for RSA keys only. */
+static int
+set_ku(void *cfg, const struct key_def *def, const char *value, char *why,
+    size_t whylen)
+{
+	static const struct word_bit t[] = {
+		{ "digitalSignature", CONFIG_KU_DIGITAL_SIGNATURE },
+		{ "keyEncipherment", CONFIG_KU_KEY_ENCIPHERMENT },
+	};
+
+	if (set_words(cfg, def, value, t, 2, "digitalSignature, "
+	    "keyEncipherment", why, whylen) != 0)
+		return -1;
+	if (!(*FIELD(cfg, def, unsigned) & CONFIG_KU_DIGITAL_SIGNATURE)) {
+		snprintf(why, whylen, "%s must include digitalSignature",
+		    def->name);
+		return -1;
+	}
+	return 0;
+}
+
+static int
+set_idtypes(void *cfg, const struct key_def *def, const char *value,
+    char *why, size_t whylen)
+{
+	static const struct word_bit t[] = {
+		{ "dns", CONFIG_IDENT_DNS },
+		{ "ip", CONFIG_IDENT_IP },
+	};
+
+	return set_words(cfg, def, value, t, 2, "dns, ip", why, whylen);
+}
+
 /* The setter of each kind of key. */
 static key_setter *const setters[] = {
 	[K_STR] = set_str,
@@ -532,13 +760,18 @@ static key_setter *const setters[] = {
 	[K_RESOLVER] = set_resolver,
 	[K_NETS] = set_nets,
 	[K_KEYFILE] = set_keyfile,
+	[K_NAMES] = set_names,
+	[K_VALIDITY] = set_validity,
+	[K_EKU] = set_eku,
+	[K_KU] = set_ku,
+	[K_IDTYPES] = set_idtypes,
 };
-_Static_assert(sizeof(setters) / sizeof(setters[0]) == K_KEYFILE + 1,
+_Static_assert(sizeof(setters) / sizeof(setters[0]) == K_IDTYPES + 1,
     "every kind of key has a setter");
 
 /* Checks value against def and stores it in cfg. Writes why into why. */
 static int
-set_value(struct anvil_config *cfg, const struct key_def *def,
+set_value(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
 {
 	return setters[def->kind](cfg, def, value, why, whylen);
@@ -583,14 +816,150 @@ find_key(const char *section, const char *name)
 	return NULL;
 }
 
+static const struct key_def *
+find_pkey(const char *name)
+{
+	size_t i;
+
+	for (i = 0; i < NPKEYS; i++)
+		if (strcmp(pkeys[i].name, name) == 0)
+			return &pkeys[i];
+	return NULL;
+}
+
+const struct config_profile *
+config_profile_find(const struct anvil_config *cfg, const char *name)
+{
+	size_t i;
+
+	if (name == NULL)
+		name = cfg->default_profile;
+	for (i = 0; name != NULL && i < cfg->profiles.n; i++)
+		if (strcmp(cfg->profiles.v[i].name, name) == 0)
+			return &cfg->profiles.v[i];
+	return NULL;
+}
+
+/*
+ * Appends a profile called name with the defaults of pkeys. Names are what
+ * a client sends in newOrder and reads in meta.profiles: short, and no
+ * character that a shell client's pattern would trip on.
+ */
+static int
+profile_add(struct anvil_config *cfg, const char *name, char *why,
+    size_t whylen)
+{
+	struct config_profile *t, *p;
+	const char *c;
+	size_t i;
+
+	for (c = name; *c; c++)
+		if (!isalnum((unsigned char)*c) && *c != '-' && *c != '_' &&
+		    *c != '.')
+			break;
+	if (name[0] == '\0' || *c != '\0' || strlen(name) > PROFILE_NAME_MAX) {
+		snprintf(why, whylen, "[profile NAME]: the name must be 1 to %d "
+		    "letters, digits, '.', '-' or '_', not \"%.40s\"",
+		    PROFILE_NAME_MAX, name);
+		return -1;
+	}
+	if (config_profile_find(cfg, name) != NULL) {
+		snprintf(why, whylen, "[profile %s] defined twice", name);
+		return -1;
+	}
+	if (cfg->profiles.n >= PROFILES_MAX) {
+		snprintf(why, whylen, "more than %d profiles", PROFILES_MAX);
+		return -1;
+	}
+	if ((t = realloc(cfg->profiles.v, (cfg->profiles.n + 1) *
+	    sizeof(*t))) == NULL)
+		goto nomem;
+	cfg->profiles.v = t;
+	p = &t[cfg->profiles.n];
+	memset(p, 0, sizeof(*p));
+	if ((p->name = strdup(name)) == NULL)
+		goto nomem;
+	cfg->profiles.n++;
+	for (i = 0; i < NPKEYS; i++)
+		if (pkeys[i].def != NULL && set_value(p, &pkeys[i],
+		    pkeys[i].def, why, whylen) != 0)
+			return -1;
+	return 0;
+nomem:
+	snprintf(why, whylen, "out of memory");
+	return -1;
+}
+
+/*
+ * The profiles offered when the file has no [profile NAME] section, with
+ * the names clients of draft-ietf-acme-profiles already ask for: "classic" is
+ * what Anvil issued before profiles existed, "tlsserver" drops the subject
+ * CN (the SAN alone names the server), "shortlived" lasts a week, short
+ * enough for a relying party to do without revocation checking.
+ */
+static int
+builtin_profiles(struct anvil_config *cfg, char *why, size_t whylen)
+{
+	static const struct {
+		const char *name;
+		const char *key;
+		const char *value;
+	} rows[] = {
+		{ "classic", "description", "TLS server certificate with a "
+		    "subject common name (the default)" },
+		{ "tlsserver", "description", "TLS server certificate: "
+		    "serverAuth only, no subject common name" },
+		{ "tlsserver", "subject_cn", "false" },
+		{ "shortlived", "description", "TLS server certificate valid "
+		    "for 7 days, for use without revocation checking" },
+		{ "shortlived", "subject_cn", "false" },
+		{ "shortlived", "validity", "7d" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct config_profile *p = config_profile_find(cfg,
+		    rows[i].name);
+
+		if (p == NULL && profile_add(cfg, rows[i].name, why,
+		    whylen) != 0)
+			return -1;
+		p = config_profile_find(cfg, rows[i].name);
+		if (set_value((void *)p, find_pkey(rows[i].key), rows[i].value,
+		    why, whylen) != 0)
+			return -1;
+	}
+	return 0;
+}
+
+/* Profile keys left out follow [issuance]. */
+static void
+inherit_issuance(struct anvil_config *cfg)
+{
+	size_t i;
+
+	for (i = 0; i < cfg->profiles.n; i++) {
+		struct config_profile *p = &cfg->profiles.v[i];
+
+		if (p->validity_hours == 0)
+			p->validity_hours = cfg->validity_days * 24;
+		if (p->key_usage == 0)
+			p->key_usage = CONFIG_KU_DIGITAL_SIGNATURE |
+			    (cfg->rsa_key_encipherment ?
+			    CONFIG_KU_KEY_ENCIPHERMENT : 0);
+	}
+}
+
 anvil_err
 config_parse(const char *name, const char *text, size_t len,
     struct anvil_config **out, char *err, size_t errlen)
 {
 	struct anvil_config *cfg = NULL;
 	anvil_err rc = ANVIL_ERR_CONFIG;
-	unsigned char seen[NKEYS];
-	char section[32] = "";
+	unsigned char seen[NKEYS], pseen[NPKEYS];
+	char section[48] = "";
+	long prof = -1;		/* index of the [profile NAME] being read */
+	unsigned default_line = 0;
 	char line[CONFIG_MAX_LINE + 2];
 	char why[512];
 	size_t pos = 0, i;
@@ -642,6 +1011,21 @@ config_parse(const char *name, const char *text, size_t len,
 			}
 			*close = '\0';
 			s = trim(s + 1);
+			prof = -1;
+			if (strncmp(s, "profile", 7) == 0 && (s[7] == '\0' ||
+			    s[7] == ' ' || s[7] == '\t')) {
+				char *pn = trim(s + 7);
+				if (profile_add(cfg, pn, why, sizeof(why)) != 0) {
+					errf(err, errlen, rc, "%s:%u: %s", name,
+					    lineno, why);
+					goto out;
+				}
+				prof = (long)cfg->profiles.n - 1;
+				memset(pseen, 0, sizeof(pseen));
+				snprintf(section, sizeof(section), "profile %s",
+				    pn);
+				continue;
+			}
 			for (i = 0; i < sizeof(sections) / sizeof(*sections);
 			    i++)
 				if (strcmp(s, sections[i]) == 0)
@@ -649,7 +1033,7 @@ config_parse(const char *name, const char *text, size_t len,
 			if (i == sizeof(sections) / sizeof(*sections)) {
 				errf(err, errlen, rc, "%s:%u: unknown section "
 				    "[%.40s] (known: server, ca, issuance, "
-				    "validation, accounts)", name, lineno, s);
+				    "validation, accounts, profile NAME)", name, lineno, s);
 				goto out;
 			}
 			snprintf(section, sizeof(section), "%s", s);
@@ -668,6 +1052,30 @@ config_parse(const char *name, const char *text, size_t len,
 			    "[section]", name, lineno, k);
 			goto out;
 		}
+		if (prof >= 0) {
+			if ((def = find_pkey(k)) == NULL) {
+				errf(err, errlen, rc, "%s:%u: unknown key "
+				    "\"%.40s\" in [%s] (known: description, "
+				    "validity, key_usage, extended_key_usage, "
+				    "subject_cn, identifier_types, "
+				    "max_identifiers)", name, lineno, k,
+				    section);
+				goto out;
+			}
+			if (pseen[def - pkeys]) {
+				errf(err, errlen, rc, "%s:%u: [%s] %s set "
+				    "twice", name, lineno, section, k);
+				goto out;
+			}
+			pseen[def - pkeys] = 1;
+			if (set_value(&cfg->profiles.v[prof], def, v, why,
+			    sizeof(why)) != 0) {
+				errf(err, errlen, rc, "%s:%u: [%s] %s", name,
+				    lineno, section, why);
+				goto out;
+			}
+			continue;
+		}
 		if ((def = find_key(section, k)) == NULL) {
 			errf(err, errlen, rc, "%s:%u: unknown key \"%.40s\" in "
 			    "[%s]", name, lineno, k, section);
@@ -679,6 +1087,8 @@ config_parse(const char *name, const char *text, size_t len,
 			goto out;
 		}
 		seen[def - keys] = 1;
+		if (def->offset == OFF(default_profile))
+			default_line = lineno;
 		if (set_value(cfg, def, v, why, sizeof(why)) != 0) {
 			errf(err, errlen, rc, "%s:%u: [%s] %s", name, lineno,
 			    section, why);
@@ -692,6 +1102,29 @@ config_parse(const char *name, const char *text, size_t len,
 			    name, lineno, keys[i].section, keys[i].name);
 			goto out;
 		}
+	if (cfg->profiles.n == 0 && builtin_profiles(cfg, why,
+	    sizeof(why)) != 0) {
+		rc = errf(err, errlen, ANVIL_ERR_NOMEM, "%s", why);
+		goto out;
+	}
+	inherit_issuance(cfg);
+	if (cfg->default_profile[0] == '\0') {
+		char *p = strdup(cfg->profiles.v[0].name);
+		if (p == NULL)
+			goto nomem;
+		free(cfg->default_profile);
+		cfg->default_profile = p;
+	} else if (config_profile_find(cfg, NULL) == NULL) {
+		char known[256] = "";
+		size_t kl = 0;
+		for (i = 0; i < cfg->profiles.n && kl < sizeof(known); i++)
+			kl += (size_t)snprintf(known + kl, sizeof(known) - kl,
+			    "%s%s", i ? ", " : "", cfg->profiles.v[i].name);
+		errf(err, errlen, rc, "%s:%u: [issuance] default_profile "
+		    "\"%s\" names no profile (known: %s)", name,
+		    default_line, cfg->default_profile, known);
+		goto out;
+	}
 	/* Relative CA files live under data_dir. */
 	if (strncmp(cfg->key_file, "pkcs11:", 7) != 0) {
 		char *p = util_path_join(cfg->data_dir, cfg->key_file);

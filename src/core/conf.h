@@ -29,6 +29,49 @@ struct config_nets {
 	size_t n;
 };
 
+/* A list of strings, in the order written. */
+struct config_strs {
+	char **v;
+	size_t n;
+};
+
+/* Extended key usages a profile may put in a certificate. */
+#define CONFIG_EKU_SERVER 0x1	/* serverAuth */
+#define CONFIG_EKU_CLIENT 0x2	/* clientAuth */
+
+/* Key usages a profile may put in a certificate. */
+#define CONFIG_KU_DIGITAL_SIGNATURE 0x1
+#define CONFIG_KU_KEY_ENCIPHERMENT 0x2	/* RSA leaf keys only */
+
+/* Identifier types a profile accepts. */
+#define CONFIG_IDENT_DNS 0x1
+#define CONFIG_IDENT_IP 0x2
+
+/*
+ * One certificate profile (draft-ietf-acme-profiles): a [profile NAME]
+ * section, or one of the built-in profiles when the file has none. Every
+ * member is set once parsing has succeeded; keys a section leaves out take
+ * their value from [issuance] (validity_days, rsa_key_encipherment) or the
+ * defaults of anvil.conf(5).
+ */
+struct config_profile {
+	char *name;
+	char *description;
+	unsigned validity_hours;	/* certificate lifetime */
+	unsigned eku;			/* CONFIG_EKU_* bits, never 0 */
+	unsigned key_usage;		/* CONFIG_KU_* bits, never 0 */
+	bool subject_cn;		/* keep a DNS name as subject CN */
+	unsigned ident_types;		/* CONFIG_IDENT_* bits, never 0 */
+	unsigned max_identifiers;	/* identifiers in one order, at most */
+};
+
+/* The profiles, in the order written (built-ins: classic, tlsserver,
+ * shortlived). */
+struct config_profiles {
+	struct config_profile *v;
+	size_t n;
+};
+
 struct anvil_config {
 	char *path;			/* file this was read from */
 
@@ -36,6 +79,8 @@ struct anvil_config {
 	char *base_url;			/* no trailing slash */
 	char *data_dir;			/* absolute */
 	char *terms_of_service;		/* "" when unset */
+	char *website;			/* "" when unset: meta.website */
+	struct config_strs caa_identities; /* meta.caaIdentities */
 	size_t max_body;		/* bytes */
 	char *log_level;		/* err|warn|info|debug */
 
@@ -55,6 +100,8 @@ struct anvil_config {
 	unsigned crl_validity_hours;	/* nextUpdate - thisUpdate */
 	char *crl_dir;			/* absolute: where anvil-crl writes */
 	bool rsa_key_encipherment;	/* add keyEncipherment for RSA leaves */
+	char *default_profile;		/* always the name of a profile */
+	struct config_profiles profiles; /* at least one */
 
 	/* [validation] */
 	unsigned http_port;
@@ -90,6 +137,13 @@ anvil_err config_parse(const char *name, const char *text, size_t len,
 
 /* Frees cfg; NULL is a no-op. */
 void config_free(struct anvil_config *cfg);
+
+/*
+ * The profile called name in cfg, or cfg's default profile when name is
+ * NULL; NULL when there is no such profile. Borrowed from cfg.
+ */
+const struct config_profile *config_profile_find(
+    const struct anvil_config *cfg, const char *name);
 
 /* The default config path compiled in ($(sysconfdir)/anvil/anvil.conf). */
 const char *config_default_path(void);

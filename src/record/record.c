@@ -220,25 +220,40 @@ rec_authz_new(const char *id, const char *account, const char *type,
 
 json_t *
 rec_order_new(const char *id, const char *account, int ready,
-    time_t expires, time_t now, json_t *identifiers, json_t *authorizations)
+    time_t expires, time_t now, json_t *identifiers, json_t *authorizations,
+    const char *profile)
 {
-	return json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "id", id,
+	json_t *o = json_pack("{s:s, s:s, s:s, s:I, s:I, s:o, s:o}", "id", id,
 	    "account", account, "status", status_names[ready ? REC_READY :
 	    REC_PENDING], "expires", (json_int_t)expires, "created",
 	    (json_int_t)now, "identifiers", identifiers, "authorizations",
 	    authorizations);
+
+	if (o != NULL && profile != NULL && json_object_set_new(o, "profile",
+	    json_string(profile)) != 0) {
+		json_decref(o);
+		return NULL;
+	}
+	return o;
 }
 
 json_t *
 rec_cert_new(const char *serial, const char *account, const char *order,
     const char *pem, time_t not_before, time_t not_after, time_t issued,
-    json_t *identifiers)
+    json_t *identifiers, const char *profile)
 {
-	return json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:O}", "serial",
-	    serial, "account", account, "order", order, "pem", pem,
+	json_t *c = json_pack("{s:s, s:s, s:s, s:s, s:I, s:I, s:I, s:O}",
+	    "serial", serial, "account", account, "order", order, "pem", pem,
 	    "not_before", (json_int_t)not_before, "not_after",
 	    (json_int_t)not_after, "issued", (json_int_t)issued,
 	    "identifiers", identifiers);
+
+	if (c != NULL && profile != NULL && json_object_set_new(c, "profile",
+	    json_string(profile)) != 0) {
+		json_decref(c);
+		return NULL;
+	}
+	return c;
 }
 
 /* ------------------------------------------------------------ revocation */
@@ -331,6 +346,10 @@ static const struct {
 	/* RFC 9773 §5: a conflict with the order that replaces it. */
 	[ANVIL_ERR_ALREADYREPLACED] = { "alreadyReplaced", 409,
 	    "the certificate is replaced already" },
+	/* draft-ietf-acme-profiles: a profile the directory does not
+	 * offer. */
+	[ANVIL_ERR_INVALIDPROFILE] = { "invalidProfile", 400,
+	    "the server offers no such certificate profile" },
 };
 
 const char *

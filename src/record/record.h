@@ -110,15 +110,19 @@ json_t *rec_authz_new(const char *id, const char *account,
     const char *type, const char *value, int wildcard, time_t expires);
 /* An order of account, ready when all of its authorizations are valid
  * already (ready != 0), else pending; identifiers and authorizations
- * (arrays) are stolen, even on failure. */
+ * (arrays) are stolen, even on failure. profile: the certificate profile
+ * finalize issues with (draft-ietf-acme-profiles), or NULL for none
+ * (records from before profiles; finalize then uses the default). */
 json_t *rec_order_new(const char *id, const char *account, int ready,
     time_t expires, time_t now, json_t *identifiers,
-    json_t *authorizations);
+    json_t *authorizations, const char *profile);
 /* A certificate issued at issued for order of account; identifiers
- * borrowed (copied by reference). */
+ * borrowed (copied by reference); profile (NULL: none) is the profile it
+ * was issued with. */
 json_t *rec_cert_new(const char *serial, const char *account,
     const char *order, const char *pem, time_t not_before,
-    time_t not_after, time_t issued, json_t *identifiers);
+    time_t not_after, time_t issued, json_t *identifiers,
+    const char *profile);
 
 /* How long an authorization stays valid after its challenge succeeds. */
 #define REC_AUTHZ_VALID_LIFETIME (30 * 86400)

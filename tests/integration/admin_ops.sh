@@ -89,6 +89,7 @@ grep -q "^$s2 .*two.admin.example.test, www.two.admin.example.test" "$T/out" && 
 expect_exit 0 "--json certs list" AD --json certs list
 expect_json "sorted(c['serial'] for c in d) == sorted(['$s1', '$s2'])" "certs JSON: both serials"
 expect_json "all(c['account'] == '$ACC' and c['status'] == 'valid' and 'pem' not in c for c in d)" "certs JSON: account, status, no PEM"
+expect_json "all(c['profile'] == 'classic' for c in d)" "certs JSON: issued with the default profile, classic"
 expect_exit 0 "certs list --name www.two" AD --json certs list --name WWW.two.admin.example.test
 expect_json "[c['serial'] for c in d] == ['$s2']" "--name matches case-insensitively, one certificate"
 expect_exit 0 "certs list --name unknown" AD --json certs list --name nothing.example.test
@@ -138,7 +139,7 @@ expect_exit 2 "orders without show" AD orders list
 # ---------------------------------------------------------------- export
 AD certs export --format csv >"$T/certs.csv" 2>"$T/err"
 [ $? -eq 0 ] && ok "certs export --format csv" || { fail "csv export"; cat "$T/err"; }
-head -1 "$T/certs.csv" | grep -q '^serial,status,names,not_before,not_after,issued,account,order,revoked_at,revocation_reason,revoked_by'"$(printf '\r')"'$' &&
+head -1 "$T/certs.csv" | grep -q '^serial,status,names,not_before,not_after,issued,account,order,revoked_at,revocation_reason,revoked_by,profile'"$(printf '\r')"'$' &&
     ok "CSV: header line, CRLF" || { fail "CSV header"; head -1 "$T/certs.csv" | od -c | head; }
 grep -qF '"two.admin.example.test, www.two.admin.example.test"' "$T/certs.csv" && ok "CSV: a field with a comma is quoted" ||
     { fail "CSV quoting"; cat "$T/certs.csv"; }

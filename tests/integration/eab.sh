@@ -94,6 +94,26 @@ expect_exit 0 "--json policy show" "$ADMIN" --config "$CONF" --json policy show
 $PY -c 'import json,sys; d=json.load(open(sys.argv[1])); assert d["deny"] == [] and d["scope"] == "global"' "$T/out" &&
     ok "global policy is empty again" || fail "policy show: $(cat "$T/out")"
 
+# Certificate profiles per EAB key: its accounts get only the listed ones,
+# and an order naming none (lego names none) the first listed when the
+# server's default is not listed.
+expect_exit 0 "policy allow-profile for one key" "$ADMIN" --config "$CONF" policy --eab "$KID" allow-profile shortlived
+expect_out '"shortlived"' "policy shows the key's profile"
+expect_exit 2 "allow-profile of a profile anvil.conf lacks" "$ADMIN" --config "$CONF" policy --eab "$KID" allow-profile nope
+expect_exit 2 "allow-profile without --eab" "$ADMIN" --config "$CONF" policy allow-profile shortlived
+expect_exit 0 "the key's order gets the key's profile" lego_key --domains short.ok.example.test
+$PY - "$T/lego-pol/certificates/short.ok.example.test.crt" <<'EOP' && ok "shortlived certificate: 7 days, no subject CN" || fail "the key's profile was not applied"
+import sys
+from cryptography import x509
+c = x509.load_pem_x509_certificate(open(sys.argv[1], "rb").read())
+after = getattr(c, "not_valid_after_utc", None) or c.not_valid_after
+before = getattr(c, "not_valid_before_utc", None) or c.not_valid_before
+assert (after - before).days == 7, after - before
+assert not c.subject.get_attributes_for_oid(x509.oid.NameOID.COMMON_NAME)
+EOP
+expect_exit 0 "policy remove-profile" "$ADMIN" --config "$CONF" policy --eab "$KID" remove-profile shortlived
+expect_exit 1 "remove-profile of a profile not listed" "$ADMIN" --config "$CONF" policy --eab "$KID" remove-profile shortlived
+
 expect_exit 0 "eab list" "$ADMIN" --config "$CONF" eab list
 expect_out "kid" "eab list has a header"
 grep -q "disabled" "$T/out" && ok "eab list shows the disabled key" || fail "no disabled key listed"

@@ -2465,6 +2465,154 @@ def test_ari(A, B, names):
         check(n >= 1, "renewal advise --account: %d certificates" % n)
 
 
+TOS_URL = "https://127.0.0.1/terms-v1"        # set by protocol.sh
+WEBSITE_URL = "https://127.0.0.1/about-anvil"  # set by protocol.sh
+
+
+def profile_issue(acct, name, profile, cn=None):
+    """newOrder for name with profile (None: no member), http-01, finalize
+    with a CSR asking for CN cn; (order doc at creation, certificate) or
+    (doc, None)."""
+    payload = {"identifiers": [{"type": "dns", "value": name}]}
+    if profile is not None:
+        payload["profile"] = profile
+    r = acct.post(C.dir["newOrder"], payload)
+    profile = profile or "(none asked)"
+    o = expect_json(r, 201, "newOrder with profile %s: 201" % profile,
+                    need_location=True)
+    if not o:
+        return None, None
+    ourl = r.headers.get("Location")
+    au = o["authorizations"][0]
+    c = chall_of(acct.get(au).json(), "http-01")
+    CHALLENGES[c["token"]] = (200, acct.keyauth(c["token"]))
+    acct.post(c["url"], {})
+    doc, r = poll(acct, ourl, lambda d: d.get("status") != "pending")
+    if not check(doc and doc.get("status") == "ready",
+                 "profile %s order ready after http-01" % profile, r):
+        return o, None
+    r = finalize(acct, o, make_csr(ec_key(), [name], cn=cn))
+    fin = expect_json(r, 200, "profile %s order finalized: 200" % profile)
+    if not fin or "certificate" not in fin:
+        return o, None
+    check(fin.get("profile") == o.get("profile"),
+          "finalized order still shows profile %s" % o.get("profile"), r)
+    r = acct.get(fin["certificate"])
+    if not check(r.status_code == 200, "profile %s certificate download" %
+                 profile, r):
+        return o, None
+    return o, x509.load_pem_x509_certificate(r.content)
+
+
+def cert_lifetime(cert):
+    after = getattr(cert, "not_valid_after_utc", None) or \
+        cert.not_valid_after
+    before = getattr(cert, "not_valid_before_utc", None) or \
+        cert.not_valid_before
+    return after - before
+
+
+def cert_ekus(cert):
+    try:
+        return list(cert.extensions.get_extension_for_class(
+            x509.ExtendedKeyUsage).value)
+    except x509.ExtensionNotFound:
+        return []
+
+
+def test_profiles(A):
+    """Directory meta from anvil.conf (RFC 8555 §7.1.1) and certificate
+    profiles (draft-ietf-acme-profiles): the built-in three advertised,
+    an unknown one refused with invalidProfile leaving nothing behind,
+    and each applied at finalize."""
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+    r = C.http("GET", DIR_URL)
+    meta = (expect_json(r, 200, "directory again") or {}).get("meta", {})
+    profiles = meta.get("profiles")
+    check(isinstance(profiles, dict) and
+          set(profiles) == {"classic", "tlsserver", "shortlived"} and
+          all(isinstance(v, str) and v for v in profiles.values()),
+          "meta.profiles: the built-in three, name -> description", r)
+    check(meta.get("website") == WEBSITE_URL, "meta.website from anvil.conf",
+          r)
+    check(meta.get("termsOfService") == TOS_URL,
+          "meta.termsOfService from anvil.conf", r)
+    check(meta.get("externalAccountRequired") is False,
+          "meta.externalAccountRequired is false", r)
+    check(meta.get("caaIdentities") == ["anvil.test", "ca.anvil.test"],
+          "meta.caaIdentities from anvil.conf, in order", r)
+    check('\n    "profiles": {\n      "' in r.text,
+          "meta.profiles is a flat map, one member per line", r)
+
+    # Terms of service set: a new account must agree to them.
+    na = C.dir["newAccount"]
+    for what, payload in (("without termsOfServiceAgreed",
+                           {"contact": ["mailto:t@example.org"]}),
+                          ("with termsOfServiceAgreed false",
+                           {"termsOfServiceAgreed": False})):
+        with store_unchanged("newAccount " + what):
+            r = C.post(na, payload, ec_key())
+            expect_problem(r, 400, "malformed", "newAccount %s refused "
+                           "while terms of service are set" % what,
+                           detail_has="terms of service")
+    r = C.post(na, {}, A.key)
+    check(r.status_code == 200 and r.headers.get("Location") == A.kid,
+          "existing account found without termsOfServiceAgreed: 200", r)
+
+    ident = [{"type": "dns", "value": "nope.profiles.proto.test"}]
+    for what, prof, status, typ in (
+            ("an unknown profile", "nope", 400, "invalidProfile"),
+            ("a profile in the wrong case", "Classic", 400,
+             "invalidProfile"),
+            ("an empty profile", "", 400, "invalidProfile"),
+            ("a profile that is a number", 7, 400, "malformed"),
+            ("a profile that is null", None, 400, "malformed")):
+        with store_unchanged("newOrder with " + what):
+            r = A.post(C.dir["newOrder"], {"identifiers": ident,
+                                           "profile": prof})
+            expect_problem(r, status, typ, "newOrder with %s: %d %s" %
+                           (what, status, typ))
+
+    # No profile: the default, shown in the order; CN kept, 90 days.
+    o, cert = profile_issue(A, "classic.profiles.proto.test", None,
+                            cn="classic.profiles.proto.test")
+    if o:
+        check(o.get("profile") == "classic",
+              "order without a profile shows the default, classic")
+    if cert:
+        cns = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+        check([a.value for a in cns] == ["classic.profiles.proto.test"],
+              "classic: subject CN kept")
+        check(cert_ekus(cert) == [ExtendedKeyUsageOID.SERVER_AUTH],
+              "classic: EKU serverAuth")
+        check(cert_lifetime(cert) == datetime.timedelta(days=90),
+              "classic: 90 days (%s)" % cert_lifetime(cert))
+
+    o, cert = profile_issue(A, "tls.profiles.proto.test", "tlsserver",
+                            cn="tls.profiles.proto.test")
+    if o:
+        check(o.get("profile") == "tlsserver", "order echoes tlsserver")
+    if cert:
+        check(cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME) ==
+              [], "tlsserver: no subject CN although the CSR asked for one")
+        check(cert_ekus(cert) == [ExtendedKeyUsageOID.SERVER_AUTH],
+              "tlsserver: EKU serverAuth only (%s)" % cert_ekus(cert))
+        san = cert.extensions.get_extension_for_class(
+            x509.SubjectAlternativeName)
+        check(san.critical and san.value.get_values_for_type(
+            x509.DNSName) == ["tls.profiles.proto.test"],
+              "tlsserver: SAN critical (empty subject) with the name")
+
+    o, cert = profile_issue(A, "short.profiles.proto.test", "shortlived")
+    if o:
+        check(o.get("profile") == "shortlived", "order echoes shortlived")
+    if cert:
+        check(cert_lifetime(cert) == datetime.timedelta(days=7),
+              "shortlived: 7 days (%s)" % cert_lifetime(cert))
+        check(cert_ekus(cert) == [ExtendedKeyUsageOID.SERVER_AUTH],
+              "shortlived: EKU serverAuth")
+
+
 def main():
     srv = start_http01()
     alpn = start_tlsalpn01()
@@ -2501,6 +2649,7 @@ def main():
         test_audit_keychange()
         test_audit_error_text(A, o)
         test_audit_ssrf(A)
+        test_profiles(A)
     finally:
         srv.shutdown()
         alpn.set()

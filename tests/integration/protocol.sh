@@ -9,6 +9,12 @@
 # db5.3-util; the checks are skipped without it) before and after.
 . "$(dirname "$0")/lib.sh"
 BASEPORT=23000
+# Directory meta from anvil.conf: protocol.py (test_profiles) expects
+# these values.
+EXTRA_CONF="[server]
+terms_of_service = https://127.0.0.1/terms-v1
+website = https://127.0.0.1/about-anvil
+caa_identities = anvil.test, ca.anvil.test"
 . "$(dirname "$0")/server.sh"
 start_servers
 

@@ -234,6 +234,122 @@ Test(acme, policy)
 	}
 }
 
+/* The profile a newOrder gets: the asked one if the server offers it and
+ * the EAB key's "profiles" list (when not empty) names it. */
+Test(acme, policy_profile)
+{
+	static const struct {
+		int line;
+		const char *key;	/* the EAB key's policy, or NULL */
+		const char *asked;	/* NULL: newOrder names none */
+		const char *want;	/* NULL: invalidProfile */
+		const char *desc;
+	} rows[] = {
+		{ __LINE__, NULL, NULL, "classic", "no key, none asked: the "
+		  "default" },
+		{ __LINE__, NULL, "shortlived", "shortlived", "asked, offered" },
+		{ __LINE__, NULL, "nope", NULL, "not offered" },
+		{ __LINE__, NULL, "", NULL, "empty name" },
+		{ __LINE__, NULL, "SHORTLIVED", NULL, "names are exact" },
+		{ __LINE__, "{\"allow\": [], \"deny\": []}", "tlsserver",
+		  "tlsserver", "key policy without profiles: all" },
+		{ __LINE__, "{\"profiles\": []}", "tlsserver", "tlsserver",
+		  "empty list: all" },
+		{ __LINE__, "{\"profiles\": [\"shortlived\"]}", "shortlived",
+		  "shortlived", "listed" },
+		{ __LINE__, "{\"profiles\": [\"shortlived\"]}", "classic", NULL,
+		  "not listed" },
+		{ __LINE__, "{\"profiles\": [\"shortlived\"]}", "nope", NULL,
+		  "listed nowhere" },
+		{ __LINE__, "{\"profiles\": [\"gone\", \"tlsserver\"]}", NULL,
+		  "tlsserver", "none asked, default not listed: the first "
+		  "listed that exists" },
+		{ __LINE__, "{\"profiles\": [\"tlsserver\", \"classic\"]}",
+		  NULL, "classic", "none asked, default listed: the default" },
+		{ __LINE__, "{\"profiles\": [\"gone\"]}", NULL, NULL,
+		  "none asked, nothing listed exists" },
+		{ __LINE__, "{\"profiles\": [\"gone\"]}", "gone", NULL,
+		  "listed but not configured" },
+	};
+	const char *text = "[server]\nbase_url = https://a.test\n"
+	    "data_dir = /x\n";
+	struct anvil_config *cfg = NULL;
+	char err[256] = "";
+	size_t i;
+
+	cr_assert_eq(config_parse("t.conf", text, strlen(text), &cfg, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		json_t *k = rows[i].key ? json_loads(rows[i].key, 0, NULL) :
+		    NULL;
+		anvil_err e = ANVIL_ERR_IO;
+		char why[300] = "";
+		const struct config_profile *p = acme_policy_profile(cfg, k,
+		    rows[i].asked, &e, why, sizeof(why));
+
+		if (rows[i].want == NULL) {
+			cr_expect_null(p, "line %d (%s)", rows[i].line,
+			    rows[i].desc);
+			cr_expect_eq(e, ANVIL_ERR_INVALIDPROFILE, "line %d",
+			    rows[i].line);
+			cr_expect_neq(why[0], '\0', "line %d: no why",
+			    rows[i].line);
+		} else {
+			cr_expect(p != NULL && strcmp(p->name,
+			    rows[i].want) == 0, "line %d (%s): got %s (%s)",
+			    rows[i].line, rows[i].desc, p ? p->name : "NULL",
+			    why);
+			cr_expect_eq(e, ANVIL_OK, "line %d", rows[i].line);
+		}
+		json_decref(k);
+	}
+	config_free(cfg);
+}
+
+/* A profile's identifier types and count. */
+Test(acme, policy_profile_admits)
+{
+	const char *text = "[server]\nbase_url = https://a.test\n"
+	    "data_dir = /x\n[profile dnsonly]\nidentifier_types = dns\n"
+	    "max_identifiers = 2\n[profile iponly]\nidentifier_types = ip\n"
+	    "[profile any]\n";
+	const struct acme_order_ident dns2[] = { { "dns", "a.test" },
+		{ "dns", "*.b.test" } };
+	const struct acme_order_ident dns3[] = { { "dns", "a.test" },
+		{ "dns", "b.test" }, { "dns", "c.test" } };
+	const struct acme_order_ident mixed[] = { { "dns", "a.test" },
+		{ "ip", "192.0.2.1" } };
+	struct anvil_config *cfg = NULL;
+	const struct config_profile *d, *ip, *any;
+	char err[256] = "", why[300];
+
+	cr_assert_eq(config_parse("t.conf", text, strlen(text), &cfg, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	d = config_profile_find(cfg, "dnsonly");
+	ip = config_profile_find(cfg, "iponly");
+	any = config_profile_find(cfg, "any");
+	cr_assert(d != NULL && ip != NULL && any != NULL);
+	cr_expect_eq(acme_policy_profile_admits(d, dns2, 2, why, sizeof(why)),
+	    ANVIL_OK, "two names, two allowed: %s", why);
+	why[0] = '\0';
+	cr_expect_eq(acme_policy_profile_admits(d, dns3, 3, why, sizeof(why)),
+	    ANVIL_ERR_REJECTEDID, "three names, two allowed");
+	cr_expect(strstr(why, "at most 2") != NULL, "%s", why);
+	cr_expect_eq(acme_policy_profile_admits(d, mixed, 2, why, sizeof(why)),
+	    ANVIL_ERR_REJECTEDID, "an address in a dns-only profile");
+	cr_expect(strstr(why, "192.0.2.1") != NULL, "%s", why);
+	cr_expect_eq(acme_policy_profile_admits(ip, mixed, 2, why, sizeof(why)),
+	    ANVIL_ERR_REJECTEDID, "a name in an ip-only profile");
+	cr_expect(strstr(why, "a.test") != NULL, "%s", why);
+	cr_expect_eq(acme_policy_profile_admits(ip, mixed + 1, 1, why,
+	    sizeof(why)), ANVIL_OK, "an address alone");
+	cr_expect_eq(acme_policy_profile_admits(any, dns3, 3, why,
+	    sizeof(why)), ANVIL_OK, "defaults: both types, 100");
+	cr_expect_eq(acme_policy_profile_admits(any, mixed, 2, why,
+	    sizeof(why)), ANVIL_OK, "defaults: both types");
+	config_free(cfg);
+}
+
 /* Only lower-case subtree names and IP networks are patterns: a deny
  * written as "*.B" or ".B" would be a form the wildcard reasoning in
  * policy.c does not know, so anvil-admin refuses it. */
@@ -337,7 +453,7 @@ Test(order, expires_with_its_earliest_authorization)
 	json_t *o1 = NULL, *o2 = NULL;
 	const char *aid;
 
-	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 1, oid, &o1),
+	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 1, NULL, oid, &o1),
 	    ANVIL_OK);
 	cr_expect_eq(json_integer_value(json_object_get(o1, "expires")),
 	    (json_int_t)(T0 + ACME_ORDER_LIFETIME),
@@ -347,7 +463,7 @@ Test(order, expires_with_its_earliest_authorization)
 	cr_assert_not_null(aid);
 	authz_valid_until(aid, T0 + 2 * DAY);
 
-	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 1, oid, &o2),
+	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 1, NULL, oid, &o2),
 	    ANVIL_OK);
 	cr_expect_str_eq(json_string_value(json_array_get(json_object_get(o2,
 	    "authorizations"), 0)), aid, "the valid authorization is reused");
@@ -363,7 +479,7 @@ Test(order, expires_with_its_earliest_authorization)
 	json_decref(o2);
 
 	/* Two identifiers: one reused (2 days), one new (7 days). */
-	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 2, oid, &o2),
+	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 2, NULL, oid, &o2),
 	    ANVIL_OK);
 	cr_expect_str_eq(rec_status_name(rec_order_status(o2, T0)), "pending");
 	cr_expect_eq(json_integer_value(json_object_get(o2, "expires")),
@@ -381,7 +497,7 @@ Test(order, finalize_refuses_an_expired_authorization)
 	json_t *o = NULL;
 	const char *aid;
 
-	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 1, oid, &o),
+	cr_assert_eq(acme_order_create(st, "acct", T0, ids, 1, NULL, oid, &o),
 	    ANVIL_OK);
 	aid = json_string_value(json_array_get(json_object_get(o,
 	    "authorizations"), 0));

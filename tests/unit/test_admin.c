@@ -142,6 +142,8 @@ put_certs(struct store_txn *txn, void *arg)
 	    (json_int_t)T_2026, "not_after", (json_int_t)T_2100, "issued",
 	    (json_int_t)T_2026, "account", "acct1", "order", "ord1", "pem",
 	    "-----BEGIN CERTIFICATE-----\nQQ==\n-----END CERTIFICATE-----\n");
+	/* Issued with a profile; b and c are from before profiles. */
+	json_object_set_new(a, "profile", json_string("tlsserver"));
 	/* Every text field CSV must quote; not something the ACME layer
 	 * would ever store, but the export must not depend on that. */
 	b = json_pack("{s:i, s:[{s:s, s:s}], s:I, s:I, s:I, s:s, s:s, s:s, "
@@ -499,15 +501,16 @@ Test(admin, expiring_before_filters)
 
 static const char want_csv[] =
     "serial,status,names,not_before,not_after,issued,account,order,"
-    "revoked_at,revocation_reason,revoked_by\r\n"
+    "revoked_at,revocation_reason,revoked_by,profile\r\n"
     "00000000000000000000000000000c0c,expired,192.0.2.1,"
     "1999-12-31T00:00:00Z,2000-01-01T00:00:00Z,1999-12-31T00:00:00Z,"
-    "acct1,ord3,,,\r\n"
+    "acct1,ord3,,,,\r\n"
     SERIAL_A ",valid,\"a.test, *.b.test\",2026-01-01T00:00:00Z,"
-    "2100-01-01T00:00:00Z,2026-01-01T00:00:00Z,acct1,ord1,,,\r\n"
+    "2100-01-01T00:00:00Z,2026-01-01T00:00:00Z,acct1,ord1,,,,tlsserver\r\n"
     SERIAL_B ",revoked,\"we,ird \"\"name\"\"\r\nnext\","
     "2026-01-01T00:00:00Z,2100-01-01T00:00:00Z,2026-01-01T00:01:00Z,"
-    "\"acc\"\"t2\",\"o,2\",2026-01-01T00:02:00Z,keyCompromise,operator\r\n";
+    "\"acc\"\"t2\",\"o,2\",2026-01-01T00:02:00Z,keyCompromise,"
+    "operator,\r\n";
 
 Test(admin, export_csv_exact)
 {
@@ -538,6 +541,7 @@ static const char want_json_b[] =
     "    \"issued\": \"2026-01-01T00:01:00Z\",\n"
     "    \"account\": \"acc\\\"t2\",\n"
     "    \"order\": \"o,2\",\n"
+    "    \"profile\": \"\",\n"
     "    \"revoked_at\": \"2026-01-01T00:02:00Z\",\n"
     "    \"revocation_reason\": \"keyCompromise\",\n"
     "    \"revoked_by\": \"operator\",\n"
@@ -587,8 +591,8 @@ Test(admin, export_csv_filters)
 	    "--account", "nobody");
 	cr_assert_eq(r.status, 0, "%s", r.err);
 	cr_expect_str_eq(r.out, "serial,status,names,not_before,not_after,"
-	    "issued,account,order,revoked_at,revocation_reason,revoked_by\r\n",
-	    "header only");
+	    "issued,account,order,revoked_at,revocation_reason,revoked_by,"
+	    "profile\r\n", "header only");
 	run_free(&r);
 }
 

@@ -220,7 +220,7 @@ cert_rec(time_t nb, time_t na)
 	json_t *ids = json_pack("[{s:s, s:s}]", "type", "dns", "value",
 	    "a.test");
 	json_t *rec = rec_cert_new("0a", "acct1", "o1", "PEM", nb, na, nb,
-	    ids);
+	    ids, NULL);
 
 	json_decref(ids);
 	cr_assert_not_null(rec);
@@ -348,7 +348,8 @@ Test(replaces, order_then_finalize)
 Test(replaces, order_member)
 {
 	json_t *ids = json_array(), *az = json_array();
-	json_t *o = rec_order_new("o1", "acct1", 0, T0 + DAY, T0, ids, az);
+	json_t *o = rec_order_new("o1", "acct1", 0, T0 + DAY, T0, ids, az,
+	    NULL);
 
 	cr_assert_not_null(o);
 	cr_expect_null(rec_order_replaces(o));
@@ -387,7 +388,7 @@ put_cert(struct store_txn *txn, void *arg)
 	json_t *ids = json_pack("[{s:s, s:s}, {s:s, s:s}]", "type", "dns",
 	    "value", "a.test", "type", "dns", "value", "b.test");
 	json_t *rec = rec_cert_new(SERIAL, "acct1", "o0", "PEM", T0,
-	    T0 + 90 * DAY, T0, ids);
+	    T0 + 90 * DAY, T0, ids, NULL);
 	anvil_err rc;
 
 	(void)arg;
@@ -468,7 +469,7 @@ replacing(const char *account, const char *name, json_t **o, char *why,
 	snprintf(ids[0].value, sizeof(ids[0].value), "%s", name);
 	*o = NULL;
 	return acme_order_create_replacing(st, account, T0 + DAY, ids, 1,
-	    "aWQ.CgsMDQ4PEBESExQVFhcYGQ", SERIAL, oid, o, why, whylen);
+	    NULL, "aWQ.CgsMDQ4PEBESExQVFhcYGQ", SERIAL, oid, o, why, whylen);
 }
 
 static anvil_err
@@ -515,7 +516,7 @@ Test(store, refusals_leave_nothing)
 		o = NULL;
 		why[0] = '\0';
 		cr_expect_eq(acme_order_create_replacing(st, rows[i].account,
-		    T0 + DAY, ids, 1, "x.y", rows[i].serial, oid, &o, why,
+		    T0 + DAY, ids, 1, NULL, "x.y", rows[i].serial, oid, &o, why,
 		    sizeof(why)), ANVIL_ERR_MALFORMED, "line %d [%s]",
 		    rows[i].line, rows[i].desc);
 		cr_expect_null(o);

@@ -1522,3 +1522,106 @@ Test(ca, concurrent_first_start_makes_one_ca, .timeout = 300)
 	free(dir);
 	free(outdir);
 }
+
+/*
+ * Each profile changes only lifetime, key usage, EKU and subject CN of the
+ * one end-entity base: the built-in three, and a section asking for
+ * clientAuth and keyEncipherment.
+ */
+Test(ca, issue_with_profiles, .timeout = 60)
+{
+	static const struct {
+		const char *profile;
+		int cn;			/* subject CN expected */
+		int server, client;	/* EKUs expected */
+		time_t life;		/* seconds */
+		unsigned ku_rsa;	/* key usage on an RSA leaf */
+	} rows[] = {
+		{ "classic", 1, 1, 0, 90 * 86400, GNUTLS_KEY_DIGITAL_SIGNATURE },
+		{ "tlsserver", 0, 1, 0, 90 * 86400, GNUTLS_KEY_DIGITAL_SIGNATURE },
+		{ "shortlived", 0, 1, 0, 7 * 86400, GNUTLS_KEY_DIGITAL_SIGNATURE },
+		{ "both", 1, 1, 1, 160 * 3600, GNUTLS_KEY_DIGITAL_SIGNATURE |
+		  GNUTLS_KEY_KEY_ENCIPHERMENT },
+		{ "client", 0, 0, 1, 3600, GNUTLS_KEY_DIGITAL_SIGNATURE },
+	};
+	char *dir = th_tempdir();
+	struct anvil_config *builtin = th_config(dir, NULL);
+	struct anvil_config *own = th_config(dir, "[profile both]\n"
+	    "validity = 160h\nextended_key_usage = serverAuth clientAuth\n"
+	    "key_usage = digitalSignature, keyEncipherment\n"
+	    "[profile client]\nvalidity = 1h\nsubject_cn = no\n"
+	    "extended_key_usage = clientAuth\n");
+	struct ca *ca = load_ok(builtin);
+	gnutls_x509_privkey_t rsa = th_key(GNUTLS_PK_RSA, 2048);
+	const struct ca_ident ids[] = { { CA_IDENT_DNS, "p.example.net" } };
+	const struct th_csr c = { .dns = { "p.example.net" } };
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		const struct config_profile *prof = config_profile_find(
+		    builtin, rows[i].profile);
+		struct anvil_config *cfg = builtin;
+		struct ca_issue_params p;
+		struct ca_issued *is;
+		gnutls_x509_crt_t leaf;
+		char oid[128], cn[128];
+		size_t sz;
+		unsigned ku = 0, crit = 0, k;
+		int server = 0, client = 0, ret;
+
+		if (prof == NULL) {
+			prof = config_profile_find(own, rows[i].profile);
+			cfg = own;
+		}
+		cr_assert_not_null(prof, "%s", rows[i].profile);
+		ca_issue_params_from_profile(cfg, prof, &p);
+		p.now = time(NULL) - 60;
+		is = issue(ca, rsa, &c, ids, 1, &p);
+		cr_expect_eq(is->not_after - is->not_before, rows[i].life,
+		    "%s: lifetime", rows[i].profile);
+		leaf = th_crt_der(is->der, is->der_len);
+		for (k = 0;; k++) {
+			sz = sizeof(oid);
+			ret = gnutls_x509_crt_get_key_purpose_oid(leaf, k, oid,
+			    &sz, NULL);
+			if (ret < 0)
+				break;
+			server += strcmp(oid, GNUTLS_KP_TLS_WWW_SERVER) == 0;
+			client += strcmp(oid, GNUTLS_KP_TLS_WWW_CLIENT) == 0;
+		}
+		cr_expect_eq(k, (unsigned)(rows[i].server + rows[i].client),
+		    "%s: EKU count", rows[i].profile);
+		cr_expect_eq(server, rows[i].server, "%s: serverAuth",
+		    rows[i].profile);
+		cr_expect_eq(client, rows[i].client, "%s: clientAuth",
+		    rows[i].profile);
+		sz = sizeof(cn);
+		ret = gnutls_x509_crt_get_dn_by_oid(leaf,
+		    GNUTLS_OID_X520_COMMON_NAME, 0, 0, cn, &sz);
+		if (rows[i].cn)
+			cr_expect(ret == 0 && strcmp(cn, "p.example.net") == 0,
+			    "%s: CN", rows[i].profile);
+		else
+			cr_expect_lt(ret, 0, "%s: CN present", rows[i].profile);
+		/* RFC 5280 4.2.1.6: SAN critical exactly when no subject. */
+		{
+			gnutls_datum_t ext = { NULL, 0 };
+			cr_expect_eq(gnutls_x509_crt_get_extension_by_oid2(leaf,
+			    GNUTLS_X509EXT_OID_SAN, 0, &ext, &crit), 0);
+			gnutls_free(ext.data);
+		}
+		cr_expect_eq(crit, rows[i].cn ? 0u : 1u, "%s: SAN criticality",
+		    rows[i].profile);
+		cr_expect_geq(gnutls_x509_crt_get_key_usage(leaf, &ku, NULL), 0);
+		cr_expect_eq(ku, rows[i].ku_rsa, "%s: key usage %x",
+		    rows[i].profile, ku);
+		gnutls_x509_crt_deinit(leaf);
+		ca_issued_free(is);
+	}
+	gnutls_x509_privkey_deinit(rsa);
+	ca_free(ca);
+	config_free(own);
+	config_free(builtin);
+	th_rmrf(dir);
+	free(dir);
+}

@@ -177,6 +177,33 @@ static const struct bad_case bad[] = {
 	{ __LINE__, "timeout zero", BASE "[validation]\ntimeout = 0\n", "t.conf:5:", "timeout" },
 	{ __LINE__, "eab bool", BASE "[accounts]\neab_required = maybe\n", "t.conf:5:", "eab_required" },
 	{ __LINE__, "key in wrong section", BASE "[ca]\nmax_body = 2048\n", "t.conf:5:", "unknown key \"max_body\" in [ca]" },
+	{ __LINE__, "website not a URL", BASE "website = acme.test\n", "t.conf:4:", "website" },
+	{ __LINE__, "caa identity upper case", BASE "caa_identities = Acme.Test\n", "t.conf:4:", "\"Acme.Test\"" },
+	{ __LINE__, "caa identity with a slash", BASE "caa_identities = acme.test, a/b\n", "t.conf:4:", "\"a/b\"" },
+	{ __LINE__, "profile without a name", BASE "[profile]\n", "t.conf:4:", "name must be" },
+	{ __LINE__, "profile name with a slash", BASE "[profile a/b]\n", "t.conf:4:", "\"a/b\"" },
+	{ __LINE__, "profile name too long", BASE "[profile abcdefghijklmnopqrstuvwxyz0123456789]\n", "t.conf:4:", "1 to 32" },
+	{ __LINE__, "duplicate profile", BASE "[profile short]\n[ca]\n[profile short]\n", "t.conf:6:", "[profile short] defined twice" },
+	{ __LINE__, "unknown key in a profile", BASE "[profile short]\ncolour = blue\n", "t.conf:5:", "unknown key \"colour\" in [profile short]" },
+	{ __LINE__, "issuance key in a profile", BASE "[profile short]\nvalidity_days = 7\n", "t.conf:5:", "unknown key \"validity_days\"" },
+	{ __LINE__, "profile key set twice", BASE "[profile short]\nsubject_cn = no\nsubject_cn = yes\n", "t.conf:6:", "[profile short] subject_cn set twice" },
+	{ __LINE__, "bad EKU name", BASE "[profile p]\nextended_key_usage = serverAuth, codeSigning\n", "t.conf:5:", "\"codeSigning\" is not one of: serverAuth, clientAuth" },
+	{ __LINE__, "EKU case", BASE "[profile p]\nextended_key_usage = serverauth\n", "t.conf:5:", "\"serverauth\"" },
+	{ __LINE__, "empty EKU", BASE "[profile p]\nextended_key_usage =\n", "t.conf:5:", "at least one" },
+	{ __LINE__, "bad key usage", BASE "[profile p]\nkey_usage = digitalSignature, keyCertSign\n", "t.conf:5:", "\"keyCertSign\"" },
+	{ __LINE__, "key usage without digitalSignature", BASE "[profile p]\nkey_usage = keyEncipherment\n", "t.conf:5:", "must include digitalSignature" },
+	{ __LINE__, "validity in weeks", BASE "[profile p]\nvalidity = 1w\n", "t.conf:5:", "days (\"90d\"" },
+	{ __LINE__, "validity zero hours", BASE "[profile p]\nvalidity = 0h\n", "t.conf:5:", "between 1h and 3650d" },
+	{ __LINE__, "validity too long", BASE "[profile p]\nvalidity = 3651d\n", "t.conf:5:", "between 1h and 3650d" },
+	{ __LINE__, "validity negative", BASE "[profile p]\nvalidity = -7d\n", "t.conf:5:", "validity must be days" },
+	{ __LINE__, "validity huge", BASE "[profile p]\nvalidity = 99999999999999999999h\n", "t.conf:5:", "validity must be days" },
+	{ __LINE__, "validity with a space", BASE "[profile p]\nvalidity = 7 d\n", "t.conf:5:", "validity must be days" },
+	{ __LINE__, "bad identifier type", BASE "[profile p]\nidentifier_types = dns, email\n", "t.conf:5:", "\"email\" is not one of: dns, ip" },
+	{ __LINE__, "max_identifiers zero", BASE "[profile p]\nmax_identifiers = 0\n", "t.conf:5:", "between 1 and 100" },
+	{ __LINE__, "bool typo in a profile", BASE "[profile p]\nsubject_cn = maybe\n", "t.conf:5:", "true or false" },
+	{ __LINE__, "default_profile unknown", BASE "[issuance]\ndefault_profile = nope\n", "t.conf:5:", "default_profile \"nope\" names no profile (known: classic, tlsserver, shortlived)" },
+	{ __LINE__, "default_profile a built-in hidden by sections", BASE "[issuance]\ndefault_profile = classic\n[profile mine]\n", "t.conf:5:", "names no profile (known: mine)" },
+	{ __LINE__, "default_profile in [server]", BASE "default_profile = classic\n", "t.conf:4:", "unknown key \"default_profile\" in [server]" },
 };
 
 Test(config, refuses_bad_input_naming_file_and_line)
@@ -200,6 +227,91 @@ Test(config, refuses_bad_input_naming_file_and_line)
 		    bad[i].line, bad[i].desc, err, bad[i].also);
 		config_free(cfg);
 	}
+}
+
+Test(config, builtin_profiles_when_none_configured)
+{
+	struct anvil_config *cfg = parse_ok(BASE "[issuance]\nvalidity_days "
+	    "= 30\nrsa_key_encipherment = true\n");
+	const struct config_profile *c, *t, *s;
+
+	cr_assert_eq(cfg->profiles.n, 3);
+	cr_assert_str_eq(cfg->default_profile, "classic");
+	c = config_profile_find(cfg, NULL);
+	cr_assert_not_null(c);
+	cr_assert_str_eq(c->name, "classic");
+	cr_expect_eq(c->validity_hours, 30 * 24, "classic follows [issuance]");
+	cr_expect_eq(c->eku, CONFIG_EKU_SERVER);
+	cr_expect_eq(c->key_usage, CONFIG_KU_DIGITAL_SIGNATURE |
+	    CONFIG_KU_KEY_ENCIPHERMENT);
+	cr_expect(c->subject_cn);
+	cr_expect_eq(c->ident_types, CONFIG_IDENT_DNS | CONFIG_IDENT_IP);
+	cr_expect_eq(c->max_identifiers, 100);
+	cr_expect_neq(c->description[0], '\0');
+	t = config_profile_find(cfg, "tlsserver");
+	cr_assert_not_null(t);
+	cr_expect_eq(t->eku, CONFIG_EKU_SERVER);
+	cr_expect_not(t->subject_cn);
+	cr_expect_eq(t->validity_hours, 30 * 24);
+	s = config_profile_find(cfg, "shortlived");
+	cr_assert_not_null(s);
+	cr_expect_eq(s->validity_hours, 7 * 24);
+	cr_expect_null(config_profile_find(cfg, "Classic"), "names are exact");
+	cr_expect_null(config_profile_find(cfg, ""));
+	config_free(cfg);
+}
+
+Test(config, profile_sections_replace_the_builtins)
+{
+	struct anvil_config *cfg = parse_ok(BASE
+	    "website = https://acme.test/about\n"
+	    "caa_identities = acme.test  ca.example\n"
+	    "[profile client] ; comment\n"
+	    "description = mTLS clients\n"
+	    "validity = 160h\n"
+	    "extended_key_usage = clientAuth,serverAuth\n"
+	    "key_usage = digitalSignature\n"
+	    "subject_cn = false\n"
+	    "identifier_types = dns\n"
+	    "max_identifiers = 3\n"
+	    "[issuance]\n"
+	    "validity_days = 10\n"
+	    "default_profile = plain\n"
+	    "[ profile plain ]\n"
+	    "validity = 2\n");
+	const struct config_profile *p;
+
+	cr_assert_eq(cfg->profiles.n, 2);
+	cr_expect_str_eq(cfg->website, "https://acme.test/about");
+	cr_assert_eq(cfg->caa_identities.n, 2);
+	cr_expect_str_eq(cfg->caa_identities.v[1], "ca.example");
+	cr_expect_null(config_profile_find(cfg, "classic"));
+	p = config_profile_find(cfg, NULL);
+	cr_assert_not_null(p);
+	cr_expect_str_eq(p->name, "plain");
+	cr_expect_eq(p->validity_hours, 48);
+	cr_expect_str_eq(p->description, "");
+	p = config_profile_find(cfg, "client");
+	cr_assert_not_null(p);
+	cr_expect_str_eq(p->description, "mTLS clients");
+	cr_expect_eq(p->validity_hours, 160);
+	cr_expect_eq(p->eku, CONFIG_EKU_SERVER | CONFIG_EKU_CLIENT);
+	cr_expect_eq(p->key_usage, CONFIG_KU_DIGITAL_SIGNATURE);
+	cr_expect_not(p->subject_cn);
+	cr_expect_eq(p->ident_types, CONFIG_IDENT_DNS);
+	cr_expect_eq(p->max_identifiers, 3);
+	config_free(cfg);
+}
+
+Test(config, default_profile_is_the_first_section)
+{
+	struct anvil_config *cfg = parse_ok(BASE "[profile b]\n[profile a]\n"
+	    "validity = 1h\n");
+
+	cr_expect_str_eq(cfg->default_profile, "b");
+	cr_expect_eq(config_profile_find(cfg, NULL)->validity_hours, 90 * 24);
+	cr_expect_eq(config_profile_find(cfg, "a")->validity_hours, 1);
+	config_free(cfg);
 }
 
 Test(config, refuses_nul_and_overlong_lines)
@@ -385,6 +497,26 @@ Test(config, shipped_sample_parses)
 		    def->deny_networks.n * sizeof(struct config_net)) == 0,
 		    "the sample's deny_networks is not the default");
 		cr_assert_eq(cfg->allow_networks.n, 0);
+		/* Its [profile NAME] sections are the built-in profiles. */
+		cr_assert_eq(cfg->profiles.n, def->profiles.n);
+		for (size_t i = 0; i < def->profiles.n; i++) {
+			const struct config_profile *a = &cfg->profiles.v[i];
+			const struct config_profile *b = &def->profiles.v[i];
+
+			cr_expect_str_eq(a->name, b->name);
+			cr_expect_str_eq(a->description, b->description,
+			    "profile %s", b->name);
+			cr_expect_eq(a->validity_hours, b->validity_hours,
+			    "profile %s", b->name);
+			cr_expect_eq(a->eku, b->eku, "profile %s", b->name);
+			cr_expect_eq(a->key_usage, b->key_usage, "profile %s",
+			    b->name);
+			cr_expect_eq(a->subject_cn, b->subject_cn, "profile %s",
+			    b->name);
+			cr_expect_eq(a->ident_types, b->ident_types);
+			cr_expect_eq(a->max_identifiers, b->max_identifiers);
+		}
+		cr_expect_str_eq(cfg->default_profile, def->default_profile);
 		config_free(def);
 	}
 	config_free(cfg);

@@ -387,23 +387,35 @@ Test(new_record, stored_form)
 	    "true,\"status\":\"pending\",\"expires\":1700000000,"
 	    "\"challenges\":[]}");
 	expect_dump(rec_order_new("o1", "acct1", 0, T0 + 1, T0,
-	    json_array(), json_pack("[s]", "a1")), "{\"id\":\"o1\","
+	    json_array(), json_pack("[s]", "a1"), NULL), "{\"id\":\"o1\","
 	    "\"account\":\"acct1\",\"status\":\"pending\",\"expires\":"
 	    "1700000001,\"created\":1700000000,\"identifiers\":[],"
 	    "\"authorizations\":[\"a1\"]}");
 	expect_dump(rec_order_new("o1", "acct1", 1, T0, T0, json_array(),
-	    json_array()), "{\"id\":\"o1\",\"account\":\"acct1\","
+	    json_array(), NULL), "{\"id\":\"o1\",\"account\":\"acct1\","
 	    "\"status\":\"ready\",\"expires\":1700000000,\"created\":"
 	    "1700000000,\"identifiers\":[],\"authorizations\":[]}");
+	expect_dump(rec_order_new("o2", "acct1", 0, T0, T0, json_array(),
+	    json_array(), "tlsserver"), "{\"id\":\"o2\",\"account\":"
+	    "\"acct1\",\"status\":\"pending\",\"expires\":1700000000,"
+	    "\"created\":1700000000,\"identifiers\":[],\"authorizations\":"
+	    "[],\"profile\":\"tlsserver\"}");
 	{
 		json_t *ids = json_pack("[{s:s, s:s}]", "type", "dns", "value",
 		    "example.test");
 		expect_dump(rec_cert_new("0a", "acct1", "o1", "PEM", T0, T0 + 9,
-		    T0, ids), "{\"serial\":\"0a\",\"account\":\"acct1\","
+		    T0, ids, NULL), "{\"serial\":\"0a\",\"account\":\"acct1\","
 		    "\"order\":\"o1\",\"pem\":\"PEM\",\"not_before\":"
 		    "1700000000,\"not_after\":1700000009,\"issued\":"
 		    "1700000000,\"identifiers\":[{\"type\":\"dns\","
 		    "\"value\":\"example.test\"}]}");
+		expect_dump(rec_cert_new("0b", "acct1", "o1", "PEM", T0, T0 + 9,
+		    T0, ids, "shortlived"), "{\"serial\":\"0b\",\"account\":"
+		    "\"acct1\",\"order\":\"o1\",\"pem\":\"PEM\","
+		    "\"not_before\":1700000000,\"not_after\":1700000009,"
+		    "\"issued\":1700000000,\"identifiers\":[{\"type\":"
+		    "\"dns\",\"value\":\"example.test\"}],\"profile\":"
+		    "\"shortlived\"}");
 		cr_expect_eq(ids->refcount, 1, "identifiers are borrowed");
 		json_decref(ids);
 	}
@@ -414,8 +426,10 @@ Test(new_record, refuses_what_jansson_refuses)
 	cr_expect_null(rec_account_new("a", "bad \xff", 0, T0));
 	cr_expect_null(rec_challenge_new("c", "http-01", NULL, "a", "b"));
 	cr_expect_null(rec_authz_new("a", "b", "dns", "x\xc3", 0, T0));
-	cr_expect_null(rec_order_new("o", "a", 0, T0, T0, NULL, json_array()),
-	    "no identifiers");
+	cr_expect_null(rec_order_new("o", "a", 0, T0, T0, NULL, json_array(),
+	    NULL), "no identifiers");
+	cr_expect_null(rec_order_new("o", "a", 0, T0, T0, json_array(),
+	    json_array(), "bad \xff"), "profile not UTF-8");
 }
 
 /* ------------------------------------------------------------ problems */
@@ -460,6 +474,7 @@ static const struct {
 	[ANVIL_ERR_BADCONTACT] = { "invalidContact", 400 },
 	[ANVIL_ERR_UNSUPPORTEDCONTACT] = { "unsupportedContact", 400 },
 	[ANVIL_ERR_RATELIMITED] = { "rateLimited", 429 },
+	[ANVIL_ERR_INVALIDPROFILE] = { "invalidProfile", 400 },
 	[ANVIL_ERR_METHOD] = { "malformed", 405 },
 	[ANVIL_ERR_MEDIATYPE] = { "malformed", 415 },
 	[ANVIL_ERR_TOOLARGE] = { "malformed", 413 },
