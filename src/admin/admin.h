@@ -69,4 +69,14 @@ void admin_time(json_int_t t, char out[32]);
 /* The time member key of rec as RFC 3339 text, or JSON null; new ref. */
 json_t *admin_time_json(json_t *rec, const char *key);
 
+#define ADMIN_SERIAL_HEX_MAX 40	/* 20 bytes, RFC 5280 §4.1.2.2 */
+
+/* YYYY-MM-DD (midnight UTC), or with with_time also
+ * YYYY-MM-DDTHH:MM:SSZ; 0 if malformed or not a real date. */
+time_t admin_parse_when(const char *s, int with_time);
+
+/* A serial as an operator types it (hex, colons and 0x allowed) into
+ * lower-case hex in out; 0 if it is not one. */
+int admin_serial_norm(const char *in, char out[ADMIN_SERIAL_HEX_MAX + 1]);
+
 #endif

@@ -31,7 +31,6 @@
 
 #define DAY 86400
 #define EXPIRING_DAYS 30	/* stats: "expiring" means within this */
-#define SERIAL_HEX_MAX 40	/* 20 bytes */
 
 /* ------------------------------------------------------------ helpers */
 
@@ -56,6 +55,64 @@ admin_time_json(json_t *rec, const char *key)
 		return json_null();
 	admin_time(json_integer_value(t), buf);
 	return json_string(buf);
+}
+
+/*
+ * Digits where digits go, as strptime would skip spaces; and a date that
+ * is a day of its month, as timegm would turn 2026-02-30 into 2 March.
+ */
+time_t
+admin_parse_when(const char *s, int with_time)
+{
+	static const char date[] = "dddd-dd-dd", full[] = "dddd-dd-ddTdd:dd:ddZ";
+	const char *pat = strlen(s) == sizeof(date) - 1 ? date :
+	    with_time && strlen(s) == sizeof(full) - 1 ? full : NULL;
+	struct tm tm, back;
+	time_t t;
+	size_t i;
+
+	if (pat == NULL)
+		return 0;
+	for (i = 0; pat[i] != '\0'; i++)
+		if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) :
+		    s[i] != pat[i])
+			return 0;
+	memset(&tm, 0, sizeof(tm));
+	tm.tm_year = atoi(s) - 1900;
+	tm.tm_mon = atoi(s + 5) - 1;
+	tm.tm_mday = atoi(s + 8);
+	if (pat == full) {
+		tm.tm_hour = atoi(s + 11);
+		tm.tm_min = atoi(s + 14);
+		tm.tm_sec = atoi(s + 17);
+		if (tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
+			return 0;
+	}
+	back = tm;
+	t = timegm(&back);
+	if (back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon ||
+	    back.tm_mday != tm.tm_mday)
+		return 0;
+	return t;
+}
+
+/* Lower-case hex without colons or 0x; 0 if it is not a serial. */
+int
+admin_serial_norm(const char *in, char out[ADMIN_SERIAL_HEX_MAX + 1])
+{
+	size_t n = 0;
+
+	if (strncasecmp(in, "0x", 2) == 0)
+		in += 2;
+	for (; *in; in++) {
+		if (*in == ':')
+			continue;
+		if (!isxdigit((unsigned char)*in) || n == ADMIN_SERIAL_HEX_MAX)
+			return 0;
+		out[n++] = (char)tolower((unsigned char)*in);
+	}
+	out[n] = '\0';
+	return n > 0;
 }
 
 static const char *
@@ -868,36 +925,6 @@ rows_sort(json_t *rows)
 }
 
 /*
- * YYYY-MM-DD (UTC midnight); 0 if malformed. Digits where digits go, as
- * strptime skips spaces; and a date that is a day of its month, as
- * timegm would quietly turn 2026-02-30 into 2 March.
- */
-static time_t
-parse_date(const char *s)
-{
-	struct tm tm, back;
-	const char *end;
-	time_t t;
-	size_t i;
-
-	if (strlen(s) != 10)
-		return 0;
-	for (i = 0; i < 10; i++)
-		if ((i == 4 || i == 7) ? s[i] != '-' :
-		    !isdigit((unsigned char)s[i]))
-			return 0;
-	memset(&tm, 0, sizeof(tm));
-	if ((end = strptime(s, "%Y-%m-%d", &tm)) == NULL || *end != '\0')
-		return 0;
-	back = tm;	/* timegm normalises its argument */
-	t = timegm(&back);
-	if (back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon ||
-	    back.tm_mday != tm.tm_mday)
-		return 0;
-	return t;
-}
-
-/*
  * Parses the certificate filters; *format for export. Returns -1 on a
  * usage error (message printed).
  */
@@ -928,7 +955,7 @@ cert_options(struct admin_ctx *ctx, int argc, char **argv,
 			f->name = optarg;
 			break;
 		case 'e':
-			if ((f->before = parse_date(optarg)) <= 0) {
+			if ((f->before = admin_parse_when(optarg, 0)) <= 0) {
 				fprintf(stderr, "anvil-admin: certs: "
 				    "--expiring-before takes YYYY-MM-DD, not "
 				    "\"%s\"\n", optarg);
@@ -1062,40 +1089,21 @@ certs_export(struct admin_ctx *ctx, int argc, char **argv)
 	return ferror(ctx->out) ? ADMIN_FAIL : ADMIN_OK;
 }
 
-/* Lower-case hex without colons or 0x; 0 if it is not a serial. */
-static int
-serial_norm(const char *in, char out[SERIAL_HEX_MAX + 1])
-{
-	size_t n = 0;
-
-	if (strncasecmp(in, "0x", 2) == 0)
-		in += 2;
-	for (; *in; in++) {
-		if (*in == ':')
-			continue;
-		if (!isxdigit((unsigned char)*in) || n == SERIAL_HEX_MAX)
-			return 0;
-		out[n++] = (char)tolower((unsigned char)*in);
-	}
-	out[n] = '\0';
-	return n > 0;
-}
-
 /* Reads a certificate by serial, also left-padded to 16 bytes. */
 static anvil_err
 cert_lookup(struct admin_ctx *ctx, const char *arg,
-    char serial[SERIAL_HEX_MAX + 1], json_t **rec, char *err, size_t errlen)
+    char serial[ADMIN_SERIAL_HEX_MAX + 1], json_t **rec, char *err, size_t errlen)
 {
 	struct get_arg g = { STORE_CERT, serial, NULL };
 	size_t n;
 	anvil_err rc;
 
 	*rec = NULL;
-	if (!serial_norm(arg, serial))
+	if (!admin_serial_norm(arg, serial))
 		return ANVIL_ERR_INVALID;
 	rc = store_run(ctx->st, 0, get_fn, &g, err, errlen);
 	if ((rc == ANVIL_ERR_NOTFOUND) && (n = strlen(serial)) < 32) {
-		char padded[SERIAL_HEX_MAX + 1];
+		char padded[ADMIN_SERIAL_HEX_MAX + 1];
 		snprintf(padded, sizeof(padded), "%0*d%s", (int)(32 - n), 0,
 		    serial);
 		g.id = padded;
@@ -1177,7 +1185,7 @@ cert_renewal(json_t *o, json_t *rec)
 static int
 certs_show(struct admin_ctx *ctx, const char *arg)
 {
-	char serial[SERIAL_HEX_MAX + 1], err[512] = "";
+	char serial[ADMIN_SERIAL_HEX_MAX + 1], err[512] = "";
 	json_t *rec = NULL, *o, *rv;
 	anvil_err rc;
 
@@ -1292,7 +1300,7 @@ admin_revoke(struct admin_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct revoke_arg r;
-	char serial[SERIAL_HEX_MAX + 1], err[512] = "";
+	char serial[ADMIN_SERIAL_HEX_MAX + 1], err[512] = "";
 	json_t *rec = NULL;
 	int c;
 	anvil_err rc;

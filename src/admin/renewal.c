@@ -25,7 +25,6 @@
 #include "record/record.h"
 
 #define ADVISE_BATCH 200
-#define SERIAL_HEX_MAX 40
 #define EXPLANATION_MAX 1024
 
 #define RENEWAL_USAGE "usage: anvil-admin renewal advise (--serial S | " \
@@ -44,64 +43,6 @@ struct advise {
 	int skip_missing;	/* a gathered certificate gone: skip it */
 	size_t advised;
 };
-
-/*
- * YYYY-MM-DD (midnight UTC) or YYYY-MM-DDTHH:MM:SSZ; 0 if malformed or
- * not a real date (timegm would turn 2026-02-30 into 2 March).
- */
-static time_t
-parse_when(const char *s)
-{
-	static const char date[] = "dddd-dd-dd", full[] = "dddd-dd-ddTdd:dd:ddZ";
-	const char *pat = strlen(s) == sizeof(date) - 1 ? date :
-	    strlen(s) == sizeof(full) - 1 ? full : NULL;
-	struct tm tm, back;
-	time_t t;
-	size_t i;
-
-	if (pat == NULL)
-		return 0;
-	for (i = 0; pat[i] != '\0'; i++)
-		if (pat[i] == 'd' ? !isdigit((unsigned char)s[i]) :
-		    s[i] != pat[i])
-			return 0;
-	memset(&tm, 0, sizeof(tm));
-	tm.tm_year = atoi(s) - 1900;
-	tm.tm_mon = atoi(s + 5) - 1;
-	tm.tm_mday = atoi(s + 8);
-	if (pat == full) {
-		tm.tm_hour = atoi(s + 11);
-		tm.tm_min = atoi(s + 14);
-		tm.tm_sec = atoi(s + 17);
-		if (tm.tm_hour > 23 || tm.tm_min > 59 || tm.tm_sec > 59)
-			return 0;
-	}
-	back = tm;
-	t = timegm(&back);
-	if (back.tm_year != tm.tm_year || back.tm_mon != tm.tm_mon ||
-	    back.tm_mday != tm.tm_mday)
-		return 0;
-	return t;
-}
-
-/* Lower-case hex without colons or 0x; 0 if it is not a serial. */
-static int
-serial_norm(const char *in, char out[SERIAL_HEX_MAX + 1])
-{
-	size_t n = 0;
-
-	if (strncasecmp(in, "0x", 2) == 0)
-		in += 2;
-	for (; *in; in++) {
-		if (*in == ':')
-			continue;
-		if (!isxdigit((unsigned char)*in) || n == SERIAL_HEX_MAX)
-			return 0;
-		out[n++] = (char)tolower((unsigned char)*in);
-	}
-	out[n] = '\0';
-	return n > 0;
-}
 
 /* An http or https URL of printable ASCII, no spaces: it goes into every
  * renewalInfo reply of the certificates as explanationURL. */
@@ -205,7 +146,7 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 	};
 	struct advise a;
 	const char *serial_arg = NULL;
-	char serial[SERIAL_HEX_MAX + 1], err[512] = "";
+	char serial[ADMIN_SERIAL_HEX_MAX + 1], err[512] = "";
 	json_t *out = NULL;
 	int c, nsel = 0, status = ADMIN_FAIL;
 	anvil_err rc;
@@ -223,7 +164,7 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 			nsel++;
 			break;
 		case 'b':
-			if ((a.before = parse_when(optarg)) <= 0) {
+			if ((a.before = admin_parse_when(optarg, 1)) <= 0) {
 				fprintf(stderr, "anvil-admin: renewal: "
 				    "--issued-before takes YYYY-MM-DD or "
 				    "YYYY-MM-DDTHH:MM:SSZ, not \"%s\"\n",
@@ -255,7 +196,7 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 		fputs(RENEWAL_USAGE, stderr);
 		return ADMIN_USAGE;
 	}
-	if (serial_arg != NULL && !serial_norm(serial_arg, serial)) {
+	if (serial_arg != NULL && !admin_serial_norm(serial_arg, serial)) {
 		fprintf(stderr, "anvil-admin: renewal advise: \"%s\" is not a "
 		    "serial\n", serial_arg);
 		return ADMIN_USAGE;
@@ -266,7 +207,7 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 	if (serial_arg != NULL) {
 		/* Also left-padded to 16 bytes, as certs show reads it. */
 		size_t n = strlen(serial);
-		char padded[SERIAL_HEX_MAX + 1];
+		char padded[ADMIN_SERIAL_HEX_MAX + 1];
 
 		json_array_append_new(a.serials, json_string(serial));
 		a.to = 1;
