@@ -340,7 +340,8 @@ accounts_list(struct admin_ctx *ctx)
 
 	if ((l.rows = json_array()) == NULL)
 		return ADMIN_FAIL;
-	rc = store_run(ctx->st, 0, acct_list_fn, &l, err, sizeof(err));
+	rc = store_run(ctx->st, STORE_TXN_READ_COMMITTED, acct_list_fn, &l, err,
+	    sizeof(err));
 	if (rc != ANVIL_OK) {
 		fail_msg("accounts list", rc, err);
 		json_decref(l.rows);
@@ -994,7 +995,8 @@ cert_collect(struct admin_ctx *ctx, struct cert_list *l, const char *what)
 	l->now = time(NULL);
 	if ((l->rows = json_array()) == NULL)
 		return ADMIN_FAIL;
-	rc = store_run(ctx->st, 0, cert_list_fn, l, err, sizeof(err));
+	rc = store_run(ctx->st, STORE_TXN_READ_COMMITTED, cert_list_fn, l, err,
+	    sizeof(err));
 	if (rc != ANVIL_OK) {
 		fail_msg(what, rc, err);
 		json_decref(l->rows);
@@ -1516,7 +1518,8 @@ admin_stats(struct admin_ctx *ctx, int argc, char **argv)
 	s.authz = json_object();
 	if (s.accounts == NULL || s.orders == NULL || s.authz == NULL)
 		goto out;
-	rc = store_run(ctx->st, 0, stats_fn, &s, err, sizeof(err));
+	rc = store_run(ctx->st, STORE_TXN_READ_COMMITTED, stats_fn, &s, err,
+	    sizeof(err));
 	if (rc != ANVIL_OK) {
 		fail_msg("stats", rc, err);
 		goto out;
