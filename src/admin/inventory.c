@@ -578,6 +578,9 @@ order_show_fn(struct store_txn *txn, void *arg)
 	if (json_is_object(json_object_get(rec, "error")))
 		json_object_set(s->out, "error", json_object_get(rec,
 		    "error"));
+	if (json_is_string(json_object_get(rec, "profile")))
+		json_object_set(s->out, "profile", json_object_get(rec,
+		    "profile"));
 	/* RFC 9773 §5: the serial of the certificate this order renews. */
 	if (rec_order_replaces_serial(rec) != NULL)
 		json_object_set_new(s->out, "replaces", json_string(
