@@ -11,6 +11,7 @@
 #include <jansson.h>
 
 #include "acme/acme.h"
+#include "core/audit.h"
 #include "jose/jose.h"
 #include "record/record.h"
 

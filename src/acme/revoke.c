@@ -146,6 +146,11 @@ acme_revoke(struct acme_req *r)
 	switch (rc) {
 	case ANVIL_OK:
 		log_info("revoked %s, reason %d", hex, v.reason);
+		audit_event(r->ctx->cfg, r->now, "certificate.revoked",
+		    json_pack("{s:s, s:i, s:s, s:s?, s:s}", "serial", hex,
+		    "reason", v.reason, "by", v.by_key ? "certificate key" :
+		    "account", "account", v.by_key ? NULL : r->account_id,
+		    "request", r->http->id));
 		r->resp->status = 200;
 		break;
 	case ANVIL_ERR_NOTFOUND:

@@ -116,7 +116,14 @@ struct anvil_config {
 
 	/* [accounts] */
 	bool eab_required;
+
+	/* [audit] */
+	unsigned audit_to;		/* CONFIG_AUDIT_* bits; 0: none */
+	char *audit_file;		/* absolute */
 };
+
+#define CONFIG_AUDIT_FILE 0x1
+#define CONFIG_AUDIT_SYSLOG 0x2
 
 /*
  * Reads path (if NULL: $ANVIL_CONFIG, else the compiled-in default) into a
