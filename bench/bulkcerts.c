@@ -7,6 +7,8 @@
  *
  * usage: bulkcerts DATA_DIR N PEM_FILE
  * PEM_FILE is stored as every record's certificate, for a realistic size.
+ * With BULKCERTS_REVOKED=1 in the environment every record is revoked
+ * (keyCompromise, by the operator), for anvil-crl over a large CRL.
  * Prints the serial of the last record written.
  */
 #include "config.h"
@@ -28,6 +30,7 @@ struct fill {
 	const char *pem;
 	size_t from, to;
 	time_t now;
+	int revoked;	/* BULKCERTS_REVOKED=1 */
 	char last[33];	/* serial of the last record put */
 };
 
@@ -54,6 +57,12 @@ fill_fn(struct store_txn *txn, void *arg)
 		    "bench-order", f->pem, f->now - 86400, f->now + 89 * 86400,
 		    f->now - 86400 + (time_t)(i % 3600), ids, "classic");
 		json_decref(ids);
+		if (rec != NULL && f->revoked && json_object_set_new(rec,
+		    "revoked", json_pack("{s:I, s:i, s:s}", "time",
+		    (json_int_t)f->now, "reason", 1, "by", "operator")) != 0) {
+			json_decref(rec);
+			rec = NULL;
+		}
 		if (rec == NULL) {
 			rc = ANVIL_ERR_NOMEM;
 			break;
@@ -99,6 +108,8 @@ main(int argc, char **argv)
 	}
 	f.pem = pem;
 	f.now = time(NULL);
+	f.revoked = getenv("BULKCERTS_REVOKED") != NULL &&
+	    strcmp(getenv("BULKCERTS_REVOKED"), "1") == 0;
 	for (f.from = 0; f.from < n; f.from = f.to) {
 		f.to = f.from + BATCH < n ? f.from + BATCH : n;
 		if (store_run(st, STORE_TXN_NOSYNC, fill_fn, &f, err,

@@ -689,7 +689,9 @@ store_verify(struct store *st, char *err, size_t errlen)
 		goto out;
 	}
 	memset(&v, 0, sizeof(v));
-	rc = store_run(snap, 0, records_fn, &v, serr, sizeof(serr));
+	/* A private snapshot: the walk needs no locks it would keep. */
+	rc = store_run(snap, STORE_TXN_READ_COMMITTED, records_fn, &v, serr,
+	    sizeof(serr));
 	if (rc != ANVIL_OK) {
 		rc = errf(err, errlen, rc, "reading the snapshot: %s", serr);
 		goto out;

@@ -1149,3 +1149,63 @@ Test(nonce_key, temp_file_never_follows_a_symlink)
 	for (i = 0; i < sizeof(nonce_plants) / sizeof(nonce_plants[0]); i++)
 		nonce_plant_check(&nonce_plants[i]);
 }
+
+/*
+ * A CRL past CRL_FULL_CHECK entries (src/ca/crl.c) takes the other
+ * read-back: GnuTLS and certtool still read every entry with its serial,
+ * date and reason; a serial whose first byte has its top bit set gets
+ * the leading zero of a positive INTEGER, and a date from 2050 on is a
+ * GeneralizedTime (RFC 5280 5.1.2.4).
+ */
+Test(crl, large_crl_reads_back_whole, .timeout = 120)
+{
+	enum { N = 10001 };
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = NULL;
+	struct ca *ca = new_ca(dir, "ec:P-256", &cfg);
+	gnutls_x509_crt_t cacrt = ca_cert_peek(ca);
+	struct ca_revoked *rv = calloc(N, sizeof(*rv));
+	struct ca_crl *crl = NULL;
+	gnutls_x509_crl_t g;
+	unsigned char serial[32];
+	size_t slen;
+	time_t when, now = time(NULL);
+	unsigned status = 1;
+	char err[512] = "";
+	size_t i;
+
+	cr_assert_not_null(rv);
+	for (i = 0; i < N; i++) {
+		rv[i].serial[0] = i == 0 ? 0x80 : 0x11;
+		rv[i].serial[1] = (unsigned char)(i >> 8);
+		rv[i].serial[2] = (unsigned char)i;
+		rv[i].serial_len = 3;
+		rv[i].when = i == 1 ? (time_t)2556144000LL : now - 3600;
+		rv[i].reason = i % 2 ? 1 : 0;
+	}
+	cr_assert_eq(ca_crl_build(ca, rv, N, 11, now - 60, now + 86400, &crl,
+	    err, sizeof(err)), ANVIL_OK, "%s", err);
+	g = crl_import(crl->der, crl->der_len, GNUTLS_X509_FMT_DER);
+	cr_expect_eq(gnutls_x509_crl_get_crt_count(g), N);
+	cr_expect_eq(gnutls_x509_crl_verify(g, &cacrt, 1, 0, &status), 0);
+	cr_expect_eq(status, 0);
+	slen = sizeof(serial);
+	cr_assert_eq(gnutls_x509_crl_get_crt_serial(g, 0, serial, &slen,
+	    &when), 0);
+	cr_expect(slen == 4 && serial[0] == 0 && serial[1] == 0x80,
+	    "serial 0x80.. as %zu bytes, first %02x", slen, serial[0]);
+	slen = sizeof(serial);
+	cr_assert_eq(gnutls_x509_crl_get_crt_serial(g, 1, serial, &slen,
+	    &when), 0);
+	cr_expect_eq(when, (time_t)2556144000LL, "2051 date read as %lld",
+	    (long long)when);
+	gnutls_x509_crl_deinit(g);
+	cr_expect_eq(certtool_verify(dir, ca_cert_pem_peek(ca), crl->pem,
+	    strlen(crl->pem)), 0, "certtool refused the large CRL");
+	ca_crl_free(crl);
+	free(rv);
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
