@@ -12,6 +12,7 @@
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (makes a user; suEXEC needs Apache started as root)"; exit 77; }
 SUEXEC=/usr/lib/apache2/suexec
+SUEXEC_LOG=/var/log/apache2/suexec.log
 [ -u "$(readlink -f "$SUEXEC")" ] || { echo "SKIP: no setuid $SUEXEC (apache2-suexec-pristine)"; exit 77; }
 
 BASEPORT=18000
@@ -21,6 +22,10 @@ HTTP01_PORT=$((BASEPORT + 80))
 DNS_PORT=$((BASEPORT + 53))
 MGMT_PORT=$((BASEPORT + 55))
 U=anvilhost
+# Enough address space to load the programs, too little for the store's
+# shared regions (measured: libraries load in 16 MB, the store needs more
+# than 32 MB).
+TIGHT_MEM=25165824
 AP="$T/apache"
 PIDS=""
 
@@ -139,7 +144,7 @@ mods=/usr/lib/apache2/modules
 	echo "User www-data"
 	echo "Group www-data"
 	echo "TypesConfig /etc/mime.types"
-	for m in mpm_event authz_core mime ssl socache_shmcb userdir suexec cgid rewrite headers fcgid; do
+	for m in mpm_event authz_core mime ssl socache_shmcb userdir suexec cgid rewrite headers env fcgid; do
 		echo "LoadModule ${m}_module $mods/mod_$m.so"
 	done
 	cat <<EOC
@@ -165,6 +170,10 @@ UserDir disabled root
 	AllowOverride FileInfo Options=ExecCGI
 	Options SymLinksIfOwnerMatch
 	Require all granted
+</Directory>
+# A folder whose programs get too little memory to open the store.
+<Directory /home/*/public_html/tight>
+	RLimitMEM $TIGHT_MEM
 </Directory>
 <VirtualHost 127.0.0.1:$HTTPS_PORT>
 	SSLEngine on
@@ -212,10 +221,12 @@ sample_owners() {
 	while [ ! -e "$1.stop" ]; do
 		ps -e -o pid=,uid=,args= | grep -F "$PREFIX/libexec/anvil" | grep -v grep |
 		while read -r pid uid _; do
-			# uid, then the soft limits: address space, processes, CPU.
-			awk -v uid="$uid" '/^Max address space/ { as = $4 }
+			# uid, name, then the soft limits: address space,
+			# processes, CPU.
+			comm=$(cat "/proc/$pid/comm" 2>/dev/null)
+			awk -v uid="$uid" -v comm="$comm" '/^Max address space/ { as = $4 }
 			    /^Max processes/ { np = $3 } /^Max cpu time/ { cpu = $4 }
-			    END { if (as != "") print uid, as, np, cpu }' "/proc/$pid/limits" 2>/dev/null
+			    END { if (as != "") print uid, comm, as, np, cpu }' "/proc/$pid/limits" 2>/dev/null
 		done >>"$1"
 		sleep 0.05
 	done
@@ -224,6 +235,7 @@ sample_owners() {
 # flows SHAPE: existing account, certbot and lego get, renew, revoke.
 flows() {
 	shape=$1
+	sx0=$(stat -c %s "$SUEXEC_LOG" 2>/dev/null || echo 0)
 	code=$(curl -s -o "$T/dir.json" -w '%{http_code}' --cacert "$TRUST" "$DIR_URL")
 	[ "$code" = 200 ] && grep -q '"newNonce": "'"$BASE"'/new-nonce"' "$T/dir.json" &&
 	    ok "[$shape] directory at /~$U/acme/" || fail "[$shape] directory: $code $(cat "$T/dir.json")"
@@ -282,12 +294,30 @@ flows() {
 	[ "$seen" -gt 0 ] && [ -z "$others" ] &&
 	    ok "[$shape] every anvil process seen during the flows runs as $U ($seen samples)" ||
 	    fail "[$shape] anvil processes: $seen samples, not as uid $UID_U: $others"
-	echo "    [$shape] soft limits seen (uid, address space, processes, CPU s):"
+	# suEXEC logs each program it starts, with the user it runs it as.
+	tail -c +$((sx0 + 1)) "$SUEXEC_LOG" 2>/dev/null | grep "cmd: anvil.cgi" >"$T/suexec-$shape"
+	runs=$(wc -l <"$T/suexec-$shape")
+	[ "$runs" -gt 0 ] && ! grep -qv "uid: ($UID_U/$U) gid: ($UID_U/$U)" "$T/suexec-$shape" &&
+	    ok "[$shape] suEXEC started anvil.cgi $runs times, each as $U" ||
+	    fail "[$shape] suEXEC log: $runs runs; $(grep -v "uid: ($UID_U/$U)" "$T/suexec-$shape" | head -3)"
+	notmine=$(find "$PREFIX/var/lib/anvil" "$PUB" ! -user "$U" | head -3)
+	[ -z "$notmine" ] && ok "[$shape] every file in the data folder and public_html is $U's" ||
+	    fail "[$shape] files not $U's: $notmine"
+	echo "    [$shape] processes seen (uid, name, soft limits: address space, processes, CPU s):"
 	sort "$T/owners-$shape" | uniq -c | sed 's/^/    /'
 }
 
 flows cgi
 grep -q "X-Anvil-Location" "$T/out" && fail "[cgi] X-Anvil-Location reached the client"
+
+# Without mod_headers: the entry point named nph- (docs/shared-host.md).
+as_user 'cp public_html/cgi-bin/anvil.cgi public_html/cgi-bin/nph-anvil.cgi &&
+    sed "s/anvil\\.cgi/nph-anvil.cgi/g" anvil/share/anvil/shared-host/htaccess |
+    grep -v "^Header" >public_html/.htaccess'
+expect_exit 0 "[nph] existing account keeps 200 + Location without mod_headers" \
+    /usr/bin/python3 "$top_srcdir/tests/integration/existing_account.py" "$DIR_URL" "$TRUST"
+grep -q "nph-anvil.cgi" "$PUB/.htaccess" || fail "[nph] .htaccess: $(cat "$PUB/.htaccess")"
+rm -f "$PUB/cgi-bin/nph-anvil.cgi"
 
 # ------------------------------------------------------------ 4. mod_fcgid
 # The customer swaps the .htaccess; the host's config stays as it is.
@@ -300,6 +330,33 @@ if [ -n "$fcgi" ]; then
 else
 	fail "[fcgid] no FastCGI anvil process of $U"
 fi
+
+# ------------------------------------------------------------ measured
+# Why the entry point, not .htaccess, sets anvil's variables: what of a
+# SetEnv reaches a suEXEC CGI, and what becomes of 200 + Location.
+as_user 'mkdir public_html/probe && cd public_html/probe &&
+    printf "%s\n" "#!/bin/sh" "printf \"Content-Type: text/plain\\r\\n\\r\\n\"" "env" >env.cgi &&
+    printf "%s\n" "#!/bin/sh" "printf \"Status: 200 OK\\r\\nLocation: https://example.org/a\\r\\nContent-Location: https://example.org/b\\r\\n\\r\\n{}\"" >loc.cgi &&
+    printf "%s\n" "#!/bin/sh" "printf \"HTTP/1.1 200 OK\\r\\nLocation: https://example.org/a\\r\\n\\r\\n{}\"" >nph-loc.cgi &&
+    chmod 0755 . env.cgi loc.cgi nph-loc.cgi &&
+    printf "%s\n" "Options +ExecCGI" "SetHandler cgi-script" "SetEnv ANVIL_CONFIG /x" \
+    "SetEnv ANVIL_LOCATION_HEADER X-Anvil-Location" "SetEnv HTTP_ANVIL_PROBE 1" \
+    "SetEnv SSL_ANVIL_PROBE 1" "SetEnv TZ UTC" >.htaccess'
+PROBE="https://127.0.0.1:$HTTPS_PORT/~$U/probe"
+curl -s --cacert "$TRUST" "$PROBE/env.cgi" >"$T/probe-env"
+arrived=""
+for v in ANVIL_CONFIG ANVIL_LOCATION_HEADER HTTP_ANVIL_PROBE SSL_ANVIL_PROBE TZ; do
+	grep -q "^$v=" "$T/probe-env" && arrived="$arrived $v"
+done
+grep -q "^SCRIPT_FILENAME=" "$T/probe-env" && ! grep -q "^ANVIL_" "$T/probe-env" &&
+    ok "suEXEC drops SetEnv ANVIL_*; of those set, these arrive:${arrived:- none}" ||
+    fail "suEXEC probe: $(cat "$T/probe-env")"
+for c in loc nph-loc; do
+	curl -s -o /dev/null -D "$T/probe-$c" --cacert "$TRUST" "$PROBE/$c.cgi"
+	echo "    $c.cgi (Status 200 + Location) arrives as: $(head -1 "$T/probe-$c" | tr -d '\r')," \
+	    "Location: $(sed -n 's/^[Ll]ocation: //p' "$T/probe-$c" | tr -d '\r')," \
+	    "$(grep -ci '^content-location:' "$T/probe-$c") Content-Location"
+done
 
 # ------------------------------------------------------------ 5. cron
 # Each documented crontab line, exactly, the way cron runs it: as $U, from
@@ -333,6 +390,32 @@ while read -r s; do
 	certtool --crl-info --inder --infile "$T/fetched.crl" 2>/dev/null | grep -qi "Serial Number (hex): $s" &&
 	    ok "revoked $s is in the CRL" || fail "revoked $s not in the CRL"
 done <"$T/revoked"
+
+# ------------------------------------------------------------ limits hit
+# Over a limit, a clear message and a quick end, not a hang: a request
+# whose process gets too little memory, and the cron line under the same.
+as_user 'mkdir public_html/tight && cp public_html/cgi-bin/anvil.cgi public_html/tight/ &&
+    chmod 0755 public_html/tight && printf "%s\n" "Options +ExecCGI" "<Files anvil.cgi>" \
+    "SetHandler cgi-script" "</Files>" >public_html/tight/.htaccess'
+t0=$(date +%s)
+res=$(curl -s -o "$T/tight.json" -w '%{http_code} %{content_type}' --max-time 30 --cacert "$TRUST" \
+    "https://127.0.0.1:$HTTPS_PORT/~$U/tight/anvil.cgi")
+t1=$(date +%s)
+[ "$res" = "500 application/problem+json" ] && grep -q serverInternal "$T/tight.json" &&
+    grep -q "cannot start: .*Cannot allocate memory" "$AP/error.log" &&
+    ok "RLimitMEM $TIGHT_MEM: 500 problem in $((t1 - t0)) s, the error log says why" ||
+    fail "RLimitMEM $TIGHT_MEM: $res in $((t1 - t0)) s: $(cat "$T/tight.json"); log: $(tail -3 "$AP/error.log")"
+grep "cannot start" "$AP/error.log" | tail -1 | sed 's/^/    /'
+cmd=$(head -1 "$T/cronlines" | cut -d' ' -f6-)
+t0=$(date +%s)
+su -s /bin/sh "$U" -c "cd && exec prlimit --as=$TIGHT_MEM -- env -i HOME=$H LOGNAME=$U \
+    SHELL=/bin/sh PATH=/usr/bin:/bin timeout 60 /bin/sh -c '$cmd'" >"$T/cron.out" 2>&1 </dev/null
+rc=$?
+t1=$(date +%s)
+[ "$rc" = 1 ] && grep -q "Cannot allocate memory" "$T/cron.out" &&
+    ok "cron line with $TIGHT_MEM bytes: exit 1 in $((t1 - t0)) s with a message" ||
+    fail "cron line with $TIGHT_MEM bytes: exit $rc: $(cat "$T/cron.out")"
+sed 's/^/    /' "$T/cron.out"
 
 # Nothing of the customer's is in reach of a browser but acme/ and crl/.
 for p in anvil.cgi cgi-bin/ .htaccess; do
