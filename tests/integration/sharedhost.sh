@@ -19,9 +19,13 @@ BASEPORT=18000
 HTTPS_PORT=$((BASEPORT + 443))
 HTTP_PORT=$((BASEPORT + 444))
 HTTP01_PORT=$((BASEPORT + 80))
+VHOST_PORT=$((BASEPORT + 445))
 DNS_PORT=$((BASEPORT + 53))
 MGMT_PORT=$((BASEPORT + 55))
 U=anvilhost
+# The other way hosts give a customer a site: a virtual host of its own
+# under suEXEC's compiled-in docroot (/usr/lib/apache2/suexec -V).
+VHOST_ROOT=/var/www/anvilhost
 # Enough address space to load the programs, too little for the store's
 # shared regions (measured: libraries load in 16 MB, the store needs more
 # than 32 MB).
@@ -41,7 +45,7 @@ cleanup() {
 	# The customer's processes (FastCGI servers, validation runners)
 	# belong to the user this test made.
 	pkill -KILL -U "$U" 2>/dev/null
-	[ -n "${ANVIL_KEEP:-}" ] || { userdel -r "$U" 2>/dev/null; rm -rf "$T"; }
+	[ -n "${ANVIL_KEEP:-}" ] || { userdel -r "$U" 2>/dev/null; rm -rf "$T" "$VHOST_ROOT"; }
 }
 trap cleanup EXIT
 
@@ -51,6 +55,7 @@ if id "$U" >/dev/null 2>&1; then
 	sleep 0.5
 	userdel -r "$U" >/dev/null 2>&1
 fi
+rm -rf "$VHOST_ROOT"
 useradd -m -s /bin/sh "$U" || { fail "useradd $U"; finish; }
 H=$(getent passwd "$U" | cut -d: -f6)
 UID_U=$(id -u "$U")
@@ -58,7 +63,9 @@ UID_U=$(id -u "$U")
 chmod 0711 "$H"
 PREFIX="$H/anvil"
 PUB="$H/public_html"
-BASE="https://127.0.0.1:$HTTPS_PORT/~$U/acme"
+SITE="https://127.0.0.1:$HTTPS_PORT/~$U"
+DOCROOT=$PUB
+BASE="$SITE/acme"
 DIR_URL="$BASE/directory"
 
 # ------------------------------------------------------------ 1. install
@@ -120,7 +127,9 @@ as_user 'cp anvil/share/anvil/shared-host/crontab anvil-crontab'
 
 # ------------------------------------------------------------ 3. Apache
 # The host's side: what the customer cannot change.
-mkdir -p "$AP/www" "$AP/fcgid" "$AP/tls"
+mkdir -p "$AP/www" "$AP/fcgid" "$AP/tls" "$VHOST_ROOT"
+chown "$U:$U" "$VHOST_ROOT"
+chmod 0755 "$VHOST_ROOT"
 certtool --generate-privkey --key-type=ecdsa --outfile "$AP/tls/ca.key" >/dev/null 2>&1
 printf 'cn = "Hosting TLS CA"\nca\ncert_signing_key\nexpiration_days = 30\n' >"$AP/tls/ca.tmpl"
 certtool --generate-self-signed --load-privkey "$AP/tls/ca.key" --template "$AP/tls/ca.tmpl" \
@@ -137,6 +146,7 @@ mods=/usr/lib/apache2/modules
 	echo "ServerName localhost"
 	echo "Listen 127.0.0.1:$HTTPS_PORT"
 	echo "Listen 127.0.0.1:$HTTP_PORT"
+	echo "Listen 127.0.0.1:$VHOST_PORT"
 	echo "PidFile $AP/httpd.pid"
 	echo "DefaultRuntimeDir $AP"
 	echo "ErrorLog $AP/error.log"
@@ -181,6 +191,18 @@ UserDir disabled root
 	SSLCertificateKeyFile $AP/tls/tls.key
 </VirtualHost>
 <VirtualHost 127.0.0.1:$HTTP_PORT>
+</VirtualHost>
+<VirtualHost 127.0.0.1:$VHOST_PORT>
+	DocumentRoot $VHOST_ROOT
+	SuexecUserGroup $U $U
+	SSLEngine on
+	SSLCertificateFile $AP/tls/tls.pem
+	SSLCertificateKeyFile $AP/tls/tls.key
+	<Directory $VHOST_ROOT>
+		AllowOverride FileInfo Options=ExecCGI
+		Options SymLinksIfOwnerMatch
+		Require all granted
+	</Directory>
 </VirtualHost>
 EOC
 } >"$AP/httpd.conf"
@@ -238,12 +260,12 @@ flows() {
 	sx0=$(stat -c %s "$SUEXEC_LOG" 2>/dev/null || echo 0)
 	code=$(curl -s -o "$T/dir.json" -w '%{http_code}' --cacert "$TRUST" "$DIR_URL")
 	[ "$code" = 200 ] && grep -q '"newNonce": "'"$BASE"'/new-nonce"' "$T/dir.json" &&
-	    ok "[$shape] directory at /~$U/acme/" || fail "[$shape] directory: $code $(cat "$T/dir.json")"
+	    ok "[$shape] directory at $BASE/" || fail "[$shape] directory: $code $(cat "$T/dir.json")"
 	expect_exit 0 "[$shape] existing account keeps 200 + Location" \
 	    /usr/bin/python3 "$top_srcdir/tests/integration/existing_account.py" "$DIR_URL" "$TRUST"
 	cat "$T/out"
 	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TRUST" \
-	    "https://127.0.0.1:$HTTPS_PORT/~$U/cgi-bin/anvil.cgi/directory")
+	    "$SITE/cgi-bin/anvil.cgi/directory")
 	[ "$code" = 403 ] && ok "[$shape] the entry point is reachable only through acme/" ||
 	    fail "[$shape] cgi-bin/anvil.cgi directly: $code"
 
@@ -300,8 +322,8 @@ flows() {
 	[ "$runs" -gt 0 ] && ! grep -qv "uid: ($UID_U/$U) gid: ($UID_U/$U)" "$T/suexec-$shape" &&
 	    ok "[$shape] suEXEC started anvil.cgi $runs times, each as $U" ||
 	    fail "[$shape] suEXEC log: $runs runs; $(grep -v "uid: ($UID_U/$U)" "$T/suexec-$shape" | head -3)"
-	notmine=$(find "$PREFIX/var/lib/anvil" "$PUB" ! -user "$U" | head -3)
-	[ -z "$notmine" ] && ok "[$shape] every file in the data folder and public_html is $U's" ||
+	notmine=$(find "$PREFIX/var/lib/anvil" "$DOCROOT" ! -user "$U" | head -3)
+	[ -z "$notmine" ] && ok "[$shape] every file in the data folder and $DOCROOT is $U's" ||
 	    fail "[$shape] files not $U's: $notmine"
 	echo "    [$shape] processes seen (uid, name, soft limits: address space, processes, CPU s):"
 	sort "$T/owners-$shape" | uniq -c | sed 's/^/    /'
@@ -321,7 +343,8 @@ rm -f "$PUB/cgi-bin/nph-anvil.cgi"
 
 # ------------------------------------------------------------ 4. mod_fcgid
 # The customer swaps the .htaccess; the host's config stays as it is.
-as_user 'sed "s|@HOME@|$HOME|" anvil/share/anvil/shared-host/htaccess-fcgid >public_html/.htaccess'
+as_user 'sed "s|@DOCROOT@|$HOME/public_html|" anvil/share/anvil/shared-host/htaccess-fcgid \
+    >public_html/.htaccess'
 flows fcgid
 fcgi=$(pgrep -u "$U" -x anvil | head -1)
 if [ -n "$fcgi" ]; then
@@ -416,6 +439,21 @@ t1=$(date +%s)
     ok "cron line with $TIGHT_MEM bytes: exit 1 in $((t1 - t0)) s with a message" ||
     fail "cron line with $TIGHT_MEM bytes: exit $rc: $(cat "$T/cron.out")"
 sed 's/^/    /' "$T/cron.out"
+
+# ------------------------------------------------------------ a vhost
+# The same files in a virtual host of the customer's own (SuexecUserGroup,
+# document root under /var/www): base_url is the site's URL.
+SITE="https://127.0.0.1:$VHOST_PORT"
+DOCROOT=$VHOST_ROOT
+BASE="$SITE/acme"
+DIR_URL="$BASE/directory"
+as_user "sed -i 's|^base_url = .*|base_url = $BASE|' anvil/etc/anvil/anvil.conf &&
+    mkdir -p $DOCROOT/cgi-bin && cp anvil/share/anvil/shared-host/anvil.cgi $DOCROOT/cgi-bin/ &&
+    chmod 0755 $DOCROOT/cgi-bin $DOCROOT/cgi-bin/anvil.cgi &&
+    cp anvil/share/anvil/shared-host/htaccess $DOCROOT/.htaccess"
+flows vhost-cgi
+as_user "sed 's|@DOCROOT@|$DOCROOT|' anvil/share/anvil/shared-host/htaccess-fcgid >$DOCROOT/.htaccess"
+flows vhost-fcgid
 
 # Nothing of the customer's is in reach of a browser but acme/ and crl/.
 for p in anvil.cgi cgi-bin/ .htaccess; do
