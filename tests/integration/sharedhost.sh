@@ -122,8 +122,6 @@ as_user 'mkdir -p public_html/cgi-bin public_html/crl &&
     cp anvil/share/anvil/shared-host/anvil.cgi public_html/cgi-bin/ &&
     cp anvil/share/anvil/shared-host/htaccess public_html/.htaccess &&
     chmod 0755 public_html public_html/cgi-bin public_html/crl public_html/cgi-bin/anvil.cgi'
-# The documented crontab, installed as is (a host's cron runs it as $U).
-as_user 'cp anvil/share/anvil/shared-host/crontab anvil-crontab'
 
 # ------------------------------------------------------------ 3. Apache
 # The host's side: what the customer cannot change.
