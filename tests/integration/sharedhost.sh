@@ -75,8 +75,8 @@ make -s -C "$top_builddir" distdir distdir="$T/anvil-src" >"$T/dist.out" 2>&1 ||
 tar -C "$T" -czf "$H/anvil.tar.gz" anvil-src && chown "$U:" "$H/anvil.tar.gz"
 rm -rf "$T/anvil-src"
 touch "$T/before-install"
-if as_user 'tar xzf anvil.tar.gz && cd anvil-src && ./configure --prefix=$HOME/anvil &&
-    make -j2 && make install' >"$T/install.out" 2>&1; then
+if timeout 1200 su -s /bin/sh "$U" -c 'cd && tar xzf anvil.tar.gz && cd anvil-src &&
+    ./configure --prefix=$HOME/anvil && make -j2 && make install' >"$T/install.out" 2>&1; then
 	ok "as $U: ./configure --prefix=\$HOME/anvil && make && make install"
 else
 	tail -n 30 "$T/install.out"; fail "install as $U"; finish
@@ -256,13 +256,13 @@ sample_owners() {
 flows() {
 	shape=$1
 	sx0=$(stat -c %s "$SUEXEC_LOG" 2>/dev/null || echo 0)
-	code=$(curl -s -o "$T/dir.json" -w '%{http_code}' --cacert "$TRUST" "$DIR_URL")
+	code=$(curl -s --max-time 30 -o "$T/dir.json" -w '%{http_code}' --cacert "$TRUST" "$DIR_URL")
 	[ "$code" = 200 ] && grep -q '"newNonce": "'"$BASE"'/new-nonce"' "$T/dir.json" &&
 	    ok "[$shape] directory at $BASE/" || fail "[$shape] directory: $code $(cat "$T/dir.json")"
 	expect_exit 0 "[$shape] existing account keeps 200 + Location" \
 	    /usr/bin/python3 "$top_srcdir/tests/integration/existing_account.py" "$DIR_URL" "$TRUST"
 	cat "$T/out"
-	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TRUST" \
+	code=$(curl -s --max-time 30 -o /dev/null -w '%{http_code}' --cacert "$TRUST" \
 	    "$SITE/cgi-bin/anvil.cgi/directory")
 	[ "$code" = 403 ] && ok "[$shape] the entry point is reachable only through acme/" ||
 	    fail "[$shape] cgi-bin/anvil.cgi directly: $code"
@@ -364,7 +364,7 @@ as_user 'mkdir public_html/probe && cd public_html/probe &&
     "SetEnv ANVIL_LOCATION_HEADER X-Anvil-Location" "SetEnv HTTP_ANVIL_PROBE 1" \
     "SetEnv SSL_ANVIL_PROBE 1" "SetEnv TZ UTC" >.htaccess'
 PROBE="https://127.0.0.1:$HTTPS_PORT/~$U/probe"
-curl -s --cacert "$TRUST" "$PROBE/env.cgi" >"$T/probe-env"
+curl -s --max-time 30 --cacert "$TRUST" "$PROBE/env.cgi" >"$T/probe-env"
 arrived=""
 for v in ANVIL_CONFIG ANVIL_LOCATION_HEADER HTTP_ANVIL_PROBE SSL_ANVIL_PROBE TZ; do
 	grep -q "^$v=" "$T/probe-env" && arrived="$arrived $v"
@@ -373,7 +373,7 @@ grep -q "^SCRIPT_FILENAME=" "$T/probe-env" && ! grep -q "^ANVIL_" "$T/probe-env"
     ok "suEXEC drops SetEnv ANVIL_*; of those set, these arrive:${arrived:- none}" ||
     fail "suEXEC probe: $(cat "$T/probe-env")"
 for c in loc nph-loc; do
-	curl -s -o /dev/null -D "$T/probe-$c" --cacert "$TRUST" "$PROBE/$c.cgi"
+	curl -s --max-time 30 -o /dev/null -D "$T/probe-$c" --cacert "$TRUST" "$PROBE/$c.cgi"
 	echo "    $c.cgi (Status 200 + Location) arrives as: $(head -1 "$T/probe-$c" | tr -d '\r')," \
 	    "Location: $(sed -n 's/^[Ll]ocation: //p' "$T/probe-$c" | tr -d '\r')," \
 	    "$(grep -ci '^content-location:' "$T/probe-$c") Content-Location"
@@ -399,8 +399,8 @@ while IFS= read -r line; do
 done <"$T/cronlines"
 
 CRL_URL="http://127.0.0.1:$HTTP_PORT/~$U/crl/anvil.crl"
-code=$(curl -s -o "$T/fetched.crl" -w '%{http_code} %{content_type}' "$CRL_URL")
-curl -s -o "$T/fetched.crl.pem" "$CRL_URL.pem"
+code=$(curl -s --max-time 30 -o "$T/fetched.crl" -w '%{http_code} %{content_type}' "$CRL_URL")
+curl -s --max-time 30 -o "$T/fetched.crl.pem" "$CRL_URL.pem"
 [ "$code" = "200 application/pkix-crl" ] && cmp -s "$T/fetched.crl" "$PUB/crl/anvil.crl" &&
     certtool --verify-crl --load-ca-certificate "$CA_PEM" --infile "$T/fetched.crl.pem" >/dev/null 2>&1 &&
     ok "the cron line's CRL is served from ~$U/public_html/crl and verifies" ||
@@ -455,7 +455,7 @@ flows vhost-fcgid
 
 # Nothing of the customer's is in reach of a browser but acme/ and crl/.
 for p in anvil.cgi cgi-bin/ .htaccess; do
-	code=$(curl -s -o /dev/null -w '%{http_code}' --cacert "$TRUST" "https://127.0.0.1:$HTTPS_PORT/~$U/$p")
+	code=$(curl -s --max-time 30 -o /dev/null -w '%{http_code}' --cacert "$TRUST" "https://127.0.0.1:$HTTPS_PORT/~$U/$p")
 	case $code in 403|404) ok "/~$U/$p: $code" ;; *) fail "/~$U/$p: $code" ;; esac
 done
 finish
