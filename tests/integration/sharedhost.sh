@@ -5,10 +5,14 @@
 # ~/public_html, and runs its crontab lines; Apache, started here the way
 # hosts run it (mod_userdir, suEXEC, AllowOverride FileInfo
 # Options=ExecCGI, RLimitCPU/MEM/NPROC), reaches Anvil at /~USER/acme/
-# through plain CGI and then through mod_fcgid (FcgidWrapper). certbot and
-# lego each get, renew and revoke a certificate through both shapes; every
-# anvil process seen is the customer's; the CRL from the cron line is
-# served from the customer's folder.
+# through plain CGI and then through mod_fcgid (FcgidWrapper), then the
+# same in a virtual host of the user's (SuexecUserGroup). certbot and lego
+# each get, renew and revoke a certificate through every shape; every
+# anvil process seen is the customer's (ps, suEXEC's log, file owners);
+# the CRL from the cron line is served from the customer's folder; a
+# memory limit too low for the store gives a clear message at once.
+# It also prints what it measured: which SetEnv names reach a suEXEC CGI,
+# what becomes of 200 + Location, the limits each process runs under.
 . "$(dirname "$0")/lib.sh"
 [ "$(id -u)" = 0 ] || { echo "SKIP: needs root (makes a user; suEXEC needs Apache started as root)"; exit 77; }
 SUEXEC=/usr/lib/apache2/suexec
