@@ -452,6 +452,28 @@ as_user "sed -i 's|^base_url = .*|base_url = $BASE|' anvil/etc/anvil/anvil.conf 
     mkdir -p $DOCROOT/cgi-bin && cp anvil/share/anvil/shared-host/anvil.cgi $DOCROOT/cgi-bin/ &&
     chmod 0755 $DOCROOT/cgi-bin $DOCROOT/cgi-bin/anvil.cgi &&
     cp anvil/share/anvil/shared-host/htaccess $DOCROOT/.htaccess"
+# mod_fcgid's processes keep the config they read: /~USER/acme/ (still the
+# mod_fcgid shape) is served with the old base_url until they go, and
+# under the new one it is no ACME path (404). The customer stops them;
+# mod_fcgid starts fresh ones (docs/shared-host.md).
+old_dir="https://127.0.0.1:$HTTPS_PORT/~$U/acme/directory"
+# fcgid_code: the status of the old directory URL, "old" while a process
+# with the old config answers.
+fcgid_code() {
+	c=$(curl -s --max-time 30 -o "$T/old-dir" -w '%{http_code}' --cacert "$TRUST" "$old_dir")
+	if grep -q "\"https://127.0.0.1:$HTTPS_PORT/~$U/acme/new-nonce\"" "$T/old-dir"; then echo old; else echo "$c"; fi
+}
+[ "$(fcgid_code)" = old ] &&
+    echo "    mod_fcgid: after the config changed, its processes answer with the old base_url"
+as_user 'touch public_html/cgi-bin/anvil.cgi'
+sleep 2
+echo "    mod_fcgid: 2 s after touching the entry point: $(fcgid_code)"
+as_user 'pkill -TERM -u "$(id -un)" -x anvil'
+n=0
+while [ "$(fcgid_code)" = old ] && [ $n -lt 20 ]; do sleep 0.5; n=$((n + 1)); done
+code=$(fcgid_code)
+[ "$code" = 404 ] && ok "after pkill -x anvil, mod_fcgid's new processes read the new config" ||
+    fail "mod_fcgid after pkill: $code, $(cat "$T/old-dir")"
 flows vhost-cgi
 as_user "sed 's|@DOCROOT@|$DOCROOT|' anvil/share/anvil/shared-host/htaccess-fcgid >$DOCROOT/.htaccess"
 flows vhost-fcgid
