@@ -137,7 +137,10 @@ rename_location(struct http_resp *resp)
 	const char *name = getenv("ANVIL_LOCATION_HEADER");
 	size_t i;
 
-	if (name == NULL || *name == '\0' || strlen(name) > 64 ||
+	/* An nph- reply passes Apache untouched, so nothing would put the
+	 * header back; the same entry point may be renamed nph-
+	 * (docs/shared-host.md). */
+	if (resp->nph || name == NULL || *name == '\0' || strlen(name) > 64 ||
 	    strspn(name, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz"
 	    "0123456789-") != strlen(name))
 		return;

@@ -268,18 +268,22 @@ int
 util_detach(int keep_stderr)
 {
 	pid_t pid = fork();
-	int fd;
+	int fd, st = 0;
 
 	if (pid < 0)
 		return -1;
 	if (pid > 0) {
-		while (waitpid(pid, NULL, 0) < 0 && errno == EINTR)
+		while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 			;
-		return 1;
+		/* The middle process says whether its fork worked: a
+		 * per-user process limit (RLimitNPROC on a shared host,
+		 * docs/shared-host.md) can let one fork through and not
+		 * the next. */
+		return WIFEXITED(st) && WEXITSTATUS(st) != 0 ? -1 : 1;
 	}
 	setsid();
-	if (fork() != 0)
-		_exit(0);
+	if ((pid = fork()) != 0)
+		_exit(pid < 0 ? 1 : 0);
 	if ((fd = open("/dev/null", O_RDWR)) >= 0) {
 		dup2(fd, 0);
 		dup2(fd, 1);

@@ -65,7 +65,7 @@ void util_close_except(int keep);
  * Starts a detached grandchild (own session, reparented to init, standard
  * input and output on /dev/null, standard error too unless keep_stderr).
  * Returns 0 in the grandchild, 1 in the caller once the intermediate child
- * is reaped, -1 if fork failed.
+ * is reaped, -1 if either fork failed.
  */
 int util_detach(int keep_stderr);
 

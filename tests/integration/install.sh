@@ -20,7 +20,9 @@ for f in bin/anvil-admin bin/anvil-crl libexec/anvil etc/anvil/anvil.conf.sample
     share/anvil/apache/anvil-nph.conf \
     share/anvil/apache/anvil-publish.conf share/anvil/apache/anvil-fcgi.socket \
     share/anvil/apache/anvil-fcgi.service share/anvil/cgi-bin/anvil \
-    share/anvil/cgi-bin/nph-anvil \
+    share/anvil/cgi-bin/nph-anvil share/anvil/shared-host/anvil.cgi \
+    share/anvil/shared-host/htaccess share/anvil/shared-host/htaccess-fcgid \
+    share/anvil/shared-host/crontab \
     ${EXTRA_INSTALLED:-}; do
 	[ -e "$dest$prefix/$f" ] && ok "installed $f" || fail "missing $f"
 done
@@ -33,6 +35,11 @@ grep -q "$prefix/bin/anvil-crl --quiet --config $prefix/etc/anvil/anvil.conf" \
 [ -x "$dest$prefix/share/anvil/cgi-bin/nph-anvil" ] &&
     grep -q "exec \"$prefix/libexec/anvil\"" "$dest$prefix/share/anvil/cgi-bin/nph-anvil" &&
     ok "nph-anvil is executable and runs the installed program" || fail "nph-anvil wrapper"
+[ -x "$dest$prefix/share/anvil/shared-host/anvil.cgi" ] &&
+    grep -q "exec \"$prefix/libexec/anvil\"" "$dest$prefix/share/anvil/shared-host/anvil.cgi" &&
+    grep -q "^ANVIL_CONFIG=$prefix/etc/anvil/anvil.conf\$" "$dest$prefix/share/anvil/shared-host/anvil.cgi" &&
+    ok "shared-host anvil.cgi is executable, with the installed program and config" ||
+    fail "shared-host anvil.cgi: $(cat "$dest$prefix/share/anvil/shared-host/anvil.cgi")"
 "$dest$prefix/bin/anvil-crl" --help >/dev/null && ok "installed anvil-crl runs" || fail "anvil-crl --help"
 "$dest$prefix/bin/anvil-admin" --help |
     grep -q "$prefix/etc/anvil/anvil.conf" && ok "default config path is under the prefix" ||

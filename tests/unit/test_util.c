@@ -8,6 +8,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <poll.h>
@@ -151,6 +152,34 @@ Test(util, detach_starts_a_grandchild_in_its_own_session)
 	line[n] = '\0';
 	cr_assert_str_eq(line, "detached\n");
 	close(p[0]);
+}
+
+/* A per-user process limit that lets the first fork through and not the
+ * second: the caller hears of it (-1), no grandchild runs. A uid with no
+ * other process makes the count exact; root ignores RLIMIT_NPROC, hence
+ * the change of uid. */
+Test(util, detach_reports_a_second_fork_that_fails)
+{
+	pid_t pid;
+	int st = 0;
+
+	if (geteuid() != 0)
+		cr_skip_test("needs root to take a uid of its own");
+	pid = fork();
+	cr_assert_geq(pid, 0);
+	if (pid == 0) {
+		struct rlimit rl = { 2, 2 };
+		int d;
+
+		if (setgid(3999999) != 0 || setuid(3999999) != 0 ||
+		    setrlimit(RLIMIT_NPROC, &rl) != 0)
+			_exit(3);
+		d = util_detach(1);
+		_exit(d == -1 ? 0 : d == 0 ? 2 : 1);
+	}
+	cr_assert_eq(waitpid(pid, &st, 0), pid);
+	cr_assert(WIFEXITED(st) && WEXITSTATUS(st) == 0,
+	    "util_detach under RLIMIT_NPROC: status %d", st);
 }
 
 Test(util, cloexec_all_marks_every_descriptor_above_stderr)
