@@ -34,7 +34,7 @@
 
 enum key_kind { K_STR, K_URL, K_PATH, K_UINT, K_SIZE, K_BOOL, K_KEYTYPE,
 	K_LOGLEVEL, K_RESOLVER, K_NETS, K_KEYFILE, K_NAMES, K_VALIDITY, K_EKU,
-	K_KU, K_IDTYPES };
+	K_KU, K_IDTYPES, K_OPTPATH, K_CHALLS };
 
 struct key_def {
 	const char *section;
@@ -102,6 +102,11 @@ static const struct key_def keys[] = {
 	{ "validation", "max_wait", K_UINT, OFF(max_wait), "300", 10, 86400 },
 	{ "validation", "deny_networks", K_NETS, OFF(deny_networks), DENY_DEFAULT, 0, 0 },
 	{ "validation", "allow_networks", K_NETS, OFF(allow_networks), "", 0, 0 },
+	{ "validation", "caa_max_age", K_UINT, OFF(caa_max_age), "28800", 0, 2592000 },
+	{ "validation", "dns_trust_anchor", K_OPTPATH, OFF(dns_trust_anchor), "", 0, 0 },
+	{ "validation", "challenges_dns", K_CHALLS, OFF(challenges_dns), "http-01, dns-01, tls-alpn-01", 0, 0 },
+	{ "validation", "challenges_wildcard", K_CHALLS, OFF(challenges_wildcard), "dns-01", 0, 0 },
+	{ "validation", "challenges_ip", K_CHALLS, OFF(challenges_ip), "http-01, tls-alpn-01", 0, 0 },
 	{ "accounts", "eab_required", K_BOOL, OFF(eab_required), "false", 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
@@ -162,6 +167,7 @@ config_free(struct anvil_config *cfg)
 		case K_EKU:
 		case K_KU:
 		case K_IDTYPES:
+		case K_CHALLS:
 			break;
 		case K_NETS:
 			free(((struct config_nets *)((char *)cfg +
@@ -464,6 +470,16 @@ set_path(void *cfg, const struct key_def *def,
 	return keep_string(cfg, def, value, why, whylen);
 }
 
+/* Empty, or an absolute path. */
+static int
+set_optpath(void *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	if (value[0] == '\0')
+		return keep_string(cfg, def, value, why, whylen);
+	return set_path(cfg, def, value, why, whylen);
+}
+
 /* A file under data_dir; key_file may also be a pkcs11: URL. */
 static int
 set_keyfile(void *cfg, const struct key_def *def,
@@ -700,6 +716,25 @@ set_words(void *cfg, const struct key_def *def, const char *value,
 	return 0;
 }
 
+/* Challenge types offered (RFC 8555 §8, RFC 8737,
+ * draft-ietf-acme-dns-account-label, draft-ietf-acme-dns-persist). */
+static int
+set_challs(void *cfg, const struct key_def *def, const char *value,
+    char *why, size_t whylen)
+{
+	static const struct word_bit t[] = {
+		{ "http-01", CONFIG_CHALL_HTTP01 },
+		{ "dns-01", CONFIG_CHALL_DNS01 },
+		{ "tls-alpn-01", CONFIG_CHALL_TLSALPN01 },
+		{ "dns-account-01", CONFIG_CHALL_DNSACCOUNT01 },
+		{ "dns-persist-01", CONFIG_CHALL_DNSPERSIST01 },
+	};
+
+	return set_words(cfg, def, value, t, sizeof(t) / sizeof(t[0]),
+	    "http-01, dns-01, tls-alpn-01, dns-account-01, dns-persist-01",
+	    why, whylen);
+}
+
 static int
 set_eku(void *cfg, const struct key_def *def, const char *value, char *why,
     size_t whylen)
@@ -765,8 +800,10 @@ static key_setter *const setters[] = {
 	[K_EKU] = set_eku,
 	[K_KU] = set_ku,
 	[K_IDTYPES] = set_idtypes,
+	[K_OPTPATH] = set_optpath,
+	[K_CHALLS] = set_challs,
 };
-_Static_assert(sizeof(setters) / sizeof(setters[0]) == K_IDTYPES + 1,
+_Static_assert(sizeof(setters) / sizeof(setters[0]) == K_CHALLS + 1,
     "every kind of key has a setter");
 
 /* Checks value against def and stores it in cfg. Writes why into why. */

@@ -47,6 +47,13 @@ struct config_strs {
 #define CONFIG_IDENT_DNS 0x1
 #define CONFIG_IDENT_IP 0x2
 
+/* Challenge types (validation.challenges_*). */
+#define CONFIG_CHALL_HTTP01 0x1
+#define CONFIG_CHALL_DNS01 0x2
+#define CONFIG_CHALL_TLSALPN01 0x4
+#define CONFIG_CHALL_DNSACCOUNT01 0x8
+#define CONFIG_CHALL_DNSPERSIST01 0x10
+
 /*
  * One certificate profile (draft-ietf-acme-profiles): a [profile NAME]
  * section, or one of the built-in profiles when the file has none. Every
@@ -113,6 +120,11 @@ struct anvil_config {
 	unsigned max_wait;		/* seconds from request to result */
 	struct config_nets deny_networks;  /* never connected to... */
 	struct config_nets allow_networks; /* ...unless inside one of these */
+	unsigned caa_max_age;		/* seconds a CAA check stands */
+	char *dns_trust_anchor;		/* absolute path or "": no DNSSEC */
+	unsigned challenges_dns;	/* CONFIG_CHALL_* bits, never 0 */
+	unsigned challenges_wildcard;
+	unsigned challenges_ip;
 
 	/* [accounts] */
 	bool eab_required;

@@ -177,6 +177,16 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 		    "the DNS resolver refused to turn its cache off");
 		goto out;
 	}
+	/* A configured trust anchor turns DNSSEC validation on; a bogus
+	 * answer then comes back flagged (caa.c refuses it). */
+	if (cfg->dns_trust_anchor != NULL && cfg->dns_trust_anchor[0] != '\0' &&
+	    (urc = ub_ctx_add_ta_file(dns->ctx, cfg->dns_trust_anchor)) != 0) {
+		log_err("ub_ctx_add_ta_file %s: %s", cfg->dns_trust_anchor,
+		    ub_strerror(urc));
+		rc = errf(detail, detaillen, ANVIL_ERR_DNS,
+		    "the DNSSEC trust anchor cannot be used");
+		goto out;
+	}
 	if (cfg->dns_resolver != NULL && cfg->dns_resolver[0] != '\0') {
 		dns->forwarding = 1;
 		if ((urc = ub_ctx_set_fwd(dns->ctx, cfg->dns_resolver)) != 0) {
@@ -260,6 +270,8 @@ rrtype_name(int rrtype)
 		return "AAAA";
 	case 16:
 		return "TXT";
+	case 257:
+		return "CAA";
 	default:
 		return "DNS";
 	}

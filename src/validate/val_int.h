@@ -91,6 +91,11 @@ anvil_err val_tlsalpn01(const struct anvil_config *cfg,
     const struct val_ident *id, const struct val_addr *ip,
     const char *key_authz, int64_t deadline, char *detail, size_t detaillen);
 
+/* The CAA check under deadline (caa.c); see val_caa_check. */
+anvil_err val_caa(const struct anvil_config *cfg, const char *name,
+    const struct val_caa_req *q, int64_t deadline, char *detail,
+    size_t detaillen);
+
 /*
  * Internal entry points of the checkers, split out so the fuzz targets
  * (tests/fuzz) reach the code that reads peer-supplied bytes without a

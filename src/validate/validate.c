@@ -153,3 +153,21 @@ val_check(const struct anvil_config *cfg, enum val_type type,
 		    "unknown challenge type %d", (int)type);
 	}
 }
+
+anvil_err
+val_caa_check(const struct anvil_config *cfg, const char *name,
+    const struct val_caa_req *q, char *detail, size_t detaillen)
+{
+	if (detail != NULL && detaillen > 0)
+		detail[0] = '\0';
+	if (cfg == NULL || name == NULL || q == NULL)
+		return errf(detail, detaillen, ANVIL_ERR_MALFORMED,
+		    "missing argument to the CAA check");
+	if (q->nidentities == 0)
+		return ANVIL_OK;
+	if (!is_dns_name(name))
+		return errf(detail, detaillen, ANVIL_ERR_MALFORMED,
+		    "\"%.64s\" is not a host name", name);
+	return val_caa(cfg, name, q, val_now_ms() + (int64_t)cfg->timeout *
+	    1000, detail, detaillen);
+}

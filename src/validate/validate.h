@@ -51,4 +51,40 @@ anvil_err val_check(const struct anvil_config *cfg, enum val_type type,
     const struct val_ident *id, const char *token, const char *key_authz,
     char *detail, size_t detaillen);
 
+/*
+ * CAA (RFC 8659, RFC 8657). What one decision needs: the CA's identities
+ * (anvil.conf caa_identities; none: CAA is not checked), the URL of the
+ * account asking, the challenge type that validated the authorization,
+ * and whether the name is for a wildcard. All borrowed.
+ */
+struct val_caa_req {
+	const char *const *identities;
+	size_t nidentities;
+	const char *account_uri;
+	const char *method;
+	int wildcard;
+};
+
+/*
+ * Decides on the relevant CAA record set of one name: n records, each
+ * rdata[i] (len[i] bytes, wire form of RFC 8659 §4.1.1) found at owner.
+ * ANVIL_OK if issuance is permitted; ANVIL_ERR_CAA with detail naming the
+ * record that forbids it (an unknown critical tag, a malformed record, or
+ * no issue/issuewild property that authorizes this CA for this account
+ * and validation method).
+ */
+anvil_err val_caa_decide(const struct val_caa_req *q, const char *owner,
+    const unsigned char *const *rdata, const size_t *len, size_t n,
+    char *detail, size_t detaillen);
+
+/*
+ * The CAA check of name (a dns identifier without "*."), through the
+ * resolver of cfg: the relevant record set (RFC 8659 §3, climbing to the
+ * parents) and val_caa_decide. ANVIL_OK when permitted or when
+ * q->nidentities is 0; ANVIL_ERR_CAA when forbidden, and when the lookup
+ * fails (SERVFAIL, timeout, an answer DNSSEC finds bogus).
+ */
+anvil_err val_caa_check(const struct anvil_config *cfg, const char *name,
+    const struct val_caa_req *q, char *detail, size_t detaillen);
+
 #endif
