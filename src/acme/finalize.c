@@ -239,8 +239,9 @@ caa_recheck(struct acme_req *r, json_t *order, char *detail,
 			    "caa_checked"));
 			break;
 		}
+		/* caa_max_age 0: every finalize checks again. */
 		if (type != NULL && checked > 0 && (json_int_t)r->now -
-		    checked <= (json_int_t)cfg->caa_max_age)
+		    checked < (json_int_t)cfg->caa_max_age)
 			continue;
 		memset(&q, 0, sizeof(q));
 		q.identities = (const char *const *)cfg->caa_identities.v;

@@ -393,9 +393,15 @@ val_caa(const struct anvil_config *cfg, const char *name,
 				len[n++] = (size_t)res->len[i];
 			}
 			if (res->canonname != NULL &&
-			    !same_name(res->canonname, x))
+			    !same_name(res->canonname, x)) {
+				size_t cl = strlen(res->canonname);
+
+				if (cl > 0 && res->canonname[cl - 1] == '.')
+					cl--;
 				snprintf(owner, sizeof(owner), "%s (alias of "
-				    "%.253s)", x, res->canonname);
+				    "%.*s)", x, (int)(cl < 253 ? cl : 253),
+				    res->canonname);
+			}
 			else
 				snprintf(owner, sizeof(owner), "%s", x);
 			rc = val_caa_decide(q, owner, rd, len, n, detail,
