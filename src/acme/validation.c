@@ -145,7 +145,7 @@ checker_main(const struct anvil_config *cfg, int fd)
 	struct check_result res;
 	struct acme_vinfo v;
 	struct val_ident id;
-	char keyauth[256];
+	char keyauth[256], acct_url[1024];
 	size_t i;
 	int t;
 
@@ -163,8 +163,13 @@ checker_main(const struct anvil_config *cfg, int fd)
 		v.ident_type[sizeof(v.ident_type) - 1] =
 		    v.ident_value[sizeof(v.ident_value) - 1] = '\0';
 		snprintf(keyauth, sizeof(keyauth), "%s.%s", v.token, v.thumb);
+		snprintf(acct_url, sizeof(acct_url), "%s/acct/%s",
+		    cfg->base_url, v.account);
+		memset(&id, 0, sizeof(id));
 		id.type = v.ident_type;
 		id.value = v.ident_value;
+		id.account_url = acct_url;
+		id.wildcard = v.wildcard;
 		t = val_type_parse(v.type);
 		if (t < 0) {
 			res.rc = ANVIL_ERR_MALFORMED;

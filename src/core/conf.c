@@ -730,9 +730,28 @@ set_challs(void *cfg, const struct key_def *def, const char *value,
 		{ "dns-persist-01", CONFIG_CHALL_DNSPERSIST01 },
 	};
 
-	return set_words(cfg, def, value, t, sizeof(t) / sizeof(t[0]),
+	unsigned bits;
+
+	if (set_words(cfg, def, value, t, sizeof(t) / sizeof(t[0]),
 	    "http-01, dns-01, tls-alpn-01, dns-account-01, dns-persist-01",
-	    why, whylen);
+	    why, whylen) != 0)
+		return -1;
+	bits = *FIELD(cfg, def, unsigned);
+	/* RFC 8738 §7: an ip identifier has no DNS record to look at. */
+	if (def->offset == OFF(challenges_ip) && (bits & ~(CONFIG_CHALL_HTTP01 |
+	    CONFIG_CHALL_TLSALPN01))) {
+		snprintf(why, whylen, "%s: only http-01 and tls-alpn-01 can "
+		    "validate an ip identifier", def->name);
+		return -1;
+	}
+	/* RFC 8555 §8.3, RFC 8737 §3: a wildcard is proved in DNS only. */
+	if (def->offset == OFF(challenges_wildcard) && (bits &
+	    (CONFIG_CHALL_HTTP01 | CONFIG_CHALL_TLSALPN01))) {
+		snprintf(why, whylen, "%s: only dns-01, dns-account-01 and "
+		    "dns-persist-01 can validate a wildcard", def->name);
+		return -1;
+	}
+	return 0;
 }
 
 static int
@@ -996,7 +1015,7 @@ config_parse(const char *name, const char *text, size_t len,
 	unsigned char seen[NKEYS], pseen[NPKEYS];
 	char section[48] = "";
 	long prof = -1;		/* index of the [profile NAME] being read */
-	unsigned default_line = 0;
+	unsigned default_line = 0, persist_line = 0;
 	char line[CONFIG_MAX_LINE + 2];
 	char why[512];
 	size_t pos = 0, i;
@@ -1131,6 +1150,17 @@ config_parse(const char *name, const char *text, size_t len,
 			    section, why);
 			goto out;
 		}
+		if (def->kind == K_CHALLS && (*FIELD(cfg, def, unsigned) &
+		    CONFIG_CHALL_DNSPERSIST01))
+			persist_line = lineno;
+	}
+	/* draft-ietf-acme-dns-persist: the issuer domain names a record
+	 * must give are caa_identities; without them nothing validates. */
+	if (persist_line != 0 && cfg->caa_identities.n == 0) {
+		errf(err, errlen, rc, "%s:%u: [validation] dns-persist-01 "
+		    "needs [server] caa_identities (its issuer domain names)",
+		    name, persist_line);
+		goto out;
 	}
 
 	for (i = 0; i < NKEYS; i++)

@@ -15,9 +15,10 @@
 #include "core/conf.h"
 #include "core/error.h"
 
-enum val_type { VAL_HTTP01 = 0, VAL_DNS01, VAL_TLSALPN01 };
+enum val_type { VAL_HTTP01 = 0, VAL_DNS01, VAL_TLSALPN01, VAL_DNSACCOUNT01,
+	VAL_DNSPERSIST01 };
 
-/* "http-01", "dns-01", "tls-alpn-01". */
+/* "http-01", "dns-01", "tls-alpn-01", "dns-account-01", "dns-persist-01". */
 const char *val_type_name(enum val_type t);
 /* Parses a challenge type name; -1 if unknown. */
 int val_type_parse(const char *s);
@@ -28,10 +29,14 @@ int val_type_parse(const char *s);
 struct val_ident {
 	const char *type;
 	const char *value;
+	const char *account_url;	/* dns-account-01, dns-persist-01 */
+	int wildcard;			/* dns-persist-01: "*." + value */
 };
 
 /*
  * Validates one challenge. key_authz is token "." thumbprint.
+ * dns-account-01 and dns-persist-01 need id->account_url; dns-persist-01
+ * takes its issuer domain names from cfg->caa_identities.
  * Returns ANVIL_OK when the challenge is met. Otherwise returns one of
  * ANVIL_ERR_CONNECTION, ANVIL_ERR_DNS, ANVIL_ERR_INCORRECT, ANVIL_ERR_TLS,
  * ANVIL_ERR_UNAUTHORIZED (e.g. a denied network, or a redirect to a

@@ -76,7 +76,8 @@ class Row:
     type, the records it needs, who asks, what must come out."""
 
     def __init__(self, what, name, ctype, records, acct, want,
-                 typ=None, detail=None):
+                 typ=None, detail=None, txt_acct=None):
+        self.txt_acct = txt_acct or acct  # whose label dns-account-01 uses
         self.what, self.name, self.ctype = what, name, ctype
         self.records, self.acct, self.want = records, acct, want
         self.typ, self.detail = typ, detail
@@ -92,6 +93,10 @@ class Row:
         self.authz = self.order["authorizations"][0]
         az = self.acct.get(self.authz).json()
         self.chall = P.chall_of(az, self.ctype)
+        if self.chall is not None and self.ctype == "dns-persist-01" and \
+                self.chall.get("issuer-domain-names") != ISSUERS:
+            P.fail("%s: issuer-domain-names %r" % (
+                self.what, self.chall.get("issuer-domain-names")))
         if self.chall is None:
             P.fail("%s: no %s challenge offered (%s)" % (
                 self.what, self.ctype,
@@ -115,7 +120,7 @@ class Row:
             return ["_acme-challenge.%s. TXT %s" % (base, q(digest(ka)))]
         if self.ctype == "dns-account-01":
             return ["%s._acme-challenge.%s. TXT %s" % (
-                account_label(self.acct.kid), base, q(digest(ka)))]
+                account_label(self.txt_acct.kid), base, q(digest(ka)))]
         return []
 
     def start(self):
@@ -239,6 +244,69 @@ def caa_rows(A, B):
                      'the CAA record 0 issue "other.ca" at later.caa.test')
 
 
+def persist(name, value):
+    return "_validation-persist.%s. TXT %s" % (name, q(value))
+
+
+def new_challenge_rows(A, B):
+    ua, ub = A.kid, B.kid
+    la = account_label(ua)
+    P.check(len(la) == 17 and la.startswith("_"),
+            "dns-account-01 label of account A: %s" % la)
+    rows = [
+        Row("dns-account-01, account A", "many.caa.test", "dns-account-01",
+            [], A, "valid"),
+        Row("dns-account-01, account B on the same name", "many.caa.test",
+            "dns-account-01", [], B, "valid"),
+        Row("dns-account-01 under another account's label",
+            "label.caa.test", "dns-account-01", [], B, "invalid",
+            "unauthorized", "no TXT record at _", txt_acct=A),
+        Row("dns-account-01 for a wildcard", "*.wacct.caa.test",
+            "dns-account-01", [], A, "valid"),
+        Row("dns-persist-01 of this account", "persist.caa.test",
+            "dns-persist-01",
+            [persist("persist.caa.test", "anvil.test; accounturi=" + ua)],
+            A, "valid"),
+        Row("dns-persist-01 record of another account", "persist.caa.test",
+            "dns-persist-01", [], B, "invalid", "unauthorized",
+            "is for another account"),
+        Row("dns-persist-01 record for another issuer", "pother.caa.test",
+            "dns-persist-01",
+            [persist("pother.caa.test", "other.ca; accounturi=" + ua)],
+            A, "invalid", "unauthorized", "names another issuer"),
+        Row("dns-persist-01 wildcard without policy=wildcard",
+            "*.pw.caa.test", "dns-persist-01",
+            [persist("pw.caa.test", "ca.anvil.test; accounturi=" + ua)],
+            A, "invalid", "unauthorized", "lacks policy=wildcard"),
+        Row("dns-persist-01 wildcard with policy=wildcard",
+            "*.pwok.caa.test", "dns-persist-01",
+            [persist("pwok.caa.test", "anvil.test; accounturi=%s; "
+                     "policy=wildcard; persistUntil=4102444800" % ua)],
+            A, "valid"),
+    ]
+    recs = run(rows)
+    # The standing record validates the account's next authorization too:
+    # the first one deactivated, a new order gets a new authorization.
+    first = rows[4]
+    r = A.post(first.authz, {"status": "deactivated"})
+    P.check(r.status_code == 200, "deactivate the dns-persist-01 "
+            "authorization", r)
+    again = Row("dns-persist-01 record still standing: a new order",
+                "persist.caa.test", "dns-persist-01", [], A, "valid")
+    if again.place():
+        P.check(again.authz != first.authz, "the new order has a new "
+                "authorization")
+        again.start()
+        again.settle()
+        key = P.ec_key()
+        P.poll(A, again.oloc, lambda d: d.get("status") == "ready", 10)
+        r = A.post(again.order["finalize"],
+                   {"csr": P.make_csr(key, [again.name])})
+        P.check(r.status_code == 200 and r.json().get("status") == "valid",
+                "finalize through the standing dns-persist-01 record", r)
+    return recs
+
+
 def main():
     P.C.dir = P.C.s.get(P.DIR_URL, timeout=P.TIMEOUT).json()
     P.check(P.C.dir.get("meta", {}).get("caaIdentities") == ISSUERS,
@@ -251,6 +319,7 @@ def main():
                 P.fail("account registration")
                 raise SystemExit(1)
         caa_rows(A, B)
+        new_challenge_rows(A, B)
     finally:
         srv.shutdown()
     if P.failures:

@@ -1,7 +1,9 @@
 /*
  * test_caa.c - the CAA decision (RFC 8659, RFC 8657) on record sets given
  * as rows: what permits, what forbids and what the detail names, then
- * hostile rdata that must never crash or permit.
+ * hostile rdata that must never crash or permit. Also the TXT formats of
+ * dns-account-01 (the account label, against the draft's example) and
+ * dns-persist-01 (rows of records, the draft's examples among them).
  */
 #include "config.h"
 
@@ -10,6 +12,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <unbound.h>
+
+#include "validate/val_int.h"
 #include "validate/validate.h"
 
 #define ACCT "https://acme.anvil.test/acme/acct/Abc123"
@@ -231,4 +236,162 @@ Test(caa, missing_config_is_malformed)
 
 	cr_expect_eq(val_caa_check(NULL, "x.test", &q, detail,
 	    sizeof(detail)), ANVIL_ERR_MALFORMED);
+}
+
+/* draft-ietf-acme-dns-account-label's example account and its label. */
+Test(dns_account, label_of_the_draft_example)
+{
+	char label[VAL_ACCOUNT_LABEL];
+
+	cr_assert_eq(val_account_label(
+	    "https://example.com/acme/acct/ExampleAccount", label), ANVIL_OK);
+	cr_expect_str_eq(label, "_ujmmovf2vn55tgye");
+	cr_assert_eq(val_account_label(ACCT, label), ANVIL_OK);
+	cr_expect_eq(strlen(label), 17);
+}
+
+#define PACCT "https://ca.example/acct/123"
+
+struct prow {
+	int line;
+	const char *what;
+	const char *txt[3];	/* one string per record */
+	int wildcard;
+	anvil_err want;
+	const char *detail;
+};
+
+static const struct prow prows[] = {
+	{ __LINE__, "the draft's basic record",
+	    { "authority.example; accounturi=" PACCT }, 0, ANVIL_OK, NULL },
+	{ __LINE__, "wildcard with policy=wildcard and persistUntil",
+	    { "authority.example; accounturi=" PACCT "; policy=wildcard; "
+	    "persistUntil=4102444800" }, 1, ANVIL_OK, NULL },
+	{ __LINE__, "wildcard without policy",
+	    { "authority.example; accounturi=" PACCT }, 1,
+	    ANVIL_ERR_UNAUTHORIZED, "lacks policy=wildcard" },
+	{ __LINE__, "another account",
+	    { "authority.example; accounturi=" PACCT "4" }, 0,
+	    ANVIL_ERR_UNAUTHORIZED, "is for another account" },
+	{ __LINE__, "another issuer",
+	    { "other.example; accounturi=" PACCT }, 0,
+	    ANVIL_ERR_UNAUTHORIZED, "names another issuer" },
+	{ __LINE__, "second identity, case and blanks",
+	    { "  CA.Anvil.Example ;ACCOUNTURI = " PACCT " ; foo=bar" }, 0,
+	    ANVIL_OK, NULL },
+	{ __LINE__, "expired", { "authority.example; accounturi=" PACCT
+	    "; persistUntil=1721952000" }, 0, ANVIL_ERR_UNAUTHORIZED,
+	    "expired" },
+	{ __LINE__, "persistUntil not a number",
+	    { "authority.example; accounturi=" PACCT "; persistUntil=soon" },
+	    0, ANVIL_ERR_UNAUTHORIZED, "malformed persistUntil" },
+	{ __LINE__, "no accounturi", { "authority.example" }, 0,
+	    ANVIL_ERR_UNAUTHORIZED, "has no accounturi" },
+	{ __LINE__, "two accounturi", { "authority.example; accounturi="
+	    PACCT "; accounturi=" PACCT }, 0, ANVIL_ERR_UNAUTHORIZED,
+	    "more than one" },
+	{ __LINE__, "parameter without '='",
+	    { "authority.example; accounturi" }, 0, ANVIL_ERR_UNAUTHORIZED,
+	    "malformed" },
+	{ __LINE__, "one good among others",
+	    { "other.example; accounturi=" PACCT, "garbage",
+	    "authority.example; accounturi=" PACCT }, 0, ANVIL_OK, NULL },
+	{ __LINE__, "blame names this CA",
+	    { "other.example; accounturi=" PACCT,
+	    "authority.example; accounturi=x" }, 0, ANVIL_ERR_UNAUTHORIZED,
+	    "\"authority.example; accounturi=x\"" },
+};
+
+/* A TXT rdata of one character-string (short) or two (long). */
+static int
+txt_rdata(const char *s, char *out, size_t cap)
+{
+	size_t len = strlen(s), pos = 0, o = 0;
+
+	while (pos < len || o == 0) {
+		size_t take = len - pos > 255 ? 255 : len - pos;
+
+		cr_assert(o + 1 + take <= cap);
+		out[o++] = (char)take;
+		memcpy(out + o, s + pos, take);
+		o += take;
+		pos += take;
+		if (take == 0)
+			break;
+	}
+	return (int)o;
+}
+
+Test(dns_persist, record_rows)
+{
+	static const char *const issuers[] = { "authority.example",
+		"ca.anvil.example" };
+	/* persistUntil=4102444800 is 2100; 1721952000 is 2024. */
+	char buf[3][600], detail[512];
+	char *data[4];
+	int len[4];
+	size_t i, n;
+
+	for (i = 0; i < sizeof(prows) / sizeof(prows[0]); i++) {
+		const struct prow *w = &prows[i];
+		struct val_persist_req q = { issuers, 2, PACCT, w->wildcard,
+			1800000000LL };
+		struct ub_result res;
+		anvil_err rc;
+
+		for (n = 0; n < 3 && w->txt[n] != NULL; n++) {
+			len[n] = txt_rdata(w->txt[n], buf[n], sizeof(buf[n]));
+			data[n] = buf[n];
+		}
+		data[n] = NULL;
+		memset(&res, 0, sizeof(res));
+		res.havedata = 1;
+		res.data = data;
+		res.len = len;
+		detail[0] = '\0';
+		rc = val_persist_answer(&res, "_validation-persist.x.test", &q,
+		    detail, sizeof(detail));
+		cr_expect_eq(rc, w->want, "line %d (%s): rc %d: %s", w->line,
+		    w->what, rc, detail);
+		if (w->detail != NULL)
+			cr_expect(strstr(detail, w->detail) != NULL,
+			    "line %d (%s): detail \"%s\" lacks \"%s\"",
+			    w->line, w->what, detail, w->detail);
+	}
+}
+
+/* Hostile TXT rdata: lengths past the end, NULs, 600 bytes. */
+Test(dns_persist, hostile_rdata)
+{
+	static const char *const issuers[] = { "authority.example" };
+	struct val_persist_req q = { issuers, 1, PACCT, 0, 0 };
+	static const struct {
+		const char *bytes;
+		int len;
+	} bad[] = {
+		{ "\x20short", 6 },
+		{ "\x11" "authority.example\0; accounturi=x", 33 },
+		{ "", 0 },
+	};
+	char *data[2], detail[512];
+	int len[2];
+	size_t i;
+	struct ub_result res;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		char *copy = malloc(bad[i].len ? (size_t)bad[i].len : 1);
+
+		cr_assert(copy != NULL);
+		memcpy(copy, bad[i].bytes, (size_t)bad[i].len);
+		data[0] = copy;
+		data[1] = NULL;
+		len[0] = bad[i].len;
+		memset(&res, 0, sizeof(res));
+		res.havedata = 1;
+		res.data = data;
+		res.len = len;
+		cr_expect_neq(val_persist_answer(&res, "q", &q, detail,
+		    sizeof(detail)), ANVIL_OK, "row %zu", i);
+		free(copy);
+	}
 }
