@@ -113,17 +113,20 @@ authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
 			{ CONFIG_CHALL_DNSPERSIST01, "dns-persist-01" },
 		};
 		const char *types[sizeof(all) / sizeof(all[0])];
-		/* No config (unit tests): anvil.conf(5)'s defaults. */
-		unsigned bits = o->cfg != NULL ? o->cfg->challenges_dns :
+		/* The order's profile says (it inherits [validation]'s);
+		 * no config (unit tests): anvil.conf(5)'s defaults. */
+		const struct config_profile *prof = o->cfg != NULL ?
+		    config_profile_find(o->cfg, o->profile) : NULL;
+		unsigned bits = prof != NULL ? prof->challenges_dns :
 		    CONFIG_CHALL_HTTP01 | CONFIG_CHALL_DNS01 |
 		    CONFIG_CHALL_TLSALPN01;
 		size_t nt = 0;
 
 		if (id->wildcard)
-			bits = o->cfg != NULL ? o->cfg->challenges_wildcard :
+			bits = prof != NULL ? prof->challenges_wildcard :
 			    CONFIG_CHALL_DNS01;
 		else if (strcmp(id->type, "ip") == 0)
-			bits = o->cfg != NULL ? o->cfg->challenges_ip :
+			bits = prof != NULL ? prof->challenges_ip :
 			    CONFIG_CHALL_HTTP01 | CONFIG_CHALL_TLSALPN01;
 		for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
 			if (bits & all[i].bit)

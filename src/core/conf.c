@@ -127,6 +127,9 @@ static const struct key_def pkeys[] = {
 	{ "profile", "subject_cn", K_BOOL, POFF(subject_cn), "true", 0, 0 },
 	{ "profile", "identifier_types", K_IDTYPES, POFF(ident_types), "dns, ip", 0, 0 },
 	{ "profile", "max_identifiers", K_UINT, POFF(max_identifiers), "100", 1, 100 },
+	{ "profile", "challenges_dns", K_CHALLS, POFF(challenges_dns), NULL, 0, 0 },
+	{ "profile", "challenges_wildcard", K_CHALLS, POFF(challenges_wildcard), NULL, 0, 0 },
+	{ "profile", "challenges_ip", K_CHALLS, POFF(challenges_ip), NULL, 0, 0 },
 };
 #define NPKEYS (sizeof(pkeys) / sizeof(pkeys[0]))
 
@@ -738,14 +741,14 @@ set_challs(void *cfg, const struct key_def *def, const char *value,
 		return -1;
 	bits = *FIELD(cfg, def, unsigned);
 	/* RFC 8738 §7: an ip identifier has no DNS record to look at. */
-	if (def->offset == OFF(challenges_ip) && (bits & ~(CONFIG_CHALL_HTTP01 |
+	if (strcmp(def->name, "challenges_ip") == 0 && (bits & ~(CONFIG_CHALL_HTTP01 |
 	    CONFIG_CHALL_TLSALPN01))) {
 		snprintf(why, whylen, "%s: only http-01 and tls-alpn-01 can "
 		    "validate an ip identifier", def->name);
 		return -1;
 	}
 	/* RFC 8555 §8.3, RFC 8737 §3: a wildcard is proved in DNS only. */
-	if (def->offset == OFF(challenges_wildcard) && (bits &
+	if (strcmp(def->name, "challenges_wildcard") == 0 && (bits &
 	    (CONFIG_CHALL_HTTP01 | CONFIG_CHALL_TLSALPN01))) {
 		snprintf(why, whylen, "%s: only dns-01, dns-account-01 and "
 		    "dns-persist-01 can validate a wildcard", def->name);
@@ -1003,6 +1006,13 @@ inherit_issuance(struct anvil_config *cfg)
 			p->key_usage = CONFIG_KU_DIGITAL_SIGNATURE |
 			    (cfg->rsa_key_encipherment ?
 			    CONFIG_KU_KEY_ENCIPHERMENT : 0);
+		/* Challenge types a profile leaves out: [validation]'s. */
+		if (p->challenges_dns == 0)
+			p->challenges_dns = cfg->challenges_dns;
+		if (p->challenges_wildcard == 0)
+			p->challenges_wildcard = cfg->challenges_wildcard;
+		if (p->challenges_ip == 0)
+			p->challenges_ip = cfg->challenges_ip;
 	}
 }
 
@@ -1114,7 +1124,9 @@ config_parse(const char *name, const char *text, size_t len,
 				    "\"%.40s\" in [%s] (known: description, "
 				    "validity, key_usage, extended_key_usage, "
 				    "subject_cn, identifier_types, "
-				    "max_identifiers)", name, lineno, k,
+				    "max_identifiers, challenges_dns, "
+				    "challenges_wildcard, challenges_ip)", name,
+				    lineno, k,
 				    section);
 				goto out;
 			}
@@ -1130,6 +1142,10 @@ config_parse(const char *name, const char *text, size_t len,
 				    lineno, section, why);
 				goto out;
 			}
+			if (def->kind == K_CHALLS && (*FIELD(
+			    &cfg->profiles.v[prof], def, unsigned) &
+			    CONFIG_CHALL_DNSPERSIST01))
+				persist_line = lineno;
 			continue;
 		}
 		if ((def = find_key(section, k)) == NULL) {

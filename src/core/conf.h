@@ -58,8 +58,8 @@ struct config_strs {
  * One certificate profile (draft-ietf-acme-profiles): a [profile NAME]
  * section, or one of the built-in profiles when the file has none. Every
  * member is set once parsing has succeeded; keys a section leaves out take
- * their value from [issuance] (validity_days, rsa_key_encipherment) or the
- * defaults of anvil.conf(5).
+ * their value from [issuance] (validity_days, rsa_key_encipherment),
+ * [validation] (challenges_*) or the defaults of anvil.conf(5).
  */
 struct config_profile {
 	char *name;
@@ -70,6 +70,9 @@ struct config_profile {
 	bool subject_cn;		/* keep a DNS name as subject CN */
 	unsigned ident_types;		/* CONFIG_IDENT_* bits, never 0 */
 	unsigned max_identifiers;	/* identifiers in one order, at most */
+	unsigned challenges_dns;	/* CONFIG_CHALL_* offered: dns names */
+	unsigned challenges_wildcard;	/* ... "*." names */
+	unsigned challenges_ip;		/* ... ip identifiers */
 };
 
 /* The profiles, in the order written (built-ins: classic, tlsserver,

@@ -81,6 +81,18 @@ Test(config, caa_and_challenge_types)
 	cr_assert_eq(cfg->challenges_wildcard, CONFIG_CHALL_DNSPERSIST01);
 	cr_assert_eq(cfg->challenges_ip, CONFIG_CHALL_TLSALPN01);
 	config_free(cfg);
+
+	/* A profile overrides; one that is silent inherits. */
+	cfg = parse_ok(BASE "caa_identities = anvil.test\n"
+	    "[validation]\nchallenges_dns = http-01\n"
+	    "[profile a]\nchallenges_dns = dns-persist-01\n[profile b]\n");
+	cr_assert_eq(config_profile_find(cfg, "a")->challenges_dns,
+	    CONFIG_CHALL_DNSPERSIST01);
+	cr_assert_eq(config_profile_find(cfg, "b")->challenges_dns,
+	    CONFIG_CHALL_HTTP01);
+	cr_assert_eq(config_profile_find(cfg, "b")->challenges_wildcard,
+	    CONFIG_CHALL_DNS01);
+	config_free(cfg);
 }
 
 Test(config, every_key_set_with_comments_and_odd_spacing)
@@ -236,6 +248,8 @@ static const struct bad_case bad[] = {
 	{ __LINE__, "dns-01 for an ip", BASE "[validation]\nchallenges_ip = http-01, dns-01\n", "t.conf:5:", "only http-01 and tls-alpn-01" },
 	{ __LINE__, "http-01 for a wildcard", BASE "[validation]\nchallenges_wildcard = dns-01, http-01\n", "t.conf:5:", "can validate a wildcard" },
 	{ __LINE__, "dns-persist-01 without caa_identities", BASE "[validation]\ntimeout = 5\nchallenges_dns = dns-persist-01\n", "t.conf:6:", "needs [server] caa_identities" },
+	{ __LINE__, "dns-persist-01 in a profile without caa_identities", BASE "[profile p]\nchallenges_wildcard = dns-persist-01\n", "t.conf:5:", "needs [server] caa_identities" },
+	{ __LINE__, "dns-01 for an ip in a profile", BASE "[profile p]\nchallenges_ip = dns-01\n", "t.conf:5:", "only http-01 and tls-alpn-01" },
 	{ __LINE__, "caa_max_age too long", BASE "[validation]\ncaa_max_age = 2592001\n", "t.conf:5:", "between 0 and 2592000" },
 	{ __LINE__, "relative trust anchor", BASE "[validation]\ndns_trust_anchor = root.key\n", "t.conf:5:", "absolute path" },
 	{ __LINE__, "default_profile in [server]", BASE "default_profile = classic\n", "t.conf:4:", "unknown key \"default_profile\" in [server]" },
