@@ -22,6 +22,7 @@
 #define MAX_TAG 15		/* RFC 8659 §4.1.1: tag length 1 to 15 */
 #define MAX_VALUE 1024		/* longer values are treated as malformed */
 #define MAX_PARAMS 16
+#define MAX_RRS 64		/* CAA records of one name read, at most */
 
 /* One parsed CAA resource record. */
 struct caa_rr {
@@ -340,8 +341,8 @@ val_caa(const struct anvil_config *cfg, const char *name,
     const struct val_caa_req *q, int64_t deadline, char *detail,
     size_t detaillen)
 {
-	const unsigned char *rd[64];
-	size_t len[64];
+	const unsigned char *rd[MAX_RRS];
+	size_t len[MAX_RRS];
 	struct val_dns *dns = NULL;
 	struct ub_result *res = NULL;
 	const char *x;
@@ -385,10 +386,18 @@ val_caa(const struct anvil_config *cfg, const char *name,
 			goto out;
 		}
 		if (res->havedata) {
-			for (i = 0, n = 0; res->data[i] != NULL && n < 64;
-			    i++) {
+			for (i = 0, n = 0; res->data[i] != NULL; i++) {
 				if (res->len[i] < 0)
 					continue;
+				/* Unread records could hold a critical tag:
+				 * more than we read refuses. */
+				if (n == MAX_RRS) {
+					rc = errf(detail, detaillen,
+					    ANVIL_ERR_CAA, "%s has more than %d "
+					    "CAA records; issuance is refused",
+					    x, MAX_RRS);
+					goto out;
+				}
 				rd[n] = (const unsigned char *)res->data[i];
 				len[n++] = (size_t)res->len[i];
 			}
