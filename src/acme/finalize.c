@@ -192,7 +192,7 @@ out:
 /*
  * CAA again at finalize for an authorization whose CAA check is older
  * than [validation] caa_max_age (RFC 8659 §3 wants CAA checked close to
- * issuance; Boulder's bound is 8 hours), with the account and method of
+ * issuance), with the account and method of
  * its validation (RFC 8657). An authorization validated while CAA was
  * off has no check at all and is checked now. Runs before the issuing
  * transaction: DNS lookups never hold the store. ANVIL_ERR_CAA with
@@ -252,9 +252,8 @@ caa_recheck(struct acme_req *r, json_t *order, char *detail,
 		rc = val_caa_check(cfg, json_string_value(json_object_get(ident,
 		    "value")) ?: "", &q, detail, detaillen);
 		if (rc != ANVIL_OK) {
-			log_info("order finalize: %s", detail);
-			if (rc != ANVIL_ERR_CAA)
-				rc = ANVIL_ERR_CAA;
+			log_info("finalize: %s", detail);
+			rc = ANVIL_ERR_CAA;
 			goto out;
 		}
 	}
