@@ -307,6 +307,26 @@ def new_challenge_rows(A, B):
     return recs
 
 
+def profile_offer(A):
+    """[profile persistonly] challenges_dns = dns-persist-01: its orders'
+    authorizations offer that type alone; the default profile all five."""
+    for prof, want in (("persistonly", ["dns-persist-01"]),
+                       (None, ["http-01", "dns-01", "tls-alpn-01",
+                               "dns-account-01", "dns-persist-01"])):
+        payload = {"identifiers": [{"type": "dns",
+                                    "value": "prof-%s.caa.test" % prof}]}
+        if prof:
+            payload["profile"] = prof
+        r = A.post(P.C.dir["newOrder"], payload)
+        if r.status_code != 201:
+            P.fail("newOrder with profile %s" % prof, r)
+            continue
+        az = A.get(r.json()["authorizations"][0]).json()
+        got = [c.get("type") for c in az.get("challenges", [])]
+        P.check(got == want, "profile %s offers %s (got %s)" %
+                (prof or "(default)", want, got))
+
+
 def main():
     P.C.dir = P.C.s.get(P.DIR_URL, timeout=P.TIMEOUT).json()
     P.check(P.C.dir.get("meta", {}).get("caaIdentities") == ISSUERS,
@@ -320,6 +340,7 @@ def main():
                 raise SystemExit(1)
         caa_rows(A, B)
         new_challenge_rows(A, B)
+        profile_offer(A)
     finally:
         srv.shutdown()
     if P.failures:

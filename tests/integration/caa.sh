@@ -74,6 +74,10 @@ EXTRA_VALIDATION="caa_max_age = 0
 dns_trust_anchor = $T/trust-anchor
 challenges_dns = http-01, dns-01, tls-alpn-01, dns-account-01, dns-persist-01
 challenges_wildcard = dns-01, dns-account-01, dns-persist-01"
+# A profile offers its own challenge types (caa.py: profile_offer).
+EXTRA_CONF="[profile classic]
+[profile persistonly]
+challenges_dns = dns-persist-01"
 . "$(dirname "$0")/server.sh"
 nsd -d -c "$ZONES/nsd.conf" >"$T/nsd.out" 2>&1 &
 NSD_PID=$!
