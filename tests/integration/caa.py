@@ -307,6 +307,45 @@ def new_challenge_rows(A, B):
     return recs
 
 
+def nsd_pids():
+    """NSD_PID and its descendants."""
+    parent = {}
+    for d in os.listdir("/proc"):
+        if d.isdigit():
+            try:
+                with open("/proc/%s/stat" % d) as f:
+                    parent[int(d)] = int(f.read().rsplit(")", 1)[1].split()[1])
+            except (OSError, ValueError, IndexError):
+                pass
+    out = [NSD_PID]
+    for _ in range(4):
+        out += [p for p, pp in parent.items() if pp in out and p not in out]
+    return out
+
+
+def caa_timeout(A):
+    """The DNS server stops answering (SIGSTOP): the CAA re-check at
+    finalize times out, and a lookup that did not finish refuses."""
+    r = A.post(P.C.dir["newOrder"], {"identifiers": [
+        {"type": "dns", "value": "allow.caa.test"}]})
+    if r.status_code != 201 or r.json().get("status") != "ready":
+        P.fail("order reusing the valid allow.caa.test authorization", r)
+        return
+    o = r.json()
+    csr = P.make_csr(P.ec_key(), ["allow.caa.test"])
+    # NSD answers from child processes of the one caa.sh started.
+    pids = nsd_pids()
+    for p in pids:
+        os.kill(p, signal.SIGSTOP)
+    try:
+        r = A.post(o["finalize"], {"csr": csr})
+    finally:
+        for p in pids:
+            os.kill(p, signal.SIGCONT)
+    P.expect_problem(r, 403, "caa", "CAA lookup timing out at finalize "
+                     "refuses", "no answer from the DNS resolver in time")
+
+
 def profile_offer(A):
     """[profile persistonly] challenges_dns = dns-persist-01: its orders'
     authorizations offer that type alone; the default profile all five."""
@@ -341,6 +380,7 @@ def main():
         caa_rows(A, B)
         new_challenge_rows(A, B)
         profile_offer(A)
+        caa_timeout(A)
     finally:
         srv.shutdown()
     if P.failures:

@@ -5,8 +5,9 @@
 # of them DNSSEC-signed by ldns-signzone and then broken. Anvil forwards
 # to NSD (dns_resolver), checks CAA (caa_identities) and validates that
 # zone with its key as trust anchor (dns_trust_anchor). caa.py drives the
-# table of CAA rows and the new challenge types; lego then issues with
-# dns-01 through the same NSD.
+# table of CAA rows (SERVFAIL, and a timeout while NSD is stopped, among
+# them) and the new challenge types; lego then issues with dns-01 through
+# the same NSD.
 . "$(dirname "$0")/lib.sh"
 BASEPORT=20000
 NSD_PORT=$((BASEPORT + 54))
