@@ -12,8 +12,8 @@ libidn2-dev nettle-dev libcriterion-dev gnutls-bin softhsm2 openssl ca-certifica
 lighttpd lighttpd-mod-gnutls lighttpd-modules-lua certbot lego pebble python3-requests python3-cryptography
 apache2-suexec-pristine
 apache2 libapache2-mod-fcgid spawn-fcgi curl media-types
-clang libclang-rt-14-dev procps iproute2 python3 prometheus
-debhelper lintian
+clang libclang-rt-14-dev procps iproute2 python3 nsd ldnsutils
+prometheus debhelper lintian
 "
 
 missing=""

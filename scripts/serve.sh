@@ -15,6 +15,10 @@
 #   ANVIL_DNS_RESOLVER    resolver for validation, address@port (default:
 #                         the system's)
 #   ANVIL_KEY_TYPE        key type of a new CA (default ec:P-256)
+#   ANVIL_CAA_IDENTITIES  the CA's CAA identities, comma separated: CAA is
+#                         then checked, and they are the issuer domain
+#                         names of dns-persist-01, which is offered with
+#                         dns-account-01 (default: unset, CAA not checked)
 # The config is rewritten from these on every start; the CA and the store
 # are kept.
 set -eu
@@ -34,11 +38,18 @@ pub=$((port + 1))
 mkdir -p "$data"
 chmod 0700 "$data"
 data=$(cd "$data" && pwd)
+caa_server="" caa_validation=""
+if [ -n "${ANVIL_CAA_IDENTITIES:-}" ]; then
+	caa_server="caa_identities = $ANVIL_CAA_IDENTITIES"
+	caa_validation="challenges_dns = http-01, dns-01, tls-alpn-01, dns-account-01, dns-persist-01
+challenges_wildcard = dns-01, dns-account-01, dns-persist-01"
+fi
 cat >"$data/anvil.conf" <<EOC
 ; written by scripts/serve.sh
 [server]
 base_url = https://127.0.0.1:$port/acme
 data_dir = $data
+$caa_server
 
 [ca]
 key_type = ${ANVIL_KEY_TYPE:-ec:P-256}
@@ -54,6 +65,7 @@ tls_port = ${ANVIL_TLSALPN01_PORT:-443}
 dns_resolver = ${ANVIL_DNS_RESOLVER:-}
 ; Loopback is denied by default; a local try-out validates a client here.
 allow_networks = ${ANVIL_ALLOW_NETWORKS-127.0.0.1/32, ::1/128}
+$caa_validation
 EOC
 ./anvil-admin --config "$data/anvil.conf" init >/dev/null
 ./anvil-crl --config "$data/anvil.conf" --quiet

@@ -241,6 +241,8 @@ struct acme_vinfo {
 	char ident_value[256];
 	int wildcard;
 	int skip;		/* challenge not processing: nothing to do */
+	char account[64];	/* account id: its URL for RFC 8657 */
+	int caa_checked;	/* out of the check: CAA permitted issuance */
 };
 
 /* Reads challenge id's validation data in txn; skip set when the
@@ -255,10 +257,12 @@ anvil_err acme_validation_load(struct store_txn *txn, const char *id,
  * ANVIL_ERR_CONNECTION) and the next check starts a new one.
  * When *stop becomes non-zero (a signal) the child is killed and
  * ANVIL_ERR_INVALID returned: no result, the caller gives the work back.
- * Blocks; detail gets a sentence for the client.
+ * Blocks; detail gets a sentence for the client. With CAA on
+ * (caa_identities), a dns identifier's check passes only when CAA permits
+ * issuance too, and v->caa_checked is then set.
  */
 anvil_err acme_validation_check(const struct anvil_config *cfg,
-    const struct acme_vinfo *v, const volatile sig_atomic_t *stop,
+    struct acme_vinfo *v, const volatile sig_atomic_t *stop,
     char *detail, size_t detaillen);
 
 /*
@@ -271,7 +275,8 @@ anvil_err acme_validation_record(struct store_txn *txn, const char *id,
     anvil_err result, const char *detail, time_t now);
 
 /* Logs the result and records it (acme_validation_record) in its own
- * transaction. */
+ * transaction; a challenge whose check included CAA (v->caa_checked)
+ * keeps the time as "caa_checked" for finalize.c. */
 anvil_err acme_validation_finish(struct store *st, const char *id,
     const struct acme_vinfo *v, anvil_err result, const char *detail);
 

@@ -17,6 +17,7 @@
 
 #include "acme/acme_int.h"
 #include "core/log.h"
+#include "validate/validate.h"
 
 #define MAX_SERIAL_TRIES 4
 
@@ -188,6 +189,81 @@ out:
 	return rc;
 }
 
+/*
+ * CAA again at finalize for an authorization whose CAA check is older
+ * than [validation] caa_max_age (RFC 8659 §3 wants CAA checked close to
+ * issuance), with the account and method of
+ * its validation (RFC 8657). An authorization validated while CAA was
+ * off has no check at all and is checked now. Runs before the issuing
+ * transaction: DNS lookups never hold the store. ANVIL_ERR_CAA with
+ * detail when forbidden or the lookup fails.
+ */
+static anvil_err
+caa_recheck(struct acme_req *r, json_t *order, char *detail,
+    size_t detaillen)
+{
+	const struct anvil_config *cfg = r->ctx->cfg;
+	json_t *v, *a = NULL, *c = NULL, *cid;
+	char *url = NULL;
+	size_t i, j;
+	anvil_err rc = ANVIL_OK;
+
+	if (cfg->caa_identities.n == 0)
+		return ANVIL_OK;
+	if ((url = acme_url(r->ctx, "/acct/%s", r->account_id)) == NULL)
+		return ANVIL_ERR_NOMEM;
+	json_array_foreach(json_object_get(order, "authorizations"), i, v) {
+		json_t *ident;
+		const char *type = NULL;
+		json_int_t checked = 0;
+		struct val_caa_req q;
+
+		json_decref(a);
+		a = NULL;
+		if (acme_record_load(r->ctx, STORE_AUTHZ, json_string_value(v) ?:
+		    "", &a) != ANVIL_OK)
+			continue;	/* fin_fn says what is missing */
+		ident = json_object_get(a, "identifier");
+		if (strcmp(json_string_value(json_object_get(ident, "type")) ?:
+		    "", "dns") != 0)
+			continue;
+		json_array_foreach(json_object_get(a, "challenges"), j, cid) {
+			json_decref(c);
+			c = NULL;
+			if (acme_record_load(r->ctx, STORE_CHALLENGE,
+			    json_string_value(cid) ?: "", &c) != ANVIL_OK ||
+			    rec_status_get(c) != REC_VALID)
+				continue;
+			type = json_string_value(json_object_get(c, "type"));
+			checked = json_integer_value(json_object_get(c,
+			    "caa_checked"));
+			break;
+		}
+		/* caa_max_age 0: every finalize checks again. */
+		if (type != NULL && checked > 0 && (json_int_t)r->now -
+		    checked < (json_int_t)cfg->caa_max_age)
+			continue;
+		memset(&q, 0, sizeof(q));
+		q.identities = (const char *const *)cfg->caa_identities.v;
+		q.nidentities = cfg->caa_identities.n;
+		q.account_uri = url;
+		q.method = type;
+		q.wildcard = json_is_true(json_object_get(a, "wildcard"));
+		rc = val_caa_check(cfg, json_string_value(json_object_get(ident,
+		    "value")) ?: "", &q, detail, detaillen);
+		if (rc != ANVIL_OK) {
+			log_info("finalize: %s", detail);
+			rc = ANVIL_ERR_CAA;
+			goto out;
+		}
+	}
+out:
+	json_decref(a);
+	json_decref(c);
+	free(url);
+	return rc;
+}
+
 anvil_err
 acme_finalize(struct acme_req *r, const char *id)
 {
@@ -242,6 +318,12 @@ acme_finalize(struct acme_req *r, const char *id)
 	    &f.csr, NULL, f.err, sizeof(f.err));
 	if (rc != ANVIL_OK) {
 		rc = acme_fail(r, ANVIL_ERR_BADCSR, "%s", f.err);
+		goto out;
+	}
+	f.err[0] = '\0';
+	if (rec_order_status(o, r->now) == REC_READY &&
+	    caa_recheck(r, o, f.err, sizeof(f.err)) != ANVIL_OK) {
+		rc = acme_fail(r, ANVIL_ERR_CAA, "%s", f.err);
 		goto out;
 	}
 	f.err[0] = '\0';

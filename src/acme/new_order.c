@@ -26,6 +26,7 @@ struct ident {
 };
 
 struct neworder {
+	const struct anvil_config *cfg;
 	const char *account;
 	time_t now;
 	struct ident *ids;
@@ -99,20 +100,37 @@ authz_for(struct neworder *o, struct store_txn *txn, const struct ident *id,
 	store_ids_free(ids, n);
 
 	if (rec == NULL) {
-		static const char *const dns[] = { "http-01", "dns-01",
-			"tls-alpn-01" };
-		static const char *const wild[] = { "dns-01" };
-		static const char *const ip[] = { "http-01", "tls-alpn-01" };
-		const char *const *types = dns;
-		size_t nt = 3;
+		/* Which types are offered is configuration (anvil.conf(5),
+		 * [validation] challenges_*), in this fixed order. */
+		static const struct {
+			unsigned bit;
+			const char *name;
+		} all[] = {
+			{ CONFIG_CHALL_HTTP01, "http-01" },
+			{ CONFIG_CHALL_DNS01, "dns-01" },
+			{ CONFIG_CHALL_TLSALPN01, "tls-alpn-01" },
+			{ CONFIG_CHALL_DNSACCOUNT01, "dns-account-01" },
+			{ CONFIG_CHALL_DNSPERSIST01, "dns-persist-01" },
+		};
+		const char *types[sizeof(all) / sizeof(all[0])];
+		/* The order's profile says (it inherits [validation]'s);
+		 * no config (unit tests): anvil.conf(5)'s defaults. */
+		const struct config_profile *prof = o->cfg != NULL ?
+		    config_profile_find(o->cfg, o->profile) : NULL;
+		unsigned bits = prof != NULL ? prof->challenges_dns :
+		    CONFIG_CHALL_HTTP01 | CONFIG_CHALL_DNS01 |
+		    CONFIG_CHALL_TLSALPN01;
+		size_t nt = 0;
 
-		if (id->wildcard) {
-			types = wild;
-			nt = 1;
-		} else if (strcmp(id->type, "ip") == 0) {
-			types = ip;
-			nt = 2;
-		}
+		if (id->wildcard)
+			bits = prof != NULL ? prof->challenges_wildcard :
+			    CONFIG_CHALL_DNS01;
+		else if (strcmp(id->type, "ip") == 0)
+			bits = prof != NULL ? prof->challenges_ip :
+			    CONFIG_CHALL_HTTP01 | CONFIG_CHALL_TLSALPN01;
+		for (i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+			if (bits & all[i].bit)
+				types[nt++] = all[i].name;
 		if (acme_new_id(out) != ANVIL_OK)
 			return ANVIL_ERR_CRYPTO;
 		rec = rec_authz_new(out, acct, id->type, id->base,
@@ -289,12 +307,11 @@ acme_order_create(struct store *st, const char *account, time_t now,
 	    NULL, NULL, order_id, order, NULL, 0);
 }
 
-anvil_err
-acme_order_create_replacing(struct store *st, const char *account,
-    time_t now, const struct acme_order_ident *ids, size_t n,
-    const char *profile, const char *certid, const char *serial,
-    char order_id[23],
-    json_t **order, char *why, size_t whylen)
+static anvil_err
+order_create(const struct anvil_config *cfg, struct store *st,
+    const char *account, time_t now, const struct acme_order_ident *ids,
+    size_t n, const char *profile, const char *certid, const char *serial,
+    char order_id[23], json_t **order, char *why, size_t whylen)
 {
 	struct neworder o;
 	size_t i;
@@ -302,6 +319,7 @@ acme_order_create_replacing(struct store *st, const char *account,
 
 	*order = NULL;
 	memset(&o, 0, sizeof(o));
+	o.cfg = cfg;
 	o.account = account;
 	o.now = now;
 	o.n = n;
@@ -328,6 +346,17 @@ acme_order_create_replacing(struct store *st, const char *account,
 	json_decref(o.order);
 	free(o.ids);
 	return rc;
+}
+
+anvil_err
+acme_order_create_replacing(struct store *st, const char *account,
+    time_t now, const struct acme_order_ident *ids, size_t n,
+    const char *profile, const char *certid, const char *serial,
+    char order_id[23],
+    json_t **order, char *why, size_t whylen)
+{
+	return order_create(NULL, st, account, now, ids, n, profile, certid,
+	    serial, order_id, order, why, whylen);
 }
 
 /*
@@ -487,7 +516,7 @@ acme_new_order(struct acme_req *r)
 		rc = acme_fail(r, rc, "%s", first_why);
 		goto out;
 	}
-	rc = acme_order_create_replacing(r->ctx->st, r->account_id, r->now,
+	rc = order_create(r->ctx->cfg, r->ctx->st, r->account_id, r->now,
 	    ids, n, prof->name, rep, rep_serial, order_id, &order, rep_why,
 	    sizeof(rep_why));
 	if (rc == ANVIL_ERR_MALFORMED || rc == ANVIL_ERR_ALREADYREPLACED) {

@@ -109,6 +109,18 @@ acme_chall_json(struct acme_ctx *ctx, const char *id, json_t *rec)
 	json_object_set_new(c, "token", json_string(str(rec, "token")));
 	json_object_set_new(c, "status", json_string(str(rec, "status")));
 	set_time(c, "validated", rec, "validated");
+	/* draft-ietf-acme-dns-persist §4: the names the TXT record may give
+	 * as the issuer; they are this CA's CAA identities. */
+	if (strcmp(str(rec, "type"), "dns-persist-01") == 0) {
+		json_t *names = json_array();
+		size_t i;
+
+		for (i = 0; names != NULL && i < ctx->cfg->caa_identities.n;
+		    i++)
+			json_array_append_new(names, json_string(
+			    ctx->cfg->caa_identities.v[i]));
+		json_object_set_new(c, "issuer-domain-names", names);
+	}
 	if (json_is_object(json_object_get(rec, "error")))
 		json_object_set(c, "error", json_object_get(rec, "error"));
 	return c;

@@ -58,6 +58,8 @@ acme_validation_load(struct store_txn *txn, const char *id,
 	snprintf(v->ident_value, sizeof(v->ident_value), "%s",
 	    json_string_value(json_object_get(ident, "value")) ?: "");
 	v->wildcard = json_is_true(json_object_get(a, "wildcard"));
+	snprintf(v->account, sizeof(v->account), "%s", json_string_value(
+	    json_object_get(c, "account")) ?: "");
 out:
 	json_decref(c);
 	json_decref(a);
@@ -78,6 +80,7 @@ out:
  */
 struct check_result {
 	int rc;
+	int caa;		/* CAA was checked and permits issuance */
 	char detail[512];
 };
 
@@ -106,6 +109,35 @@ io_all(int fd, void *buf, size_t n, int out)
 	return 0;
 }
 
+/*
+ * RFC 8659 §3: CAA is checked when the authorization validates; the
+ * method and account are those of this validation (RFC 8657).
+ */
+static anvil_err
+check_caa(const struct anvil_config *cfg, const struct acme_vinfo *v,
+    struct check_result *res)
+{
+	char url[1024];
+	struct val_caa_req q;
+	anvil_err rc;
+
+	if (cfg->caa_identities.n == 0 || strcmp(v->ident_type, "dns") != 0)
+		return ANVIL_OK;
+	if ((size_t)snprintf(url, sizeof(url), "%s/acct/%s", cfg->base_url,
+	    v->account) >= sizeof(url))
+		return ANVIL_ERR_MALFORMED;
+	memset(&q, 0, sizeof(q));
+	q.identities = (const char *const *)cfg->caa_identities.v;
+	q.nidentities = cfg->caa_identities.n;
+	q.account_uri = url;
+	q.method = v->type;
+	q.wildcard = v->wildcard;
+	rc = val_caa_check(cfg, v->ident_value, &q, res->detail,
+	    sizeof(res->detail));
+	res->caa = rc == ANVIL_OK;
+	return rc;
+}
+
 static void
 checker_main(const struct anvil_config *cfg, int fd)
 {
@@ -113,7 +145,7 @@ checker_main(const struct anvil_config *cfg, int fd)
 	struct check_result res;
 	struct acme_vinfo v;
 	struct val_ident id;
-	char keyauth[256];
+	char keyauth[256], acct_url[1024];
 	size_t i;
 	int t;
 
@@ -131,8 +163,13 @@ checker_main(const struct anvil_config *cfg, int fd)
 		v.ident_type[sizeof(v.ident_type) - 1] =
 		    v.ident_value[sizeof(v.ident_value) - 1] = '\0';
 		snprintf(keyauth, sizeof(keyauth), "%s.%s", v.token, v.thumb);
+		snprintf(acct_url, sizeof(acct_url), "%s/acct/%s",
+		    cfg->base_url, v.account);
+		memset(&id, 0, sizeof(id));
 		id.type = v.ident_type;
 		id.value = v.ident_value;
+		id.account_url = acct_url;
+		id.wildcard = v.wildcard;
 		t = val_type_parse(v.type);
 		if (t < 0) {
 			res.rc = ANVIL_ERR_MALFORMED;
@@ -141,6 +178,8 @@ checker_main(const struct anvil_config *cfg, int fd)
 		} else
 			res.rc = val_check(cfg, (enum val_type)t, &id, v.token,
 			    keyauth, res.detail, sizeof(res.detail));
+		if (res.rc == ANVIL_OK)
+			res.rc = check_caa(cfg, &v, &res);
 		alarm(0);
 		if (io_all(fd, &res, sizeof(res), 1) != 0)
 			break;
@@ -191,7 +230,7 @@ checker_start(const struct anvil_config *cfg)
 
 anvil_err
 acme_validation_check(const struct anvil_config *cfg,
-    const struct acme_vinfo *v, const volatile sig_atomic_t *stop,
+    struct acme_vinfo *v, const volatile sig_atomic_t *stop,
     char *detail, size_t detaillen)
 {
 	struct check_result res;
@@ -261,6 +300,7 @@ acme_validation_check(const struct anvil_config *cfg,
 		    res.rc < ANVIL_ERR__MAX) {
 			res.detail[sizeof(res.detail) - 1] = '\0';
 			snprintf(detail, detaillen, "%s", res.detail);
+			v->caa_checked = res.rc == ANVIL_OK && res.caa;
 			return (anvil_err)res.rc;	/* the checker stays */
 		}
 		log_err("validation process %ld ended without a result",
@@ -275,9 +315,9 @@ acme_validation_check(const struct anvil_config *cfg,
 	return rc;
 }
 
-anvil_err
-acme_validation_record(struct store_txn *txn, const char *id,
-    anvil_err result, const char *detail, time_t now)
+static anvil_err
+record(struct store_txn *txn, const char *id, anvil_err result,
+    const char *detail, time_t now, int caa_checked)
 {
 	json_t *c = NULL, *problem = NULL;
 	anvil_err rc;
@@ -298,11 +338,20 @@ acme_validation_record(struct store_txn *txn, const char *id,
 			goto out;
 		}
 	}
+	if (result == ANVIL_OK && caa_checked)
+		json_object_set_new(c, "caa_checked", json_integer(now));
 	rc = rec_challenge_result(txn, id, c, problem, now, NULL);
 out:
 	json_decref(problem);
 	json_decref(c);
 	return rc;
+}
+
+anvil_err
+acme_validation_record(struct store_txn *txn, const char *id,
+    anvil_err result, const char *detail, time_t now)
+{
+	return record(txn, id, result, detail, now, 0);
 }
 
 struct one {
@@ -311,6 +360,7 @@ struct one {
 	anvil_err result;
 	const char *detail;
 	time_t now;
+	int caa;
 };
 
 static anvil_err
@@ -326,8 +376,7 @@ one_record_fn(struct store_txn *txn, void *arg)
 {
 	struct one *o = arg;
 
-	return acme_validation_record(txn, o->id, o->result, o->detail,
-	    o->now);
+	return record(txn, o->id, o->result, o->detail, o->now, o->caa);
 }
 
 /* One log line for a finished validation. */
@@ -352,6 +401,7 @@ acme_validation_finish(struct store *st, const char *id,
 	o.result = result;
 	o.detail = detail;
 	o.now = time(NULL);
+	o.caa = v->caa_checked;
 	log_result(id, v, result, detail);
 	return store_run(st, 0, one_record_fn, &o, NULL, 0);
 }

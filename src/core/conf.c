@@ -34,7 +34,7 @@
 
 enum key_kind { K_STR, K_URL, K_PATH, K_UINT, K_SIZE, K_BOOL, K_KEYTYPE,
 	K_LOGLEVEL, K_RESOLVER, K_NETS, K_KEYFILE, K_NAMES, K_VALIDITY, K_EKU,
-	K_KU, K_IDTYPES, K_AUDIT };
+	K_KU, K_IDTYPES, K_OPTPATH, K_CHALLS, K_AUDIT };
 
 struct key_def {
 	const char *section;
@@ -102,6 +102,11 @@ static const struct key_def keys[] = {
 	{ "validation", "max_wait", K_UINT, OFF(max_wait), "300", 10, 86400 },
 	{ "validation", "deny_networks", K_NETS, OFF(deny_networks), DENY_DEFAULT, 0, 0 },
 	{ "validation", "allow_networks", K_NETS, OFF(allow_networks), "", 0, 0 },
+	{ "validation", "caa_max_age", K_UINT, OFF(caa_max_age), "28800", 0, 2592000 },
+	{ "validation", "dns_trust_anchor", K_OPTPATH, OFF(dns_trust_anchor), "", 0, 0 },
+	{ "validation", "challenges_dns", K_CHALLS, OFF(challenges_dns), "http-01, dns-01, tls-alpn-01", 0, 0 },
+	{ "validation", "challenges_wildcard", K_CHALLS, OFF(challenges_wildcard), "dns-01", 0, 0 },
+	{ "validation", "challenges_ip", K_CHALLS, OFF(challenges_ip), "http-01, tls-alpn-01", 0, 0 },
 	{ "accounts", "eab_required", K_BOOL, OFF(eab_required), "false", 0, 0 },
 	{ "audit", "destination", K_AUDIT, OFF(audit_to), "file", 0, 0 },
 	{ "audit", "file", K_KEYFILE, OFF(audit_file), "audit.log", 0, 0 },
@@ -124,6 +129,9 @@ static const struct key_def pkeys[] = {
 	{ "profile", "subject_cn", K_BOOL, POFF(subject_cn), "true", 0, 0 },
 	{ "profile", "identifier_types", K_IDTYPES, POFF(ident_types), "dns, ip", 0, 0 },
 	{ "profile", "max_identifiers", K_UINT, POFF(max_identifiers), "100", 1, 100 },
+	{ "profile", "challenges_dns", K_CHALLS, POFF(challenges_dns), NULL, 0, 0 },
+	{ "profile", "challenges_wildcard", K_CHALLS, POFF(challenges_wildcard), NULL, 0, 0 },
+	{ "profile", "challenges_ip", K_CHALLS, POFF(challenges_ip), NULL, 0, 0 },
 };
 #define NPKEYS (sizeof(pkeys) / sizeof(pkeys[0]))
 
@@ -164,6 +172,7 @@ config_free(struct anvil_config *cfg)
 		case K_EKU:
 		case K_KU:
 		case K_IDTYPES:
+		case K_CHALLS:
 		case K_AUDIT:
 			break;
 		case K_NETS:
@@ -467,6 +476,16 @@ set_path(void *cfg, const struct key_def *def,
 	return keep_string(cfg, def, value, why, whylen);
 }
 
+/* Empty, or an absolute path. */
+static int
+set_optpath(void *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	if (value[0] == '\0')
+		return keep_string(cfg, def, value, why, whylen);
+	return set_path(cfg, def, value, why, whylen);
+}
+
 /* A file under data_dir; key_file may also be a pkcs11: URL. */
 static int
 set_keyfile(void *cfg, const struct key_def *def,
@@ -727,6 +746,44 @@ set_words(void *cfg, const struct key_def *def, const char *value,
 	return 0;
 }
 
+/* Challenge types offered (RFC 8555 §8, RFC 8737,
+ * draft-ietf-acme-dns-account-label, draft-ietf-acme-dns-persist). */
+static int
+set_challs(void *cfg, const struct key_def *def, const char *value,
+    char *why, size_t whylen)
+{
+	static const struct word_bit t[] = {
+		{ "http-01", CONFIG_CHALL_HTTP01 },
+		{ "dns-01", CONFIG_CHALL_DNS01 },
+		{ "tls-alpn-01", CONFIG_CHALL_TLSALPN01 },
+		{ "dns-account-01", CONFIG_CHALL_DNSACCOUNT01 },
+		{ "dns-persist-01", CONFIG_CHALL_DNSPERSIST01 },
+	};
+
+	unsigned bits;
+
+	if (set_words(cfg, def, value, t, sizeof(t) / sizeof(t[0]),
+	    "http-01, dns-01, tls-alpn-01, dns-account-01, dns-persist-01",
+	    why, whylen) != 0)
+		return -1;
+	bits = *FIELD(cfg, def, unsigned);
+	/* RFC 8738 §7: an ip identifier has no DNS record to look at. */
+	if (strcmp(def->name, "challenges_ip") == 0 && (bits & ~(CONFIG_CHALL_HTTP01 |
+	    CONFIG_CHALL_TLSALPN01))) {
+		snprintf(why, whylen, "%s: only http-01 and tls-alpn-01 can "
+		    "validate an ip identifier", def->name);
+		return -1;
+	}
+	/* RFC 8555 §8.3, RFC 8737 §3: a wildcard is proved in DNS only. */
+	if (strcmp(def->name, "challenges_wildcard") == 0 && (bits &
+	    (CONFIG_CHALL_HTTP01 | CONFIG_CHALL_TLSALPN01))) {
+		snprintf(why, whylen, "%s: only dns-01, dns-account-01 and "
+		    "dns-persist-01 can validate a wildcard", def->name);
+		return -1;
+	}
+	return 0;
+}
+
 static int
 set_eku(void *cfg, const struct key_def *def, const char *value, char *why,
     size_t whylen)
@@ -792,6 +849,8 @@ static key_setter *const setters[] = {
 	[K_EKU] = set_eku,
 	[K_KU] = set_ku,
 	[K_IDTYPES] = set_idtypes,
+	[K_OPTPATH] = set_optpath,
+	[K_CHALLS] = set_challs,
 	[K_AUDIT] = set_audit,
 };
 _Static_assert(sizeof(setters) / sizeof(setters[0]) == K_AUDIT + 1,
@@ -975,6 +1034,13 @@ inherit_issuance(struct anvil_config *cfg)
 			p->key_usage = CONFIG_KU_DIGITAL_SIGNATURE |
 			    (cfg->rsa_key_encipherment ?
 			    CONFIG_KU_KEY_ENCIPHERMENT : 0);
+		/* Challenge types a profile leaves out: [validation]'s. */
+		if (p->challenges_dns == 0)
+			p->challenges_dns = cfg->challenges_dns;
+		if (p->challenges_wildcard == 0)
+			p->challenges_wildcard = cfg->challenges_wildcard;
+		if (p->challenges_ip == 0)
+			p->challenges_ip = cfg->challenges_ip;
 	}
 }
 
@@ -987,7 +1053,7 @@ config_parse(const char *name, const char *text, size_t len,
 	unsigned char seen[NKEYS], pseen[NPKEYS];
 	char section[48] = "";
 	long prof = -1;		/* index of the [profile NAME] being read */
-	unsigned default_line = 0;
+	unsigned default_line = 0, persist_line = 0;
 	char line[CONFIG_MAX_LINE + 2];
 	char why[512];
 	size_t pos = 0, i;
@@ -1086,7 +1152,9 @@ config_parse(const char *name, const char *text, size_t len,
 				    "\"%.40s\" in [%s] (known: description, "
 				    "validity, key_usage, extended_key_usage, "
 				    "subject_cn, identifier_types, "
-				    "max_identifiers)", name, lineno, k,
+				    "max_identifiers, challenges_dns, "
+				    "challenges_wildcard, challenges_ip)", name,
+				    lineno, k,
 				    section);
 				goto out;
 			}
@@ -1102,6 +1170,10 @@ config_parse(const char *name, const char *text, size_t len,
 				    lineno, section, why);
 				goto out;
 			}
+			if (def->kind == K_CHALLS && (*FIELD(
+			    &cfg->profiles.v[prof], def, unsigned) &
+			    CONFIG_CHALL_DNSPERSIST01))
+				persist_line = lineno;
 			continue;
 		}
 		if ((def = find_key(section, k)) == NULL) {
@@ -1122,6 +1194,17 @@ config_parse(const char *name, const char *text, size_t len,
 			    section, why);
 			goto out;
 		}
+		if (def->kind == K_CHALLS && (*FIELD(cfg, def, unsigned) &
+		    CONFIG_CHALL_DNSPERSIST01))
+			persist_line = lineno;
+	}
+	/* draft-ietf-acme-dns-persist: the issuer domain names a record
+	 * must give are caa_identities; without them nothing validates. */
+	if (persist_line != 0 && cfg->caa_identities.n == 0) {
+		errf(err, errlen, rc, "%s:%u: [validation] dns-persist-01 "
+		    "needs [server] caa_identities (its issuer domain names)",
+		    name, persist_line);
+		goto out;
 	}
 
 	for (i = 0; i < NKEYS; i++)

@@ -47,12 +47,19 @@ struct config_strs {
 #define CONFIG_IDENT_DNS 0x1
 #define CONFIG_IDENT_IP 0x2
 
+/* Challenge types (validation.challenges_*). */
+#define CONFIG_CHALL_HTTP01 0x1
+#define CONFIG_CHALL_DNS01 0x2
+#define CONFIG_CHALL_TLSALPN01 0x4
+#define CONFIG_CHALL_DNSACCOUNT01 0x8
+#define CONFIG_CHALL_DNSPERSIST01 0x10
+
 /*
  * One certificate profile (draft-ietf-acme-profiles): a [profile NAME]
  * section, or one of the built-in profiles when the file has none. Every
  * member is set once parsing has succeeded; keys a section leaves out take
- * their value from [issuance] (validity_days, rsa_key_encipherment) or the
- * defaults of anvil.conf(5).
+ * their value from [issuance] (validity_days, rsa_key_encipherment),
+ * [validation] (challenges_*) or the defaults of anvil.conf(5).
  */
 struct config_profile {
 	char *name;
@@ -63,6 +70,9 @@ struct config_profile {
 	bool subject_cn;		/* keep a DNS name as subject CN */
 	unsigned ident_types;		/* CONFIG_IDENT_* bits, never 0 */
 	unsigned max_identifiers;	/* identifiers in one order, at most */
+	unsigned challenges_dns;	/* CONFIG_CHALL_* offered: dns names */
+	unsigned challenges_wildcard;	/* ... "*." names */
+	unsigned challenges_ip;		/* ... ip identifiers */
 };
 
 /* The profiles, in the order written (built-ins: classic, tlsserver,
@@ -113,6 +123,11 @@ struct anvil_config {
 	unsigned max_wait;		/* seconds from request to result */
 	struct config_nets deny_networks;  /* never connected to... */
 	struct config_nets allow_networks; /* ...unless inside one of these */
+	unsigned caa_max_age;		/* seconds a CAA check stands */
+	char *dns_trust_anchor;		/* absolute path or "": no DNSSEC */
+	unsigned challenges_dns;	/* CONFIG_CHALL_* bits, never 0 */
+	unsigned challenges_wildcard;
+	unsigned challenges_ip;
 
 	/* [accounts] */
 	bool eab_required;

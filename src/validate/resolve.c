@@ -10,6 +10,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
@@ -28,7 +29,7 @@
 struct val_dns {
 	struct ub_ctx *ctx;
 	int forwarding; /* 1 when cfg->dns_resolver is used */
-	char *key;	/* the resolver it was made for ("" = system) */
+	char *key;	/* resolver "|" trust anchor it was made for */
 	pid_t pid;	/* process it was made in (its thread is there) */
 	int in_use;	/* handed out and not given back */
 	int spoiled;	/* a query failed or timed out: do not reuse */
@@ -130,13 +131,19 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 	static const char *const passthrough[] = {
 		"test. transparent", "home.arpa. transparent",
 	};
-	const char *key = cfg->dns_resolver != NULL ? cfg->dns_resolver : "";
+	char key[2048];
 	struct val_dns *dns = NULL;
 	anvil_err rc = ANVIL_ERR_DNS;
 	size_t i;
 	int urc;
 
 	*out = NULL;
+	/* A context serves the same resolver and trust anchor only. */
+	if ((size_t)snprintf(key, sizeof(key), "%s|%s", cfg->dns_resolver !=
+	    NULL ? cfg->dns_resolver : "", cfg->dns_trust_anchor != NULL ?
+	    cfg->dns_trust_anchor : "") >= sizeof(key))
+		return errf(detail, detaillen, ANVIL_ERR_DNS,
+		    "DNS resolver settings too long");
 	if (kept != NULL && !kept->in_use && kept->pid == getpid() &&
 	    strcmp(kept->key, key) == 0) {
 		kept->in_use = 1;
@@ -175,6 +182,16 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 	    set_opt(dns->ctx, "cache-max-negative-ttl:", "0") != 0) {
 		rc = errf(detail, detaillen, ANVIL_ERR_DNS,
 		    "the DNS resolver refused to turn its cache off");
+		goto out;
+	}
+	/* A configured trust anchor turns DNSSEC validation on; a bogus
+	 * answer then comes back flagged (caa.c refuses it). */
+	if (cfg->dns_trust_anchor != NULL && cfg->dns_trust_anchor[0] != '\0' &&
+	    (urc = ub_ctx_add_ta_file(dns->ctx, cfg->dns_trust_anchor)) != 0) {
+		log_err("ub_ctx_add_ta_file %s: %s", cfg->dns_trust_anchor,
+		    ub_strerror(urc));
+		rc = errf(detail, detaillen, ANVIL_ERR_DNS,
+		    "the DNSSEC trust anchor cannot be used");
 		goto out;
 	}
 	if (cfg->dns_resolver != NULL && cfg->dns_resolver[0] != '\0') {
@@ -260,6 +277,8 @@ rrtype_name(int rrtype)
 		return "AAAA";
 	case 16:
 		return "TXT";
+	case 257:
+		return "CAA";
 	default:
 		return "DNS";
 	}

@@ -91,6 +91,36 @@ anvil_err val_tlsalpn01(const struct anvil_config *cfg,
     const struct val_ident *id, const struct val_addr *ip,
     const char *key_authz, int64_t deadline, char *detail, size_t detaillen);
 
+/* "_" + 16 base32 characters + NUL. */
+#define VAL_ACCOUNT_LABEL 18
+
+/* The dns-account-01 label of an account URL (dns01.c). */
+anvil_err val_account_label(const char *account_url,
+    char out[VAL_ACCOUNT_LABEL]);
+
+/* What a dns-persist-01 record must say: one of issuers (borrowed), the
+ * account's URL, policy=wildcard for a wildcard; persistUntil not before
+ * now (seconds since the epoch). */
+struct val_persist_req {
+	const char *const *issuers;
+	size_t nissuers;
+	const char *account_url;
+	int wildcard;
+	long long now;
+};
+
+anvil_err val_dnsaccount01(const struct anvil_config *cfg, const char *name,
+    const char *account_url, const char *key_authz, int64_t deadline,
+    char *detail, size_t detaillen);
+anvil_err val_dnspersist01(const struct anvil_config *cfg, const char *name,
+    const struct val_persist_req *q, int64_t deadline, char *detail,
+    size_t detaillen);
+
+/* The CAA check under deadline (caa.c); see val_caa_check. */
+anvil_err val_caa(const struct anvil_config *cfg, const char *name,
+    const struct val_caa_req *q, int64_t deadline, char *detail,
+    size_t detaillen);
+
 /*
  * Internal entry points of the checkers, split out so the fuzz targets
  * (tests/fuzz) reach the code that reads peer-supplied bytes without a
@@ -110,5 +140,9 @@ anvil_err val_tlsalpn01_check_der(const unsigned char *der, size_t len,
     const unsigned char *digest, char *detail, size_t detaillen);
 anvil_err val_dns01_answer(const struct ub_result *res, const char *qname,
     const char *expected, char *detail, size_t detaillen);
+/* val_persist_answer: the dns-persist-01 checks on unbound's TXT answer
+ * for qname: one record must authorize q. res is borrowed. */
+anvil_err val_persist_answer(const struct ub_result *res, const char *qname,
+    const struct val_persist_req *q, char *detail, size_t detaillen);
 
 #endif

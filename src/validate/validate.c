@@ -5,6 +5,7 @@
 #include "config.h"
 
 #include <string.h>
+#include <time.h>
 
 #include "validate/val_int.h"
 #include "validate/validate.h"
@@ -17,6 +18,8 @@ static const char *const type_names[] = {
 	[VAL_HTTP01] = "http-01",
 	[VAL_DNS01] = "dns-01",
 	[VAL_TLSALPN01] = "tls-alpn-01",
+	[VAL_DNSACCOUNT01] = "dns-account-01",
+	[VAL_DNSPERSIST01] = "dns-persist-01",
 };
 
 const char *
@@ -148,8 +151,47 @@ val_check(const struct anvil_config *cfg, enum val_type type,
 	case VAL_TLSALPN01:
 		return val_tlsalpn01(cfg, id, ipp, key_authz, deadline, detail,
 		    detaillen);
+	case VAL_DNSACCOUNT01:
+		if (ipp != NULL)
+			return errf(detail, detaillen, ANVIL_ERR_MALFORMED,
+			    "dns-account-01 cannot validate an ip identifier");
+		return val_dnsaccount01(cfg, id->value, id->account_url,
+		    key_authz, deadline, detail, detaillen);
+	case VAL_DNSPERSIST01: {
+		struct val_persist_req q;
+
+		if (ipp != NULL)
+			return errf(detail, detaillen, ANVIL_ERR_MALFORMED,
+			    "dns-persist-01 cannot validate an ip identifier");
+		memset(&q, 0, sizeof(q));
+		q.issuers = (const char *const *)cfg->caa_identities.v;
+		q.nissuers = cfg->caa_identities.n;
+		q.account_url = id->account_url;
+		q.wildcard = id->wildcard;
+		q.now = (long long)time(NULL);
+		return val_dnspersist01(cfg, id->value, &q, deadline, detail,
+		    detaillen);
+	}
 	default:
 		return errf(detail, detaillen, ANVIL_ERR_MALFORMED,
 		    "unknown challenge type %d", (int)type);
 	}
+}
+
+anvil_err
+val_caa_check(const struct anvil_config *cfg, const char *name,
+    const struct val_caa_req *q, char *detail, size_t detaillen)
+{
+	if (detail != NULL && detaillen > 0)
+		detail[0] = '\0';
+	if (cfg == NULL || name == NULL || q == NULL)
+		return errf(detail, detaillen, ANVIL_ERR_MALFORMED,
+		    "missing argument to the CAA check");
+	if (q->nidentities == 0)
+		return ANVIL_OK;
+	if (!is_dns_name(name))
+		return errf(detail, detaillen, ANVIL_ERR_MALFORMED,
+		    "\"%.64s\" is not a host name", name);
+	return val_caa(cfg, name, q, val_now_ms() + (int64_t)cfg->timeout *
+	    1000, detail, detaillen);
 }

@@ -4,9 +4,14 @@
  * (that is, whoever runs the name's DNS) sends it. Also val_addr_parse
  * and val_excerpt on the raw input.
  *
- * Input: byte 0 flags (bit 0 havedata, bit 1 nxdomain), byte 1 rcode,
- * then records, each a 2-byte big-endian length and that many rdata
- * bytes (a length past the end takes what is left), at most 32.
+ * The same records are also read as a dns-persist-01 TXT answer
+ * (val_persist_answer, draft-ietf-acme-dns-persist) and as a CAA record
+ * set (val_caa_decide, RFC 8659, RFC 8657): whoever runs the name's DNS
+ * writes those too.
+ *
+ * Input: byte 0 flags (bit 0 havedata, bit 1 nxdomain, bit 2 wildcard),
+ * byte 1 rcode, then records, each a 2-byte big-endian length and that
+ * many rdata bytes (a length past the end takes what is left), at most 32.
  * The expected value is base64url(SHA-256(FUZZ_KEY_AUTHZ)).
  */
 #include "fuzz_common.h"
@@ -16,8 +21,10 @@
 
 #include "jose/jose.h"
 #include "validate/val_int.h"
+#include "validate/validate.h"
 
 #define FUZZ_KEY_AUTHZ "fuzz-token.fuzz-thumbprint"
+#define FUZZ_ACCOUNT "https://ca.example/acct/123"
 #define MAX_RECORDS 32
 
 static char expected[44];
@@ -100,6 +107,35 @@ LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	    sizeof(detail));
 	FUZZ_REPORT("val_dns01_answer", rc, detail);
 	FUZZ_ASSERT(rc == ANVIL_OK || detail[0] != '\0');
+
+	{
+		static const char *const issuers[] = { "authority.example",
+			"ca.example" };
+		struct val_persist_req pq = { issuers, 2, FUZZ_ACCOUNT,
+			(data[0] >> 2) & 1, 1800000000LL };
+		struct val_caa_req cq = { issuers, 2, FUZZ_ACCOUNT, "dns-01",
+			(data[0] >> 2) & 1 };
+		const unsigned char *rd[MAX_RECORDS];
+		size_t rl[MAX_RECORDS];
+		int i;
+
+		detail[0] = '\0';
+		rc = val_persist_answer(&res, "_validation-persist.example.org",
+		    &pq, detail, sizeof(detail));
+		FUZZ_REPORT("val_persist_answer", rc, detail);
+		FUZZ_ASSERT(rc == ANVIL_OK || detail[0] != '\0');
+		for (i = 0; i < n; i++) {
+			rd[i] = (const unsigned char *)recs[i];
+			rl[i] = (size_t)lens[i];
+		}
+		detail[0] = '\0';
+		rc = val_caa_decide(&cq, "example.org", rd, rl, (size_t)n,
+		    detail, sizeof(detail));
+		FUZZ_REPORT("val_caa_decide", rc, detail);
+		FUZZ_ASSERT(rc == ANVIL_OK || rc == ANVIL_ERR_CAA);
+		FUZZ_ASSERT(rc == ANVIL_OK || detail[0] != '\0');
+		FUZZ_ASSERT(strlen(detail) < sizeof(detail));
+	}
 	while (n > 0)
 		free(recs[--n]);
 	return 0;

@@ -34,9 +34,9 @@ LLVMFuzzerInitialize(int *argc, char ***argv)
 int
 LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	static const struct val_ident dns = { "dns", "example.org" };
-	static const struct val_ident v4 = { "ip", "192.0.2.1" };
-	static const struct val_ident v6 = { "ip", "2001:db8::1" };
+	static const struct val_ident dns = { "dns", "example.org", NULL, 0 };
+	static const struct val_ident v4 = { "ip", "192.0.2.1", NULL, 0 };
+	static const struct val_ident v6 = { "ip", "2001:db8::1", NULL, 0 };
 	char detail[512];
 	anvil_err rc;
 

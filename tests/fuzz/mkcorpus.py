@@ -179,3 +179,24 @@ write("dns/split", b"\x01\x00" + rec(b"other value") + rec(digest[:20], digest[2
 write("dns/wrong", b"\x01\x00" + rec(b"x" * 43) + rec(b"y" * 200, b"z" * 100))
 write("dns/nxdomain", b"\x02\x03")
 write("dns/servfail", b"\x00\x02")
+# dns-persist-01 (the draft's examples) and CAA rdata (flags, tag length,
+# tag, value) in the same frame
+acct = b"accounturi=https://ca.example/acct/123"
+write("dns/persist", b"\x01\x00" + rec(b"authority.example; " + acct))
+write("dns/persist-wild", b"\x05\x00" + rec(b"authority.example; " + acct +
+      b"; policy=wildcard; persistUntil=4102444800"))
+write("dns/persist-other", b"\x01\x00" + rec(b"other.example; " + acct) +
+      rec(b"authority.example; accounturi=x; accounturi=y"))
+
+
+def caa(flags, tag, value):
+    rd = bytes([flags, len(tag)]) + tag + value
+    return len(rd).to_bytes(2, "big") + rd
+
+
+write("dns/caa-issue", b"\x01\x00" + caa(0, b"issue", b"ca.example; " + acct) +
+      caa(0, b"issuewild", b";") + caa(0, b"iodef", b"mailto:x@example.org"))
+write("dns/caa-params", b"\x05\x00" + caa(0, b"issuewild",
+      b"authority.example; validationmethods=dns-01,http-01; " + acct))
+write("dns/caa-critical", b"\x01\x00" + caa(128, b"tbs", b"x") +
+      caa(0, b"issue", b"other.example"))

@@ -3,6 +3,9 @@
 # over its management API) and Anvil behind lighttpd from the shipped
 # config, all on loopback, on ports derived from BASEPORT; stops them at exit.
 #
+# EXTRA_SERVER, EXTRA_VALIDATION and EXTRA_CONF add lines to anvil.conf;
+# DNS_RESOLVER replaces the challtestsrv as the resolver.
+#
 # Sets: DATA, CONF, DIR_URL, CA_PEM, DNS_PORT, MGMT_PORT, HTTP01_PORT,
 # TLSALPN01_PORT, HTTPS_PORT.
 
@@ -59,12 +62,13 @@ start_servers() {
 [server]
 base_url = https://127.0.0.1:$HTTPS_PORT/acme
 data_dir = $DATA
+${EXTRA_SERVER:-}
 [ca]
 key_type = ${CA_KEY_TYPE:-ec:P-256}
 [validation]
 http_port = $HTTP01_PORT
 tls_port = $TLSALPN01_PORT
-dns_resolver = 127.0.0.1@$DNS_PORT
+dns_resolver = ${DNS_RESOLVER:-127.0.0.1@$DNS_PORT}
 timeout = ${VALIDATION_TIMEOUT:-5}
 ; Loopback is denied by default; the responders of every test
 ; that sources this file listen on 127.0.0.1 and nowhere else.

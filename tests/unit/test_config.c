@@ -52,6 +52,46 @@ Test(config, defaults_for_every_key_but_the_two_required)
 	cr_assert_eq(cfg->deny_networks.n, 24);
 	cr_assert_eq(cfg->allow_networks.n, 0);
 	cr_assert_eq(cfg->eab_required, false);
+	cr_assert_eq(cfg->caa_identities.n, 0);
+	cr_assert_eq(cfg->caa_max_age, 28800);
+	cr_assert_str_eq(cfg->dns_trust_anchor, "");
+	cr_assert_eq(cfg->challenges_dns, CONFIG_CHALL_HTTP01 |
+	    CONFIG_CHALL_DNS01 | CONFIG_CHALL_TLSALPN01);
+	cr_assert_eq(cfg->challenges_wildcard, CONFIG_CHALL_DNS01);
+	cr_assert_eq(cfg->challenges_ip, CONFIG_CHALL_HTTP01 |
+	    CONFIG_CHALL_TLSALPN01);
+	config_free(cfg);
+}
+
+Test(config, caa_and_challenge_types)
+{
+	struct anvil_config *cfg = parse_ok(BASE
+	    "caa_identities = anvil.test, ca.anvil.test\n"
+	    "[validation]\ncaa_max_age = 0\n"
+	    "dns_trust_anchor = /etc/anvil/root.key\n"
+	    "challenges_dns = dns-account-01, dns-persist-01\n"
+	    "challenges_wildcard = dns-persist-01\n"
+	    "challenges_ip = tls-alpn-01\n");
+
+	cr_assert_eq(cfg->caa_identities.n, 2);
+	cr_assert_eq(cfg->caa_max_age, 0);
+	cr_assert_str_eq(cfg->dns_trust_anchor, "/etc/anvil/root.key");
+	cr_assert_eq(cfg->challenges_dns, CONFIG_CHALL_DNSACCOUNT01 |
+	    CONFIG_CHALL_DNSPERSIST01);
+	cr_assert_eq(cfg->challenges_wildcard, CONFIG_CHALL_DNSPERSIST01);
+	cr_assert_eq(cfg->challenges_ip, CONFIG_CHALL_TLSALPN01);
+	config_free(cfg);
+
+	/* A profile overrides; one that is silent inherits. */
+	cfg = parse_ok(BASE "caa_identities = anvil.test\n"
+	    "[validation]\nchallenges_dns = http-01\n"
+	    "[profile a]\nchallenges_dns = dns-persist-01\n[profile b]\n");
+	cr_assert_eq(config_profile_find(cfg, "a")->challenges_dns,
+	    CONFIG_CHALL_DNSPERSIST01);
+	cr_assert_eq(config_profile_find(cfg, "b")->challenges_dns,
+	    CONFIG_CHALL_HTTP01);
+	cr_assert_eq(config_profile_find(cfg, "b")->challenges_wildcard,
+	    CONFIG_CHALL_DNS01);
 	config_free(cfg);
 }
 
@@ -203,6 +243,15 @@ static const struct bad_case bad[] = {
 	{ __LINE__, "bool typo in a profile", BASE "[profile p]\nsubject_cn = maybe\n", "t.conf:5:", "true or false" },
 	{ __LINE__, "default_profile unknown", BASE "[issuance]\ndefault_profile = nope\n", "t.conf:5:", "default_profile \"nope\" names no profile (known: classic, tlsserver, shortlived)" },
 	{ __LINE__, "default_profile a built-in hidden by sections", BASE "[issuance]\ndefault_profile = classic\n[profile mine]\n", "t.conf:5:", "names no profile (known: mine)" },
+	{ __LINE__, "unknown challenge type", BASE "[validation]\nchallenges_dns = http-01, dns-02\n", "t.conf:5:", "\"dns-02\" is not one of" },
+	{ __LINE__, "no challenge type", BASE "[validation]\nchallenges_dns =\n", "t.conf:5:", "at least one" },
+	{ __LINE__, "dns-01 for an ip", BASE "[validation]\nchallenges_ip = http-01, dns-01\n", "t.conf:5:", "only http-01 and tls-alpn-01" },
+	{ __LINE__, "http-01 for a wildcard", BASE "[validation]\nchallenges_wildcard = dns-01, http-01\n", "t.conf:5:", "can validate a wildcard" },
+	{ __LINE__, "dns-persist-01 without caa_identities", BASE "[validation]\ntimeout = 5\nchallenges_dns = dns-persist-01\n", "t.conf:6:", "needs [server] caa_identities" },
+	{ __LINE__, "dns-persist-01 in a profile without caa_identities", BASE "[profile p]\nchallenges_wildcard = dns-persist-01\n", "t.conf:5:", "needs [server] caa_identities" },
+	{ __LINE__, "dns-01 for an ip in a profile", BASE "[profile p]\nchallenges_ip = dns-01\n", "t.conf:5:", "only http-01 and tls-alpn-01" },
+	{ __LINE__, "caa_max_age too long", BASE "[validation]\ncaa_max_age = 2592001\n", "t.conf:5:", "between 0 and 2592000" },
+	{ __LINE__, "relative trust anchor", BASE "[validation]\ndns_trust_anchor = root.key\n", "t.conf:5:", "absolute path" },
 	{ __LINE__, "default_profile in [server]", BASE "default_profile = classic\n", "t.conf:4:", "unknown key \"default_profile\" in [server]" },
 };
 

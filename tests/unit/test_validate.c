@@ -229,7 +229,7 @@ static anvil_err
 check(enum val_type t, const char *type, const char *value,
     const char *key_authz)
 {
-	struct val_ident id = { type, value };
+	struct val_ident id = { type, value, NULL, 0 };
 
 	detail[0] = '\0';
 	return val_check(cfg, t, &id, TOKEN, key_authz, detail,
@@ -692,7 +692,11 @@ Test(validate, type_names_round_trip)
 	cr_assert_eq(val_type_parse("dns-01"), VAL_DNS01);
 	cr_assert_eq(val_type_parse("tls-alpn-01"), VAL_TLSALPN01);
 	cr_assert_eq(val_type_parse("HTTP-01"), -1);
-	cr_assert_eq(val_type_parse("dns-account-01"), -1);
+	cr_assert_str_eq(val_type_name(VAL_DNSACCOUNT01), "dns-account-01");
+	cr_assert_str_eq(val_type_name(VAL_DNSPERSIST01), "dns-persist-01");
+	cr_assert_eq(val_type_parse("dns-account-01"), VAL_DNSACCOUNT01);
+	cr_assert_eq(val_type_parse("dns-persist-01"), VAL_DNSPERSIST01);
+	cr_assert_eq(val_type_parse("dns-02"), -1);
 	cr_assert_eq(val_type_parse(""), -1);
 	cr_assert_eq(val_type_parse(NULL), -1);
 }
