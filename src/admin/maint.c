@@ -33,6 +33,7 @@
 
 #include "acme/acme.h"
 #include "admin/admin.h"
+#include "core/progress.h"
 #include "record/record.h"
 
 #define STUCK_FACTOR 3			/* x [validation] timeout */
@@ -485,11 +486,16 @@ out:
 int
 admin_db(struct admin_ctx *ctx, int argc, char **argv)
 {
+	struct progress pg;
 	char err[1536] = "";
 	anvil_err rc;
 
 	if (argc == 2 && strcmp(argv[1], "check") == 0) {
+		progress_begin(&pg, "anvil-admin: db check", 0);
+		store_set_progress(ctx->st, &pg);
 		rc = store_verify(ctx->st, err, sizeof(err));
+		store_set_progress(ctx->st, NULL);
+		progress_end(&pg);
 		if (ctx->json) {
 			json_t *o = json_pack("{s:b, s:s}", "ok",
 			    rc == ANVIL_OK, "data_dir", ctx->cfg->data_dir);
@@ -516,7 +522,11 @@ admin_db(struct admin_ctx *ctx, int argc, char **argv)
 		return ADMIN_OK;
 	}
 	if (argc == 3 && strcmp(argv[1], "backup") == 0) {
+		progress_begin(&pg, "anvil-admin: db backup", 0);
+		store_set_progress(ctx->st, &pg);
 		rc = store_backup(ctx->st, argv[2], err, sizeof(err));
+		store_set_progress(ctx->st, NULL);
+		progress_end(&pg);
 		if (rc != ANVIL_OK) {
 			fprintf(stderr, "anvil-admin: db backup: %s\n",
 			    err[0] ? err : anvil_strerror(rc));

@@ -22,6 +22,7 @@
 #include <time.h>
 
 #include "admin/admin.h"
+#include "core/progress.h"
 #include "record/record.h"
 
 #define ADVISE_BATCH 200
@@ -145,6 +146,7 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 		{ NULL, 0, NULL, 0 }
 	};
 	struct advise a;
+	struct progress pg = { NULL, 0, 0, { 0, 0 } };
 	const char *serial_arg = NULL;
 	char serial[ADMIN_SERIAL_HEX_MAX + 1], err[512] = "";
 	json_t *out = NULL;
@@ -231,8 +233,11 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 		if ((rc = store_run(ctx->st, STORE_TXN_READ_COMMITTED,
 		    gather_fn, &a, err, sizeof(err))) != ANVIL_OK)
 			goto fail;
+		progress_begin(&pg, "anvil-admin: renewal advise", 0);
 		for (a.from = 0; a.from < json_array_size(a.serials);
 		    a.from = a.to) {
+			progress_show(&pg, NULL, a.from,
+			    json_array_size(a.serials), 0);
 			a.to = a.from + ADVISE_BATCH;
 			if (a.to > json_array_size(a.serials))
 				a.to = json_array_size(a.serials);
@@ -246,6 +251,7 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 				goto fail;
 			a.advised = a.to;
 		}
+		progress_end(&pg);
 	}
 	out = json_pack("{s:I, s:O}", "advised", (json_int_t)a.advised,
 	    "serials", a.serials);
@@ -259,6 +265,7 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 	status = ADMIN_OK;
 	goto out;
 fail:
+	progress_end(&pg);
 	fprintf(stderr, "anvil-admin: renewal advise: %s (advised %zu of "
 	    "%zu)\n", err[0] ? err : anvil_strerror(rc), a.advised,
 	    json_array_size(a.serials));

@@ -30,6 +30,7 @@
 
 #include "core/error.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "store/bdb_int.h"
 #include "store/store.h"
 
@@ -149,6 +150,7 @@ hot_copy(struct store *st, const char *target, char *err, size_t errlen)
 	}
 	st->bdbmsg[0] = '\0';
 	st->checksum_bad = 0;
+	progress_show(st->progress, "copying", 0, 0, 1);
 	if ((ret = st->env->backup(st->env, target, 0)) != 0) {
 		rc = errf(err, errlen, st->checksum_bad ? ANVIL_ERR_CORRUPT :
 		    ANVIL_ERR_STORE, "DB_ENV->backup(%s to %s): %s", st->home,
@@ -415,6 +417,7 @@ pair_present(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 struct vcheck {
 	size_t expect[DBI__MAX];	/* index entries the records imply */
 	size_t problems;
+	size_t walked;			/* records read, for the progress line */
 	char msg[1024];			/* the first few problems */
 };
 
@@ -472,6 +475,8 @@ check_kind(struct store_txn *t, enum store_kind kind, struct vcheck *v)
 			    ret);
 			break;
 		}
+		progress_show(t->st->progress, bdb_desc[i].file,
+		    ++v->walked, 0, 0);
 		if (!bdb_idn_ok(k.data, k.size, ID_MAX)) {
 			vproblem(v, "%s: a key is not a valid id",
 			    bdb_desc[i].file);
@@ -661,6 +666,8 @@ store_verify(struct store *st, char *err, size_t errlen)
 			rc = ANVIL_ERR_NOMEM;
 			goto out;
 		}
+		progress_show(st->progress, bdb_desc[i].file, (size_t)i + 1,
+		    DBI__MAX, 1);
 		if (bdb_file_check(path, why, sizeof(why)) != ANVIL_OK ||
 		    verify_file(path, why, sizeof(why)) != 0) {
 			nbad++;
@@ -689,6 +696,7 @@ store_verify(struct store *st, char *err, size_t errlen)
 		goto out;
 	}
 	memset(&v, 0, sizeof(v));
+	snap->progress = st->progress;
 	/* A private snapshot: the walk needs no locks it would keep. */
 	rc = store_run(snap, STORE_TXN_READ_COMMITTED, records_fn, &v, serr,
 	    sizeof(serr));
@@ -713,4 +721,11 @@ out:
 	free(base);
 	free(data_dir);
 	return rc;
+}
+
+void
+store_set_progress(struct store *st, struct progress *p)
+{
+	if (st != NULL)
+		st->progress = p;
 }

@@ -110,6 +110,7 @@ struct store {
 	int hold;		/* in store_hold: calls keep their share */
 	int created;		/* this handle made the store: checkpoint */
 	int saw_panic;		/* Berkeley DB said PANIC (a recovery ran) */
+	struct progress *progress; /* store_set_progress; NULL: none */
 };
 
 struct store_txn {

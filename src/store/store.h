@@ -208,4 +208,11 @@ anvil_err store_backup(struct store *st, const char *dir, char *err,
  */
 anvil_err store_verify(struct store *st, char *err, size_t errlen);
 
+/*
+ * Where store_backup and store_verify report how far they are (borrowed;
+ * NULL: nowhere). See src/core/progress.h.
+ */
+struct progress;
+void store_set_progress(struct store *st, struct progress *p);
+
 #endif

@@ -342,6 +342,15 @@ fi
 # ---------------------------------------------------------------- db check
 expect_exit 0 "db check while the server serves" AD db check
 expect_out "is sound" "db check: sound"
+grep -q "anvil-admin: db check:" "$T/out" && fail "db check wrote progress without a terminal" ||
+    ok "db check: no progress line without a terminal (cron)"
+# On a terminal (script(1) gives it one) it says how far it is.
+script -q -e -c "$ADMIN --config $CONF db check" "$T/pty" >/dev/null 2>&1
+tr '\r' '\n' <"$T/pty" | grep -q "^anvil-admin: db check: certs.db [0-9]*/[0-9]* (" &&
+    ok "db check: a progress line on a terminal" || fail "db check on a terminal: $(tr '\r' '\n' <"$T/pty" | head -5)"
+script -q -e -c "$ADMIN --config $CONF db backup $T/bk-pty" "$T/pty" >/dev/null 2>&1
+tr '\r' '\n' <"$T/pty" | grep -q "^anvil-admin: db backup: copying" &&
+    ok "db backup: a progress line on a terminal" || fail "db backup on a terminal: $(tr '\r' '\n' <"$T/pty" | head -5)"
 expect_exit 0 "--json db check" AD --json db check
 expect_json 'd["ok"] is True' "db check JSON: ok"
 ls -a "$DATA" | grep -q '^\.anvil-check' && fail "db check left its snapshot" || ok "db check removed its snapshot"
@@ -434,6 +443,19 @@ expect_json 'd["accounts"]["revoked"] == 1 and d["accounts"]["valid"] == 0 and d
 expect_exit 1 "certbot cannot order with the deactivated account" issue four four.admin.example.test
 grep -q '"detail": "account is not valid, it is revoked"' "$CB/letsencrypt.log" &&
     ok "the server refuses the account: unauthorized" || fail "certbot: $(tail -3 "$T/out")"
+
+# ---------------------------------------------------------------- progress
+# renewal advise over the whole store: a progress line on a terminal,
+# none in cron.
+expect_exit 0 "renewal advise --issued-before (no terminal)" AD renewal advise \
+    --issued-before "$(date -u -d tomorrow +%Y-%m-%d)"
+grep -q "anvil-admin: renewal advise:" "$T/out" && fail "renewal advise wrote progress without a terminal" ||
+    ok "renewal advise: no progress line without a terminal"
+script -q -e -c "$ADMIN --config $CONF renewal advise --issued-before $(date -u -d tomorrow +%Y-%m-%d)" \
+    "$T/pty" >/dev/null 2>&1
+tr '\r' '\n' <"$T/pty" | grep -q "^anvil-admin: renewal advise: [0-9]*/[0-9]* (" &&
+    ok "renewal advise: a progress line on a terminal" ||
+    fail "renewal advise on a terminal: $(tr '\r' '\n' <"$T/pty" | head -5)"
 
 # ---------------------------------------------------------------- audit
 # Every event once (each CGI request is its own process appending to
