@@ -235,7 +235,7 @@ struct der {
 static void
 der_put(struct der *d, const void *src, size_t n)
 {
-	if (d->nomem)
+	if (d->nomem || n == 0)	/* an empty list has no buffer */
 		return;
 	if (d->len + n > d->cap) {
 		size_t cap = d->cap ? d->cap : 4096;
