@@ -103,6 +103,13 @@ static const struct key_def keys[] = {
 	{ "validation", "deny_networks", K_NETS, OFF(deny_networks), DENY_DEFAULT, 0, 0 },
 	{ "validation", "allow_networks", K_NETS, OFF(allow_networks), "", 0, 0 },
 	{ "accounts", "eab_required", K_BOOL, OFF(eab_required), "false", 0, 0 },
+	{ "ocsp", "enabled", K_BOOL, OFF(ocsp_enabled), "true", 0, 0 },
+	{ "ocsp", "validity_hours", K_UINT, OFF(ocsp_validity_hours), "24", 1, 168 },
+	{ "ocsp", "dir", K_KEYFILE, OFF(ocsp_dir), "ocsp", 0, 0 },
+	{ "ocsp", "sign_with_ca", K_BOOL, OFF(ocsp_sign_with_ca), "false", 0, 0 },
+	{ "ocsp", "responder_key", K_KEYFILE, OFF(ocsp_responder_key), "ocsp.key", 0, 0 },
+	{ "ocsp", "responder_cert", K_KEYFILE, OFF(ocsp_responder_cert), "ocsp.pem", 0, 0 },
+	{ "ocsp", "responder_validity_days", K_UINT, OFF(ocsp_responder_days), "90", 2, 3650 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -126,7 +133,7 @@ static const struct key_def pkeys[] = {
 #define NPKEYS (sizeof(pkeys) / sizeof(pkeys[0]))
 
 static const char *const sections[] = { "server", "ca", "issuance",
-	"validation", "accounts" };
+	"validation", "accounts", "ocsp" };
 
 const char *
 config_default_path(void)
@@ -471,11 +478,14 @@ set_keyfile(void *cfg, const struct key_def *def,
 {
 	if (value[0] == '\0' || strlen(value) > 2048) {
 		snprintf(why, whylen, "%s must be a file name%s", def->name,
-		    def->offset == OFF(key_file) ? " or a pkcs11: URL" : "");
+		    def->offset == OFF(key_file) ||
+		    def->offset == OFF(ocsp_responder_key) ?
+		    " or a pkcs11: URL" : "");
 		return -1;
 	}
-	if (strncmp(value, "pkcs11:", 7) == 0 && def->offset != OFF(key_file)) {
-		/* cert_file, crl_dir */
+	if (strncmp(value, "pkcs11:", 7) == 0 && def->offset != OFF(key_file) &&
+	    def->offset != OFF(ocsp_responder_key)) {
+		/* cert_file, crl_dir, [ocsp] dir and responder_cert */
 		snprintf(why, whylen, "%s cannot be a pkcs11: URL", def->name);
 		return -1;
 	}
@@ -1143,6 +1153,20 @@ config_parse(const char *name, const char *text, size_t len,
 			goto nomem;
 		free(cfg->crl_dir);
 		cfg->crl_dir = p;
+	}
+	{
+		char **const rel[] = { &cfg->ocsp_dir, &cfg->ocsp_responder_key,
+			&cfg->ocsp_responder_cert };
+		size_t r;
+		for (r = 0; r < sizeof(rel) / sizeof(rel[0]); r++) {
+			char *p;
+			if (strncmp(*rel[r], "pkcs11:", 7) == 0)
+				continue;
+			if ((p = util_path_join(cfg->data_dir, *rel[r])) == NULL)
+				goto nomem;
+			free(*rel[r]);
+			*rel[r] = p;
+		}
 	}
 	*out = cfg;
 	cfg = NULL;

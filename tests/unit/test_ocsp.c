@@ -1,0 +1,574 @@
+/*
+ * test_ocsp.c - OCSP (src/ca/ocsp.c): responder issue and load, requests
+ * read, responses built and read back by GnuTLS (signature, status,
+ * reason, times, nonce), and a table of hostile requests, each answered
+ * with a clear OCSP error status.
+ */
+#include "config.h"
+
+#include <criterion/criterion.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <gnutls/abstract.h>
+#include <gnutls/gnutls.h>
+#include <gnutls/ocsp.h>
+#include <gnutls/x509.h>
+
+#include "ca/ca.h"
+#include "core/conf.h"
+#include "core/util.h"
+#include "helpers.h"
+
+#define OK(call)                                                               \
+	do {                                                                   \
+		int ok_ret_ = (call);                                          \
+		cr_assert(ok_ret_ >= 0, "%s: %s", #call,                       \
+		    gnutls_strerror(ok_ret_));                                 \
+	} while (0)
+
+static char *dir;
+static struct anvil_config *cfg;
+static struct ca *ca;
+static struct ca_ocsp_signer *signer;
+static char *leaf_pem;
+static gnutls_x509_crt_t leaf;
+
+/* A leaf certificate of ca with serial 0x11 0x22 ... (16 bytes). */
+static void
+make_leaf(void)
+{
+	gnutls_x509_privkey_t k = NULL;
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t pem = { NULL, 0 };
+	unsigned char serial[16];
+	size_t i;
+
+	for (i = 0; i < sizeof(serial); i++)
+		serial[i] = (unsigned char)(0x11 * (i % 7 + 1));
+	OK(gnutls_x509_privkey_init(&k));
+	OK(gnutls_x509_privkey_generate(k, GNUTLS_PK_ECDSA,
+	    GNUTLS_CURVE_TO_BITS(GNUTLS_ECC_CURVE_SECP256R1), 0));
+	OK(gnutls_x509_crt_init(&crt));
+	OK(gnutls_x509_crt_set_version(crt, 3));
+	OK(gnutls_x509_crt_set_serial(crt, serial, sizeof(serial)));
+	OK(gnutls_x509_crt_set_key(crt, k));
+	OK(gnutls_x509_crt_set_dn_by_oid(crt, GNUTLS_OID_X520_COMMON_NAME, 0,
+	    "leaf.test", 9));
+	OK(gnutls_x509_crt_set_activation_time(crt, time(NULL)));
+	OK(gnutls_x509_crt_set_expiration_time(crt, time(NULL) + 86400));
+	OK(gnutls_x509_crt_privkey_sign(crt, ca_cert_peek(ca),
+	    ca_key_peek(ca), GNUTLS_DIG_SHA256, 0));
+	OK(gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_PEM, &pem));
+	leaf_pem = strndup((char *)pem.data, pem.size);
+	gnutls_free(pem.data);
+	gnutls_x509_crt_deinit(crt);
+	gnutls_x509_privkey_deinit(k);
+	OK(gnutls_x509_crt_init(&leaf));
+	pem.data = (unsigned char *)leaf_pem;
+	pem.size = (unsigned)strlen(leaf_pem);
+	OK(gnutls_x509_crt_import(leaf, &pem, GNUTLS_X509_FMT_PEM));
+}
+
+static void
+setup_with(const char *extra)
+{
+	char err[512] = "";
+
+	dir = th_tempdir();
+	cfg = th_config(dir, extra);
+	cr_assert_eq(ca_load_or_generate(cfg, &ca, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	cr_assert_eq(ca_ocsp_signer_load(cfg, ca, time(NULL), &signer, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	make_leaf();
+}
+
+static void
+setup(void)
+{
+	setup_with(NULL);
+}
+
+static void
+setup_by_ca(void)
+{
+	setup_with("[ocsp]\nsign_with_ca = true\n");
+}
+
+static void
+teardown(void)
+{
+	ca_ocsp_signer_free(signer);
+	ca_free(ca);
+	config_free(cfg);
+	if (leaf != NULL)
+		gnutls_x509_crt_deinit(leaf);
+	free(leaf_pem);
+	th_rmrf(dir);
+	free(dir);
+	signer = NULL;
+	ca = NULL;
+	cfg = NULL;
+	leaf = NULL;
+	leaf_pem = NULL;
+	dir = NULL;
+}
+
+/* Parses req, answers every CertID with st, returns the DER response. */
+static gnutls_datum_t
+answer(const unsigned char *req, size_t len, enum ca_ocsp_cert_status st,
+    int reason)
+{
+	struct ca_ocsp_req r;
+	struct ca_ocsp_single v[CA_OCSP_MAX_CERTIDS];
+	unsigned char *der = NULL;
+	size_t dlen = 0, i;
+	time_t now = time(NULL);
+	char err[512] = "";
+	gnutls_datum_t out;
+
+	cr_assert_eq(ca_ocsp_req_parse(signer, req, len, &r),
+	    CA_OCSP_SUCCESSFUL);
+	for (i = 0; i < r.n; i++) {
+		v[i].id = &r.ids[i];
+		v[i].status = st;
+		v[i].revoked_at = now - 60;
+		v[i].reason = reason;
+	}
+	cr_assert_eq(ca_ocsp_resp_build(signer, v, r.n, r.nonce, r.nonce_len,
+	    now, now + 3600, &der, &dlen, err, sizeof(err)), ANVIL_OK, "%s",
+	    err);
+	out.data = der;
+	out.size = (unsigned)dlen;
+	return out;
+}
+
+/* Imports d and checks its signature against the CA (directly or via a
+ * delegated responder certificate in the response). */
+static gnutls_ocsp_resp_t
+import_verified(const gnutls_datum_t *d)
+{
+	gnutls_ocsp_resp_t resp = NULL;
+	unsigned vout = 99;
+
+	OK(gnutls_ocsp_resp_init(&resp));
+	OK(gnutls_ocsp_resp_import(resp, d));
+	cr_assert_eq(gnutls_ocsp_resp_get_status(resp),
+	    GNUTLS_OCSP_RESP_SUCCESSFUL);
+	OK(gnutls_ocsp_resp_verify_direct(resp, ca_cert_peek(ca), &vout, 0));
+	cr_assert_eq(vout, 0, "verify status 0x%x", vout);
+	return resp;
+}
+
+static void
+check_status(gnutls_digest_algorithm_t dig, enum ca_ocsp_cert_status st,
+    int reason, unsigned want_status)
+{
+	unsigned char *req = NULL;
+	size_t rlen = 0;
+	gnutls_datum_t d;
+	gnutls_ocsp_resp_t resp;
+	unsigned cs = 99, rr = 99;
+	time_t tu, nu, rt;
+
+	cr_assert_eq(ca_ocsp_req_for(ca_cert_peek(ca), leaf_pem, dig, &req,
+	    &rlen), ANVIL_OK);
+	d = answer(req, rlen, st, reason);
+	resp = import_verified(&d);
+	OK(gnutls_ocsp_resp_check_crt(resp, 0, leaf));
+	OK(gnutls_ocsp_resp_get_single(resp, 0, NULL, NULL, NULL, NULL, &cs,
+	    &tu, &nu, &rt, &rr));
+	cr_assert_eq(cs, want_status);
+	cr_assert(nu > tu);
+	if (st == CA_OCSP_REVOKED) {
+		cr_assert(rt > 0 && rt <= tu);
+		cr_assert_eq(rr, (unsigned)(reason > 0 ? reason :
+		    GNUTLS_X509_CRLREASON_UNSPECIFIED));
+	}
+	gnutls_ocsp_resp_deinit(resp);
+	free(d.data);
+	free(req);
+}
+
+TestSuite(ocsp, .init = setup, .fini = teardown);
+
+Test(ocsp, responder_certificate_profile)
+{
+	gnutls_x509_crt_t crt = NULL;
+	gnutls_datum_t d = { NULL, 0 };
+	char *pem = NULL, oid[128];
+	size_t len = 0, osz;
+	unsigned crit = 0, vout = 99, i, found_eku = 0;
+	struct stat st;
+	char err[256];
+
+	cr_assert_eq(stat(cfg->ocsp_responder_key, &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600, "key mode %o", st.st_mode);
+	cr_assert_eq(util_read_file(cfg->ocsp_responder_cert, 1 << 16, &pem,
+	    &len, err, sizeof(err)), ANVIL_OK);
+	d.data = (unsigned char *)pem;
+	d.size = (unsigned)len;
+	OK(gnutls_x509_crt_init(&crt));
+	OK(gnutls_x509_crt_import(crt, &d, GNUTLS_X509_FMT_PEM));
+	OK(gnutls_x509_crt_verify(crt, (gnutls_x509_crt_t *)&(gnutls_x509_crt_t){
+	    ca_cert_peek(ca) }, 1, 0, &vout));
+	cr_assert_eq(vout, 0);
+	for (i = 0; i < 8; i++) {
+		osz = sizeof(oid);
+		if (gnutls_x509_crt_get_key_purpose_oid(crt, i, oid, &osz,
+		    &crit) < 0)
+			break;
+		if (strcmp(oid, GNUTLS_KP_OCSP_SIGNING) == 0)
+			found_eku = 1;
+	}
+	cr_assert(found_eku, "no id-kp-OCSPSigning");
+	osz = sizeof(oid);
+	OK(gnutls_x509_crt_get_extension_by_oid(crt, "1.3.6.1.5.5.7.48.1.5", 0,
+	    oid, &osz, &crit));
+	cr_assert_eq(gnutls_x509_crt_get_ca_status(crt, &crit), 0);
+	gnutls_x509_crt_deinit(crt);
+	free(pem);
+}
+
+Test(ocsp, good_sha1)
+{
+	check_status(GNUTLS_DIG_SHA1, CA_OCSP_GOOD, 0, GNUTLS_OCSP_CERT_GOOD);
+}
+
+Test(ocsp, good_sha256)
+{
+	check_status(GNUTLS_DIG_SHA256, CA_OCSP_GOOD, 0, GNUTLS_OCSP_CERT_GOOD);
+}
+
+Test(ocsp, revoked_with_reason)
+{
+	check_status(GNUTLS_DIG_SHA1, CA_OCSP_REVOKED, 1,
+	    GNUTLS_OCSP_CERT_REVOKED);
+	check_status(GNUTLS_DIG_SHA256, CA_OCSP_REVOKED, 4,
+	    GNUTLS_OCSP_CERT_REVOKED);
+}
+
+Test(ocsp, revoked_without_reason)
+{
+	check_status(GNUTLS_DIG_SHA1, CA_OCSP_REVOKED, 0,
+	    GNUTLS_OCSP_CERT_REVOKED);
+}
+
+Test(ocsp, unknown)
+{
+	check_status(GNUTLS_DIG_SHA256, CA_OCSP_UNKNOWN, 0,
+	    GNUTLS_OCSP_CERT_UNKNOWN);
+}
+
+Test(ocsp, serial_hex_is_the_store_key)
+{
+	unsigned char *req = NULL;
+	size_t rlen = 0;
+	struct ca_ocsp_req r;
+	char hex[41];
+
+	cr_assert_eq(ca_ocsp_req_for(ca_cert_peek(ca), leaf_pem,
+	    GNUTLS_DIG_SHA1, &req, &rlen), ANVIL_OK);
+	cr_assert_eq(ca_ocsp_req_parse(signer, req, rlen, &r),
+	    CA_OCSP_SUCCESSFUL);
+	cr_assert_eq(r.n, 1);
+	ca_ocsp_serial_hex(&r.ids[0], hex, sizeof(hex));
+	cr_assert_str_eq(hex, "11223344556677112233445566771122");
+	free(req);
+}
+
+Test(ocsp, nonce_echoed)
+{
+	gnutls_ocsp_req_t req = NULL;
+	gnutls_datum_t der = { NULL, 0 }, d, n1 = { NULL, 0 }, n2 = { NULL, 0 };
+	gnutls_ocsp_resp_t resp;
+	unsigned crit = 0;
+
+	OK(gnutls_ocsp_req_init(&req));
+	OK(gnutls_ocsp_req_add_cert(req, GNUTLS_DIG_SHA1, ca_cert_peek(ca),
+	    leaf));
+	OK(gnutls_ocsp_req_randomize_nonce(req));
+	OK(gnutls_ocsp_req_get_nonce(req, &crit, &n1));
+	OK(gnutls_ocsp_req_export(req, &der));
+	d = answer(der.data, der.size, CA_OCSP_GOOD, 0);
+	resp = import_verified(&d);
+	OK(gnutls_ocsp_resp_get_nonce(resp, &crit, &n2));
+	cr_assert_eq(n1.size, n2.size);
+	cr_assert(memcmp(n1.data, n2.data, n1.size) == 0);
+	gnutls_ocsp_resp_deinit(resp);
+	gnutls_ocsp_req_deinit(req);
+	gnutls_free(der.data);
+	gnutls_free(n1.data);
+	gnutls_free(n2.data);
+	free(d.data);
+}
+
+Test(ocsp, several_certids_answered_in_order)
+{
+	gnutls_ocsp_req_t req = NULL;
+	gnutls_datum_t der = { NULL, 0 }, d;
+	gnutls_ocsp_resp_t resp;
+	int i;
+
+	OK(gnutls_ocsp_req_init(&req));
+	for (i = 0; i < 3; i++)
+		OK(gnutls_ocsp_req_add_cert(req, i == 1 ? GNUTLS_DIG_SHA256 :
+		    GNUTLS_DIG_SHA1, ca_cert_peek(ca), leaf));
+	OK(gnutls_ocsp_req_export(req, &der));
+	d = answer(der.data, der.size, CA_OCSP_GOOD, 0);
+	resp = import_verified(&d);
+	for (i = 0; i < 3; i++)
+		OK(gnutls_ocsp_resp_check_crt(resp, (unsigned)i, leaf));
+	gnutls_ocsp_resp_deinit(resp);
+	gnutls_ocsp_req_deinit(req);
+	gnutls_free(der.data);
+	free(d.data);
+}
+
+Test(ocsp, rotation_keeps_old_answers_verifiable)
+{
+	unsigned char *req = NULL;
+	size_t rlen = 0;
+	gnutls_datum_t old, fresh;
+	gnutls_ocsp_resp_t r1, r2;
+	struct ca_ocsp_signer *s2 = NULL;
+	char err[512] = "";
+
+	cr_assert_eq(ca_ocsp_req_for(ca_cert_peek(ca), leaf_pem,
+	    GNUTLS_DIG_SHA1, &req, &rlen), ANVIL_OK);
+	old = answer(req, rlen, CA_OCSP_GOOD, 0);
+	cr_assert_eq(ca_ocsp_responder_issue(cfg, ca, time(NULL), err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(ca_ocsp_signer_load(cfg, ca, time(NULL), &s2, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	ca_ocsp_signer_free(signer);
+	signer = s2;
+	fresh = answer(req, rlen, CA_OCSP_GOOD, 0);
+	r1 = import_verified(&old);
+	r2 = import_verified(&fresh);
+	gnutls_ocsp_resp_deinit(r1);
+	gnutls_ocsp_resp_deinit(r2);
+	free(old.data);
+	free(fresh.data);
+	free(req);
+}
+
+Test(ocsp, partial_responder_refused)
+{
+	struct ca_ocsp_signer *s2 = NULL;
+	char err[512] = "";
+
+	cr_assert_eq(unlink(cfg->ocsp_responder_cert), 0);
+	cr_assert_eq(ca_ocsp_signer_load(cfg, ca, time(NULL), &s2, err,
+	    sizeof(err)), ANVIL_ERR_PARTIAL);
+	cr_assert(strstr(err, cfg->ocsp_responder_cert) != NULL, "%s", err);
+}
+
+Test(ocsp, signed_by_the_ca_key, .init = setup_by_ca)
+{
+	cr_assert(ca_ocsp_signer_by_ca(signer));
+	check_status(GNUTLS_DIG_SHA1, CA_OCSP_REVOKED, 1,
+	    GNUTLS_OCSP_CERT_REVOKED);
+	check_status(GNUTLS_DIG_SHA256, CA_OCSP_GOOD, 0, GNUTLS_OCSP_CERT_GOOD);
+}
+
+Test(ocsp, error_response_is_five_bytes)
+{
+	unsigned char *der = NULL;
+	size_t len = 0;
+	gnutls_ocsp_resp_t resp = NULL;
+	gnutls_datum_t d;
+
+	cr_assert_eq(ca_ocsp_resp_error(CA_OCSP_MALFORMED, &der, &len),
+	    ANVIL_OK);
+	d.data = der;
+	d.size = (unsigned)len;
+	OK(gnutls_ocsp_resp_init(&resp));
+	OK(gnutls_ocsp_resp_import(resp, &d));
+	cr_assert_eq(gnutls_ocsp_resp_get_status(resp),
+	    GNUTLS_OCSP_RESP_MALFORMEDREQUEST);
+	gnutls_ocsp_resp_deinit(resp);
+	free(der);
+}
+
+/* ------------------------------------------------------ hostile requests */
+
+/* Request with n CertIDs for the leaf (hash dig) and an optional nonce
+ * (extnValue raw) or extra extension. */
+static gnutls_datum_t
+build_req(unsigned n, gnutls_digest_algorithm_t dig, const unsigned char *nonce,
+    size_t nlen, const char *ext_oid, unsigned crit)
+{
+	gnutls_ocsp_req_t req = NULL;
+	gnutls_datum_t der = { NULL, 0 }, v;
+	unsigned i;
+	unsigned char nh[64], kh[64];
+	unsigned char sn[16] = { 0x11 };
+
+	OK(gnutls_ocsp_req_init(&req));
+	memset(nh, 0xab, sizeof(nh));
+	memset(kh, 0xcd, sizeof(kh));
+	for (i = 0; i < n; i++) {
+		if (dig == GNUTLS_DIG_SHA1 || dig == GNUTLS_DIG_SHA256)
+			OK(gnutls_ocsp_req_add_cert(req, dig, ca_cert_peek(ca),
+			    leaf));
+		else {
+			gnutls_datum_t a = { nh, 64 }, b = { kh, 64 },
+			    s = { sn, 16 };
+			OK(gnutls_ocsp_req_add_cert_id(req, dig, &a, &b, &s));
+		}
+	}
+	if (nonce != NULL) {
+		v.data = (unsigned char *)nonce;
+		v.size = (unsigned)nlen;
+		OK(gnutls_ocsp_req_set_extension(req, "1.3.6.1.5.5.7.48.1.2", 0,
+		    &v));
+	}
+	if (ext_oid != NULL) {
+		v.data = (unsigned char *)"\x05\x00";
+		v.size = 2;
+		OK(gnutls_ocsp_req_set_extension(req, ext_oid, crit, &v));
+	}
+	OK(gnutls_ocsp_req_export(req, &der));
+	gnutls_ocsp_req_deinit(req);
+	return der;
+}
+
+static void
+expect(const gnutls_datum_t *d, int want, const char *what)
+{
+	struct ca_ocsp_req r;
+
+	cr_assert_eq(ca_ocsp_req_parse(signer, d->data, d->size, &r), want,
+	    "%s", what);
+	if (want != CA_OCSP_SUCCESSFUL)
+		cr_assert_eq(r.n, 0, "%s: CertIDs kept", what);
+}
+
+Test(ocsp, hostile_requests)
+{
+	gnutls_datum_t good = build_req(1, GNUTLS_DIG_SHA1, NULL, 0, NULL, 0);
+	gnutls_datum_t d;
+	unsigned char *buf;
+	unsigned char n33[35], n0[2] = { 0x04, 0x00 }, n32[34], raw[16];
+	size_t i;
+	struct ca_ocsp_req r;
+
+	expect(&good, CA_OCSP_SUCCESSFUL, "a plain request");
+	/* Every truncation of a good request. */
+	for (i = 0; i < good.size; i++) {
+		d.data = good.data;
+		d.size = (unsigned)i;
+		cr_assert_eq(ca_ocsp_req_parse(signer, d.data, d.size, &r),
+		    CA_OCSP_MALFORMED, "truncated to %zu", i);
+	}
+	/* Trailing garbage. */
+	buf = malloc(good.size + 3);
+	memcpy(buf, good.data, good.size);
+	memcpy(buf + good.size, "\x00\x01\x02", 3);
+	cr_assert_eq(ca_ocsp_req_parse(signer, buf, good.size + 3, &r),
+	    CA_OCSP_MALFORMED, "trailing bytes");
+	free(buf);
+	/* Wrong version: [0] EXPLICIT INTEGER 1 inside tbsRequest. */
+	cr_assert(good.size < 120 && good.data[1] < 0x80 &&
+	    good.data[3] < 0x80);
+	buf = malloc(good.size + 5);
+	buf[0] = 0x30;
+	buf[1] = (unsigned char)(good.data[1] + 5);
+	buf[2] = 0x30;
+	buf[3] = (unsigned char)(good.data[3] + 5);
+	memcpy(buf + 4, "\xa0\x03\x02\x01\x01", 5);
+	memcpy(buf + 9, good.data + 4, good.size - 4);
+	cr_assert_eq(ca_ocsp_req_parse(signer, buf, good.size + 5, &r),
+	    CA_OCSP_MALFORMED, "version 2");
+	/* Version v1 written out explicitly is still v1. */
+	buf[8] = 0x00;
+	cr_assert_neq(ca_ocsp_req_parse(signer, buf, good.size + 5, &r),
+	    CA_OCSP_INTERNAL, "explicit v1");
+	free(buf);
+	/* Huge: over the bound, before any parsing. */
+	buf = calloc(1, CA_OCSP_MAX_REQUEST + 1);
+	buf[0] = 0x30;
+	cr_assert_eq(ca_ocsp_req_parse(signer, buf, CA_OCSP_MAX_REQUEST + 1,
+	    &r), CA_OCSP_MALFORMED, "huge");
+	free(buf);
+	cr_assert_eq(ca_ocsp_req_parse(signer, NULL, 0, &r), CA_OCSP_MALFORMED);
+	cr_assert_eq(ca_ocsp_req_parse(signer, (const unsigned char *)"garbage",
+	    7, &r), CA_OCSP_MALFORMED);
+	gnutls_free(good.data);
+
+	/* 1,000 CertIDs. */
+	d = build_req(1000, GNUTLS_DIG_SHA1, NULL, 0, NULL, 0);
+	cr_assert_eq(ca_ocsp_req_parse(signer, d.data, d.size, &r),
+	    CA_OCSP_MALFORMED, "1000 CertIDs (%u bytes)", d.size);
+	gnutls_free(d.data);
+	d = build_req(CA_OCSP_MAX_CERTIDS, GNUTLS_DIG_SHA1, NULL, 0, NULL, 0);
+	expect(&d, CA_OCSP_SUCCESSFUL, "the most CertIDs");
+	gnutls_free(d.data);
+	/* Unknown or unsupported hash, another issuer. */
+	d = build_req(1, GNUTLS_DIG_SHA512, NULL, 0, NULL, 0);
+	expect(&d, CA_OCSP_UNAUTHORIZED, "SHA-512 CertID");
+	gnutls_free(d.data);
+	d = build_req(1, GNUTLS_DIG_MD5, NULL, 0, NULL, 0);
+	expect(&d, CA_OCSP_UNAUTHORIZED, "MD5 CertID");
+	gnutls_free(d.data);
+	/* Nonces: RFC 8954 2.1 bounds. */
+	n33[0] = 0x04;
+	n33[1] = 33;
+	memset(n33 + 2, 7, 33);
+	d = build_req(1, GNUTLS_DIG_SHA1, n33, sizeof(n33), NULL, 0);
+	expect(&d, CA_OCSP_MALFORMED, "33-octet nonce");
+	gnutls_free(d.data);
+	d = build_req(1, GNUTLS_DIG_SHA1, n0, sizeof(n0), NULL, 0);
+	expect(&d, CA_OCSP_MALFORMED, "empty nonce");
+	gnutls_free(d.data);
+	memset(raw, 9, sizeof(raw));
+	d = build_req(1, GNUTLS_DIG_SHA1, raw, sizeof(raw), NULL, 0);
+	expect(&d, CA_OCSP_MALFORMED, "nonce not an OCTET STRING");
+	gnutls_free(d.data);
+	n32[0] = 0x04;
+	n32[1] = 32;
+	memset(n32 + 2, 5, 32);
+	d = build_req(1, GNUTLS_DIG_SHA1, n32, sizeof(n32), NULL, 0);
+	expect(&d, CA_OCSP_SUCCESSFUL, "32-octet nonce");
+	gnutls_free(d.data);
+	/* Unknown extensions: critical refused, non-critical ignored. */
+	d = build_req(1, GNUTLS_DIG_SHA1, NULL, 0, "1.2.3.4", 1);
+	expect(&d, CA_OCSP_MALFORMED, "unknown critical extension");
+	gnutls_free(d.data);
+	d = build_req(1, GNUTLS_DIG_SHA1, NULL, 0, "1.2.3.4", 0);
+	expect(&d, CA_OCSP_SUCCESSFUL, "unknown non-critical extension");
+	gnutls_free(d.data);
+}
+
+Test(ocsp, another_issuer_is_unauthorized)
+{
+	struct ca_ocsp_signer *s2 = NULL;
+	struct ca *ca2 = NULL;
+	struct anvil_config *cfg2;
+	char *dir2 = th_tempdir(), err[512] = "";
+	unsigned char *req = NULL;
+	size_t rlen = 0;
+	struct ca_ocsp_req r;
+
+	cfg2 = th_config(dir2, NULL);
+	cr_assert_eq(ca_load_or_generate(cfg2, &ca2, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(ca_ocsp_signer_load(cfg2, ca2, time(NULL), &s2, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(ca_ocsp_req_for(ca_cert_peek(ca), leaf_pem,
+	    GNUTLS_DIG_SHA1, &req, &rlen), ANVIL_OK);
+	cr_assert_eq(ca_ocsp_req_parse(s2, req, rlen, &r),
+	    CA_OCSP_UNAUTHORIZED);
+	free(req);
+	ca_ocsp_signer_free(s2);
+	ca_free(ca2);
+	config_free(cfg2);
+	th_rmrf(dir2);
+	free(dir2);
+}
