@@ -142,8 +142,7 @@ presign_path(const char *dir, const unsigned char *req, size_t len)
 	const char *p;
 	size_t n;
 
-	/* A PEM encoder with no header gives the bare base64, in lines. */
-	if (gnutls_pem_base64_encode2(NULL, &in, &b64) < 0)
+	if (gnutls_base64_encode2(&in, &b64) < 0)
 		return NULL;
 	{
 		char *w = (char *)b64.data;
