@@ -178,6 +178,32 @@ mkparents(const char *path, char *err, size_t errlen)
 	return rc;
 }
 
+/*
+ * Run as root (cron), hands what it made under dir (path and its folders
+ * up to dir) to dir's owner: the web server's anvil, which refreshes
+ * answers after a revocation, must be able to replace them.
+ */
+static void
+own_like_dir(const char *dir, const char *path)
+{
+	struct stat st;
+	char *p, *slash;
+	size_t dl = strlen(dir);
+
+	if (geteuid() != 0 || stat(dir, &st) != 0 || st.st_uid == 0 ||
+	    (p = strdup(path)) == NULL)
+		return;
+	/* Bounded: each turn drops one path component. */
+	while (strlen(p) > dl && strncmp(p, dir, dl) == 0 && p[dl] == '/') {
+		if (lchown(p, st.st_uid, st.st_gid) != 0)
+			log_warn("chown %s: %s", p, strerror(errno));
+		if ((slash = strrchr(p, '/')) == NULL)
+			break;
+		*slash = '\0';
+	}
+	free(p);
+}
+
 anvil_err
 publish_ocsp_presign(const struct ca *ca, const struct ca_ocsp_signer *s,
     const struct anvil_config *cfg, const char *dir, const char *serial,
@@ -225,6 +251,7 @@ publish_ocsp_presign(const struct ca *ca, const struct ca_ocsp_signer *s,
 			    (rc = util_write_file_atomic(path, resp, resplen,
 			    0644, err, errlen)) != ANVIL_OK)
 				goto out;
+			own_like_dir(dir, path);
 		}
 		free(path);
 		free(rq);

@@ -127,7 +127,7 @@ post() {
 }
 
 # --- live: no pre-signed file yet
-rm -rf "$DATA/ocsp"; mkdir -p "$DATA/ocsp"
+rm -rf "$DATA/ocsp"; mkdir -p "$DATA/ocsp"; chown --reference="$DATA" "$DATA/ocsp"
 get live-good-sha1 "$ONE" sha1
 [ $PRESIGNED = 0 ] && ok "before anvil-crl: answered live" || fail "pre-signed before anvil-crl?"
 grep -qi "^cache-control: max-age=[0-9]*, public" "$T/live-good-sha1.hdr" &&
