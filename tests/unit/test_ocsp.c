@@ -2,11 +2,14 @@
  * test_ocsp.c - OCSP (src/ca/ocsp.c): responder issue and load, requests
  * read, responses built and read back by GnuTLS (signature, status,
  * reason, times, nonce), and a table of hostile requests, each answered
- * with a clear OCSP error status.
+ * with a clear OCSP error status; then src/publish's side: live answers
+ * from a store, pre-signed files, the refresh after a revocation, the
+ * sweep of answers no longer signed.
  */
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -23,6 +26,9 @@
 #include "core/conf.h"
 #include "core/util.h"
 #include "helpers.h"
+#include "publish/publish.h"
+#include "record/record.h"
+#include "store/store.h"
 
 #define OK(call)                                                               \
 	do {                                                                   \
@@ -571,4 +577,227 @@ Test(ocsp, another_issuer_is_unauthorized)
 	config_free(cfg2);
 	th_rmrf(dir2);
 	free(dir2);
+}
+
+/* ------------------------------------------- src/publish: store and files */
+
+static struct store *st;
+
+static void
+setup_store(void)
+{
+	char err[512] = "";
+
+	setup();
+	cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+}
+
+static void
+teardown_store(void)
+{
+	store_close(st);
+	st = NULL;
+	teardown();
+}
+
+struct put_arg {
+	json_t *rec;
+};
+
+static anvil_err
+put_fn(struct store_txn *txn, void *arg)
+{
+	struct put_arg *p = arg;
+
+	return store_put(txn, STORE_CERT, "11223344556677112233445566771122",
+	    p->rec, 0);
+}
+
+static json_t *
+leaf_record(time_t not_after)
+{
+	json_t *ids = json_array();
+	json_t *rec = rec_cert_new("11223344556677112233445566771122", "acct",
+	    "order", leaf_pem, time(NULL) - 60, not_after, time(NULL) - 60, ids,
+	    NULL);
+
+	json_decref(ids);
+	cr_assert_not_null(rec);
+	return rec;
+}
+
+static void
+put_leaf(json_t *rec)
+{
+	struct put_arg p = { rec };
+	char err[256] = "";
+
+	cr_assert_eq(store_run(st, 0, put_fn, &p, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+}
+
+/* The pre-signed file for the leaf's request with hash dig: its path
+ * (base64 of the request under dir), its status. */
+static unsigned
+presigned_status(gnutls_digest_algorithm_t dig, char **pathout)
+{
+	unsigned char *req = NULL;
+	size_t rlen = 0, len = 0;
+	gnutls_datum_t in, b64 = { NULL, 0 };
+	char *path = NULL, *buf = NULL, err[256];
+	gnutls_ocsp_resp_t resp;
+	unsigned cs = 99;
+
+	cr_assert_eq(ca_ocsp_req_for(ca_cert_peek(ca), leaf_pem, dig, &req,
+	    &rlen), ANVIL_OK);
+	in.data = req;
+	in.size = (unsigned)rlen;
+	OK(gnutls_base64_encode2(&in, &b64));
+	cr_assert(asprintf(&path, "%s/%.*s", cfg->ocsp_dir, (int)b64.size,
+	    (char *)b64.data) > 0);
+	cr_assert_eq(util_read_file(path, 65536, &buf, &len, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	in.data = (unsigned char *)buf;
+	in.size = (unsigned)len;
+	resp = import_verified(&in);
+	OK(gnutls_ocsp_resp_check_crt(resp, 0, leaf));
+	OK(gnutls_ocsp_resp_get_single(resp, 0, NULL, NULL, NULL, NULL, &cs,
+	    NULL, NULL, NULL, NULL));
+	gnutls_ocsp_resp_deinit(resp);
+	gnutls_free(b64.data);
+	free(buf);
+	free(req);
+	if (pathout != NULL)
+		*pathout = path;
+	else
+		free(path);
+	return cs;
+}
+
+Test(ocsp, presign_refresh_and_sweep, .init = setup_store,
+    .fini = teardown_store, .timeout = 60)
+{
+	json_t *rec = leaf_record(time(NULL) + 86400);
+	size_t written = 0, removed = 0;
+	char *stale = NULL, *keep = NULL, *p1 = NULL, err[512] = "";
+	struct timespec old[2] = { { 1000000, 0 }, { 1000000, 0 } };
+	FILE *f;
+
+	put_leaf(rec);
+	cr_assert_eq(publish_ocsp_presign_all(st, ca, signer, cfg,
+	    cfg->ocsp_dir, time(NULL), &written, &removed, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(written, 1);
+	cr_assert_eq(presigned_status(GNUTLS_DIG_SHA1, &p1),
+	    GNUTLS_OCSP_CERT_GOOD);
+	cr_assert_eq(presigned_status(GNUTLS_DIG_SHA256, NULL),
+	    GNUTLS_OCSP_CERT_GOOD);
+	/* A revocation signs the answers again at once. */
+	cr_assert_eq(rec_cert_revoke(rec, time(NULL), 1, "operator"), ANVIL_OK);
+	put_leaf(rec);
+	cr_assert_eq(publish_ocsp_refresh(cfg, ca,
+	    "11223344556677112233445566771122", rec, time(NULL)), ANVIL_OK);
+	cr_assert_eq(presigned_status(GNUTLS_DIG_SHA1, NULL),
+	    GNUTLS_OCSP_CERT_REVOKED);
+	cr_assert_eq(presigned_status(GNUTLS_DIG_SHA256, NULL),
+	    GNUTLS_OCSP_CERT_REVOKED);
+	/* An old answer nobody signs any more goes; other files stay. */
+	cr_assert(asprintf(&stale, "%s/AbC+/De=", cfg->ocsp_dir) > 0);
+	cr_assert(asprintf(&keep, "%s/keep.txt", cfg->ocsp_dir) > 0);
+	cr_assert_eq(util_mkdir_p(cfg->ocsp_dir, 0755, err, sizeof(err)),
+	    ANVIL_OK);
+	{
+		char *d = NULL;
+		cr_assert(asprintf(&d, "%s/AbC+", cfg->ocsp_dir) > 0);
+		cr_assert_eq(mkdir(d, 0755), 0);
+		free(d);
+	}
+	cr_assert_not_null(f = fopen(stale, "w"));
+	fclose(f);
+	cr_assert_eq(utimensat(AT_FDCWD, stale, old, 0), 0);
+	cr_assert_not_null(f = fopen(keep, "w"));
+	fclose(f);
+	cr_assert_eq(utimensat(AT_FDCWD, keep, old, 0), 0);
+	sleep(1);
+	cr_assert_eq(publish_ocsp_presign_all(st, ca, signer, cfg,
+	    cfg->ocsp_dir, time(NULL), &written, &removed, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(removed, 1);
+	cr_assert_eq(access(stale, F_OK), -1);
+	cr_assert_eq(access(keep, F_OK), 0);
+	cr_assert_eq(access(p1, F_OK), 0);
+	cr_assert_eq(presigned_status(GNUTLS_DIG_SHA1, NULL),
+	    GNUTLS_OCSP_CERT_REVOKED);
+	free(stale);
+	free(keep);
+	free(p1);
+	json_decref(rec);
+}
+
+Test(ocsp, expired_certificates_are_not_presigned, .init = setup_store,
+    .fini = teardown_store, .timeout = 60)
+{
+	json_t *rec = leaf_record(time(NULL) - 10);
+	size_t written = 9, removed = 9;
+	char err[512] = "";
+
+	put_leaf(rec);
+	cr_assert_eq(publish_ocsp_presign_all(st, ca, signer, cfg,
+	    cfg->ocsp_dir, time(NULL), &written, &removed, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(written, 0);
+	json_decref(rec);
+}
+
+/* What anvil answers live, from the store: statuses, and errors as OCSP
+ * statuses. */
+Test(ocsp, live_answers, .init = setup_store, .fini = teardown_store,
+    .timeout = 60)
+{
+	json_t *rec = leaf_record(time(NULL) + 86400);
+	unsigned char *req = NULL, *out = NULL;
+	size_t rlen = 0, olen = 0;
+	time_t next = 0;
+	gnutls_datum_t d;
+	gnutls_ocsp_resp_t resp;
+	unsigned cs = 99;
+
+	cr_assert_eq(ca_ocsp_req_for(ca_cert_peek(ca), leaf_pem,
+	    GNUTLS_DIG_SHA256, &req, &rlen), ANVIL_OK);
+	/* Not in the store: unknown. */
+	cr_assert_eq(publish_ocsp_answer(st, signer, cfg, req, rlen,
+	    time(NULL), &out, &olen, &next), ANVIL_OK);
+	cr_assert(next > time(NULL));
+	d.data = out;
+	d.size = (unsigned)olen;
+	resp = import_verified(&d);
+	OK(gnutls_ocsp_resp_get_single(resp, 0, NULL, NULL, NULL, NULL, &cs,
+	    NULL, NULL, NULL, NULL));
+	cr_assert_eq(cs, GNUTLS_OCSP_CERT_UNKNOWN);
+	gnutls_ocsp_resp_deinit(resp);
+	free(out);
+	/* Stored: good. */
+	put_leaf(rec);
+	cr_assert_eq(publish_ocsp_answer(st, signer, cfg, req, rlen,
+	    time(NULL), &out, &olen, &next), ANVIL_OK);
+	d.data = out;
+	d.size = (unsigned)olen;
+	resp = import_verified(&d);
+	OK(gnutls_ocsp_resp_get_single(resp, 0, NULL, NULL, NULL, NULL, &cs,
+	    NULL, NULL, NULL, NULL));
+	cr_assert_eq(cs, GNUTLS_OCSP_CERT_GOOD);
+	gnutls_ocsp_resp_deinit(resp);
+	free(out);
+	/* Garbage: malformedRequest; no signer: tryLater. */
+	cr_assert_eq(publish_ocsp_answer(st, signer, cfg, req, rlen / 2,
+	    time(NULL), &out, &olen, &next), ANVIL_OK);
+	cr_assert(olen == 5 && out[4] == CA_OCSP_MALFORMED && next == 0);
+	free(out);
+	cr_assert_eq(publish_ocsp_answer(st, NULL, cfg, req, rlen, time(NULL),
+	    &out, &olen, &next), ANVIL_OK);
+	cr_assert(olen == 5 && out[4] == CA_OCSP_TRY_LATER);
+	free(out);
+	free(req);
+	json_decref(rec);
 }
