@@ -139,36 +139,36 @@ acme_ocsp_handle(struct acme_ctx *ctx, anvil_err rc, const struct http_req *req,
 	unsigned char *out = NULL;
 	size_t outlen = 0;
 	time_t now = time(NULL), next = 0;
-	int status = CA_OCSP_MALFORMED, is_get;
+	int readable = 0, is_get;
 	char cc[96], date[40];
 
 	is_get = strcmp(req->method, "GET") == 0 ||
 	    strcmp(req->method, "HEAD") == 0;
 	if (!ctx->cfg->ocsp_enabled) {
 		resp->status = 404;
-		return;
+		goto out;
 	}
 	if (!is_get && strcmp(req->method, "POST") != 0) {
 		resp->status = 405;
 		http_resp_header(resp, "Allow", "GET, HEAD, POST");
-		return;
+		goto out;
 	}
-	if (rc != ANVIL_OK)
-		goto error;	/* too large or unreadable: malformed */
-	if (is_get) {
-		if (strncmp(path, "/ocsp/", 6) != 0 ||
-		    get_request(path + 6, &der) != 0)
-			goto error;
-		status = CA_OCSP_SUCCESSFUL;
-	} else if (strcmp(req->content_type, "application/ocsp-request") == 0)
-		status = CA_OCSP_SUCCESSFUL;
-	if (status != CA_OCSP_SUCCESSFUL)
-		goto error;
-	if (publish_ocsp_answer(ctx->st, signer(ctx, now), ctx->cfg,
-	    is_get ? der.data : req->body, is_get ? der.size : req->body_len,
-	    now, &out, &outlen, &next) != ANVIL_OK || out == NULL) {
+	/* rc: too large or unreadable is malformedRequest like the rest. */
+	if (rc == ANVIL_OK && is_get)
+		readable = strncmp(path, "/ocsp/", 6) == 0 &&
+		    get_request(path + 6, &der) == 0;
+	else if (rc == ANVIL_OK)
+		readable = strcmp(req->content_type,
+		    "application/ocsp-request") == 0;
+	if (readable)
+		rc = publish_ocsp_answer(ctx->st, signer(ctx, now), ctx->cfg,
+		    is_get ? der.data : req->body, is_get ? der.size :
+		    req->body_len, now, &out, &outlen, &next);
+	else
+		rc = ca_ocsp_resp_error(CA_OCSP_MALFORMED, &out, &outlen);
+	if (rc != ANVIL_OK || out == NULL) {
 		resp->status = 500;
-		goto done;
+		goto out;
 	}
 	resp->status = 200;
 	http_resp_body(resp, (char *)out, outlen, OCSP_CT);
@@ -184,17 +184,7 @@ acme_ocsp_handle(struct acme_ctx *ctx, anvil_err rc, const struct http_req *req,
 		http_resp_header(resp, "Expires", date);
 	} else
 		http_resp_header(resp, "Cache-Control", "no-store");
-	goto done;
-error:
-	if (ca_ocsp_resp_error(CA_OCSP_MALFORMED, &out, &outlen) != ANVIL_OK) {
-		resp->status = 500;
-		goto done;
-	}
-	resp->status = 200;
-	http_resp_body(resp, (char *)out, outlen, OCSP_CT);
-	out = NULL;
-	http_resp_header(resp, "Cache-Control", "no-store");
-done:
+out:
 	free(out);
 	gnutls_free(der.data);
 }

@@ -110,14 +110,12 @@ admin_ocsp(struct admin_ctx *ctx, int argc, char **argv)
 		    "is true: the CA key signs, there is no responder\n");
 		return ADMIN_FAIL;
 	}
-	if (ca_load_or_generate(cfg, &ca, err, sizeof(err)) != ANVIL_OK)
-		goto fail;
-	if (rotate && ca_ocsp_responder_issue(cfg, ca, now, err,
-	    sizeof(err)) != ANVIL_OK)
-		goto fail;
-	if (ca_ocsp_signer_load(cfg, ca, now, &s, err, sizeof(err)) !=
+	if (ca_load_or_generate(cfg, &ca, err, sizeof(err)) != ANVIL_OK ||
+	    (rotate && ca_ocsp_responder_issue(cfg, ca, now, err,
+	    sizeof(err)) != ANVIL_OK) ||
+	    ca_ocsp_signer_load(cfg, ca, now, &s, err, sizeof(err)) !=
 	    ANVIL_OK)
-		goto fail;
+		goto out;
 	if ((o = json_object()) == NULL)
 		goto out;
 	json_object_set_new(o, "enabled", json_boolean(cfg->ocsp_enabled));
@@ -137,10 +135,9 @@ admin_ocsp(struct admin_ctx *ctx, int argc, char **argv)
 		json_object_set_new(o, "rotated", json_true());
 	admin_print_object(ctx, o);
 	status = ADMIN_OK;
-	goto out;
-fail:
-	fprintf(stderr, "anvil-admin: ocsp %s: %s\n", argv[1], err);
 out:
+	if (status != ADMIN_OK && err[0] != '\0')
+		fprintf(stderr, "anvil-admin: ocsp %s: %s\n", argv[1], err);
 	json_decref(o);
 	ca_ocsp_signer_free(s);
 	ca_free(ca);

@@ -502,52 +502,51 @@ out:
 
 /* ------------------------------------------------------------ requests */
 
-/* The extnValue of the nonce extension (RFC 8954 2.1) into r, checked. */
+/*
+ * One request extension: the nonce (RFC 8954 2.1: an OCTET STRING of 1 to
+ * 32 octets, once) is kept in r as its extnValue; another critical one is
+ * not understood (RFC 5280 4.2). Returns the request's status so far.
+ */
+static int
+one_extension(const gnutls_datum_t *oid, unsigned crit,
+    const gnutls_datum_t *data, struct ca_ocsp_req *r)
+{
+	size_t inner;
+
+	if (oid->size != strlen(OID_PKIX_OCSP_NONCE) ||
+	    memcmp(oid->data, OID_PKIX_OCSP_NONCE, oid->size) != 0)
+		return crit ? CA_OCSP_MALFORMED : CA_OCSP_SUCCESSFUL;
+	if (r->nonce_len != 0 || data->size < 3 || data->data[0] != 0x04 ||
+	    data->data[1] > 0x7f)
+		return CA_OCSP_MALFORMED;
+	inner = data->data[1];
+	if (inner < 1 || inner > CA_OCSP_MAX_NONCE || inner + 2 != data->size ||
+	    data->size > sizeof(r->nonce))
+		return CA_OCSP_MALFORMED;
+	memcpy(r->nonce, data->data, data->size);
+	r->nonce_len = data->size;
+	return CA_OCSP_SUCCESSFUL;
+}
+
+/* Reads the request extensions into r, at most CA_OCSP_MAX_EXTENSIONS. */
 static int
 read_nonce(gnutls_ocsp_req_t req, struct ca_ocsp_req *r)
 {
 	gnutls_datum_t oid = { NULL, 0 }, data = { NULL, 0 };
-	unsigned crit = 0;
-	int i, ret, status = CA_OCSP_SUCCESSFUL;
-	size_t inner;
+	unsigned crit = 0, i;
+	int ret, status = CA_OCSP_SUCCESSFUL;
 
-	for (i = 0; i < CA_OCSP_MAX_EXTENSIONS + 1; i++) {
-		ret = gnutls_ocsp_req_get_extension(req, (unsigned)i, &oid,
-		    &crit, &data);
+	for (i = 0; status == CA_OCSP_SUCCESSFUL; i++) {
+		ret = gnutls_ocsp_req_get_extension(req, i, &oid, &crit, &data);
 		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
 			break;
-		if (ret < 0 || i == CA_OCSP_MAX_EXTENSIONS) {
+		if (ret < 0 || i == CA_OCSP_MAX_EXTENSIONS)
 			status = CA_OCSP_MALFORMED;
-			goto next;
-		}
-		if (oid.size == strlen(OID_PKIX_OCSP_NONCE) &&
-		    memcmp(oid.data, OID_PKIX_OCSP_NONCE, oid.size) == 0) {
-			/* RFC 8954 2.1: the value is an OCTET STRING of 1 to
-			 * 32 octets; anything else is refused. */
-			if (r->nonce_len != 0 || data.size < 3 ||
-			    data.data[0] != 0x04 || data.data[1] > 0x7f) {
-				status = CA_OCSP_MALFORMED;
-				goto next;
-			}
-			inner = data.data[1];
-			if (inner < 1 || inner > CA_OCSP_MAX_NONCE ||
-			    inner + 2 != data.size ||
-			    data.size > sizeof(r->nonce)) {
-				status = CA_OCSP_MALFORMED;
-				goto next;
-			}
-			memcpy(r->nonce, data.data, data.size);
-			r->nonce_len = data.size;
-		} else if (crit) {
-			/* RFC 5280 4.2: a critical extension not understood. */
-			status = CA_OCSP_MALFORMED;
-		}
-next:
+		else
+			status = one_extension(&oid, crit, &data, r);
 		gnutls_free(oid.data);
 		gnutls_free(data.data);
 		oid.data = data.data = NULL;
-		if (status != CA_OCSP_SUCCESSFUL)
-			break;
 	}
 	return status;
 }
