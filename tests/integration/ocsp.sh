@@ -162,6 +162,20 @@ head -c 40 "$T/enc.req" | $CURL -H "Content-Type: application/ocsp-request" \
 [ "$(od -An -tx1 "$T/trunc.der" | tr -d ' \n')" = 30030a0101 ] &&
     ok "truncated POST: malformedRequest" || fail "truncated POST: $(od -An -tx1 "$T/trunc.der")"
 
+head -c 70000 /dev/zero | $CURL -H "Content-Type: application/ocsp-request" \
+    --data-binary @- -o "$T/huge.der" "$OCSP_URL"
+[ "$(od -An -tx1 "$T/huge.der" | tr -d ' \n')" = 30030a0101 ] &&
+    ok "POST over max_body: malformedRequest" || fail "huge POST: $(od -An -tx1 "$T/huge.der" | head -2)"
+args=""; i=0
+while [ $i -lt 1000 ]; do i=$((i + 1)); args="$args -serial $i"; done
+# shellcheck disable=SC2086
+openssl ocsp -issuer "$CA_PEM" $args -no_nonce -reqout "$T/many.req" >/dev/null 2>&1
+$CURL -H "Content-Type: application/ocsp-request" --data-binary "@$T/many.req" \
+    -o "$T/many.der" "$OCSP_URL"
+[ "$(od -An -tx1 "$T/many.der" | tr -d ' \n')" = 30030a0101 ] &&
+    ok "1,000 CertIDs ($(stat -c %s "$T/many.req") bytes): malformedRequest" ||
+    fail "1,000 CertIDs: $(od -An -tx1 "$T/many.der" | head -2)"
+
 # --- pre-signed by anvil-crl, served as files by the web server
 expect_exit 0 "anvil-crl pre-signs OCSP answers" "$CRL" --config "$CONF" --out "$T/pub"
 expect_out "OCSP: 6 answers pre-signed in $DATA/ocsp" "six answers (three certificates, two hashes)"

@@ -445,111 +445,162 @@ build_req(unsigned n, gnutls_digest_algorithm_t dig, const unsigned char *nonce,
 	return der;
 }
 
-static void
-expect(const gnutls_datum_t *d, int want, const char *what)
-{
-	struct ca_ocsp_req r;
+/* Requests GnuTLS can build: CertIDs, hash, nonce, one more extension. */
+static const struct built_row {
+	int line;
+	const char *desc;
+	unsigned ncertids;
+	gnutls_digest_algorithm_t dig;
+	const char *nonce;	/* extnValue; NULL: none */
+	size_t nonce_len;
+	const char *ext_oid;	/* another extension; NULL: none */
+	unsigned crit;
+	int want;
+} built_rows[] = {
+	{ __LINE__, "a plain request", 1, GNUTLS_DIG_SHA1, NULL, 0, NULL, 0,
+	  CA_OCSP_SUCCESSFUL },
+	{ __LINE__, "1,000 CertIDs", 1000, GNUTLS_DIG_SHA1, NULL, 0, NULL, 0,
+	  CA_OCSP_MALFORMED },
+	{ __LINE__, "one CertID over the bound", CA_OCSP_MAX_CERTIDS + 1,
+	  GNUTLS_DIG_SHA1, NULL, 0, NULL, 0, CA_OCSP_MALFORMED },
+	{ __LINE__, "the most CertIDs", CA_OCSP_MAX_CERTIDS, GNUTLS_DIG_SHA256,
+	  NULL, 0, NULL, 0, CA_OCSP_SUCCESSFUL },
+	{ __LINE__, "SHA-512 CertID (not answered)", 1, GNUTLS_DIG_SHA512,
+	  NULL, 0, NULL, 0, CA_OCSP_UNAUTHORIZED },
+	{ __LINE__, "MD5 CertID", 1, GNUTLS_DIG_MD5, NULL, 0, NULL, 0,
+	  CA_OCSP_UNAUTHORIZED },
+	{ __LINE__, "33-octet nonce (RFC 8954 2.1)", 1, GNUTLS_DIG_SHA1,
+	  "\x04\x21" "012345678901234567890123456789012", 35, NULL, 0,
+	  CA_OCSP_MALFORMED },
+	{ __LINE__, "empty nonce", 1, GNUTLS_DIG_SHA1, "\x04\x00", 2, NULL, 0,
+	  CA_OCSP_MALFORMED },
+	{ __LINE__, "nonce not an OCTET STRING", 1, GNUTLS_DIG_SHA1,
+	  "0123456789abcdef", 16, NULL, 0, CA_OCSP_MALFORMED },
+	{ __LINE__, "nonce length byte past the value", 1, GNUTLS_DIG_SHA1,
+	  "\x04\x10" "0123", 6, NULL, 0, CA_OCSP_MALFORMED },
+	{ __LINE__, "32-octet nonce", 1, GNUTLS_DIG_SHA1,
+	  "\x04\x20" "01234567890123456789012345678901", 34, NULL, 0,
+	  CA_OCSP_SUCCESSFUL },
+	{ __LINE__, "1-octet nonce", 1, GNUTLS_DIG_SHA1, "\x04\x01" "x", 3,
+	  NULL, 0, CA_OCSP_SUCCESSFUL },
+	{ __LINE__, "unknown critical extension", 1, GNUTLS_DIG_SHA1, NULL, 0,
+	  "1.2.3.4", 1, CA_OCSP_MALFORMED },
+	{ __LINE__, "unknown non-critical extension", 1, GNUTLS_DIG_SHA1,
+	  NULL, 0, "1.2.3.4", 0, CA_OCSP_SUCCESSFUL },
+};
 
-	cr_assert_eq(ca_ocsp_req_parse(signer, d->data, d->size, &r), want,
-	    "%s", what);
-	if (want != CA_OCSP_SUCCESSFUL)
-		cr_assert_eq(r.n, 0, "%s: CertIDs kept", what);
+Test(ocsp, hostile_built_rows)
+{
+	size_t i;
+	gnutls_datum_t d;
+
+	for (i = 0; i < sizeof(built_rows) / sizeof(built_rows[0]); i++) {
+		const struct built_row *w = &built_rows[i];
+		struct ca_ocsp_req r;
+
+		d = build_req(w->ncertids, w->dig,
+		    (const unsigned char *)w->nonce, w->nonce_len, w->ext_oid,
+		    w->crit);
+		cr_expect_eq(ca_ocsp_req_parse(signer, d.data, d.size, &r),
+		    w->want, "line %d (%s)", w->line, w->desc);
+		if (w->want != CA_OCSP_SUCCESSFUL)
+			cr_expect_eq(r.n, 0, "line %d: CertIDs kept", w->line);
+		gnutls_free(d.data);
+	}
 }
 
-Test(ocsp, hostile_requests)
+/* Bytes made from a good request: what GnuTLS would never build. */
+enum mangle { M_TRUNCATE_ALL, M_TRAILING, M_VERSION2, M_VERSION1,
+	M_HUGE, M_EMPTY, M_TEXT, M_TAG };
+
+static const struct mangle_row {
+	int line;
+	const char *desc;
+	enum mangle how;
+	int want;
+} mangle_rows[] = {
+	{ __LINE__, "every truncation", M_TRUNCATE_ALL, CA_OCSP_MALFORMED },
+	{ __LINE__, "trailing bytes", M_TRAILING, CA_OCSP_MALFORMED },
+	{ __LINE__, "version 2 (RFC 6960 4.1.1 knows v1 only)", M_VERSION2,
+	  CA_OCSP_MALFORMED },
+	{ __LINE__, "version v1 written out (DER says leave it out)",
+	  M_VERSION1, -1 },
+	{ __LINE__, "over CA_OCSP_MAX_REQUEST", M_HUGE, CA_OCSP_MALFORMED },
+	{ __LINE__, "no bytes", M_EMPTY, CA_OCSP_MALFORMED },
+	{ __LINE__, "text", M_TEXT, CA_OCSP_MALFORMED },
+	{ __LINE__, "outer tag not SEQUENCE", M_TAG, CA_OCSP_MALFORMED },
+};
+
+Test(ocsp, hostile_mangled_rows)
 {
 	gnutls_datum_t good = build_req(1, GNUTLS_DIG_SHA1, NULL, 0, NULL, 0);
-	gnutls_datum_t d;
-	unsigned char *buf;
-	unsigned char n33[35], n0[2] = { 0x04, 0x00 }, n32[34], raw[16];
-	size_t i;
+	unsigned char *buf = malloc(CA_OCSP_MAX_REQUEST + 16);
+	size_t i, k, len;
 	struct ca_ocsp_req r;
+	int got;
 
-	expect(&good, CA_OCSP_SUCCESSFUL, "a plain request");
-	/* Every truncation of a good request. */
-	for (i = 0; i < good.size; i++) {
-		d.data = good.data;
-		d.size = (unsigned)i;
-		cr_assert_eq(ca_ocsp_req_parse(signer, d.data, d.size, &r),
-		    CA_OCSP_MALFORMED, "truncated to %zu", i);
+	/* The version rows splice into short-form lengths. */
+	cr_assert(good.size < 120 && good.data[1] < 0x78 &&
+	    good.data[3] < 0x78);
+	for (i = 0; i < sizeof(mangle_rows) / sizeof(mangle_rows[0]); i++) {
+		const struct mangle_row *w = &mangle_rows[i];
+
+		len = 0;
+		switch (w->how) {
+		case M_TRUNCATE_ALL:
+			for (k = 0; k < good.size; k++)
+				cr_expect_eq(ca_ocsp_req_parse(signer,
+				    good.data, k, &r), w->want,
+				    "line %d (%s): %zu bytes", w->line,
+				    w->desc, k);
+			continue;
+		case M_TRAILING:
+			memcpy(buf, good.data, good.size);
+			memcpy(buf + good.size, "\x00\x01\x02", 3);
+			len = good.size + 3;
+			break;
+		case M_VERSION2:
+		case M_VERSION1:
+			buf[0] = 0x30;
+			buf[1] = (unsigned char)(good.data[1] + 5);
+			buf[2] = 0x30;
+			buf[3] = (unsigned char)(good.data[3] + 5);
+			memcpy(buf + 4, "\xa0\x03\x02\x01", 4);
+			buf[8] = w->how == M_VERSION2 ? 1 : 0;
+			memcpy(buf + 9, good.data + 4, good.size - 4);
+			len = good.size + 5;
+			break;
+		case M_HUGE:
+			memset(buf, 0, CA_OCSP_MAX_REQUEST + 1);
+			buf[0] = 0x30;
+			len = CA_OCSP_MAX_REQUEST + 1;
+			break;
+		case M_EMPTY:
+			len = 0;
+			break;
+		case M_TEXT:
+			memcpy(buf, "GET / HTTP/1.0", 14);
+			len = 14;
+			break;
+		case M_TAG:
+			memcpy(buf, good.data, good.size);
+			buf[0] = 0x31;
+			len = good.size;
+			break;
+		}
+		got = ca_ocsp_req_parse(signer, buf, len, &r);
+		if (w->want < 0)
+			cr_expect(got == CA_OCSP_SUCCESSFUL ||
+			    got == CA_OCSP_MALFORMED, "line %d (%s): %d",
+			    w->line, w->desc, got);
+		else
+			cr_expect_eq(got, w->want, "line %d (%s): %d", w->line,
+			    w->desc, got);
 	}
-	/* Trailing garbage. */
-	buf = malloc(good.size + 3);
-	memcpy(buf, good.data, good.size);
-	memcpy(buf + good.size, "\x00\x01\x02", 3);
-	cr_assert_eq(ca_ocsp_req_parse(signer, buf, good.size + 3, &r),
-	    CA_OCSP_MALFORMED, "trailing bytes");
+	cr_expect_eq(ca_ocsp_req_parse(signer, NULL, 0, &r), CA_OCSP_MALFORMED,
+	    "NULL input");
 	free(buf);
-	/* Wrong version: [0] EXPLICIT INTEGER 1 inside tbsRequest. */
-	cr_assert(good.size < 120 && good.data[1] < 0x80 &&
-	    good.data[3] < 0x80);
-	buf = malloc(good.size + 5);
-	buf[0] = 0x30;
-	buf[1] = (unsigned char)(good.data[1] + 5);
-	buf[2] = 0x30;
-	buf[3] = (unsigned char)(good.data[3] + 5);
-	memcpy(buf + 4, "\xa0\x03\x02\x01\x01", 5);
-	memcpy(buf + 9, good.data + 4, good.size - 4);
-	cr_assert_eq(ca_ocsp_req_parse(signer, buf, good.size + 5, &r),
-	    CA_OCSP_MALFORMED, "version 2");
-	/* Version v1 written out explicitly is still v1. */
-	buf[8] = 0x00;
-	cr_assert_neq(ca_ocsp_req_parse(signer, buf, good.size + 5, &r),
-	    CA_OCSP_INTERNAL, "explicit v1");
-	free(buf);
-	/* Huge: over the bound, before any parsing. */
-	buf = calloc(1, CA_OCSP_MAX_REQUEST + 1);
-	buf[0] = 0x30;
-	cr_assert_eq(ca_ocsp_req_parse(signer, buf, CA_OCSP_MAX_REQUEST + 1,
-	    &r), CA_OCSP_MALFORMED, "huge");
-	free(buf);
-	cr_assert_eq(ca_ocsp_req_parse(signer, NULL, 0, &r), CA_OCSP_MALFORMED);
-	cr_assert_eq(ca_ocsp_req_parse(signer, (const unsigned char *)"garbage",
-	    7, &r), CA_OCSP_MALFORMED);
 	gnutls_free(good.data);
-
-	/* 1,000 CertIDs. */
-	d = build_req(1000, GNUTLS_DIG_SHA1, NULL, 0, NULL, 0);
-	cr_assert_eq(ca_ocsp_req_parse(signer, d.data, d.size, &r),
-	    CA_OCSP_MALFORMED, "1000 CertIDs (%u bytes)", d.size);
-	gnutls_free(d.data);
-	d = build_req(CA_OCSP_MAX_CERTIDS, GNUTLS_DIG_SHA1, NULL, 0, NULL, 0);
-	expect(&d, CA_OCSP_SUCCESSFUL, "the most CertIDs");
-	gnutls_free(d.data);
-	/* Unknown or unsupported hash, another issuer. */
-	d = build_req(1, GNUTLS_DIG_SHA512, NULL, 0, NULL, 0);
-	expect(&d, CA_OCSP_UNAUTHORIZED, "SHA-512 CertID");
-	gnutls_free(d.data);
-	d = build_req(1, GNUTLS_DIG_MD5, NULL, 0, NULL, 0);
-	expect(&d, CA_OCSP_UNAUTHORIZED, "MD5 CertID");
-	gnutls_free(d.data);
-	/* Nonces: RFC 8954 2.1 bounds. */
-	n33[0] = 0x04;
-	n33[1] = 33;
-	memset(n33 + 2, 7, 33);
-	d = build_req(1, GNUTLS_DIG_SHA1, n33, sizeof(n33), NULL, 0);
-	expect(&d, CA_OCSP_MALFORMED, "33-octet nonce");
-	gnutls_free(d.data);
-	d = build_req(1, GNUTLS_DIG_SHA1, n0, sizeof(n0), NULL, 0);
-	expect(&d, CA_OCSP_MALFORMED, "empty nonce");
-	gnutls_free(d.data);
-	memset(raw, 9, sizeof(raw));
-	d = build_req(1, GNUTLS_DIG_SHA1, raw, sizeof(raw), NULL, 0);
-	expect(&d, CA_OCSP_MALFORMED, "nonce not an OCTET STRING");
-	gnutls_free(d.data);
-	n32[0] = 0x04;
-	n32[1] = 32;
-	memset(n32 + 2, 5, 32);
-	d = build_req(1, GNUTLS_DIG_SHA1, n32, sizeof(n32), NULL, 0);
-	expect(&d, CA_OCSP_SUCCESSFUL, "32-octet nonce");
-	gnutls_free(d.data);
-	/* Unknown extensions: critical refused, non-critical ignored. */
-	d = build_req(1, GNUTLS_DIG_SHA1, NULL, 0, "1.2.3.4", 1);
-	expect(&d, CA_OCSP_MALFORMED, "unknown critical extension");
-	gnutls_free(d.data);
-	d = build_req(1, GNUTLS_DIG_SHA1, NULL, 0, "1.2.3.4", 0);
-	expect(&d, CA_OCSP_SUCCESSFUL, "unknown non-critical extension");
-	gnutls_free(d.data);
 }
 
 Test(ocsp, another_issuer_is_unauthorized)
