@@ -72,11 +72,12 @@ done
 # The pre-signed answer: a live one for the SHA-1 request, put where
 # anvil-crl puts it (src/publish/ocsp.c); the SHA-256 one stays live.
 curl -s -o "$work/pre.der" "$url/acme/ocsp/$pre"
-mkdir -p "$data/ocsp/$(dirname "$pre")"
-cp "$work/pre.der" "$data/ocsp/$pre"
+file="$data/ocsp/$(printf '%s' "$pre" | tr -s /)"
+mkdir -p "$(dirname "$file")"
+cp "$work/pre.der" "$file"
 sleep 1	# lighttpd's stat cache
 curl -s -o "$work/check.der" "$url/acme/ocsp/$pre"
-cmp -s "$work/check.der" "$data/ocsp/$pre" || { echo "bench: pre-signed file not served" >&2; exit 1; }
+cmp -s "$work/check.der" "$file" || { echo "bench: pre-signed file not served" >&2; exit 1; }
 curl -s -o "$work/live.der" "$url/acme/ocsp/$live"
 openssl ocsp -respin "$work/live.der" -issuer "$data/ca.pem" -sha256 \
     -cert "$work/leaf.pem" -CAfile "$data/ca.pem" -no_nonce 2>&1 |

@@ -35,11 +35,12 @@ local path = lighty.c.urldec(raw)
 if path == nil or path:sub(1, #prefix) ~= prefix then
 	return 0
 end
-local b64 = path:sub(#prefix + 1)
+-- Runs of '/' as one, as anvil-crl names the files (and Apache merges).
+local b64 = path:sub(#prefix + 1):gsub("/+", "/")
 -- Only base64, no empty segment: the name can only be one anvil-crl
 -- wrote, never "..", never outside dir.
 if #b64 == 0 or #b64 > 12000 or b64:find("[^A-Za-z0-9+/=]") or
-    b64:find("//", 1, true) or b64:sub(1, 1) == "/" then
+    b64:sub(1, 1) == "/" or b64:sub(-1) == "/" then
 	return 0
 end
 local file = dir .. "/" .. b64

@@ -5,7 +5,7 @@
  *
  * A pre-signed answer lives where the web server finds it from the RFC
  * 5019 2.1.1 GET URL: <[ocsp] dir>/<base64 of the DER request>, each '/'
- * of the base64 a folder, for the request an RFC 5019 client sends (one
+ * of the base64 a folder (runs of '/' as one), for the request an RFC 5019 client sends (one
  * CertID, SHA-1 or SHA-256, no nonce; the DER GnuTLS and OpenSSL both
  * write). lighttpd/anvil-ocsp.lua and apache/anvil-ocsp.conf serve it.
  */
@@ -130,32 +130,32 @@ publish_ocsp_answer(struct store *st, const struct ca_ocsp_signer *s,
 /*
  * The path of the pre-signed answer to req: dir, then the base64 of req
  * (RFC 4648 4, the alphabet RFC 5019 A.1 URLs carry) with each '/' a
- * folder. NULL when the base64 has an empty segment ("//", or '/' first
- * or last), which no web server maps to a file unchanged.
+ * folder and runs of '/' as one, as Apache (MergeSlashes) and
+ * lighttpd/anvil-ocsp.lua map the URL. NULL when the base64 ends in '/',
+ * which no file name can: that request is answered live.
  */
 static char *
 presign_path(const char *dir, const unsigned char *req, size_t len)
 {
 	gnutls_datum_t in = { (unsigned char *)req, (unsigned)len };
 	gnutls_datum_t b64 = { NULL, 0 };
-	char *path = NULL;
-	const char *p;
-	size_t n;
+	char *path = NULL, *w;
+	size_t n, i;
 
 	if (gnutls_base64_encode2(&in, &b64) < 0)
 		return NULL;
-	{
-		char *w = (char *)b64.data;
-		for (n = 0; n < b64.size; n++)
-			if (b64.data[n] != '\n' && b64.data[n] != '\r')
-				*w++ = (char)b64.data[n];
-		n = (size_t)(w - (char *)b64.data);
+	w = (char *)b64.data;
+	for (i = 0; i < b64.size; i++) {
+		if (b64.data[i] == '\n' || b64.data[i] == '\r')
+			continue;
+		if (b64.data[i] == '/' && w > (char *)b64.data && w[-1] == '/')
+			continue;
+		*w++ = (char)b64.data[i];
 	}
-	p = (const char *)b64.data;
-	if (n == 0 || p[0] == '/' || p[n - 1] == '/' ||
-	    memmem(p, n, "//", 2) != NULL)
+	n = (size_t)(w - (char *)b64.data);
+	if (n == 0 || b64.data[0] == '/' || w[-1] == '/')
 		goto out;
-	if (asprintf(&path, "%s/%.*s", dir, (int)n, p) < 0)
+	if (asprintf(&path, "%s/%.*s", dir, (int)n, (char *)b64.data) < 0)
 		path = NULL;
 out:
 	gnutls_free(b64.data);

@@ -375,7 +375,9 @@ Test(ocsp, partial_responder_refused)
 	cr_assert(strstr(err, cfg->ocsp_responder_cert) != NULL, "%s", err);
 }
 
-Test(ocsp, signed_by_the_ca_key, .init = setup_by_ca)
+TestSuite(ocsp_by_ca, .init = setup_by_ca, .fini = teardown);
+
+Test(ocsp_by_ca, signed_by_the_ca_key)
 {
 	cr_assert(ca_ocsp_signer_by_ca(signer));
 	check_status(GNUTLS_DIG_SHA1, CA_OCSP_REVOKED, 1,
@@ -705,8 +707,27 @@ presigned_status(gnutls_digest_algorithm_t dig, char **pathout)
 	in.data = req;
 	in.size = (unsigned)rlen;
 	OK(gnutls_base64_encode2(&in, &b64));
+	/* Runs of '/' as one (src/publish/ocsp.c); one ending in '/' has
+	 * no file and is answered live. */
+	{
+		unsigned k, o = 0;
+		for (k = 0; k < b64.size; k++)
+			if (!(b64.data[k] == '/' && o > 0 &&
+			    b64.data[o - 1] == '/'))
+				b64.data[o++] = b64.data[k];
+		b64.size = o;
+	}
 	cr_assert(asprintf(&path, "%s/%.*s", cfg->ocsp_dir, (int)b64.size,
 	    (char *)b64.data) > 0);
+	if (b64.data[b64.size - 1] == '/') {
+		cr_assert(access(path, F_OK) != 0);
+		gnutls_free(b64.data);
+		free(req);
+		free(path);
+		if (pathout != NULL)
+			*pathout = NULL;
+		return 0xff;
+	}
 	cr_assert_eq(util_read_file(path, 65536, &buf, &len, err,
 	    sizeof(err)), ANVIL_OK, "%s", err);
 	in.data = (unsigned char *)buf;
@@ -726,12 +747,15 @@ presigned_status(gnutls_digest_algorithm_t dig, char **pathout)
 	return cs;
 }
 
-Test(ocsp, presign_refresh_and_sweep, .init = setup_store,
-    .fini = teardown_store, .timeout = 60)
+TestSuite(ocsp_store, .init = setup_store, .fini = teardown_store,
+    .timeout = 60);
+
+Test(ocsp_store, presign_refresh_and_sweep)
 {
 	json_t *rec = leaf_record(time(NULL) + 86400);
 	size_t written = 0, removed = 0;
 	char *stale = NULL, *keep = NULL, *p1 = NULL, err[512] = "";
+	unsigned cs;
 	struct timespec old[2] = { { 1000000, 0 }, { 1000000, 0 } };
 	FILE *f;
 
@@ -740,10 +764,11 @@ Test(ocsp, presign_refresh_and_sweep, .init = setup_store,
 	    cfg->ocsp_dir, time(NULL), &written, &removed, err, sizeof(err)),
 	    ANVIL_OK, "%s", err);
 	cr_assert_eq(written, 1);
+	/* A SHA-1 request has padding: never ends in '/'. */
 	cr_assert_eq(presigned_status(GNUTLS_DIG_SHA1, &p1),
 	    GNUTLS_OCSP_CERT_GOOD);
-	cr_assert_eq(presigned_status(GNUTLS_DIG_SHA256, NULL),
-	    GNUTLS_OCSP_CERT_GOOD);
+	cs = presigned_status(GNUTLS_DIG_SHA256, NULL);
+	cr_assert(cs == GNUTLS_OCSP_CERT_GOOD || cs == 0xff);
 	/* A revocation signs the answers again at once. */
 	cr_assert_eq(rec_cert_revoke(rec, time(NULL), 1, "operator"), ANVIL_OK);
 	put_leaf(rec);
@@ -751,8 +776,8 @@ Test(ocsp, presign_refresh_and_sweep, .init = setup_store,
 	    "11223344556677112233445566771122", rec, time(NULL)), ANVIL_OK);
 	cr_assert_eq(presigned_status(GNUTLS_DIG_SHA1, NULL),
 	    GNUTLS_OCSP_CERT_REVOKED);
-	cr_assert_eq(presigned_status(GNUTLS_DIG_SHA256, NULL),
-	    GNUTLS_OCSP_CERT_REVOKED);
+	cs = presigned_status(GNUTLS_DIG_SHA256, NULL);
+	cr_assert(cs == GNUTLS_OCSP_CERT_REVOKED || cs == 0xff);
 	/* An old answer nobody signs any more goes; other files stay. */
 	cr_assert(asprintf(&stale, "%s/AbC+/De=", cfg->ocsp_dir) > 0);
 	cr_assert(asprintf(&keep, "%s/keep.txt", cfg->ocsp_dir) > 0);
@@ -786,8 +811,7 @@ Test(ocsp, presign_refresh_and_sweep, .init = setup_store,
 	json_decref(rec);
 }
 
-Test(ocsp, expired_certificates_are_not_presigned, .init = setup_store,
-    .fini = teardown_store, .timeout = 60)
+Test(ocsp_store, expired_certificates_are_not_presigned)
 {
 	json_t *rec = leaf_record(time(NULL) - 10);
 	size_t written = 9, removed = 9;
@@ -803,8 +827,7 @@ Test(ocsp, expired_certificates_are_not_presigned, .init = setup_store,
 
 /* What anvil answers live, from the store: statuses, and errors as OCSP
  * statuses. */
-Test(ocsp, live_answers, .init = setup_store, .fini = teardown_store,
-    .timeout = 60)
+Test(ocsp_store, live_answers)
 {
 	json_t *rec = leaf_record(time(NULL) + 86400);
 	unsigned char *req = NULL, *out = NULL;
