@@ -11,7 +11,8 @@ db5.3-util libjansson-dev libcurl4-gnutls-dev libunbound-dev libevent-dev
 libidn2-dev nettle-dev libcriterion-dev gnutls-bin softhsm2 openssl ca-certificates
 lighttpd lighttpd-mod-gnutls lighttpd-modules-lua certbot lego pebble python3-requests python3-cryptography
 apache2 libapache2-mod-fcgid spawn-fcgi curl media-types
-clang libclang-rt-14-dev procps iproute2 python3
+clang libclang-rt-14-dev procps iproute2 python3 prometheus
+debhelper lintian
 "
 
 missing=""

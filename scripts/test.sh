@@ -27,6 +27,9 @@ if [ "${1:-}" = --sanitizers-only ]; then
 	export LSAN_OPTIONS="suppressions=$(cd .. && pwd)/lsan.supp:print_suppressions=0"
 	export ASAN_OPTIONS=detect_leaks=1:abort_on_error=0
 	export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+	# tests/integration/debian.sh builds and installs the package once
+	# per run, in the first pass.
+	export ANVIL_IN_SANITIZERS=1
 	make -j2 check
 	exit 0
 fi
@@ -52,7 +55,8 @@ fail=$(cat $(find tests -name '*.trs') /dev/null | grep -c '^:test-result: \(FAI
 skip=$(cat $(find tests -name '*.trs') /dev/null | grep -c '^:test-result: SKIP')
 
 if [ "${ANVIL_SKIP_DISTCHECK:-}" != 1 ] && [ $status -eq 0 ]; then
-	if make distcheck DISTCHECK_CONFIGURE_FLAGS=--enable-werror \
+	if ANVIL_IN_DISTCHECK=1 make distcheck \
+	    DISTCHECK_CONFIGURE_FLAGS=--enable-werror \
 	    ANVIL_IN_DISTCHECK=1 >distcheck.log 2>&1; then
 		echo "distcheck: passed"
 		pass=$((pass + 1))

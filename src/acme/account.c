@@ -69,6 +69,10 @@ acme_account(struct acme_req *r, const char *id)
 		json_decref(u.rec);
 		return acme_fail(r, rc, "cannot update the account");
 	}
+	if (u.deactivate)
+		audit_event(r->ctx->cfg, r->now, "account.deactivated",
+		    json_pack("{s:s, s:s, s:s}", "account", id, "by", "account",
+		    "request", r->http->id));
 	rc = acme_reply_json(r, 200, acme_account_json(r->ctx, id, u.rec));
 	json_decref(u.rec);
 	return rc;

@@ -227,6 +227,21 @@ acme_route_match(const char *method, const char *path,
 	return ANVIL_OK;
 }
 
+anvil_err
+acme_route_refused(const char *refused, const char **detail)
+{
+	static const char ari[] = "/renewal-info/";
+
+	*detail = "no such resource";
+	if (refused == NULL || strncmp(refused, ari, sizeof(ari) - 1) != 0 ||
+	    refused[sizeof(ari) - 1] == '\0' ||
+	    strchr(refused + sizeof(ari) - 1, '/') != NULL)
+		return ANVIL_ERR_HTTPNOTFOUND;
+	*detail = "certID must be two unpadded base64url parts joined by "
+	    "'.' (RFC 9773 §4.1)";
+	return ANVIL_ERR_MALFORMED;
+}
+
 void
 acme_route_match_clear(struct acme_route_match *m)
 {
@@ -237,10 +252,16 @@ acme_route_match_clear(struct acme_route_match *m)
 anvil_err
 acme_route(struct acme_req *r)
 {
-	struct acme_route_match m;
+	struct acme_route_match m = { 0 };
 	const struct acme_route *rt;
 	anvil_err rc;
 
+	if (r->http->path == NULL && r->http->refused != NULL) {
+		const char *detail;
+		rc = acme_route_refused(r->http->refused, &detail);
+		rc = acme_fail(r, rc, "%s", detail);
+		goto out;
+	}
 	if ((rc = acme_route_match(r->http->method, r->http->path, &m)) !=
 	    ANVIL_OK) {
 		rc = acme_fail(r, rc, "%s", m.detail);

@@ -12,6 +12,7 @@
 #include <jansson.h>
 
 #include "acme/acme.h"
+#include "core/audit.h"
 #include "jose/jose.h"
 #include "record/record.h"
 
@@ -353,6 +354,14 @@ struct acme_route_match {
 anvil_err acme_route_match(const char *method, const char *path,
     struct acme_route_match *m);
 void acme_route_match_clear(struct acme_route_match *m);
+
+/*
+ * What a path http_read_request refused (req->refused, borrowed, may be
+ * NULL) is to the client: ANVIL_ERR_MALFORMED for a certID under
+ * renewal-info that holds a character base64url never does (RFC 9773
+ * §4.1), else ANVIL_ERR_HTTPNOTFOUND. *detail then says so.
+ */
+anvil_err acme_route_refused(const char *refused, const char **detail);
 
 /*
  * Routes r to its handler, after acme_auth for a POST (and, for an

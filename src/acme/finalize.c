@@ -265,6 +265,12 @@ acme_finalize(struct acme_req *r, const char *id)
 		rc = acme_fail(r, rc, "issuance failed");
 		goto out;
 	}
+	audit_event(r->ctx->cfg, r->now, "order.finalized", json_pack(
+	    "{s:s, s:s, s:O?, s:O?, s:O?, s:O?, s:s}", "order", id, "account",
+	    r->account_id, "serial", json_object_get(f.order, "certificate"),
+	    "identifiers", json_object_get(f.order, "identifiers"), "profile",
+	    json_object_get(f.order, "profile"), "replaces", json_object_get(
+	    f.order, "replaces_serial"), "request", r->http->id));
 	if ((url = acme_url(r->ctx, "/order/%s", id)) != NULL)
 		acme_location(r, url);
 	rc = acme_reply_json(r, 200, acme_order_json(r->ctx, id, f.order,

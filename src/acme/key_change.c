@@ -143,6 +143,9 @@ acme_key_change(struct acme_req *r)
 		rc = acme_fail(r, rc, "cannot store the new key");
 		goto out;
 	}
+	audit_event(r->ctx->cfg, r->now, "account.key_changed", json_pack(
+	    "{s:s, s:s, s:s}", "account", r->account_id, "thumbprint", thumb,
+	    "request", r->http->id));
 	rc = acme_reply_json(r, 200, acme_account_json(r->ctx, r->account_id,
 	    k.rec));
 out:

@@ -150,6 +150,13 @@ acme_new_account(struct acme_req *r)
 		    a.found_rec));
 		goto out;
 	}
+	audit_event(r->ctx->cfg, r->now, "account.created", json_pack(
+	    "{s:s, s:s, s:s}", "account", id, "thumbprint", thumb, "request",
+	    r->http->id));
+	if (a.eab_kid[0] != '\0')
+		audit_event(r->ctx->cfg, r->now, "eab.used", json_pack(
+		    "{s:s, s:s, s:s}", "kid", a.eab_kid, "account", id,
+		    "request", r->http->id));
 	url = acme_url(r->ctx, "/acct/%s", id);
 	if (url == NULL || acme_location(r, url) != ANVIL_OK) {
 		rc = acme_fail(r, ANVIL_ERR_NOMEM, "no memory");

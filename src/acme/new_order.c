@@ -425,6 +425,11 @@ acme_new_order(struct acme_req *r)
 	prof = acme_policy_profile(r->ctx->cfg, kpol, json_string_value(pv),
 	    &rc, first_why, sizeof(first_why));
 	if (prof == NULL) {
+		if (kpol != NULL)
+			audit_event(r->ctx->cfg, r->now, "policy.refused",
+			    json_pack("{s:s, s:s?, s:s, s:s}", "account",
+			    r->account_id, "profile", json_string_value(pv),
+			    "reason", first_why, "request", r->http->id));
 		rc = acme_fail(r, rc, "%s", first_why);
 		goto out;
 	}
@@ -435,9 +440,14 @@ acme_new_order(struct acme_req *r)
 		char why[300];
 		anvil_err e = acme_ident_normalise(v, id->type, id->value, why,
 		    sizeof(why));
-		if (e == ANVIL_OK)
-			e = acme_policy_check(gpol, kpol, id->type,
-			    id->value, why, sizeof(why));
+		if (e == ANVIL_OK &&
+		    (e = acme_policy_check(gpol, kpol, id->type, id->value,
+		    why, sizeof(why))) != ANVIL_OK)
+			audit_event(r->ctx->cfg, r->now, "policy.refused",
+			    json_pack("{s:s, s:{s:s, s:s}, s:s, s:s}",
+			    "account", r->account_id, "identifier", "type",
+			    id->type, "value", id->value, "reason", why,
+			    "request", r->http->id));
 		if (e != ANVIL_OK) {
 			json_t *sub = rec_problem(e, why);
 			const char *val = json_string_value(json_object_get(v,

@@ -154,6 +154,11 @@ acme_revoke(struct acme_req *r)
 		/* The pre-signed "good" answer must not outlive this. */
 		(void)publish_ocsp_refresh(r->ctx->cfg, r->ctx->ca, v.serial,
 		    v.done, r->now);
+		audit_event(r->ctx->cfg, r->now, "certificate.revoked",
+		    json_pack("{s:s, s:i, s:s, s:s?, s:s}", "serial", hex,
+		    "reason", v.reason, "by", v.by_key ? "certificate key" :
+		    "account", "account", v.by_key ? NULL : r->account_id,
+		    "request", r->http->id));
 		r->resp->status = 200;
 		break;
 	case ANVIL_ERR_NOTFOUND:

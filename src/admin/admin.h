@@ -62,8 +62,30 @@ int admin_revoke(struct admin_ctx *ctx, int argc, char **argv);
 int admin_stats(struct admin_ctx *ctx, int argc, char **argv);
 int admin_sweep(struct admin_ctx *ctx, int argc, char **argv);
 int admin_db(struct admin_ctx *ctx, int argc, char **argv);
+/* audit.c: the audit log, filtered */
+int admin_audit(struct admin_ctx *ctx, int argc, char **argv);
 /* renewal.c: renewal advise (RFC 9773) */
 int admin_renewal(struct admin_ctx *ctx, int argc, char **argv);
+
+/* What anvil-admin stats counts, in one read of the store (inventory.c). */
+struct admin_stats {
+	time_t now;
+	json_t *accounts, *orders, *authz;	/* status -> count */
+	json_t *challenges;	/* type -> { status -> count } */
+	json_int_t issued, revoked, expired, expiring, active;
+	json_int_t expiring7;	/* active, expiring within 7 days */
+};
+
+/*
+ * metrics.c: s (borrowed) and what the data folder shows (the CRL's
+ * thisUpdate and nextUpdate, the store's size on disk) in the Prometheus
+ * text exposition format, to out, or with path (not NULL) to that file,
+ * replaced atomically (written beside it, then renamed) so that a
+ * collector never reads half of it. ADMIN_OK or ADMIN_FAIL (message on
+ * stderr naming the file).
+ */
+int admin_metrics_write(struct admin_ctx *ctx, const struct admin_stats *s,
+    const char *path);
 
 /* RFC 3339 UTC text of t ("2026-01-02T03:04:05Z") into out[32]. */
 void admin_time(json_int_t t, char out[32]);

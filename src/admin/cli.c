@@ -59,6 +59,9 @@ static const struct {
 	    "ID | --issued-before DATE)\n"
 	    "           [--explanation URL]  open the renewal window (ARI) "
 	    "now" },
+	{ "audit", admin_audit, "audit [--serial S] [--account ID] "
+	    "[--event NAME] [--since DATE]\n"
+	    "           [--until DATE]  security events of the audit log" },
 	{ "revoke", admin_revoke, "revoke SERIAL [--reason N|NAME]  "
 	    "server side (1 if already revoked)" },
 	{ "stats", admin_stats, "stats    accounts, orders, authorizations "

@@ -26,6 +26,7 @@
 
 #include "admin/admin.h"
 #include "publish/publish.h"
+#include "core/audit.h"
 #include "ca/ca.h"
 #include "core/util.h"
 #include "record/record.h"
@@ -341,7 +342,8 @@ accounts_list(struct admin_ctx *ctx)
 
 	if ((l.rows = json_array()) == NULL)
 		return ADMIN_FAIL;
-	rc = store_run(ctx->st, 0, acct_list_fn, &l, err, sizeof(err));
+	rc = store_run(ctx->st, STORE_TXN_READ_COMMITTED, acct_list_fn, &l, err,
+	    sizeof(err));
 	if (rc != ANVIL_OK) {
 		fail_msg("accounts list", rc, err);
 		json_decref(l.rows);
@@ -497,6 +499,9 @@ accounts_deactivate(struct admin_ctx *ctx, const char *id)
 		fail_msg("accounts deactivate", rc, err);
 		return ADMIN_FAIL;
 	}
+	audit_event(ctx->cfg, time(NULL), "account.deactivated", json_pack(
+	    "{s:s, s:s, s:s}", "account", id, "by", "operator", "status",
+	    rec_status_name(REC_REVOKED)));
 	if (ctx->json) {
 		json_t *o = json_pack("{s:s, s:s, s:s}", "id", id, "status",
 		    rec_status_name(REC_REVOKED), "previous_status",
@@ -578,6 +583,9 @@ order_show_fn(struct store_txn *txn, void *arg)
 	if (json_is_object(json_object_get(rec, "error")))
 		json_object_set(s->out, "error", json_object_get(rec,
 		    "error"));
+	if (json_is_string(json_object_get(rec, "profile")))
+		json_object_set(s->out, "profile", json_object_get(rec,
+		    "profile"));
 	/* RFC 9773 §5: the serial of the certificate this order renews. */
 	if (rec_order_replaces_serial(rec) != NULL)
 		json_object_set_new(s->out, "replaces", json_string(
@@ -995,7 +1003,8 @@ cert_collect(struct admin_ctx *ctx, struct cert_list *l, const char *what)
 	l->now = time(NULL);
 	if ((l->rows = json_array()) == NULL)
 		return ADMIN_FAIL;
-	rc = store_run(ctx->st, 0, cert_list_fn, l, err, sizeof(err));
+	rc = store_run(ctx->st, STORE_TXN_READ_COMMITTED, cert_list_fn, l, err,
+	    sizeof(err));
 	if (rc != ANVIL_OK) {
 		fail_msg(what, rc, err);
 		json_decref(l->rows);
@@ -1391,6 +1400,9 @@ admin_revoke(struct admin_ctx *ctx, int argc, char **argv)
 		return ADMIN_FAIL;
 	}
 	ocsp_refresh(ctx, serial, r.now);
+	audit_event(ctx->cfg, r.now, "certificate.revoked", json_pack(
+	    "{s:s, s:i, s:s}", "serial", serial, "reason", r.reason, "by",
+	    "operator"));
 	if (ctx->json) {
 		char when[32];
 		json_t *o;
@@ -1409,12 +1421,6 @@ admin_revoke(struct admin_ctx *ctx, int argc, char **argv)
 
 /* ------------------------------------------------------------ stats */
 
-struct stats {
-	time_t now;
-	json_t *accounts, *orders, *authz;
-	json_int_t issued, revoked, expired, expiring, active;
-};
-
 static void
 bump(json_t *obj, const char *key)
 {
@@ -1428,14 +1434,14 @@ static anvil_err
 stat_acct(const char *id, json_t *rec, void *arg)
 {
 	(void)id;
-	bump(((struct stats *)arg)->accounts, str(rec, "status"));
+	bump(((struct admin_stats *)arg)->accounts, str(rec, "status"));
 	return ANVIL_OK;
 }
 
 static anvil_err
 stat_order(const char *id, json_t *rec, void *arg)
 {
-	struct stats *s = arg;
+	struct admin_stats *s = arg;
 
 	(void)id;
 	bump(s->orders, order_status(rec, s->now));
@@ -1445,7 +1451,7 @@ stat_order(const char *id, json_t *rec, void *arg)
 static anvil_err
 stat_authz(const char *id, json_t *rec, void *arg)
 {
-	struct stats *s = arg;
+	struct admin_stats *s = arg;
 
 	(void)id;
 	bump(s->authz, authz_status(rec, s->now));
@@ -1453,9 +1459,25 @@ stat_authz(const char *id, json_t *rec, void *arg)
 }
 
 static anvil_err
+stat_chall(const char *id, json_t *rec, void *arg)
+{
+	struct admin_stats *s = arg;
+	const char *type = str(rec, "type");
+	json_t *by = json_object_get(s->challenges, type[0] ? type :
+	    "(none)");
+
+	(void)id;
+	if (by == NULL && (json_object_set_new(s->challenges, type[0] ? type :
+	    "(none)", by = json_object()) != 0 || by == NULL))
+		return ANVIL_ERR_NOMEM;
+	bump(by, str(rec, "status"));
+	return ANVIL_OK;
+}
+
+static anvil_err
 stat_cert(const char *id, json_t *rec, void *arg)
 {
-	struct stats *s = arg;
+	struct admin_stats *s = arg;
 	json_int_t na = json_integer_value(json_object_get(rec, "not_after"));
 
 	(void)id;
@@ -1468,6 +1490,8 @@ stat_cert(const char *id, json_t *rec, void *arg)
 		s->active++;
 		if (na < (json_int_t)s->now + EXPIRING_DAYS * DAY)
 			s->expiring++;
+		if (na < (json_int_t)s->now + 7 * DAY)
+			s->expiring7++;
 	}
 	return ANVIL_OK;
 }
@@ -1492,19 +1516,22 @@ zero_fill(json_t *obj, const enum rec_status *keys)
 static anvil_err
 stats_fn(struct store_txn *txn, void *arg)
 {
-	struct stats *s = arg;
+	struct admin_stats *s = arg;
 	anvil_err rc;
 
 	json_object_clear(s->accounts);
 	json_object_clear(s->orders);
 	json_object_clear(s->authz);
+	json_object_clear(s->challenges);
 	zero_fill(s->accounts, acct_st);
 	zero_fill(s->orders, order_st);
 	zero_fill(s->authz, authz_st);
 	s->issued = s->revoked = s->expired = s->expiring = s->active = 0;
+	s->expiring7 = 0;
 	if ((rc = store_each(txn, STORE_ACCOUNT, stat_acct, s)) ||
 	    (rc = store_each(txn, STORE_ORDER, stat_order, s)) ||
 	    (rc = store_each(txn, STORE_AUTHZ, stat_authz, s)) ||
+	    (rc = store_each(txn, STORE_CHALLENGE, stat_chall, s)) ||
 	    (rc = store_each(txn, STORE_CERT, stat_cert, s)))
 		return rc;
 	return ANVIL_OK;
@@ -1525,26 +1552,53 @@ int
 admin_stats(struct admin_ctx *ctx, int argc, char **argv)
 {
 	static const char *const cols[] = { "kind", "status", "count", NULL };
-	struct stats s;
+	static const struct option opts[] = {
+		{ "json", no_argument, NULL, 'j' },
+		{ "format", required_argument, NULL, 'f' },
+		{ "output", required_argument, NULL, 'o' },
+		{ NULL, 0, NULL, 0 }
+	};
+	struct admin_stats s;
 	json_t *certs, *rows;
+	const char *output = NULL;
 	char err[512] = "";
 	anvil_err rc;
-	int status = ADMIN_FAIL;
+	int c, prom = 0, status = ADMIN_FAIL;
 
-	if (no_options(ctx, argc, argv, 0) < 0) {
-		fputs("usage: anvil-admin stats\n", stderr);
-		return ADMIN_USAGE;
+	optind = 0;
+	while ((c = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		if (c == 'j')
+			ctx->json = 1;
+		else if (c == 'f' && strcmp(optarg, "prometheus") == 0)
+			prom = 1;
+		else if (c == 'f' && strcmp(optarg, "json") == 0)
+			ctx->json = 1;
+		else if (c == 'f' && strcmp(optarg, "table") == 0)
+			ctx->json = 0;
+		else if (c == 'o')
+			output = optarg;
+		else
+			goto usage;
 	}
+	if (optind != argc || (output != NULL && !prom))
+		goto usage;
 	memset(&s, 0, sizeof(s));
 	s.now = time(NULL);
 	s.accounts = json_object();
 	s.orders = json_object();
 	s.authz = json_object();
-	if (s.accounts == NULL || s.orders == NULL || s.authz == NULL)
+	s.challenges = json_object();
+	if (s.accounts == NULL || s.orders == NULL || s.authz == NULL ||
+	    s.challenges == NULL)
 		goto out;
-	rc = store_run(ctx->st, 0, stats_fn, &s, err, sizeof(err));
+	rc = store_run(ctx->st, STORE_TXN_READ_COMMITTED, stats_fn, &s, err,
+	    sizeof(err));
 	if (rc != ANVIL_OK) {
 		fail_msg("stats", rc, err);
+		goto out;
+	}
+	if (prom) {
+		status = admin_metrics_write(ctx, &s, output);
 		goto out;
 	}
 	certs = json_pack("{s:I, s:I, s:I, s:I, s:I}", "issued", s.issued,
@@ -1571,5 +1625,11 @@ out:
 	json_decref(s.accounts);
 	json_decref(s.orders);
 	json_decref(s.authz);
+	json_decref(s.challenges);
 	return status;
+usage:
+	fputs("usage: anvil-admin stats [--format table|json|prometheus] "
+	    "[--output FILE]\n  --output (prometheus only): replace FILE "
+	    "atomically\n", stderr);
+	return ADMIN_USAGE;
 }

@@ -228,8 +228,8 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 			goto fail;
 		a.advised = 1;
 	} else {
-		if ((rc = store_run(ctx->st, 0, gather_fn, &a, err,
-		    sizeof(err))) != ANVIL_OK)
+		if ((rc = store_run(ctx->st, STORE_TXN_READ_COMMITTED,
+		    gather_fn, &a, err, sizeof(err))) != ANVIL_OK)
 			goto fail;
 		for (a.from = 0; a.from < json_array_size(a.serials);
 		    a.from = a.to) {

@@ -34,7 +34,7 @@
 
 enum key_kind { K_STR, K_URL, K_PATH, K_UINT, K_SIZE, K_BOOL, K_KEYTYPE,
 	K_LOGLEVEL, K_RESOLVER, K_NETS, K_KEYFILE, K_NAMES, K_VALIDITY, K_EKU,
-	K_KU, K_IDTYPES };
+	K_KU, K_IDTYPES, K_AUDIT };
 
 struct key_def {
 	const char *section;
@@ -110,6 +110,8 @@ static const struct key_def keys[] = {
 	{ "ocsp", "responder_key", K_KEYFILE, OFF(ocsp_responder_key), "ocsp.key", 0, 0 },
 	{ "ocsp", "responder_cert", K_KEYFILE, OFF(ocsp_responder_cert), "ocsp.pem", 0, 0 },
 	{ "ocsp", "responder_validity_days", K_UINT, OFF(ocsp_responder_days), "90", 2, 3650 },
+	{ "audit", "destination", K_AUDIT, OFF(audit_to), "file", 0, 0 },
+	{ "audit", "file", K_KEYFILE, OFF(audit_file), "audit.log", 0, 0 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -133,7 +135,7 @@ static const struct key_def pkeys[] = {
 #define NPKEYS (sizeof(pkeys) / sizeof(pkeys[0]))
 
 static const char *const sections[] = { "server", "ca", "issuance",
-	"validation", "accounts", "ocsp" };
+	"validation", "accounts", "ocsp", "audit" };
 
 const char *
 config_default_path(void)
@@ -169,6 +171,7 @@ config_free(struct anvil_config *cfg)
 		case K_EKU:
 		case K_KU:
 		case K_IDTYPES:
+		case K_AUDIT:
 			break;
 		case K_NETS:
 			free(((struct config_nets *)((char *)cfg +
@@ -506,6 +509,30 @@ set_keytype(void *cfg, const struct key_def *def,
 	return keep_string(cfg, def, value, why, whylen);
 }
 
+/* Where security events go (src/core/audit.c). */
+static int
+set_audit(void *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	static const struct {
+		const char *name;
+		unsigned to;
+	} dest[] = { { "file", CONFIG_AUDIT_FILE },
+		{ "syslog", CONFIG_AUDIT_SYSLOG },
+		{ "both", CONFIG_AUDIT_FILE | CONFIG_AUDIT_SYSLOG },
+		{ "none", 0 } };
+	size_t i;
+
+	for (i = 0; i < sizeof(dest) / sizeof(dest[0]); i++)
+		if (strcmp(value, dest[i].name) == 0) {
+			*FIELD(cfg, def, unsigned) = dest[i].to;
+			return 0;
+		}
+	snprintf(why, whylen, "%s must be file, syslog, both or none, not "
+	    "\"%s\"", def->name, value);
+	return -1;
+}
+
 static int
 set_loglevel(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
@@ -775,8 +802,9 @@ static key_setter *const setters[] = {
 	[K_EKU] = set_eku,
 	[K_KU] = set_ku,
 	[K_IDTYPES] = set_idtypes,
+	[K_AUDIT] = set_audit,
 };
-_Static_assert(sizeof(setters) / sizeof(setters[0]) == K_IDTYPES + 1,
+_Static_assert(sizeof(setters) / sizeof(setters[0]) == K_AUDIT + 1,
     "every kind of key has a setter");
 
 /* Checks value against def and stores it in cfg. Writes why into why. */
@@ -1153,6 +1181,11 @@ config_parse(const char *name, const char *text, size_t len,
 			goto nomem;
 		free(cfg->crl_dir);
 		cfg->crl_dir = p;
+		if ((p = util_path_join(cfg->data_dir, cfg->audit_file)) ==
+		    NULL)
+			goto nomem;
+		free(cfg->audit_file);
+		cfg->audit_file = p;
 	}
 	{
 		char **const rel[] = { &cfg->ocsp_dir, &cfg->ocsp_responder_key,

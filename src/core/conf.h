@@ -125,7 +125,13 @@ struct anvil_config {
 	char *ocsp_responder_key;	/* absolute path, or a pkcs11: URL */
 	char *ocsp_responder_cert;	/* absolute path */
 	unsigned ocsp_responder_days;	/* responder certificate lifetime */
+	/* [audit] */
+	unsigned audit_to;		/* CONFIG_AUDIT_* bits; 0: none */
+	char *audit_file;		/* absolute */
 };
+
+#define CONFIG_AUDIT_FILE 0x1
+#define CONFIG_AUDIT_SYSLOG 0x2
 
 /*
  * Reads path (if NULL: $ANVIL_CONFIG, else the compiled-in default) into a

@@ -115,9 +115,16 @@ http_read_request(struct FCGX_Request *fcgi, const char *base_path,
 	if (q != NULL)
 		req->path[q - req->path] = '\0';
 	if (strncmp(req->path, base_path, blen) != 0 ||
-	    (req->path[blen] != '/' && req->path[blen] != '\0') ||
-	    !path_ok(req->path + blen)) {
+	    (req->path[blen] != '/' && req->path[blen] != '\0')) {
 		free(req->path);
+		req->path = NULL;
+	} else if (!path_ok(req->path + blen)) {
+		/* Kept apart so the router can tell a malformed
+		 * identifier (a certID with '=') from a missing
+		 * resource; it is never routed. */
+		memmove(req->path, req->path + blen,
+		    strlen(req->path + blen) + 1);
+		req->refused = req->path;
 		req->path = NULL;
 	} else
 		memmove(req->path, req->path + blen, strlen(req->path + blen) + 1);
@@ -150,6 +157,7 @@ void
 http_req_clear(struct http_req *req)
 {
 	free(req->path);
+	free(req->refused);
 	free(req->query);
 	free(req->content_type);
 	free(req->body);

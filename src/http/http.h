@@ -19,6 +19,9 @@ struct http_req {
 	char method[8];		/* "GET", "HEAD", "POST", ... */
 	char *path;		/* path below the base URL's path, e.g.
 				 * "/directory"; no query */
+	char *refused;		/* below the base URL's path, when path is
+				 * NULL for a character ACME paths never
+				 * hold; only compared, never echoed */
 	char *query;		/* after '?', "" when none */
 	char *content_type;	/* "" when none */
 	unsigned char *body;	/* NUL-terminated; body_len excludes it */

@@ -143,7 +143,8 @@ publish_crl_build(struct store *st, struct ca *ca,
 	job.ca = ca;
 	job.cfg = cfg;
 	job.now = now;
-	rc = store_run(st, 0, crl_fn, &job, serr, sizeof(serr));
+	rc = store_run(st, STORE_TXN_READ_COMMITTED, crl_fn, &job, serr,
+	    sizeof(serr));
 	if (rc != ANVIL_OK) {
 		/* What went wrong inside the transaction says most. */
 		snprintf(err, errlen, "%s", job.err[0] ? job.err : serr[0] ?

@@ -282,7 +282,8 @@ txn_attempt(struct store *st, unsigned flags, store_fn fn, void *arg,
 	int ret;
 	anvil_err rc;
 
-	ret = st->env->txn_begin(st->env, NULL, &tx, 0);
+	ret = st->env->txn_begin(st->env, NULL, &tx,
+	    (flags & STORE_TXN_READ_COMMITTED) ? DB_READ_COMMITTED : 0);
 	if (ret != 0)
 		return bdb_sort(st, t, "DB_ENV->txn_begin", st->home, ret);
 	t->txn = tx;

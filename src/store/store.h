@@ -87,6 +87,12 @@ void store_idle(struct store *st);
 /* store_run() flags */
 #define STORE_TXN_NOSYNC 0x1	/* commit without waiting for the disk: only
 				 * for records whose loss is harmless */
+#define STORE_TXN_READ_COMMITTED 0x2	/* each read sees committed data
+				 * and lets go of it when the walk moves on,
+				 * so a walk of every record holds a page's
+				 * locks, not the store's: for listings and
+				 * reports, never for a read that a write in
+				 * the same transaction depends on */
 
 typedef anvil_err (*store_fn)(struct store_txn *txn, void *arg);
 

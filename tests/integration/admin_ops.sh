@@ -183,6 +183,56 @@ grep -qi "Serial Number (hex): $s2" "$T/info" && fail "unrevoked serial listed" 
 openssl crl -inform DER -in "$T/pub/anvil.crl" -noout -text 2>&1 | grep -A4 "Serial Number: $(echo "$s1" | tr a-f A-F)" |
     grep -q Superseded && ok "CRL entry has reason superseded" || fail "CRL reason"
 
+# ---------------------------------------------------------------- metrics
+# stats --format prometheus for node_exporter's textfile collector, from
+# the same cron entry as anvil-crl (etc/anvil-crl.cron): promtool's lint,
+# the same counts as --json stats, the CRL's age, one file and no other.
+expect_exit 0 "anvil-crl into crl_dir" "$CRL" --config "$CONF" --quiet
+mkdir -p "$T/textfile"
+expect_exit 0 "stats --format prometheus --output" AD stats --format prometheus \
+    --output "$T/textfile/anvil.prom"
+if promtool check metrics <"$T/textfile/anvil.prom" >"$T/lint" 2>&1; then
+	ok "promtool check metrics: no problem"
+else
+	fail "promtool check metrics: $(cat "$T/lint")"
+fi
+AD --json stats >"$T/out" 2>&1
+"$PY" - "$T/out" "$T/textfile/anvil.prom" <<'EOP' && ok "metrics match --json stats" || fail "metrics differ from stats"
+import json, re, sys, time
+d = json.load(open(sys.argv[1]))
+m = {}
+for line in open(sys.argv[2]):
+    if not line.startswith("#"):
+        k, v = line.rsplit(" ", 1)
+        m[k] = float(v)
+want = {'anvil_certificates_issued': d["certificates"]["issued"],
+        'anvil_certificates{state="revoked"}': d["certificates"]["revoked"],
+        'anvil_certificates{state="active"}': d["certificates"]["active"],
+        'anvil_certificates_expiring{within="30d"}': d["certificates"]["expiring_30d"],
+        'anvil_accounts{status="valid"}': d["accounts"]["valid"],
+        'anvil_orders{status="valid"}': d["orders"]["valid"],
+        'anvil_authorizations{status="valid"}': d["authorizations"]["valid"],
+        'anvil_crl_published': 1}
+bad = [k for k, v in want.items() if m.get(k) != v]
+if m.get('anvil_challenges{type="http-01",status="valid"}', 0) < 2:
+    bad.append("http-01 valid challenges")
+if not 0 <= m.get("anvil_crl_age_seconds", -1) < 120:
+    bad.append("CRL age")
+if m.get("anvil_crl_next_update_seconds", 0) <= time.time():
+    bad.append("CRL nextUpdate")
+if m.get("anvil_store_bytes", 0) <= 0:
+    bad.append("store size")
+print(bad)
+sys.exit(1 if bad else 0)
+EOP
+[ "$(ls -A "$T/textfile")" = anvil.prom ] && ok "the textfile folder holds the metrics file alone" ||
+    fail "textfile folder: $(ls -A "$T/textfile")"
+expect_exit 2 "stats --output without prometheus" AD stats --output "$T/textfile/x.prom"
+expect_exit 1 "stats --output into a missing folder" AD stats --format prometheus \
+    --output "$T/nowhere/anvil.prom"
+grep -q "$T/nowhere/anvil.prom" "$T/out" && ok "the failure names the file" ||
+    fail "stats --output failure: $(cat "$T/out")"
+
 # ---------------------------------------------------------------- sweep: stuck
 # An http-01 target that accepts and never answers; certbot (manual mode,
 # a hook that does nothing) asks for validation; the validation runner
@@ -384,6 +434,27 @@ expect_json 'd["accounts"]["revoked"] == 1 and d["accounts"]["valid"] == 0 and d
 expect_exit 1 "certbot cannot order with the deactivated account" issue four four.admin.example.test
 grep -q '"detail": "account is not valid, it is revoked"' "$CB/letsencrypt.log" &&
     ok "the server refuses the account: unauthorized" || fail "certbot: $(tail -3 "$T/out")"
+
+# ---------------------------------------------------------------- audit
+# Every event once (each CGI request is its own process appending to
+# data_dir/audit.log): one account.created per account, one
+# order.finalized per certificate issued, the server-side revocation and
+# deactivation by the operator; no key, PEM or JWS in the file.
+expect_exit 0 "--json stats for the audit" AD --json stats
+issued=$(pyj 'd["certificates"]["issued"]')
+accounts=$(pyj 'sum(d["accounts"].values())')
+expect_exit 0 "--json audit" AD --json audit
+expect_json "sorted(e['serial'] for e in d if e['event'] == 'order.finalized') == sorted(set(e['serial'] for e in d if e['event'] == 'order.finalized')) and len([e for e in d if e['event'] == 'order.finalized']) == $issued" "audit: one order.finalized per certificate ($issued)"
+expect_json "len([e for e in d if e['event'] == 'account.created']) == $accounts" "audit: one account.created per account ($accounts)"
+expect_json "[e['by'] for e in d if e['event'] == 'certificate.revoked' and e['serial'] == '$s1'] == ['operator']" "audit: the operator's revocation of $s1"
+expect_json "[e['by'] for e in d if e['event'] == 'account.deactivated' and e['account'] == '$ACC'] == ['operator']" "audit: the operator's deactivation"
+expect_json "all(e['identifiers'] and e['account'] and e['profile'] for e in d if e['event'] == 'order.finalized')" "audit: finalized orders carry identifiers, account and profile"
+expect_exit 0 "audit --serial" AD audit --serial "$s2"
+expect_out "order.finalized" "audit --serial: the order that issued $s2"
+grep -Eq 'BEGIN|"kty"|"jwk"|"signature"|"protected"|"payload"|"hmac"' "$DATA/audit.log" &&
+    fail "audit.log holds key or JWS material" || ok "audit.log holds no key or JWS material"
+[ "$(stat -c %a "$DATA/audit.log")" = 600 ] && ok "audit.log is 0600" ||
+    fail "audit.log mode $(stat -c %a "$DATA/audit.log")"
 
 # ---------------------------------------------------------------- usage
 expect_exit 2 "accounts without a subcommand" AD accounts

@@ -1,6 +1,8 @@
 #!/bin/sh
 # certbot.sh - Debian's certbot against Anvil behind lighttpd (FastCGI):
-# account, http-01 (standalone) issue, renew, dns-01 (manual hooks), revoke.
+# account, http-01 (standalone) issue, renew of a certificate the operator
+# flagged for renewal (ARI, which certbot 2.1 does not read), dns-01
+# (manual hooks), revoke.
 . "$(dirname "$0")/lib.sh"
 BASEPORT=21000
 . "$(dirname "$0")/server.sh"
@@ -25,12 +27,23 @@ grep -q "DNSname: www.example.test" "$T/info" && grep -q "DNSname: example.test"
     ok "both names in the SAN" || fail "SAN wrong: $(grep DNSname "$T/info")"
 s1=$(cert_serial "$live/cert.pem")
 
+expect_exit 0 "renewal advise on certbot's certificate" "$ADMIN" --config "$CONF" \
+    renewal advise --serial "$s1" --explanation https://example.org/incident
 expect_exit 0 "certbot renew" certbot_run renew --force-renewal --no-random-sleep-on-renew --cert-name web \
     --standalone --http-01-address 127.0.0.1 --http-01-port "$HTTP01_PORT"
 s2=$(cert_serial "$live/cert.pem")
 [ -n "$s2" ] && [ "$s1" != "$s2" ] && ok "renewal gave a new certificate ($s1 -> $s2)" ||
     fail "renewal kept serial $s1 / $s2"
 verify_chain "$live/fullchain.pem" "certbot renewal"
+# A client that sends no `replaces` leaves the flagged certificate as it
+# was: advised, valid, replaced by nothing.
+"$ADMIN" --config "$CONF" --json certs show "$s1" >"$T/show.json" 2>&1
+/usr/bin/python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d["status"] == "valid" and d["renewal_explanation"] ==
+         "https://example.org/incident" and d["replaced_by_order"] is None
+         else 1)' "$T/show.json" && ok "the flagged certificate is advised, not replaced" ||
+    { fail "certs show of the flagged certificate"; cat "$T/show.json"; }
 
 # dns-01 through manual hooks that write TXT records into the DNS answerer.
 cat >"$T/auth-hook.sh" <<EOH

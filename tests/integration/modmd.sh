@@ -1,10 +1,14 @@
 #!/bin/sh
 # modmd.sh - Apache's mod_md (Debian's apache2) obtains a certificate from
 # Anvil behind lighttpd: its own Apache (private ServerRoot) answers
-# http-01 on the port Anvil validates, mod_md drives the whole ACME flow,
-# then the certificate it stored must verify and hold the CA exactly once
-# (mod_md follows a certificate's Link rel="up" with POST-as-GET and adds
-# what it fetched to the chain).
+# http-01 on the port Anvil validates, mod_md drives the whole ACME flow
+# with `MDProfile tlsserver`, then the certificate it stored must verify,
+# hold the CA exactly once (mod_md follows a certificate's Link rel="up"
+# with POST-as-GET and adds what it fetched to the chain) and carry the
+# profile. After a restart puts the certificate in service, mod_md reads
+# renewalInfo (RFC 9773) and waits; `anvil-admin renewal advise` then
+# opens the window, and mod_md renews at once with `replaces`, which the
+# store shows on both certificates.
 . "$(dirname "$0")/lib.sh"
 BASEPORT=16500
 . "$(dirname "$0")/server.sh"
@@ -50,6 +54,10 @@ MDContactEmail admin@example.org
 MDCAChallenges http-01
 MDPortMap http:$HTTP01_PORT https:$MD_HTTPS_PORT
 MDRetryDelay 1s
+MDCheckInterval 2s
+MDProfile tlsserver
+MDProfileMandatory on
+MDRenewViaARI on
 MDomain $NAME
 <VirtualHost 127.0.0.1:$HTTP01_PORT>
 	ServerName $NAME
@@ -64,18 +72,30 @@ EOC
 /usr/sbin/apache2 -f "$AP/httpd.conf" -DFOREGROUND >"$T/apache.out" 2>&1 &
 PIDS="$PIDS $!"
 
-# mod_md works in the background and stages the certificate for the next
-# restart: wait for the staged (or installed) chain.
-pub=""
-n=0
-while [ $n -lt 90 ]; do
-	for f in "$AP/md/staging/$NAME/pubcert.pem" "$AP/md/domains/$NAME/pubcert.pem"; do
-		[ -s "$f" ] && pub=$f
+# wait_pub SECONDS: the staged (or installed) chain mod_md stored whose
+# serial is not $OLD_SERIAL; mod_md works in the background and stages a
+# certificate for the next restart.
+wait_pub() {
+	pub=""
+	n=0
+	while [ $n -lt "$1" ]; do
+		for f in "$AP/md/staging/$NAME/pubcert.pem" "$AP/md/domains/$NAME/pubcert.pem"; do
+			[ -s "$f" ] && [ "$(cert_serial "$f")" != "${OLD_SERIAL:-}" ] && pub=$f
+		done
+		[ -n "$pub" ] && return 0
+		sleep 1; n=$((n + 1))
 	done
-	[ -n "$pub" ] && break
-	sleep 1; n=$((n + 1))
-done
-if [ -z "$pub" ]; then
+	return 1
+}
+AD() { "$ADMIN" --config "$CONF" "$@"; }
+# show_field SERIAL FIELD: one field of `anvil-admin --json certs show`.
+show_field() {
+	AD --json certs show "$1" 2>/dev/null | /usr/bin/python3 -c 'import json,sys
+v = json.load(sys.stdin).get(sys.argv[1])
+print("" if v is None else v)' "$2"
+}
+
+if ! wait_pub 90; then
 	fail "mod_md stored no certificate within 90 s"
 	tail -n 40 "$AP/logs/error.log"
 	finish
@@ -87,4 +107,61 @@ ncert=$(grep -c -- "-----BEGIN CERTIFICATE-----" "$pub")
 	{ fail "mod_md's chain holds $ncert certificates, wanted 2"; }
 grep -q "malformed" "$AP/logs/error.log" &&
 	fail "mod_md's log has an ACME malformed error" || ok "no ACME error in mod_md's log"
+OLD_SERIAL=$(cert_serial "$pub")
+prof=$(show_field "$OLD_SERIAL" profile)
+[ "$prof" = tlsserver ] && ok "the store has the certificate under profile tlsserver" ||
+	fail "certificate $OLD_SERIAL has profile '$prof', wanted tlsserver"
+certtool -i --infile "$pub" 2>/dev/null | sed -n '1,/^-----BEGIN/p' >"$T/leaf.txt"
+grep -q "Subject: CN=" "$T/leaf.txt" && fail "tlsserver certificate has a subject CN" ||
+	ok "tlsserver certificate has no subject CN"
+
+# A graceful restart puts the staged certificate in service; mod_md then
+# checks it every MDCheckInterval, reading renewalInfo each time.
+kill -USR1 "$(cat "$AP/httpd.pid")"
+n=0
+while [ $n -lt 60 ] && [ ! -s "$AP/md/domains/$NAME/pubcert.pem" ]; do sleep 1; n=$((n + 1)); done
+[ "$(cert_serial "$AP/md/domains/$NAME/pubcert.pem" 2>/dev/null)" = "$OLD_SERIAL" ] &&
+	ok "after the restart the certificate is in service" ||
+	{ fail "restart did not install $OLD_SERIAL"; tail -n 40 "$AP/logs/error.log"; finish; }
+n=0
+while [ $n -lt 60 ] && ! grep -q "AH1051[46]" "$AP/logs/error.log"; do sleep 1; n=$((n + 1)); done
+grep -q "GET #0 ARI from" "$AP/logs/error.log" && grep -q "AH1051[46]" "$AP/logs/error.log" &&
+	ok "mod_md read renewalInfo and left the certificate in place" ||
+	{ fail "mod_md did not assess renewalInfo within 60 s"; tail -n 40 "$AP/logs/error.log"; }
+sleep 3
+[ -z "$(show_field "$OLD_SERIAL" replaced_by_order)" ] &&
+	ok "no renewal before the window opens" || fail "mod_md renewed before any advice"
+
+# The incident-response lever: the window opens now for this serial.
+expect_exit 0 "renewal advise for mod_md's certificate" AD renewal advise \
+	--serial "$OLD_SERIAL" --explanation https://example.org/incident-1
+by=""
+n=0
+while [ $n -lt 90 ]; do
+	by=$(show_field "$OLD_SERIAL" replaced_by_certificate)
+	[ -n "$by" ] && break
+	sleep 1; n=$((n + 1))
+done
+if [ -z "$by" ]; then
+	fail "mod_md did not renew with replaces within 90 s of the advice"
+	tail -n 40 "$AP/logs/error.log"
+	finish
+fi
+ok "the store marks $OLD_SERIAL replaced by certificate $by"
+order=$(show_field "$OLD_SERIAL" replaced_by_order)
+AD --json orders show "$order" >"$T/order.json" 2>&1
+/usr/bin/python3 -c 'import json,sys
+d = json.load(open(sys.argv[1]))
+sys.exit(0 if d.get("replaces") == sys.argv[2] and d.get("profile") == "tlsserver" else 1)' \
+	"$T/order.json" "$OLD_SERIAL" && ok "the renewing order says replaces $OLD_SERIAL, profile tlsserver" ||
+	{ fail "renewing order: $(cat "$T/order.json")"; }
+grep -q "CA advises renew via ARI now, for explanation see https://example.org/incident-1" \
+	"$AP/logs/error.log" && ok "mod_md logged the CA's advice and its explanation" ||
+	fail "mod_md's log lacks the ARI advice"
+wait_pub 30 && [ "$(cert_serial "$pub")" != "$OLD_SERIAL" ] &&
+	ok "mod_md staged the new certificate ($(cert_serial "$pub"))" ||
+	fail "mod_md staged no new certificate"
+verify_chain "$pub" "mod_md's renewed certificate"
+[ "$(show_field "$by" profile)" = tlsserver ] && ok "the renewal kept profile tlsserver" ||
+	fail "renewed certificate $by lacks profile tlsserver"
 finish

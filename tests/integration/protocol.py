@@ -2340,13 +2340,14 @@ def test_ari(A, B, names):
     other = b64u(bytes(20)) + "." + ser
     unknown = aki + "." + b64u(b"\x01" + secrets.token_bytes(15))
     # '=' and '+' are outside the path alphabet the HTTP layer takes
-    # (src/http/http.c): refused there, before the router, as no such
-    # resource; the certID parser's own refusals are in test_ari.c.
+    # (src/http/http.c): the router answers those as malformed too
+    # (acme_route_refused); the certID parser's own refusals are in
+    # test_ari.c.
     for what, bad, status in (
             ("no dot", aki + ser, 400),
             ("two dots", cid + ".AQ", 400),
-            ("padding", aki + "." + ser + "=" * (-len(ser) % 4 or 4), 404),
-            ("'+' (base64, not base64url)", aki + "+." + ser, 404),
+            ("padding", aki + "." + ser + "=" * (-len(ser) % 4 or 4), 400),
+            ("'+' (base64, not base64url)", aki + "+." + ser, 400),
             ("an empty serial", aki + ".", 400),
             ("a needless leading zero", aki + "." + b64u(b"\x00\x01"), 400),
             ("a negative serial", aki + "." + b64u(b"\x80\x01"), 400),

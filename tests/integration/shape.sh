@@ -91,6 +91,26 @@ expect_exit 0 "[$ANVIL_WEB] certbot updates its account" \
 expect_exit 0 "[$ANVIL_WEB] certbot http-01 issue" certbot_run certonly --standalone \
     --http-01-address 127.0.0.1 --http-01-port "$HTTP01_PORT" -d cb.shape.example.test --cert-name cb
 verify_chain "$CB/live/cb/fullchain.pem" "[$ANVIL_WEB] certbot"
+
+# Renewal information (RFC 9773) through this shape: an unsigned GET, its
+# caching headers intact, and a certID the path layer refuses still a 400
+# malformed rather than a 404; profiles in the directory.
+RI=$(echo "$DIR_URL" | sed 's|/directory$|/renewal-info|')
+cid=$(cert_id "$CB/live/cb/cert.pem")
+code=$(curl -s -D "$T/ri.h" -o "$T/ri.json" -w '%{http_code}' --cacert "$CA_PEM" "$RI/$cid")
+[ "$code" = 200 ] && grep -q '"suggestedWindow"' "$T/ri.json" &&
+    grep -qi '^retry-after: [1-9]' "$T/ri.h" && grep -qi '^cache-control: public, max-age=[1-9]' "$T/ri.h" &&
+    ok "[$ANVIL_WEB] renewalInfo by GET: 200, window, Retry-After, Cache-Control" ||
+    fail "[$ANVIL_WEB] renewalInfo $RI/$cid: $code $(cat "$T/ri.json")"
+code=$(curl -s -o "$T/ri.json" -w '%{http_code}' --cacert "$CA_PEM" "$RI/$cid=")
+[ "$code" = 400 ] && grep -q 'error:malformed' "$T/ri.json" &&
+    ok "[$ANVIL_WEB] renewalInfo with a padded certID: 400 malformed" ||
+    fail "[$ANVIL_WEB] padded certID: $code $(cat "$T/ri.json")"
+curl -s --cacert "$CA_PEM" "$DIR_URL" | /usr/bin/python3 -c 'import json,sys
+d = json.load(sys.stdin)
+sys.exit(0 if "tlsserver" in d["meta"]["profiles"] and d["renewalInfo"] else 1)' &&
+    ok "[$ANVIL_WEB] directory offers renewalInfo and profiles" ||
+    fail "[$ANVIL_WEB] directory lacks renewalInfo or meta.profiles"
 expect_exit 0 "[$ANVIL_WEB] certbot revoke" certbot_run revoke \
     --cert-path "$CB/live/cb/cert.pem" --reason keycompromise --no-delete-after-revoke
 

@@ -24,6 +24,7 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "core/conf.h"
 #include "store/store.h"
 #include "helpers.h"
 
@@ -337,6 +338,16 @@ static const struct cli_row cli_rows[] = {
 	    SERIAL_C }, 0, "reason 4, superseded", NULL,
 	    "reason by number, before the serial; expired certificate" },
 	{ __LINE__, { "--config", "@CONF", "stats" }, 0, NULL, NULL, "stats" },
+	{ __LINE__, { "--config", "@CONF", "stats", "--format", "prometheus" },
+	    0, "anvil_certificates_issued 3\n", NULL,
+	    "stats in the Prometheus format" },
+	{ __LINE__, { "--config", "@CONF", "stats", "--format", "xml" }, 2,
+	    NULL, "usage: anvil-admin stats", "unknown stats format" },
+	{ __LINE__, { "--config", "@CONF", "stats", "--output", "/tmp/x" }, 2,
+	    NULL, "prometheus only", "--output without prometheus" },
+	{ __LINE__, { "--config", "@CONF", "stats", "--format", "prometheus",
+	    "--output", "/nonexistent/dir/anvil.prom" }, 1, NULL,
+	    "/nonexistent/dir/anvil.prom", "--output into a missing folder" },
 };
 
 Test(admin, cli_rows)
@@ -700,4 +711,98 @@ Test(admin, renewal_advise_shown)
 	cr_expect_not_null(strstr(r.out, "\"renewal_explanation\": "
 	    "\"https://ca.test/why\""), "%s", r.out);
 	run_free(&r);
+}
+
+/*
+ * Prometheus label values escape backslash, double quote and newline
+ * (the text exposition format); a challenge type comes from a stored
+ * record, so a damaged one must not break the file.
+ */
+Test(admin, metrics_escape_label_values)
+{
+	struct admin_stats s;
+	struct admin_ctx ctx;
+	struct anvil_config *cfg;
+	char *buf = NULL;
+	size_t len = 0;
+
+	memset(&s, 0, sizeof(s));
+	memset(&ctx, 0, sizeof(ctx));
+	s.now = 1000;
+	s.accounts = json_pack("{s:i}", "valid", 2);
+	s.orders = json_object();
+	s.authz = json_object();
+	s.challenges = json_pack("{s:{s:i}}", "a\"b\\c\nd", "valid", 3);
+	s.issued = 7;
+	s.expiring7 = 1;
+	cr_assert_not_null(cfg = th_config(dir, NULL));
+	ctx.cfg = cfg;
+	cr_assert_not_null(ctx.out = open_memstream(&buf, &len));
+	cr_assert_eq(admin_metrics_write(&ctx, &s, NULL), ADMIN_OK);
+	fclose(ctx.out);
+	cr_expect(strstr(buf, "anvil_challenges{type=\"a\\\"b\\\\c\\nd\","
+	    "status=\"valid\"} 3\n") != NULL, "%s", buf);
+	cr_expect(strstr(buf, "anvil_accounts{status=\"valid\"} 2\n") != NULL);
+	cr_expect(strstr(buf, "anvil_certificates_issued 7\n") != NULL);
+	cr_expect(strstr(buf, "anvil_certificates_expiring{within=\"7d\"} 1\n")
+	    != NULL);
+	cr_expect(strstr(buf, "# TYPE anvil_challenges gauge\n") != NULL);
+	free(buf);
+	config_free(cfg);
+	json_decref(s.accounts);
+	json_decref(s.orders);
+	json_decref(s.authz);
+	json_decref(s.challenges);
+}
+
+/* anvil-admin audit over the events the admin commands themselves wrote. */
+Test(admin, audit_filters)
+{
+	struct run r;
+	char *path = NULL;
+	FILE *fp;
+
+	r = RUN("--config", "@CONF", "revoke", SERIAL_A, "--reason", "4");
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = RUN("--config", "@CONF", "audit", "--serial", "0x0A1B2C3D4E5F6071"
+	    "8293A4B5C6D7E8F9");
+	cr_expect_eq(r.status, 0, "%s", r.err);
+	cr_expect(strstr(r.out, "certificate.revoked") != NULL, "%s", r.out);
+	run_free(&r);
+	r = RUN("--config", "@CONF", "--json", "audit", "--serial", SERIAL_C);
+	cr_expect_eq(r.status, 0);
+	cr_expect_str_eq(r.out, "[]\n");
+	run_free(&r);
+	r = RUN("--config", "@CONF", "--json", "audit", "--event",
+	    "certificate.revoked", "--since", "2000-01-01", "--until",
+	    "2999-01-01");
+	cr_expect(strstr(r.out, "\"by\": \"operator\"") != NULL &&
+	    strstr(r.out, "\"reason\": 4") != NULL, "%s", r.out);
+	/* One revocation, one event. */
+	cr_expect(strstr(r.out, "certificate.revoked") != NULL &&
+	    strstr(strstr(r.out, "certificate.revoked") + 1,
+	    "certificate.revoked") == NULL, "%s", r.out);
+	run_free(&r);
+	r = RUN("--config", "@CONF", "--json", "audit", "--since",
+	    "2999-01-01");
+	cr_expect_str_eq(r.out, "[]\n");
+	run_free(&r);
+	/* A damaged line is named and skipped, the rest still read. */
+	cr_assert(asprintf(&path, "%s/audit.log", dir) > 0);
+	cr_assert_not_null(fp = fopen(path, "a"));
+	fputs("{\"time\": \"2026-01-0\n", fp);
+	fclose(fp);
+	r = RUN("--config", "@CONF", "audit", "--event",
+	    "certificate.revoked");
+	cr_expect_eq(r.status, 0);
+	cr_expect(strstr(r.err, "not an event, skipped") != NULL &&
+	    strstr(r.err, "1 line of") != NULL, "%s",
+	    r.err);
+	cr_expect(strstr(r.out, SERIAL_A) != NULL, "%s", r.out);
+	run_free(&r);
+	r = RUN("--config", "@CONF", "audit", "--since", "yesterday");
+	cr_expect_eq(r.status, 2);
+	run_free(&r);
+	free(path);
 }

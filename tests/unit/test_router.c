@@ -517,3 +517,62 @@ Test(problem, bad_signature_algorithm_lists_algorithms)
 	http_resp_clear(&resp);
 	http_req_clear(&req);
 }
+
+/*
+ * A certID holding what base64url never does is malformed, 400 (RFC 9773
+ * §4.1), not a missing resource; every other refused path stays 404.
+ */
+Test(router, refused_paths)
+{
+	static const struct {
+		int line;
+		const char *uri;
+		int status;
+		const char *desc;
+	} rr[] = {
+		{ __LINE__, BASE "/renewal-info/a2lk.AQI=", 400,
+		  "padded serial" },
+		{ __LINE__, BASE "/renewal-info/a2+k.AQI", 400,
+		  "standard base64 '+'" },
+		{ __LINE__, BASE "/renewal-info/a2lk%2EAQI", 400,
+		  "percent-encoded dot" },
+		{ __LINE__, BASE "/renewal-info/a2lk.AQI%00", 400,
+		  "percent-encoded NUL" },
+		{ __LINE__, BASE "/renewal-info/a b", 400, "space" },
+		{ __LINE__, BASE "/renewal-info/=/x", 404,
+		  "a second segment: no such resource" },
+		{ __LINE__, BASE "/renewal-info/.hidden", 400,
+		  "a certID with an empty key identifier" },
+		{ __LINE__, BASE "/renewal-info%2Fa2lk.AQI", 404,
+		  "the collection name itself encoded" },
+		{ __LINE__, BASE "/order/O=9", 404, "'=' in an order id" },
+	};
+	size_t i;
+
+	for (i = 0; i < sizeof(rr) / sizeof(rr[0]); i++) {
+		struct http_req req;
+		struct http_resp resp;
+		struct acme_req r;
+
+		cr_assert_eq(read_cgi("GET", rr[i].uri, &req), ANVIL_OK);
+		cr_expect_null(req.path, "line %d [%s]", rr[i].line,
+		    rr[i].desc);
+		memset(&resp, 0, sizeof(resp));
+		memset(&r, 0, sizeof(r));
+		r.http = &req;
+		r.resp = &resp;
+		(void)acme_route(&r);
+		cr_expect_eq(resp.status, rr[i].status, "line %d [%s]: %d",
+		    rr[i].line, rr[i].desc, resp.status);
+		if (rr[i].status == 400)
+			cr_expect(resp.body != NULL && strstr(resp.body,
+			    "urn:ietf:params:acme:error:malformed") != NULL,
+			    "line %d [%s]: %s", rr[i].line, rr[i].desc,
+			    resp.body ? resp.body : "(none)");
+		/* Nothing of the request is echoed. */
+		cr_expect(resp.body == NULL || strstr(resp.body, "AQI") ==
+		    NULL, "line %d [%s]", rr[i].line, rr[i].desc);
+		http_resp_clear(&resp);
+		http_req_clear(&req);
+	}
+}
