@@ -3,7 +3,9 @@
 # serving Anvil over HTTPS on 127.0.0.1 with the shipped apache/ config of
 # SHAPE: fcgid (mod_fcgid), proxy-fcgi (mod_proxy_fcgi to anvil under
 # spawn-fcgi), cgi (mod_cgid running the anvil program, and mod_headers),
-# nph (mod_cgid running anvil through a link named nph-anvil).
+# nph (mod_cgid running anvil through a link named nph-anvil); OCSP GET
+# requests answered from anvil-crl's pre-signed answers with
+# apache/anvil-ocsp.conf in the HTTPS VirtualHost.
 #
 # DATA_DIR holds anvil.conf and an initialised CA. Apache's workers run as
 # www-data when started as root, so DATA_DIR is given to www-data. Prints
@@ -19,7 +21,7 @@ pub=${ANVIL_PUBLISH_PORT:-$((port + 1))}
 builddir=$(cd "${ANVIL_BUILDDIR:-$top}" && pwd)
 ap="$data/apache"
 mods=/usr/lib/apache2/modules
-mkdir -p "$ap/www" "$data/crl"
+mkdir -p "$ap/www" "$data/crl" "$data/ocsp"
 sh "$top/scripts/tls-cert.sh" "$data" "$ap"
 
 user=$(id -un); group=$(id -gn)
@@ -98,7 +100,9 @@ esac
 	echo "Group $group"
 	echo "DocumentRoot $ap/www"
 	echo "TypesConfig /etc/mime.types"
-	for m in mpm_event authz_core mime alias ssl socache_shmcb $modules; do
+	# shellcheck disable=SC2086
+	for m in $(printf '%s\n' mpm_event authz_core mime alias ssl \
+	    socache_shmcb rewrite expires headers $modules | awk '!seen[$0]++'); do
 		echo "LoadModule ${m}_module $mods/mod_$m.so"
 	done
 	echo "$extra"
@@ -108,6 +112,8 @@ esac
 	echo "  SSLCertificateKeyFile $ap/tls.key"
 	echo "  Define ANVIL_PREFIX /acme"
 	echo "  Define ANVIL_CONFIG $data/anvil.conf"
+	echo "  Define ANVIL_OCSP_DIR $data/ocsp"
+	echo "  Include $top/apache/anvil-ocsp.conf"
 	echo "  $defs"
 	echo "  Include $top/apache/anvil-$shape.conf"
 	echo "</VirtualHost>"

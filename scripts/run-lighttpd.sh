@@ -4,7 +4,9 @@
 # fcgi (default: mod_fastcgi spawning anvil) or cgi (mod_cgi running the
 # anvil program itself); /crl/ (anvil-crl's folder) over plain HTTP
 # with lighttpd/anvil-publish.conf; HEAD/GET new-nonce answered by lighttpd
-# itself with lighttpd/anvil-nonce.conf (mod_magnet).
+# itself with lighttpd/anvil-nonce.conf (mod_magnet); OCSP GET requests
+# answered from anvil-crl's pre-signed answers with lighttpd/anvil-ocsp.conf
+# (mod_magnet), on both listeners.
 #
 # DATA_DIR must hold anvil.conf (whose base_url is https://127.0.0.1:PORT/acme
 # and whose data_dir is DATA_DIR) and an initialised CA (anvil-admin init). Writes DATA_DIR/lighttpd/ (its
@@ -25,7 +27,10 @@ port=${ANVIL_PORT:-8443}
 pub=${ANVIL_PUBLISH_PORT:-$((port + 1))}
 builddir=$(cd "${ANVIL_BUILDDIR:-$top}" && pwd)
 lt="$data/lighttpd"
-mkdir -p "$lt/www" "$data/crl"
+mkdir -p "$lt/www" "$data/crl" "$data/ocsp"
+# [ocsp] validity_hours of the config, for the pre-signed answers' age.
+ocsp_validity=$(sed -n 's/^[[:space:]]*validity_hours[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$data/anvil.conf" | tail -n 1)
+ocsp_validity=$(( ${ocsp_validity:-24} * 3600 ))
 chmod 0700 "$lt"
 sh "$top/scripts/tls-cert.sh" "$data" "$lt"
 
@@ -76,6 +81,10 @@ var.anvil_data_dir = "$data"
 var.anvil_directory_url = "https://127.0.0.1:$port/acme/directory"
 var.anvil_nonce_script = "$top/lighttpd/anvil-nonce.lua"
 include "$top/lighttpd/anvil-nonce.conf"
+var.anvil_ocsp_dir = "$data/ocsp"
+var.anvil_ocsp_validity = $ocsp_validity
+var.anvil_ocsp_script = "$top/lighttpd/anvil-ocsp.lua"
+include "$top/lighttpd/anvil-ocsp.conf"
 $shapeconf
 
 var.anvil_crl_dir = "$data/crl"

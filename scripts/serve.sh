@@ -9,7 +9,10 @@
 # Environment (all optional):
 #   ANVIL_DATA            data folder (default ./anvil-data)
 #   ANVIL_PORT            HTTPS port (default 8443); the CRL and the CA
-#                         certificate are at http://127.0.0.1:PORT+1/crl/
+#                         certificate are at http://127.0.0.1:PORT+1/crl/;
+#                         OCSP answers at http://127.0.0.1:PORT+1/acme/ocsp
+#                         (lighttpd) or https://127.0.0.1:PORT/acme/ocsp
+#                         (Apache, whose plain listener serves files only)
 #   ANVIL_HTTP01_PORT     port http-01 validation connects to (default 80)
 #   ANVIL_TLSALPN01_PORT  port tls-alpn-01 validation connects to (default 443)
 #   ANVIL_DNS_RESOLVER    resolver for validation, address@port (default:
@@ -44,6 +47,10 @@ if [ -n "${ANVIL_CAA_IDENTITIES:-}" ]; then
 	caa_validation="challenges_dns = http-01, dns-01, tls-alpn-01, dns-account-01, dns-persist-01
 challenges_wildcard = dns-01, dns-account-01, dns-persist-01"
 fi
+case $web in
+lighttpd-*) ocsp_url=http://127.0.0.1:$pub/acme/ocsp ;;
+*) ocsp_url=https://127.0.0.1:$port/acme/ocsp ;;
+esac
 cat >"$data/anvil.conf" <<EOC
 ; written by scripts/serve.sh
 [server]
@@ -58,6 +65,7 @@ common_name = Anvil Local CA
 [issuance]
 crl_url = http://127.0.0.1:$pub/crl/anvil.crl
 ca_issuers_url = http://127.0.0.1:$pub/crl/ca.crt
+ocsp_url = $ocsp_url
 
 [validation]
 http_port = ${ANVIL_HTTP01_PORT:-80}

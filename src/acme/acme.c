@@ -51,6 +51,7 @@ acme_ctx_free(struct acme_ctx *ctx)
 	if (ctx == NULL)
 		return;
 	util_wipe(ctx->nonce_key, sizeof(ctx->nonce_key));
+	ca_ocsp_signer_free(ctx->ocsp);
 	free(ctx);
 }
 
@@ -75,7 +76,9 @@ acme_base_path(const struct acme_ctx *ctx)
  * does not define and is refused rather than read as a fetch. No two
  * patterns match the same path, so the order is only for the reader.
  * Exactly one of run0, run1, run2 is set: the handler takes no, one or
- * two captured segments.
+ * two captured segments. The OCSP responder (<base_url>/ocsp, not ACME:
+ * no JWS, no nonce, a base64 request with '/' in it as the path) is
+ * answered before this table by acme_handle (src/acme/ocsp.c).
  */
 static const struct acme_route routes[] = {
 	{ "directory", "directory", ACME_ROUTE_GET, ACME_AUTH_NONE,
@@ -302,6 +305,13 @@ acme_handle(struct acme_ctx *ctx, anvil_err rc, const struct http_req *req,
 	r.resp = resp;
 	r.now = time(NULL);
 	log_set_request_id(req->id);
+	if (acme_ocsp_path(req->path)) {
+		acme_ocsp_handle(ctx, rc, req, resp);
+		if (resp->status == 0)
+			resp->status = 500;
+		log_set_request_id(NULL);
+		return;
+	}
 
 	if (rc == ANVIL_ERR_TOOLARGE)
 		acme_fail(&r, rc, "request body larger than %zu bytes",

@@ -6,6 +6,7 @@
 #define ANVIL_ACME_ACME_INT_H
 
 #include <signal.h>
+#include <sys/types.h>
 #include <time.h>
 
 #include <jansson.h>
@@ -29,6 +30,9 @@ struct acme_ctx {
 	struct store *st;
 	unsigned char nonce_key[ACME_NONCE_KEY_LEN];
 	char base_path[512];
+	struct ca_ocsp_signer *ocsp;	/* loaded at the first OCSP request */
+	time_t ocsp_mtime;		/* of the responder certificate file */
+	ino_t ocsp_ino;			/* then: a change reloads it */
 };
 
 /* One request being handled: what the endpoint files share. */
@@ -70,6 +74,21 @@ char *acme_nonce_new(struct acme_ctx *ctx);
 /* ANVIL_OK if nonce is authentic, unexpired and not spent (and spends it);
  * ANVIL_ERR_BADNONCE otherwise. */
 anvil_err acme_nonce_check(struct acme_ctx *ctx, const char *nonce, int spend);
+
+/* ------------------------------------------------------------ ocsp.c */
+
+/* 1 if path (below the base URL) is the OCSP responder's: "/ocsp" or
+ * below "/ocsp/". */
+int acme_ocsp_path(const char *path);
+
+/*
+ * Answers an OCSP request (GET with the base64 request in the path, or
+ * POST application/ocsp-request) into resp: always an
+ * application/ocsp-response, malformedRequest for anything unreadable
+ * (rc is http_read_request's result). 404 when [ocsp] is disabled.
+ */
+void acme_ocsp_handle(struct acme_ctx *ctx, anvil_err rc,
+    const struct http_req *req, struct http_resp *resp);
 
 /* ------------------------------------------------------------ reply.c */
 

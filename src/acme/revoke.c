@@ -13,6 +13,7 @@
 #include <gnutls/x509.h>
 
 #include "acme/acme_int.h"
+#include "publish/publish.h"
 #include "core/log.h"
 #include "core/util.h"
 
@@ -24,6 +25,7 @@ struct rv {
 	int reason;
 	int by_key;		/* signed by the certificate key */
 	char why[128];
+	json_t *done;		/* the record as revoked (for OCSP) */
 };
 
 /* 1 if the stored PEM is the DER the client sent. */
@@ -54,6 +56,8 @@ revoke_fn(struct store_txn *txn, void *arg)
 	anvil_err rc;
 
 	v->why[0] = '\0';
+	json_decref(v->done);	/* from a try that lost a deadlock */
+	v->done = NULL;
 	if ((rc = store_get(txn, STORE_CERT, v->serial, &rec)) != ANVIL_OK)
 		return rc == ANVIL_ERR_INVALID ? ANVIL_ERR_NOTFOUND : rc;
 	owner = json_string_value(json_object_get(rec, "account"));
@@ -70,7 +74,8 @@ revoke_fn(struct store_txn *txn, void *arg)
 	if ((rc = rec_cert_revoke(rec, v->r->now, v->reason, v->by_key ?
 	    "certificate key" : "account")) != ANVIL_OK)
 		goto out;
-	rc = store_put(txn, STORE_CERT, v->serial, rec, 0);
+	if ((rc = store_put(txn, STORE_CERT, v->serial, rec, 0)) == ANVIL_OK)
+		v->done = json_incref(rec);
 out:
 	json_decref(rec);
 	return rc;
@@ -146,6 +151,9 @@ acme_revoke(struct acme_req *r)
 	switch (rc) {
 	case ANVIL_OK:
 		log_info("revoked %s, reason %d", hex, v.reason);
+		/* The pre-signed "good" answer must not outlive this. */
+		(void)publish_ocsp_refresh(r->ctx->cfg, r->ctx->ca, v.serial,
+		    v.done, r->now);
 		audit_event(r->ctx->cfg, r->now, "certificate.revoked",
 		    json_pack("{s:s, s:i, s:s, s:s?, s:s}", "serial", hex,
 		    "reason", v.reason, "by", v.by_key ? "certificate key" :
@@ -168,6 +176,7 @@ acme_revoke(struct acme_req *r)
 		rc = acme_fail(r, rc, "cannot revoke");
 	}
 out:
+	json_decref(v.done);
 	jose_jwk_free(certkey);
 	if (pub != NULL)
 		gnutls_pubkey_deinit(pub);

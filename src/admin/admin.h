@@ -49,6 +49,7 @@ void admin_print_object(struct admin_ctx *ctx, json_t *obj);
 int admin_eab(struct admin_ctx *ctx, int argc, char **argv);
 /* ca.c */
 int admin_ca(struct admin_ctx *ctx, int argc, char **argv);
+int admin_ocsp(struct admin_ctx *ctx, int argc, char **argv);
 /* policy.c */
 int admin_policy(struct admin_ctx *ctx, int argc, char **argv);
 

@@ -81,3 +81,65 @@ out:
 	ca_free(ca);
 	return status;
 }
+
+/*
+ * anvil-admin ocsp show | ocsp rotate: the OCSP signer ([ocsp]), and a new
+ * delegated responder key and certificate on demand (RFC 6960 4.2.2.2).
+ * Answers signed by the previous responder stay verifiable: its
+ * certificate is still valid and travels inside each of them.
+ */
+int
+admin_ocsp(struct admin_ctx *ctx, int argc, char **argv)
+{
+	const struct anvil_config *cfg = ctx->cfg;
+	struct ca *ca = NULL;
+	struct ca_ocsp_signer *s = NULL;
+	int status = ADMIN_FAIL, rotate;
+	char err[512] = "";
+	json_t *o = NULL;
+	time_t now = time(NULL);
+
+	if (argc != 2 || (strcmp(argv[1], "show") != 0 &&
+	    strcmp(argv[1], "rotate") != 0)) {
+		fprintf(stderr, "usage: anvil-admin ocsp show | ocsp rotate\n");
+		return ADMIN_USAGE;
+	}
+	rotate = strcmp(argv[1], "rotate") == 0;
+	if (rotate && cfg->ocsp_sign_with_ca) {
+		fprintf(stderr, "anvil-admin: ocsp rotate: [ocsp] sign_with_ca "
+		    "is true: the CA key signs, there is no responder\n");
+		return ADMIN_FAIL;
+	}
+	if (ca_load_or_generate(cfg, &ca, err, sizeof(err)) != ANVIL_OK ||
+	    (rotate && ca_ocsp_responder_issue(cfg, ca, now, err,
+	    sizeof(err)) != ANVIL_OK) ||
+	    ca_ocsp_signer_load(cfg, ca, now, &s, err, sizeof(err)) !=
+	    ANVIL_OK)
+		goto out;
+	if ((o = json_object()) == NULL)
+		goto out;
+	json_object_set_new(o, "enabled", json_boolean(cfg->ocsp_enabled));
+	json_object_set_new(o, "signer", json_string(ca_ocsp_signer_by_ca(s) ?
+	    "CA key" : "delegated responder"));
+	if (!ca_ocsp_signer_by_ca(s)) {
+		json_object_set_new(o, "responder_cert",
+		    json_string(cfg->ocsp_responder_cert));
+		json_object_set_new(o, "responder_key", json_string(
+		    strncmp(cfg->ocsp_responder_key, "pkcs11:", 7) == 0 ?
+		    "PKCS#11 token" : cfg->ocsp_responder_key));
+	}
+	set_time(o, "not_after", ca_ocsp_signer_not_after(s));
+	json_object_set_new(o, "dir", json_string(cfg->ocsp_dir));
+	json_object_set_new(o, "url", json_string(cfg->ocsp_url));
+	if (rotate)
+		json_object_set_new(o, "rotated", json_true());
+	admin_print_object(ctx, o);
+	status = ADMIN_OK;
+out:
+	if (status != ADMIN_OK && err[0] != '\0')
+		fprintf(stderr, "anvil-admin: ocsp %s: %s\n", argv[1], err);
+	json_decref(o);
+	ca_ocsp_signer_free(s);
+	ca_free(ca);
+	return status;
+}

@@ -38,6 +38,9 @@ static const struct {
 	const char *help;
 } commands[] = {
 	{ "ca", admin_ca, "ca show" },
+	{ "ocsp", admin_ocsp, "ocsp show | ocsp rotate  the OCSP signer; a new "
+	    "responder key\n"
+	    "           and certificate (run anvil-crl after)" },
 	{ "eab", admin_eab, "eab create [--alg HS256|HS384|HS512] "
 	    "[--single-use] [--expires DAYS] | eab list | eab disable KID" },
 	{ "policy", admin_policy, "policy [--eab KID] show | allow PATTERN | "

@@ -25,6 +25,7 @@
 #include <gnutls/x509.h>
 
 #include "admin/admin.h"
+#include "publish/publish.h"
 #include "core/audit.h"
 #include "ca/ca.h"
 #include "core/util.h"
@@ -1298,6 +1299,30 @@ reason_parse(const char *s)
 	return (int)v;
 }
 
+/*
+ * Signs the revoked certificate's pre-signed OCSP answers again at once,
+ * so the web server stops serving its "good" ones before anvil-crl runs.
+ * A failure is a warning: the revocation stands and anvil-crl repairs it.
+ */
+static void
+ocsp_refresh(struct admin_ctx *ctx, const char *serial, time_t now)
+{
+	struct ca *ca = NULL;
+	json_t *rec = NULL;
+	char s[ADMIN_SERIAL_HEX_MAX + 1], err[512] = "";
+
+	if (!ctx->cfg->ocsp_enabled)
+		return;
+	if (cert_lookup(ctx, serial, s, &rec, err, sizeof(err)) != ANVIL_OK ||
+	    ca_load_or_generate(ctx->cfg, &ca, err, sizeof(err)) != ANVIL_OK ||
+	    publish_ocsp_refresh(ctx->cfg, ca, s, rec, now) != ANVIL_OK)
+		fprintf(stderr, "anvil-admin: revoke: warning: OCSP answers "
+		    "not refreshed%s%s; run anvil-crl\n", err[0] ? ": " : "",
+		    err);
+	json_decref(rec);
+	ca_free(ca);
+}
+
 #define REVOKE_USAGE "usage: anvil-admin revoke SERIAL [--reason N|NAME]\n"
 
 int
@@ -1374,6 +1399,7 @@ admin_revoke(struct admin_ctx *ctx, int argc, char **argv)
 		fail_msg("revoke", rc, err);
 		return ADMIN_FAIL;
 	}
+	ocsp_refresh(ctx, serial, r.now);
 	audit_event(ctx->cfg, r.now, "certificate.revoked", json_pack(
 	    "{s:s, s:i, s:s}", "serial", serial, "reason", r.reason, "by",
 	    "operator"));

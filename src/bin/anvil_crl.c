@@ -8,6 +8,12 @@
  * Runs under a lock in data_dir (anvil-crl.lock), so two at once, into
  * one folder or two, take turns and write in number order.
  *
+ * With [ocsp] enabled (the default) it then pre-signs an OCSP answer for
+ * every unexpired certificate into [ocsp] dir, which the web server
+ * serves at the RFC 5019 GET path (lighttpd/anvil-ocsp.conf,
+ * apache/anvil-ocsp.conf), and issues a new responder certificate when
+ * the one in use has less than a third of its lifetime left.
+ *
  * The work is src/publish's; this file reads the options and the config
  * and opens the CA and the store.
  *
@@ -42,6 +48,9 @@ usage(FILE *f)
 	    "writes DIR/anvil.crl (DER), DIR/anvil.crl.pem, DIR/ca.crt (DER)\n"
 	    "and DIR/ca.pem. DIR is [issuance] crl_dir unless --out is given.\n"
 	    "Run it from cron or a timer well within crl_validity_hours.\n"
+	    "With [ocsp] enabled it also pre-signs an OCSP answer for every\n"
+	    "unexpired certificate into [ocsp] dir (run it well within\n"
+	    "[ocsp] validity_hours then).\n"
 	    "\n"
 	    "  -c, --config FILE  configuration (default: $ANVIL_CONFIG, else\n"
 	    "                     %s)\n"
@@ -51,6 +60,49 @@ usage(FILE *f)
 	    "\n"
 	    "Exit status: 0 written, 1 failed, 2 usage error, 3 configuration "
 	    "refused.\n", config_default_path());
+}
+
+/*
+ * Renews the responder when a third of its lifetime is left, then
+ * pre-signs every unexpired certificate's answers. 0 or -1 (reason on
+ * stderr).
+ */
+static int
+presign(const struct anvil_config *cfg, struct ca *ca, struct store *st,
+    int quiet)
+{
+	struct ca_ocsp_signer *s = NULL;
+	time_t now = time(NULL);
+	size_t written = 0, removed = 0;
+	char err[1024] = "";
+	int status = -1;
+
+	if (ca_ocsp_signer_load(cfg, ca, now, &s, err, sizeof(err)) != ANVIL_OK)
+		goto out;
+	if (!ca_ocsp_signer_by_ca(s) && ca_ocsp_signer_not_after(s) - now <
+	    (time_t)cfg->ocsp_responder_days * 86400 / 3) {
+		ca_ocsp_signer_free(s);
+		s = NULL;
+		if (ca_ocsp_responder_issue(cfg, ca, now, err, sizeof(err)) !=
+		    ANVIL_OK || ca_ocsp_signer_load(cfg, ca, now, &s, err,
+		    sizeof(err)) != ANVIL_OK)
+			goto out;
+		if (!quiet)
+			printf("OCSP responder certificate renewed: %s\n",
+			    cfg->ocsp_responder_cert);
+	}
+	if (publish_ocsp_presign_all(st, ca, s, cfg, cfg->ocsp_dir, now,
+	    &written, &removed, err, sizeof(err)) != ANVIL_OK)
+		goto out;
+	if (!quiet)
+		printf("OCSP: %zu answers pre-signed in %s (%zu removed)\n",
+		    2 * written, cfg->ocsp_dir, removed);
+	status = 0;
+out:
+	if (status != 0)
+		fprintf(stderr, "anvil-crl: OCSP: %s\n", err);
+	ca_ocsp_signer_free(s);
+	return status;
 }
 
 int
@@ -130,6 +182,8 @@ main(int argc, char **argv)
 		printf("CRL %llu written to %s/anvil.crl (next update %s)\n",
 		    (unsigned long long)crl->number, out, nu);
 	}
+	if (cfg->ocsp_enabled && presign(cfg, ca, st, quiet) != 0)
+		goto done;
 	status = 0;
 done:
 	if (lockfd >= 0)

@@ -1,6 +1,6 @@
 /*
  * ca.h - the certificate authority core: CA key and certificate (load or
- * generate), CSR validation, end-entity issuance, CRL.
+ * generate), CSR validation, end-entity issuance, CRL, OCSP responses.
  *
  * Built on GnuTLS; libtasn1 builds what GnuTLS cannot (CRL entry reason
  * codes). The CA key may be a file or a PKCS#11 URL that GnuTLS opens, in
@@ -206,5 +206,117 @@ anvil_err ca_crl_build(struct ca *ca, const struct ca_revoked *revoked,
 
 /* Frees a CRL; NULL is a no-op. */
 void ca_crl_free(struct ca_crl *crl);
+
+/* ---------------------------------------------------------------- OCSP */
+
+/* RFC 6960 4.2.1 OCSPResponseStatus. */
+enum ca_ocsp_status {
+	CA_OCSP_SUCCESSFUL = 0,
+	CA_OCSP_MALFORMED = 1,
+	CA_OCSP_INTERNAL = 2,
+	CA_OCSP_TRY_LATER = 3,
+	CA_OCSP_SIG_REQUIRED = 5,
+	CA_OCSP_UNAUTHORIZED = 6
+};
+
+#define CA_OCSP_MAX_CERTIDS 16		/* CertIDs in one request */
+#define CA_OCSP_MAX_EXTENSIONS 8	/* requestExtensions read */
+#define CA_OCSP_MAX_NONCE 32		/* RFC 8954 2.1 */
+#define CA_OCSP_MAX_REQUEST 8192	/* bytes of DER */
+
+/* One CertID of a request for this CA (hashes already matched). */
+struct ca_ocsp_certid {
+	gnutls_digest_algorithm_t dig;	/* GNUTLS_DIG_SHA1 or _SHA256 */
+	unsigned char serial[20];	/* INTEGER content as sent */
+	size_t serial_len;
+};
+
+struct ca_ocsp_req {
+	struct ca_ocsp_certid ids[CA_OCSP_MAX_CERTIDS];
+	size_t n;
+	unsigned char nonce[CA_OCSP_MAX_NONCE + 2]; /* extnValue as sent */
+	size_t nonce_len;		/* 0: no nonce */
+};
+
+enum ca_ocsp_cert_status { CA_OCSP_GOOD, CA_OCSP_REVOKED, CA_OCSP_UNKNOWN };
+
+struct ca_ocsp_single {
+	const struct ca_ocsp_certid *id;	/* borrowed */
+	enum ca_ocsp_cert_status status;
+	time_t revoked_at;
+	int reason;			/* CRLReason; 0: none written */
+};
+
+/* What signs responses: the delegated responder, or the CA itself. */
+struct ca_ocsp_signer;
+
+/*
+ * The signer of cfg's [ocsp]: with sign_with_ca the CA key and
+ * certificate (borrowed from ca, which must outlive it); else the
+ * responder key and certificate files, issued at now by
+ * ca_ocsp_responder_issue when neither exists; exactly one present is
+ * ANVIL_ERR_PARTIAL, a pair that does not match or that the CA did not
+ * issue ANVIL_ERR_MISMATCH. Caller owns *out (ca_ocsp_signer_free).
+ */
+anvil_err ca_ocsp_signer_load(const struct anvil_config *cfg, struct ca *ca,
+    time_t now, struct ca_ocsp_signer **out, char *err, size_t errlen);
+
+/* Frees s; NULL is a no-op. */
+void ca_ocsp_signer_free(struct ca_ocsp_signer *s);
+
+/* notAfter of the signing certificate. */
+time_t ca_ocsp_signer_not_after(const struct ca_ocsp_signer *s);
+
+/* 1 when the CA key signs (sign_with_ca). */
+int ca_ocsp_signer_by_ca(const struct ca_ocsp_signer *s);
+
+/*
+ * Issues a new delegated responder (RFC 6960 4.2.2.2: id-kp-OCSPSigning,
+ * id-pkix-ocsp-nocheck, lifetime [ocsp] responder_validity_days): a new
+ * key of [ca] key_type (or the key at a pkcs11: responder_key) and its
+ * certificate, written over cfg's responder files (key 0600) under the CA
+ * lock. Responses signed by the previous one stay verifiable until its
+ * certificate expires.
+ */
+anvil_err ca_ocsp_responder_issue(const struct anvil_config *cfg,
+    struct ca *ca, time_t now, char *err, size_t errlen);
+
+/*
+ * Reads a DER OCSPRequest (borrowed) into r. Returns CA_OCSP_SUCCESSFUL,
+ * CA_OCSP_MALFORMED (not DER, not v1, no CertID or more than
+ * CA_OCSP_MAX_CERTIDS, a nonce outside RFC 8954's 1 to 32 octets, an
+ * unknown critical extension) or CA_OCSP_UNAUTHORIZED (a CertID of
+ * another issuer or hash algorithm than SHA-1/SHA-256). Never fails on
+ * input otherwise.
+ */
+int ca_ocsp_req_parse(const struct ca_ocsp_signer *s, const unsigned char *der,
+    size_t len, struct ca_ocsp_req *r);
+
+/* The serial of id as lower-case hex without leading zero bytes (the
+ * store's key); "" if outlen is too small (2 * 20 + 1 is enough). */
+void ca_ocsp_serial_hex(const struct ca_ocsp_certid *id, char *out,
+    size_t outlen);
+
+/*
+ * Builds and signs an OCSPResponse (successful, BasicOCSPResponse) with
+ * one SingleResponse per element of v, producedAt and thisUpdate now,
+ * nextUpdate next_update, the nonce extnValue echoed when nonce_len > 0.
+ * *der is malloc'ed (caller frees).
+ */
+anvil_err ca_ocsp_resp_build(const struct ca_ocsp_signer *s,
+    const struct ca_ocsp_single *v, size_t n, const unsigned char *nonce,
+    size_t nonce_len, time_t now, time_t next_update, unsigned char **der,
+    size_t *len, char *err, size_t errlen);
+
+/* The 5-byte OCSPResponse of an error status (malloc'ed). */
+anvil_err ca_ocsp_resp_error(int status, unsigned char **der, size_t *len);
+
+/*
+ * The request an RFC 5019 client sends for the certificate cert_pem
+ * issued by issuer: one CertID with hash dig, no nonce, no extension
+ * (GnuTLS builds it as its own clients do). *der malloc'ed.
+ */
+anvil_err ca_ocsp_req_for(gnutls_x509_crt_t issuer, const char *cert_pem,
+    gnutls_digest_algorithm_t dig, unsigned char **der, size_t *len);
 
 #endif

@@ -44,6 +44,18 @@ anvil_err ca_gnutls_err(char *err, size_t errlen, const char *call, int ret);
 /* The SHA-1 key identifier (RFC 5280 method 1) of pub into id. */
 anvil_err ca_key_id(gnutls_pubkey_t pub, unsigned char *id, size_t *len);
 
+/* 1 if the certificate's public key is pub. */
+int ca_cert_has_key(gnutls_x509_crt_t crt, gnutls_pubkey_t pub);
+
+/* Writes k as plain PKCS#8 PEM to path, 0600, by temporary file and
+ * rename. */
+anvil_err ca_write_key_file(gnutls_x509_privkey_t k, const char *path,
+    char *err, size_t errlen);
+
+/* Takes an exclusive lock on data_dir/ca.lock; returns the fd (caller
+ * closes) or -1 with err set. */
+int ca_lock(const struct anvil_config *cfg, char *err, size_t errlen);
+
 /* The libtasn1 definitions of pkix.asn, parsed once per process. */
 struct asn1_node_st;
 anvil_err ca_asn1_defs(struct asn1_node_st **out);

@@ -244,9 +244,8 @@ ca_cert_to_pem(struct ca *ca, char *err, size_t errlen)
 	return ca->cert_pem ? ANVIL_OK : ANVIL_ERR_NOMEM;
 }
 
-/* 1 if the certificate's public key is pub. */
-static int
-cert_has_key(gnutls_x509_crt_t crt, gnutls_pubkey_t pub)
+int
+ca_cert_has_key(gnutls_x509_crt_t crt, gnutls_pubkey_t pub)
 {
 	gnutls_pubkey_t cpub = NULL;
 	gnutls_datum_t a = { NULL, 0 }, b = { NULL, 0 };
@@ -346,8 +345,8 @@ out:
 	return rc;
 }
 
-static anvil_err
-write_key_file(gnutls_x509_privkey_t k, const char *path, char *err,
+anvil_err
+ca_write_key_file(gnutls_x509_privkey_t k, const char *path, char *err,
     size_t errlen)
 {
 	gnutls_datum_t d = { NULL, 0 };
@@ -365,8 +364,7 @@ write_key_file(gnutls_x509_privkey_t k, const char *path, char *err,
 	return rc;
 }
 
-/* Takes an exclusive lock on data_dir/ca.lock; returns the fd or -1. */
-static int
+int
 ca_lock(const struct anvil_config *cfg, char *err, size_t errlen)
 {
 	char *path = util_path_join(cfg->data_dir, "ca.lock");
@@ -453,7 +451,7 @@ ca_load_or_generate(const struct anvil_config *cfg, struct ca **out,
 	if (have_cert) {
 		if ((rc = load_cert_file(ca, cfg->cert_file, err, errlen)))
 			goto out;
-		if (!cert_has_key(ca->cert, pub)) {
+		if (!ca_cert_has_key(ca->cert, pub)) {
 			rc = errf(err, errlen, ANVIL_ERR_MISMATCH, "CA "
 			    "certificate %s does not belong to CA key %s",
 			    cfg->cert_file, pkcs11 ? "[ca] key_file" :
@@ -473,7 +471,7 @@ ca_load_or_generate(const struct anvil_config *cfg, struct ca **out,
 			goto out;
 		/* Key first: a crash in between leaves a refused partial
 		 * state, never a certificate whose key is lost. */
-		if (newkey != NULL && (rc = write_key_file(newkey,
+		if (newkey != NULL && (rc = ca_write_key_file(newkey,
 		    cfg->key_file, err, errlen)))
 			goto out;
 		if ((rc = ca_cert_to_pem(ca, err, errlen)))

@@ -108,6 +108,13 @@ static const struct key_def keys[] = {
 	{ "validation", "challenges_wildcard", K_CHALLS, OFF(challenges_wildcard), "dns-01", 0, 0 },
 	{ "validation", "challenges_ip", K_CHALLS, OFF(challenges_ip), "http-01, tls-alpn-01", 0, 0 },
 	{ "accounts", "eab_required", K_BOOL, OFF(eab_required), "false", 0, 0 },
+	{ "ocsp", "enabled", K_BOOL, OFF(ocsp_enabled), "true", 0, 0 },
+	{ "ocsp", "validity_hours", K_UINT, OFF(ocsp_validity_hours), "24", 1, 168 },
+	{ "ocsp", "dir", K_KEYFILE, OFF(ocsp_dir), "ocsp", 0, 0 },
+	{ "ocsp", "sign_with_ca", K_BOOL, OFF(ocsp_sign_with_ca), "false", 0, 0 },
+	{ "ocsp", "responder_key", K_KEYFILE, OFF(ocsp_responder_key), "ocsp.key", 0, 0 },
+	{ "ocsp", "responder_cert", K_KEYFILE, OFF(ocsp_responder_cert), "ocsp.pem", 0, 0 },
+	{ "ocsp", "responder_validity_days", K_UINT, OFF(ocsp_responder_days), "90", 2, 3650 },
 	{ "audit", "destination", K_AUDIT, OFF(audit_to), "file", 0, 0 },
 	{ "audit", "file", K_KEYFILE, OFF(audit_file), "audit.log", 0, 0 },
 };
@@ -136,7 +143,7 @@ static const struct key_def pkeys[] = {
 #define NPKEYS (sizeof(pkeys) / sizeof(pkeys[0]))
 
 static const char *const sections[] = { "server", "ca", "issuance",
-	"validation", "accounts", "audit" };
+	"validation", "accounts", "ocsp", "audit" };
 
 const char *
 config_default_path(void)
@@ -493,11 +500,14 @@ set_keyfile(void *cfg, const struct key_def *def,
 {
 	if (value[0] == '\0' || strlen(value) > 2048) {
 		snprintf(why, whylen, "%s must be a file name%s", def->name,
-		    def->offset == OFF(key_file) ? " or a pkcs11: URL" : "");
+		    def->offset == OFF(key_file) ||
+		    def->offset == OFF(ocsp_responder_key) ?
+		    " or a pkcs11: URL" : "");
 		return -1;
 	}
-	if (strncmp(value, "pkcs11:", 7) == 0 && def->offset != OFF(key_file)) {
-		/* cert_file, crl_dir */
+	if (strncmp(value, "pkcs11:", 7) == 0 && def->offset != OFF(key_file) &&
+	    def->offset != OFF(ocsp_responder_key)) {
+		/* cert_file, crl_dir, [ocsp] dir and responder_cert */
 		snprintf(why, whylen, "%s cannot be a pkcs11: URL", def->name);
 		return -1;
 	}
@@ -1259,6 +1269,20 @@ config_parse(const char *name, const char *text, size_t len,
 			goto nomem;
 		free(cfg->audit_file);
 		cfg->audit_file = p;
+	}
+	{
+		char **const rel[] = { &cfg->ocsp_dir, &cfg->ocsp_responder_key,
+			&cfg->ocsp_responder_cert };
+		size_t r;
+		for (r = 0; r < sizeof(rel) / sizeof(rel[0]); r++) {
+			char *p;
+			if (strncmp(*rel[r], "pkcs11:", 7) == 0)
+				continue;
+			if ((p = util_path_join(cfg->data_dir, *rel[r])) == NULL)
+				goto nomem;
+			free(*rel[r]);
+			*rel[r] = p;
+		}
 	}
 	*out = cfg;
 	cfg = NULL;

@@ -132,6 +132,14 @@ struct anvil_config {
 	/* [accounts] */
 	bool eab_required;
 
+	/* [ocsp] */
+	bool ocsp_enabled;		/* answer <base_url>/ocsp, presign */
+	unsigned ocsp_validity_hours;	/* nextUpdate - thisUpdate */
+	char *ocsp_dir;			/* absolute: pre-signed responses */
+	bool ocsp_sign_with_ca;		/* the CA key signs, no responder */
+	char *ocsp_responder_key;	/* absolute path, or a pkcs11: URL */
+	char *ocsp_responder_cert;	/* absolute path */
+	unsigned ocsp_responder_days;	/* responder certificate lifetime */
 	/* [audit] */
 	unsigned audit_to;		/* CONFIG_AUDIT_* bits; 0: none */
 	char *audit_file;		/* absolute */

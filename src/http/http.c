@@ -52,10 +52,22 @@ read_body(struct FCGX_Request *fcgi, unsigned char *buf, size_t len)
 	return 0;
 }
 
-/* Percent-decoding is not needed: ACME paths here are [A-Za-z0-9_/-.]. */
+/*
+ * Percent-decoding is not needed: ACME paths here are [A-Za-z0-9_/-.].
+ * Below /ocsp/ the path is an RFC 5019 A.1 GET request: base64 (with
+ * '+', '/', '='), percent-encoded or not, which src/acme/ocsp.c decodes;
+ * it never names a file.
+ */
 static int
 path_ok(const char *p)
 {
+	if (strncmp(p, "/ocsp/", 6) == 0) {
+		for (p += 6; *p; p++)
+			if (!(isalnum((unsigned char)*p) || *p == '+' ||
+			    *p == '/' || *p == '=' || *p == '%'))
+				return 0;
+		return 1;
+	}
 	/* No segment may start with a dot: no "..", no hidden names. */
 	if (strstr(p, "/.") != NULL)
 		return 0;
@@ -134,7 +146,9 @@ http_read_request(struct FCGX_Request *fcgi, const char *base_path,
 		return ANVIL_ERR_MALFORMED;
 	req->body[len] = '\0';
 	req->body_len = (size_t)len;
-	if (memchr(req->body, '\0', req->body_len) != NULL)
+	/* DER (RFC 6960 A.1 POST) holds NULs; every other body is text. */
+	if (strcmp(req->content_type, "application/ocsp-request") != 0 &&
+	    memchr(req->body, '\0', req->body_len) != NULL)
 		return ANVIL_ERR_MALFORMED;
 	return ANVIL_OK;
 }

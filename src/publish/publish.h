@@ -10,6 +10,8 @@
 #include <stddef.h>
 #include <time.h>
 
+#include <jansson.h>
+
 #include "ca/ca.h"
 #include "core/conf.h"
 #include "core/error.h"
@@ -58,5 +60,50 @@ anvil_err publish_crl_write(const char *dir, const struct ca *ca,
  */
 int publish_lock(const char *data_dir, const char *dir, char *err,
     size_t errlen);
+
+/* ---------------------------------------------------------------- OCSP */
+
+/*
+ * The answer to the DER OCSPRequest der (borrowed) from the store st:
+ * good, revoked (time, reason) or unknown per CertID, signed by s (NULL:
+ * no signer, tryLater), nextUpdate now + [ocsp] validity_hours into
+ * *next_update (0 for an error answer). Every outcome is an OCSPResponse
+ * in *out (malloc'ed): a request that is not one is malformedRequest,
+ * another issuer's unauthorized, a store failure tryLater. Returns
+ * ANVIL_OK, or ANVIL_ERR_NOMEM with *out NULL.
+ */
+anvil_err publish_ocsp_answer(struct store *st, const struct ca_ocsp_signer *s,
+    const struct anvil_config *cfg, const unsigned char *der, size_t len,
+    time_t now, unsigned char **out, size_t *outlen, time_t *next_update);
+
+/*
+ * Writes the pre-signed answers for certificate serial (record rec,
+ * borrowed) under dir: one per CertID hash (SHA-1, SHA-256), at the path
+ * of the base64 of the request an RFC 5019 client sends, by temporary
+ * file and rename. Used by anvil-crl and at once after a revocation.
+ */
+anvil_err publish_ocsp_presign(const struct ca *ca,
+    const struct ca_ocsp_signer *s, const struct anvil_config *cfg,
+    const char *dir, const char *serial, json_t *rec, time_t now, char *err,
+    size_t errlen);
+
+/*
+ * Pre-signs every unexpired certificate of st into dir, signs again any
+ * revoked meanwhile, then removes answers older than now (expired
+ * certificates). Counts into *written and *removed.
+ */
+anvil_err publish_ocsp_presign_all(struct store *st, const struct ca *ca,
+    const struct ca_ocsp_signer *s, const struct anvil_config *cfg,
+    const char *dir, time_t now, size_t *written, size_t *removed,
+    char *err, size_t errlen);
+
+/*
+ * After a revocation of serial (record rec, borrowed): loads the signer
+ * of cfg and pre-signs that certificate's answers into [ocsp] dir, so the
+ * web server never serves the old good one. Logs and returns the error;
+ * the revocation itself stands either way.
+ */
+anvil_err publish_ocsp_refresh(const struct anvil_config *cfg, struct ca *ca,
+    const char *serial, json_t *rec, time_t now);
 
 #endif

@@ -15,7 +15,9 @@ for f in bin/anvil-admin bin/anvil-crl libexec/anvil etc/anvil/anvil.conf.sample
     share/anvil/examples/anvil-crl.service share/anvil/examples/anvil-crl.timer \
     share/anvil/lighttpd/anvil-fastcgi.conf share/anvil/lighttpd/anvil-cgi.conf \
     share/anvil/lighttpd/anvil-publish.conf share/anvil/lighttpd/anvil-nonce.conf \
-    share/anvil/lighttpd/anvil-nonce.lua share/anvil/apache/anvil-fcgid.conf \
+    share/anvil/lighttpd/anvil-nonce.lua share/anvil/lighttpd/anvil-ocsp.conf \
+    share/anvil/lighttpd/anvil-ocsp.lua share/anvil/apache/anvil-ocsp.conf \
+    share/anvil/apache/anvil-fcgid.conf \
     share/anvil/apache/anvil-proxy-fcgi.conf share/anvil/apache/anvil-cgi.conf \
     share/anvil/apache/anvil-nph.conf \
     share/anvil/apache/anvil-publish.conf share/anvil/apache/anvil-fcgi.socket \

@@ -132,6 +132,27 @@ static const struct cl_row cl_rows[] = {
 	    "NUL past CONTENT_LENGTH is never read" },
 };
 
+/* RFC 6960 A.1: a DER request body holds NULs; only that type may. */
+Test(http, ocsp_request_body_may_hold_nul)
+{
+	static const char der[] = "\x30\x03\x0a\x01\x00";
+	struct http_req req;
+	int keep;
+
+	env_clear();
+	env_set("REQUEST_METHOD", "POST");
+	env_set("REQUEST_URI", "/acme/ocsp");
+	env_set("CONTENT_TYPE", "application/ocsp-request");
+	env_set("CONTENT_LENGTH", "5");
+	keep = stdin_from(der, 5);
+	cr_assert_eq(http_read_request(NULL, "/acme", MAX_BODY, &req), ANVIL_OK);
+	cr_assert_eq(req.body_len, 5);
+	cr_assert_eq(memcmp(req.body, der, 5), 0);
+	cr_assert_str_eq(req.path, "/ocsp");
+	http_req_clear(&req);
+	close(keep);
+}
+
 Test(http, content_length_rows)
 {
 	size_t i;
@@ -243,6 +264,17 @@ static const struct path_row path_rows[] = {
 	    "", "dot segment" },
 	{ __LINE__, "/acme", "GET", "/acme/%2e%2e/x", NULL, NULL, "GET", NULL,
 	    "", "percent-encoded dots" },
+	{ __LINE__, "/acme", "GET", "/acme/ocsp/MEMw+QTA/MD0w=", NULL, NULL,
+	    "GET", "/ocsp/MEMw+QTA/MD0w=", "", "OCSP GET: base64 with + / =" },
+	{ __LINE__, "/acme", "GET", "/acme/ocsp/MEMw%2BQTA%2FMD0w%3D", NULL,
+	    NULL, "GET", "/ocsp/MEMw%2BQTA%2FMD0w%3D", "", "OCSP GET: "
+	    "percent-encoded base64, decoded by src/acme/ocsp.c" },
+	{ __LINE__, "/acme", "GET", "/acme/ocsp/../x", NULL, NULL, "GET", NULL,
+	    "", "OCSP GET: dot-dot" },
+	{ __LINE__, "/acme", "GET", "/acme/ocsp/a.b", NULL, NULL, "GET", NULL,
+	    "", "OCSP GET: a dot is not base64" },
+	{ __LINE__, "/acme", "GET", "/acme/x/+", NULL, NULL, "GET", NULL,
+	    "", "'+' outside /ocsp/" },
 	{ __LINE__, "/acme", "GET", "/acme/dir%00ectory", NULL, NULL, "GET",
 	    NULL, "", "percent-encoded NUL" },
 	{ __LINE__, "/acme", "GET", "/acme/dir ectory", NULL, NULL, "GET",

@@ -26,6 +26,7 @@
 
 #include <gnutls/abstract.h>
 #include <gnutls/gnutls.h>
+#include <gnutls/ocsp.h>
 #include <gnutls/pkcs11.h>
 #include <gnutls/x509.h>
 
@@ -405,5 +406,73 @@ Test(pkcs11, certificate_for_another_key_refused, .timeout = 60)
 	config_free(cfg);
 	th_rmrf(other);
 	free(other);
+	hsm_teardown(&h);
+}
+
+/*
+ * An OCSP responder whose key is on the token ([ocsp] responder_key a
+ * pkcs11: URL), the CA's on file: the responder certificate is issued for
+ * the token's key on first use, answers verify against the CA, and no
+ * responder key file is ever written.
+ */
+Test(pkcs11, ocsp_responder_key_on_token, .timeout = 60)
+{
+	struct hsm h;
+	struct anvil_config *cfg;
+	struct ca *ca = NULL;
+	struct ca_ocsp_signer *s = NULL;
+	struct ca_ocsp_req r;
+	struct ca_ocsp_single v;
+	gnutls_ocsp_req_t req = NULL;
+	gnutls_ocsp_resp_t resp = NULL;
+	gnutls_datum_t der = { NULL, 0 }, d;
+	unsigned char *out = NULL;
+	size_t olen = 0;
+	unsigned vout = 99;
+	char extra[1024], err[1024] = "";
+	time_t now = time(NULL);
+
+	hsm_setup(&h, "ECDSA --curve=secp256r1");
+	snprintf(extra, sizeof(extra), "[ocsp]\nresponder_key = %s\n", KEY_URL);
+	cfg = th_config(h.data_dir, extra);
+	cr_assert_eq(ca_load_or_generate(cfg, &ca, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	cr_assert_eq(ca_ocsp_signer_load(cfg, ca, now, &s, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert(strstr(err, "pin-value") == NULL);
+	/* A request for the CA certificate itself: any serial will do. */
+	cr_assert_geq(gnutls_ocsp_req_init(&req), 0);
+	cr_assert_geq(gnutls_ocsp_req_add_cert(req, GNUTLS_DIG_SHA1,
+	    ca_cert_peek(ca), ca_cert_peek(ca)), 0);
+	cr_assert_geq(gnutls_ocsp_req_export(req, &der), 0);
+	cr_assert_eq(ca_ocsp_req_parse(s, der.data, der.size, &r),
+	    CA_OCSP_SUCCESSFUL);
+	v.id = &r.ids[0];
+	v.status = CA_OCSP_GOOD;
+	v.revoked_at = 0;
+	v.reason = 0;
+	cr_assert_eq(ca_ocsp_resp_build(s, &v, 1, NULL, 0, now, now + 3600,
+	    &out, &olen, err, sizeof(err)), ANVIL_OK, "%s", err);
+	d.data = out;
+	d.size = (unsigned)olen;
+	cr_assert_geq(gnutls_ocsp_resp_init(&resp), 0);
+	cr_assert_geq(gnutls_ocsp_resp_import(resp, &d), 0);
+	cr_assert_geq(gnutls_ocsp_resp_verify_direct(resp, ca_cert_peek(ca),
+	    &vout, 0), 0);
+	cr_assert_eq(vout, 0, "verify 0x%x", vout);
+	{
+		char path[4096];
+		snprintf(path, sizeof(path), "%s/ocsp.key", h.data_dir);
+		cr_assert(access(path, F_OK) != 0, "%s written", path);
+	}
+	cr_assert(access(cfg->ocsp_responder_cert, F_OK) == 0);
+
+	gnutls_ocsp_resp_deinit(resp);
+	gnutls_ocsp_req_deinit(req);
+	gnutls_free(der.data);
+	free(out);
+	ca_ocsp_signer_free(s);
+	ca_free(ca);
+	config_free(cfg);
 	hsm_teardown(&h);
 }
