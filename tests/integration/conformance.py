@@ -1,5 +1,5 @@
 #!/usr/bin/python3
-"""conformance.py - RFC 8555 sections 6 and 7, one MUST per row.
+"""conformance.py - RFC 8555 sections 6 and 7, and RFC 9773, one MUST per row.
 
 Against a running Anvil (conformance.sh starts it behind lighttpd with
 FastCGI). ROWS below is the table: the section, the requirement in the
@@ -653,6 +653,77 @@ def r_revoke_by_cert_key():
     return r.status_code == 200
 
 
+# --------------------------------------------------------------------------
+# RFC 9773 ACME Renewal Information
+
+def ri_url(der):
+    return C.dir["renewalInfo"] + "/" + P.cert_id(der)
+
+
+def r_ari_directory():
+    return C.dir.get("renewalInfo", "").startswith("https://")
+
+
+def r_ari_get():
+    r = C.http("GET", ri_url(S["cert_der"]))
+    return r.status_code == 200 and "suggestedWindow" in r.json()
+
+
+def r_ari_window():
+    w = C.http("GET", ri_url(S["cert_der"])).json()["suggestedWindow"]
+    return P.rfc3339(w["start"]) < P.rfc3339(w["end"])
+
+
+def r_ari_retry_after():
+    r = C.http("GET", ri_url(S["cert_der"]))
+    ra = r.headers.get("Retry-After", "")
+    return ra.isdigit() and int(ra) > 0
+
+
+def r_ari_malformed():
+    cid = P.cert_id(S["cert_der"])
+    return all(is_problem(C.http("GET", C.dir["renewalInfo"] + "/" + bad),
+                          400, "malformed")
+               for bad in (cid.replace(".", ""), cid + "=", cid + ".AQ"))
+
+
+def r_ari_unknown():
+    aki = P.cert_id(S["cert_der"]).split(".")[0]
+    r = C.http("GET", C.dir["renewalInfo"] + "/" + aki + ".AQIDBA")
+    return r.status_code == 404
+
+
+def replaces_order(acct, names, replaces):
+    return acct.post(C.dir["newOrder"], {"identifiers": [
+        {"type": "dns", "value": n} for n in names], "replaces": replaces})
+
+
+def r_replaces_echoed():
+    r = replaces_order(S["A"], ["a.conf.test"], P.cert_id(S["cert_der"]))
+    S["replacing_order"] = r
+    return r.status_code == 201 and \
+        r.json().get("replaces") == P.cert_id(S["cert_der"])
+
+
+def r_already_replaced():
+    with P.store_unchanged("RFC 9773 §5 replaces twice"):
+        r = replaces_order(S["A"], ["b.conf.test"], P.cert_id(S["cert_der"]))
+    return is_problem(r, 409, "alreadyReplaced")
+
+
+def r_replaces_other_account():
+    with P.store_unchanged("RFC 9773 §5 replaces another's certificate"):
+        r = replaces_order(S["B"], ["a.conf.test"], P.cert_id(S["cert_der"]))
+    return is_problem(r, 400, "malformed")
+
+
+def r_replaces_unknown():
+    aki = P.cert_id(S["cert_der"]).split(".")[0]
+    with P.store_unchanged("RFC 9773 §5 replaces an unknown certificate"):
+        r = replaces_order(S["A"], ["a.conf.test"], aki + ".AQIDBA")
+    return is_problem(r, 400, "malformed")
+
+
 def r_already_revoked():
     with P.store_unchanged("§7.6 revoke twice"):
         r = revoke(key=S["cert_key"])
@@ -759,6 +830,25 @@ ROWS = [
      r_authz_only_deactivated),
     ("7.1.4", "wildcard authz: base name, wildcard true, dns-01 only",
      r_wildcard_authz),
+    ("9773/3", "the directory gives renewalInfo, an https URL",
+     r_ari_directory),
+    ("9773/4.1", "GET renewalInfo/<certID> without a JWS: 200 with "
+     "suggestedWindow", r_ari_get),
+    ("9773/4.1", "a certID not two base64url parts joined by '.': "
+     "malformed (400)", r_ari_malformed),
+    ("9773/4.1", "a certID of a serial never issued: 404", r_ari_unknown),
+    ("9773/4.2", "suggestedWindow start and end are RFC 3339, end after "
+     "start (an end at or before start MUST NOT be served)", r_ari_window),
+    ("9773/4.3", "the reply carries Retry-After in seconds",
+     r_ari_retry_after),
+    ("9773/5", "newOrder with replaces: 201, the order echoes replaces",
+     r_replaces_echoed),
+    ("9773/5", "a certificate already being replaced: alreadyReplaced "
+     "(409), no order left", r_already_replaced),
+    ("9773/5", "replaces naming another account's certificate: malformed, "
+     "no order left", r_replaces_other_account),
+    ("9773/5", "replaces naming an unknown certificate: malformed, no "
+     "order left", r_replaces_unknown),
     ("7.6", "revocation by an unrelated account: unauthorized",
      r_revoke_other_account),
     ("7.6", "an unsupported reason: badRevocationReason",
@@ -783,7 +873,8 @@ def main():
             except Exception as e:  # noqa: BLE001
                 print("    %s raised %r" % (rid, e))
                 good = False
-            label = "RFC 8555 §%s: %s" % (sec, text)
+            rfc, _, sect = sec.rpartition("/")
+            label = "RFC %s §%s: %s" % (rfc or "8555", sect, text)
             if rid in KNOWN:
                 if good:
                     failed += 1
