@@ -20,6 +20,7 @@
 #include <gnutls/gnutls.h>
 
 #include "acme/acme_int.h"
+#include "core/util.h"
 #include "core/log.h"
 #include "publish/publish.h"
 
@@ -28,18 +29,6 @@
 /* The longest GET path part read: base64 of the largest request, every
  * character percent-encoded. */
 #define OCSP_MAX_GET (3 * (4 * (CA_OCSP_MAX_REQUEST / 3 + 1)))
-
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
 
 /*
  * The DER request of a GET path part (RFC 5019 A.1: url-encoding of
@@ -62,8 +51,8 @@ get_request(const char *rest, gnutls_datum_t *der)
 		if (rest[i] == '%') {
 			if (i + 2 >= n)
 				goto out;
-			if ((hi = hexval(rest[i + 1])) < 0 ||
-			    (lo = hexval(rest[i + 2])) < 0)
+			if ((hi = util_hexval(rest[i + 1])) < 0 ||
+			    (lo = util_hexval(rest[i + 2])) < 0)
 				goto out;
 			buf[k++] = (char)(hi << 4 | lo);
 			i += 2;

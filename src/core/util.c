@@ -265,6 +265,18 @@ util_hex(const unsigned char *in, size_t n, char *out)
 }
 
 int
+util_hexval(char c)
+{
+	if (c >= '0' && c <= '9')
+		return c - '0';
+	if (c >= 'a' && c <= 'f')
+		return c - 'a' + 10;
+	if (c >= 'A' && c <= 'F')
+		return c - 'A' + 10;
+	return -1;
+}
+
+int
 util_detach(int keep_stderr)
 {
 	pid_t pid = fork();

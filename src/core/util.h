@@ -51,6 +51,8 @@ anvil_err util_random(void *buf, size_t n);
 
 /* Lower-case hex of n bytes into out (2n+1 bytes). */
 void util_hex(const unsigned char *in, size_t n, char *out);
+/* The value of hex digit c (either case), or -1. */
+int util_hexval(char c);
 
 /* Sets FD_CLOEXEC on every open descriptor above 2. */
 void util_cloexec_all(void);

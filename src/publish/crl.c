@@ -27,18 +27,6 @@ struct revoked_list {
 	size_t n, cap;
 };
 
-static int
-hexval(char c)
-{
-	if (c >= '0' && c <= '9')
-		return c - '0';
-	if (c >= 'a' && c <= 'f')
-		return c - 'a' + 10;
-	if (c >= 'A' && c <= 'F')
-		return c - 'A' + 10;
-	return -1;
-}
-
 static anvil_err
 collect_revoked(const char *id, json_t *rec, void *arg)
 {
@@ -65,7 +53,7 @@ collect_revoked(const char *id, json_t *rec, void *arg)
 	r = &l->v[l->n];
 	memset(r, 0, sizeof(*r));
 	for (i = 0; i < hl; i += 2) {
-		int hi = hexval(id[i]), lo = hexval(id[i + 1]);
+		int hi = util_hexval(id[i]), lo = util_hexval(id[i + 1]);
 		if (hi < 0 || lo < 0) {
 			log_err("certificate %s: serial is not hex", id);
 			return ANVIL_ERR_CORRUPT;

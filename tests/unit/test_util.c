@@ -240,3 +240,14 @@ Test(util, close_except_keeps_only_the_one_descriptor)
 	for (i = 0; i < 4; i++)
 		close(fds[i]);
 }
+
+Test(util, hexval_both_cases_and_nothing_else)
+{
+	cr_expect_eq(util_hexval('0'), 0);
+	cr_expect_eq(util_hexval('9'), 9);
+	cr_expect_eq(util_hexval('a'), 10);
+	cr_expect_eq(util_hexval('F'), 15);
+	cr_expect_eq(util_hexval('g'), -1);
+	cr_expect_eq(util_hexval('/'), -1);
+	cr_expect_eq(util_hexval('\0'), -1);
+}
