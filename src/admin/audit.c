@@ -65,9 +65,11 @@ static int
 read_events(const char *path, const struct filter *f, json_t *rows,
     size_t *bad)
 {
-	char *line = NULL;
-	size_t cap = 0, lineno = 0;
-	ssize_t n;
+	/* Bounded: a line longer than any event audit_event writes is read
+	 * in pieces and skipped whole, never held in memory. */
+	char line[AUDIT_LINE_MAX + 2];
+	size_t lineno = 0, n;
+	int longline = 0;
 	FILE *fp;
 
 	if ((fp = fopen(path, "re")) == NULL) {
@@ -77,14 +79,23 @@ read_events(const char *path, const struct filter *f, json_t *rows,
 		    strerror(errno));
 		return -1;
 	}
-	while ((n = getline(&line, &cap, fp)) >= 0) {
-		json_t *ev;
+	while (fgets(line, sizeof(line), fp) != NULL) {
+		json_t *ev = NULL;
+		int whole;
 
+		n = strlen(line);
+		whole = n > 0 && line[n - 1] == '\n';
+		if (longline) {		/* the rest of a line already counted */
+			longline = !whole;
+			continue;
+		}
 		lineno++;
-		if (n > 0 && line[n - 1] == '\n')
+		if (whole)
 			line[--n] = '\0';
-		ev = n > 0 && n <= AUDIT_LINE_MAX ? json_loadb(line, (size_t)n,
-		    JSON_REJECT_DUPLICATES, NULL) : NULL;
+		else if (!feof(fp))
+			longline = 1;
+		if (!longline && n > 0)
+			ev = json_loadb(line, n, JSON_REJECT_DUPLICATES, NULL);
 		if (!json_is_object(ev)) {
 			if (++*bad <= 5)
 				fprintf(stderr, "anvil-admin: audit: %s:%zu: "
@@ -96,7 +107,6 @@ read_events(const char *path, const struct filter *f, json_t *rows,
 			json_array_append(rows, ev);
 		json_decref(ev);
 	}
-	free(line);
 	fclose(fp);
 	return 0;
 }

@@ -792,14 +792,21 @@ Test(admin, audit_filters)
 	cr_assert(asprintf(&path, "%s/audit.log", dir) > 0);
 	cr_assert_not_null(fp = fopen(path, "a"));
 	fputs("{\"time\": \"2026-01-0\n", fp);
+	/* A line far longer than any event: skipped whole, and the next
+	 * line is read as the event it is. */
+	for (int k = 0; k < 20000; k++)
+		fputs("xxxxx", fp);
+	fputs("\n{\"time\":\"2026-01-02T00:00:00Z\",\"event\":"
+	    "\"certificate.revoked\",\"serial\":\"" SERIAL_C "\"}\n", fp);
 	fclose(fp);
 	r = RUN("--config", "@CONF", "audit", "--event",
 	    "certificate.revoked");
 	cr_expect_eq(r.status, 0);
 	cr_expect(strstr(r.err, "not an event, skipped") != NULL &&
-	    strstr(r.err, "1 line of") != NULL, "%s",
+	    strstr(r.err, "2 lines of") != NULL, "%s",
 	    r.err);
 	cr_expect(strstr(r.out, SERIAL_A) != NULL, "%s", r.out);
+	cr_expect(strstr(r.out, SERIAL_C) != NULL, "%s", r.out);
 	run_free(&r);
 	r = RUN("--config", "@CONF", "audit", "--since", "yesterday");
 	cr_expect_eq(r.status, 2);
