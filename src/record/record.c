@@ -350,6 +350,10 @@ static const struct {
 	 * offer. */
 	[ANVIL_ERR_INVALIDPROFILE] = { "invalidProfile", 400,
 	    "the server offers no such certificate profile" },
+	/* RFC 9110 §15.6.4: the database behind the store is down for a
+	 * moment; the client may try again (Retry-After). */
+	[ANVIL_ERR_UNAVAILABLE] = { "serverInternal", 503,
+	    "the database is unavailable; try again shortly" },
 };
 
 const char *

@@ -480,6 +480,7 @@ static const struct {
 	[ANVIL_ERR_TOOLARGE] = { "malformed", 413 },
 	[ANVIL_ERR_HTTPNOTFOUND] = { "malformed", 404 },
 	[ANVIL_ERR_ALREADYREPLACED] = { "alreadyReplaced", 409 },
+	[ANVIL_ERR_UNAVAILABLE] = { "serverInternal", 503 },
 };
 
 /* A hole here (an anvil_err added without a row) fails first: the table
