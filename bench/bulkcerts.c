@@ -8,7 +8,9 @@
  * usage: bulkcerts DATA_DIR N PEM_FILE
  * PEM_FILE is stored as every record's certificate, for a realistic size.
  * With BULKCERTS_REVOKED=1 in the environment every record is revoked
- * (keyCompromise, by the operator), for anvil-crl over a large CRL.
+ * (keyCompromise, by the operator), for anvil-crl over a large CRL; with
+ * BULKCERTS_EXPIRED=1 every record expired yesterday, for a walk of a
+ * large store that signs nothing (tests/integration/crl_large.sh).
  * Prints the serial of the last record written.
  */
 #include "config.h"
@@ -31,6 +33,7 @@ struct fill {
 	size_t from, to;
 	time_t now;
 	int revoked;	/* BULKCERTS_REVOKED=1 */
+	time_t shift;	/* BULKCERTS_EXPIRED=1: 90 days back */
 	char last[33];	/* serial of the last record put */
 };
 
@@ -54,8 +57,9 @@ fill_fn(struct store_txn *txn, void *arg)
 		snprintf(name, sizeof(name), "n%zu.bench.test", i);
 		ids = json_pack("[{s:s, s:s}]", "type", "dns", "value", name);
 		rec = ids == NULL ? NULL : rec_cert_new(serial, "bench",
-		    "bench-order", f->pem, f->now - 86400, f->now + 89 * 86400,
-		    f->now - 86400 + (time_t)(i % 3600), ids, "classic");
+		    "bench-order", f->pem, f->now - f->shift - 86400,
+		    f->now - f->shift + 89 * 86400, f->now - f->shift - 86400 +
+		    (time_t)(i % 3600), ids, "classic");
 		json_decref(ids);
 		if (rec != NULL && f->revoked && json_object_set_new(rec,
 		    "revoked", json_pack("{s:I, s:i, s:s}", "time",
@@ -110,6 +114,8 @@ main(int argc, char **argv)
 	f.now = time(NULL);
 	f.revoked = getenv("BULKCERTS_REVOKED") != NULL &&
 	    strcmp(getenv("BULKCERTS_REVOKED"), "1") == 0;
+	f.shift = getenv("BULKCERTS_EXPIRED") != NULL &&
+	    strcmp(getenv("BULKCERTS_EXPIRED"), "1") == 0 ? 90 * 86400 : 0;
 	for (f.from = 0; f.from < n; f.from = f.to) {
 		f.to = f.from + BATCH < n ? f.from + BATCH : n;
 		if (store_run(st, STORE_TXN_NOSYNC, fill_fn, &f, err,

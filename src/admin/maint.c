@@ -297,7 +297,12 @@ out:
 
 /* ------------------------------------------------------------ sweep */
 
-/* Ids of kind picked by fn, in one read transaction; NULL on failure. */
+/*
+ * Ids of kind picked by fn, in one read transaction; NULL on failure.
+ * Read-committed: a walk of every record must not hold every page's lock
+ * (the lock table runs out past some 50 000 records), and stuck_fn and
+ * drop_fn read each record again before they change it.
+ */
 static json_t *
 pick_ids(struct admin_ctx *ctx, enum store_kind kind, store_each_fn fn,
     struct pick *p, char *err, size_t errlen)
@@ -306,7 +311,8 @@ pick_ids(struct admin_ctx *ctx, enum store_kind kind, store_each_fn fn,
 
 	if ((p->ids = json_array()) == NULL)
 		return NULL;
-	if (store_run(ctx->st, 0, pick_fn, &a, err, errlen) != ANVIL_OK) {
+	if (store_run(ctx->st, STORE_TXN_READ_COMMITTED, pick_fn, &a, err,
+	    errlen) != ANVIL_OK) {
 		json_decref(p->ids);
 		p->ids = NULL;
 	}
