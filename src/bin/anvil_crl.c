@@ -31,6 +31,7 @@
 #include "ca/ca.h"
 #include "core/conf.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "publish/publish.h"
 #include "store/store.h"
 
@@ -69,7 +70,7 @@ usage(FILE *f)
  */
 static int
 presign(const struct anvil_config *cfg, struct ca *ca, struct store *st,
-    int quiet)
+    struct progress *pg, int quiet)
 {
 	struct ca_ocsp_signer *s = NULL;
 	time_t now = time(NULL);
@@ -91,14 +92,16 @@ presign(const struct anvil_config *cfg, struct ca *ca, struct store *st,
 			printf("OCSP responder certificate renewed: %s\n",
 			    cfg->ocsp_responder_cert);
 	}
-	if (publish_ocsp_presign_all(st, ca, s, cfg, cfg->ocsp_dir, now,
+	if (publish_ocsp_presign_all(st, ca, s, cfg, cfg->ocsp_dir, now, pg,
 	    &written, &removed, err, sizeof(err)) != ANVIL_OK)
 		goto out;
+	progress_end(pg);
 	if (!quiet)
 		printf("OCSP: %zu answers pre-signed in %s (%zu removed)\n",
 		    2 * written, cfg->ocsp_dir, removed);
 	status = 0;
 out:
+	progress_end(pg);
 	if (status != 0)
 		fprintf(stderr, "anvil-crl: OCSP: %s\n", err);
 	ca_ocsp_signer_free(s);
@@ -120,6 +123,7 @@ main(int argc, char **argv)
 	struct store *st = NULL;
 	struct ca *ca = NULL;
 	struct ca_crl *crl = NULL;
+	struct progress pg;
 	const char *config_path = NULL, *out = NULL;
 	char err[1024] = "";
 	int c, quiet = 0, status = EXIT_FAIL, lockfd = -1;
@@ -165,7 +169,11 @@ main(int argc, char **argv)
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
+	/* On a terminal only: cron sees nothing of it (progress.h). */
+	progress_begin(&pg, "anvil-crl", quiet);
+	progress_show(&pg, "building the CRL", 0, 0, 1);
 	rc = publish_crl_build(st, ca, cfg, time(NULL), &crl, err, sizeof(err));
+	progress_end(&pg);
 	if (rc != ANVIL_OK) {
 		fprintf(stderr, "anvil-crl: cannot build the CRL: %s\n", err);
 		goto done;
@@ -182,7 +190,7 @@ main(int argc, char **argv)
 		printf("CRL %llu written to %s/anvil.crl (next update %s)\n",
 		    (unsigned long long)crl->number, out, nu);
 	}
-	if (cfg->ocsp_enabled && presign(cfg, ca, st, quiet) != 0)
+	if (cfg->ocsp_enabled && presign(cfg, ca, st, &pg, quiet) != 0)
 		goto done;
 	status = 0;
 done:

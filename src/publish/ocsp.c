@@ -24,6 +24,7 @@
 
 #include "ca/ca.h"
 #include "core/log.h"
+#include "core/progress.h"
 #include "core/util.h"
 #include "publish/publish.h"
 #include "record/record.h"
@@ -274,6 +275,8 @@ struct presign_job {
 	time_t now;
 	json_t *todo;		/* {serial: record} gathered in the store */
 	int recheck;		/* only those revoked at or after now */
+	struct progress *pg;	/* may be NULL */
+	size_t seen;		/* records gathered from, for pg */
 	size_t written;
 	char err[512];
 };
@@ -287,6 +290,7 @@ gather_each(const char *id, json_t *rec, void *arg)
 	json_t *na = json_object_get(rec, "not_after");
 	json_t *t = json_object_get(rec_cert_revoked(rec), "time");
 
+	progress_show(j->pg, "reading certificates", ++j->seen, 0, 0);
 	/* Expired certificates are answered live only (RFC 5019 2.2.4
 	 * leaves them to the responder's choice). */
 	if (json_is_integer(na) && (time_t)json_integer_value(na) < j->now)
@@ -304,6 +308,7 @@ gather_fn(struct store_txn *txn, void *arg)
 	struct presign_job *j = arg;
 
 	json_object_clear(j->todo);	/* from a try that lost a deadlock */
+	j->seen = 0;
 	if (j->recheck)
 		return store_revoked_each(txn, gather_each, j);
 	return store_each(txn, STORE_CERT, gather_each, j);
@@ -317,6 +322,7 @@ presign_pass(struct store *st, struct presign_job *j, char *err,
 	char serr[512] = "";
 	const char *id;
 	json_t *rec;
+	size_t done = 0, total;
 	anvil_err rc;
 
 	/* A listing: read-committed lets go of each page's locks as the
@@ -326,7 +332,12 @@ presign_pass(struct store *st, struct presign_job *j, char *err,
 	    gather_fn, j, serr, sizeof(serr))) != ANVIL_OK)
 		return errf(err, errlen, rc, "cannot list certificates: %s",
 		    serr[0] ? serr : anvil_strerror(rc));
+	total = json_object_size(j->todo);
 	json_object_foreach(j->todo, id, rec) {
+		/* The first of a step always shows: the step has changed. */
+		progress_show(j->pg, j->recheck ? "signing revoked again" :
+		    "signing", done, total, done == 0);
+		done++;
 		if (publish_ocsp_presign(j->ca, j->s, j->cfg, j->dir, id, rec,
 		    j->now, j->err, sizeof(j->err)) != ANVIL_OK)
 			log_warn("OCSP pre-sign: %s", j->err);
@@ -388,8 +399,8 @@ sweep(const char *path, time_t since, int depth, size_t *removed)
 anvil_err
 publish_ocsp_presign_all(struct store *st, const struct ca *ca,
     const struct ca_ocsp_signer *s, const struct anvil_config *cfg,
-    const char *dir, time_t now, size_t *written, size_t *removed,
-    char *err, size_t errlen)
+    const char *dir, time_t now, struct progress *pg, size_t *written,
+    size_t *removed, char *err, size_t errlen)
 {
 	struct presign_job job;
 	anvil_err rc;
@@ -401,6 +412,7 @@ publish_ocsp_presign_all(struct store *st, const struct ca *ca,
 	job.cfg = cfg;
 	job.dir = dir;
 	job.now = now;
+	job.pg = pg;
 	if ((job.todo = json_object()) == NULL)
 		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
 	if ((rc = util_mkdir_p(dir, 0755, err, errlen)) != ANVIL_OK ||
@@ -411,6 +423,7 @@ publish_ocsp_presign_all(struct store *st, const struct ca *ca,
 	job.recheck = 1;
 	if ((rc = presign_pass(st, &job, err, errlen)) != ANVIL_OK)
 		goto out;
+	progress_show(pg, "removing expired answers", 0, 0, 1);
 	sweep(dir, now, 0, removed);
 	*written = job.written;
 	rc = ANVIL_OK;

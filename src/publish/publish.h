@@ -90,12 +90,14 @@ anvil_err publish_ocsp_presign(const struct ca *ca,
 /*
  * Pre-signs every unexpired certificate of st into dir, signs again any
  * revoked meanwhile, then removes answers older than now (expired
- * certificates). Counts into *written and *removed.
+ * certificates). Counts into *written and *removed. Shows how far it is
+ * on pg (may be NULL; see src/core/progress.h).
  */
+struct progress;
 anvil_err publish_ocsp_presign_all(struct store *st, const struct ca *ca,
     const struct ca_ocsp_signer *s, const struct anvil_config *cfg,
-    const char *dir, time_t now, size_t *written, size_t *removed,
-    char *err, size_t errlen);
+    const char *dir, time_t now, struct progress *pg, size_t *written,
+    size_t *removed, char *err, size_t errlen);
 
 /*
  * After a revocation of serial (record rec, borrowed): loads the signer

@@ -244,4 +244,17 @@ esac
 check_both stale "$THREE" good
 expect_exit 0 "anvil-crl removes nothing it signs" "$CRL" --config "$CONF" --out "$T/pub"
 expect_out "(0 removed)" "nothing removed"
+grep -q "anvil-crl:" "$T/out" && fail "anvil-crl wrote progress without a terminal" ||
+    ok "anvil-crl: no progress line without a terminal (cron)"
+
+# --- on a terminal, a progress line for each step (issue 24 part 4)
+script -q -e -c "$CRL --config $CONF --out $T/pub" "$T/pty" >/dev/null 2>&1 &&
+    tr '\r' '\n' <"$T/pty" >"$T/out" &&
+    grep -q "anvil-crl: building the CRL" "$T/out" &&
+    grep -q "anvil-crl: signing .*/.* (.*%)" "$T/out" &&
+    ok "anvil-crl: a progress line on a terminal" ||
+    fail "anvil-crl on a terminal: $(tr '\r' '\n' <"$T/pty" | head -5)"
+script -q -e -c "$CRL --quiet --config $CONF --out $T/pub" "$T/pty" >/dev/null 2>&1
+grep -q "anvil-crl:" "$T/pty" && fail "anvil-crl --quiet drew a progress line" ||
+    ok "anvil-crl --quiet: no progress line on a terminal"
 finish

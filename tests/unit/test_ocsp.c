@@ -761,7 +761,8 @@ Test(ocsp_store, presign_refresh_and_sweep)
 
 	put_leaf(rec);
 	cr_assert_eq(publish_ocsp_presign_all(st, ca, signer, cfg,
-	    cfg->ocsp_dir, time(NULL), &written, &removed, err, sizeof(err)),
+	    cfg->ocsp_dir, time(NULL), NULL, &written, &removed, err,
+	    sizeof(err)),
 	    ANVIL_OK, "%s", err);
 	cr_assert_eq(written, 1);
 	/* A SHA-1 request has padding: never ends in '/'. */
@@ -797,7 +798,8 @@ Test(ocsp_store, presign_refresh_and_sweep)
 	cr_assert_eq(utimensat(AT_FDCWD, keep, old, 0), 0);
 	sleep(1);
 	cr_assert_eq(publish_ocsp_presign_all(st, ca, signer, cfg,
-	    cfg->ocsp_dir, time(NULL), &written, &removed, err, sizeof(err)),
+	    cfg->ocsp_dir, time(NULL), NULL, &written, &removed, err,
+	    sizeof(err)),
 	    ANVIL_OK, "%s", err);
 	cr_assert_eq(removed, 1);
 	cr_assert_eq(access(stale, F_OK), -1);
@@ -819,7 +821,8 @@ Test(ocsp_store, expired_certificates_are_not_presigned)
 
 	put_leaf(rec);
 	cr_assert_eq(publish_ocsp_presign_all(st, ca, signer, cfg,
-	    cfg->ocsp_dir, time(NULL), &written, &removed, err, sizeof(err)),
+	    cfg->ocsp_dir, time(NULL), NULL, &written, &removed, err,
+	    sizeof(err)),
 	    ANVIL_OK, "%s", err);
 	cr_assert_eq(written, 0);
 	json_decref(rec);
