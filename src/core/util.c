@@ -124,12 +124,16 @@ fsync_dir_of(const char *path)
 	return rc;
 }
 
-anvil_err
-util_write_file_atomic(const char *path, const void *data, size_t len,
-    mode_t mode, char *err, size_t errlen)
+/*
+ * Writes len bytes to a new temporary file beside path (O_EXCL, mode
+ * exactly), fsyncs it when sync, and returns its name in *tmp (caller
+ * frees). On failure nothing is left behind.
+ */
+static anvil_err
+write_tmp(const char *path, const void *data, size_t len, mode_t mode,
+    int sync, char **tmp, char *err, size_t errlen)
 {
 	anvil_err rc = ANVIL_ERR_IO;
-	char *tmp = NULL;
 	const unsigned char *p = data;
 	size_t done = 0;
 	ssize_t w;
@@ -137,22 +141,26 @@ util_write_file_atomic(const char *path, const void *data, size_t len,
 	unsigned char rnd[8];
 	char hex[17];
 
+	*tmp = NULL;
 	if (util_random(rnd, sizeof(rnd)) != ANVIL_OK)
 		return errf(err, errlen, ANVIL_ERR_CRYPTO, "random failed");
 	util_hex(rnd, sizeof(rnd), hex);
-	if (asprintf(&tmp, "%s.tmp-%s", path, hex) < 0) {
-		tmp = NULL;
+	if (asprintf(tmp, "%s.tmp-%s", path, hex) < 0) {
+		*tmp = NULL;
 		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
 	}
-	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
+	fd = open(*tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW,
 	    mode);
 	if (fd < 0) {
-		errf(err, errlen, ANVIL_ERR_IO, "%s: %s", tmp, strerror(errno));
-		goto out;
+		errf(err, errlen, ANVIL_ERR_IO, "%s: %s", *tmp,
+		    strerror(errno));
+		free(*tmp);
+		*tmp = NULL;
+		return rc;
 	}
 	/* The umask may have narrowed mode; never widened, but set exactly. */
 	if (fchmod(fd, mode) != 0) {
-		errf(err, errlen, ANVIL_ERR_IO, "%s: chmod: %s", tmp,
+		errf(err, errlen, ANVIL_ERR_IO, "%s: chmod: %s", *tmp,
 		    strerror(errno));
 		goto out;
 	}
@@ -161,36 +169,51 @@ util_write_file_atomic(const char *path, const void *data, size_t len,
 		if (w < 0) {
 			if (errno == EINTR)
 				continue;
-			errf(err, errlen, ANVIL_ERR_IO, "%s: write: %s", tmp,
+			errf(err, errlen, ANVIL_ERR_IO, "%s: write: %s", *tmp,
 			    strerror(errno));
 			goto out;
 		}
 		done += (size_t)w;
 	}
-	if (fsync(fd) != 0 || close(fd) != 0) {
+	if ((sync && fsync(fd) != 0) || close(fd) != 0) {
 		fd = -1;
-		errf(err, errlen, ANVIL_ERR_IO, "%s: fsync: %s", tmp,
+		errf(err, errlen, ANVIL_ERR_IO, "%s: fsync: %s", *tmp,
 		    strerror(errno));
 		goto out;
 	}
 	fd = -1;
-	if (rename(tmp, path) != 0) {
-		errf(err, errlen, ANVIL_ERR_IO, "rename %s: %s", path,
-		    strerror(errno));
-		goto out;
-	}
-	free(tmp);
-	tmp = NULL;
-	(void)fsync_dir_of(path);
 	rc = ANVIL_OK;
 out:
 	if (fd >= 0)
 		close(fd);
-	if (tmp != NULL) {
-		unlink(tmp);
-		free(tmp);
+	if (rc != ANVIL_OK) {
+		unlink(*tmp);
+		free(*tmp);
+		*tmp = NULL;
 	}
 	return rc;
+}
+
+anvil_err
+util_write_file_atomic(const char *path, const void *data, size_t len,
+    mode_t mode, char *err, size_t errlen)
+{
+	char *tmp = NULL;
+	anvil_err rc;
+
+	if ((rc = write_tmp(path, data, len, mode, 1, &tmp, err, errlen)) !=
+	    ANVIL_OK)
+		return rc;
+	if (rename(tmp, path) != 0) {
+		errf(err, errlen, ANVIL_ERR_IO, "rename %s: %s", path,
+		    strerror(errno));
+		unlink(tmp);
+		free(tmp);
+		return ANVIL_ERR_IO;
+	}
+	free(tmp);
+	(void)fsync_dir_of(path);
+	return ANVIL_OK;
 }
 
 int
