@@ -216,6 +216,129 @@ util_write_file_atomic(const char *path, const void *data, size_t len,
 	return ANVIL_OK;
 }
 
+struct util_batch {
+	size_t n, max;
+	char **tmp, **path;	/* n pending pairs, max slots each */
+	int fd;			/* a folder on the files' file system, or -1 */
+};
+
+struct util_batch *
+util_batch_new(size_t max)
+{
+	struct util_batch *b;
+
+	if (max == 0 || max > 65536 || (b = calloc(1, sizeof(*b))) == NULL)
+		return NULL;
+	b->max = max;
+	b->fd = -1;
+	if ((b->tmp = calloc(max, sizeof(char *))) == NULL ||
+	    (b->path = calloc(max, sizeof(char *))) == NULL) {
+		free(b->tmp);
+		free(b);
+		return NULL;
+	}
+	return b;
+}
+
+/* syncfs(2) on the file system of the batch's files (one, by contract). */
+static int
+batch_sync(struct util_batch *b)
+{
+	return b->fd >= 0 ? syncfs(b->fd) : 0;
+}
+
+anvil_err
+util_batch_commit(struct util_batch *b, char *err, size_t errlen)
+{
+	anvil_err rc = ANVIL_OK;
+	size_t i;
+
+	if (b->n == 0)
+		return ANVIL_OK;
+	/* Every temporary's bytes on disk before any rename names them. */
+	if (batch_sync(b) != 0)
+		rc = errf(err, errlen, ANVIL_ERR_IO, "syncfs: %s",
+		    strerror(errno));
+	for (i = 0; i < b->n; i++) {
+		if (rc == ANVIL_OK && rename(b->tmp[i], b->path[i]) != 0)
+			rc = errf(err, errlen, ANVIL_ERR_IO, "rename %s: %s",
+			    b->path[i], strerror(errno));
+		if (rc != ANVIL_OK)
+			unlink(b->tmp[i]);
+		free(b->tmp[i]);
+		free(b->path[i]);
+		b->tmp[i] = b->path[i] = NULL;
+	}
+	b->n = 0;
+	if (rc == ANVIL_OK && batch_sync(b) != 0)
+		rc = errf(err, errlen, ANVIL_ERR_IO, "syncfs: %s",
+		    strerror(errno));
+	return rc;
+}
+
+anvil_err
+util_batch_write(struct util_batch *b, const char *path, const void *data,
+    size_t len, mode_t mode, const char **tmpname, char *err, size_t errlen)
+{
+	char *tmp = NULL, *dup;
+	anvil_err rc;
+
+	if (b->n == b->max && (rc = util_batch_commit(b, err, errlen)) !=
+	    ANVIL_OK)
+		return rc;
+	if ((dup = strdup(path)) == NULL)
+		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+	if ((rc = write_tmp(path, data, len, mode, 0, &tmp, err, errlen)) !=
+	    ANVIL_OK) {
+		free(dup);
+		return rc;
+	}
+	if (b->fd < 0) {
+		char *slash = strrchr(dup, '/');
+
+		if (slash != NULL && slash != dup) {
+			*slash = '\0';
+			b->fd = open(dup, O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+			*slash = '/';
+		} else
+			b->fd = open(slash ? "/" : ".", O_RDONLY | O_DIRECTORY |
+			    O_CLOEXEC);
+		if (b->fd < 0) {
+			rc = errf(err, errlen, ANVIL_ERR_IO, "%s: %s", path,
+			    strerror(errno));
+			unlink(tmp);
+			free(tmp);
+			free(dup);
+			return rc;
+		}
+	}
+	b->tmp[b->n] = tmp;
+	b->path[b->n] = dup;
+	b->n++;
+	if (tmpname != NULL)
+		*tmpname = tmp;
+	return ANVIL_OK;
+}
+
+void
+util_batch_free(struct util_batch *b)
+{
+	size_t i;
+
+	if (b == NULL)
+		return;
+	for (i = 0; i < b->n; i++) {
+		unlink(b->tmp[i]);
+		free(b->tmp[i]);
+		free(b->path[i]);
+	}
+	if (b->fd >= 0)
+		close(b->fd);
+	free(b->tmp);
+	free(b->path);
+	free(b);
+}
+
 int
 util_exists(const char *path)
 {

@@ -34,6 +34,27 @@ anvil_err util_read_file(const char *path, size_t maxlen, char **out,
 anvil_err util_write_file_atomic(const char *path, const void *data,
     size_t len, mode_t mode, char *err, size_t errlen);
 
+/*
+ * A batch of atomic writes sharing one flush, for thousands of small files
+ * (anvil-crl's pre-signed OCSP answers): util_batch_write puts each file
+ * in a temporary beside its path without waiting for the disk;
+ * util_batch_commit makes every pending one durable with a single
+ * syncfs(2), renames each over its path and syncs again. As with
+ * util_write_file_atomic a reader sees the old file or the new one, and a
+ * crash never leaves a renamed file whose bytes are not on disk. A batch
+ * commits itself when max files are pending; util_batch_free removes the
+ * temporaries of an uncommitted batch. Every path of a batch must be on
+ * one file system. *tmpname (may be NULL) gets the temporary's name,
+ * valid until the next call on b.
+ */
+struct util_batch;
+struct util_batch *util_batch_new(size_t max);
+anvil_err util_batch_write(struct util_batch *b, const char *path,
+    const void *data, size_t len, mode_t mode, const char **tmpname,
+    char *err, size_t errlen);
+anvil_err util_batch_commit(struct util_batch *b, char *err, size_t errlen);
+void util_batch_free(struct util_batch *b);
+
 /* 1 if path exists (any type), 0 if not. */
 int util_exists(const char *path);
 

@@ -4,6 +4,7 @@
 #include "config.h"
 
 #include <criterion/criterion.h>
+#include <dirent.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -72,6 +73,89 @@ Test(util, write_file_atomic_sets_mode_and_replaces)
 	    err, sizeof(err)), ANVIL_ERR_IO);
 	th_rmrf(dir);
 	free(path);
+	free(dir);
+}
+
+/* Entries of dir (not . and ..). */
+static int
+count_entries(const char *dir)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	int n = 0;
+
+	cr_assert_not_null(d);
+	while ((e = readdir(d)) != NULL)
+		if (strcmp(e->d_name, ".") != 0 && strcmp(e->d_name, "..") != 0)
+			n++;
+	closedir(d);
+	return n;
+}
+
+Test(util, batch_writes_renames_on_commit_and_when_full)
+{
+	char *dir = th_tempdir(), *p[3], *buf = NULL, err[256] = "";
+	const char *tmp = NULL;
+	struct util_batch *b = util_batch_new(2);
+	struct stat st;
+	int i;
+
+	cr_assert_not_null(b);
+	cr_assert_null(util_batch_new(0));
+	for (i = 0; i < 3; i++) {
+		char name[8];
+		snprintf(name, sizeof(name), "f%d", i);
+		p[i] = util_path_join(dir, name);
+	}
+	cr_assert_eq(util_write_file_atomic(p[0], "old", 3, 0600, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(util_batch_write(b, p[0], "new0", 4, 0644, &tmp, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_not_null(strstr(tmp, ".tmp-"));
+	cr_assert_eq(util_batch_write(b, p[1], "new1", 4, 0644, NULL, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	/* Pending: the reader still sees the old file, the new ones not. */
+	cr_assert_eq(util_read_file(p[0], 100, &buf, NULL, err, sizeof(err)),
+	    ANVIL_OK);
+	cr_assert_str_eq(buf, "old");
+	free(buf);
+	cr_assert_eq(util_exists(p[1]), 0);
+	/* The third write finds the batch full: the first two land. */
+	cr_assert_eq(util_batch_write(b, p[2], "new2", 4, 0600, NULL, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(util_read_file(p[1], 100, &buf, NULL, err, sizeof(err)),
+	    ANVIL_OK);
+	cr_assert_str_eq(buf, "new1");
+	free(buf);
+	cr_assert_eq(util_exists(p[2]), 0);
+	cr_assert_eq(util_batch_commit(b, err, sizeof(err)), ANVIL_OK, "%s",
+	    err);
+	cr_assert_eq(util_read_file(p[0], 100, &buf, NULL, err, sizeof(err)),
+	    ANVIL_OK);
+	cr_assert_str_eq(buf, "new0");
+	free(buf);
+	cr_assert_eq(stat(p[0], &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0644);
+	cr_assert_eq(stat(p[2], &st), 0);
+	cr_assert_eq(st.st_mode & 0777, 0600);
+	cr_assert_eq(count_entries(dir), 3, "a temporary was left behind");
+	/* A batch freed uncommitted leaves nothing: no file, no temporary. */
+	cr_assert_eq(util_batch_write(b, p[1], "lost", 4, 0644, NULL, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	util_batch_free(b);
+	cr_assert_eq(util_read_file(p[1], 100, &buf, NULL, err, sizeof(err)),
+	    ANVIL_OK);
+	cr_assert_str_eq(buf, "new1");
+	free(buf);
+	cr_assert_eq(count_entries(dir), 3);
+	b = util_batch_new(4);
+	cr_assert_eq(util_batch_write(b, "/nonexistent/dir/x", "a", 1, 0600,
+	    NULL, err, sizeof(err)), ANVIL_ERR_IO);
+	cr_assert_eq(util_batch_commit(b, err, sizeof(err)), ANVIL_OK);
+	util_batch_free(b);
+	th_rmrf(dir);
+	for (i = 0; i < 3; i++)
+		free(p[i]);
 	free(dir);
 }
 
