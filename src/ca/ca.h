@@ -37,6 +37,8 @@ struct ca;
  * - only one present: ANVIL_ERR_PARTIAL naming the missing file.
  * A pkcs11: URL as key_file is opened through GnuTLS; the key must already
  * be on the token, and a missing certificate is created for it.
+ * Then the later generations data_dir/cas.json names (ca_rollover), each
+ * checked against its key and its predecessor: *out is the newest.
  * Caller owns *out (ca_free).
  */
 anvil_err ca_load_or_generate(const struct anvil_config *cfg, struct ca **out,
@@ -65,8 +67,8 @@ const unsigned char *ca_key_id_peek(const struct ca *ca, size_t *len);
  * and cert_file; a later one g is a new key and self-signed certificate
  * plus a cross-certificate of that key issued by generation g-1. The
  * newest signs new certificates; older ones sign CRLs and OCSP answers for
- * what they issued until they retire. ca_load_or_generate loads
- * generation 1 only so far.
+ * what they issued until they retire. ca_load_or_generate loads them
+ * all and returns the newest; ca_older walks back to generation 1.
  */
 #define CA_MAX_GENERATIONS 32
 
@@ -90,11 +92,32 @@ int ca_retired(const struct ca *ca);
  * The chains above a certificate of generation ca (RFC 8555 §7.4.2):
  * ca_chain_count of them; chain 0 is the default one, which ends at the
  * root of generation 1 (generation 1: its certificate; later: the
- * cross-certificate), chain 1 the self-signed certificate of a later
+ * cross-certificates of each generation down to 2, then generation 1's
+ * certificate), chain 1 the self-signed certificate of a later
  * generation. Borrowed PEM, or NULL for which >= ca_chain_count.
  */
 unsigned ca_chain_count(const struct ca *ca);
 const char *ca_chain_pem_peek(const struct ca *ca, unsigned which);
+
+/*
+ * Makes generation g+1 of the CA of cfg whose newest is g: a key of
+ * [ca] key_type (data_dir/ca-g<g+1>.key, 0600), a self-signed certificate
+ * named common_name + " G<g+1>" (ca-g<g+1>.pem), a cross-certificate of
+ * it issued by generation g (ca-g<g+1>-cross.pem), then data_dir/cas.json
+ * naming it the newest; under the CA lock. *newgen set on success.
+ */
+anvil_err ca_rollover(const struct anvil_config *cfg, unsigned *newgen,
+    char *err, size_t errlen);
+
+/* Changes whenever data_dir/cas.json is replaced (0: none): a process
+ * that loaded the CA reloads it when this differs (a rollover). */
+unsigned long long ca_gens_stamp(const struct anvil_config *cfg);
+
+/* The text of a cas.json (path names it in errors): the newest
+ * generation, and the retired ones as bit g-1 of *retired.
+ * ANVIL_ERR_CONFIG naming path and what is wrong. */
+anvil_err ca_gens_parse(const char *path, const char *text, size_t len,
+    unsigned *newest, uint32_t *retired, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- CSR */
 
@@ -180,7 +203,7 @@ struct ca_issued {
 	time_t not_before;
 	time_t not_after;
 	char *pem;			/* the leaf only, PEM */
-	char *chain_pem;		/* leaf then CA certificate, PEM */
+	char *chain_pem;		/* leaf then default chain, PEM */
 	unsigned char *der;		/* the leaf, DER */
 	size_t der_len;
 };
