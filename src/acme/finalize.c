@@ -161,7 +161,10 @@ fin_fn(struct store_txn *txn, void *arg)
 		cert = rec_cert_new(c->serial_hex, f->r->account_id, f->id,
 		    c->pem, c->not_before, c->not_after, f->r->now,
 		    json_object_get(f->order, "identifiers"), prof->name);
-		if (cert == NULL) {
+		/* Which generation signed it: its chains, CRL and OCSP
+		 * signer (issue 20 part 3). */
+		if (cert == NULL || rec_cert_set_generation(cert,
+		    ca_generation(f->r->ctx->ca)) != ANVIL_OK) {
 			rc = ANVIL_ERR_NOMEM;
 			goto out;
 		}

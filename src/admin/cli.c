@@ -37,7 +37,9 @@ static const struct {
 	int (*fn)(struct admin_ctx *, int, char **);
 	const char *help;
 } commands[] = {
-	{ "ca", admin_ca, "ca show" },
+	{ "ca", admin_ca, "ca show | ca rollover  the CA and its generations; a "
+	    "new CA key\n"
+	    "           and certificate, cross-certified by the current one" },
 	{ "ocsp", admin_ocsp, "ocsp show | ocsp rotate  the OCSP signer; a new "
 	    "responder key\n"
 	    "           and certificate (run anvil-crl after)" },

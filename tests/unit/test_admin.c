@@ -259,6 +259,8 @@ static const struct cli_row cli_rows[] = {
 	    "own" },
 	{ __LINE__, { "--json", "--config", "@CONF", "ca", "show" }, 0,
 	    "\"subject\"", NULL, "--json before the command" },
+	{ __LINE__, { "--config", "@CONF", "ca", "list" }, 2, NULL,
+	    "usage: anvil-admin ca show | ca rollover", "ca: unknown verb" },
 	/* No command, unknown commands, unknown options. */
 	{ __LINE__, { NULL }, 2, NULL, "no command given", "no arguments" },
 	{ __LINE__, { "--config", "@CONF" }, 2, NULL, "no command given",
