@@ -17,6 +17,7 @@
 
 #include "acme/acme_int.h"
 #include "core/log.h"
+#include "publish/publish.h"
 #include "validate/validate.h"
 
 #define MAX_SERIAL_TRIES 4
@@ -117,6 +118,7 @@ fin_fn(struct store_txn *txn, void *arg)
 {
 	struct fin *f = arg;
 	struct ca_issue_params p;
+	char crl_url[1024];
 	const struct config_profile *prof;
 	struct ca_issued *c = NULL;
 	json_t *cert = NULL;
@@ -149,6 +151,19 @@ fin_fn(struct store_txn *txn, void *arg)
 	}
 	ca_issue_params_from_profile(f->r->ctx->cfg, prof, &p);
 	p.now = f->r->now;
+	/* A later CA generation's certificates point at its own CRL
+	 * (publish_crl_name, which anvil-crl writes under). */
+	if (ca_generation(f->r->ctx->ca) > 1 && p.crl_url != NULL &&
+	    *p.crl_url != '\0') {
+		if (publish_crl_name(p.crl_url, ca_generation(f->r->ctx->ca), 0,
+		    crl_url, sizeof(crl_url)) != ANVIL_OK) {
+			snprintf(f->err, sizeof(f->err), "[issuance] crl_url "
+			    "has no name for CA generation %u",
+			    ca_generation(f->r->ctx->ca));
+			return ANVIL_ERR_CONFIG;
+		}
+		p.crl_url = crl_url;
+	}
 	for (tries = 0; tries < MAX_SERIAL_TRIES; tries++) {
 		ca_issued_free(c);
 		c = NULL;

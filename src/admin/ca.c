@@ -199,7 +199,7 @@ int
 admin_ocsp(struct admin_ctx *ctx, int argc, char **argv)
 {
 	const struct anvil_config *cfg = ctx->cfg;
-	struct ca *ca = NULL;
+	struct ca *ca = NULL, *g1;
 	struct ca_ocsp_signer *s = NULL;
 	int status = ADMIN_FAIL, rotate;
 	char err[512] = "";
@@ -217,10 +217,14 @@ admin_ocsp(struct admin_ctx *ctx, int argc, char **argv)
 		    "is true: the CA key signs, there is no responder\n");
 		return ADMIN_FAIL;
 	}
-	if (ca_load_or_generate(cfg, &ca, err, sizeof(err)) != ANVIL_OK ||
-	    (rotate && ca_ocsp_responder_issue(cfg, ca, now, err,
+	if (ca_load_or_generate(cfg, &ca, err, sizeof(err)) != ANVIL_OK)
+		goto out;
+	/* The [ocsp] responder files are generation 1's ([ca] key_file);
+	 * later generations sign with their own keys. */
+	g1 = ca_generation_get(ca, 1);
+	if ((rotate && ca_ocsp_responder_issue(cfg, g1, now, err,
 	    sizeof(err)) != ANVIL_OK) ||
-	    ca_ocsp_signer_load(cfg, ca, now, &s, err, sizeof(err)) !=
+	    ca_ocsp_signer_load(cfg, g1, now, &s, err, sizeof(err)) !=
 	    ANVIL_OK)
 		goto out;
 	if ((o = json_object()) == NULL)

@@ -63,16 +63,56 @@ usage(FILE *f)
 }
 
 /*
+ * Signs the CRL of CA generation ca and writes it into out. 0 or -1
+ * (reason on stderr).
+ */
+static int
+crl_one(const struct anvil_config *cfg, struct ca *ca, struct store *st,
+    const char *out, int quiet)
+{
+	struct ca_crl *crl = NULL;
+	char err[1024] = "", path[1024] = "", nu[32];
+	struct tm tm;
+	int status = -1;
+
+	if (publish_crl_build(st, ca, cfg, time(NULL), &crl, err,
+	    sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "anvil-crl: cannot build the CRL: %s\n", err);
+		return -1;
+	}
+	if (publish_crl_write_gen(out, cfg, ca, crl, path, sizeof(path), err,
+	    sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "anvil-crl: %s\n", err);
+		goto out;
+	}
+	if (!quiet) {
+		gmtime_r(&crl->next_update, &tm);
+		strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (ca_generation(ca) == 1)
+			printf("CRL %llu written to %s (next update %s)\n",
+			    (unsigned long long)crl->number, path, nu);
+		else
+			printf("CRL %llu of CA generation %u written to %s "
+			    "(next update %s)\n",
+			    (unsigned long long)crl->number,
+			    ca_generation(ca), path, nu);
+	}
+	status = 0;
+out:
+	ca_crl_free(crl);
+	return status;
+}
+
+/*
  * Renews the responder when a third of its lifetime is left, then
  * pre-signs every unexpired certificate's answers. 0 or -1 (reason on
  * stderr).
  */
 static int
 presign(const struct anvil_config *cfg, struct ca *ca, struct store *st,
-    int quiet)
+    time_t now, int quiet)
 {
 	struct ca_ocsp_signer *s = NULL;
-	time_t now = time(NULL);
 	size_t written = 0, removed = 0;
 	char err[1024] = "";
 	int status = -1;
@@ -118,9 +158,10 @@ main(int argc, char **argv)
 	};
 	struct anvil_config *cfg = NULL;
 	struct store *st = NULL;
-	struct ca *ca = NULL;
-	struct ca_crl *crl = NULL;
+	struct ca *ca = NULL, *g, *gens[CA_MAX_GENERATIONS];
 	const char *config_path = NULL, *out = NULL;
+	time_t now = time(NULL);
+	size_t i, ngen;
 	char err[1024] = "";
 	int c, quiet = 0, status = EXIT_FAIL, lockfd = -1;
 	anvil_err rc;
@@ -165,30 +206,27 @@ main(int argc, char **argv)
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
-	rc = publish_crl_build(st, ca, cfg, time(NULL), &crl, err, sizeof(err));
-	if (rc != ANVIL_OK) {
-		fprintf(stderr, "anvil-crl: cannot build the CRL: %s\n", err);
-		goto done;
+	/* Generation 1 first, as before rollover; each unretired one signs
+	 * its own CRL and OCSP answers (issue 20 part 3). */
+	ngen = 0;
+	for (g = ca; g != NULL && ngen < CA_MAX_GENERATIONS; g = ca_older(g))
+		gens[ngen++] = g;
+	for (i = ngen; i-- > 0;) {
+		if (ca_retired(gens[i]))
+			continue;
+		if (crl_one(cfg, gens[i], st, out, quiet) != 0)
+			goto done;
 	}
-	if (publish_crl_write(out, ca, crl, err, sizeof(err)) != ANVIL_OK) {
-		fprintf(stderr, "anvil-crl: %s\n", err);
-		goto done;
+	for (i = ngen; cfg->ocsp_enabled && i-- > 0;) {
+		if (ca_retired(gens[i]))
+			continue;
+		if (presign(cfg, gens[i], st, now, quiet) != 0)
+			goto done;
 	}
-	if (!quiet) {
-		char nu[32];
-		struct tm tm;
-		gmtime_r(&crl->next_update, &tm);
-		strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		printf("CRL %llu written to %s/anvil.crl (next update %s)\n",
-		    (unsigned long long)crl->number, out, nu);
-	}
-	if (cfg->ocsp_enabled && presign(cfg, ca, st, quiet) != 0)
-		goto done;
 	status = 0;
 done:
 	if (lockfd >= 0)
 		close(lockfd);
-	ca_crl_free(crl);
 	store_close(st);
 	ca_free(ca);
 	config_free(cfg);

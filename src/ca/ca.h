@@ -317,7 +317,9 @@ struct ca_ocsp_signer;
  * responder key and certificate files, issued at now by
  * ca_ocsp_responder_issue when neither exists; exactly one present is
  * ANVIL_ERR_PARTIAL, a pair that does not match or that the CA did not
- * issue ANVIL_ERR_MISMATCH. Caller owns *out (ca_ocsp_signer_free).
+ * issue ANVIL_ERR_MISMATCH. The responder files belong to generation 1:
+ * for a later generation ca (ca_rollover) its own key signs.
+ * Caller owns *out (ca_ocsp_signer_free).
  */
 anvil_err ca_ocsp_signer_load(const struct anvil_config *cfg, struct ca *ca,
     time_t now, struct ca_ocsp_signer **out, char *err, size_t errlen);
@@ -330,6 +332,10 @@ time_t ca_ocsp_signer_not_after(const struct ca_ocsp_signer *s);
 
 /* 1 when the CA key signs (sign_with_ca). */
 int ca_ocsp_signer_by_ca(const struct ca_ocsp_signer *s);
+
+/* The CA generation s answers for (ca_generation of the CA it was loaded
+ * for); a certificate of another generation is not its to answer. */
+unsigned ca_ocsp_signer_gen(const struct ca_ocsp_signer *s);
 
 /*
  * Issues a new delegated responder (RFC 6960 4.2.2.2: id-kp-OCSPSigning,

@@ -20,10 +20,11 @@ struct store;
 struct store_txn;
 
 /*
- * Builds the CRL of the store inside txn (borrowed): raises the store's
- * "crl_number" counter, lists every revoked certificate (records with
- * "revoked": {"time": seconds, "reason": n}) and has ca_crl_build sign
- * them; thisUpdate now, nextUpdate now + cfg->crl_validity_hours. A
+ * Builds the CRL of CA generation ca from the store inside txn
+ * (borrowed): raises the store's "crl_number" counter (generation g >= 2:
+ * "crl.g<g>"), lists every revoked certificate that generation issued
+ * (records with "revoked": {"time": seconds, "reason": n}) and has
+ * ca_crl_build sign them; thisUpdate now, nextUpdate now + cfg->crl_validity_hours. A
  * malformed revocation record is ANVIL_ERR_CORRUPT. Caller owns *out
  * (ca_crl_free); the caller's transaction must commit for the number to
  * stay spent.
@@ -50,6 +51,29 @@ anvil_err publish_crl_build(struct store *st, struct ca *ca,
  */
 anvil_err publish_crl_write(const char *dir, const struct ca *ca,
     const struct ca_crl *crl, char *err, size_t errlen);
+
+/*
+ * The name of a CRL (/tmp/h/crlnames.md, the lead's convention for CA
+ * generations and shards): base is a file name or a URL ([issuance]
+ * crl_url; NULL or "" is "anvil.crl"); its last path segment less ".crl"
+ * is the stem S. Generation 1's full CRL (shard 0) is base itself; shard
+ * k of generation 1 is S-s<k>.crl; generation g >= 2 is S-g<g>.crl, and
+ * S-g<g>-s<k>.crl for its shard k; what precedes the last segment is
+ * kept. ANVIL_ERR_INVALID for gen 0, an empty stem or out too small.
+ */
+anvil_err publish_crl_name(const char *base, unsigned gen, unsigned shard,
+    char *out, size_t outlen);
+
+/*
+ * The CRL crl of CA generation ca into dir: generation 1 as
+ * publish_crl_write; a later one as publish_crl_name of crl_url's last
+ * segment for it, DER and ".pem" beside it. The DER file's path into
+ * path.
+ */
+anvil_err publish_crl_write_gen(const char *dir,
+    const struct anvil_config *cfg, const struct ca *ca,
+    const struct ca_crl *crl, char *path, size_t pathlen, char *err,
+    size_t errlen);
 
 /*
  * Makes the publish folder dir (0755) and takes the lock

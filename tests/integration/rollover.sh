@@ -6,10 +6,16 @@
 # cross-certificate) verifies against ca.pem and whose alternate chain
 # (RFC 8555 7.4.2 Link rel="alternate") certbot and lego pick with
 # --preferred-chain; the pre-rollover certificates still verify and are
-# revoked through ACME (certbot) and anvil-admin revoke.
+# revoked through ACME (certbot) and anvil-admin revoke. Then anvil-crl
+# signs one CRL per generation, each with that generation's key, and
+# OCSP answers (live and pre-signed) come from the generation that issued
+# the certificate: openssl verify -crl_check and openssl ocsp check both.
 . "$(dirname "$0")/lib.sh"
 BASEPORT=12000
 . "$(dirname "$0")/server.sh"
+CRL="$top_builddir/anvil-crl"
+OCSP_URL="http://127.0.0.1:$PUBLISH_PORT/acme/ocsp"
+EXTRA_CONF="ocsp_url = $OCSP_URL"
 start_servers
 
 G1="Anvil Private CA"
@@ -126,4 +132,79 @@ d = json.load(open(sys.argv[1]))
 sys.exit(0 if d["status"] == "revoked" else 1)' "$T/show.json" &&
 	    ok "certificate $s is revoked" || { fail "certs show $s"; cat "$T/show.json"; }
 done
+
+# CRL and OCSP per generation. A generation 2 certificate revoked too.
+expect_exit 0 "ACME revoke of a generation 2 certificate" certbot_run revoke \
+    --cert-path "$CB/live/new/cert.pem" --reason superseded --no-delete-after-revoke
+openssl x509 -in "$CB/live/alt/cert.pem" -noout -ext crlDistributionPoints 2>/dev/null |
+    grep -q "/crl/anvil-g2.crl" && ok "generation 2 certificate names anvil-g2.crl" ||
+    fail "CRL DP: $(openssl x509 -in "$CB/live/alt/cert.pem" -noout -ext crlDistributionPoints 2>&1)"
+openssl x509 -in "$CB/live/old/cert.pem" -noout -ext crlDistributionPoints 2>/dev/null |
+    grep -q "/crl/anvil.crl" && ok "generation 1 certificate names anvil.crl" ||
+    fail "CRL DP of the old certificate"
+pub="$T/pub"
+expect_exit 0 "anvil-crl signs a CRL per generation" "$CRL" --config "$CONF" --out "$pub"
+expect_out "CRL 1 written to $pub/anvil.crl " "generation 1's CRL, as before"
+expect_out "CRL 1 of CA generation 2 written to $pub/anvil-g2.crl " "generation 2's CRL"
+certtool --verify-crl --load-ca-certificate "$CA_PEM" --infile "$pub/anvil.crl.pem" >"$T/v" 2>&1 &&
+    ok "anvil.crl verifies with ca.pem" || { fail "anvil.crl signature"; cat "$T/v"; }
+certtool --verify-crl --load-ca-certificate "$DATA/ca-g2.pem" --infile "$pub/anvil-g2.crl.pem" >"$T/v" 2>&1 &&
+    ok "anvil-g2.crl verifies with ca-g2.pem" || { fail "anvil-g2.crl signature"; cat "$T/v"; }
+s_new=$(cert_serial "$CB/live/new/cert.pem")
+certtool --crl-info --infile "$pub/anvil.crl.pem" >"$T/c1" 2>&1
+certtool --crl-info --infile "$pub/anvil-g2.crl.pem" >"$T/c2" 2>&1
+grep -qi "Serial Number (hex): $s_old" "$T/c1" && grep -qi "Serial Number (hex): $s_oldlego" "$T/c1" &&
+    ! grep -qi "Serial Number (hex): $s_new" "$T/c1" && ok "anvil.crl lists generation 1's revocations only" ||
+    { fail "anvil.crl entries"; cat "$T/c1"; }
+grep -qi "Serial Number (hex): $s_new" "$T/c2" && ! grep -qi "Serial Number (hex): $s_old" "$T/c2" &&
+    ok "anvil-g2.crl lists generation 2's revocation only" || { fail "anvil-g2.crl entries"; cat "$T/c2"; }
+# crl_verify ANCHOR CRL FILE WANT DESC: openssl verify -crl_check of the
+# leaf in FILE (chain after it) says WANT ("OK" or "certificate revoked").
+crl_verify() {
+	awk 'n { print } /END CERTIFICATE/ { n = 1 }' "$3" >"$T/untrusted.pem"
+	openssl verify -crl_check -CAfile "$1" -CRLfile "$2" -untrusted "$T/untrusted.pem" \
+	    "$3" >"$T/cv" 2>&1
+	grep -q "$4" "$T/cv" && ok "$5: openssl verify -crl_check: $4" ||
+	    { fail "$5: openssl verify -crl_check"; cat "$T/cv"; }
+}
+crl_verify "$CA_PEM" "$pub/anvil.crl.pem" "$CB/live/old/fullchain.pem" "certificate revoked" \
+    "pre-rollover certificate"
+crl_verify "$CA_PEM" "$pub/anvil-g2.crl.pem" "$CB/live/new/fullchain.pem" "certificate revoked" \
+    "revoked generation 2 certificate, default chain"
+crl_verify "$CA_PEM" "$pub/anvil-g2.crl.pem" "$CB/live/dflt/fullchain.pem" ": OK" \
+    "good generation 2 certificate, default chain"
+crl_verify "$DATA/ca-g2.pem" "$pub/anvil-g2.crl.pem" "$CB/live/alt/fullchain.pem" ": OK" \
+    "good generation 2 certificate, alternate chain"
+
+# ocsp_check DESC ISSUER CERT ANCHOR STATUS: a live POST answer (with a
+# nonce) for CERT under ISSUER verifies against ANCHOR and says STATUS.
+# CERT may be -serial 0x..., for a CertID of ISSUER's name and key.
+ocsp_check() {
+	case $3 in -serial*) what="-serial ${3#-serial }" ;; *) what="-cert $3" ;; esac
+	# shellcheck disable=SC2086
+	if openssl ocsp -issuer "$2" $what -url "$OCSP_URL" -CAfile "$4" \
+	    >"$T/oc" 2>&1 && grep -q "Response verify OK" "$T/oc" &&
+	    grep -q ": $5\$" "$T/oc"; then ok "$1: OCSP $5"
+	else fail "$1: OCSP not a verified $5"; sed 's/^/    /' "$T/oc"; fi
+}
+ocsp_check "pre-rollover certificate" "$CA_PEM" "$CB/live/old/cert.pem" "$CA_PEM" revoked
+ocsp_check "generation 2 certificate" "$DATA/ca-g2.pem" "$CB/live/alt/cert.pem" \
+    "$DATA/ca-g2.pem" good
+ocsp_check "revoked generation 2 certificate" "$DATA/ca-g2.pem" "$CB/live/new/cert.pem" \
+    "$DATA/ca-g2.pem" revoked
+ocsp_check "generation 1 serial under generation 2's name" "$DATA/ca-g2.pem" \
+    "-serial 0x$s_old" "$DATA/ca-g2.pem" unknown
+# Pre-signed by anvil-crl, served by lighttpd: generation 2's answer.
+openssl ocsp -issuer "$DATA/ca-g2.pem" -sha1 -cert "$CB/live/alt/cert.pem" -no_nonce \
+    -reqout "$T/alt.req" >/dev/null 2>&1
+b64=$(base64 -w0 "$T/alt.req")
+curl -s --max-time 10 -o "$T/alt.der" "$OCSP_URL/$b64"
+case $b64 in */) ok "pre-signed: request ends in / (answered live)" ;;
+*) cmp -s "$T/alt.der" "$DATA/ocsp/$(printf '%s' "$b64" | tr -s /)" &&
+	ok "pre-signed answer of generation 2 served" || fail "no pre-signed generation 2 answer" ;;
+esac
+openssl ocsp -respin "$T/alt.der" -issuer "$DATA/ca-g2.pem" -sha1 -cert "$CB/live/alt/cert.pem" \
+    -CAfile "$DATA/ca-g2.pem" -no_nonce >"$T/oc" 2>&1 && grep -q "Response verify OK" "$T/oc" &&
+    grep -q ": good\$" "$T/oc" && ok "pre-signed generation 2 answer verifies, good" ||
+    { fail "pre-signed generation 2 answer"; cat "$T/oc"; }
 finish

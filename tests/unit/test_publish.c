@@ -386,3 +386,101 @@ Test(publish, lock_refuses_a_symlink_and_makes_the_folder)
 	free(lock);
 	free(victim);
 }
+
+/* ------------------------------------------------------- generations */
+
+/* /tmp/h/crlnames.md: the CRL names of generations and shards, for a
+ * file name and for crl_url alike. */
+Test(publish, crl_names)
+{
+	static const struct {
+		const char *base;
+		unsigned gen, shard;
+		const char *want;	/* NULL: refused */
+	} rows[] = {
+		{ "anvil.crl", 1, 0, "anvil.crl" },
+		{ "anvil.crl", 2, 0, "anvil-g2.crl" },
+		{ "anvil.crl", 1, 3, "anvil-s3.crl" },
+		{ "anvil.crl", 12, 4, "anvil-g12-s4.crl" },
+		{ NULL, 2, 0, "anvil-g2.crl" },
+		{ "", 1, 0, "anvil.crl" },
+		{ "http://h:8/crl/anvil.crl", 1, 0, "http://h:8/crl/anvil.crl" },
+		{ "http://h:8/crl/anvil.crl", 2, 0,
+		  "http://h:8/crl/anvil-g2.crl" },
+		{ "http://h/x/full", 1, 0, "http://h/x/full" },
+		{ "http://h/x/full", 3, 0, "http://h/x/full-g3.crl" },
+		{ "http://h/x/full", 3, 1, "http://h/x/full-g3-s1.crl" },
+		{ "http://h/x/", 2, 0, NULL },		/* no stem */
+		{ "http://h/x/.crl", 2, 0, NULL },	/* no stem */
+		{ "anvil.crl", 0, 0, NULL },
+	};
+	char out[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		anvil_err rc = publish_crl_name(rows[i].base, rows[i].gen,
+		    rows[i].shard, out, sizeof(out));
+		if (rows[i].want == NULL) {
+			cr_expect_eq(rc, ANVIL_ERR_INVALID, "row %zu", i);
+			continue;
+		}
+		cr_expect_eq(rc, ANVIL_OK, "row %zu", i);
+		cr_expect_str_eq(out, rows[i].want, "row %zu", i);
+	}
+	cr_expect_eq(publish_crl_name("anvil.crl", 2, 0, out, 12),
+	    ANVIL_ERR_INVALID, "does not fit");
+	cr_expect_eq(publish_crl_name("anvil.crl", 2, 0, out, 13), ANVIL_OK);
+}
+
+/*
+ * After a rollover each generation's CRL lists only the revoked
+ * certificates it issued, numbered by its own counter, signed by its
+ * own key, and is written under its own name.
+ */
+Test(publish, crl_per_generation)
+{
+	struct ca *all = NULL;
+	struct ca_crl *crl = NULL;
+	gnutls_x509_crl_t c;
+	gnutls_datum_t d;
+	char err[1024] = "", path[1024];
+	unsigned g = 0, vst = 1;
+	gnutls_x509_crt_t signer;
+
+	put_cert("0a0b", "{\"revoked\": {\"time\": 1700000000}}");
+	put_cert("1a1b", "{\"ca_gen\": 1, \"revoked\": {\"time\": 1700000000}}");
+	put_cert("2a2b", "{\"ca_gen\": 2, \"revoked\": {\"time\": 1700000000}}");
+	put_cert("3a3b", "{\"ca_gen\": 2}");
+	cr_assert_eq(ca_rollover(cfg, &g, err, sizeof(err)), ANVIL_OK, "%s",
+	    err);
+	cr_assert_eq(ca_load_or_generate(cfg, &all, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(ca_generation(all), 2);
+
+	cr_assert_eq(publish_crl_build(st, all, cfg, time(NULL), &crl, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_expect_eq(crl->number, 1, "its own counter");
+	cr_expect_eq(crl_entries(crl), 1, "generation 2's revocation only");
+	d.data = crl->der;
+	d.size = (unsigned)crl->der_len;
+	signer = ca_cert_peek(all);
+	cr_assert_geq(gnutls_x509_crl_init(&c), 0);
+	cr_assert_geq(gnutls_x509_crl_import(c, &d, GNUTLS_X509_FMT_DER), 0);
+	cr_expect_geq(gnutls_x509_crl_verify(c, &signer, 1, 0, &vst), 0);
+	cr_expect_eq(vst, 0, "signed by generation 2");
+	gnutls_x509_crl_deinit(c);
+	cr_assert_eq(publish_crl_write_gen(dir, cfg, all, crl, path,
+	    sizeof(path), err, sizeof(err)), ANVIL_OK, "%s", err);
+	cr_expect_not_null(strstr(path, "/anvil-g2.crl"), "%s", path);
+	cr_expect_eq(access(path, R_OK), 0);
+	ca_crl_free(crl);
+	crl = NULL;
+
+	cr_assert_eq(publish_crl_build(st, ca_generation_get(all, 1), cfg,
+	    time(NULL), &crl, err, sizeof(err)), ANVIL_OK, "%s", err);
+	cr_expect_eq(crl->number, 1);
+	cr_expect_eq(crl_counter(), 1, "generation 1 keeps crl_number");
+	cr_expect_eq(crl_entries(crl), 2, "no ca_gen is generation 1");
+	ca_crl_free(crl);
+	ca_free(all);
+}
