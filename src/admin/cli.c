@@ -58,9 +58,9 @@ static const struct {
 	    "  certs show SERIAL\n"
 	    "  certs export [--format json|csv] [the filters of certs list]" },
 	{ "renewal", admin_renewal, "renewal advise (--serial S | --account "
-	    "ID | --issued-before DATE)\n"
-	    "           [--explanation URL]  open the renewal window (ARI) "
-	    "now" },
+	    "ID | --issued-before DATE\n"
+	    "           | --ca-generation N) [--explanation URL]  open the "
+	    "renewal window (ARI) now" },
 	{ "audit", admin_audit, "audit [--serial S] [--account ID] "
 	    "[--event NAME] [--since DATE]\n"
 	    "           [--until DATE]  security events of the audit log" },

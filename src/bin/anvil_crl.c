@@ -63,6 +63,44 @@ usage(FILE *f)
 }
 
 /*
+ * Retires each older generation (gens[1..n-1], newest first) whose
+ * certificates, the cross-certificate of the next generation included,
+ * have all expired: its last CRL and OCSP answers stay
+ * published, it signs nothing more (RFC 5280 5: a CRL need not list a
+ * certificate past its validity). 0 or -1 (reason on stderr).
+ */
+static int
+retire(const struct anvil_config *cfg, struct ca **gens, size_t n,
+    struct store *st, time_t now, int quiet)
+{
+	size_t counts[CA_MAX_GENERATIONS + 1], i;
+	char err[1024] = "";
+
+	if (publish_gens_live(st, now, counts, err, sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "anvil-crl: %s\n", err);
+		return -1;
+	}
+	for (i = 1; i < n; i++) {
+		/* The cross-certificate it issued to the next generation is
+		 * one of its certificates too: the default chain needs its
+		 * CRL while it is valid. */
+		if (ca_retired(gens[i]) || counts[ca_generation(gens[i])] != 0 ||
+		    ca_cross_not_after(gens[i - 1]) >= now)
+			continue;
+		if (ca_gens_retire(cfg, ca_generation(gens[i]), err,
+		    sizeof(err)) != ANVIL_OK) {
+			fprintf(stderr, "anvil-crl: %s\n", err);
+			return -1;
+		}
+		ca_set_retired(gens[i]);
+		if (!quiet)
+			printf("CA generation %u retired: every certificate it "
+			    "issued has expired\n", ca_generation(gens[i]));
+	}
+	return 0;
+}
+
+/*
  * Signs the CRL of CA generation ca and writes it into out. 0 or -1
  * (reason on stderr).
  */
@@ -211,6 +249,8 @@ main(int argc, char **argv)
 	ngen = 0;
 	for (g = ca; g != NULL && ngen < CA_MAX_GENERATIONS; g = ca_older(g))
 		gens[ngen++] = g;
+	if (ngen > 1 && retire(cfg, gens, ngen, st, now, quiet) != 0)
+		goto done;
 	for (i = ngen; i-- > 0;) {
 		if (ca_retired(gens[i]))
 			continue;

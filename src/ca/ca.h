@@ -88,6 +88,14 @@ struct ca *ca_generation_by_key_id(const struct ca *ca,
 /* 1 when generation ca is retired: it signs no CRL or OCSP answer. */
 int ca_retired(const struct ca *ca);
 
+/* notAfter of the cross-certificate generation ca (>= 2) holds from the
+ * generation before it, which must not retire before then; 0 for
+ * generation 1. */
+time_t ca_cross_not_after(const struct ca *ca);
+
+/* Marks generation ca retired in memory, after ca_gens_retire. */
+void ca_set_retired(struct ca *ca);
+
 /*
  * The chains above a certificate of generation ca (RFC 8555 §7.4.2):
  * ca_chain_count of them; chain 0 is the default one, which ends at the
@@ -107,6 +115,15 @@ const char *ca_chain_pem_peek(const struct ca *ca, unsigned which);
  * naming it the newest; under the CA lock. *newgen set on success.
  */
 anvil_err ca_rollover(const struct anvil_config *cfg, unsigned *newgen,
+    char *err, size_t errlen);
+
+/*
+ * Marks generation gen retired in data_dir/cas.json, under the CA lock:
+ * it signs no CRL or OCSP answer any more (anvil-crl retires a generation
+ * once every certificate it issued has expired). The newest cannot
+ * retire. ANVIL_ERR_INVALID naming the generation.
+ */
+anvil_err ca_gens_retire(const struct anvil_config *cfg, unsigned gen,
     char *err, size_t errlen);
 
 /* Changes whenever data_dir/cas.json is replaced (0: none): a process

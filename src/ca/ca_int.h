@@ -21,6 +21,7 @@ struct ca {
 	unsigned gen;			/* 1: [ca] key_file and cert_file */
 	char *cross_pem;		/* gen >= 2: this key certified by the
 					 * previous generation's key */
+	time_t cross_not_after;		/* gen >= 2: the cross-certificate's */
 	char *chain_pem;		/* gen >= 2: cross_pem and the older
 					 * generation's default chain */
 	int retired;			/* signs nothing any more */

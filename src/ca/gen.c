@@ -61,6 +61,18 @@ ca_retired(const struct ca *ca)
 	return ca->retired;
 }
 
+time_t
+ca_cross_not_after(const struct ca *ca)
+{
+	return ca->gen > 1 ? ca->cross_not_after : 0;
+}
+
+void
+ca_set_retired(struct ca *ca)
+{
+	ca->retired = 1;
+}
+
 unsigned
 ca_chain_count(const struct ca *ca)
 {
@@ -228,6 +240,7 @@ gen_load_one(const struct anvil_config *cfg, struct ca *n, char *err,
 	if (gnutls_x509_crt_get_subject_key_id(n->cert, n->key_id, &sz,
 	    &crit) >= 0)
 		n->key_id_len = sz;
+	n->cross_not_after = gnutls_x509_crt_get_expiration_time(cross.cert);
 	if ((ret = gnutls_x509_crt_export2(cross.cert, GNUTLS_X509_FMT_PEM,
 	    &d)) < 0) {
 		rc = ca_gnutls_err(err, errlen, "gnutls_x509_crt_export2", ret);
@@ -467,5 +480,58 @@ out:
 	ca_free(n);
 	ca_free(cur);
 	close(lockfd);
+	return rc;
+}
+
+anvil_err
+ca_gens_retire(const struct anvil_config *cfg, unsigned gen, char *err,
+    size_t errlen)
+{
+	char *path = util_path_join(cfg->data_dir, CA_GENS_FILE);
+	char *text = NULL, *js = NULL;
+	size_t len = 0;
+	unsigned newest = 0, g;
+	uint32_t retired = 0;
+	json_t *doc = NULL, *list;
+	int lockfd = -1;
+	anvil_err rc;
+
+	if (path == NULL)
+		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+	if ((lockfd = ca_lock(cfg, err, errlen)) < 0) {
+		rc = ANVIL_ERR_IO;
+		goto out;
+	}
+	if ((rc = util_read_file(path, CA_GENS_MAX_FILE, &text, &len, err,
+	    errlen)) != ANVIL_OK || (rc = ca_gens_parse(path, text, len,
+	    &newest, &retired, err, errlen)) != ANVIL_OK)
+		goto out;
+	/* The newest issues: it retires only behind a newer one. */
+	if (gen < 1 || gen >= newest) {
+		rc = errf(err, errlen, ANVIL_ERR_INVALID, "CA generation %u "
+		    "cannot retire: the newest is %u", gen, newest);
+		goto out;
+	}
+	retired |= (uint32_t)1 << (gen - 1);
+	doc = json_pack("{s:i, s:[]}", "newest", (json_int_t)newest,
+	    "retired");
+	list = json_object_get(doc, "retired");
+	for (g = 1; list != NULL && g < newest; g++)
+		if ((retired >> (g - 1)) & 1)
+			json_array_append_new(list, json_integer(g));
+	if (list == NULL || (js = json_dumps(doc, 0)) == NULL) {
+		rc = errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	rc = util_write_file_atomic(path, js, strlen(js), 0644, err, errlen);
+	if (rc == ANVIL_OK)
+		log_info("CA generation %u retired", gen);
+out:
+	if (lockfd >= 0)
+		close(lockfd);
+	json_decref(doc);
+	free(js);
+	free(text);
+	free(path);
 	return rc;
 }

@@ -85,6 +85,15 @@ anvil_err publish_crl_write_gen(const char *dir,
 int publish_lock(const char *data_dir, const char *dir, char *err,
     size_t errlen);
 
+/*
+ * Counts the unexpired certificates (not_after at or after now) of each
+ * CA generation into counts[gen] (counts[0]: records whose generation is
+ * malformed or above CA_MAX_GENERATIONS). A generation with none left
+ * may retire (ca_gens_retire).
+ */
+anvil_err publish_gens_live(struct store *st, time_t now,
+    size_t counts[CA_MAX_GENERATIONS + 1], char *err, size_t errlen);
+
 /* ---------------------------------------------------------------- OCSP */
 
 /*

@@ -5,8 +5,9 @@
 # certificates from generation 2 whose default chain (through the
 # cross-certificate) verifies against ca.pem and whose alternate chain
 # (RFC 8555 7.4.2 Link rel="alternate") certbot and lego pick with
-# --preferred-chain; the pre-rollover certificates still verify and are
-# revoked through ACME (certbot) and anvil-admin revoke. Then anvil-crl
+# --preferred-chain; renewal advise --ca-generation 1 opens the ARI window
+# of the pre-rollover certificates, which still verify and are revoked
+# through ACME (certbot) and anvil-admin revoke. Then anvil-crl
 # signs one CRL per generation, each with that generation's key, and
 # OCSP answers (live and pre-signed) come from the generation that issued
 # the certificate: openssl verify -crl_check and openssl ocsp check both.
@@ -118,6 +119,27 @@ new_lego="$T/lego-newlego/certificates/newlego.roll.example.test.crt"
     fail "lego default chain: $(issuer_cns "$new_lego")"
 verify_with "$CA_PEM" "$new_lego" "lego default chain against ca.pem"
 
+# ARI: the window of every generation 1 certificate opens at once; the
+# renewalInfo URL still answers for the old key identifier.
+RI=$(echo "$DIR_URL" | sed 's|/directory$|/renewal-info|')
+# ri_start FILE: seconds from now to the start of the suggested window.
+ri_start() {
+	curl -s --max-time 10 --cacert "$CA_PEM" "$RI/$(cert_id "$1")" |
+	    /usr/bin/python3 -c 'import datetime,json,sys
+d = json.load(sys.stdin)
+s = datetime.datetime.strptime(d["suggestedWindow"]["start"][:19], "%Y-%m-%dT%H:%M:%S")
+s = s.replace(tzinfo=datetime.timezone.utc)
+print(int((s - datetime.datetime.now(datetime.timezone.utc)).total_seconds()))'
+}
+expect_exit 0 "renewal advise --ca-generation 1" "$ADMIN" --config "$CONF" \
+    renewal advise --ca-generation 1
+expect_out "for 2 certificates" "both pre-rollover certificates advised"
+a=$(ri_start "$CB/live/old/cert.pem"); b=$(ri_start "$CB/live/alt/cert.pem")
+[ -n "$a" ] && [ "$a" -le 0 ] && ok "ARI: a generation 1 certificate renews now" ||
+    fail "ARI of the generation 1 certificate: \"$a\""
+[ -n "$b" ] && [ "$b" -gt 86400 ] && ok "ARI: a generation 2 certificate keeps its window" ||
+    fail "ARI of the generation 2 certificate: \"$b\""
+
 # Pre-rollover certificates: still verify, still revocable both ways.
 verify_chain "$CB/live/old/fullchain.pem" "pre-rollover certbot certificate after rollover"
 verify_with "$CA_PEM" "$old_lego" "pre-rollover lego certificate after rollover"
@@ -146,6 +168,8 @@ pub="$T/pub"
 expect_exit 0 "anvil-crl signs a CRL per generation" "$CRL" --config "$CONF" --out "$pub"
 expect_out "CRL 1 written to $pub/anvil.crl " "generation 1's CRL, as before"
 expect_out "CRL 1 of CA generation 2 written to $pub/anvil-g2.crl " "generation 2's CRL"
+grep -q "retired" "$T/out" && fail "generation 1 retired with live certificates" ||
+    ok "generation 1 with live certificates is not retired"
 certtool --verify-crl --load-ca-certificate "$CA_PEM" --infile "$pub/anvil.crl.pem" >"$T/v" 2>&1 &&
     ok "anvil.crl verifies with ca.pem" || { fail "anvil.crl signature"; cat "$T/v"; }
 certtool --verify-crl --load-ca-certificate "$DATA/ca-g2.pem" --infile "$pub/anvil-g2.crl.pem" >"$T/v" 2>&1 &&

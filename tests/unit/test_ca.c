@@ -1128,6 +1128,60 @@ Test(ca, rollover_generations, .timeout = 60)
 	free(dir);
 }
 
+/* Retiring: only an older generation, kept across a later rollover; the
+ * newest and unknown ones are refused and change nothing. */
+Test(ca, generations_retire, .timeout = 60)
+{
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = th_config(dir, NULL);
+	struct ca *ca = load_ok(cfg);
+	char err[1024] = "", p_json[1024], *before, *after;
+	size_t len;
+
+	ca_free(ca);
+	cr_assert_neq(ca_gens_retire(cfg, 1, err, sizeof(err)), ANVIL_OK,
+	    "no rollover yet: nothing to retire");
+	rollover_ok(cfg, 2);
+	rollover_ok(cfg, 3);
+	snprintf(p_json, sizeof(p_json), "%s/cas.json", dir);
+	before = th_read_file(p_json, &len);
+	cr_assert_eq(ca_gens_retire(cfg, 3, err, sizeof(err)),
+	    ANVIL_ERR_INVALID);
+	cr_assert_not_null(strstr(err, "generation 3 cannot retire"), "%s",
+	    err);
+	cr_assert_eq(ca_gens_retire(cfg, 0, err, sizeof(err)),
+	    ANVIL_ERR_INVALID);
+	cr_assert_eq(ca_gens_retire(cfg, 4, err, sizeof(err)),
+	    ANVIL_ERR_INVALID);
+	after = th_read_file(p_json, &len);
+	cr_assert_str_eq(before, after, "refused: cas.json unchanged");
+	free(before);
+	free(after);
+
+	cr_assert_eq(ca_gens_retire(cfg, 1, err, sizeof(err)), ANVIL_OK, "%s",
+	    err);
+	ca = load_ok(cfg);
+	cr_assert_eq(ca_generation(ca), 3);
+	cr_assert_eq(ca_retired(ca), 0);
+	cr_assert_eq(ca_retired(ca_generation_get(ca, 2)), 0);
+	cr_assert_eq(ca_retired(ca_generation_get(ca, 1)), 1);
+	cr_assert_gt(ca_cross_not_after(ca), time(NULL));
+	cr_assert_eq(ca_cross_not_after(ca_generation_get(ca, 1)), 0);
+	ca_free(ca);
+	rollover_ok(cfg, 4);
+	cr_assert_eq(ca_gens_retire(cfg, 2, err, sizeof(err)), ANVIL_OK, "%s",
+	    err);
+	ca = load_ok(cfg);
+	cr_assert_eq(ca_retired(ca_generation_get(ca, 1)), 1,
+	    "kept across a rollover");
+	cr_assert_eq(ca_retired(ca_generation_get(ca, 2)), 1);
+	cr_assert_eq(ca_retired(ca_generation_get(ca, 3)), 0);
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
 /* Hostile cas.json: each refused naming the file and what is wrong. */
 Test(ca, generations_file_refused)
 {

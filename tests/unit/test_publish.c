@@ -484,3 +484,27 @@ Test(publish, crl_per_generation)
 	ca_crl_free(crl);
 	ca_free(all);
 }
+
+/* What anvil-crl retires by: unexpired certificates per generation. */
+Test(publish, generations_live)
+{
+	size_t counts[CA_MAX_GENERATIONS + 1];
+	char err[512] = "";
+	time_t now = 1800000000;
+
+	put_cert("0a01", "{\"not_after\": 1800000001}");
+	put_cert("0a02", "{\"ca_gen\": 1, \"not_after\": 1700000000}");
+	put_cert("0a03", "{\"ca_gen\": 2, \"not_after\": 1800000000}");
+	put_cert("0a04", "{\"ca_gen\": 2, \"not_after\": 1900000000}");
+	put_cert("0a05", "{\"ca_gen\": 3, \"not_after\": 1700000000}");
+	put_cert("0a06", "{\"ca_gen\": \"x\", \"not_after\": 1900000000}");
+	put_cert("0a07", "{\"ca_gen\": 4}");
+	cr_assert_eq(publish_gens_live(st, now, counts, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_expect_eq(counts[1], 1, "one live, one expired");
+	cr_expect_eq(counts[2], 2, "ending now is still live");
+	cr_expect_eq(counts[3], 0, "all expired");
+	cr_expect_eq(counts[4], 1, "no end: live");
+	cr_expect_eq(counts[0], 1, "malformed generation");
+	cr_expect_eq(counts[5], 0);
+}
