@@ -198,8 +198,7 @@ acme_ocsp_handle(struct acme_ctx *ctx, anvil_err rc, const struct http_req *req,
 		rc = publish_ocsp_answer(ctx->st, signer_for(ctx, q, qlen, now,
 		    &older), ctx->cfg, q, qlen, now, &out, &outlen, &next);
 		ca_ocsp_signer_free(older);
-	}
-	else
+	} else
 		rc = ca_ocsp_resp_error(CA_OCSP_MALFORMED, &out, &outlen);
 	if (rc != ANVIL_OK || out == NULL) {
 		resp->status = 500;

@@ -198,7 +198,7 @@ main(int argc, char **argv)
 	struct store *st = NULL;
 	struct ca *ca = NULL, *g, *gens[CA_MAX_GENERATIONS];
 	const char *config_path = NULL, *out = NULL;
-	time_t now = time(NULL);
+	time_t now;
 	size_t i, ngen;
 	char err[1024] = "";
 	int c, quiet = 0, status = EXIT_FAIL, lockfd = -1;
@@ -245,7 +245,9 @@ main(int argc, char **argv)
 		goto done;
 	}
 	/* Generation 1 first, as before rollover; each unretired one signs
-	 * its own CRL and OCSP answers (issue 20 part 3). */
+	 * its own CRL and OCSP answers (issue 20 part 3). One now for all:
+	 * each pre-signing pass keeps what the others wrote. */
+	now = time(NULL);
 	ngen = 0;
 	for (g = ca; g != NULL && ngen < CA_MAX_GENERATIONS; g = ca_older(g))
 		gens[ngen++] = g;

@@ -65,10 +65,22 @@ anvil_err publish_crl_name(const char *base, unsigned gen, unsigned shard,
     char *out, size_t outlen);
 
 /*
+ * The name of the certificate a CA generation's certificates name in AIA
+ * caIssuers: base ([issuance] ca_issuers_url, or a file name; NULL or ""
+ * is "ca.crt") itself for generation 1; for generation g >= 2 its last
+ * path segment less its extension, then "-g<g>-cross.crt": the
+ * cross-certificate, the issuer on the default chain up to ca.pem.
+ * ANVIL_ERR_INVALID for gen 0, an empty stem or out too small.
+ */
+anvil_err publish_issuer_name(const char *base, unsigned gen, char *out,
+    size_t outlen);
+
+/*
  * The CRL crl of CA generation ca into dir: generation 1 as
  * publish_crl_write; a later one as publish_crl_name of crl_url's last
- * segment for it, DER and ".pem" beside it. The DER file's path into
- * path.
+ * segment for it, DER and ".pem" beside it, and its cross-certificate
+ * (DER) as publish_issuer_name of ca_issuers_url's last segment. The
+ * CRL's DER path into path.
  */
 anvil_err publish_crl_write_gen(const char *dir,
     const struct anvil_config *cfg, const struct ca *ca,

@@ -182,6 +182,20 @@ grep -qi "Serial Number (hex): $s_old" "$T/c1" && grep -qi "Serial Number (hex):
     { fail "anvil.crl entries"; cat "$T/c1"; }
 grep -qi "Serial Number (hex): $s_new" "$T/c2" && ! grep -qi "Serial Number (hex): $s_old" "$T/c2" &&
     ok "anvil-g2.crl lists generation 2's revocation only" || { fail "anvil-g2.crl entries"; cat "$T/c2"; }
+# AIA caIssuers of a generation 2 certificate: its cross-certificate,
+# published by anvil-crl (default folder) over plain HTTP, chains to ca.pem.
+expect_exit 0 "anvil-crl into the served folder" "$CRL" --config "$CONF"
+aia=$(openssl x509 -in "$CB/live/alt/cert.pem" -noout -ext authorityInfoAccess 2>/dev/null |
+    sed -n 's/.*CA Issuers - URI:\(.*\)/\1/p')
+case $aia in */crl/ca-g2-cross.crt) ok "AIA caIssuers names ca-g2-cross.crt" ;;
+*) fail "AIA caIssuers: \"$aia\"" ;; esac
+if curl -s --max-time 10 -o "$T/aia.der" "$aia" &&
+    openssl x509 -inform DER -in "$T/aia.der" -out "$T/aia.pem" 2>/dev/null &&
+    openssl verify -CAfile "$CA_PEM" "$T/aia.pem" >/dev/null 2>&1 &&
+    openssl verify -CAfile "$CA_PEM" -untrusted "$T/aia.pem" "$CB/live/alt/cert.pem" >/dev/null 2>&1
+then ok "the fetched caIssuers certificate completes the chain to ca.pem"
+else fail "caIssuers $aia does not complete the chain"; fi
+
 # crl_verify ANCHOR CRL FILE WANT DESC: openssl verify -crl_check of the
 # leaf in FILE (chain after it) says WANT ("OK" or "certificate revoked").
 crl_verify() {

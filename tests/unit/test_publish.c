@@ -432,6 +432,40 @@ Test(publish, crl_names)
 	cr_expect_eq(publish_crl_name("anvil.crl", 2, 0, out, 13), ANVIL_OK);
 }
 
+/* The AIA caIssuers name of a generation: its cross-certificate. */
+Test(publish, issuer_names)
+{
+	static const struct {
+		const char *base;
+		unsigned gen;
+		const char *want;	/* NULL: refused */
+	} rows[] = {
+		{ "ca.crt", 1, "ca.crt" },
+		{ "ca.crt", 2, "ca-g2-cross.crt" },
+		{ NULL, 3, "ca-g3-cross.crt" },
+		{ "http://h:9/crl/ca.crt", 1, "http://h:9/crl/ca.crt" },
+		{ "http://h:9/crl/ca.crt", 2, "http://h:9/crl/ca-g2-cross.crt" },
+		{ "http://h/issuer.der", 4, "http://h/issuer-g4-cross.crt" },
+		{ "http://h/issuer", 2, "http://h/issuer-g2-cross.crt" },
+		{ "http://h/a/", 2, NULL },
+		{ "http://h/a/.crt", 2, NULL },
+		{ "ca.crt", 0, NULL },
+	};
+	char out[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		anvil_err rc = publish_issuer_name(rows[i].base, rows[i].gen,
+		    out, sizeof(out));
+		if (rows[i].want == NULL) {
+			cr_expect_eq(rc, ANVIL_ERR_INVALID, "row %zu", i);
+			continue;
+		}
+		cr_expect_eq(rc, ANVIL_OK, "row %zu", i);
+		cr_expect_str_eq(out, rows[i].want, "row %zu", i);
+	}
+}
+
 /*
  * After a rollover each generation's CRL lists only the revoked
  * certificates it issued, numbered by its own counter, signed by its
@@ -473,6 +507,27 @@ Test(publish, crl_per_generation)
 	    sizeof(path), err, sizeof(err)), ANVIL_OK, "%s", err);
 	cr_expect_not_null(strstr(path, "/anvil-g2.crl"), "%s", path);
 	cr_expect_eq(access(path, R_OK), 0);
+	{
+		char *x = path_in(dir, "ca-g2-cross.crt"), *der;
+		gnutls_x509_crt_t xc, g1 = ca_cert_peek(ca_generation_get(all,
+		    1));
+		gnutls_datum_t xd;
+		size_t xlen = 0;
+		unsigned xs = 1;
+
+		cr_assert_eq(util_read_file(x, 65536, &der, &xlen, err,
+		    sizeof(err)), ANVIL_OK, "%s", err);
+		xd.data = (unsigned char *)der;
+		xd.size = (unsigned)xlen;
+		cr_assert_geq(gnutls_x509_crt_init(&xc), 0);
+		cr_assert_geq(gnutls_x509_crt_import(xc, &xd,
+		    GNUTLS_X509_FMT_DER), 0, "the cross-certificate, DER");
+		cr_expect_geq(gnutls_x509_crt_verify(xc, &g1, 1, 0, &xs), 0);
+		cr_expect_eq(xs, 0, "issued by generation 1");
+		gnutls_x509_crt_deinit(xc);
+		free(der);
+		free(x);
+	}
 	ca_crl_free(crl);
 	crl = NULL;
 
