@@ -55,6 +55,16 @@ acme_ctx_free(struct acme_ctx *ctx)
 	free(ctx);
 }
 
+void
+acme_ctx_set_ca(struct acme_ctx *ctx, struct ca *ca)
+{
+	ca_ocsp_signer_free(ctx->ocsp);
+	ctx->ocsp = NULL;
+	ctx->ocsp_mtime = 0;
+	ctx->ocsp_ino = 0;
+	ctx->ca = ca;
+}
+
 const char *
 acme_base_path(const struct acme_ctx *ctx)
 {
@@ -114,6 +124,9 @@ static const struct acme_route routes[] = {
 	  ACME_PAYLOAD_ANY, NULL, acme_challenge, NULL, ROUTE_USE_POST },
 	{ "cert", "cert/*", ACME_ROUTE_POST, ACME_AUTH_KID,
 	  ACME_PAYLOAD_EMPTY, NULL, acme_cert, NULL, ROUTE_USE_POST },
+	/* RFC 8555 §7.4.2: an alternate chain, by its Link. */
+	{ "cert-alternate", "cert/*/*", ACME_ROUTE_POST, ACME_AUTH_KID,
+	  ACME_PAYLOAD_EMPTY, NULL, NULL, acme_cert_alt, ROUTE_USE_POST },
 	/* RFC 9773 §4: an unsigned GET, or a POST-as-GET by an account. */
 	{ "renewal-info", "renewal-info/*", ACME_ROUTE_GET_POST,
 	  ACME_AUTH_KID, ACME_PAYLOAD_EMPTY, NULL, acme_renewal_info, NULL,

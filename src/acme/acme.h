@@ -29,6 +29,10 @@ anvil_err acme_ctx_new(const struct anvil_config *cfg, struct ca *ca,
 /* Frees ctx; NULL is a no-op. */
 void acme_ctx_free(struct acme_ctx *ctx);
 
+/* Makes ca (borrowed, as in acme_ctx_new) the CA of ctx, after a CA
+ * rollover; the OCSP signer of the previous one is dropped. */
+void acme_ctx_set_ca(struct acme_ctx *ctx, struct ca *ca);
+
 /* The path of the base URL ("/acme" for https://h/acme; "" at the root). */
 const char *acme_base_path(const struct acme_ctx *ctx);
 

@@ -392,6 +392,9 @@ anvil_err acme_finalize(struct acme_req *r, const char *id);
 anvil_err acme_authz(struct acme_req *r, const char *id);
 anvil_err acme_challenge(struct acme_req *r, const char *id);
 anvil_err acme_cert(struct acme_req *r, const char *serial);
+/* <base>/cert/<serial>/<n>: alternate chain n (RFC 8555 §7.4.2). */
+anvil_err acme_cert_alt(struct acme_req *r, const char *serial,
+    const char *which);
 anvil_err acme_ca_cert(struct acme_req *r);
 anvil_err acme_revoke(struct acme_req *r);
 anvil_err acme_renewal_info(struct acme_req *r, const char *certid);

@@ -2,7 +2,8 @@
  * ca_cert.c - <base>/ca: the CA certificate (PEM), to an unsigned GET or
  * HEAD and to a POST-as-GET (RFC 8555 §6.3: a client may fetch every
  * resource that way, and Apache mod_md does so for a certificate's
- * issuer).
+ * issuer). After a CA rollover it stays generation 1's certificate
+ * (ca.pem), the root every default chain ends at.
  */
 #include "config.h"
 
@@ -14,7 +15,8 @@
 anvil_err
 acme_ca_cert(struct acme_req *r)
 {
-	const char *pem = ca_cert_pem_peek(r->ctx->ca);
+	const struct ca *g1 = ca_generation_get(r->ctx->ca, 1);
+	const char *pem = ca_cert_pem_peek(g1 != NULL ? g1 : r->ctx->ca);
 	char *copy = strdup(pem);
 
 	if (copy == NULL)

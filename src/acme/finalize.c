@@ -17,6 +17,7 @@
 
 #include "acme/acme_int.h"
 #include "core/log.h"
+#include "publish/publish.h"
 #include "validate/validate.h"
 
 #define MAX_SERIAL_TRIES 4
@@ -117,6 +118,7 @@ fin_fn(struct store_txn *txn, void *arg)
 {
 	struct fin *f = arg;
 	struct ca_issue_params p;
+	char crl_url[1024], issuers_url[1024];
 	const struct config_profile *prof;
 	struct ca_issued *c = NULL;
 	json_t *cert = NULL;
@@ -149,6 +151,32 @@ fin_fn(struct store_txn *txn, void *arg)
 	}
 	ca_issue_params_from_profile(f->r->ctx->cfg, prof, &p);
 	p.now = f->r->now;
+	/* A later CA generation's certificates point at its own CRL and
+	 * its cross-certificate (publish_crl_name, publish_issuer_name:
+	 * what anvil-crl writes). */
+	if (ca_generation(f->r->ctx->ca) > 1 && p.crl_url != NULL &&
+	    *p.crl_url != '\0') {
+		if (publish_crl_name(p.crl_url, ca_generation(f->r->ctx->ca), 0,
+		    crl_url, sizeof(crl_url)) != ANVIL_OK) {
+			snprintf(f->err, sizeof(f->err), "[issuance] crl_url "
+			    "has no name for CA generation %u",
+			    ca_generation(f->r->ctx->ca));
+			return ANVIL_ERR_CONFIG;
+		}
+		p.crl_url = crl_url;
+	}
+	if (ca_generation(f->r->ctx->ca) > 1 && p.ca_issuers_url != NULL &&
+	    *p.ca_issuers_url != '\0') {
+		if (publish_issuer_name(p.ca_issuers_url,
+		    ca_generation(f->r->ctx->ca), issuers_url,
+		    sizeof(issuers_url)) != ANVIL_OK) {
+			snprintf(f->err, sizeof(f->err), "[issuance] "
+			    "ca_issuers_url has no name for CA generation %u",
+			    ca_generation(f->r->ctx->ca));
+			return ANVIL_ERR_CONFIG;
+		}
+		p.ca_issuers_url = issuers_url;
+	}
 	for (tries = 0; tries < MAX_SERIAL_TRIES; tries++) {
 		ca_issued_free(c);
 		c = NULL;
@@ -161,7 +189,10 @@ fin_fn(struct store_txn *txn, void *arg)
 		cert = rec_cert_new(c->serial_hex, f->r->account_id, f->id,
 		    c->pem, c->not_before, c->not_after, f->r->now,
 		    json_object_get(f->order, "identifiers"), prof->name);
-		if (cert == NULL) {
+		/* Which generation signed it: its chains, CRL and OCSP
+		 * signer (issue 20 part 3). */
+		if (cert == NULL || rec_cert_set_generation(cert,
+		    ca_generation(f->r->ctx->ca)) != ANVIL_OK) {
 			rc = ANVIL_ERR_NOMEM;
 			goto out;
 		}

@@ -371,8 +371,7 @@ replaces_parse(struct acme_req *r, const char **certid,
 {
 	json_t *v = json_object_get(r->payload, "replaces");
 	unsigned char kid[REC_KEYID_MAX];
-	const unsigned char *ours;
-	size_t kidlen = 0, ourlen = 0;
+	size_t kidlen = 0;
 	char why[160] = "";
 
 	*certid = NULL;
@@ -385,8 +384,8 @@ replaces_parse(struct acme_req *r, const char **certid,
 	if (rec_certid_parse(json_string_value(v), kid, &kidlen, serial, why,
 	    sizeof(why)) != ANVIL_OK)
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "replaces: %s", why);
-	ours = ca_key_id_peek(r->ctx->ca, &ourlen);
-	if (kidlen != ourlen || memcmp(kid, ours, ourlen) != 0)
+	/* A certificate of any generation may be replaced. */
+	if (ca_generation_by_key_id(r->ctx->ca, kid, kidlen) == NULL)
 		return acme_fail(r, ANVIL_ERR_MALFORMED, "replaces names a "
 		    "certificate of another CA");
 	*certid = json_string_value(v);

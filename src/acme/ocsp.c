@@ -119,12 +119,53 @@ signer(struct acme_ctx *ctx, time_t now)
 	return s;
 }
 
+/*
+ * The signer of the CA generation the request's CertIDs name (their
+ * issuer hashes): the newest's, kept across requests, or an older
+ * unretired generation's, loaded into *tmp for this request (caller
+ * frees). A request no generation can answer gets the newest's, which
+ * answers it unauthorized.
+ */
+static const struct ca_ocsp_signer *
+signer_for(struct acme_ctx *ctx, const unsigned char *der, size_t len,
+    time_t now, struct ca_ocsp_signer **tmp)
+{
+	const struct ca_ocsp_signer *s = signer(ctx, now);
+	struct ca_ocsp_req req;
+	struct ca *g;
+	char err[512] = "";
+	unsigned n;
+
+	*tmp = NULL;
+	if (s == NULL || ca_ocsp_req_parse(s, der, len, &req) !=
+	    CA_OCSP_UNAUTHORIZED)
+		return s;
+	for (g = ca_older(ctx->ca), n = 0; g != NULL &&
+	    n < CA_MAX_GENERATIONS; g = ca_older(g), n++) {
+		if (ca_retired(g))
+			continue;
+		if (ca_ocsp_signer_load(ctx->cfg, g, now, tmp, err,
+		    sizeof(err)) != ANVIL_OK) {
+			log_err("OCSP signer of CA generation %u: %s",
+			    ca_generation(g), err);
+			continue;
+		}
+		if (ca_ocsp_req_parse(*tmp, der, len, &req) !=
+		    CA_OCSP_UNAUTHORIZED)
+			return *tmp;
+		ca_ocsp_signer_free(*tmp);
+		*tmp = NULL;
+	}
+	return s;
+}
+
 void
 acme_ocsp_handle(struct acme_ctx *ctx, anvil_err rc, const struct http_req *req,
     struct http_resp *resp)
 {
 	const char *path = req->path;
 	gnutls_datum_t der = { NULL, 0 };
+	struct ca_ocsp_signer *older = NULL;
 	unsigned char *out = NULL;
 	size_t outlen = 0;
 	time_t now = time(NULL), next = 0;
@@ -149,11 +190,15 @@ acme_ocsp_handle(struct acme_ctx *ctx, anvil_err rc, const struct http_req *req,
 	else if (rc == ANVIL_OK)
 		readable = strcmp(req->content_type,
 		    "application/ocsp-request") == 0;
-	if (readable)
-		rc = publish_ocsp_answer(ctx->st, signer(ctx, now), ctx->cfg,
-		    is_get ? der.data : req->body, is_get ? der.size :
-		    req->body_len, now, &out, &outlen, &next);
-	else
+	if (readable) {
+		const unsigned char *q = is_get ? der.data :
+		    (const unsigned char *)req->body;
+		size_t qlen = is_get ? der.size : req->body_len;
+
+		rc = publish_ocsp_answer(ctx->st, signer_for(ctx, q, qlen, now,
+		    &older), ctx->cfg, q, qlen, now, &out, &outlen, &next);
+		ca_ocsp_signer_free(older);
+	} else
 		rc = ca_ocsp_resp_error(CA_OCSP_MALFORMED, &out, &outlen);
 	if (rc != ANVIL_OK || out == NULL) {
 		resp->status = 500;

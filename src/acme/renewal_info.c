@@ -25,11 +25,11 @@ anvil_err
 acme_renewal_info(struct acme_req *r, const char *certid)
 {
 	unsigned char kid[REC_KEYID_MAX];
-	const unsigned char *ours;
+	const struct ca *gen;
 	char serial[2 * REC_SERIAL_MAX + 1], why[160] = "", start_s[32],
 	    end_s[32], num[24], cache[64];
 	const char *expl = NULL;
-	size_t kidlen = 0, ourlen = 0;
+	size_t kidlen = 0;
 	time_t start, end;
 	json_t *rec = NULL, *body = NULL;
 	anvil_err rc;
@@ -42,8 +42,10 @@ acme_renewal_info(struct acme_req *r, const char *certid)
 		    "malformed certID");
 		goto out;
 	}
-	ours = ca_key_id_peek(r->ctx->ca, &ourlen);
-	if (kidlen != ourlen || memcmp(kid, ours, ourlen) != 0) {
+	/* Any generation's key: certificates issued before a rollover
+	 * keep their renewal window. */
+	gen = ca_generation_by_key_id(r->ctx->ca, kid, kidlen);
+	if (gen == NULL) {
 		rc = acme_fail(r, ANVIL_ERR_HTTPNOTFOUND, "certID names a key "
 		    "identifier that is not this CA's");
 		goto out;
@@ -56,6 +58,11 @@ acme_renewal_info(struct acme_req *r, const char *certid)
 	}
 	if (rc != ANVIL_OK) {
 		rc = acme_fail(r, rc, "cannot read the certificate");
+		goto out;
+	}
+	if (rec_cert_generation(rec) != ca_generation(gen)) {
+		rc = acme_fail(r, ANVIL_ERR_HTTPNOTFOUND, "no certificate with "
+		    "that serial under that key identifier");
 		goto out;
 	}
 	rec_cert_window(rec, r->now, &start, &end, &expl);

@@ -37,7 +37,9 @@ static const struct {
 	int (*fn)(struct admin_ctx *, int, char **);
 	const char *help;
 } commands[] = {
-	{ "ca", admin_ca, "ca show" },
+	{ "ca", admin_ca, "ca show | ca rollover  the CA and its generations; a "
+	    "new CA key\n"
+	    "           and certificate, cross-certified by the current one" },
 	{ "ocsp", admin_ocsp, "ocsp show | ocsp rotate  the OCSP signer; a new "
 	    "responder key\n"
 	    "           and certificate (run anvil-crl after)" },
@@ -56,9 +58,9 @@ static const struct {
 	    "  certs show SERIAL\n"
 	    "  certs export [--format json|csv] [the filters of certs list]" },
 	{ "renewal", admin_renewal, "renewal advise (--serial S | --account "
-	    "ID | --issued-before DATE)\n"
-	    "           [--explanation URL]  open the renewal window (ARI) "
-	    "now" },
+	    "ID | --issued-before DATE\n"
+	    "           | --ca-generation N) [--explanation URL]  open the "
+	    "renewal window (ARI) now" },
 	{ "audit", admin_audit, "audit [--serial S] [--account ID] "
 	    "[--event NAME] [--since DATE]\n"
 	    "           [--until DATE]  security events of the audit log" },

@@ -1,8 +1,10 @@
 /*
  * renewal.c - anvil-admin renewal advise: opens the renewal window
  * (RFC 9773 §4.2) of one certificate, of every certificate of an
- * account, or of every certificate issued before a time, so that ARI
- * clients renew at once (a key compromise, a CA change, a bad profile).
+ * account, of every certificate issued before a time, or of every
+ * certificate a CA generation issued (after anvil-admin ca rollover), so
+ * that ARI clients renew at once (a key compromise, a CA change, a bad
+ * profile).
  *
  * The advice is a member of each certificate record
  * (src/record/renewal.c, rec_cert_advise), written durably. The
@@ -22,6 +24,7 @@
 #include <time.h>
 
 #include "admin/admin.h"
+#include "ca/ca.h"
 #include "core/progress.h"
 #include "record/record.h"
 
@@ -29,14 +32,15 @@
 #define EXPLANATION_MAX 1024
 
 #define RENEWAL_USAGE "usage: anvil-admin renewal advise (--serial S | " \
-	"--account ID | --issued-before DATE)\n" \
-	"           [--explanation URL]\n" \
+	"--account ID | --issued-before DATE\n" \
+	"           | --ca-generation N) [--explanation URL]\n" \
 	"  DATE is YYYY-MM-DD or YYYY-MM-DDTHH:MM:SSZ (UTC)\n"
 
 /* What to advise, and what was found. */
 struct advise {
 	const char *account;	/* --account */
 	time_t before;		/* --issued-before; 0: unset */
+	unsigned gen;		/* --ca-generation; 0: unset */
 	const char *explanation;
 	time_t now;
 	json_t *serials;	/* gathered: array of strings */
@@ -76,6 +80,8 @@ gather_one(const char *serial, json_t *rec, void *arg)
 		return ANVIL_OK;
 	if (a->before != 0 && json_integer_value(json_object_get(rec,
 	    "issued")) >= (json_int_t)a->before)
+		return ANVIL_OK;
+	if (a->gen != 0 && rec_cert_generation(rec) != a->gen)
 		return ANVIL_OK;
 	return json_array_append_new(a->serials, json_string(serial)) == 0 ?
 	    ANVIL_OK : ANVIL_ERR_NOMEM;
@@ -142,6 +148,7 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 		{ "account", required_argument, NULL, 'a' },
 		{ "issued-before", required_argument, NULL, 'b' },
 		{ "explanation", required_argument, NULL, 'e' },
+		{ "ca-generation", required_argument, NULL, 'g' },
 		{ "json", no_argument, NULL, 'j' },
 		{ NULL, 0, NULL, 0 }
 	};
@@ -155,7 +162,8 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 
 	memset(&a, 0, sizeof(a));
 	optind = 0;
-	while ((c = getopt_long(argc, argv, "s:a:b:e:j", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:a:b:e:g:j", opts, NULL)) !=
+	    -1) {
 		switch (c) {
 		case 's':
 			serial_arg = optarg;
@@ -175,6 +183,23 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 			}
 			nsel++;
 			break;
+		case 'g': {
+			/* A CA generation (anvil-admin ca rollover): 1 to
+			 * CA_MAX_GENERATIONS, decimal digits only. */
+			size_t len = strlen(optarg);
+			if (len == 0 || len > 2 || strspn(optarg,
+			    "0123456789") != len || atoi(optarg) < 1 ||
+			    atoi(optarg) > CA_MAX_GENERATIONS) {
+				fprintf(stderr, "anvil-admin: renewal: "
+				    "--ca-generation takes a number from 1 to "
+				    "%d, not \"%s\"\n", CA_MAX_GENERATIONS,
+				    optarg);
+				return ADMIN_USAGE;
+			}
+			a.gen = (unsigned)atoi(optarg);
+			nsel++;
+			break;
+		}
 		case 'e':
 			if (!url_ok(optarg)) {
 				fprintf(stderr, "anvil-admin: renewal: "
@@ -194,7 +219,7 @@ advise(struct admin_ctx *ctx, int argc, char **argv)
 	if (optind != argc || nsel != 1) {
 		fprintf(stderr, "anvil-admin: renewal advise: %s\n", optind !=
 		    argc ? "unexpected argument" : "give exactly one of "
-		    "--serial, --account, --issued-before");
+		    "--serial, --account, --issued-before, --ca-generation");
 		fputs(RENEWAL_USAGE, stderr);
 		return ADMIN_USAGE;
 	}

@@ -33,6 +33,7 @@
 struct server {
 	struct anvil_config *cfg;
 	struct ca *ca;
+	unsigned long long ca_stamp;	/* ca_gens_stamp when ca was loaded */
 	struct store *st;
 	struct acme_ctx *ctx;
 	char err[1024];
@@ -48,6 +49,8 @@ server_open(struct server *s)
 		return -1;
 	if ((lvl = log_level_parse(s->cfg->log_level)) >= 0)
 		log_set_level((enum log_level)lvl);
+	/* Stamp first: a rollover in between is seen at the next request. */
+	s->ca_stamp = ca_gens_stamp(s->cfg);
 	if (ca_load_or_generate(s->cfg, &s->ca, s->err, sizeof(s->err)) !=
 	    ANVIL_OK)
 		return -1;
@@ -154,6 +157,34 @@ rename_location(struct http_resp *resp)
 		}
 }
 
+/*
+ * A FastCGI worker outlives an "anvil-admin ca rollover": when
+ * data_dir/cas.json has changed since the CA was loaded, the CA is loaded
+ * again, so the new generation issues from the next request on. A CA that
+ * fails to load is logged and the one in use kept.
+ */
+static void
+ca_reload(struct server *s)
+{
+	unsigned long long stamp = ca_gens_stamp(s->cfg);
+	struct ca *ca = NULL;
+	char err[512] = "";
+
+	if (stamp == s->ca_stamp)
+		return;
+	s->ca_stamp = stamp;
+	if (ca_load_or_generate(s->cfg, &ca, err, sizeof(err)) != ANVIL_OK) {
+		log_err("CA generations changed but cannot be loaded: %s; "
+		    "still issuing from generation %u", err,
+		    ca_generation(s->ca));
+		return;
+	}
+	acme_ctx_set_ca(s->ctx, ca);
+	ca_free(s->ca);
+	s->ca = ca;
+	log_info("CA reloaded: generation %u issues", ca_generation(ca));
+}
+
 static void
 serve_one(struct server *s, struct FCGX_Request *fcgi, char **validate)
 {
@@ -168,6 +199,7 @@ serve_one(struct server *s, struct FCGX_Request *fcgi, char **validate)
 		memset(&req, 0, sizeof(req));
 		unavailable(&resp);
 	} else {
+		ca_reload(s);
 		rc = http_read_request(fcgi, acme_base_path(s->ctx),
 		    s->cfg->max_body, &req);
 		/* The request's store calls share one span of the recovery

@@ -64,16 +64,98 @@ usage(FILE *f)
 }
 
 /*
+ * Retires each older generation (gens[1..n-1], newest first) whose
+ * certificates, the cross-certificate of the next generation included,
+ * have all expired: its last CRL and OCSP answers stay
+ * published, it signs nothing more (RFC 5280 5: a CRL need not list a
+ * certificate past its validity). 0 or -1 (reason on stderr).
+ */
+static int
+retire(const struct anvil_config *cfg, struct ca **gens, size_t n,
+    struct store *st, time_t now, int quiet)
+{
+	size_t counts[CA_MAX_GENERATIONS + 1], i;
+	char err[1024] = "";
+
+	if (publish_gens_live(st, now, counts, err, sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "anvil-crl: %s\n", err);
+		return -1;
+	}
+	for (i = 1; i < n; i++) {
+		/* The cross-certificate it issued to the next generation is
+		 * one of its certificates too: the default chain needs its
+		 * CRL while it is valid. */
+		if (ca_retired(gens[i]) || counts[ca_generation(gens[i])] != 0 ||
+		    ca_cross_not_after(gens[i - 1]) >= now)
+			continue;
+		if (ca_gens_retire(cfg, ca_generation(gens[i]), err,
+		    sizeof(err)) != ANVIL_OK) {
+			fprintf(stderr, "anvil-crl: %s\n", err);
+			return -1;
+		}
+		ca_set_retired(gens[i]);
+		if (!quiet)
+			printf("CA generation %u retired: every certificate it "
+			    "issued has expired\n", ca_generation(gens[i]));
+	}
+	return 0;
+}
+
+/*
+ * Signs the CRL of CA generation ca and writes it into out. 0 or -1
+ * (reason on stderr).
+ */
+static int
+crl_one(const struct anvil_config *cfg, struct ca *ca, struct store *st,
+    const char *out, struct progress *pg, int quiet)
+{
+	struct ca_crl *crl = NULL;
+	char err[1024] = "", path[1024] = "", nu[32];
+	struct tm tm;
+	int status = -1;
+	anvil_err rc;
+
+	progress_show(pg, "building the CRL", 0, 0, 1);
+	rc = publish_crl_build(st, ca, cfg, time(NULL), &crl, err,
+	    sizeof(err));
+	progress_end(pg);
+	if (rc != ANVIL_OK) {
+		fprintf(stderr, "anvil-crl: cannot build the CRL: %s\n", err);
+		return -1;
+	}
+	if (publish_crl_write_gen(out, cfg, ca, crl, path, sizeof(path), err,
+	    sizeof(err)) != ANVIL_OK) {
+		fprintf(stderr, "anvil-crl: %s\n", err);
+		goto out;
+	}
+	if (!quiet) {
+		gmtime_r(&crl->next_update, &tm);
+		strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", &tm);
+		if (ca_generation(ca) == 1)
+			printf("CRL %llu written to %s (next update %s)\n",
+			    (unsigned long long)crl->number, path, nu);
+		else
+			printf("CRL %llu of CA generation %u written to %s "
+			    "(next update %s)\n",
+			    (unsigned long long)crl->number,
+			    ca_generation(ca), path, nu);
+	}
+	status = 0;
+out:
+	ca_crl_free(crl);
+	return status;
+}
+
+/*
  * Renews the responder when a third of its lifetime is left, then
  * pre-signs every unexpired certificate's answers. 0 or -1 (reason on
  * stderr).
  */
 static int
 presign(const struct anvil_config *cfg, struct ca *ca, struct store *st,
-    struct progress *pg, int quiet)
+    time_t now, struct progress *pg, int quiet)
 {
 	struct ca_ocsp_signer *s = NULL;
-	time_t now = time(NULL);
 	size_t written = 0, removed = 0;
 	char err[1024] = "";
 	int status = -1;
@@ -121,10 +203,11 @@ main(int argc, char **argv)
 	};
 	struct anvil_config *cfg = NULL;
 	struct store *st = NULL;
-	struct ca *ca = NULL;
-	struct ca_crl *crl = NULL;
+	struct ca *ca = NULL, *g, *gens[CA_MAX_GENERATIONS];
 	struct progress pg;
 	const char *config_path = NULL, *out = NULL;
+	time_t now;
+	size_t i, ngen;
 	char err[1024] = "";
 	int c, quiet = 0, status = EXIT_FAIL, lockfd = -1;
 	anvil_err rc;
@@ -169,34 +252,33 @@ main(int argc, char **argv)
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
+	/* Generation 1 first, as before rollover; each unretired one signs
+	 * its own CRL and OCSP answers (issue 20 part 3). One now for all:
+	 * each pre-signing pass keeps what the others wrote. */
+	now = time(NULL);
 	/* On a terminal only: cron sees nothing of it (progress.h). */
 	progress_begin(&pg, "anvil-crl", quiet);
-	progress_show(&pg, "building the CRL", 0, 0, 1);
-	rc = publish_crl_build(st, ca, cfg, time(NULL), &crl, err, sizeof(err));
-	progress_end(&pg);
-	if (rc != ANVIL_OK) {
-		fprintf(stderr, "anvil-crl: cannot build the CRL: %s\n", err);
+	ngen = 0;
+	for (g = ca; g != NULL && ngen < CA_MAX_GENERATIONS; g = ca_older(g))
+		gens[ngen++] = g;
+	if (ngen > 1 && retire(cfg, gens, ngen, st, now, quiet) != 0)
 		goto done;
+	for (i = ngen; i-- > 0;) {
+		if (ca_retired(gens[i]))
+			continue;
+		if (crl_one(cfg, gens[i], st, out, &pg, quiet) != 0)
+			goto done;
 	}
-	if (publish_crl_write(out, ca, crl, err, sizeof(err)) != ANVIL_OK) {
-		fprintf(stderr, "anvil-crl: %s\n", err);
-		goto done;
+	for (i = ngen; cfg->ocsp_enabled && i-- > 0;) {
+		if (ca_retired(gens[i]))
+			continue;
+		if (presign(cfg, gens[i], st, now, &pg, quiet) != 0)
+			goto done;
 	}
-	if (!quiet) {
-		char nu[32];
-		struct tm tm;
-		gmtime_r(&crl->next_update, &tm);
-		strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", &tm);
-		printf("CRL %llu written to %s/anvil.crl (next update %s)\n",
-		    (unsigned long long)crl->number, out, nu);
-	}
-	if (cfg->ocsp_enabled && presign(cfg, ca, st, &pg, quiet) != 0)
-		goto done;
 	status = 0;
 done:
 	if (lockfd >= 0)
 		close(lockfd);
-	ca_crl_free(crl);
 	store_close(st);
 	ca_free(ca);
 	config_free(cfg);

@@ -37,6 +37,8 @@ struct ca;
  * - only one present: ANVIL_ERR_PARTIAL naming the missing file.
  * A pkcs11: URL as key_file is opened through GnuTLS; the key must already
  * be on the token, and a missing certificate is created for it.
+ * Then the later generations data_dir/cas.json names (ca_rollover), each
+ * checked against its key and its predecessor: *out is the newest.
  * Caller owns *out (ca_free).
  */
 anvil_err ca_load_or_generate(const struct anvil_config *cfg, struct ca **out,
@@ -65,8 +67,8 @@ const unsigned char *ca_key_id_peek(const struct ca *ca, size_t *len);
  * and cert_file; a later one g is a new key and self-signed certificate
  * plus a cross-certificate of that key issued by generation g-1. The
  * newest signs new certificates; older ones sign CRLs and OCSP answers for
- * what they issued until they retire. ca_load_or_generate loads
- * generation 1 only so far.
+ * what they issued until they retire. ca_load_or_generate loads them
+ * all and returns the newest; ca_older walks back to generation 1.
  */
 #define CA_MAX_GENERATIONS 32
 
@@ -86,15 +88,53 @@ struct ca *ca_generation_by_key_id(const struct ca *ca,
 /* 1 when generation ca is retired: it signs no CRL or OCSP answer. */
 int ca_retired(const struct ca *ca);
 
+/* notAfter of the cross-certificate generation ca (>= 2) holds from the
+ * generation before it, which must not retire before then; 0 for
+ * generation 1. */
+time_t ca_cross_not_after(const struct ca *ca);
+
+/* Marks generation ca retired in memory, after ca_gens_retire. */
+void ca_set_retired(struct ca *ca);
+
 /*
  * The chains above a certificate of generation ca (RFC 8555 §7.4.2):
  * ca_chain_count of them; chain 0 is the default one, which ends at the
  * root of generation 1 (generation 1: its certificate; later: the
- * cross-certificate), chain 1 the self-signed certificate of a later
+ * cross-certificates of each generation down to 2, then generation 1's
+ * certificate), chain 1 the self-signed certificate of a later
  * generation. Borrowed PEM, or NULL for which >= ca_chain_count.
  */
 unsigned ca_chain_count(const struct ca *ca);
 const char *ca_chain_pem_peek(const struct ca *ca, unsigned which);
+
+/*
+ * Makes generation g+1 of the CA of cfg whose newest is g: a key of
+ * [ca] key_type (data_dir/ca-g<g+1>.key, 0600), a self-signed certificate
+ * named common_name + " G<g+1>" (ca-g<g+1>.pem), a cross-certificate of
+ * it issued by generation g (ca-g<g+1>-cross.pem), then data_dir/cas.json
+ * naming it the newest; under the CA lock. *newgen set on success.
+ */
+anvil_err ca_rollover(const struct anvil_config *cfg, unsigned *newgen,
+    char *err, size_t errlen);
+
+/*
+ * Marks generation gen retired in data_dir/cas.json, under the CA lock:
+ * it signs no CRL or OCSP answer any more (anvil-crl retires a generation
+ * once every certificate it issued has expired). The newest cannot
+ * retire. ANVIL_ERR_INVALID naming the generation.
+ */
+anvil_err ca_gens_retire(const struct anvil_config *cfg, unsigned gen,
+    char *err, size_t errlen);
+
+/* Changes whenever data_dir/cas.json is replaced (0: none): a process
+ * that loaded the CA reloads it when this differs (a rollover). */
+unsigned long long ca_gens_stamp(const struct anvil_config *cfg);
+
+/* The text of a cas.json (path names it in errors): the newest
+ * generation, and the retired ones as bit g-1 of *retired.
+ * ANVIL_ERR_CONFIG naming path and what is wrong. */
+anvil_err ca_gens_parse(const char *path, const char *text, size_t len,
+    unsigned *newest, uint32_t *retired, char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- CSR */
 
@@ -180,7 +220,7 @@ struct ca_issued {
 	time_t not_before;
 	time_t not_after;
 	char *pem;			/* the leaf only, PEM */
-	char *chain_pem;		/* leaf then CA certificate, PEM */
+	char *chain_pem;		/* leaf then default chain, PEM */
 	unsigned char *der;		/* the leaf, DER */
 	size_t der_len;
 };
@@ -294,7 +334,9 @@ struct ca_ocsp_signer;
  * responder key and certificate files, issued at now by
  * ca_ocsp_responder_issue when neither exists; exactly one present is
  * ANVIL_ERR_PARTIAL, a pair that does not match or that the CA did not
- * issue ANVIL_ERR_MISMATCH. Caller owns *out (ca_ocsp_signer_free).
+ * issue ANVIL_ERR_MISMATCH. The responder files belong to generation 1:
+ * for a later generation ca (ca_rollover) its own key signs.
+ * Caller owns *out (ca_ocsp_signer_free).
  */
 anvil_err ca_ocsp_signer_load(const struct anvil_config *cfg, struct ca *ca,
     time_t now, struct ca_ocsp_signer **out, char *err, size_t errlen);
@@ -307,6 +349,10 @@ time_t ca_ocsp_signer_not_after(const struct ca_ocsp_signer *s);
 
 /* 1 when the CA key signs (sign_with_ca). */
 int ca_ocsp_signer_by_ca(const struct ca_ocsp_signer *s);
+
+/* The CA generation s answers for (ca_generation of the CA it was loaded
+ * for); a certificate of another generation is not its to answer. */
+unsigned ca_ocsp_signer_gen(const struct ca_ocsp_signer *s);
 
 /*
  * Issues a new delegated responder (RFC 6960 4.2.2.2: id-kp-OCSPSigning,

@@ -21,6 +21,9 @@ struct ca {
 	unsigned gen;			/* 1: [ca] key_file and cert_file */
 	char *cross_pem;		/* gen >= 2: this key certified by the
 					 * previous generation's key */
+	time_t cross_not_after;		/* gen >= 2: the cross-certificate's */
+	char *chain_pem;		/* gen >= 2: cross_pem and the older
+					 * generation's default chain */
 	int retired;			/* signs nothing any more */
 	struct ca *older;		/* the previous generation, or NULL */
 };
@@ -71,6 +74,15 @@ anvil_err ca_load_key_file(struct ca *ca, const char *path, char *err,
     size_t errlen);
 anvil_err ca_load_cert_file(struct ca *ca, const char *path, char *err,
     size_t errlen);
+
+/* ca_load_or_generate with data_dir/ca.lock already held. */
+anvil_err ca_load_locked(const struct anvil_config *cfg, struct ca **out,
+    char *err, size_t errlen);
+
+/* Loads the generations after generation 1 (*head) that data_dir/cas.json
+ * names, linking each in front: *head is then the newest. Lock held. */
+anvil_err ca_gens_load(const struct anvil_config *cfg, struct ca **head,
+    char *err, size_t errlen);
 
 /* Takes an exclusive lock on data_dir/ca.lock; returns the fd (caller
  * closes) or -1 with err set. */

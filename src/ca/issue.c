@@ -222,7 +222,8 @@ ca_issue(struct ca *ca, const struct ca_csr *csr, const struct ca_ident *ids,
 
 	if ((c->der = malloc(der.size)) == NULL ||
 	    (c->pem = datum_str(&pem)) == NULL ||
-	    asprintf(&c->chain_pem, "%s%s", c->pem, ca->cert_pem) < 0) {
+	    asprintf(&c->chain_pem, "%s%s", c->pem,
+	    ca_chain_pem_peek(ca, 0)) < 0) {
 		c->chain_pem = NULL;
 		rc = errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
 		goto out;

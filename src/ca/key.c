@@ -125,6 +125,7 @@ ca_free(struct ca *ca)
 			gnutls_x509_crt_deinit(ca->cert);
 		free(ca->cert_pem);
 		free(ca->cross_pem);
+		free(ca->chain_pem);
 		free(ca);
 		ca = older;
 	}
@@ -395,12 +396,29 @@ anvil_err
 ca_load_or_generate(const struct anvil_config *cfg, struct ca **out,
     char *err, size_t errlen)
 {
+	int lockfd;
+	anvil_err rc;
+
+	*out = NULL;
+	if ((rc = util_mkdir_p(cfg->data_dir, 0700, err, errlen)) != ANVIL_OK)
+		return rc;
+	if ((lockfd = ca_lock(cfg, err, errlen)) < 0)
+		return ANVIL_ERR_IO;
+	rc = ca_load_locked(cfg, out, err, errlen);
+	close(lockfd);
+	return rc;
+}
+
+anvil_err
+ca_load_locked(const struct anvil_config *cfg, struct ca **out, char *err,
+    size_t errlen)
+{
 	struct ca *ca = NULL;
 	gnutls_x509_privkey_t newkey = NULL;
 	gnutls_pubkey_t pub = NULL;
 	enum keytype kt;
 	int pkcs11 = strncmp(cfg->key_file, "pkcs11:", 7) == 0;
-	int have_key, have_cert, lockfd = -1, ret;
+	int have_key, have_cert, ret;
 	anvil_err rc;
 
 	*out = NULL;
@@ -408,10 +426,6 @@ ca_load_or_generate(const struct anvil_config *cfg, struct ca **out,
 		return errf(err, errlen, ANVIL_ERR_INVALID, "[ca] key_type "
 		    "\"%s\" is not one of: %s", cfg->key_type,
 		    keytype_accepted());
-	if ((rc = util_mkdir_p(cfg->data_dir, 0700, err, errlen)) != ANVIL_OK)
-		return rc;
-	if ((lockfd = ca_lock(cfg, err, errlen)) < 0)
-		return ANVIL_ERR_IO;
 	if ((ca = calloc(1, sizeof(*ca))) == NULL) {
 		rc = errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
 		goto out;
@@ -507,6 +521,8 @@ ca_load_or_generate(const struct anvil_config *cfg, struct ca **out,
 	}
 	if (ca->cert_pem == NULL && (rc = ca_cert_to_pem(ca, err, errlen)))
 		goto out;
+	if ((rc = ca_gens_load(cfg, &ca, err, errlen)) != ANVIL_OK)
+		goto out;
 	*out = ca;
 	ca = NULL;
 	rc = ANVIL_OK;
@@ -515,8 +531,6 @@ out:
 		gnutls_x509_privkey_deinit(newkey);
 	if (pub != NULL)
 		gnutls_pubkey_deinit(pub);
-	if (lockfd >= 0)
-		close(lockfd);
 	ca_free(ca);
 	return rc;
 }

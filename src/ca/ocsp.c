@@ -50,6 +50,7 @@ struct ca_ocsp_signer {
 	char sig_oid[64];
 	int sig_null_params;		/* RSA: parameters NULL */
 	time_t not_after;
+	unsigned gen;			/* the CA generation it answers for */
 	struct issuer_hashes ih[2];	/* SHA-1, SHA-256 */
 };
 
@@ -235,6 +236,12 @@ int
 ca_ocsp_signer_by_ca(const struct ca_ocsp_signer *s)
 {
 	return s->by_ca;
+}
+
+unsigned
+ca_ocsp_signer_gen(const struct ca_ocsp_signer *s)
+{
+	return s->gen;
 }
 
 /* ------------------------------------------------ responder certificate */
@@ -459,7 +466,11 @@ ca_ocsp_signer_load(const struct anvil_config *cfg, struct ca *ca,
 	*out = NULL;
 	if ((s = calloc(1, sizeof(*s))) == NULL)
 		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
-	if (cfg->ocsp_sign_with_ca) {
+	s->gen = ca->gen;
+	/* [ocsp] responder_cert is generation 1's (issued by [ca] key_file);
+	 * a later generation signs with its own key (RFC 6960 4.2.2.2: the
+	 * CA that issued the certificate may sign). */
+	if (cfg->ocsp_sign_with_ca || ca->gen > 1) {
 		s->by_ca = 1;
 		s->key = ca->key;
 		s->cert = ca->cert;

@@ -8,6 +8,7 @@
  */
 #include "config.h"
 
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,7 +26,43 @@
 struct revoked_list {
 	struct ca_revoked *v;
 	size_t n, cap;
+	unsigned gen;		/* only certificates of this CA generation */
 };
+
+anvil_err
+publish_crl_name(const char *base, unsigned gen, unsigned shard, char *out,
+    size_t outlen)
+{
+	const char *seg, *dot;
+	size_t dir_len, stem_len;
+	int n;
+
+	if (base == NULL || *base == '\0')
+		base = "anvil.crl";
+	seg = strrchr(base, '/');
+	seg = seg != NULL ? seg + 1 : base;
+	dir_len = (size_t)(seg - base);
+	stem_len = strlen(seg);
+	dot = stem_len >= 4 ? seg + stem_len - 4 : NULL;
+	if (dot != NULL && strcmp(dot, ".crl") == 0)
+		stem_len -= 4;
+	if (gen == 0 || stem_len == 0 || dir_len > INT_MAX ||
+	    stem_len > INT_MAX)
+		return ANVIL_ERR_INVALID;
+	/* crlnames.md: generation 1's full CRL keeps the name it has. */
+	if (gen == 1 && shard == 0)
+		n = snprintf(out, outlen, "%s", base);
+	else if (gen == 1)
+		n = snprintf(out, outlen, "%.*s%.*s-s%u.crl", (int)dir_len,
+		    base, (int)stem_len, seg, shard);
+	else if (shard == 0)
+		n = snprintf(out, outlen, "%.*s%.*s-g%u.crl", (int)dir_len,
+		    base, (int)stem_len, seg, gen);
+	else
+		n = snprintf(out, outlen, "%.*s%.*s-g%u-s%u.crl", (int)dir_len,
+		    base, (int)stem_len, seg, gen, shard);
+	return n >= 0 && (size_t)n < outlen ? ANVIL_OK : ANVIL_ERR_INVALID;
+}
 
 static anvil_err
 collect_revoked(const char *id, json_t *rec, void *arg)
@@ -36,7 +73,15 @@ collect_revoked(const char *id, json_t *rec, void *arg)
 	json_t *t = json_object_get(rv, "time");
 	json_t *why = json_object_get(rv, "reason");
 	size_t hl = strlen(id), i;
+	unsigned gen = rec_cert_generation(rec);
 
+	if (gen == 0) {
+		log_err("certificate %s: malformed CA generation", id);
+		return ANVIL_ERR_CORRUPT;
+	}
+	/* Each generation's CRL lists what it issued (issue 20 part 3). */
+	if (gen != l->gen)
+		return ANVIL_OK;
 	if (!json_is_integer(t) || (why != NULL && !json_is_integer(why)) ||
 	    hl == 0 || hl % 2 != 0 || hl > 40) {
 		log_err("certificate %s: malformed revocation record", id);
@@ -76,12 +121,19 @@ publish_crl_from_store(struct ca *ca, struct store_txn *txn,
     const struct anvil_config *cfg, time_t now, struct ca_crl **out,
     char *err, size_t errlen)
 {
-	struct revoked_list l = { NULL, 0, 0 };
+	struct revoked_list l = { NULL, 0, 0, 1 };
 	uint64_t number = 0;
+	char counter[32];
 	anvil_err rc;
 
 	*out = NULL;
-	if ((rc = store_counter_next(txn, "crl_number", &number)) != ANVIL_OK) {
+	/* crlnames.md: generation 1 keeps the counter it always had. */
+	l.gen = ca_generation(ca);
+	if (l.gen == 1)
+		snprintf(counter, sizeof(counter), "crl_number");
+	else
+		snprintf(counter, sizeof(counter), "crl.g%u", l.gen);
+	if ((rc = store_counter_next(txn, counter, &number)) != ANVIL_OK) {
 		errf(err, errlen, rc, "cannot raise the CRL number: %s",
 		    anvil_strerror(rc));
 		goto out;

@@ -64,6 +64,7 @@ single_of(json_t *rec, struct ca_ocsp_single *v)
 struct lookup_job {
 	const struct ca_ocsp_req *req;
 	struct ca_ocsp_single *v;
+	unsigned gen;		/* the signer's CA generation */
 };
 
 static anvil_err
@@ -82,6 +83,12 @@ lookup_fn(struct store_txn *txn, void *arg)
 		if (rc == ANVIL_ERR_NOTFOUND) {
 			rec = NULL;
 			rc = ANVIL_OK;
+		}
+		/* A serial another generation issued is not this issuer's. */
+		if (rc == ANVIL_OK && rec != NULL &&
+		    rec_cert_generation(rec) != j->gen) {
+			json_decref(rec);
+			rec = NULL;
 		}
 		if (rc == ANVIL_OK)
 			rc = single_of(rec, &j->v[i]);
@@ -111,6 +118,7 @@ publish_ocsp_answer(struct store *st, const struct ca_ocsp_signer *s,
 		return ca_ocsp_resp_error(status, out, outlen);
 	job.req = &req;
 	job.v = v;
+	job.gen = ca_ocsp_signer_gen(s);
 	if ((rc = store_run(st, STORE_TXN_NOSYNC, lookup_fn, &job, err,
 	    sizeof(err))) != ANVIL_OK) {
 		log_err("OCSP lookup: %s", err[0] ? err : anvil_strerror(rc));
@@ -316,6 +324,9 @@ gather_each(const char *id, json_t *rec, void *arg)
 	json_t *t = json_object_get(rec_cert_revoked(rec), "time");
 
 	progress_show(j->pg, "reading certificates", ++j->seen, 0, 0);
+	/* Each generation signs its own (issue 20 part 3). */
+	if (rec_cert_generation(rec) != ca_generation(j->ca))
+		return ANVIL_OK;
 	/* Expired certificates are answered live only (RFC 5019 2.2.4
 	 * leaves them to the responder's choice). */
 	if (json_is_integer(na) && (time_t)json_integer_value(na) < j->now)
@@ -468,14 +479,20 @@ publish_ocsp_refresh(const struct anvil_config *cfg, struct ca *ca,
     const char *serial, json_t *rec, time_t now)
 {
 	struct ca_ocsp_signer *s = NULL;
+	struct ca *gen;
 	char err[512] = "";
 	anvil_err rc;
 
 	if (!cfg->ocsp_enabled)
 		return ANVIL_OK;
-	if ((rc = ca_ocsp_signer_load(cfg, ca, now, &s, err, sizeof(err))) !=
-	    ANVIL_OK || (rc = publish_ocsp_presign(ca, s, cfg, cfg->ocsp_dir,
-	    serial, rec, now, err, sizeof(err))) != ANVIL_OK)
+	/* Answered by the generation that issued it. */
+	if ((gen = ca_generation_get(ca, rec_cert_generation(rec))) == NULL)
+		rc = errf(err, sizeof(err), ANVIL_ERR_CORRUPT, "no CA "
+		    "generation %u", rec_cert_generation(rec));
+	else if ((rc = ca_ocsp_signer_load(cfg, gen, now, &s, err,
+	    sizeof(err))) != ANVIL_OK || (rc = publish_ocsp_presign(gen, s,
+	    cfg, cfg->ocsp_dir, serial, rec, now, err, sizeof(err))) !=
+	    ANVIL_OK)
 		log_err("OCSP answers of %s not refreshed: %s", serial, err);
 	ca_ocsp_signer_free(s);
 	return rc;

@@ -20,10 +20,11 @@ struct store;
 struct store_txn;
 
 /*
- * Builds the CRL of the store inside txn (borrowed): raises the store's
- * "crl_number" counter, lists every revoked certificate (records with
- * "revoked": {"time": seconds, "reason": n}) and has ca_crl_build sign
- * them; thisUpdate now, nextUpdate now + cfg->crl_validity_hours. A
+ * Builds the CRL of CA generation ca from the store inside txn
+ * (borrowed): raises the store's "crl_number" counter (generation g >= 2:
+ * "crl.g<g>"), lists every revoked certificate that generation issued
+ * (records with "revoked": {"time": seconds, "reason": n}) and has
+ * ca_crl_build sign them; thisUpdate now, nextUpdate now + cfg->crl_validity_hours. A
  * malformed revocation record is ANVIL_ERR_CORRUPT. Caller owns *out
  * (ca_crl_free); the caller's transaction must commit for the number to
  * stay spent.
@@ -52,6 +53,41 @@ anvil_err publish_crl_write(const char *dir, const struct ca *ca,
     const struct ca_crl *crl, char *err, size_t errlen);
 
 /*
+ * The name of a CRL (/tmp/h/crlnames.md, the lead's convention for CA
+ * generations and shards): base is a file name or a URL ([issuance]
+ * crl_url; NULL or "" is "anvil.crl"); its last path segment less ".crl"
+ * is the stem S. Generation 1's full CRL (shard 0) is base itself; shard
+ * k of generation 1 is S-s<k>.crl; generation g >= 2 is S-g<g>.crl, and
+ * S-g<g>-s<k>.crl for its shard k; what precedes the last segment is
+ * kept. ANVIL_ERR_INVALID for gen 0, an empty stem or out too small.
+ */
+anvil_err publish_crl_name(const char *base, unsigned gen, unsigned shard,
+    char *out, size_t outlen);
+
+/*
+ * The name of the certificate a CA generation's certificates name in AIA
+ * caIssuers: base ([issuance] ca_issuers_url, or a file name; NULL or ""
+ * is "ca.crt") itself for generation 1; for generation g >= 2 its last
+ * path segment less its extension, then "-g<g>-cross.crt": the
+ * cross-certificate, the issuer on the default chain up to ca.pem.
+ * ANVIL_ERR_INVALID for gen 0, an empty stem or out too small.
+ */
+anvil_err publish_issuer_name(const char *base, unsigned gen, char *out,
+    size_t outlen);
+
+/*
+ * The CRL crl of CA generation ca into dir: generation 1 as
+ * publish_crl_write; a later one as publish_crl_name of crl_url's last
+ * segment for it, DER and ".pem" beside it, and its cross-certificate
+ * (DER) as publish_issuer_name of ca_issuers_url's last segment. The
+ * CRL's DER path into path.
+ */
+anvil_err publish_crl_write_gen(const char *dir,
+    const struct anvil_config *cfg, const struct ca *ca,
+    const struct ca_crl *crl, char *path, size_t pathlen, char *err,
+    size_t errlen);
+
+/*
  * Makes the publish folder dir (0755) and takes the lock
  * data_dir/anvil-crl.lock, waiting for another anvil-crl to finish, so
  * runs on one store, into one folder or two, write in CRL number order.
@@ -60,6 +96,15 @@ anvil_err publish_crl_write(const char *dir, const struct ca *ca,
  */
 int publish_lock(const char *data_dir, const char *dir, char *err,
     size_t errlen);
+
+/*
+ * Counts the unexpired certificates (not_after at or after now) of each
+ * CA generation into counts[gen] (counts[0]: records whose generation is
+ * malformed or above CA_MAX_GENERATIONS). A generation with none left
+ * may retire (ca_gens_retire).
+ */
+anvil_err publish_gens_live(struct store *st, time_t now,
+    size_t counts[CA_MAX_GENERATIONS + 1], char *err, size_t errlen);
 
 /* ---------------------------------------------------------------- OCSP */
 

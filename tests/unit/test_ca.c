@@ -976,6 +976,326 @@ Test(ca, generation_one_alone)
 	free(dir);
 }
 
+/* 0 when the PEM leaf followed by the PEM chain verifies up to anchor
+ * (the chain may end with the anchor itself, as the ACME chains do). */
+static unsigned
+chain_status(const char *leaf_pem, const char *chain_pem,
+    gnutls_x509_crt_t anchor)
+{
+	gnutls_x509_trust_list_t tl;
+	gnutls_x509_crt_t *list = NULL, copy;
+	gnutls_datum_t d, ad = { NULL, 0 };
+	unsigned n = 0, i, status = ~0u;
+	char *all = NULL;
+
+	cr_assert_geq(asprintf(&all, "%s%s", leaf_pem, chain_pem), 0);
+	d.data = (unsigned char *)all;
+	d.size = (unsigned)strlen(all);
+	cr_assert_geq(gnutls_x509_crt_list_import2(&list, &n, &d,
+	    GNUTLS_X509_FMT_PEM, 0), 0);
+	cr_assert_geq(gnutls_x509_crt_export2(anchor, GNUTLS_X509_FMT_DER,
+	    &ad), 0);
+	cr_assert_geq(gnutls_x509_crt_init(&copy), 0);
+	cr_assert_geq(gnutls_x509_crt_import(copy, &ad, GNUTLS_X509_FMT_DER),
+	    0);
+	cr_assert_geq(gnutls_x509_trust_list_init(&tl, 0), 0);
+	cr_assert_geq(gnutls_x509_trust_list_add_cas(tl, &copy, 1, 0), 0);
+	cr_assert_geq(gnutls_x509_trust_list_verify_crt(tl, list, n, 0,
+	    &status, NULL), 0);
+	gnutls_x509_trust_list_deinit(tl, 1);
+	for (i = 0; i < n; i++)
+		gnutls_x509_crt_deinit(list[i]);
+	gnutls_free(list);
+	gnutls_free(ad.data);
+	free(all);
+	return status;
+}
+
+static unsigned
+pem_count(const char *pem)
+{
+	unsigned n = 0;
+	const char *p = pem;
+
+	while ((p = strstr(p, "-----BEGIN CERTIFICATE-----")) != NULL) {
+		n++;
+		p++;
+	}
+	return n;
+}
+
+static void
+rollover_ok(const struct anvil_config *cfg, unsigned want)
+{
+	char err[1024] = "";
+	unsigned g = 0;
+	anvil_err rc;
+
+	rc = ca_rollover(cfg, &g, err, sizeof(err));
+	cr_assert_eq(rc, ANVIL_OK, "ca_rollover: %s: %s", anvil_strerror(rc),
+	    err);
+	cr_assert_eq(g, want);
+}
+
+/*
+ * A rollover makes generation 2 (key 0600, its own subject and key
+ * identifier, a cross-certificate issued by generation 1) and every
+ * later load returns it as the newest: a leaf it issues verifies through
+ * the default chain against generation 1's certificate (ca.pem) and
+ * through the alternate against its own; generation 1 keeps its single
+ * chain. A second rollover chains generation 3 down to generation 1.
+ */
+Test(ca, rollover_generations, .timeout = 60)
+{
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = th_config(dir, NULL);
+	struct ca *ca1 = load_ok(cfg), *ca, *g1, *g2;
+	gnutls_x509_privkey_t ec = th_key(GNUTLS_PK_ECDSA, TH_P256);
+	const struct ca_ident ids[] = { { CA_IDENT_DNS, "r.example.net" } };
+	const struct th_csr c = { .dns = { "r.example.net" } };
+	struct ca_issue_params p;
+	struct ca_issued *is;
+	gnutls_x509_crt_t self2;
+	gnutls_datum_t dn = { NULL, 0 };
+	const unsigned char *k1, *k2;
+	size_t k1len = 0, k2len = 0;
+	char path[1024];
+	struct stat sb;
+
+	rollover_ok(cfg, 2);
+	snprintf(path, sizeof(path), "%s/ca-g2.key", dir);
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_assert_eq(sb.st_mode & 0777, 0600, "generation 2 key mode %o",
+	    (unsigned)(sb.st_mode & 0777));
+	ca = load_ok(cfg);
+	cr_assert_eq(ca_generation(ca), 2);
+	g1 = ca_older(ca);
+	cr_assert_not_null(g1);
+	cr_assert_eq(ca_generation(g1), 1);
+	cr_assert_str_eq(ca_cert_pem_peek(g1), ca_cert_pem_peek(ca1),
+	    "generation 1 is the CA as before");
+	cr_assert_eq(ca_generation_get(ca, 1), g1);
+	cr_assert_eq(ca_generation_get(ca, 2), ca);
+	k1 = ca_key_id_peek(g1, &k1len);
+	k2 = ca_key_id_peek(ca, &k2len);
+	cr_assert(k1len != k2len || memcmp(k1, k2, k1len) != 0,
+	    "a new key");
+	cr_assert_eq(ca_generation_by_key_id(ca, k1, k1len), g1);
+	cr_assert_eq(ca_generation_by_key_id(ca, k2, k2len), ca);
+	cr_assert_geq(gnutls_x509_crt_get_dn3(ca_cert_peek(ca), &dn, 0), 0);
+	cr_assert_not_null(strstr((char *)dn.data, " G2"), "subject %s",
+	    (char *)dn.data);
+	gnutls_free(dn.data);
+	cr_assert_eq(ca_chain_count(g1), 1);
+	cr_assert_eq(ca_chain_count(ca), 2);
+	cr_assert_eq(pem_count(ca_chain_pem_peek(ca, 0)), 2,
+	    "cross-certificate and generation 1");
+	cr_assert_str_eq(ca_chain_pem_peek(ca, 1), ca_cert_pem_peek(ca));
+	cr_assert_null(ca_chain_pem_peek(ca, 2));
+
+	memset(&p, 0, sizeof(p));
+	p.validity_days = 10;
+	is = issue(ca, ec, &c, ids, 1, &p);
+	self2 = th_crt_pem(ca_cert_pem_peek(ca));
+	cr_assert_eq(chain_status(is->pem, ca_chain_pem_peek(ca, 0),
+	    ca_cert_peek(g1)), 0, "default chain up to generation 1");
+	cr_assert_eq(chain_status(is->pem, ca_chain_pem_peek(ca, 1), self2),
+	    0, "alternate chain up to generation 2");
+	cr_assert_neq(chain_status(is->pem, ca_chain_pem_peek(g1, 0),
+	    ca_cert_peek(g1)), 0, "not issued by generation 1's key");
+	cr_assert_str_eq(is->chain_pem + strlen(is->pem),
+	    ca_chain_pem_peek(ca, 0), "issued with the default chain");
+	ca_issued_free(is);
+	gnutls_x509_crt_deinit(self2);
+
+	rollover_ok(cfg, 3);
+	ca_free(ca);
+	ca = load_ok(cfg);
+	cr_assert_eq(ca_generation(ca), 3);
+	g2 = ca_older(ca);
+	cr_assert_eq(ca_generation(g2), 2);
+	cr_assert_eq(pem_count(ca_chain_pem_peek(ca, 0)), 3);
+	is = issue(ca, ec, &c, ids, 1, &p);
+	cr_assert_eq(chain_status(is->pem, ca_chain_pem_peek(ca, 0),
+	    ca_cert_peek(ca_generation_get(ca, 1))), 0,
+	    "generation 3 chains to generation 1");
+	ca_issued_free(is);
+	ca_free(ca);
+	ca_free(ca1);
+	gnutls_x509_privkey_deinit(ec);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/* Retiring: only an older generation, kept across a later rollover; the
+ * newest and unknown ones are refused and change nothing. */
+Test(ca, generations_retire, .timeout = 60)
+{
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = th_config(dir, NULL);
+	struct ca *ca = load_ok(cfg);
+	char err[1024] = "", p_json[1024], *before, *after;
+	size_t len;
+
+	ca_free(ca);
+	cr_assert_neq(ca_gens_retire(cfg, 1, err, sizeof(err)), ANVIL_OK,
+	    "no rollover yet: nothing to retire");
+	rollover_ok(cfg, 2);
+	rollover_ok(cfg, 3);
+	snprintf(p_json, sizeof(p_json), "%s/cas.json", dir);
+	before = th_read_file(p_json, &len);
+	cr_assert_eq(ca_gens_retire(cfg, 3, err, sizeof(err)),
+	    ANVIL_ERR_INVALID);
+	cr_assert_not_null(strstr(err, "generation 3 cannot retire"), "%s",
+	    err);
+	cr_assert_eq(ca_gens_retire(cfg, 0, err, sizeof(err)),
+	    ANVIL_ERR_INVALID);
+	cr_assert_eq(ca_gens_retire(cfg, 4, err, sizeof(err)),
+	    ANVIL_ERR_INVALID);
+	after = th_read_file(p_json, &len);
+	cr_assert_str_eq(before, after, "refused: cas.json unchanged");
+	free(before);
+	free(after);
+
+	cr_assert_eq(ca_gens_retire(cfg, 1, err, sizeof(err)), ANVIL_OK, "%s",
+	    err);
+	ca = load_ok(cfg);
+	cr_assert_eq(ca_generation(ca), 3);
+	cr_assert_eq(ca_retired(ca), 0);
+	cr_assert_eq(ca_retired(ca_generation_get(ca, 2)), 0);
+	cr_assert_eq(ca_retired(ca_generation_get(ca, 1)), 1);
+	cr_assert_gt(ca_cross_not_after(ca), time(NULL));
+	cr_assert_eq(ca_cross_not_after(ca_generation_get(ca, 1)), 0);
+	ca_free(ca);
+	rollover_ok(cfg, 4);
+	cr_assert_eq(ca_gens_retire(cfg, 2, err, sizeof(err)), ANVIL_OK, "%s",
+	    err);
+	ca = load_ok(cfg);
+	cr_assert_eq(ca_retired(ca_generation_get(ca, 1)), 1,
+	    "kept across a rollover");
+	cr_assert_eq(ca_retired(ca_generation_get(ca, 2)), 1);
+	cr_assert_eq(ca_retired(ca_generation_get(ca, 3)), 0);
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/* Hostile cas.json: each refused naming the file and what is wrong. */
+Test(ca, generations_file_refused)
+{
+	static const struct {
+		const char *text, *want;
+	} rows[] = {
+		{ "", "not JSON" },
+		{ "{\"newest\": 2", "not JSON" },
+		{ "[2]", "not a JSON object" },
+		{ "{\"newest\": 2, \"newest\": 3}", "not JSON" },
+		{ "{}", "\"newest\" must be" },
+		{ "{\"newest\": 1}", "\"newest\" must be" },
+		{ "{\"newest\": 0}", "\"newest\" must be" },
+		{ "{\"newest\": -4}", "\"newest\" must be" },
+		{ "{\"newest\": 33}", "\"newest\" must be" },
+		{ "{\"newest\": \"2\"}", "\"newest\" must be" },
+		{ "{\"newest\": 2.0}", "\"newest\" must be" },
+		{ "{\"newest\": 2, \"key\": \"/etc/x\"}", "unknown member" },
+		{ "{\"newest\": 2, \"retired\": 1}", "must be an array" },
+		{ "{\"newest\": 2, \"retired\": [2]}", "entry 1" },
+		{ "{\"newest\": 3, \"retired\": [1, 0]}", "entry 2" },
+		{ "{\"newest\": 3, \"retired\": [\"1\"]}", "entry 1" },
+	};
+	char err[256];
+	unsigned newest;
+	uint32_t retired;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		err[0] = '\0';
+		cr_expect_eq(ca_gens_parse("/d/cas.json", rows[i].text,
+		    strlen(rows[i].text), &newest, &retired, err,
+		    sizeof(err)), ANVIL_ERR_CONFIG, "row %zu: %s", i,
+		    rows[i].text);
+		cr_expect_not_null(strstr(err, "/d/cas.json"), "row %zu: %s",
+		    i, err);
+		cr_expect_not_null(strstr(err, rows[i].want), "row %zu: %s",
+		    i, err);
+	}
+	cr_assert_eq(ca_gens_parse("f", "{\"newest\": 4, \"retired\": [1, 3]}",
+	    32, &newest, &retired, err, sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(newest, 4);
+	cr_assert_eq(retired, 5u);
+}
+
+/* A cas.json whose generation files are missing, mismatched or not
+ * certified by the previous generation stops the load, naming the file;
+ * removing cas.json gives back generation 1 as it was. */
+Test(ca, generations_files_checked, .timeout = 60)
+{
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = th_config(dir, NULL);
+	struct ca *ca = load_ok(cfg);
+	char p_json[1024], p_key[1024], p_pem[1024], p_cross[1024];
+	char p_save[1024], err[1024];
+	char *self_pem;
+	size_t len;
+	anvil_err rc;
+
+	ca_free(ca);
+	snprintf(p_json, sizeof(p_json), "%s/cas.json", dir);
+	snprintf(p_key, sizeof(p_key), "%s/ca-g2.key", dir);
+	snprintf(p_pem, sizeof(p_pem), "%s/ca-g2.pem", dir);
+	snprintf(p_cross, sizeof(p_cross), "%s/ca-g2-cross.pem", dir);
+	snprintf(p_save, sizeof(p_save), "%s/cross.save", dir);
+	th_write_file(p_json, "{\"newest\": 2}", 13);
+	rc = ca_load_or_generate(cfg, &ca, err, sizeof(err));
+	cr_assert_neq(rc, ANVIL_OK, "no generation 2 files");
+	cr_assert_null(ca);
+	cr_assert_not_null(strstr(err, "ca-g2.key"), "%s", err);
+
+	cr_assert_eq(unlink(p_json), 0);
+	rollover_ok(cfg, 2);
+	ca = load_ok(cfg);
+	ca_free(ca);
+	/* The self-signed certificate in place of the cross-certificate. */
+	cr_assert_eq(rename(p_cross, p_save), 0);
+	self_pem = th_read_file(p_pem, &len);
+	th_write_file(p_cross, self_pem, len);
+	rc = ca_load_or_generate(cfg, &ca, err, sizeof(err));
+	cr_assert_eq(rc, ANVIL_ERR_MISMATCH, "%s", err);
+	cr_assert_not_null(strstr(err, "ca-g2-cross.pem"), "%s", err);
+	cr_assert_not_null(strstr(err, "not signed by CA generation 1"), "%s",
+	    err);
+	cr_assert_eq(rename(p_save, p_cross), 0);
+	/* Generation 1's certificate as generation 2's. */
+	{
+		char p1[1024], *pem1;
+		size_t len1;
+
+		snprintf(p1, sizeof(p1), "%s/ca.pem", dir);
+		pem1 = th_read_file(p1, &len1);
+		th_write_file(p_pem, pem1, len1);
+		free(pem1);
+	}
+	rc = ca_load_or_generate(cfg, &ca, err, sizeof(err));
+	cr_assert_eq(rc, ANVIL_ERR_MISMATCH, "%s", err);
+	cr_assert_not_null(strstr(err, "ca-g2.pem does not belong"), "%s",
+	    err);
+	th_write_file(p_pem, self_pem, len);
+	free(self_pem);
+	ca = load_ok(cfg);
+	cr_assert_eq(ca_generation(ca), 2, "restored files load again");
+	ca_free(ca);
+
+	cr_assert_eq(unlink(p_json), 0);
+	ca = load_ok(cfg);
+	cr_assert_eq(ca_generation(ca), 1);
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
 /* ------------------------------------------------------------ issuance */
 
 Test(ca, issue_params_from_config)

@@ -335,6 +335,54 @@ ParameterizedTest(int *row, pkcs11, ca_key_on_token, .timeout = 60)
 	hsm_teardown(&h);
 }
 
+/*
+ * A rollover of a CA whose key is on the token: the token signs the
+ * cross-certificate, the new generation's key is a file (0600), and the
+ * new generation loads with its cross-certificate verified against the
+ * token's certificate.
+ */
+Test(pkcs11, rollover_from_token, .timeout = 60)
+{
+	struct hsm h;
+	struct anvil_config *cfg;
+	struct ca *ca = NULL;
+	gnutls_x509_crt_t cross, g1crt;
+	char err[1024] = "", path[4096], *pem;
+	unsigned g = 0, status = 99;
+	struct stat sb;
+	anvil_err rc;
+
+	hsm_setup(&h, "ECDSA --curve=secp256r1");
+	cfg = hsm_config(&h, KEY_URL);
+	rc = ca_load_or_generate(cfg, &ca, err, sizeof(err));
+	cr_assert_eq(rc, ANVIL_OK, "%s", err);
+	ca_free(ca);
+	ca = NULL;
+	rc = ca_rollover(cfg, &g, err, sizeof(err));
+	cr_assert_eq(rc, ANVIL_OK, "ca_rollover with a token key: %s", err);
+	cr_assert_eq(g, 2);
+	snprintf(path, sizeof(path), "%s/ca-g2.key", h.data_dir);
+	cr_assert_eq(stat(path, &sb), 0);
+	cr_assert_eq(sb.st_mode & 0777, 0600);
+	rc = ca_load_or_generate(cfg, &ca, err, sizeof(err));
+	cr_assert_eq(rc, ANVIL_OK, "reload after rollover: %s", err);
+	cr_assert_eq(ca_generation(ca), 2);
+	cr_assert_eq(gnutls_privkey_get_type(ca_key_peek(ca_older(ca))),
+	    GNUTLS_PRIVKEY_PKCS11, "generation 1 stays on the token");
+	snprintf(path, sizeof(path), "%s/ca-g2-cross.pem", h.data_dir);
+	pem = th_read_file(path, NULL);
+	cross = th_crt_pem(pem);
+	g1crt = ca_cert_peek(ca_older(ca));
+	OK(gnutls_x509_crt_verify(cross, &g1crt, 1, 0, &status));
+	cr_assert_eq(status, 0, "cross-certificate signed on the token does "
+	    "not verify (0x%x)", status);
+	gnutls_x509_crt_deinit(cross);
+	free(pem);
+	ca_free(ca);
+	config_free(cfg);
+	hsm_teardown(&h);
+}
+
 /* URLs that do not open the key: refused, nothing written, PIN not told. */
 Test(pkcs11, unusable_url_refused, .timeout = 60)
 {

@@ -386,3 +386,180 @@ Test(publish, lock_refuses_a_symlink_and_makes_the_folder)
 	free(lock);
 	free(victim);
 }
+
+/* ------------------------------------------------------- generations */
+
+/* /tmp/h/crlnames.md: the CRL names of generations and shards, for a
+ * file name and for crl_url alike. */
+Test(publish, crl_names)
+{
+	static const struct {
+		const char *base;
+		unsigned gen, shard;
+		const char *want;	/* NULL: refused */
+	} rows[] = {
+		{ "anvil.crl", 1, 0, "anvil.crl" },
+		{ "anvil.crl", 2, 0, "anvil-g2.crl" },
+		{ "anvil.crl", 1, 3, "anvil-s3.crl" },
+		{ "anvil.crl", 12, 4, "anvil-g12-s4.crl" },
+		{ NULL, 2, 0, "anvil-g2.crl" },
+		{ "", 1, 0, "anvil.crl" },
+		{ "http://h:8/crl/anvil.crl", 1, 0, "http://h:8/crl/anvil.crl" },
+		{ "http://h:8/crl/anvil.crl", 2, 0,
+		  "http://h:8/crl/anvil-g2.crl" },
+		{ "http://h/x/full", 1, 0, "http://h/x/full" },
+		{ "http://h/x/full", 3, 0, "http://h/x/full-g3.crl" },
+		{ "http://h/x/full", 3, 1, "http://h/x/full-g3-s1.crl" },
+		{ "http://h/x/", 2, 0, NULL },		/* no stem */
+		{ "http://h/x/.crl", 2, 0, NULL },	/* no stem */
+		{ "anvil.crl", 0, 0, NULL },
+	};
+	char out[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		anvil_err rc = publish_crl_name(rows[i].base, rows[i].gen,
+		    rows[i].shard, out, sizeof(out));
+		if (rows[i].want == NULL) {
+			cr_expect_eq(rc, ANVIL_ERR_INVALID, "row %zu", i);
+			continue;
+		}
+		cr_expect_eq(rc, ANVIL_OK, "row %zu", i);
+		cr_expect_str_eq(out, rows[i].want, "row %zu", i);
+	}
+	cr_expect_eq(publish_crl_name("anvil.crl", 2, 0, out, 12),
+	    ANVIL_ERR_INVALID, "does not fit");
+	cr_expect_eq(publish_crl_name("anvil.crl", 2, 0, out, 13), ANVIL_OK);
+}
+
+/* The AIA caIssuers name of a generation: its cross-certificate. */
+Test(publish, issuer_names)
+{
+	static const struct {
+		const char *base;
+		unsigned gen;
+		const char *want;	/* NULL: refused */
+	} rows[] = {
+		{ "ca.crt", 1, "ca.crt" },
+		{ "ca.crt", 2, "ca-g2-cross.crt" },
+		{ NULL, 3, "ca-g3-cross.crt" },
+		{ "http://h:9/crl/ca.crt", 1, "http://h:9/crl/ca.crt" },
+		{ "http://h:9/crl/ca.crt", 2, "http://h:9/crl/ca-g2-cross.crt" },
+		{ "http://h/issuer.der", 4, "http://h/issuer-g4-cross.crt" },
+		{ "http://h/issuer", 2, "http://h/issuer-g2-cross.crt" },
+		{ "http://h/a/", 2, NULL },
+		{ "http://h/a/.crt", 2, NULL },
+		{ "ca.crt", 0, NULL },
+	};
+	char out[128];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		anvil_err rc = publish_issuer_name(rows[i].base, rows[i].gen,
+		    out, sizeof(out));
+		if (rows[i].want == NULL) {
+			cr_expect_eq(rc, ANVIL_ERR_INVALID, "row %zu", i);
+			continue;
+		}
+		cr_expect_eq(rc, ANVIL_OK, "row %zu", i);
+		cr_expect_str_eq(out, rows[i].want, "row %zu", i);
+	}
+}
+
+/*
+ * After a rollover each generation's CRL lists only the revoked
+ * certificates it issued, numbered by its own counter, signed by its
+ * own key, and is written under its own name.
+ */
+Test(publish, crl_per_generation)
+{
+	struct ca *all = NULL;
+	struct ca_crl *crl = NULL;
+	gnutls_x509_crl_t c;
+	gnutls_datum_t d;
+	char err[1024] = "", path[1024];
+	unsigned g = 0, vst = 1;
+	gnutls_x509_crt_t signer;
+
+	put_cert("0a0b", "{\"revoked\": {\"time\": 1700000000}}");
+	put_cert("1a1b", "{\"ca_gen\": 1, \"revoked\": {\"time\": 1700000000}}");
+	put_cert("2a2b", "{\"ca_gen\": 2, \"revoked\": {\"time\": 1700000000}}");
+	put_cert("3a3b", "{\"ca_gen\": 2}");
+	cr_assert_eq(ca_rollover(cfg, &g, err, sizeof(err)), ANVIL_OK, "%s",
+	    err);
+	cr_assert_eq(ca_load_or_generate(cfg, &all, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(ca_generation(all), 2);
+
+	cr_assert_eq(publish_crl_build(st, all, cfg, time(NULL), &crl, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_expect_eq(crl->number, 1, "its own counter");
+	cr_expect_eq(crl_entries(crl), 1, "generation 2's revocation only");
+	d.data = crl->der;
+	d.size = (unsigned)crl->der_len;
+	signer = ca_cert_peek(all);
+	cr_assert_geq(gnutls_x509_crl_init(&c), 0);
+	cr_assert_geq(gnutls_x509_crl_import(c, &d, GNUTLS_X509_FMT_DER), 0);
+	cr_expect_geq(gnutls_x509_crl_verify(c, &signer, 1, 0, &vst), 0);
+	cr_expect_eq(vst, 0, "signed by generation 2");
+	gnutls_x509_crl_deinit(c);
+	cr_assert_eq(publish_crl_write_gen(dir, cfg, all, crl, path,
+	    sizeof(path), err, sizeof(err)), ANVIL_OK, "%s", err);
+	cr_expect_not_null(strstr(path, "/anvil-g2.crl"), "%s", path);
+	cr_expect_eq(access(path, R_OK), 0);
+	{
+		char *x = path_in(dir, "ca-g2-cross.crt"), *der;
+		gnutls_x509_crt_t xc, g1 = ca_cert_peek(ca_generation_get(all,
+		    1));
+		gnutls_datum_t xd;
+		size_t xlen = 0;
+		unsigned xs = 1;
+
+		cr_assert_eq(util_read_file(x, 65536, &der, &xlen, err,
+		    sizeof(err)), ANVIL_OK, "%s", err);
+		xd.data = (unsigned char *)der;
+		xd.size = (unsigned)xlen;
+		cr_assert_geq(gnutls_x509_crt_init(&xc), 0);
+		cr_assert_geq(gnutls_x509_crt_import(xc, &xd,
+		    GNUTLS_X509_FMT_DER), 0, "the cross-certificate, DER");
+		cr_expect_geq(gnutls_x509_crt_verify(xc, &g1, 1, 0, &xs), 0);
+		cr_expect_eq(xs, 0, "issued by generation 1");
+		gnutls_x509_crt_deinit(xc);
+		free(der);
+		free(x);
+	}
+	ca_crl_free(crl);
+	crl = NULL;
+
+	cr_assert_eq(publish_crl_build(st, ca_generation_get(all, 1), cfg,
+	    time(NULL), &crl, err, sizeof(err)), ANVIL_OK, "%s", err);
+	cr_expect_eq(crl->number, 1);
+	cr_expect_eq(crl_counter(), 1, "generation 1 keeps crl_number");
+	cr_expect_eq(crl_entries(crl), 2, "no ca_gen is generation 1");
+	ca_crl_free(crl);
+	ca_free(all);
+}
+
+/* What anvil-crl retires by: unexpired certificates per generation. */
+Test(publish, generations_live)
+{
+	size_t counts[CA_MAX_GENERATIONS + 1];
+	char err[512] = "";
+	time_t now = 1800000000;
+
+	put_cert("0a01", "{\"not_after\": 1800000001}");
+	put_cert("0a02", "{\"ca_gen\": 1, \"not_after\": 1700000000}");
+	put_cert("0a03", "{\"ca_gen\": 2, \"not_after\": 1800000000}");
+	put_cert("0a04", "{\"ca_gen\": 2, \"not_after\": 1900000000}");
+	put_cert("0a05", "{\"ca_gen\": 3, \"not_after\": 1700000000}");
+	put_cert("0a06", "{\"ca_gen\": \"x\", \"not_after\": 1900000000}");
+	put_cert("0a07", "{\"ca_gen\": 4}");
+	cr_assert_eq(publish_gens_live(st, now, counts, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_expect_eq(counts[1], 1, "one live, one expired");
+	cr_expect_eq(counts[2], 2, "ending now is still live");
+	cr_expect_eq(counts[3], 0, "all expired");
+	cr_expect_eq(counts[4], 1, "no end: live");
+	cr_expect_eq(counts[0], 1, "malformed generation");
+	cr_expect_eq(counts[5], 0);
+}

@@ -452,6 +452,7 @@ Test(router, post_as_get_only_routes)
 		{ "orders", ACME_PAYLOAD_EMPTY },
 		{ "orders-page", ACME_PAYLOAD_EMPTY },
 		{ "cert", ACME_PAYLOAD_EMPTY },
+		{ "cert-alternate", ACME_PAYLOAD_EMPTY },
 		{ "renewal-info", ACME_PAYLOAD_EMPTY },
 		{ "account", ACME_PAYLOAD_ANY },	/* {} updates nothing */
 		{ "authz", ACME_PAYLOAD_ANY },		/* handler decides */
