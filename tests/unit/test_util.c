@@ -251,3 +251,43 @@ Test(util, hexval_both_cases_and_nothing_else)
 	cr_expect_eq(util_hexval('/'), -1);
 	cr_expect_eq(util_hexval('\0'), -1);
 }
+
+Test(util, crl_names_follow_the_shared_convention)
+{
+	static const struct {
+		int line;
+		const char *url;
+		unsigned gen, shard;
+		const char *name, *full;
+	} rows[] = {
+		{ __LINE__, "http://a.test/crl/anvil.crl", 1, 0, "anvil.crl", "http://a.test/crl/anvil.crl" },
+		{ __LINE__, "http://a.test/crl/anvil.crl", 0, 0, "anvil.crl", "http://a.test/crl/anvil.crl" },
+		{ __LINE__, "http://a.test/crl/anvil.crl", 2, 0, "anvil-g2.crl", "http://a.test/crl/anvil-g2.crl" },
+		{ __LINE__, "http://a.test/crl/anvil.crl", 1, 3, "anvil-s3.crl", "http://a.test/crl/anvil-s3.crl" },
+		{ __LINE__, "http://a.test/crl/anvil.crl", 2, 16, "anvil-g2-s16.crl", "http://a.test/crl/anvil-g2-s16.crl" },
+		{ __LINE__, "http://a.test/x/ca", 1, 2, "ca-s2.crl", "http://a.test/x/ca-s2.crl" },
+		{ __LINE__, "http://a.test/x/", 1, 2, "anvil-s2.crl", "http://a.test/x/anvil-s2.crl" },
+		{ __LINE__, "http://a.test/x/.crl", 1, 1, "anvil-s1.crl", "http://a.test/x/anvil-s1.crl" },
+		{ __LINE__, "http://a.test/x/a%2f.crl", 1, 1, "anvil-s1.crl", "http://a.test/x/anvil-s1.crl" },
+		{ __LINE__, "http://a.test/x/..crl", 1, 1, "anvil-s1.crl", "http://a.test/x/anvil-s1.crl" },
+	};
+	char stem[UTIL_CRL_STEM_MAX + 1], name[128], url[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		util_crl_stem(rows[i].url, stem);
+		cr_assert_eq(util_crl_name(stem, rows[i].gen, rows[i].shard,
+		    name, sizeof(name)), 0, "line %d", rows[i].line);
+		cr_expect_str_eq(name, rows[i].name, "line %d", rows[i].line);
+		cr_assert_eq(util_crl_url(rows[i].url, rows[i].gen,
+		    rows[i].shard, url, sizeof(url)), 0, "line %d",
+		    rows[i].line);
+		cr_expect_str_eq(url, rows[i].full, "line %d", rows[i].line);
+	}
+	cr_expect_eq(util_crl_url("", 1, 1, url, sizeof(url)), -1,
+	    "no crl_url, no URL");
+	cr_expect_eq(util_crl_name("anvil", 2, 1024, name, 12), -1,
+	    "a name that does not fit is refused");
+	cr_expect_eq(util_crl_url("http://a.test/crl/anvil.crl", 1, 1, url,
+	    20), -1, "a URL that does not fit is refused");
+}
