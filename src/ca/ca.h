@@ -58,6 +58,44 @@ gnutls_privkey_t ca_key_peek(const struct ca *ca);
  * Key Identifier (RFC 9773 §4.1 names certificates by it); *len set. */
 const unsigned char *ca_key_id_peek(const struct ca *ca, size_t *len);
 
+/* ---------------------------------------------------------- generations */
+
+/*
+ * A CA has generations (issue 20 part 3, CA rollover): 1 is [ca] key_file
+ * and cert_file; a later one g is a new key and self-signed certificate
+ * plus a cross-certificate of that key issued by generation g-1. The
+ * newest signs new certificates; older ones sign CRLs and OCSP answers for
+ * what they issued until they retire. ca_load_or_generate loads
+ * generation 1 only so far.
+ */
+#define CA_MAX_GENERATIONS 32
+
+/* The generation of ca (1 for an install that never rolled over). */
+unsigned ca_generation(const struct ca *ca);
+
+/* The generation before ca, or NULL (borrowed). */
+struct ca *ca_older(const struct ca *ca);
+
+/* Generation gen of the chain ca belongs to (ca or older), or NULL. */
+struct ca *ca_generation_get(const struct ca *ca, unsigned gen);
+
+/* The generation (ca or older) whose key identifier is kid, or NULL. */
+struct ca *ca_generation_by_key_id(const struct ca *ca,
+    const unsigned char *kid, size_t len);
+
+/* 1 when generation ca is retired: it signs no CRL or OCSP answer. */
+int ca_retired(const struct ca *ca);
+
+/*
+ * The chains above a certificate of generation ca (RFC 8555 §7.4.2):
+ * ca_chain_count of them; chain 0 is the default one, which ends at the
+ * root of generation 1 (generation 1: its certificate; later: the
+ * cross-certificate), chain 1 the self-signed certificate of a later
+ * generation. Borrowed PEM, or NULL for which >= ca_chain_count.
+ */
+unsigned ca_chain_count(const struct ca *ca);
+const char *ca_chain_pem_peek(const struct ca *ca, unsigned which);
+
 /* ---------------------------------------------------------------- CSR */
 
 enum ca_ident_type { CA_IDENT_DNS = 0, CA_IDENT_IP };

@@ -18,6 +18,11 @@ struct ca {
 	unsigned char key_id[64];	/* subjectKeyIdentifier of the CA */
 	size_t key_id_len;
 	gnutls_digest_algorithm_t dig;	/* hash for signing with key */
+	unsigned gen;			/* 1: [ca] key_file and cert_file */
+	char *cross_pem;		/* gen >= 2: this key certified by the
+					 * previous generation's key */
+	int retired;			/* signs nothing any more */
+	struct ca *older;		/* the previous generation, or NULL */
 };
 
 struct ca_csr {
@@ -51,6 +56,21 @@ int ca_cert_has_key(gnutls_x509_crt_t crt, gnutls_pubkey_t pub);
  * rename. */
 anvil_err ca_write_key_file(gnutls_x509_privkey_t k, const char *path,
     char *err, size_t errlen);
+
+/* Sets ca->dig and ca->key_id from ca->key; its public key into *pubout
+ * (caller gnutls_pubkey_deinit). */
+anvil_err ca_key_facts(struct ca *ca, gnutls_pubkey_t *pubout, char *err,
+    size_t errlen);
+
+/* ca->cert_pem from ca->cert. */
+anvil_err ca_cert_to_pem(struct ca *ca, char *err, size_t errlen);
+
+/* The PEM key at path into ca->key; the PEM certificate at path into
+ * ca->cert. */
+anvil_err ca_load_key_file(struct ca *ca, const char *path, char *err,
+    size_t errlen);
+anvil_err ca_load_cert_file(struct ca *ca, const char *path, char *err,
+    size_t errlen);
 
 /* Takes an exclusive lock on data_dir/ca.lock; returns the fd (caller
  * closes) or -1 with err set. */

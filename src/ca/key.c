@@ -114,14 +114,20 @@ ca_key_generate(enum keytype t, gnutls_x509_privkey_t *out, char *err,
 void
 ca_free(struct ca *ca)
 {
-	if (ca == NULL)
-		return;
-	if (ca->key != NULL)
-		gnutls_privkey_deinit(ca->key);
-	if (ca->cert != NULL)
-		gnutls_x509_crt_deinit(ca->cert);
-	free(ca->cert_pem);
-	free(ca);
+	struct ca *older;
+
+	/* Bounded: ca_gens_load links at most CA_MAX_GENERATIONS. */
+	while (ca != NULL) {
+		older = ca->older;
+		if (ca->key != NULL)
+			gnutls_privkey_deinit(ca->key);
+		if (ca->cert != NULL)
+			gnutls_x509_crt_deinit(ca->cert);
+		free(ca->cert_pem);
+		free(ca->cross_pem);
+		free(ca);
+		ca = older;
+	}
 }
 
 gnutls_x509_crt_t
@@ -150,7 +156,7 @@ ca_key_id_peek(const struct ca *ca, size_t *len)
 }
 
 /* Sets ca->dig, ca->key_id from the key; the public key into *pubout. */
-static anvil_err
+anvil_err
 ca_key_facts(struct ca *ca, gnutls_pubkey_t *pubout, char *err, size_t errlen)
 {
 	gnutls_pubkey_t pub = NULL;
@@ -225,7 +231,7 @@ out:
 	return rc;
 }
 
-static anvil_err
+anvil_err
 ca_cert_to_pem(struct ca *ca, char *err, size_t errlen)
 {
 	gnutls_datum_t d = { NULL, 0 };
@@ -263,8 +269,8 @@ ca_cert_has_key(gnutls_x509_crt_t crt, gnutls_pubkey_t pub)
 	return same;
 }
 
-static anvil_err
-load_key_file(struct ca *ca, const char *path, char *err, size_t errlen)
+anvil_err
+ca_load_key_file(struct ca *ca, const char *path, char *err, size_t errlen)
 {
 	gnutls_datum_t d;
 	char *buf = NULL;
@@ -315,8 +321,8 @@ load_key_pkcs11(struct ca *ca, const char *url, char *err, size_t errlen)
 	return ANVIL_OK;
 }
 
-static anvil_err
-load_cert_file(struct ca *ca, const char *path, char *err, size_t errlen)
+anvil_err
+ca_load_cert_file(struct ca *ca, const char *path, char *err, size_t errlen)
 {
 	gnutls_datum_t d;
 	char *buf = NULL;
@@ -410,6 +416,7 @@ ca_load_or_generate(const struct anvil_config *cfg, struct ca **out,
 		rc = errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	ca->gen = 1;
 	have_key = pkcs11 || util_exists(cfg->key_file);
 	have_cert = util_exists(cfg->cert_file);
 
@@ -442,14 +449,14 @@ ca_load_or_generate(const struct anvil_config *cfg, struct ca **out,
 	} else if (pkcs11) {
 		if ((rc = load_key_pkcs11(ca, cfg->key_file, err, errlen)))
 			goto out;
-	} else if ((rc = load_key_file(ca, cfg->key_file, err, errlen)))
+	} else if ((rc = ca_load_key_file(ca, cfg->key_file, err, errlen)))
 		goto out;
 
 	if ((rc = ca_key_facts(ca, &pub, err, errlen)) != ANVIL_OK)
 		goto out;
 
 	if (have_cert) {
-		if ((rc = load_cert_file(ca, cfg->cert_file, err, errlen)))
+		if ((rc = ca_load_cert_file(ca, cfg->cert_file, err, errlen)))
 			goto out;
 		if (!ca_cert_has_key(ca->cert, pub)) {
 			rc = errf(err, errlen, ANVIL_ERR_MISMATCH, "CA "

@@ -50,6 +50,7 @@ static const char *const err_strings[ANVIL_ERR__MAX] = {
 	[ANVIL_ERR_HTTPNOTFOUND] = "no such resource",
 	[ANVIL_ERR_ALREADYREPLACED] = "certificate already replaced",
 	[ANVIL_ERR_INVALIDPROFILE] = "no such certificate profile",
+	[ANVIL_ERR_UNAVAILABLE] = "database unavailable",
 };
 
 const char *

@@ -57,6 +57,7 @@ typedef enum anvil_err {
 	ANVIL_ERR_HTTPNOTFOUND,	/* malformed, 404: no such resource */
 	ANVIL_ERR_ALREADYREPLACED, /* alreadyReplaced, 409 (RFC 9773 §5) */
 	ANVIL_ERR_INVALIDPROFILE, /* invalidProfile, 400 */
+	ANVIL_ERR_UNAVAILABLE,	/* store: database unreachable; 503, retry */
 	ANVIL_ERR__MAX
 } anvil_err;
 

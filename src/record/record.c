@@ -256,6 +256,27 @@ rec_cert_new(const char *serial, const char *account, const char *order,
 	return c;
 }
 
+unsigned
+rec_cert_generation(json_t *rec)
+{
+	json_t *g = json_object_get(rec, "ca_gen");
+	json_int_t v;
+
+	if (g == NULL)
+		return 1;
+	v = json_is_integer(g) ? json_integer_value(g) : 0;
+	return v >= 1 && v <= 0xffff ? (unsigned)v : 0;
+}
+
+anvil_err
+rec_cert_set_generation(json_t *rec, unsigned gen)
+{
+	if (gen == 0 || gen > 0xffff)
+		return ANVIL_ERR_INVALID;
+	return json_object_set_new(rec, "ca_gen", json_integer(gen)) == 0 ?
+	    ANVIL_OK : ANVIL_ERR_NOMEM;
+}
+
 /* ------------------------------------------------------------ revocation */
 
 json_t *
@@ -350,6 +371,10 @@ static const struct {
 	 * offer. */
 	[ANVIL_ERR_INVALIDPROFILE] = { "invalidProfile", 400,
 	    "the server offers no such certificate profile" },
+	/* RFC 9110 §15.6.4: the database behind the store is down for a
+	 * moment; the client may try again (Retry-After). */
+	[ANVIL_ERR_UNAVAILABLE] = { "serverInternal", 503,
+	    "the database is unavailable; try again shortly" },
 };
 
 const char *

@@ -124,6 +124,14 @@ json_t *rec_cert_new(const char *serial, const char *account,
     time_t not_after, time_t issued, json_t *identifiers,
     const char *profile);
 
+/* The CA generation that issued certificate record rec (its "ca_gen";
+ * records from before CA rollover have none and are generation 1), or 0
+ * when the member is not a positive integer. */
+unsigned rec_cert_generation(json_t *rec);
+
+/* Sets the "ca_gen" of certificate record rec (gen >= 1). */
+anvil_err rec_cert_set_generation(json_t *rec, unsigned gen);
+
 /* How long an authorization stays valid after its challenge succeeds. */
 #define REC_AUTHZ_VALID_LIFETIME (30 * 86400)
 

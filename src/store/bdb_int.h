@@ -34,6 +34,40 @@
 #include <jansson.h>
 
 #include "core/error.h"
+
+/*
+ * The public names of store.h belong to the dispatch (src/store/store.c),
+ * which picks a backend at open (src/store/backend.h). In the Berkeley DB
+ * files they name this backend's own functions and types instead, so that
+ * those files keep their text; src/store/bdb_ops.c hands them to the
+ * dispatch.
+ */
+#define store			bdb_store
+#define store_txn		bdb_store_txn
+#define store_fn		bdb_store_fn
+#define store_open		bdb_store_open
+#define store_close		bdb_store_close
+#define store_maintain		bdb_store_maintain
+#define store_hold		bdb_store_hold
+#define store_idle		bdb_store_idle
+#define store_run		bdb_store_run
+#define store_get		bdb_store_get
+#define store_put		bdb_store_put
+#define store_del		bdb_store_del
+#define store_account_by_thumbprint bdb_store_account_by_thumbprint
+#define store_list_by_account	bdb_store_list_by_account
+#define store_authz_by_identifier bdb_store_authz_by_identifier
+#define store_ids_free		bdb_store_ids_free
+#define store_each		bdb_store_each
+#define store_revoked_each	bdb_store_revoked_each
+#define store_counter_next	bdb_store_counter_next
+#define store_counter_get	bdb_store_counter_get
+#define store_nonce_spend	bdb_store_nonce_spend
+#define store_nonce_purge	bdb_store_nonce_purge
+#define store_backup		bdb_store_backup
+#define store_verify		bdb_store_verify
+#define store_set_progress	bdb_store_set_progress
+
 #include "store/store.h"
 
 #define STORE_SUBDIR	"store"		/* environment home under data_dir */

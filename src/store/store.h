@@ -64,6 +64,32 @@ enum store_kind {
 anvil_err store_open(const char *data_dir, unsigned flags, struct store **out,
     char *err, size_t errlen);
 
+/*
+ * Which backend store_open_cfg opens: Berkeley DB files under data_dir
+ * (the default) or a PostgreSQL database that several hosts share
+ * (README "Growing past one machine").
+ */
+#define STORE_BACKEND_BDB	"bdb"
+#define STORE_BACKEND_PG	"postgresql"
+#define STORE_CONNECT_TIMEOUT	5	/* seconds, when cfg gives none */
+
+struct store_cfg {
+	const char *backend;	/* STORE_BACKEND_*; NULL: bdb */
+	const char *conninfo;	/* libpq connection string (postgresql) */
+	unsigned connect_timeout; /* seconds; 0: STORE_CONNECT_TIMEOUT */
+};
+
+/*
+ * store_open with the backend of cfg (borrowed; NULL: bdb), otherwise as
+ * store_open. A backend this build does not have is ANVIL_ERR_CONFIG,
+ * named in err, and nothing is created.
+ */
+anvil_err store_open_cfg(const char *data_dir, const struct store_cfg *cfg,
+    unsigned flags, struct store **out, char *err, size_t errlen);
+
+/* STORE_BACKEND_BDB or STORE_BACKEND_PG (static); NULL for NULL. */
+const char *store_backend(const struct store *st);
+
 /* Closes the store; NULL is a no-op. */
 void store_close(struct store *st);
 

@@ -222,9 +222,35 @@ if m.get("anvil_crl_next_update_seconds", 0) <= time.time():
     bad.append("CRL nextUpdate")
 if m.get("anvil_store_bytes", 0) <= 0:
     bad.append("store size")
+# OCSP freshness: anvil-crl pre-signed two answers (SHA-1 and SHA-256
+# CertIDs) per unexpired certificate a moment ago.
+if m.get("anvil_ocsp_enabled") != 1:
+    bad.append("OCSP enabled")
+if m.get("anvil_ocsp_presigned_answers") != 2 * d["certificates"]["issued"]:
+    bad.append("OCSP answers %s" % m.get("anvil_ocsp_presigned_answers"))
+if m.get("anvil_ocsp_presigned_stale") != 0:
+    bad.append("OCSP stale")
+if not 0 <= m.get("anvil_ocsp_presigned_oldest_age_seconds", -1) < 120:
+    bad.append("OCSP oldest age")
+if m.get("anvil_ocsp_presigned_oldest_next_update_seconds", 0) <= time.time():
+    bad.append("OCSP oldest nextUpdate")
+if m.get("anvil_ocsp_responder_not_after_seconds", 0) <= time.time() + 86400:
+    bad.append("OCSP responder notAfter")
 print(bad)
 sys.exit(1 if bad else 0)
 EOP
+# An answer anvil-crl did not refresh for longer than [ocsp]
+# validity_hours (24) is past its nextUpdate: the metrics count it.
+old=$(find "$DATA/ocsp" -type f | head -n 1)
+touch -d "@$(($(date +%s) - 25 * 3600))" "$old"
+AD stats --format prometheus >"$T/prom" 2>&1
+grep -qx "anvil_ocsp_presigned_stale 1" "$T/prom" &&
+    ok "an answer older than validity_hours counts as stale" ||
+    fail "stale OCSP answer: $(grep anvil_ocsp "$T/prom")"
+expect_exit 0 "anvil-crl refreshes it" "$CRL" --config "$CONF" --quiet
+AD stats --format prometheus >"$T/prom" 2>&1
+grep -qx "anvil_ocsp_presigned_stale 0" "$T/prom" && ok "after anvil-crl no answer is stale" ||
+    fail "after anvil-crl: $(grep anvil_ocsp "$T/prom")"
 [ "$(ls -A "$T/textfile")" = anvil.prom ] && ok "the textfile folder holds the metrics file alone" ||
     fail "textfile folder: $(ls -A "$T/textfile")"
 expect_exit 2 "stats --output without prometheus" AD stats --output "$T/textfile/x.prom"

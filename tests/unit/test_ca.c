@@ -939,6 +939,43 @@ ParameterizedTest(int *row, ca, generate_profile_issue_reload,
 	free(dir);
 }
 
+/* ---------------------------------------------------------- generations */
+
+/* An install that never rolled over is generation 1 alone: one chain, its
+ * own certificate, found by its own key identifier only. */
+Test(ca, generation_one_alone)
+{
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = th_config(dir, NULL);
+	struct ca *ca = load_ok(cfg);
+	const unsigned char *kid;
+	unsigned char other[64];
+	size_t kidlen = 0;
+
+	cr_assert_eq(ca_generation(ca), 1);
+	cr_assert_null(ca_older(ca));
+	cr_assert_eq(ca_retired(ca), 0);
+	cr_assert_eq(ca_generation_get(ca, 1), ca);
+	cr_assert_null(ca_generation_get(ca, 2), "no generation 2");
+	cr_assert_null(ca_generation_get(ca, 0), "no generation 0");
+	cr_assert_eq(ca_chain_count(ca), 1);
+	cr_assert_str_eq(ca_chain_pem_peek(ca, 0), ca_cert_pem_peek(ca));
+	cr_assert_null(ca_chain_pem_peek(ca, 1), "no alternate chain");
+	kid = ca_key_id_peek(ca, &kidlen);
+	cr_assert_gt(kidlen, 0);
+	cr_assert_eq(ca_generation_by_key_id(ca, kid, kidlen), ca);
+	memcpy(other, kid, kidlen);
+	other[0] ^= 1;
+	cr_assert_null(ca_generation_by_key_id(ca, other, kidlen),
+	    "another key identifier");
+	cr_assert_null(ca_generation_by_key_id(ca, kid, kidlen - 1),
+	    "a prefix of the key identifier");
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
 /* ------------------------------------------------------------ issuance */
 
 Test(ca, issue_params_from_config)

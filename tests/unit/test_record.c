@@ -480,6 +480,7 @@ static const struct {
 	[ANVIL_ERR_TOOLARGE] = { "malformed", 413 },
 	[ANVIL_ERR_HTTPNOTFOUND] = { "malformed", 404 },
 	[ANVIL_ERR_ALREADYREPLACED] = { "alreadyReplaced", 409 },
+	[ANVIL_ERR_UNAVAILABLE] = { "serverInternal", 503 },
 };
 
 /* A hole here (an anvil_err added without a row) fails first: the table
@@ -841,4 +842,41 @@ Test(cascade, expired_order_is_left_alone)
 	cr_expect_str_eq(status_of(STORE_ORDER, "old"), "pending",
 	    "seen invalid at now: not made ready");
 	json_decref(ch);
+}
+
+/* Which CA generation issued a certificate: none recorded is 1 (records
+ * from before rollover), anything but a small positive integer is 0. */
+Test(record, cert_generation)
+{
+	static const struct {
+		const char *json;
+		unsigned want;
+		const char *why;
+	} rows[] = {
+		{ "{}", 1, "no member: generation 1" },
+		{ "{\"ca_gen\": 1}", 1, "generation 1" },
+		{ "{\"ca_gen\": 7}", 7, "generation 7" },
+		{ "{\"ca_gen\": 0}", 0, "zero" },
+		{ "{\"ca_gen\": -2}", 0, "negative" },
+		{ "{\"ca_gen\": 65536}", 0, "too large" },
+		{ "{\"ca_gen\": \"2\"}", 0, "a string" },
+		{ "{\"ca_gen\": null}", 0, "null" },
+	};
+	json_t *rec;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		rec = json_loads(rows[i].json, 0, NULL);
+		cr_assert_not_null(rec);
+		cr_assert_eq(rec_cert_generation(rec), rows[i].want, "%s",
+		    rows[i].why);
+		json_decref(rec);
+	}
+	rec = json_object();
+	cr_assert_eq(rec_cert_set_generation(rec, 0), ANVIL_ERR_INVALID);
+	cr_assert_eq(rec_cert_set_generation(rec, 65536), ANVIL_ERR_INVALID);
+	cr_assert_null(json_object_get(rec, "ca_gen"), "refused: unchanged");
+	cr_assert_eq(rec_cert_set_generation(rec, 3), ANVIL_OK);
+	cr_assert_eq(rec_cert_generation(rec), 3);
+	json_decref(rec);
 }

@@ -1060,6 +1060,38 @@ Test(store, open_without_create_finds_no_store)
 	cr_assert_null(s);
 }
 
+/* store_open_cfg: the default and "bdb" open the same files; a backend
+ * this build lacks is a config error that names it and opens nothing. */
+Test(store, open_cfg_picks_the_backend)
+{
+	struct store_cfg cfg = { 0 };
+	struct store *s = NULL;
+	char *p = NULL;
+
+	cr_assert_str_eq(store_backend(st), STORE_BACKEND_BDB);
+	cr_assert_null(store_backend(NULL));
+	put_ok(STORE_EAB, "k1", "{\"k\": 1}");
+	store_close(st);
+	st = NULL;
+
+	cfg.backend = STORE_BACKEND_BDB;
+	cr_assert_eq(store_open_cfg(dir, &cfg, 0, &st, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_str_eq(store_backend(st), STORE_BACKEND_BDB);
+	cr_assert_eq(get_rc(STORE_EAB, "k1"), ANVIL_OK);
+
+	cr_assert(asprintf(&p, "%s/other", dir) > 0);
+	cfg.backend = "oracle";
+	cr_assert_eq(store_open_cfg(p, &cfg, STORE_OPEN_CREATE, &s, err,
+	    sizeof(err)), ANVIL_ERR_CONFIG);
+	cr_assert_null(s);
+	cr_assert(strstr(err, "oracle") != NULL, "err names it: %s", err);
+	cr_assert_eq(access(p, F_OK), -1, "nothing created");
+	free(p);
+	cr_assert_eq(store_open_cfg(dir, &cfg, 0, NULL, err, sizeof(err)),
+	    ANVIL_ERR_INVALID);
+}
+
 Test(store, create_makes_a_private_folder)
 {
 	struct store *s = NULL;
