@@ -161,7 +161,8 @@ fin_fn(struct store_txn *txn, void *arg)
 		cert = rec_cert_new(c->serial_hex, f->r->account_id, f->id,
 		    c->pem, c->not_before, c->not_after, f->r->now,
 		    json_object_get(f->order, "identifiers"), prof->name);
-		if (cert == NULL) {
+		if (cert == NULL || (c->crl_shard != 0 &&
+		    rec_cert_set_crl_shard(cert, c->crl_shard) != ANVIL_OK)) {
 			rc = ANVIL_ERR_NOMEM;
 			goto out;
 		}

@@ -153,6 +153,7 @@ struct ca_issue_params {
 	unsigned validity_days;
 	unsigned validity_hours;	/* when not 0, used instead of days */
 	const char *crl_url;		/* NULL or "": no CRLDistributionPoints */
+	unsigned crl_shards;		/* > 1: CRLDP names the serial's shard */
 	const char *ocsp_url;		/* NULL or "": no OCSP in AIA */
 	const char *ca_issuers_url;	/* NULL or "": no caIssuers in AIA */
 	int rsa_key_encipherment;	/* keyEncipherment for RSA leaf keys */
@@ -183,11 +184,14 @@ struct ca_issued {
 	char *chain_pem;		/* leaf then CA certificate, PEM */
 	unsigned char *der;		/* the leaf, DER */
 	size_t der_len;
+	unsigned crl_shard;		/* its CRL shard, 0: none (full CRL) */
 };
 
 /*
  * Issues an end-entity certificate for a checked CSR and the order's
- * identifiers (SAN rebuilt from ids, never copied from the CSR). Caller
+ * identifiers (SAN rebuilt from ids, never copied from the CSR). With
+ * p->crl_shards > 1 its CRLDistributionPoints is its shard's URL
+ * (util_crl_shard_of its serial, util_crl_url), else p->crl_url. Caller
  * owns *out (ca_issued_free).
  */
 anvil_err ca_issue(struct ca *ca, const struct ca_csr *csr,

@@ -340,6 +340,20 @@ util_crl_url(const char *crl_url, unsigned gen, unsigned shard, char *out,
 	return n < 0 || (size_t)n >= outlen ? -1 : 0;
 }
 
+unsigned
+util_crl_shard_of(const unsigned char *serial, size_t len, unsigned shards)
+{
+	unsigned long long r = 0;
+	size_t i;
+
+	if (shards <= 1)
+		return 0;
+	/* Horner's rule modulo shards: no byte of the serial is dropped. */
+	for (i = 0; i < len; i++)
+		r = (r * 256 + serial[i]) % shards;
+	return (unsigned)r + 1;
+}
+
 int
 util_detach(int keep_stderr)
 {

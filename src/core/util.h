@@ -83,6 +83,14 @@ int util_crl_name(const char *stem, unsigned gen, unsigned shard, char *out,
 int util_crl_url(const char *crl_url, unsigned gen, unsigned shard,
     char *out, size_t outlen);
 
+/*
+ * The CRL shard (1..shards) of a certificate with serial (len bytes, big
+ * endian), or 0 when shards <= 1 (no shards). Stable for a serial and
+ * even over random serials: the serial's value modulo shards.
+ */
+unsigned util_crl_shard_of(const unsigned char *serial, size_t len,
+    unsigned shards);
+
 /* Sets FD_CLOEXEC on every open descriptor above 2. */
 void util_cloexec_all(void);
 

@@ -13,6 +13,7 @@
 #include <sys/wait.h>
 #include <poll.h>
 #include <unistd.h>
+#include <gnutls/crypto.h>
 
 #include "core/error.h"
 #include "core/util.h"
@@ -290,4 +291,40 @@ Test(util, crl_names_follow_the_shared_convention)
 	    "a name that does not fit is refused");
 	cr_expect_eq(util_crl_url("http://a.test/crl/anvil.crl", 1, 1, url,
 	    20), -1, "a URL that does not fit is refused");
+}
+
+/*
+ * A serial's shard is its value modulo the count, plus one: the same
+ * serial always lands in the same shard, and 4096 random serials spread
+ * over 16 shards with none far from the mean.
+ */
+Test(util, crl_shard_of_is_stable_and_even)
+{
+	static const unsigned char s1[] = { 0x01, 0x00 };	/* 256 */
+	static const unsigned char s2[] = { 0x7f, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff };	/* 2^127 - 1 */
+	unsigned count[16] = { 0 };
+	unsigned char serial[16];
+	unsigned i, k;
+
+	cr_expect_eq(util_crl_shard_of(s1, sizeof(s1), 0), 0);
+	cr_expect_eq(util_crl_shard_of(s1, sizeof(s1), 1), 0);
+	cr_expect_eq(util_crl_shard_of(s1, sizeof(s1), 3), 256 % 3 + 1);
+	cr_expect_eq(util_crl_shard_of(s1, sizeof(s1), 1024), 257);
+	/* 2^127 - 1 = 7 (mod 10): 2^127 = 8 (mod 10), as 2^(4k+3). */
+	cr_expect_eq(util_crl_shard_of(s2, sizeof(s2), 10), 8);
+	cr_expect_eq(util_crl_shard_of(s2, sizeof(s2), 10),
+	    util_crl_shard_of(s2, sizeof(s2), 10));
+	for (i = 0; i < 4096; i++) {
+		cr_assert_eq(gnutls_rnd(GNUTLS_RND_NONCE, serial,
+		    sizeof(serial)), 0);
+		k = util_crl_shard_of(serial, sizeof(serial), 16);
+		cr_assert(k >= 1 && k <= 16, "shard %u", k);
+		count[k - 1]++;
+	}
+	/* Mean 256, standard deviation 15.5: 6 of them either side. */
+	for (k = 0; k < 16; k++)
+		cr_expect(count[k] > 160 && count[k] < 352, "shard %u holds %u "
+		    "of 4096", k + 1, count[k]);
 }
