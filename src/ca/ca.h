@@ -246,6 +246,21 @@ anvil_err ca_crl_build(struct ca *ca, const struct ca_revoked *revoked,
     size_t n, uint64_t number, time_t this_update, time_t next_update,
     struct ca_crl **out, char *err, size_t errlen);
 
+/* The longest IssuingDistributionPoint URL ca_crl_build_idp takes. */
+#define CA_CRL_IDP_URL_MAX 2000
+
+/*
+ * As ca_crl_build, with a critical IssuingDistributionPoint (RFC 5280
+ * 5.2.5) whose distributionPoint is the fullName URI idp_url (printable
+ * ASCII, at most CA_CRL_IDP_URL_MAX) and onlyContainsUserCerts TRUE: the
+ * CRL of one shard, which a relying party takes for a certificate only
+ * when it names idp_url in its CRLDistributionPoints. idp_url NULL:
+ * ca_crl_build (no IDP: a complete CRL of every certificate).
+ */
+anvil_err ca_crl_build_idp(struct ca *ca, const struct ca_revoked *revoked,
+    size_t n, uint64_t number, time_t this_update, time_t next_update,
+    const char *idp_url, struct ca_crl **out, char *err, size_t errlen);
+
 /* Frees a CRL; NULL is a no-op. */
 void ca_crl_free(struct ca_crl *crl);
 

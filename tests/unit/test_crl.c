@@ -31,6 +31,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <jansson.h>
+#include <libtasn1.h>
 
 #include "acme/acme_int.h"
 #include "ca/ca.h"
@@ -159,12 +160,14 @@ struct parsed_crl {
 	struct der number;	/* CRLNumber INTEGER body */
 	int number_critical;
 	int has_aki;
+	int has_idp;	/* critical IssuingDistributionPoint */
 	int n_ext;
 };
 
 static const unsigned char oid_reason[] = { 0x55, 0x1d, 0x15 };
 static const unsigned char oid_number[] = { 0x55, 0x1d, 0x14 };
 static const unsigned char oid_aki[] = { 0x55, 0x1d, 0x23 };
+static const unsigned char oid_idp[] = { 0x55, 0x1d, 0x1c };
 
 /* One Extension: its OID body, critical flag and extnValue body. */
 static void
@@ -266,6 +269,8 @@ parse_crl(const unsigned char *der, size_t len, struct parsed_crl *out)
 				out->number_critical = crit;
 			} else if (oid_is(&oid, oid_aki, 3))
 				out->has_aki = 1;
+			else if (oid_is(&oid, oid_idp, 3) && crit)
+				out->has_idp = 1;
 		}
 	}
 	cr_assert_eq(tbs.n, 0, "unknown fields in TBSCertList");
@@ -446,6 +451,7 @@ struct crl_expect {
 	size_t n;
 	uint64_t number;
 	time_t this_update, next_update;
+	int idp;	/* a shard's: with a critical IssuingDistributionPoint */
 };
 
 static void
@@ -571,8 +577,10 @@ check_crl(const struct ca_crl *crl, const struct crl_expect *e)
 	cr_assert_eq(be_uint(pc.number.p, pc.number.n), e->number);
 	cr_assert_eq(pc.number_critical, 0);
 	cr_assert(pc.has_aki);
-	cr_assert_eq(pc.n_ext, 2, "CRL has %d extensions, want AKI and "
-	    "CRLNumber", pc.n_ext);
+	cr_assert_eq(pc.has_idp, e->idp, "critical IssuingDistributionPoint: "
+	    "%d, want %d", pc.has_idp, e->idp);
+	cr_assert_eq(pc.n_ext, 2 + e->idp, "CRL has %d extensions, want AKI "
+	    "and CRLNumber%s", pc.n_ext, e->idp ? " and IDP" : "");
 
 	/* certtool: verifies, and lists the entries. */
 	cr_assert_eq(certtool_verify(e->dir, ca_cert_pem_peek(e->ca), crl->pem,
@@ -630,7 +638,7 @@ ParameterizedTest(int *row, crl, build_each_ca_key_type, .timeout = 60)
 	cr_log_info("CA key type %s", kt);
 	rv_array(rv);
 	e = (struct crl_expect){ dir, ca, rv, N_RV, 42, now - 60,
-		now - 60 + 7 * 86400 };
+		now - 60 + 7 * 86400, 0 };
 	rc = ca_crl_build(ca, rv, N_RV, 42, e.this_update, e.next_update, &crl,
 	    err, sizeof(err));
 	cr_assert_eq(rc, ANVIL_OK, "%s: ca_crl_build: %s", kt, err);
@@ -788,7 +796,7 @@ Test(crl, numbers_encoded_as_positive_integers)
 	for (i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
 		crl = NULL;
 		e = (struct crl_expect){ dir, ca, rv, 2, numbers[i], now - 10,
-			now + 3600 };
+			now + 3600, 0 };
 		cr_assert_eq(ca_crl_build(ca, rv, 2, numbers[i], e.this_update,
 		    e.next_update, &crl, err, sizeof(err)), ANVIL_OK,
 		    "number %llu: %s", (unsigned long long)numbers[i], err);
@@ -961,7 +969,7 @@ Test(crl, from_store_lists_revoked_and_numbers_grow, .timeout = 60)
 	bc.cfg = cfg;
 	bc.now = time(NULL) - 120;
 	e = (struct crl_expect){ dir, ca, want, n, 1, bc.now,
-		bc.now + 24 * 3600 };
+		bc.now + 24 * 3600, 0 };
 
 	crl = build_from_store(st, &bc);
 	check_crl(crl, &e);
@@ -1014,7 +1022,7 @@ Test(crl, from_empty_store_is_valid)
 	bc.cfg = cfg;
 	bc.now = time(NULL) - 120;
 	e = (struct crl_expect){ dir, ca, NULL, 0, 1, bc.now,
-		bc.now + 24 * 3600 };
+		bc.now + 24 * 3600, 0 };
 	crl = build_from_store(st, &bc);
 	check_crl(crl, &e);
 	ca_crl_free(crl);
@@ -1204,6 +1212,184 @@ Test(crl, large_crl_reads_back_whole, .timeout = 120)
 	    strlen(crl->pem)), 0, "certtool refused the large CRL");
 	ca_crl_free(crl);
 	free(rv);
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/* ------------------------------------------------------- shard CRLs (IDP) */
+
+/*
+ * IssuingDistributionPoint as RFC 5280 5.2.5 (and its appendix A.2 module,
+ * implicit tags) has it, for libtasn1 to read back what src/ca/crl.c
+ * encodes by hand; nameRelativeToCRLIssuer is left out, as a shard names
+ * its full URL. A tag on a CHOICE is explicit (X.680 31.2.7), which
+ * libtasn1 wants spelt out.
+ */
+static const char idp_asn[] =
+    "TestIDP DEFINITIONS IMPLICIT TAGS ::=\n"
+    "BEGIN\n"
+    "IssuingDistributionPoint ::= SEQUENCE {\n"
+    "  distributionPoint [0] EXPLICIT DistributionPointName OPTIONAL,\n"
+    "  onlyContainsUserCerts [1] BOOLEAN DEFAULT FALSE,\n"
+    "  onlyContainsCACerts [2] BOOLEAN DEFAULT FALSE,\n"
+    "  onlySomeReasons [3] BIT STRING OPTIONAL,\n"
+    "  indirectCRL [4] BOOLEAN DEFAULT FALSE,\n"
+    "  onlyContainsAttributeCerts [5] BOOLEAN DEFAULT FALSE }\n"
+    "DistributionPointName ::= CHOICE {\n"
+    "  fullName [0] GeneralNames }\n"
+    "GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName\n"
+    "GeneralName ::= CHOICE {\n"
+    "  dNSName [2] IA5String,\n"
+    "  uniformResourceIdentifier [6] IA5String }\n"
+    "END\n";
+
+/*
+ * The IssuingDistributionPoint of a CRL, read with GnuTLS (extension list)
+ * and libtasn1 (its value): 1 and its URI in uri when there is one,
+ * critical, with onlyContainsUserCerts and nothing else; 0 when the CRL
+ * has no IDP.
+ */
+static int
+idp_of(const char *dir, const struct ca_crl *crl, char *uri, size_t urilen)
+{
+	gnutls_x509_crl_t g = crl_import(crl->der, crl->der_len,
+	    GNUTLS_X509_FMT_DER);
+	asn1_node defs = NULL, idp = NULL;
+	char oid[128], path[4096], msg[ASN1_MAX_ERROR_DESCRIPTION_SIZE] = "";
+	char val[64];
+	gnutls_datum_t data = { NULL, 0 };
+	unsigned crit = 0, i, found = 0;
+	size_t sz;
+	int len, ret;
+
+	for (i = 0;; i++) {
+		sz = sizeof(oid);
+		ret = gnutls_x509_crl_get_extension_info(g, i, oid, &sz, &crit);
+		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		OK(ret);
+		if (strcmp(oid, "2.5.29.28") != 0)
+			continue;
+		cr_assert_eq(found, 0, "two IssuingDistributionPoints");
+		cr_assert_eq(crit, 1, "IssuingDistributionPoint not critical");
+		OK(gnutls_x509_crl_get_extension_data2(g, i, &data));
+		found = 1;
+	}
+	gnutls_x509_crl_deinit(g);
+	if (!found)
+		return 0;
+	snprintf(path, sizeof(path), "%s/idp.asn", dir);
+	th_write_file(path, idp_asn, strlen(idp_asn));
+	cr_assert_eq(asn1_parser2tree(path, &defs, msg), ASN1_SUCCESS, "%s",
+	    msg);
+	cr_assert_eq(asn1_create_element(defs,
+	    "TestIDP.IssuingDistributionPoint", &idp), ASN1_SUCCESS);
+	cr_assert_eq(asn1_der_decoding(&idp, data.data, (int)data.size, msg),
+	    ASN1_SUCCESS, "IDP does not decode: %s", msg);
+	len = sizeof(val) - 1;
+	cr_assert_eq(asn1_read_value(idp, "distributionPoint", val, &len),
+	    ASN1_SUCCESS, "no distributionPoint");
+	val[len] = '\0';
+	cr_assert_str_eq(val, "fullName");
+	cr_assert_eq(asn1_number_of_elements(idp,
+	    "distributionPoint.fullName", &ret), ASN1_SUCCESS);
+	cr_assert_eq(ret, 1, "%d names in fullName", ret);
+	len = sizeof(val) - 1;
+	cr_assert_eq(asn1_read_value(idp, "distributionPoint.fullName.?1",
+	    val, &len), ASN1_SUCCESS);
+	val[len] = '\0';
+	cr_assert_str_eq(val, "uniformResourceIdentifier");
+	len = (int)urilen - 1;
+	cr_assert_eq(asn1_read_value(idp, "distributionPoint.fullName.?1."
+	    "uniformResourceIdentifier", uri, &len), ASN1_SUCCESS);
+	uri[len] = '\0';
+	len = sizeof(val) - 1;
+	cr_assert_eq(asn1_read_value(idp, "onlyContainsUserCerts", val, &len),
+	    ASN1_SUCCESS);
+	val[len] = '\0';
+	cr_assert_str_eq(val, "TRUE", "onlyContainsUserCerts");
+	len = sizeof(val) - 1;
+	ret = asn1_read_value(idp, "onlySomeReasons", val, &len);
+	cr_assert(ret == ASN1_ELEMENT_NOT_FOUND || ret == ASN1_VALUE_NOT_FOUND,
+	    "onlySomeReasons present");
+	len = sizeof(val) - 1;
+	cr_assert_eq(asn1_read_value(idp, "indirectCRL", val, &len),
+	    ASN1_SUCCESS);
+	val[len] = '\0';
+	cr_assert_str_eq(val, "FALSE", "indirectCRL");
+	asn1_delete_structure(&idp);
+	asn1_delete_structure(&defs);
+	gnutls_free(data.data);
+	return 1;
+}
+
+/*
+ * A shard's CRL (issue 20 part 2) names its URL in a critical
+ * IssuingDistributionPoint, for a short URL and one past 127 bytes (long
+ * DER lengths), with entries and without; it still verifies with GnuTLS
+ * and certtool. The full CRL (no idp_url) has none. A URL that is not
+ * printable ASCII or is too long is refused.
+ */
+Test(crl, shard_crl_carries_a_critical_idp, .timeout = 60)
+{
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = NULL;
+	struct ca *ca = new_ca(dir, "ec:P-256", &cfg);
+	struct ca_revoked rv[N_RV];
+	struct ca_crl *crl = NULL;
+	struct crl_expect e;
+	char longurl[300], uri[CA_CRL_IDP_URL_MAX + 16], err[1024] = "";
+	char *big;
+	const char *urls[2];
+	time_t now = time(NULL);
+	size_t u, n;
+
+	rv_array(rv);
+	memset(longurl, 0, sizeof(longurl));
+	memcpy(longurl, "http://crl.example.test/", 24);
+	memset(longurl + 24, 'p', 200);
+	memcpy(longurl + 224, "/anvil-s1024.crl", 16);
+	urls[0] = "http://crl.example.test/anvil-s3.crl";
+	urls[1] = longurl;
+	for (u = 0; u < 2; u++)
+		for (n = 0; n <= N_RV; n += N_RV) {
+			e = (struct crl_expect){ dir, ca, rv, n, 7 + u, now - 60,
+				now + 3600, 1 };
+			cr_assert_eq(ca_crl_build_idp(ca, rv, n, e.number,
+			    e.this_update, e.next_update, urls[u], &crl, err,
+			    sizeof(err)), ANVIL_OK, "%s", err);
+			check_crl(crl, &e);
+			cr_assert_eq(idp_of(dir, crl, uri, sizeof(uri)), 1,
+			    "no IssuingDistributionPoint");
+			cr_expect_str_eq(uri, urls[u]);
+			ca_crl_free(crl);
+			crl = NULL;
+		}
+
+	cr_assert_eq(ca_crl_build_idp(ca, rv, N_RV, 9, now - 60, now + 3600,
+	    NULL, &crl, err, sizeof(err)), ANVIL_OK, "%s", err);
+	cr_expect_eq(idp_of(dir, crl, uri, sizeof(uri)), 0,
+	    "the full CRL has an IssuingDistributionPoint");
+	ca_crl_free(crl);
+	crl = NULL;
+
+	cr_expect_eq(ca_crl_build_idp(ca, rv, N_RV, 9, now - 60, now + 3600,
+	    "http://a.test/x y.crl", &crl, err, sizeof(err)),
+	    ANVIL_ERR_INVALID, "a space in the URL");
+	cr_expect_null(crl);
+	cr_expect_eq(ca_crl_build_idp(ca, rv, N_RV, 9, now - 60, now + 3600,
+	    "", &crl, err, sizeof(err)), ANVIL_ERR_INVALID, "an empty URL");
+	big = malloc(CA_CRL_IDP_URL_MAX + 2);
+	cr_assert_not_null(big);
+	memset(big, 'a', CA_CRL_IDP_URL_MAX + 1);
+	big[CA_CRL_IDP_URL_MAX + 1] = '\0';
+	cr_expect_eq(ca_crl_build_idp(ca, rv, N_RV, 9, now - 60, now + 3600,
+	    big, &crl, err, sizeof(err)), ANVIL_ERR_INVALID, "a long URL");
+	cr_expect_null(crl);
+	free(big);
+
 	ca_free(ca);
 	config_free(cfg);
 	th_rmrf(dir);
