@@ -3,7 +3,9 @@
  * CRL from the store (raising CRLNumber in the same transaction), signs it
  * with the CA key, and writes anvil.crl (DER), anvil.crl.pem and the CA
  * certificate (ca.crt DER, ca.pem) into the publish folder, each by a
- * temporary file and rename. Every run signs a new CRL, so a run well
+ * temporary file and rename. With [crl] shards > 1 it also signs one CRL
+ * per shard, each with its own CRLNumber and a critical
+ * IssuingDistributionPoint, as <stem>-s<k>.crl (and .pem) beside it. Every run signs a new CRL, so a run well
  * before nextUpdate keeps the CRL fresh even when nothing changed.
  * Runs under a lock in data_dir (anvil-crl.lock), so two at once, into
  * one folder or two, take turns and write in number order.
@@ -47,6 +49,8 @@ usage(FILE *f)
 	    "Signs a new CRL of every certificate revoked in the store and\n"
 	    "writes DIR/anvil.crl (DER), DIR/anvil.crl.pem, DIR/ca.crt (DER)\n"
 	    "and DIR/ca.pem. DIR is [issuance] crl_dir unless --out is given.\n"
+	    "With [crl] shards > 1 it also writes each shard's CRL,\n"
+	    "DIR/<stem>-s<k>.crl and .pem (<stem>: crl_url's file name).\n"
 	    "Run it from cron or a timer well within crl_validity_hours.\n"
 	    "With [ocsp] enabled it also pre-signs an OCSP answer for every\n"
 	    "unexpired certificate into [ocsp] dir (run it well within\n"
@@ -119,7 +123,7 @@ main(int argc, char **argv)
 	struct anvil_config *cfg = NULL;
 	struct store *st = NULL;
 	struct ca *ca = NULL;
-	struct ca_crl *crl = NULL;
+	struct publish_crls *crls = NULL;
 	const char *config_path = NULL, *out = NULL;
 	char err[1024] = "";
 	int c, quiet = 0, status = EXIT_FAIL, lockfd = -1;
@@ -165,22 +169,27 @@ main(int argc, char **argv)
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
-	rc = publish_crl_build(st, ca, cfg, time(NULL), &crl, err, sizeof(err));
+	rc = publish_crls_build(st, ca, cfg, time(NULL), &crls, err,
+	    sizeof(err));
 	if (rc != ANVIL_OK) {
 		fprintf(stderr, "anvil-crl: cannot build the CRL: %s\n", err);
 		goto done;
 	}
-	if (publish_crl_write(out, ca, crl, err, sizeof(err)) != ANVIL_OK) {
+	if (publish_crls_write(out, ca, cfg, crls, err, sizeof(err)) !=
+	    ANVIL_OK) {
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
 	if (!quiet) {
 		char nu[32];
 		struct tm tm;
-		gmtime_r(&crl->next_update, &tm);
+		gmtime_r(&crls->full->next_update, &tm);
 		strftime(nu, sizeof(nu), "%Y-%m-%dT%H:%M:%SZ", &tm);
 		printf("CRL %llu written to %s/anvil.crl (next update %s)\n",
-		    (unsigned long long)crl->number, out, nu);
+		    (unsigned long long)crls->full->number, out, nu);
+		if (crls->nshards > 0)
+			printf("CRL shards 1 to %u written to %s\n",
+			    crls->nshards, out);
 	}
 	if (cfg->ocsp_enabled && presign(cfg, ca, st, quiet) != 0)
 		goto done;
@@ -188,7 +197,7 @@ main(int argc, char **argv)
 done:
 	if (lockfd >= 0)
 		close(lockfd);
-	ca_crl_free(crl);
+	publish_crls_free(crls);
 	store_close(st);
 	ca_free(ca);
 	config_free(cfg);

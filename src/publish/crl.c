@@ -24,6 +24,7 @@
 
 struct revoked_list {
 	struct ca_revoked *v;
+	unsigned short *shard;	/* each entry's record crl_shard, 0: none */
 	size_t n, cap;
 };
 
@@ -45,11 +46,16 @@ collect_revoked(const char *id, json_t *rec, void *arg)
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
 		struct ca_revoked *v = realloc(l->v, cap * sizeof(*v));
+		unsigned short *k;
 		if (v == NULL)
 			return ANVIL_ERR_NOMEM;
 		l->v = v;
+		if ((k = realloc(l->shard, cap * sizeof(*k))) == NULL)
+			return ANVIL_ERR_NOMEM;
+		l->shard = k;
 		l->cap = cap;
 	}
+	l->shard[l->n] = (unsigned short)rec_cert_crl_shard(rec);
 	r = &l->v[l->n];
 	memset(r, 0, sizeof(*r));
 	for (i = 0; i < hl; i += 2) {
@@ -76,7 +82,7 @@ publish_crl_from_store(struct ca *ca, struct store_txn *txn,
     const struct anvil_config *cfg, time_t now, struct ca_crl **out,
     char *err, size_t errlen)
 {
-	struct revoked_list l = { NULL, 0, 0 };
+	struct revoked_list l = { NULL, NULL, 0, 0 };
 	uint64_t number = 0;
 	anvil_err rc;
 
@@ -95,7 +101,191 @@ publish_crl_from_store(struct ca *ca, struct store_txn *txn,
 	    now + (time_t)cfg->crl_validity_hours * 3600, out, err, errlen);
 out:
 	free(l.v);
+	free(l.shard);
 	return rc;
+}
+
+/* ------------------------------------------------------------- shards */
+
+void
+publish_crls_free(struct publish_crls *s)
+{
+	unsigned k;
+
+	if (s == NULL)
+		return;
+	ca_crl_free(s->full);
+	for (k = 0; k < s->nshards; k++)
+		ca_crl_free(s->shard[k]);
+	free(s->shard);
+	free(s);
+}
+
+/*
+ * How many shards to sign: [crl] shards (none when 1), more when a higher
+ * shard was signed before (its counter is set: shards are signed 1..N
+ * together, so the first unset one ends them) or a revoked certificate
+ * names one, so a certificate issued before the count was lowered still
+ * finds a current CRL at its URL.
+ */
+static anvil_err
+shard_count(struct store_txn *txn, const struct anvil_config *cfg,
+    unsigned gen, const struct revoked_list *l, unsigned *out)
+{
+	unsigned n = cfg->crl_shards > 1 ? cfg->crl_shards : 0, k;
+	uint64_t v;
+	char name[64];
+	anvil_err rc;
+	size_t i;
+
+	for (k = n + 1; k <= CONFIG_CRL_SHARDS_MAX; k++) {
+		snprintf(name, sizeof(name), "crl.g%u.s%u", gen, k);
+		if ((rc = store_counter_get(txn, name, &v)) != ANVIL_OK)
+			return rc;
+		if (v == 0)
+			break;
+		n = k;
+	}
+	for (i = 0; i < l->n; i++)
+		if (l->shard[i] > n)
+			n = l->shard[i];
+	*out = n;
+	return ANVIL_OK;
+}
+
+anvil_err
+publish_crls_from_store(struct ca *ca, struct store_txn *txn,
+    const struct anvil_config *cfg, time_t now, struct publish_crls **out,
+    char *err, size_t errlen)
+{
+	struct revoked_list l = { NULL, NULL, 0, 0 };
+	struct publish_crls *s = NULL;
+	struct ca_revoked *byshard = NULL;
+	size_t *at = NULL, i;
+	time_t next = now + (time_t)cfg->crl_validity_hours * 3600;
+	unsigned gen = ca_generation(ca), nshards = 0, k;
+	uint64_t number = 0;
+	char name[64], url[CA_CRL_IDP_URL_MAX + 1];
+	anvil_err rc;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+	if ((rc = store_counter_next(txn, "crl_number", &number)) != ANVIL_OK) {
+		errf(err, errlen, rc, "cannot raise the CRL number: %s",
+		    anvil_strerror(rc));
+		goto out;
+	}
+	if ((rc = store_revoked_each(txn, collect_revoked, &l)) != ANVIL_OK) {
+		errf(err, errlen, rc, "cannot list revoked certificates: %s",
+		    anvil_strerror(rc));
+		goto out;
+	}
+	if ((rc = ca_crl_build(ca, l.v, l.n, number, now, next, &s->full, err,
+	    errlen)) != ANVIL_OK)
+		goto out;
+	/* Without crl_url no certificate names a shard: nothing to sign. */
+	if (cfg->crl_url[0] != '\0' && (rc = shard_count(txn, cfg, gen, &l,
+	    &nshards)) != ANVIL_OK) {
+		errf(err, errlen, rc, "cannot read the shard CRL numbers: %s",
+		    anvil_strerror(rc));
+		goto out;
+	}
+	if (nshards == 0)
+		goto done;
+	/* The entries by shard (a counting sort, store order kept); those
+	 * with none are in the full CRL only, as their CRLDP names it. */
+	if ((s->shard = calloc(nshards, sizeof(*s->shard))) == NULL ||
+	    (at = calloc(nshards + 2, sizeof(*at))) == NULL ||
+	    (l.n > 0 && (byshard = malloc(l.n * sizeof(*byshard))) == NULL)) {
+		rc = errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	s->nshards = nshards;
+	for (i = 0; i < l.n; i++)
+		if (l.shard[i] != 0)
+			at[l.shard[i] + 1]++;
+	for (k = 1; k <= nshards; k++)
+		at[k + 1] += at[k];
+	for (i = 0; i < l.n; i++)
+		if (l.shard[i] != 0)
+			byshard[at[l.shard[i]]++] = l.v[i];
+	/* at[k] is now where shard k ends; shard 1 starts at 0. */
+	for (k = 1; k <= nshards; k++) {
+		size_t from = k == 1 ? 0 : at[k - 1];
+
+		snprintf(name, sizeof(name), "crl.g%u.s%u", gen, k);
+		if ((rc = store_counter_next(txn, name, &number)) != ANVIL_OK) {
+			errf(err, errlen, rc, "cannot raise the CRL number of "
+			    "shard %u: %s", k, anvil_strerror(rc));
+			goto out;
+		}
+		if (util_crl_url(cfg->crl_url, gen, k, url, sizeof(url)) != 0) {
+			rc = errf(err, errlen, ANVIL_ERR_INVALID, "crl_url too "
+			    "long for the URL of shard %u", k);
+			goto out;
+		}
+		if ((rc = ca_crl_build_idp(ca, byshard + from, at[k] - from,
+		    number, now, next, url, &s->shard[k - 1], err, errlen)) !=
+		    ANVIL_OK)
+			goto out;
+	}
+done:
+	*out = s;
+	s = NULL;
+	rc = ANVIL_OK;
+out:
+	publish_crls_free(s);
+	free(l.v);
+	free(l.shard);
+	free(byshard);
+	free(at);
+	return rc;
+}
+
+struct crls_job {
+	struct ca *ca;
+	const struct anvil_config *cfg;
+	time_t now;
+	struct publish_crls *crls;	/* out */
+	char err[512];
+};
+
+static anvil_err
+crls_fn(struct store_txn *txn, void *arg)
+{
+	struct crls_job *j = arg;
+
+	publish_crls_free(j->crls);	/* from a try that lost a deadlock */
+	j->crls = NULL;
+	return publish_crls_from_store(j->ca, txn, j->cfg, j->now, &j->crls,
+	    j->err, sizeof(j->err));
+}
+
+anvil_err
+publish_crls_build(struct store *st, struct ca *ca,
+    const struct anvil_config *cfg, time_t now, struct publish_crls **out,
+    char *err, size_t errlen)
+{
+	struct crls_job job;
+	char serr[1024] = "";
+	anvil_err rc;
+
+	*out = NULL;
+	memset(&job, 0, sizeof(job));
+	job.ca = ca;
+	job.cfg = cfg;
+	job.now = now;
+	rc = store_run(st, STORE_TXN_READ_COMMITTED, crls_fn, &job, serr,
+	    sizeof(serr));
+	if (rc != ANVIL_OK) {
+		snprintf(err, errlen, "%s", job.err[0] ? job.err : serr[0] ?
+		    serr : anvil_strerror(rc));
+		publish_crls_free(job.crls);
+		return rc;
+	}
+	*out = job.crls;
+	return ANVIL_OK;
 }
 
 struct crl_job {
@@ -195,4 +385,56 @@ out:
 	for (i = 0; i < 4; i++)
 		free(p[i]);
 	return rc;
+}
+
+/* Writes crl as dir/name (DER) and dir/name.pem. */
+static anvil_err
+write_crl_pair(const char *dir, const char *name, const struct ca_crl *crl,
+    char *err, size_t errlen)
+{
+	char pemname[UTIL_CRL_STEM_MAX + 40], *der = NULL, *pem = NULL;
+	anvil_err rc = ANVIL_ERR_NOMEM;
+
+	snprintf(pemname, sizeof(pemname), "%s.pem", name);
+	if ((der = util_path_join(dir, name)) == NULL ||
+	    (pem = util_path_join(dir, pemname)) == NULL)
+		errf(err, errlen, rc, "out of memory");
+	else if ((rc = util_write_file_atomic(der, crl->der, crl->der_len,
+	    0644, err, errlen)) == ANVIL_OK)
+		rc = util_write_file_atomic(pem, crl->pem, strlen(crl->pem),
+		    0644, err, errlen);
+	free(der);
+	free(pem);
+	return rc;
+}
+
+anvil_err
+publish_crls_write(const char *dir, const struct ca *ca,
+    const struct anvil_config *cfg, const struct publish_crls *s, char *err,
+    size_t errlen)
+{
+	char stem[UTIL_CRL_STEM_MAX + 1], name[UTIL_CRL_STEM_MAX + 32];
+	unsigned gen = ca_generation(ca), k;
+	anvil_err rc;
+
+	util_crl_stem(cfg->crl_url, stem);
+	for (k = 1; k <= s->nshards; k++) {
+		if (util_crl_name(stem, gen, k, name, sizeof(name)) != 0)
+			return errf(err, errlen, ANVIL_ERR_INVALID, "no name "
+			    "for shard %u", k);
+		if ((rc = write_crl_pair(dir, name, s->shard[k - 1], err,
+		    errlen)) != ANVIL_OK)
+			return rc;
+	}
+	if ((rc = publish_crl_write(dir, ca, s->full, err, errlen)) !=
+	    ANVIL_OK)
+		return rc;
+	/* The full CRL also under crl_url's own file name, S.crl, when
+	 * that is not anvil.crl (crlnames: S.crl answers at crl_url). */
+	if (gen <= 1 && strcmp(stem, "anvil") != 0 && (util_crl_name(stem, 1,
+	    0, name, sizeof(name)) != 0 || (rc = write_crl_pair(dir, name,
+	    s->full, err, errlen)) != ANVIL_OK))
+		return rc != ANVIL_OK ? rc : errf(err, errlen,
+		    ANVIL_ERR_INVALID, "no name for the full CRL");
+	return ANVIL_OK;
 }

@@ -52,6 +52,50 @@ anvil_err publish_crl_write(const char *dir, const struct ca *ca,
     const struct ca_crl *crl, char *err, size_t errlen);
 
 /*
+ * Every CRL of one anvil-crl run (issue 20 part 2): the full CRL, and
+ * with [crl] shards > 1 one CRL per shard, shard[k - 1] for shard k, each
+ * with a critical IssuingDistributionPoint naming its URL
+ * (util_crl_url) and a CRLNumber of its own.
+ */
+struct publish_crls {
+	struct ca_crl *full;
+	unsigned nshards;		/* 0: unsharded */
+	struct ca_crl **shard;
+};
+
+/* Frees s; NULL is a no-op. */
+void publish_crls_free(struct publish_crls *s);
+
+/*
+ * publish_crl_from_store, and in the same transaction each shard's CRL:
+ * raises its counter "crl.g<generation>.s<k>", and lists the revoked
+ * certificates whose record names shard k (rec_cert_crl_shard; those with
+ * none are in the full CRL only). Shards 1..[crl] shards are signed, and
+ * beyond that every shard signed before or named by a revoked record, so
+ * lowering the count leaves no URL without a current CRL. Caller owns
+ * *out (publish_crls_free).
+ */
+anvil_err publish_crls_from_store(struct ca *ca, struct store_txn *txn,
+    const struct anvil_config *cfg, time_t now, struct publish_crls **out,
+    char *err, size_t errlen);
+
+/* publish_crls_from_store in a transaction of its own, as
+ * publish_crl_build. */
+anvil_err publish_crls_build(struct store *st, struct ca *ca,
+    const struct anvil_config *cfg, time_t now, struct publish_crls **out,
+    char *err, size_t errlen);
+
+/*
+ * Writes each shard's CRL into dir as util_crl_name (S-s<k>.crl, DER,
+ * and S-s<k>.crl.pem), then the full CRL as publish_crl_write does, and
+ * also as S.crl (and .pem) when crl_url's stem S is not "anvil". Each
+ * file by a temporary file and rename.
+ */
+anvil_err publish_crls_write(const char *dir, const struct ca *ca,
+    const struct anvil_config *cfg, const struct publish_crls *s, char *err,
+    size_t errlen);
+
+/*
  * Makes the publish folder dir (0755) and takes the lock
  * data_dir/anvil-crl.lock, waiting for another anvil-crl to finish, so
  * runs on one store, into one folder or two, write in CRL number order.

@@ -41,6 +41,7 @@
 #include "csr_helpers.h"
 #include "helpers.h"
 #include "publish/publish.h"
+#include "record/record.h"
 #include "store/store.h"
 
 #define OK(call)                                                               \
@@ -1390,6 +1391,184 @@ Test(crl, shard_crl_carries_a_critical_idp, .timeout = 60)
 	cr_expect_null(crl);
 	free(big);
 
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/* A revoked certificate record in shard k (0: issued unsharded). */
+struct shard_rec {
+	const char *id;
+	unsigned shard;
+	int revoked;
+};
+
+static const struct shard_rec shard_recs[] = {
+	{ "51", 1, 1 }, { "52", 2, 1 }, { "53", 2, 1 }, { "54", 3, 0 },
+	{ "55", 0, 1 }, { "56", 4, 1 }, { "57", 1, 0 },
+};
+#define N_SHARD_RECS (sizeof(shard_recs) / sizeof(shard_recs[0]))
+
+static anvil_err
+put_shard_recs(struct store_txn *txn, void *arg)
+{
+	const struct shard_rec *extra = arg;
+	json_t *rec;
+	anvil_err rc;
+	size_t i;
+
+	for (i = 0; i < N_SHARD_RECS + (extra != NULL); i++) {
+		const struct shard_rec *r = i < N_SHARD_RECS ? &shard_recs[i] :
+		    extra;
+
+		if (r->revoked)
+			rec = json_pack("{s:s, s:s, s:{s:I, s:i}}", "account",
+			    "acct-1", "status", "revoked", "revoked", "time",
+			    (json_int_t)time(NULL) - 600, "reason", 1);
+		else
+			rec = json_pack("{s:s, s:s}", "account", "acct-1",
+			    "status", "valid");
+		cr_assert_not_null(rec);
+		if (r->shard != 0)
+			cr_assert_eq(rec_cert_set_crl_shard(rec, r->shard),
+			    ANVIL_OK);
+		rc = store_put(txn, STORE_CERT, r->id, rec, 0);
+		json_decref(rec);
+		if (rc != ANVIL_OK)
+			return rc;
+	}
+	return ANVIL_OK;
+}
+
+struct crls_ctx {
+	struct ca *ca;
+	const struct anvil_config *cfg;
+	struct publish_crls *crls;
+	char err[1024];
+};
+
+static anvil_err
+crls_in_txn(struct store_txn *txn, void *arg)
+{
+	struct crls_ctx *c = arg;
+
+	publish_crls_free(c->crls);
+	c->crls = NULL;
+	return publish_crls_from_store(c->ca, txn, c->cfg, time(NULL) - 60,
+	    &c->crls, c->err, sizeof(c->err));
+}
+
+/* The serials (hex, one byte each here) a CRL lists, sorted, as "51 52". */
+static void
+crl_serials(const struct ca_crl *crl, char *out, size_t len)
+{
+	gnutls_x509_crl_t g = crl_import(crl->der, crl->der_len,
+	    GNUTLS_X509_FMT_DER);
+	int n = gnutls_x509_crl_get_crt_count(g), i;
+	unsigned char serial[32];
+	unsigned vals[64], v, j;
+	size_t sl, at = 0;
+	time_t t;
+
+	cr_assert(n >= 0 && n < 64);
+	for (i = 0; i < n; i++) {
+		sl = sizeof(serial);
+		OK(gnutls_x509_crl_get_crt_serial(g, (unsigned)i, serial, &sl,
+		    &t));
+		cr_assert_eq(sl, 1);
+		/* insertion sort: a handful of entries */
+		for (v = serial[0], j = (unsigned)i; j > 0 && vals[j - 1] > v;
+		    j--)
+			vals[j] = vals[j - 1];
+		vals[j] = v;
+	}
+	out[0] = '\0';
+	for (i = 0; i < n; i++)
+		at += (size_t)snprintf(out + at, len - at, "%s%02x",
+		    i ? " " : "", vals[i]);
+	gnutls_x509_crl_deinit(g);
+}
+
+/*
+ * Issue 20 part 2 from a real store: with [crl] shards = 4 each shard's
+ * CRL lists exactly the revoked certificates whose record names it, the
+ * full CRL all of them (those issued unsharded too); each shard has its
+ * own CRLNumber, raised per run, and names its URL in the IDP. Lowered to
+ * shards = 2, all four are still signed; a revoked record in shard 6
+ * makes six.
+ */
+Test(crl, shards_from_store, .timeout = 60)
+{
+	static const char *const want[] = { "51", "52 53", "", "56" };
+	char *dir = th_tempdir();
+	struct anvil_config *cfg;
+	struct store *st = NULL;
+	struct ca *ca = NULL;
+	struct crls_ctx c;
+	char err[1024] = "", got[256], uri[512], url[512];
+	const struct shard_rec six = { "60", 6, 1 };
+	unsigned k, run;
+
+	cfg = th_config(dir, "[issuance]\n"
+	    "crl_url = http://crl.test/pub/anvil.crl\n[crl]\nshards = 4\n");
+	cr_assert_eq(ca_load_or_generate(cfg, &ca, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(store_run(st, 0, put_shard_recs, NULL, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	memset(&c, 0, sizeof(c));
+	c.ca = ca;
+	c.cfg = cfg;
+	for (run = 1; run <= 2; run++) {
+		cr_assert_eq(store_run(st, 0, crls_in_txn, &c, err,
+		    sizeof(err)), ANVIL_OK, "%s / %s", c.err, err);
+		cr_assert_eq(c.crls->nshards, 4);
+		crl_serials(c.crls->full, got, sizeof(got));
+		cr_expect_str_eq(got, "51 52 53 55 56", "full CRL");
+		cr_expect_eq(idp_of(dir, c.crls->full, uri, sizeof(uri)), 0);
+		cr_expect_eq(c.crls->full->number, run);
+		for (k = 1; k <= 4; k++) {
+			const struct ca_crl *s = c.crls->shard[k - 1];
+
+			crl_serials(s, got, sizeof(got));
+			cr_expect_str_eq(got, want[k - 1], "shard %u", k);
+			cr_expect_eq(s->number, run, "shard %u run %u: "
+			    "number %llu", k, run,
+			    (unsigned long long)s->number);
+			cr_assert_eq(idp_of(dir, s, uri, sizeof(uri)), 1);
+			snprintf(url, sizeof(url),
+			    "http://crl.test/pub/anvil-s%u.crl", k);
+			cr_expect_str_eq(uri, url);
+			cr_assert_eq(certtool_verify(dir, ca_cert_pem_peek(ca),
+			    s->pem, strlen(s->pem)), 0, "certtool: shard %u",
+			    k);
+		}
+	}
+	/* Lowered: the shards signed before keep being signed. */
+	cfg->crl_shards = 2;
+	cr_assert_eq(store_run(st, 0, crls_in_txn, &c, err, sizeof(err)),
+	    ANVIL_OK, "%s / %s", c.err, err);
+	cr_expect_eq(c.crls->nshards, 4, "lowered to 2: %u shards",
+	    c.crls->nshards);
+	cr_expect_eq(c.crls->shard[3]->number, 3);
+
+	/* A revoked certificate of shard 6 gets its CRL. */
+	cr_assert_eq(store_run(st, 0, put_shard_recs, (void *)&six, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(store_run(st, 0, crls_in_txn, &c, err, sizeof(err)),
+	    ANVIL_OK, "%s / %s", c.err, err);
+	cr_assert_eq(c.crls->nshards, 6);
+	crl_serials(c.crls->shard[5], got, sizeof(got));
+	cr_expect_str_eq(got, "60");
+	crl_serials(c.crls->shard[4], got, sizeof(got));
+	cr_expect_str_eq(got, "");
+	cr_expect_eq(c.crls->shard[5]->number, 1);
+	cr_expect_eq(c.crls->shard[0]->number, 4);
+
+	publish_crls_free(c.crls);
+	store_close(st);
 	ca_free(ca);
 	config_free(cfg);
 	th_rmrf(dir);
