@@ -8,9 +8,12 @@
  */
 #include "config.h"
 
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -408,6 +411,40 @@ write_crl_pair(const char *dir, const char *name, const struct ca_crl *crl,
 	return rc;
 }
 
+/*
+ * Removes what a run killed mid-write left in dir: the temporary files of
+ * util_write_file_atomic ("<name>.tmp-<hex>") of a name anvil-crl writes
+ * (ca.crt, ca.pem, <stem or anvil>...crl and .crl.pem). Only under the
+ * lock (publish_lock), so no live run's file is among them. Bounded by
+ * CRL_DIR_SCAN_MAX entries.
+ */
+#define CRL_DIR_SCAN_MAX 100000
+
+static void
+drop_stale_temps(const char *dir, const char *stem)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t seen = 0, pl, sl = strlen(stem);
+	const char *t;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL && seen++ < CRL_DIR_SCAN_MAX) {
+		if ((t = strstr(e->d_name, ".tmp-")) == NULL)
+			continue;
+		pl = (size_t)(t - e->d_name);
+		if ((pl == 6 && (strncmp(e->d_name, "ca.crt", 6) == 0 ||
+		    strncmp(e->d_name, "ca.pem", 6) == 0)) ||
+		    ((strncmp(e->d_name, "anvil", 5) == 0 ||
+		    strncmp(e->d_name, stem, sl) == 0) &&
+		    ((pl > 4 && strncmp(t - 4, ".crl", 4) == 0) ||
+		    (pl > 8 && strncmp(t - 8, ".crl.pem", 8) == 0))))
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
 anvil_err
 publish_crls_write(const char *dir, const struct ca *ca,
     const struct anvil_config *cfg, const struct publish_crls *s, char *err,
@@ -418,6 +455,7 @@ publish_crls_write(const char *dir, const struct ca *ca,
 	anvil_err rc;
 
 	util_crl_stem(cfg->crl_url, stem);
+	drop_stale_temps(dir, stem);
 	for (k = 1; k <= s->nshards; k++) {
 		if (util_crl_name(stem, gen, k, name, sizeof(name)) != 0)
 			return errf(err, errlen, ANVIL_ERR_INVALID, "no name "
