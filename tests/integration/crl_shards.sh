@@ -1,6 +1,7 @@
 #!/bin/sh
-# crl_shards.sh - sharded CRLs (issue 20 part 2) through lighttpd and the
-# shipped publish config, [crl] shards = 4: certificates issued by certbot
+# crl_shards.sh - sharded CRLs (issue 20 part 2) through lighttpd (Apache
+# in crl_shards-apache.sh) and the shipped publish config, [crl] shards =
+# 4: certificates issued by certbot
 # name their shard (serial modulo 4, plus one) in CRLDistributionPoints;
 # anvil-crl writes each shard's CRL, served at that URL; openssl verify
 # -crl_check passes with the right shard and fails with a wrong one,
@@ -9,7 +10,7 @@
 # increases across runs, also after anvil-crl is killed with SIGKILL
 # mid-run, and every file is whole after each kill.
 . "$(dirname "$0")/lib.sh"
-BASEPORT=13000
+: "${BASEPORT:=13000}"
 EXTRA_CONF="[crl]
 shards = 4"
 . "$(dirname "$0")/server.sh"
@@ -99,10 +100,10 @@ for k in 1 2 3 4; do
 	    { fail "shard $k: IDP"; cat "$T/t"; }
 	[ "$(crlnum "$PUB/anvil-s$k.crl.pem")" = 1 ] && ok "shard $k is CRL number 1" ||
 	    fail "shard $k number $(crlnum "$PUB/anvil-s$k.crl.pem")"
-	# The shipped lighttpd config serves the shard at the certificates' URL.
+	# The shipped publish config serves the shard at the certificates' URL.
 	curl -s --max-time 10 -o "$T/got.crl" "$URLBASE/anvil-s$k.crl" &&
 	    cmp -s "$T/got.crl" "$PUB/anvil-s$k.crl" &&
-	    ok "lighttpd serves shard $k at $URLBASE/anvil-s$k.crl" ||
+	    ok "${ANVIL_WEB:-lighttpd} serves shard $k at $URLBASE/anvil-s$k.crl" ||
 	    fail "shard $k not served at its URL"
 done
 openssl crl -in "$PUB/anvil.crl.pem" -noout -text 2>/dev/null |
