@@ -5,8 +5,9 @@
  * certificate (ca.crt DER, ca.pem) into the publish folder, each by a
  * temporary file and rename. With [crl] shards > 1 it also signs one CRL
  * per shard, each with its own CRLNumber and a critical
- * IssuingDistributionPoint, as <stem>-s<k>.crl (and .pem) beside it. Every run signs a new CRL, so a run well
- * before nextUpdate keeps the CRL fresh even when nothing changed.
+ * IssuingDistributionPoint, as <stem>-s<k>.crl (and .pem) beside it.
+ * Every run signs a new CRL, so a run well before nextUpdate keeps the
+ * CRL fresh even when nothing changed.
  * Runs under a lock in data_dir (anvil-crl.lock), so two at once, into
  * one folder or two, take turns and write in number order.
  *

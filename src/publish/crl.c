@@ -468,7 +468,7 @@ publish_crls_write(const char *dir, const struct ca *ca,
 	    ANVIL_OK)
 		return rc;
 	/* The full CRL also under crl_url's own file name, S.crl, when
-	 * that is not anvil.crl (crlnames: S.crl answers at crl_url). */
+	 * that is not anvil.crl: crl_url must answer (core/util.h). */
 	if (gen <= 1 && strcmp(stem, "anvil") != 0 && (util_crl_name(stem, 1,
 	    0, name, sizeof(name)) != 0 || (rc = write_crl_pair(dir, name,
 	    s->full, err, errlen)) != ANVIL_OK))

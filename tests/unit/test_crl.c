@@ -1574,3 +1574,80 @@ Test(crl, shards_from_store, .timeout = 60)
 	th_rmrf(dir);
 	free(dir);
 }
+
+/*
+ * publish_crls_write: with crl_url .../ca.crl and shards = 2 the folder
+ * holds ca-s1.crl, ca-s2.crl (and .pem), the full CRL as anvil.crl and
+ * as ca.crl (crl_url's own name), ca.crt and ca.pem; a temporary file a
+ * killed run left under one of those names is removed, anything else in
+ * the folder is not.
+ */
+Test(crl, shards_written_under_crl_urls_stem, .timeout = 60)
+{
+	static const char *const names[] = { "ca-s1.crl", "ca-s1.crl.pem",
+		"ca-s2.crl", "ca-s2.crl.pem", "anvil.crl", "anvil.crl.pem",
+		"ca.crl", "ca.crl.pem", "ca.crt", "ca.pem" };
+	char *dir = th_tempdir(), out[4096], path[4200], err[1024] = "";
+	char uri[512];
+	struct anvil_config *cfg;
+	struct publish_crls *crls = NULL;
+	struct store *st = NULL;
+	struct ca *ca = NULL;
+	struct ca_crl c;
+	struct stat sb;
+	char *buf = NULL;
+	size_t i, len = 0;
+
+	cfg = th_config(dir, "[issuance]\n"
+	    "crl_url = http://crl.test/x/ca.crl\n[crl]\nshards = 2\n");
+	cr_assert_eq(ca_load_or_generate(cfg, &ca, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	snprintf(out, sizeof(out), "%s/pub", dir);
+	cr_assert_eq(mkdir(out, 0755), 0);
+	snprintf(path, sizeof(path), "%s/ca-s1.crl.tmp-0123abcd", out);
+	th_write_file(path, "half", 4);
+	snprintf(path, sizeof(path), "%s/notes.tmp-0123abcd", out);
+	th_write_file(path, "mine", 4);
+	cr_assert_eq(publish_crls_build(st, ca, cfg, time(NULL), &crls, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(crls->nshards, 2);
+	cr_assert_eq(publish_crls_write(out, ca, cfg, crls, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", out, names[i]);
+		cr_expect(stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    sb.st_size > 0, "%s not written", names[i]);
+	}
+	snprintf(path, sizeof(path), "%s/ca-s1.crl.tmp-0123abcd", out);
+	cr_expect(stat(path, &sb) != 0, "a killed run's temporary file stays");
+	snprintf(path, sizeof(path), "%s/notes.tmp-0123abcd", out);
+	cr_expect(stat(path, &sb) == 0, "a file not anvil-crl's was removed");
+
+	/* ca-s2.crl is shard 2's, and names its own URL. */
+	snprintf(path, sizeof(path), "%s/ca-s2.crl", out);
+	cr_assert_eq(util_read_file(path, 1 << 20, &buf, &len, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert(len == crls->shard[1]->der_len &&
+	    memcmp(buf, crls->shard[1]->der, len) == 0, "ca-s2.crl differs");
+	memset(&c, 0, sizeof(c));
+	c.der = (unsigned char *)buf;
+	c.der_len = len;
+	cr_assert_eq(idp_of(dir, &c, uri, sizeof(uri)), 1);
+	cr_expect_str_eq(uri, "http://crl.test/x/ca-s2.crl");
+	free(buf);
+	snprintf(path, sizeof(path), "%s/ca.crl", out);
+	cr_assert_eq(util_read_file(path, 1 << 20, &buf, &len, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert(len == crls->full->der_len &&
+	    memcmp(buf, crls->full->der, len) == 0, "ca.crl is not the full CRL");
+	free(buf);
+
+	publish_crls_free(crls);
+	store_close(st);
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
