@@ -8,9 +8,12 @@
  * usage: bulkcerts DATA_DIR N PEM_FILE
  * PEM_FILE is stored as every record's certificate, for a realistic size.
  * With BULKCERTS_REVOKED=1 in the environment every record is revoked
- * (keyCompromise, by the operator), for anvil-crl over a large CRL; with
- * BULKCERTS_EXPIRED=1 every record expired yesterday, for a walk of a
- * large store that signs nothing (tests/integration/crl_large.sh).
+ * (keyCompromise, by the operator), for anvil-crl over a large CRL, and
+ * with BULKCERTS_REVOKED_EVERY=k every k-th one. With BULKCERTS_EXPIRED=1
+ * every record expired yesterday, for a walk of a large store that signs
+ * nothing (tests/integration/crl_large.sh). With BULKCERTS_SHARDS=N
+ * (2..1024) each record names its CRL shard as finalize does under
+ * [crl] shards = N (util_crl_shard_of its serial).
  * Prints the serial of the last record written.
  */
 #include "config.h"
@@ -34,6 +37,8 @@ struct fill {
 	time_t now;
 	int revoked;	/* BULKCERTS_REVOKED=1 */
 	time_t shift;	/* BULKCERTS_EXPIRED=1: 90 days back */
+	unsigned long every;	/* BULKCERTS_REVOKED_EVERY, 0: unset */
+	unsigned shards;	/* BULKCERTS_SHARDS, 0: none */
 	char last[33];	/* serial of the last record put */
 };
 
@@ -61,7 +66,14 @@ fill_fn(struct store_txn *txn, void *arg)
 		    f->now - f->shift + 89 * 86400, f->now - f->shift - 86400 +
 		    (time_t)(i % 3600), ids, "classic");
 		json_decref(ids);
-		if (rec != NULL && f->revoked && json_object_set_new(rec,
+		if (rec != NULL && f->shards > 1 && rec_cert_set_crl_shard(rec,
+		    util_crl_shard_of(rnd, sizeof(rnd), f->shards)) !=
+		    ANVIL_OK) {
+			json_decref(rec);
+			rec = NULL;
+		}
+		if (rec != NULL && (f->revoked || (f->every != 0 &&
+		    i % f->every == 0)) && json_object_set_new(rec,
 		    "revoked", json_pack("{s:I, s:i, s:s}", "time",
 		    (json_int_t)f->now, "reason", 1, "by", "operator")) != 0) {
 			json_decref(rec);
@@ -116,6 +128,14 @@ main(int argc, char **argv)
 	    strcmp(getenv("BULKCERTS_REVOKED"), "1") == 0;
 	f.shift = getenv("BULKCERTS_EXPIRED") != NULL &&
 	    strcmp(getenv("BULKCERTS_EXPIRED"), "1") == 0 ? 90 * 86400 : 0;
+	f.every = getenv("BULKCERTS_REVOKED_EVERY") != NULL ?
+	    strtoul(getenv("BULKCERTS_REVOKED_EVERY"), NULL, 10) : 0;
+	f.shards = getenv("BULKCERTS_SHARDS") != NULL ?
+	    (unsigned)strtoul(getenv("BULKCERTS_SHARDS"), NULL, 10) : 0;
+	if (f.shards > 1024) {
+		fprintf(stderr, "bulkcerts: BULKCERTS_SHARDS above 1024\n");
+		goto out;
+	}
 	for (f.from = 0; f.from < n; f.from = f.to) {
 		f.to = f.from + BATCH < n ? f.from + BATCH : n;
 		if (store_run(st, STORE_TXN_NOSYNC, fill_fn, &f, err,

@@ -8,8 +8,10 @@
 # apache-proxy-fcgi, apache-cgi, apache-nph.
 # Environment (all optional):
 #   ANVIL_DATA            data folder (default ./anvil-data)
-#   ANVIL_PORT            HTTPS port (default 8443); the CRL and the CA
-#                         certificate are at http://127.0.0.1:PORT+1/crl/;
+#   ANVIL_PORT            HTTPS port (default 8443); the CRL (anvil.crl,
+#                         and its 4 shards anvil-s1.crl .. anvil-s4.crl that
+#                         certificates name) and the CA certificate are at
+#                         http://127.0.0.1:PORT+1/crl/;
 #                         OCSP answers at http://127.0.0.1:PORT+1/acme/ocsp
 #                         (lighttpd) or https://127.0.0.1:PORT/acme/ocsp
 #                         (Apache, whose plain listener serves files only)
@@ -66,6 +68,10 @@ common_name = Anvil Local CA
 crl_url = http://127.0.0.1:$pub/crl/anvil.crl
 ca_issuers_url = http://127.0.0.1:$pub/crl/ca.crt
 ocsp_url = $ocsp_url
+
+[crl]
+; Issue 20 part 2 on out of the box: each certificate names one of 4 CRLs.
+shards = 4
 
 [validation]
 http_port = ${ANVIL_HTTP01_PORT:-80}

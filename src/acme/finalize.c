@@ -118,7 +118,7 @@ fin_fn(struct store_txn *txn, void *arg)
 {
 	struct fin *f = arg;
 	struct ca_issue_params p;
-	char crl_url[1024], issuers_url[1024];
+	char issuers_url[1024];
 	const struct config_profile *prof;
 	struct ca_issued *c = NULL;
 	json_t *cert = NULL;
@@ -151,20 +151,9 @@ fin_fn(struct store_txn *txn, void *arg)
 	}
 	ca_issue_params_from_profile(f->r->ctx->cfg, prof, &p);
 	p.now = f->r->now;
-	/* A later CA generation's certificates point at its own CRL and
-	 * its cross-certificate (publish_crl_name, publish_issuer_name:
-	 * what anvil-crl writes). */
-	if (ca_generation(f->r->ctx->ca) > 1 && p.crl_url != NULL &&
-	    *p.crl_url != '\0') {
-		if (publish_crl_name(p.crl_url, ca_generation(f->r->ctx->ca), 0,
-		    crl_url, sizeof(crl_url)) != ANVIL_OK) {
-			snprintf(f->err, sizeof(f->err), "[issuance] crl_url "
-			    "has no name for CA generation %u",
-			    ca_generation(f->r->ctx->ca));
-			return ANVIL_ERR_CONFIG;
-		}
-		p.crl_url = crl_url;
-	}
+	/* A later CA generation's certificates point at its own
+	 * cross-certificate (publish_issuer_name: what anvil-crl writes);
+	 * ca_issue names the generation's CRL (util_crl_url). */
 	if (ca_generation(f->r->ctx->ca) > 1 && p.ca_issuers_url != NULL &&
 	    *p.ca_issuers_url != '\0') {
 		if (publish_issuer_name(p.ca_issuers_url,
@@ -189,10 +178,13 @@ fin_fn(struct store_txn *txn, void *arg)
 		cert = rec_cert_new(c->serial_hex, f->r->account_id, f->id,
 		    c->pem, c->not_before, c->not_after, f->r->now,
 		    json_object_get(f->order, "identifiers"), prof->name);
-		/* Which generation signed it: its chains, CRL and OCSP
-		 * signer (issue 20 part 3). */
+		/* Which generation signed it (its chains, CRL and OCSP
+		 * signer, issue 20 part 3) and which CRL shard lists it
+		 * (part 2). */
 		if (cert == NULL || rec_cert_set_generation(cert,
-		    ca_generation(f->r->ctx->ca)) != ANVIL_OK) {
+		    ca_generation(f->r->ctx->ca)) != ANVIL_OK ||
+		    (c->crl_shard != 0 && rec_cert_set_crl_shard(cert,
+		    c->crl_shard) != ANVIL_OK)) {
 			rc = ANVIL_ERR_NOMEM;
 			goto out;
 		}

@@ -3,8 +3,11 @@
  * CRL from the store (raising CRLNumber in the same transaction), signs it
  * with the CA key, and writes anvil.crl (DER), anvil.crl.pem and the CA
  * certificate (ca.crt DER, ca.pem) into the publish folder, each by a
- * temporary file and rename. Every run signs a new CRL, so a run well
- * before nextUpdate keeps the CRL fresh even when nothing changed.
+ * temporary file and rename. With [crl] shards > 1 it also signs one CRL
+ * per shard, each with its own CRLNumber and a critical
+ * IssuingDistributionPoint, as <stem>-s<k>.crl (and .pem) beside it.
+ * Every run signs a new CRL, so a run well before nextUpdate keeps the
+ * CRL fresh even when nothing changed.
  * Runs under a lock in data_dir (anvil-crl.lock), so two at once, into
  * one folder or two, take turns and write in number order.
  *
@@ -48,6 +51,8 @@ usage(FILE *f)
 	    "Signs a new CRL of every certificate revoked in the store and\n"
 	    "writes DIR/anvil.crl (DER), DIR/anvil.crl.pem, DIR/ca.crt (DER)\n"
 	    "and DIR/ca.pem. DIR is [issuance] crl_dir unless --out is given.\n"
+	    "With [crl] shards > 1 it also writes each shard's CRL,\n"
+	    "DIR/<stem>-s<k>.crl and .pem (<stem>: crl_url's file name).\n"
 	    "Run it from cron or a timer well within crl_validity_hours.\n"
 	    "With [ocsp] enabled it also pre-signs an OCSP answer for every\n"
 	    "unexpired certificate into [ocsp] dir (run it well within\n"
@@ -109,21 +114,23 @@ static int
 crl_one(const struct anvil_config *cfg, struct ca *ca, struct store *st,
     const char *out, struct progress *pg, int quiet)
 {
-	struct ca_crl *crl = NULL;
+	struct publish_crls *crls = NULL;
+	struct ca_crl *crl;
 	char err[1024] = "", path[1024] = "", nu[32];
 	struct tm tm;
 	int status = -1;
 	anvil_err rc;
 
 	progress_show(pg, "building the CRL", 0, 0, 1);
-	rc = publish_crl_build(st, ca, cfg, time(NULL), &crl, err,
+	rc = publish_crls_build(st, ca, cfg, time(NULL), &crls, err,
 	    sizeof(err));
 	progress_end(pg);
 	if (rc != ANVIL_OK) {
 		fprintf(stderr, "anvil-crl: cannot build the CRL: %s\n", err);
 		return -1;
 	}
-	if (publish_crl_write_gen(out, cfg, ca, crl, path, sizeof(path), err,
+	crl = crls->full;
+	if (publish_crls_write(out, ca, cfg, crls, path, sizeof(path), err,
 	    sizeof(err)) != ANVIL_OK) {
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto out;
@@ -139,10 +146,13 @@ crl_one(const struct anvil_config *cfg, struct ca *ca, struct store *st,
 			    "(next update %s)\n",
 			    (unsigned long long)crl->number,
 			    ca_generation(ca), path, nu);
+		if (crls->nshards > 0)
+			printf("CRL shards 1 to %u written to %s\n",
+			    crls->nshards, out);
 	}
 	status = 0;
 out:
-	ca_crl_free(crl);
+	publish_crls_free(crls);
 	return status;
 }
 

@@ -193,6 +193,7 @@ struct ca_issue_params {
 	unsigned validity_days;
 	unsigned validity_hours;	/* when not 0, used instead of days */
 	const char *crl_url;		/* NULL or "": no CRLDistributionPoints */
+	unsigned crl_shards;		/* > 1: CRLDP names the serial's shard */
 	const char *ocsp_url;		/* NULL or "": no OCSP in AIA */
 	const char *ca_issuers_url;	/* NULL or "": no caIssuers in AIA */
 	int rsa_key_encipherment;	/* keyEncipherment for RSA leaf keys */
@@ -223,11 +224,14 @@ struct ca_issued {
 	char *chain_pem;		/* leaf then default chain, PEM */
 	unsigned char *der;		/* the leaf, DER */
 	size_t der_len;
+	unsigned crl_shard;		/* its CRL shard, 0: none (full CRL) */
 };
 
 /*
  * Issues an end-entity certificate for a checked CSR and the order's
- * identifiers (SAN rebuilt from ids, never copied from the CSR). Caller
+ * identifiers (SAN rebuilt from ids, never copied from the CSR). With
+ * p->crl_shards > 1 its CRLDistributionPoints is its shard's URL
+ * (util_crl_shard_of its serial, util_crl_url), else p->crl_url. Caller
  * owns *out (ca_issued_free).
  */
 anvil_err ca_issue(struct ca *ca, const struct ca_csr *csr,
@@ -281,6 +285,21 @@ struct ca_crl {
 anvil_err ca_crl_build(struct ca *ca, const struct ca_revoked *revoked,
     size_t n, uint64_t number, time_t this_update, time_t next_update,
     struct ca_crl **out, char *err, size_t errlen);
+
+/* The longest IssuingDistributionPoint URL ca_crl_build_idp takes. */
+#define CA_CRL_IDP_URL_MAX 2000
+
+/*
+ * As ca_crl_build, with a critical IssuingDistributionPoint (RFC 5280
+ * 5.2.5) whose distributionPoint is the fullName URI idp_url (printable
+ * ASCII, at most CA_CRL_IDP_URL_MAX) and onlyContainsUserCerts TRUE: the
+ * CRL of one shard, which a relying party takes for a certificate only
+ * when it names idp_url in its CRLDistributionPoints. idp_url NULL:
+ * ca_crl_build (no IDP: a complete CRL of every certificate).
+ */
+anvil_err ca_crl_build_idp(struct ca *ca, const struct ca_revoked *revoked,
+    size_t n, uint64_t number, time_t this_update, time_t next_update,
+    const char *idp_url, struct ca_crl **out, char *err, size_t errlen);
 
 /* Frees a CRL; NULL is a no-op. */
 void ca_crl_free(struct ca_crl *crl);

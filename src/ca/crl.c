@@ -10,6 +10,10 @@
  * 100 000 entries took a minute of CPU (bench/advise.sh's store, revoked);
  * one RevokedCertificate is three small TLVs, and the result is read back
  * and verified with GnuTLS before it is returned.
+ *
+ * A shard's CRL (issue 20 part 2, ca_crl_build_idp) also carries a
+ * critical IssuingDistributionPoint, encoded here as well: GnuTLS writes
+ * none for a CRL.
  */
 #include "config.h"
 
@@ -24,6 +28,7 @@
 #include "core/log.h"
 
 #define OID_CRL_REASON "2.5.29.21"
+#define OID_CRL_IDP "2.5.29.28"
 
 int
 ca_crl_reason_valid(int r)
@@ -253,6 +258,14 @@ der_put(struct der *d, const void *src, size_t n)
 	d->len += n;
 }
 
+/* The size of der_head's tag and length for a content of len bytes. */
+static size_t
+der_head_len(size_t len)
+{
+	return len < 0x80 ? 2 : len <= 0xff ? 3 : len <= 0xffff ? 4 :
+	    len <= 0xffffff ? 5 : 6;
+}
+
 /* A tag and a definite length (X.690 8.1.3), lengths below 2^32. */
 static void
 der_head(struct der *d, unsigned char tag, size_t len)
@@ -283,6 +296,58 @@ der_head(struct der *d, unsigned char tag, size_t len)
 		h[n++] = (unsigned char)len;
 	}
 	der_put(d, h, n);
+}
+
+/*
+ * Appends a critical IssuingDistributionPoint (RFC 5280 5.2.5) to the
+ * crlExtensions of r->dst: distributionPoint fullName = the URI url, and
+ * onlyContainsUserCerts, as a shard lists end-entity certificates only.
+ * PKIX1Implicit88 tags: [0] around the DistributionPointName CHOICE
+ * (explicit, as for any CHOICE), [0] IMPLICIT GeneralNames, [6] IMPLICIT
+ * IA5String, [1] IMPLICIT BOOLEAN.
+ */
+static anvil_err
+add_idp(struct rebuild *r, const char *url)
+{
+	struct der d = { NULL, 0, 0, 0 };
+	size_t ul = strlen(url), i, gn, dpn;
+	anvil_err rc = ANVIL_OK;
+	int ret;
+
+	for (i = 0; i < ul; i++)
+		if (url[i] <= 0x20 || url[i] >= 0x7f)
+			break;
+	if (ul == 0 || ul > CA_CRL_IDP_URL_MAX || i < ul)
+		return errf(r->err, r->errlen, ANVIL_ERR_INVALID, "the "
+		    "IssuingDistributionPoint URL is empty, too long or not "
+		    "printable ASCII");
+	gn = der_head_len(ul) + ul;		/* [6] uri */
+	dpn = der_head_len(gn) + gn;		/* [0] fullName */
+	der_head(&d, 0x30, der_head_len(dpn) + dpn + 3);
+	der_head(&d, 0xa0, dpn);
+	der_head(&d, 0xa0, gn);
+	der_head(&d, 0x86, ul);
+	der_put(&d, url, ul);
+	der_put(&d, "\x81\x01\xff", 3);
+	if (d.nomem) {
+		free(d.p);
+		return errf(r->err, r->errlen, ANVIL_ERR_NOMEM, "out of memory");
+	}
+	if ((ret = asn1_write_value(r->dst, "tbsCertList.crlExtensions", "NEW",
+	    1)) != ASN1_SUCCESS ||
+	    (ret = asn1_write_value(r->dst,
+	    "tbsCertList.crlExtensions.?LAST.extnID", OID_CRL_IDP, 1)) !=
+	    ASN1_SUCCESS ||
+	    (ret = asn1_write_value(r->dst,
+	    "tbsCertList.crlExtensions.?LAST.critical", "TRUE", 1)) !=
+	    ASN1_SUCCESS ||
+	    (ret = asn1_write_value(r->dst,
+	    "tbsCertList.crlExtensions.?LAST.extnValue", d.p, (int)d.len)) !=
+	    ASN1_SUCCESS)
+		rc = asn1_fail(r->err, r->errlen, "asn1_write_value", ret,
+		    "IssuingDistributionPoint");
+	free(d.p);
+	return rc;
 }
 
 /*
@@ -406,8 +471,8 @@ splice_entries(const gnutls_datum_t *tbs, const struct der *entries,
  */
 static anvil_err
 add_entries(struct ca *ca, gnutls_sign_algorithm_t sigalg,
-    const struct ca_revoked *rev, size_t n, gnutls_datum_t *der, char *err,
-    size_t errlen)
+    const struct ca_revoked *rev, size_t n, const char *idp_url,
+    gnutls_datum_t *der, char *err, size_t errlen)
 {
 	struct rebuild r = { NULL, NULL, NULL, 65536, err, errlen };
 	struct der entries = { NULL, 0, 0, 0 }, tbs = { NULL, 0, 0, 0 };
@@ -436,7 +501,8 @@ add_entries(struct ca *ca, gnutls_sign_algorithm_t sigalg,
 	}
 	if ((rc = copy_tbs_head(&r)) != ANVIL_OK ||
 	    (rc = copy_crl_extensions(&r)) != ANVIL_OK ||
-	    (rc = copy_signature_algorithm(&r)) != ANVIL_OK)
+	    (rc = copy_signature_algorithm(&r)) != ANVIL_OK ||
+	    (idp_url != NULL && (rc = add_idp(&r, idp_url)) != ANVIL_OK))
 		goto out;
 	/* RFC 5280 5.1.2.6: no entries, no list (not an empty one). */
 	ret = asn1_write_value(r.dst, "tbsCertList.revokedCertificates", NULL,
@@ -608,6 +674,15 @@ ca_crl_build(struct ca *ca, const struct ca_revoked *revoked, size_t n,
     uint64_t number, time_t this_update, time_t next_update,
     struct ca_crl **out, char *err, size_t errlen)
 {
+	return ca_crl_build_idp(ca, revoked, n, number, this_update,
+	    next_update, NULL, out, err, errlen);
+}
+
+anvil_err
+ca_crl_build_idp(struct ca *ca, const struct ca_revoked *revoked, size_t n,
+    uint64_t number, time_t this_update, time_t next_update,
+    const char *idp_url, struct ca_crl **out, char *err, size_t errlen)
+{
 	gnutls_x509_crl_t crl = NULL;
 	gnutls_datum_t der = { NULL, 0 }, tmp = { NULL, 0 }, pem = { NULL, 0 };
 	struct ca_crl *c = NULL;
@@ -665,7 +740,7 @@ ca_crl_build(struct ca *ca, const struct ca_revoked *revoked, size_t n,
 		goto out;
 	}
 	if ((rc = add_entries(ca, (gnutls_sign_algorithm_t)sigalg, revoked, n,
-	    &der, err, errlen)) != ANVIL_OK)
+	    idp_url, &der, err, errlen)) != ANVIL_OK)
 		goto out;
 	rc = ANVIL_ERR_CRYPTO;
 	/* Whatever we publish must read back and verify. */

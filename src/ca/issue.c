@@ -27,6 +27,7 @@ ca_issue_params_from_config(const struct anvil_config *cfg,
 	memset(p, 0, sizeof(*p));
 	p->validity_days = cfg->validity_days;
 	p->crl_url = cfg->crl_url;
+	p->crl_shards = cfg->crl_shards;
 	p->ocsp_url = cfg->ocsp_url;
 	p->ca_issuers_url = cfg->ca_issuers_url;
 	p->rsa_key_encipherment = cfg->rsa_key_encipherment;
@@ -139,6 +140,7 @@ ca_issue(struct ca *ca, const struct ca_csr *csr, const struct ca_ident *ids,
 	unsigned char kid[64];
 	size_t kidlen = 0, i;
 	const char *cn = NULL;
+	char dp[2048];
 	unsigned usage;
 	time_t now = p->now ? p->now : time(NULL);
 	anvil_err rc = ANVIL_ERR_CRYPTO;
@@ -213,9 +215,21 @@ ca_issue(struct ca *ca, const struct ca_csr *csr, const struct ca_ident *ids,
 		CA_TRY(gnutls_x509_crt_set_authority_info_access, crt,
 		    GNUTLS_IA_CAISSUERS_URI, &u);
 	}
-	if (nonempty(p->crl_url))
-		CA_TRY(gnutls_x509_crt_set_crl_dist_points, crt, GNUTLS_SAN_URI,
-		    p->crl_url, 0);
+	if (nonempty(p->crl_url)) {
+		/* Issue 20: a certificate names the CRL of its CA generation
+		 * (part 3) and of its shard (part 2); generation 1 unsharded
+		 * names crl_url itself, as it always has. */
+		c->crl_shard = util_crl_shard_of(c->serial, sizeof(c->serial),
+		    p->crl_shards);
+		if (util_crl_url(p->crl_url, ca_generation(ca), c->crl_shard,
+		    dp, sizeof(dp)) != 0) {
+			rc = errf(err, errlen, ANVIL_ERR_INVALID, "crl_url too "
+			    "long for the URL of its generation or shard");
+			goto out;
+		}
+		CA_TRY(gnutls_x509_crt_set_crl_dist_points, crt,
+		    GNUTLS_SAN_URI, dp, 0);
+	}
 	CA_TRY(gnutls_x509_crt_privkey_sign, crt, ca->cert, ca->key, ca->dig, 0);
 	CA_TRY(gnutls_x509_crt_export2, crt, GNUTLS_X509_FMT_DER, &der);
 	CA_TRY(gnutls_x509_crt_export2, crt, GNUTLS_X509_FMT_PEM, &pem);

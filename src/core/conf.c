@@ -115,6 +115,7 @@ static const struct key_def keys[] = {
 	{ "ocsp", "responder_key", K_KEYFILE, OFF(ocsp_responder_key), "ocsp.key", 0, 0 },
 	{ "ocsp", "responder_cert", K_KEYFILE, OFF(ocsp_responder_cert), "ocsp.pem", 0, 0 },
 	{ "ocsp", "responder_validity_days", K_UINT, OFF(ocsp_responder_days), "90", 2, 3650 },
+	{ "crl", "shards", K_UINT, OFF(crl_shards), "1", 1, CONFIG_CRL_SHARDS_MAX },
 	{ "audit", "destination", K_AUDIT, OFF(audit_to), "file", 0, 0 },
 	{ "audit", "file", K_KEYFILE, OFF(audit_file), "audit.log", 0, 0 },
 };
@@ -143,7 +144,7 @@ static const struct key_def pkeys[] = {
 #define NPKEYS (sizeof(pkeys) / sizeof(pkeys[0]))
 
 static const char *const sections[] = { "server", "ca", "issuance",
-	"validation", "accounts", "ocsp", "audit" };
+	"validation", "accounts", "ocsp", "crl", "audit" };
 
 const char *
 config_default_path(void)
@@ -1063,7 +1064,7 @@ config_parse(const char *name, const char *text, size_t len,
 	unsigned char seen[NKEYS], pseen[NPKEYS];
 	char section[48] = "";
 	long prof = -1;		/* index of the [profile NAME] being read */
-	unsigned default_line = 0, persist_line = 0;
+	unsigned default_line = 0, persist_line = 0, shards_line = 0;
 	char line[CONFIG_MAX_LINE + 2];
 	char why[512];
 	size_t pos = 0, i;
@@ -1199,6 +1200,8 @@ config_parse(const char *name, const char *text, size_t len,
 		seen[def - keys] = 1;
 		if (def->offset == OFF(default_profile))
 			default_line = lineno;
+		if (def->offset == OFF(crl_shards))
+			shards_line = lineno;
 		if (set_value(cfg, def, v, why, sizeof(why)) != 0) {
 			errf(err, errlen, rc, "%s:%u: [%s] %s", name, lineno,
 			    section, why);
@@ -1217,6 +1220,14 @@ config_parse(const char *name, const char *text, size_t len,
 		goto out;
 	}
 
+	/* A shard is named by its URL beside crl_url (util_crl_name): no
+	 * crl_url, nothing for a certificate to point at. */
+	if (cfg->crl_shards > 1 && cfg->crl_url[0] == '\0') {
+		errf(err, errlen, rc, "%s:%u: [crl] shards = %u needs "
+		    "[issuance] crl_url (the shards are served beside it)",
+		    name, shards_line, cfg->crl_shards);
+		goto out;
+	}
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].def == NULL && !seen[i]) {
 			errf(err, errlen, rc, "%s:%u: [%s] %s is required",

@@ -140,10 +140,15 @@ struct anvil_config {
 	char *ocsp_responder_key;	/* absolute path, or a pkcs11: URL */
 	char *ocsp_responder_cert;	/* absolute path */
 	unsigned ocsp_responder_days;	/* responder certificate lifetime */
+	/* [crl] */
+	unsigned crl_shards;		/* 1: one CRL; N: N shards + the full */
 	/* [audit] */
 	unsigned audit_to;		/* CONFIG_AUDIT_* bits; 0: none */
 	char *audit_file;		/* absolute */
 };
+
+/* Bound of [crl] shards: one signature per shard per anvil-crl run. */
+#define CONFIG_CRL_SHARDS_MAX 1024
 
 #define CONFIG_AUDIT_FILE 0x1
 #define CONFIG_AUDIT_SYSLOG 0x2

@@ -4,6 +4,7 @@
  */
 #include "config.h"
 
+#include <ctype.h>
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -420,6 +421,83 @@ util_hexval(char c)
 	if (c >= 'A' && c <= 'F')
 		return c - 'A' + 10;
 	return -1;
+}
+
+void
+util_crl_stem(const char *crl_url, char out[UTIL_CRL_STEM_MAX + 1])
+{
+	const char *seg = crl_url != NULL ? strrchr(crl_url, '/') : NULL;
+	size_t n, i;
+
+	seg = seg != NULL ? seg + 1 : "";
+	n = strlen(seg);
+	if (n > 4 && strcmp(seg + n - 4, ".crl") == 0)
+		n -= 4;
+	/* Named in a file path: nothing that could leave crl_dir. */
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)seg[i]) && seg[i] != '.' &&
+		    seg[i] != '_' && seg[i] != '-')
+			break;
+	if (n == 0 || n > UTIL_CRL_STEM_MAX || i < n || seg[0] == '.') {
+		snprintf(out, UTIL_CRL_STEM_MAX + 1, "anvil");
+		return;
+	}
+	memcpy(out, seg, n);
+	out[n] = '\0';
+}
+
+int
+util_crl_name(const char *stem, unsigned gen, unsigned shard, char *out,
+    size_t outlen)
+{
+	char g[16] = "", k[16] = "";
+	int n;
+
+	if (gen >= 2)
+		snprintf(g, sizeof(g), "-g%u", gen);
+	if (shard >= 1)
+		snprintf(k, sizeof(k), "-s%u", shard);
+	n = snprintf(out, outlen, "%s%s%s.crl", stem, g, k);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+int
+util_crl_url(const char *crl_url, unsigned gen, unsigned shard, char *out,
+    size_t outlen)
+{
+	char stem[UTIL_CRL_STEM_MAX + 1], name[UTIL_CRL_STEM_MAX + 32];
+	const char *slash;
+	size_t dl;
+	int n;
+
+	if (crl_url == NULL || crl_url[0] == '\0')
+		return -1;
+	if (gen <= 1 && shard == 0) {
+		n = snprintf(out, outlen, "%s", crl_url);
+		return n < 0 || (size_t)n >= outlen ? -1 : 0;
+	}
+	if ((slash = strrchr(crl_url, '/')) == NULL)
+		return -1;
+	util_crl_stem(crl_url, stem);
+	if (util_crl_name(stem, gen, shard, name, sizeof(name)) != 0)
+		return -1;
+	dl = (size_t)(slash + 1 - crl_url);
+	n = snprintf(out, outlen, "%.*s%s", (int)dl, crl_url, name);
+	return n < 0 || (size_t)n >= outlen ? -1 : 0;
+}
+
+unsigned
+util_crl_shard_of(const unsigned char *serial, size_t len, unsigned shards)
+{
+	unsigned long long r = 0;
+	size_t i;
+
+	if (shards <= 1)
+		return 0;
+	/* Horner's rule modulo shards: no byte of the serial is dropped. */
+	for (i = 0; i < len; i++)
+		r = (r * 256 + serial[i]) % shards;
+	return (unsigned)r + 1;
 }
 
 int

@@ -75,6 +75,43 @@ void util_hex(const unsigned char *in, size_t n, char *out);
 /* The value of hex digit c (either case), or -1. */
 int util_hexval(char c);
 
+/*
+ * CRL names, one convention for the file under [issuance] crl_dir and
+ * the URL in a certificate's CRLDistributionPoints. The stem S is the
+ * last path segment of crl_url without ".crl" ("anvil" when that is
+ * empty or holds anything but letters, digits, '.', '_', '-'). Names:
+ * generation 1 full CRL S.crl, generation g >= 2 S-g<g>.crl, shard k of
+ * generation 1 S-s<k>.crl, of generation g >= 2 S-g<g>-s<k>.crl.
+ */
+#define UTIL_CRL_STEM_MAX 64
+
+/* The stem of crl_url (borrowed) into out (UTIL_CRL_STEM_MAX + 1 bytes). */
+void util_crl_stem(const char *crl_url, char out[UTIL_CRL_STEM_MAX + 1]);
+
+/*
+ * The file name of generation gen (0 is taken as 1) and shard (0: the full
+ * CRL) under stem into out. 0, or -1 when it does not fit in outlen.
+ */
+int util_crl_name(const char *stem, unsigned gen, unsigned shard, char *out,
+    size_t outlen);
+
+/*
+ * The URL of that CRL: crl_url itself for the full CRL of generation 1
+ * (certificates already carry it), else crl_url with its last path
+ * segment replaced by util_crl_name of crl_url's stem. 0, or -1 when
+ * crl_url is empty or the result does not fit in outlen.
+ */
+int util_crl_url(const char *crl_url, unsigned gen, unsigned shard,
+    char *out, size_t outlen);
+
+/*
+ * The CRL shard (1..shards) of a certificate with serial (len bytes, big
+ * endian), or 0 when shards <= 1 (no shards). Stable for a serial and
+ * even over random serials: the serial's value modulo shards.
+ */
+unsigned util_crl_shard_of(const unsigned char *serial, size_t len,
+    unsigned shards);
+
 /* Sets FD_CLOEXEC on every open descriptor above 2. */
 void util_cloexec_all(void);
 

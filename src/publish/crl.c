@@ -8,10 +8,12 @@
  */
 #include "config.h"
 
-#include <limits.h>
+#include <dirent.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
@@ -25,44 +27,10 @@
 
 struct revoked_list {
 	struct ca_revoked *v;
+	unsigned short *shard;	/* each entry's record crl_shard, 0: none */
 	size_t n, cap;
 	unsigned gen;		/* only certificates of this CA generation */
 };
-
-anvil_err
-publish_crl_name(const char *base, unsigned gen, unsigned shard, char *out,
-    size_t outlen)
-{
-	const char *seg, *dot;
-	size_t dir_len, stem_len;
-	int n;
-
-	if (base == NULL || *base == '\0')
-		base = "anvil.crl";
-	seg = strrchr(base, '/');
-	seg = seg != NULL ? seg + 1 : base;
-	dir_len = (size_t)(seg - base);
-	stem_len = strlen(seg);
-	dot = stem_len >= 4 ? seg + stem_len - 4 : NULL;
-	if (dot != NULL && strcmp(dot, ".crl") == 0)
-		stem_len -= 4;
-	if (gen == 0 || stem_len == 0 || dir_len > INT_MAX ||
-	    stem_len > INT_MAX)
-		return ANVIL_ERR_INVALID;
-	/* crlnames.md: generation 1's full CRL keeps the name it has. */
-	if (gen == 1 && shard == 0)
-		n = snprintf(out, outlen, "%s", base);
-	else if (gen == 1)
-		n = snprintf(out, outlen, "%.*s%.*s-s%u.crl", (int)dir_len,
-		    base, (int)stem_len, seg, shard);
-	else if (shard == 0)
-		n = snprintf(out, outlen, "%.*s%.*s-g%u.crl", (int)dir_len,
-		    base, (int)stem_len, seg, gen);
-	else
-		n = snprintf(out, outlen, "%.*s%.*s-g%u-s%u.crl", (int)dir_len,
-		    base, (int)stem_len, seg, gen, shard);
-	return n >= 0 && (size_t)n < outlen ? ANVIL_OK : ANVIL_ERR_INVALID;
-}
 
 static anvil_err
 collect_revoked(const char *id, json_t *rec, void *arg)
@@ -90,11 +58,16 @@ collect_revoked(const char *id, json_t *rec, void *arg)
 	if (l->n == l->cap) {
 		size_t cap = l->cap ? l->cap * 2 : 64;
 		struct ca_revoked *v = realloc(l->v, cap * sizeof(*v));
+		unsigned short *k;
 		if (v == NULL)
 			return ANVIL_ERR_NOMEM;
 		l->v = v;
+		if ((k = realloc(l->shard, cap * sizeof(*k))) == NULL)
+			return ANVIL_ERR_NOMEM;
+		l->shard = k;
 		l->cap = cap;
 	}
+	l->shard[l->n] = (unsigned short)rec_cert_crl_shard(rec);
 	r = &l->v[l->n];
 	memset(r, 0, sizeof(*r));
 	for (i = 0; i < hl; i += 2) {
@@ -116,38 +89,222 @@ collect_revoked(const char *id, json_t *rec, void *arg)
 	return ANVIL_OK;
 }
 
+/*
+ * The full CRL of ca's generation: raises its counter (generation 1 keeps
+ * "crl_number", a later one "crl.g<g>"; names in src/core/util.h) and lists
+ * what that generation revoked into l (with each entry's shard) and a
+ * CRL of it into *out, all in txn.
+ */
+static anvil_err
+full_from_store(struct ca *ca, struct store_txn *txn,
+    const struct anvil_config *cfg, time_t now, struct revoked_list *l,
+    struct ca_crl **out, char *err, size_t errlen)
+{
+	uint64_t number = 0;
+	char counter[32];
+	anvil_err rc;
+
+	l->gen = ca_generation(ca);
+	if (l->gen == 1)
+		snprintf(counter, sizeof(counter), "crl_number");
+	else
+		snprintf(counter, sizeof(counter), "crl.g%u", l->gen);
+	if ((rc = store_counter_next(txn, counter, &number)) != ANVIL_OK)
+		return errf(err, errlen, rc, "cannot raise the CRL number: %s",
+		    anvil_strerror(rc));
+	if ((rc = store_revoked_each(txn, collect_revoked, l)) != ANVIL_OK)
+		return errf(err, errlen, rc, "cannot list revoked "
+		    "certificates: %s", anvil_strerror(rc));
+	return ca_crl_build(ca, l->v, l->n, number, now,
+	    now + (time_t)cfg->crl_validity_hours * 3600, out, err, errlen);
+}
+
 anvil_err
 publish_crl_from_store(struct ca *ca, struct store_txn *txn,
     const struct anvil_config *cfg, time_t now, struct ca_crl **out,
     char *err, size_t errlen)
 {
-	struct revoked_list l = { NULL, 0, 0, 1 };
-	uint64_t number = 0;
-	char counter[32];
+	struct revoked_list l = { NULL, NULL, 0, 0, 1 };
 	anvil_err rc;
 
 	*out = NULL;
-	/* crlnames.md: generation 1 keeps the counter it always had. */
-	l.gen = ca_generation(ca);
-	if (l.gen == 1)
-		snprintf(counter, sizeof(counter), "crl_number");
-	else
-		snprintf(counter, sizeof(counter), "crl.g%u", l.gen);
-	if ((rc = store_counter_next(txn, counter, &number)) != ANVIL_OK) {
-		errf(err, errlen, rc, "cannot raise the CRL number: %s",
-		    anvil_strerror(rc));
-		goto out;
-	}
-	if ((rc = store_revoked_each(txn, collect_revoked, &l)) != ANVIL_OK) {
-		errf(err, errlen, rc, "cannot list revoked certificates: %s",
-		    anvil_strerror(rc));
-		goto out;
-	}
-	rc = ca_crl_build(ca, l.v, l.n, number, now,
-	    now + (time_t)cfg->crl_validity_hours * 3600, out, err, errlen);
-out:
+	rc = full_from_store(ca, txn, cfg, now, &l, out, err, errlen);
 	free(l.v);
+	free(l.shard);
 	return rc;
+}
+
+/* ------------------------------------------------------------- shards */
+
+void
+publish_crls_free(struct publish_crls *s)
+{
+	unsigned k;
+
+	if (s == NULL)
+		return;
+	ca_crl_free(s->full);
+	for (k = 0; k < s->nshards; k++)
+		ca_crl_free(s->shard[k]);
+	free(s->shard);
+	free(s);
+}
+
+/*
+ * How many shards to sign: [crl] shards (none when 1), more when a higher
+ * shard was signed before (its counter is set: shards are signed 1..N
+ * together, so the first unset one ends them) or a revoked certificate
+ * names one, so a certificate issued before the count was lowered still
+ * finds a current CRL at its URL.
+ */
+static anvil_err
+shard_count(struct store_txn *txn, const struct anvil_config *cfg,
+    unsigned gen, const struct revoked_list *l, unsigned *out)
+{
+	unsigned n = cfg->crl_shards > 1 ? cfg->crl_shards : 0, k;
+	uint64_t v;
+	char name[64];
+	anvil_err rc;
+	size_t i;
+
+	for (k = n + 1; k <= CONFIG_CRL_SHARDS_MAX; k++) {
+		snprintf(name, sizeof(name), "crl.g%u.s%u", gen, k);
+		if ((rc = store_counter_get(txn, name, &v)) != ANVIL_OK)
+			return rc;
+		if (v == 0)
+			break;
+		n = k;
+	}
+	for (i = 0; i < l->n; i++)
+		if (l->shard[i] > n)
+			n = l->shard[i];
+	*out = n;
+	return ANVIL_OK;
+}
+
+anvil_err
+publish_crls_from_store(struct ca *ca, struct store_txn *txn,
+    const struct anvil_config *cfg, time_t now, struct publish_crls **out,
+    char *err, size_t errlen)
+{
+	struct revoked_list l = { NULL, NULL, 0, 0, 1 };
+	struct publish_crls *s = NULL;
+	struct ca_revoked *byshard = NULL;
+	size_t *at = NULL, i;
+	time_t next = now + (time_t)cfg->crl_validity_hours * 3600;
+	unsigned gen = ca_generation(ca), nshards = 0, k;
+	uint64_t number = 0;
+	char name[64], url[CA_CRL_IDP_URL_MAX + 1];
+	anvil_err rc;
+
+	*out = NULL;
+	if ((s = calloc(1, sizeof(*s))) == NULL)
+		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+	if ((rc = full_from_store(ca, txn, cfg, now, &l, &s->full, err,
+	    errlen)) != ANVIL_OK)
+		goto out;
+	/* Without crl_url no certificate names a shard: nothing to sign. */
+	if (cfg->crl_url[0] != '\0' && (rc = shard_count(txn, cfg, gen, &l,
+	    &nshards)) != ANVIL_OK) {
+		errf(err, errlen, rc, "cannot read the shard CRL numbers: %s",
+		    anvil_strerror(rc));
+		goto out;
+	}
+	if (nshards == 0)
+		goto done;
+	/* The entries by shard (a counting sort, store order kept); those
+	 * with none are in the full CRL only, as their CRLDP names it. */
+	if ((s->shard = calloc(nshards, sizeof(*s->shard))) == NULL ||
+	    (at = calloc(nshards + 2, sizeof(*at))) == NULL ||
+	    (l.n > 0 && (byshard = malloc(l.n * sizeof(*byshard))) == NULL)) {
+		rc = errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+		goto out;
+	}
+	s->nshards = nshards;
+	for (i = 0; i < l.n; i++)
+		if (l.shard[i] != 0)
+			at[l.shard[i] + 1]++;
+	for (k = 1; k <= nshards; k++)
+		at[k + 1] += at[k];
+	for (i = 0; i < l.n; i++)
+		if (l.shard[i] != 0)
+			byshard[at[l.shard[i]]++] = l.v[i];
+	/* at[k] is now where shard k ends; shard 1 starts at 0. */
+	for (k = 1; k <= nshards; k++) {
+		size_t from = k == 1 ? 0 : at[k - 1];
+
+		snprintf(name, sizeof(name), "crl.g%u.s%u", gen, k);
+		if ((rc = store_counter_next(txn, name, &number)) != ANVIL_OK) {
+			errf(err, errlen, rc, "cannot raise the CRL number of "
+			    "shard %u: %s", k, anvil_strerror(rc));
+			goto out;
+		}
+		if (util_crl_url(cfg->crl_url, gen, k, url, sizeof(url)) != 0) {
+			rc = errf(err, errlen, ANVIL_ERR_INVALID, "crl_url too "
+			    "long for the URL of shard %u", k);
+			goto out;
+		}
+		if ((rc = ca_crl_build_idp(ca, byshard + from, at[k] - from,
+		    number, now, next, url, &s->shard[k - 1], err, errlen)) !=
+		    ANVIL_OK)
+			goto out;
+	}
+done:
+	*out = s;
+	s = NULL;
+	rc = ANVIL_OK;
+out:
+	publish_crls_free(s);
+	free(l.v);
+	free(l.shard);
+	free(byshard);
+	free(at);
+	return rc;
+}
+
+struct crls_job {
+	struct ca *ca;
+	const struct anvil_config *cfg;
+	time_t now;
+	struct publish_crls *crls;	/* out */
+	char err[512];
+};
+
+static anvil_err
+crls_fn(struct store_txn *txn, void *arg)
+{
+	struct crls_job *j = arg;
+
+	publish_crls_free(j->crls);	/* from a try that lost a deadlock */
+	j->crls = NULL;
+	return publish_crls_from_store(j->ca, txn, j->cfg, j->now, &j->crls,
+	    j->err, sizeof(j->err));
+}
+
+anvil_err
+publish_crls_build(struct store *st, struct ca *ca,
+    const struct anvil_config *cfg, time_t now, struct publish_crls **out,
+    char *err, size_t errlen)
+{
+	struct crls_job job;
+	char serr[1024] = "";
+	anvil_err rc;
+
+	*out = NULL;
+	memset(&job, 0, sizeof(job));
+	job.ca = ca;
+	job.cfg = cfg;
+	job.now = now;
+	rc = store_run(st, STORE_TXN_READ_COMMITTED, crls_fn, &job, serr,
+	    sizeof(serr));
+	if (rc != ANVIL_OK) {
+		snprintf(err, errlen, "%s", job.err[0] ? job.err : serr[0] ?
+		    serr : anvil_strerror(rc));
+		publish_crls_free(job.crls);
+		return rc;
+	}
+	*out = job.crls;
+	return ANVIL_OK;
 }
 
 struct crl_job {
@@ -247,4 +404,91 @@ out:
 	for (i = 0; i < 4; i++)
 		free(p[i]);
 	return rc;
+}
+
+/* Writes crl as dir/name (DER) and dir/name.pem. */
+static anvil_err
+write_crl_pair(const char *dir, const char *name, const struct ca_crl *crl,
+    char *err, size_t errlen)
+{
+	char pemname[UTIL_CRL_STEM_MAX + 40], *der = NULL, *pem = NULL;
+	anvil_err rc = ANVIL_ERR_NOMEM;
+
+	snprintf(pemname, sizeof(pemname), "%s.pem", name);
+	if ((der = util_path_join(dir, name)) == NULL ||
+	    (pem = util_path_join(dir, pemname)) == NULL)
+		errf(err, errlen, rc, "out of memory");
+	else if ((rc = util_write_file_atomic(der, crl->der, crl->der_len,
+	    0644, err, errlen)) == ANVIL_OK)
+		rc = util_write_file_atomic(pem, crl->pem, strlen(crl->pem),
+		    0644, err, errlen);
+	free(der);
+	free(pem);
+	return rc;
+}
+
+/*
+ * Removes what a run killed mid-write left in dir: the temporary files of
+ * util_write_file_atomic ("<name>.tmp-<hex>") of a name anvil-crl writes
+ * (ca.crt, ca.pem, <stem or anvil>...crl and .crl.pem). Only under the
+ * lock (publish_lock), so no live run's file is among them. Bounded by
+ * CRL_DIR_SCAN_MAX entries.
+ */
+#define CRL_DIR_SCAN_MAX 100000
+
+static void
+drop_stale_temps(const char *dir, const char *stem)
+{
+	DIR *d = opendir(dir);
+	struct dirent *e;
+	size_t seen = 0, pl, sl = strlen(stem);
+	const char *t;
+
+	if (d == NULL)
+		return;
+	while ((e = readdir(d)) != NULL && seen++ < CRL_DIR_SCAN_MAX) {
+		if ((t = strstr(e->d_name, ".tmp-")) == NULL)
+			continue;
+		pl = (size_t)(t - e->d_name);
+		if ((pl == 6 && (strncmp(e->d_name, "ca.crt", 6) == 0 ||
+		    strncmp(e->d_name, "ca.pem", 6) == 0)) ||
+		    ((strncmp(e->d_name, "anvil", 5) == 0 ||
+		    strncmp(e->d_name, stem, sl) == 0) &&
+		    ((pl > 4 && strncmp(t - 4, ".crl", 4) == 0) ||
+		    (pl > 8 && strncmp(t - 8, ".crl.pem", 8) == 0))))
+			(void)unlinkat(dirfd(d), e->d_name, 0);
+	}
+	closedir(d);
+}
+
+anvil_err
+publish_crls_write(const char *dir, const struct ca *ca,
+    const struct anvil_config *cfg, const struct publish_crls *s, char *path,
+    size_t pathlen, char *err, size_t errlen)
+{
+	char stem[UTIL_CRL_STEM_MAX + 1], name[UTIL_CRL_STEM_MAX + 32];
+	unsigned gen = ca_generation(ca), k;
+	anvil_err rc;
+
+	util_crl_stem(cfg->crl_url, stem);
+	drop_stale_temps(dir, stem);
+	for (k = 1; k <= s->nshards; k++) {
+		if (util_crl_name(stem, gen, k, name, sizeof(name)) != 0)
+			return errf(err, errlen, ANVIL_ERR_INVALID, "no name "
+			    "for shard %u", k);
+		if ((rc = write_crl_pair(dir, name, s->shard[k - 1], err,
+		    errlen)) != ANVIL_OK)
+			return rc;
+	}
+	if ((rc = publish_crl_write_gen(dir, cfg, ca, s->full, path, pathlen,
+	    err, errlen)) != ANVIL_OK)
+		return rc;
+	/* The full CRL also under crl_url's own file name, S.crl, when
+	 * that is not anvil.crl: crl_url must answer (core/util.h). */
+	if (gen <= 1 && strcmp(stem, "anvil") != 0 && (util_crl_name(stem, 1,
+	    0, name, sizeof(name)) != 0 || (rc = write_crl_pair(dir, name,
+	    s->full, err, errlen)) != ANVIL_OK))
+		return rc != ANVIL_OK ? rc : errf(err, errlen,
+		    ANVIL_ERR_INVALID, "no name for the full CRL");
+	return ANVIL_OK;
 }

@@ -141,7 +141,8 @@ publish_crl_write_gen(const char *dir, const struct anvil_config *cfg,
     const struct ca *ca, const struct ca_crl *crl, char *path, size_t pathlen,
     char *err, size_t errlen)
 {
-	char name[256], *p = NULL, *pem = NULL, *x = NULL;
+	char name[256], stem[UTIL_CRL_STEM_MAX + 1], *p = NULL, *pem = NULL;
+	char *x = NULL;
 	unsigned g = ca_generation(ca);
 	anvil_err rc;
 
@@ -152,8 +153,8 @@ publish_crl_write_gen(const char *dir, const struct anvil_config *cfg,
 	}
 	/* The names its certificates carry in their CRL distribution point
 	 * and AIA caIssuers (finalize.c), in the folder those URLs serve. */
-	if (publish_crl_name(last_segment(cfg->crl_url, "anvil.crl"), g, 0,
-	    name, sizeof(name)) != ANVIL_OK ||
+	util_crl_stem(cfg->crl_url, stem);
+	if (util_crl_name(stem, g, 0, name, sizeof(name)) != 0 ||
 	    (p = publish_path(dir, name)) == NULL)
 		return errf(err, errlen, ANVIL_ERR_CONFIG, "[issuance] crl_url "
 		    "\"%s\": no CRL file name for CA generation %u",

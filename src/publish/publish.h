@@ -53,18 +53,6 @@ anvil_err publish_crl_write(const char *dir, const struct ca *ca,
     const struct ca_crl *crl, char *err, size_t errlen);
 
 /*
- * The name of a CRL (/tmp/h/crlnames.md, the lead's convention for CA
- * generations and shards): base is a file name or a URL ([issuance]
- * crl_url; NULL or "" is "anvil.crl"); its last path segment less ".crl"
- * is the stem S. Generation 1's full CRL (shard 0) is base itself; shard
- * k of generation 1 is S-s<k>.crl; generation g >= 2 is S-g<g>.crl, and
- * S-g<g>-s<k>.crl for its shard k; what precedes the last segment is
- * kept. ANVIL_ERR_INVALID for gen 0, an empty stem or out too small.
- */
-anvil_err publish_crl_name(const char *base, unsigned gen, unsigned shard,
-    char *out, size_t outlen);
-
-/*
  * The name of the certificate a CA generation's certificates name in AIA
  * caIssuers: base ([issuance] ca_issuers_url, or a file name; NULL or ""
  * is "ca.crt") itself for generation 1; for generation g >= 2 its last
@@ -77,8 +65,8 @@ anvil_err publish_issuer_name(const char *base, unsigned gen, char *out,
 
 /*
  * The CRL crl of CA generation ca into dir: generation 1 as
- * publish_crl_write; a later one as publish_crl_name of crl_url's last
- * segment for it, DER and ".pem" beside it, and its cross-certificate
+ * publish_crl_write; a later one as util_crl_name of crl_url's stem for
+ * it, DER and ".pem" beside it, and its cross-certificate
  * (DER) as publish_issuer_name of ca_issuers_url's last segment. The
  * CRL's DER path into path.
  */
@@ -86,6 +74,52 @@ anvil_err publish_crl_write_gen(const char *dir,
     const struct anvil_config *cfg, const struct ca *ca,
     const struct ca_crl *crl, char *path, size_t pathlen, char *err,
     size_t errlen);
+
+/*
+ * Every CRL of one anvil-crl run (issue 20 part 2): the full CRL, and
+ * with [crl] shards > 1 one CRL per shard, shard[k - 1] for shard k, each
+ * with a critical IssuingDistributionPoint naming its URL
+ * (util_crl_url) and a CRLNumber of its own.
+ */
+struct publish_crls {
+	struct ca_crl *full;
+	unsigned nshards;		/* 0: unsharded */
+	struct ca_crl **shard;
+};
+
+/* Frees s; NULL is a no-op. */
+void publish_crls_free(struct publish_crls *s);
+
+/*
+ * publish_crl_from_store, and in the same transaction each shard's CRL:
+ * raises its counter "crl.g<generation>.s<k>", and lists the revoked
+ * certificates whose record names shard k (rec_cert_crl_shard; those with
+ * none are in the full CRL only). Shards 1..[crl] shards are signed, and
+ * beyond that every shard signed before or named by a revoked record, so
+ * lowering the count leaves no URL without a current CRL. Caller owns
+ * *out (publish_crls_free).
+ */
+anvil_err publish_crls_from_store(struct ca *ca, struct store_txn *txn,
+    const struct anvil_config *cfg, time_t now, struct publish_crls **out,
+    char *err, size_t errlen);
+
+/* publish_crls_from_store in a transaction of its own, as
+ * publish_crl_build. */
+anvil_err publish_crls_build(struct store *st, struct ca *ca,
+    const struct anvil_config *cfg, time_t now, struct publish_crls **out,
+    char *err, size_t errlen);
+
+/*
+ * Writes each shard's CRL into dir as util_crl_name (S-s<k>.crl or, for
+ * a CA generation g >= 2, S-g<g>-s<k>.crl; DER, and .pem beside it), then
+ * the full CRL: generation 1 as publish_crl_write does, and also as S.crl
+ * (and .pem) when crl_url's stem S is not "anvil"; a later generation as
+ * publish_crl_write_gen, whose path it returns. Each file by a temporary
+ * file and rename.
+ */
+anvil_err publish_crls_write(const char *dir, const struct ca *ca,
+    const struct anvil_config *cfg, const struct publish_crls *s, char *path,
+    size_t pathlen, char *err, size_t errlen);
 
 /*
  * Makes the publish folder dir (0755) and takes the lock

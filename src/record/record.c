@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "core/conf.h"
 #include "record/record.h"
 
 /* ------------------------------------------------------------ statuses */
@@ -275,6 +276,25 @@ rec_cert_set_generation(json_t *rec, unsigned gen)
 		return ANVIL_ERR_INVALID;
 	return json_object_set_new(rec, "ca_gen", json_integer(gen)) == 0 ?
 	    ANVIL_OK : ANVIL_ERR_NOMEM;
+}
+
+unsigned
+rec_cert_crl_shard(json_t *rec)
+{
+	json_t *k = json_object_get(rec, "crl_shard");
+	json_int_t v;
+
+	v = json_is_integer(k) ? json_integer_value(k) : 0;
+	return v >= 1 && v <= CONFIG_CRL_SHARDS_MAX ? (unsigned)v : 0;
+}
+
+anvil_err
+rec_cert_set_crl_shard(json_t *rec, unsigned shard)
+{
+	if (shard == 0 || shard > CONFIG_CRL_SHARDS_MAX)
+		return ANVIL_ERR_INVALID;
+	return json_object_set_new(rec, "crl_shard", json_integer(shard)) ==
+	    0 ? ANVIL_OK : ANVIL_ERR_NOMEM;
 }
 
 /* ------------------------------------------------------------ revocation */

@@ -132,6 +132,14 @@ unsigned rec_cert_generation(json_t *rec);
 /* Sets the "ca_gen" of certificate record rec (gen >= 1). */
 anvil_err rec_cert_set_generation(json_t *rec, unsigned gen);
 
+/* The CRL shard certificate record rec was issued in (its "crl_shard",
+ * 1..CONFIG_CRL_SHARDS_MAX), or 0 when it has none (issued unsharded: its
+ * CRLDistributionPoints is crl_url, the full CRL) or a malformed one. */
+unsigned rec_cert_crl_shard(json_t *rec);
+
+/* Sets the "crl_shard" of certificate record rec (1..1024). */
+anvil_err rec_cert_set_crl_shard(json_t *rec, unsigned shard);
+
 /* How long an authorization stays valid after its challenge succeeds. */
 #define REC_AUTHZ_VALID_LIFETIME (30 * 86400)
 

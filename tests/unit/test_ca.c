@@ -1982,3 +1982,90 @@ Test(ca, issue_with_profiles, .timeout = 60)
 	th_rmrf(dir);
 	free(dir);
 }
+
+/* The one CRL distribution point URI of leaf into buf, or "" for none. */
+static void
+crldp_of(const struct ca_issued *is, char *buf, size_t len)
+{
+	gnutls_x509_crt_t leaf;
+	gnutls_datum_t d = { is->der, (unsigned)is->der_len };
+	unsigned reasons = 0, crit = 0;
+	char second[512];
+	size_t sz = len - 1;
+	int ret;
+
+	OK(gnutls_x509_crt_init(&leaf));
+	OK(gnutls_x509_crt_import(leaf, &d, GNUTLS_X509_FMT_DER));
+	ret = gnutls_x509_crt_get_crl_dist_points(leaf, 0, buf, &sz, &reasons,
+	    &crit);
+	if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+		sz = 0;
+	else
+		cr_assert_eq(ret, GNUTLS_SAN_URI, "CRL DP: %d", ret);
+	buf[sz] = '\0';
+	sz = sizeof(second);
+	cr_assert_eq(gnutls_x509_crt_get_crl_dist_points(leaf, 1, second, &sz,
+	    &reasons, &crit), GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE,
+	    "more than one CRL distribution point");
+	gnutls_x509_crt_deinit(leaf);
+}
+
+/*
+ * Issue 20 part 2: with [crl] shards = 4 a certificate's CRL
+ * distribution point is its shard's URL beside crl_url (anvil-s<k>.crl),
+ * k its serial modulo 4 plus one (256 is 0 modulo 4: the last byte
+ * decides); shards = 1 keeps crl_url itself; no crl_url, no CRLDP.
+ */
+Test(ca, crldp_names_the_serials_shard)
+{
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = th_config(dir, NULL);
+	struct ca *ca = load_ok(cfg);
+	gnutls_x509_privkey_t ec = th_key(GNUTLS_PK_ECDSA, TH_P256);
+	const struct ca_ident ids[] = { { CA_IDENT_DNS, "s.example.net" } };
+	const struct th_csr c = { .dns = { "s.example.net" } };
+	struct ca_issue_params p;
+	struct ca_issued *is;
+	char dp[512], want[512];
+	unsigned seen = 0, k, i;
+
+	memset(&p, 0, sizeof(p));
+	p.validity_days = 5;
+	p.now = time(NULL) - 10;
+	p.crl_url = "http://ca.test/c/anvil.crl";
+	p.crl_shards = 4;
+	for (i = 0; i < 16; i++) {
+		is = issue(ca, ec, &c, ids, 1, &p);
+		k = is->serial[sizeof(is->serial) - 1] % 4 + 1;
+		cr_assert_eq(is->crl_shard, k, "serial %s: shard %u, want %u",
+		    is->serial_hex, is->crl_shard, k);
+		snprintf(want, sizeof(want), "http://ca.test/c/anvil-s%u.crl",
+		    k);
+		crldp_of(is, dp, sizeof(dp));
+		cr_assert_str_eq(dp, want, "serial %s", is->serial_hex);
+		seen |= 1u << k;
+		ca_issued_free(is);
+	}
+	cr_expect(seen != (1u << k), "16 serials all in shard %u", k);
+
+	p.crl_shards = 1;
+	is = issue(ca, ec, &c, ids, 1, &p);
+	cr_assert_eq(is->crl_shard, 0);
+	crldp_of(is, dp, sizeof(dp));
+	cr_assert_str_eq(dp, "http://ca.test/c/anvil.crl", "unsharded");
+	ca_issued_free(is);
+
+	p.crl_shards = 4;
+	p.crl_url = "";
+	is = issue(ca, ec, &c, ids, 1, &p);
+	cr_assert_eq(is->crl_shard, 0);
+	crldp_of(is, dp, sizeof(dp));
+	cr_assert_str_eq(dp, "", "no crl_url");
+	ca_issued_free(is);
+
+	gnutls_x509_privkey_deinit(ec);
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}

@@ -44,6 +44,7 @@ Test(config, defaults_for_every_key_but_the_two_required)
 	cr_assert_eq(cfg->validity_days, 90);
 	cr_assert_str_eq(cfg->crl_url, "");
 	cr_assert_eq(cfg->crl_validity_hours, 168);
+	cr_assert_eq(cfg->crl_shards, 1);
 	cr_assert_eq(cfg->rsa_key_encipherment, false);
 	cr_assert_eq(cfg->http_port, 80);
 	cr_assert_eq(cfg->tls_port, 443);
@@ -155,6 +156,15 @@ Test(config, every_key_set_with_comments_and_odd_spacing)
 	config_free(cfg);
 }
 
+Test(config, crl_shards_read)
+{
+	struct anvil_config *cfg = parse_ok(BASE "[issuance]\ncrl_url = "
+	    "http://a.test/crl/anvil.crl\n[crl]\nshards = 1024\n");
+
+	cr_assert_eq(cfg->crl_shards, 1024);
+	config_free(cfg);
+}
+
 struct bad_case {
 	int line;
 	const char *desc;
@@ -184,6 +194,12 @@ static const struct bad_case bad[] = {
 	{ __LINE__, "max_body overflow", BASE "max_body = 99999999999999999999999\n", "t.conf:4:", "whole number" },
 	{ __LINE__, "number with junk", BASE "max_body = 2048k\n", "t.conf:4:", "whole number" },
 	{ __LINE__, "bad log level", BASE "log_level = loud\n", "t.conf:4:", "log_level" },
+	{ __LINE__, "crl shards 0", BASE "[issuance]\ncrl_url = http://a.test/crl/anvil.crl\n[crl]\nshards = 0\n", "t.conf:7:", "between 1 and 1024" },
+	{ __LINE__, "crl shards above 1024", BASE "[issuance]\ncrl_url = http://a.test/crl/anvil.crl\n[crl]\nshards = 1025\n", "t.conf:7:", "between 1 and 1024" },
+	{ __LINE__, "crl shards not a number", BASE "[crl]\nshards = many\n", "t.conf:5:", "whole number" },
+	{ __LINE__, "crl shards negative", BASE "[crl]\nshards = -4\n", "t.conf:5:", "whole number" },
+	{ __LINE__, "crl shards without crl_url", BASE "[crl]\n\nshards = 4\n", "t.conf:6:", "needs [issuance] crl_url" },
+	{ __LINE__, "crl unknown key", BASE "[crl]\nshard = 4\n", "t.conf:5:", "unknown key \"shard\"" },
 	{ __LINE__, "bad key type", BASE "[ca]\nkey_type = rsa:1024\n", "t.conf:5:", "ec:P-256, P-256" },
 	{ __LINE__, "key type case", BASE "[ca]\nkey_type = ED25519\n", "t.conf:5:", "key_type" },
 	{ __LINE__, "empty common name", BASE "[ca]\ncommon_name =\n", "t.conf:5:", "common_name" },

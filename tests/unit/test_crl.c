@@ -31,6 +31,7 @@
 #include <gnutls/gnutls.h>
 #include <gnutls/x509.h>
 #include <jansson.h>
+#include <libtasn1.h>
 
 #include "acme/acme_int.h"
 #include "ca/ca.h"
@@ -40,6 +41,7 @@
 #include "csr_helpers.h"
 #include "helpers.h"
 #include "publish/publish.h"
+#include "record/record.h"
 #include "store/store.h"
 
 #define OK(call)                                                               \
@@ -159,12 +161,14 @@ struct parsed_crl {
 	struct der number;	/* CRLNumber INTEGER body */
 	int number_critical;
 	int has_aki;
+	int has_idp;	/* critical IssuingDistributionPoint */
 	int n_ext;
 };
 
 static const unsigned char oid_reason[] = { 0x55, 0x1d, 0x15 };
 static const unsigned char oid_number[] = { 0x55, 0x1d, 0x14 };
 static const unsigned char oid_aki[] = { 0x55, 0x1d, 0x23 };
+static const unsigned char oid_idp[] = { 0x55, 0x1d, 0x1c };
 
 /* One Extension: its OID body, critical flag and extnValue body. */
 static void
@@ -266,6 +270,8 @@ parse_crl(const unsigned char *der, size_t len, struct parsed_crl *out)
 				out->number_critical = crit;
 			} else if (oid_is(&oid, oid_aki, 3))
 				out->has_aki = 1;
+			else if (oid_is(&oid, oid_idp, 3) && crit)
+				out->has_idp = 1;
 		}
 	}
 	cr_assert_eq(tbs.n, 0, "unknown fields in TBSCertList");
@@ -446,6 +452,7 @@ struct crl_expect {
 	size_t n;
 	uint64_t number;
 	time_t this_update, next_update;
+	int idp;	/* a shard's: with a critical IssuingDistributionPoint */
 };
 
 static void
@@ -571,8 +578,10 @@ check_crl(const struct ca_crl *crl, const struct crl_expect *e)
 	cr_assert_eq(be_uint(pc.number.p, pc.number.n), e->number);
 	cr_assert_eq(pc.number_critical, 0);
 	cr_assert(pc.has_aki);
-	cr_assert_eq(pc.n_ext, 2, "CRL has %d extensions, want AKI and "
-	    "CRLNumber", pc.n_ext);
+	cr_assert_eq(pc.has_idp, e->idp, "critical IssuingDistributionPoint: "
+	    "%d, want %d", pc.has_idp, e->idp);
+	cr_assert_eq(pc.n_ext, 2 + e->idp, "CRL has %d extensions, want AKI "
+	    "and CRLNumber%s", pc.n_ext, e->idp ? " and IDP" : "");
 
 	/* certtool: verifies, and lists the entries. */
 	cr_assert_eq(certtool_verify(e->dir, ca_cert_pem_peek(e->ca), crl->pem,
@@ -630,7 +639,7 @@ ParameterizedTest(int *row, crl, build_each_ca_key_type, .timeout = 60)
 	cr_log_info("CA key type %s", kt);
 	rv_array(rv);
 	e = (struct crl_expect){ dir, ca, rv, N_RV, 42, now - 60,
-		now - 60 + 7 * 86400 };
+		now - 60 + 7 * 86400, 0 };
 	rc = ca_crl_build(ca, rv, N_RV, 42, e.this_update, e.next_update, &crl,
 	    err, sizeof(err));
 	cr_assert_eq(rc, ANVIL_OK, "%s: ca_crl_build: %s", kt, err);
@@ -788,7 +797,7 @@ Test(crl, numbers_encoded_as_positive_integers)
 	for (i = 0; i < sizeof(numbers) / sizeof(numbers[0]); i++) {
 		crl = NULL;
 		e = (struct crl_expect){ dir, ca, rv, 2, numbers[i], now - 10,
-			now + 3600 };
+			now + 3600, 0 };
 		cr_assert_eq(ca_crl_build(ca, rv, 2, numbers[i], e.this_update,
 		    e.next_update, &crl, err, sizeof(err)), ANVIL_OK,
 		    "number %llu: %s", (unsigned long long)numbers[i], err);
@@ -961,7 +970,7 @@ Test(crl, from_store_lists_revoked_and_numbers_grow, .timeout = 60)
 	bc.cfg = cfg;
 	bc.now = time(NULL) - 120;
 	e = (struct crl_expect){ dir, ca, want, n, 1, bc.now,
-		bc.now + 24 * 3600 };
+		bc.now + 24 * 3600, 0 };
 
 	crl = build_from_store(st, &bc);
 	check_crl(crl, &e);
@@ -1014,7 +1023,7 @@ Test(crl, from_empty_store_is_valid)
 	bc.cfg = cfg;
 	bc.now = time(NULL) - 120;
 	e = (struct crl_expect){ dir, ca, NULL, 0, 1, bc.now,
-		bc.now + 24 * 3600 };
+		bc.now + 24 * 3600, 0 };
 	crl = build_from_store(st, &bc);
 	check_crl(crl, &e);
 	ca_crl_free(crl);
@@ -1204,6 +1213,440 @@ Test(crl, large_crl_reads_back_whole, .timeout = 120)
 	    strlen(crl->pem)), 0, "certtool refused the large CRL");
 	ca_crl_free(crl);
 	free(rv);
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/* ------------------------------------------------------- shard CRLs (IDP) */
+
+/*
+ * IssuingDistributionPoint as RFC 5280 5.2.5 (and its appendix A.2 module,
+ * implicit tags) has it, for libtasn1 to read back what src/ca/crl.c
+ * encodes by hand; nameRelativeToCRLIssuer is left out, as a shard names
+ * its full URL. A tag on a CHOICE is explicit (X.680 31.2.7), which
+ * libtasn1 wants spelt out.
+ */
+static const char idp_asn[] =
+    "TestIDP DEFINITIONS IMPLICIT TAGS ::=\n"
+    "BEGIN\n"
+    "IssuingDistributionPoint ::= SEQUENCE {\n"
+    "  distributionPoint [0] EXPLICIT DistributionPointName OPTIONAL,\n"
+    "  onlyContainsUserCerts [1] BOOLEAN DEFAULT FALSE,\n"
+    "  onlyContainsCACerts [2] BOOLEAN DEFAULT FALSE,\n"
+    "  onlySomeReasons [3] BIT STRING OPTIONAL,\n"
+    "  indirectCRL [4] BOOLEAN DEFAULT FALSE,\n"
+    "  onlyContainsAttributeCerts [5] BOOLEAN DEFAULT FALSE }\n"
+    "DistributionPointName ::= CHOICE {\n"
+    "  fullName [0] GeneralNames }\n"
+    "GeneralNames ::= SEQUENCE SIZE (1..MAX) OF GeneralName\n"
+    "GeneralName ::= CHOICE {\n"
+    "  dNSName [2] IA5String,\n"
+    "  uniformResourceIdentifier [6] IA5String }\n"
+    "END\n";
+
+/*
+ * The IssuingDistributionPoint of a CRL, read with GnuTLS (extension list)
+ * and libtasn1 (its value): 1 and its URI in uri when there is one,
+ * critical, with onlyContainsUserCerts and nothing else; 0 when the CRL
+ * has no IDP.
+ */
+static int
+idp_of(const char *dir, const struct ca_crl *crl, char *uri, size_t urilen)
+{
+	gnutls_x509_crl_t g = crl_import(crl->der, crl->der_len,
+	    GNUTLS_X509_FMT_DER);
+	asn1_node defs = NULL, idp = NULL;
+	char oid[128], path[4096], msg[ASN1_MAX_ERROR_DESCRIPTION_SIZE] = "";
+	char val[64];
+	gnutls_datum_t data = { NULL, 0 };
+	unsigned crit = 0, i, found = 0;
+	size_t sz;
+	int len, ret;
+
+	for (i = 0;; i++) {
+		sz = sizeof(oid);
+		ret = gnutls_x509_crl_get_extension_info(g, i, oid, &sz, &crit);
+		if (ret == GNUTLS_E_REQUESTED_DATA_NOT_AVAILABLE)
+			break;
+		OK(ret);
+		if (strcmp(oid, "2.5.29.28") != 0)
+			continue;
+		cr_assert_eq(found, 0, "two IssuingDistributionPoints");
+		cr_assert_eq(crit, 1, "IssuingDistributionPoint not critical");
+		OK(gnutls_x509_crl_get_extension_data2(g, i, &data));
+		found = 1;
+	}
+	gnutls_x509_crl_deinit(g);
+	if (!found)
+		return 0;
+	snprintf(path, sizeof(path), "%s/idp.asn", dir);
+	th_write_file(path, idp_asn, strlen(idp_asn));
+	cr_assert_eq(asn1_parser2tree(path, &defs, msg), ASN1_SUCCESS, "%s",
+	    msg);
+	cr_assert_eq(asn1_create_element(defs,
+	    "TestIDP.IssuingDistributionPoint", &idp), ASN1_SUCCESS);
+	cr_assert_eq(asn1_der_decoding(&idp, data.data, (int)data.size, msg),
+	    ASN1_SUCCESS, "IDP does not decode: %s", msg);
+	len = sizeof(val) - 1;
+	cr_assert_eq(asn1_read_value(idp, "distributionPoint", val, &len),
+	    ASN1_SUCCESS, "no distributionPoint");
+	val[len] = '\0';
+	cr_assert_str_eq(val, "fullName");
+	cr_assert_eq(asn1_number_of_elements(idp,
+	    "distributionPoint.fullName", &ret), ASN1_SUCCESS);
+	cr_assert_eq(ret, 1, "%d names in fullName", ret);
+	len = sizeof(val) - 1;
+	cr_assert_eq(asn1_read_value(idp, "distributionPoint.fullName.?1",
+	    val, &len), ASN1_SUCCESS);
+	val[len] = '\0';
+	cr_assert_str_eq(val, "uniformResourceIdentifier");
+	len = (int)urilen - 1;
+	cr_assert_eq(asn1_read_value(idp, "distributionPoint.fullName.?1."
+	    "uniformResourceIdentifier", uri, &len), ASN1_SUCCESS);
+	uri[len] = '\0';
+	len = sizeof(val) - 1;
+	cr_assert_eq(asn1_read_value(idp, "onlyContainsUserCerts", val, &len),
+	    ASN1_SUCCESS);
+	val[len] = '\0';
+	cr_assert_str_eq(val, "TRUE", "onlyContainsUserCerts");
+	len = sizeof(val) - 1;
+	ret = asn1_read_value(idp, "onlySomeReasons", val, &len);
+	cr_assert(ret == ASN1_ELEMENT_NOT_FOUND || ret == ASN1_VALUE_NOT_FOUND,
+	    "onlySomeReasons present");
+	len = sizeof(val) - 1;
+	cr_assert_eq(asn1_read_value(idp, "indirectCRL", val, &len),
+	    ASN1_SUCCESS);
+	val[len] = '\0';
+	cr_assert_str_eq(val, "FALSE", "indirectCRL");
+	asn1_delete_structure(&idp);
+	asn1_delete_structure(&defs);
+	gnutls_free(data.data);
+	return 1;
+}
+
+/*
+ * A shard's CRL (issue 20 part 2) names its URL in a critical
+ * IssuingDistributionPoint, for a short URL and one past 127 bytes (long
+ * DER lengths), with entries and without; it still verifies with GnuTLS
+ * and certtool. The full CRL (no idp_url) has none. A URL that is not
+ * printable ASCII or is too long is refused.
+ */
+Test(crl, shard_crl_carries_a_critical_idp, .timeout = 60)
+{
+	char *dir = th_tempdir();
+	struct anvil_config *cfg = NULL;
+	struct ca *ca = new_ca(dir, "ec:P-256", &cfg);
+	struct ca_revoked rv[N_RV];
+	struct ca_crl *crl = NULL;
+	struct crl_expect e;
+	char longurl[300], uri[CA_CRL_IDP_URL_MAX + 16], err[1024] = "";
+	char *big;
+	const char *urls[2];
+	time_t now = time(NULL);
+	size_t u, n;
+
+	rv_array(rv);
+	memset(longurl, 0, sizeof(longurl));
+	memcpy(longurl, "http://crl.example.test/", 24);
+	memset(longurl + 24, 'p', 200);
+	memcpy(longurl + 224, "/anvil-s1024.crl", 16);
+	urls[0] = "http://crl.example.test/anvil-s3.crl";
+	urls[1] = longurl;
+	for (u = 0; u < 2; u++)
+		for (n = 0; n <= N_RV; n += N_RV) {
+			e = (struct crl_expect){ dir, ca, rv, n, 7 + u, now - 60,
+				now + 3600, 1 };
+			cr_assert_eq(ca_crl_build_idp(ca, rv, n, e.number,
+			    e.this_update, e.next_update, urls[u], &crl, err,
+			    sizeof(err)), ANVIL_OK, "%s", err);
+			check_crl(crl, &e);
+			cr_assert_eq(idp_of(dir, crl, uri, sizeof(uri)), 1,
+			    "no IssuingDistributionPoint");
+			cr_expect_str_eq(uri, urls[u]);
+			ca_crl_free(crl);
+			crl = NULL;
+		}
+
+	cr_assert_eq(ca_crl_build_idp(ca, rv, N_RV, 9, now - 60, now + 3600,
+	    NULL, &crl, err, sizeof(err)), ANVIL_OK, "%s", err);
+	cr_expect_eq(idp_of(dir, crl, uri, sizeof(uri)), 0,
+	    "the full CRL has an IssuingDistributionPoint");
+	ca_crl_free(crl);
+	crl = NULL;
+
+	cr_expect_eq(ca_crl_build_idp(ca, rv, N_RV, 9, now - 60, now + 3600,
+	    "http://a.test/x y.crl", &crl, err, sizeof(err)),
+	    ANVIL_ERR_INVALID, "a space in the URL");
+	cr_expect_null(crl);
+	cr_expect_eq(ca_crl_build_idp(ca, rv, N_RV, 9, now - 60, now + 3600,
+	    "", &crl, err, sizeof(err)), ANVIL_ERR_INVALID, "an empty URL");
+	big = malloc(CA_CRL_IDP_URL_MAX + 2);
+	cr_assert_not_null(big);
+	memset(big, 'a', CA_CRL_IDP_URL_MAX + 1);
+	big[CA_CRL_IDP_URL_MAX + 1] = '\0';
+	cr_expect_eq(ca_crl_build_idp(ca, rv, N_RV, 9, now - 60, now + 3600,
+	    big, &crl, err, sizeof(err)), ANVIL_ERR_INVALID, "a long URL");
+	cr_expect_null(crl);
+	free(big);
+
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/* A revoked certificate record in shard k (0: issued unsharded). */
+struct shard_rec {
+	const char *id;
+	unsigned shard;
+	int revoked;
+};
+
+static const struct shard_rec shard_recs[] = {
+	{ "51", 1, 1 }, { "52", 2, 1 }, { "53", 2, 1 }, { "54", 3, 0 },
+	{ "55", 0, 1 }, { "56", 4, 1 }, { "57", 1, 0 },
+};
+#define N_SHARD_RECS (sizeof(shard_recs) / sizeof(shard_recs[0]))
+
+static anvil_err
+put_shard_recs(struct store_txn *txn, void *arg)
+{
+	const struct shard_rec *extra = arg;
+	json_t *rec;
+	anvil_err rc;
+	size_t i;
+
+	for (i = 0; i < N_SHARD_RECS + (extra != NULL); i++) {
+		const struct shard_rec *r = i < N_SHARD_RECS ? &shard_recs[i] :
+		    extra;
+
+		if (r->revoked)
+			rec = json_pack("{s:s, s:s, s:{s:I, s:i}}", "account",
+			    "acct-1", "status", "revoked", "revoked", "time",
+			    (json_int_t)time(NULL) - 600, "reason", 1);
+		else
+			rec = json_pack("{s:s, s:s}", "account", "acct-1",
+			    "status", "valid");
+		cr_assert_not_null(rec);
+		if (r->shard != 0)
+			cr_assert_eq(rec_cert_set_crl_shard(rec, r->shard),
+			    ANVIL_OK);
+		rc = store_put(txn, STORE_CERT, r->id, rec, 0);
+		json_decref(rec);
+		if (rc != ANVIL_OK)
+			return rc;
+	}
+	return ANVIL_OK;
+}
+
+struct crls_ctx {
+	struct ca *ca;
+	const struct anvil_config *cfg;
+	struct publish_crls *crls;
+	char err[1024];
+};
+
+static anvil_err
+crls_in_txn(struct store_txn *txn, void *arg)
+{
+	struct crls_ctx *c = arg;
+
+	publish_crls_free(c->crls);
+	c->crls = NULL;
+	return publish_crls_from_store(c->ca, txn, c->cfg, time(NULL) - 60,
+	    &c->crls, c->err, sizeof(c->err));
+}
+
+/* The serials (hex, one byte each here) a CRL lists, sorted, as "51 52". */
+static void
+crl_serials(const struct ca_crl *crl, char *out, size_t len)
+{
+	gnutls_x509_crl_t g = crl_import(crl->der, crl->der_len,
+	    GNUTLS_X509_FMT_DER);
+	int n = gnutls_x509_crl_get_crt_count(g), i;
+	unsigned char serial[32];
+	unsigned vals[64], v, j;
+	size_t sl, at = 0;
+	time_t t;
+
+	cr_assert(n >= 0 && n < 64);
+	for (i = 0; i < n; i++) {
+		sl = sizeof(serial);
+		OK(gnutls_x509_crl_get_crt_serial(g, (unsigned)i, serial, &sl,
+		    &t));
+		cr_assert_eq(sl, 1);
+		/* insertion sort: a handful of entries */
+		for (v = serial[0], j = (unsigned)i; j > 0 && vals[j - 1] > v;
+		    j--)
+			vals[j] = vals[j - 1];
+		vals[j] = v;
+	}
+	out[0] = '\0';
+	for (i = 0; i < n; i++)
+		at += (size_t)snprintf(out + at, len - at, "%s%02x",
+		    i ? " " : "", vals[i]);
+	gnutls_x509_crl_deinit(g);
+}
+
+/*
+ * Issue 20 part 2 from a real store: with [crl] shards = 4 each shard's
+ * CRL lists exactly the revoked certificates whose record names it, the
+ * full CRL all of them (those issued unsharded too); each shard has its
+ * own CRLNumber, raised per run, and names its URL in the IDP. Lowered to
+ * shards = 2, all four are still signed; a revoked record in shard 6
+ * makes six.
+ */
+Test(crl, shards_from_store, .timeout = 60)
+{
+	static const char *const want[] = { "51", "52 53", "", "56" };
+	char *dir = th_tempdir();
+	struct anvil_config *cfg;
+	struct store *st = NULL;
+	struct ca *ca = NULL;
+	struct crls_ctx c;
+	char err[1024] = "", got[256], uri[512], url[512];
+	const struct shard_rec six = { "60", 6, 1 };
+	unsigned k, run;
+
+	cfg = th_config(dir, "[issuance]\n"
+	    "crl_url = http://crl.test/pub/anvil.crl\n[crl]\nshards = 4\n");
+	cr_assert_eq(ca_load_or_generate(cfg, &ca, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(store_run(st, 0, put_shard_recs, NULL, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	memset(&c, 0, sizeof(c));
+	c.ca = ca;
+	c.cfg = cfg;
+	for (run = 1; run <= 2; run++) {
+		cr_assert_eq(store_run(st, 0, crls_in_txn, &c, err,
+		    sizeof(err)), ANVIL_OK, "%s / %s", c.err, err);
+		cr_assert_eq(c.crls->nshards, 4);
+		crl_serials(c.crls->full, got, sizeof(got));
+		cr_expect_str_eq(got, "51 52 53 55 56", "full CRL");
+		cr_expect_eq(idp_of(dir, c.crls->full, uri, sizeof(uri)), 0);
+		cr_expect_eq(c.crls->full->number, run);
+		for (k = 1; k <= 4; k++) {
+			const struct ca_crl *s = c.crls->shard[k - 1];
+
+			crl_serials(s, got, sizeof(got));
+			cr_expect_str_eq(got, want[k - 1], "shard %u", k);
+			cr_expect_eq(s->number, run, "shard %u run %u: "
+			    "number %llu", k, run,
+			    (unsigned long long)s->number);
+			cr_assert_eq(idp_of(dir, s, uri, sizeof(uri)), 1);
+			snprintf(url, sizeof(url),
+			    "http://crl.test/pub/anvil-s%u.crl", k);
+			cr_expect_str_eq(uri, url);
+			cr_assert_eq(certtool_verify(dir, ca_cert_pem_peek(ca),
+			    s->pem, strlen(s->pem)), 0, "certtool: shard %u",
+			    k);
+		}
+	}
+	/* Lowered: the shards signed before keep being signed. */
+	cfg->crl_shards = 2;
+	cr_assert_eq(store_run(st, 0, crls_in_txn, &c, err, sizeof(err)),
+	    ANVIL_OK, "%s / %s", c.err, err);
+	cr_expect_eq(c.crls->nshards, 4, "lowered to 2: %u shards",
+	    c.crls->nshards);
+	cr_expect_eq(c.crls->shard[3]->number, 3);
+
+	/* A revoked certificate of shard 6 gets its CRL. */
+	cr_assert_eq(store_run(st, 0, put_shard_recs, (void *)&six, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(store_run(st, 0, crls_in_txn, &c, err, sizeof(err)),
+	    ANVIL_OK, "%s / %s", c.err, err);
+	cr_assert_eq(c.crls->nshards, 6);
+	crl_serials(c.crls->shard[5], got, sizeof(got));
+	cr_expect_str_eq(got, "60");
+	crl_serials(c.crls->shard[4], got, sizeof(got));
+	cr_expect_str_eq(got, "");
+	cr_expect_eq(c.crls->shard[5]->number, 1);
+	cr_expect_eq(c.crls->shard[0]->number, 4);
+
+	publish_crls_free(c.crls);
+	store_close(st);
+	ca_free(ca);
+	config_free(cfg);
+	th_rmrf(dir);
+	free(dir);
+}
+
+/*
+ * publish_crls_write: with crl_url .../ca.crl and shards = 2 the folder
+ * holds ca-s1.crl, ca-s2.crl (and .pem), the full CRL as anvil.crl and
+ * as ca.crl (crl_url's own name), ca.crt and ca.pem; a temporary file a
+ * killed run left under one of those names is removed, anything else in
+ * the folder is not.
+ */
+Test(crl, shards_written_under_crl_urls_stem, .timeout = 60)
+{
+	static const char *const names[] = { "ca-s1.crl", "ca-s1.crl.pem",
+		"ca-s2.crl", "ca-s2.crl.pem", "anvil.crl", "anvil.crl.pem",
+		"ca.crl", "ca.crl.pem", "ca.crt", "ca.pem" };
+	char *dir = th_tempdir(), out[4096], path[4200], err[1024] = "";
+	char uri[512], full[4200];
+	struct anvil_config *cfg;
+	struct publish_crls *crls = NULL;
+	struct store *st = NULL;
+	struct ca *ca = NULL;
+	struct ca_crl c;
+	struct stat sb;
+	char *buf = NULL;
+	size_t i, len = 0;
+
+	cfg = th_config(dir, "[issuance]\n"
+	    "crl_url = http://crl.test/x/ca.crl\n[crl]\nshards = 2\n");
+	cr_assert_eq(ca_load_or_generate(cfg, &ca, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(store_open(dir, STORE_OPEN_CREATE, &st, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	snprintf(out, sizeof(out), "%s/pub", dir);
+	cr_assert_eq(mkdir(out, 0755), 0);
+	snprintf(path, sizeof(path), "%s/ca-s1.crl.tmp-0123abcd", out);
+	th_write_file(path, "half", 4);
+	snprintf(path, sizeof(path), "%s/notes.tmp-0123abcd", out);
+	th_write_file(path, "mine", 4);
+	cr_assert_eq(publish_crls_build(st, ca, cfg, time(NULL), &crls, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_eq(crls->nshards, 2);
+	cr_assert_eq(publish_crls_write(out, ca, cfg, crls, full, sizeof(full),
+	    err, sizeof(err)), ANVIL_OK, "%s", err);
+	cr_expect_not_null(strstr(full, "/anvil.crl"), "%s", full);
+	for (i = 0; i < sizeof(names) / sizeof(names[0]); i++) {
+		snprintf(path, sizeof(path), "%s/%s", out, names[i]);
+		cr_expect(stat(path, &sb) == 0 && S_ISREG(sb.st_mode) &&
+		    sb.st_size > 0, "%s not written", names[i]);
+	}
+	snprintf(path, sizeof(path), "%s/ca-s1.crl.tmp-0123abcd", out);
+	cr_expect(stat(path, &sb) != 0, "a killed run's temporary file stays");
+	snprintf(path, sizeof(path), "%s/notes.tmp-0123abcd", out);
+	cr_expect(stat(path, &sb) == 0, "a file not anvil-crl's was removed");
+
+	/* ca-s2.crl is shard 2's, and names its own URL. */
+	snprintf(path, sizeof(path), "%s/ca-s2.crl", out);
+	cr_assert_eq(util_read_file(path, 1 << 20, &buf, &len, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert(len == crls->shard[1]->der_len &&
+	    memcmp(buf, crls->shard[1]->der, len) == 0, "ca-s2.crl differs");
+	memset(&c, 0, sizeof(c));
+	c.der = (unsigned char *)buf;
+	c.der_len = len;
+	cr_assert_eq(idp_of(dir, &c, uri, sizeof(uri)), 1);
+	cr_expect_str_eq(uri, "http://crl.test/x/ca-s2.crl");
+	free(buf);
+	snprintf(path, sizeof(path), "%s/ca.crl", out);
+	cr_assert_eq(util_read_file(path, 1 << 20, &buf, &len, err,
+	    sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert(len == crls->full->der_len &&
+	    memcmp(buf, crls->full->der, len) == 0, "ca.crl is not the full CRL");
+	free(buf);
+
+	publish_crls_free(crls);
+	store_close(st);
 	ca_free(ca);
 	config_free(cfg);
 	th_rmrf(dir);

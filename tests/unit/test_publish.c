@@ -389,49 +389,6 @@ Test(publish, lock_refuses_a_symlink_and_makes_the_folder)
 
 /* ------------------------------------------------------- generations */
 
-/* /tmp/h/crlnames.md: the CRL names of generations and shards, for a
- * file name and for crl_url alike. */
-Test(publish, crl_names)
-{
-	static const struct {
-		const char *base;
-		unsigned gen, shard;
-		const char *want;	/* NULL: refused */
-	} rows[] = {
-		{ "anvil.crl", 1, 0, "anvil.crl" },
-		{ "anvil.crl", 2, 0, "anvil-g2.crl" },
-		{ "anvil.crl", 1, 3, "anvil-s3.crl" },
-		{ "anvil.crl", 12, 4, "anvil-g12-s4.crl" },
-		{ NULL, 2, 0, "anvil-g2.crl" },
-		{ "", 1, 0, "anvil.crl" },
-		{ "http://h:8/crl/anvil.crl", 1, 0, "http://h:8/crl/anvil.crl" },
-		{ "http://h:8/crl/anvil.crl", 2, 0,
-		  "http://h:8/crl/anvil-g2.crl" },
-		{ "http://h/x/full", 1, 0, "http://h/x/full" },
-		{ "http://h/x/full", 3, 0, "http://h/x/full-g3.crl" },
-		{ "http://h/x/full", 3, 1, "http://h/x/full-g3-s1.crl" },
-		{ "http://h/x/", 2, 0, NULL },		/* no stem */
-		{ "http://h/x/.crl", 2, 0, NULL },	/* no stem */
-		{ "anvil.crl", 0, 0, NULL },
-	};
-	char out[128];
-	size_t i;
-
-	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
-		anvil_err rc = publish_crl_name(rows[i].base, rows[i].gen,
-		    rows[i].shard, out, sizeof(out));
-		if (rows[i].want == NULL) {
-			cr_expect_eq(rc, ANVIL_ERR_INVALID, "row %zu", i);
-			continue;
-		}
-		cr_expect_eq(rc, ANVIL_OK, "row %zu", i);
-		cr_expect_str_eq(out, rows[i].want, "row %zu", i);
-	}
-	cr_expect_eq(publish_crl_name("anvil.crl", 2, 0, out, 12),
-	    ANVIL_ERR_INVALID, "does not fit");
-	cr_expect_eq(publish_crl_name("anvil.crl", 2, 0, out, 13), ANVIL_OK);
-}
-
 /* The AIA caIssuers name of a generation: its cross-certificate. */
 Test(publish, issuer_names)
 {

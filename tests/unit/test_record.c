@@ -880,3 +880,40 @@ Test(record, cert_generation)
 	cr_assert_eq(rec_cert_generation(rec), 3);
 	json_decref(rec);
 }
+
+/* The CRL shard a certificate was issued in: none recorded (issued
+ * unsharded, in the full CRL only) is 0, as is anything but 1..1024. */
+Test(record, cert_crl_shard)
+{
+	static const struct {
+		const char *json;
+		unsigned want;
+		const char *why;
+	} rows[] = {
+		{ "{}", 0, "no member: no shard" },
+		{ "{\"crl_shard\": 1}", 1, "shard 1" },
+		{ "{\"crl_shard\": 1024}", 1024, "shard 1024" },
+		{ "{\"crl_shard\": 0}", 0, "zero" },
+		{ "{\"crl_shard\": -3}", 0, "negative" },
+		{ "{\"crl_shard\": 1025}", 0, "above [crl] shards' bound" },
+		{ "{\"crl_shard\": \"2\"}", 0, "a string" },
+		{ "{\"crl_shard\": 2.0}", 0, "a real" },
+	};
+	json_t *rec;
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		rec = json_loads(rows[i].json, 0, NULL);
+		cr_assert_not_null(rec);
+		cr_assert_eq(rec_cert_crl_shard(rec), rows[i].want, "%s",
+		    rows[i].why);
+		json_decref(rec);
+	}
+	rec = json_object();
+	cr_assert_eq(rec_cert_set_crl_shard(rec, 0), ANVIL_ERR_INVALID);
+	cr_assert_eq(rec_cert_set_crl_shard(rec, 1025), ANVIL_ERR_INVALID);
+	cr_assert_null(json_object_get(rec, "crl_shard"), "refused: unchanged");
+	cr_assert_eq(rec_cert_set_crl_shard(rec, 5), ANVIL_OK);
+	cr_assert_eq(rec_cert_crl_shard(rec), 5);
+	json_decref(rec);
+}

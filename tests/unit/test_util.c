@@ -14,6 +14,7 @@
 #include <sys/wait.h>
 #include <poll.h>
 #include <unistd.h>
+#include <gnutls/crypto.h>
 
 #include "core/error.h"
 #include "core/util.h"
@@ -334,4 +335,80 @@ Test(util, hexval_both_cases_and_nothing_else)
 	cr_expect_eq(util_hexval('g'), -1);
 	cr_expect_eq(util_hexval('/'), -1);
 	cr_expect_eq(util_hexval('\0'), -1);
+}
+
+Test(util, crl_names_follow_the_shared_convention)
+{
+	static const struct {
+		int line;
+		const char *url;
+		unsigned gen, shard;
+		const char *name, *full;
+	} rows[] = {
+		{ __LINE__, "http://a.test/crl/anvil.crl", 1, 0, "anvil.crl", "http://a.test/crl/anvil.crl" },
+		{ __LINE__, "http://a.test/crl/anvil.crl", 0, 0, "anvil.crl", "http://a.test/crl/anvil.crl" },
+		{ __LINE__, "http://a.test/crl/anvil.crl", 2, 0, "anvil-g2.crl", "http://a.test/crl/anvil-g2.crl" },
+		{ __LINE__, "http://a.test/crl/anvil.crl", 1, 3, "anvil-s3.crl", "http://a.test/crl/anvil-s3.crl" },
+		{ __LINE__, "http://a.test/crl/anvil.crl", 2, 16, "anvil-g2-s16.crl", "http://a.test/crl/anvil-g2-s16.crl" },
+		{ __LINE__, "http://a.test/x/ca", 1, 2, "ca-s2.crl", "http://a.test/x/ca-s2.crl" },
+		{ __LINE__, "http://a.test/x/", 1, 2, "anvil-s2.crl", "http://a.test/x/anvil-s2.crl" },
+		{ __LINE__, "http://a.test/x/.crl", 1, 1, "anvil-s1.crl", "http://a.test/x/anvil-s1.crl" },
+		{ __LINE__, "http://a.test/x/a%2f.crl", 1, 1, "anvil-s1.crl", "http://a.test/x/anvil-s1.crl" },
+		{ __LINE__, "http://a.test/x/..crl", 1, 1, "anvil-s1.crl", "http://a.test/x/anvil-s1.crl" },
+	};
+	char stem[UTIL_CRL_STEM_MAX + 1], name[128], url[256];
+	size_t i;
+
+	for (i = 0; i < sizeof(rows) / sizeof(rows[0]); i++) {
+		util_crl_stem(rows[i].url, stem);
+		cr_assert_eq(util_crl_name(stem, rows[i].gen, rows[i].shard,
+		    name, sizeof(name)), 0, "line %d", rows[i].line);
+		cr_expect_str_eq(name, rows[i].name, "line %d", rows[i].line);
+		cr_assert_eq(util_crl_url(rows[i].url, rows[i].gen,
+		    rows[i].shard, url, sizeof(url)), 0, "line %d",
+		    rows[i].line);
+		cr_expect_str_eq(url, rows[i].full, "line %d", rows[i].line);
+	}
+	cr_expect_eq(util_crl_url("", 1, 1, url, sizeof(url)), -1,
+	    "no crl_url, no URL");
+	cr_expect_eq(util_crl_name("anvil", 2, 1024, name, 12), -1,
+	    "a name that does not fit is refused");
+	cr_expect_eq(util_crl_url("http://a.test/crl/anvil.crl", 1, 1, url,
+	    20), -1, "a URL that does not fit is refused");
+}
+
+/*
+ * A serial's shard is its value modulo the count, plus one: the same
+ * serial always lands in the same shard, and 4096 random serials spread
+ * over 16 shards with none far from the mean.
+ */
+Test(util, crl_shard_of_is_stable_and_even)
+{
+	static const unsigned char s1[] = { 0x01, 0x00 };	/* 256 */
+	static const unsigned char s2[] = { 0x7f, 0xff, 0xff, 0xff, 0xff,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xff };	/* 2^127 - 1 */
+	unsigned count[16] = { 0 };
+	unsigned char serial[16];
+	unsigned i, k;
+
+	cr_expect_eq(util_crl_shard_of(s1, sizeof(s1), 0), 0);
+	cr_expect_eq(util_crl_shard_of(s1, sizeof(s1), 1), 0);
+	cr_expect_eq(util_crl_shard_of(s1, sizeof(s1), 3), 256 % 3 + 1);
+	cr_expect_eq(util_crl_shard_of(s1, sizeof(s1), 1024), 257);
+	/* 2^127 - 1 = 7 (mod 10): 2^127 = 8 (mod 10), as 2^(4k+3). */
+	cr_expect_eq(util_crl_shard_of(s2, sizeof(s2), 10), 8);
+	cr_expect_eq(util_crl_shard_of(s2, sizeof(s2), 10),
+	    util_crl_shard_of(s2, sizeof(s2), 10));
+	for (i = 0; i < 4096; i++) {
+		cr_assert_eq(gnutls_rnd(GNUTLS_RND_NONCE, serial,
+		    sizeof(serial)), 0);
+		k = util_crl_shard_of(serial, sizeof(serial), 16);
+		cr_assert(k >= 1 && k <= 16, "shard %u", k);
+		count[k - 1]++;
+	}
+	/* Mean 256, standard deviation 15.5: 6 of them either side. */
+	for (k = 0; k < 16; k++)
+		cr_expect(count[k] > 160 && count[k] < 352, "shard %u holds %u "
+		    "of 4096", k + 1, count[k]);
 }
