@@ -195,4 +195,40 @@ sed -i 's/^shards = 4$/shards = 2/' "$CONF"
 expect_exit 0 "anvil-crl with shards lowered to 2" "$CRL" --config "$CONF"
 expect_out "CRL shards 1 to 4 written" "all four shards still written"
 grows "shards lowered"
+
+# After anvil-admin ca rollover (issue 20 part 3), still sharded: a new
+# certificate names its own generation's shard, anvil-g2-s<k>.crl, which
+# generation 2's key signs with its own critical IDP and CRL number;
+# generation 1's shards keep being signed for the certificates before.
+expect_exit 0 "anvil-admin ca rollover" "$ADMIN" --config "$CONF" ca rollover
+expect_exit 0 "certbot issues g2 from generation 2" certbot_run certonly --standalone \
+    --http-01-address 127.0.0.1 --http-01-port "$HTTP01_PORT" \
+    -d "g2.shard.example.test" --cert-name g2
+f="$CB/live/g2/cert.pem"
+s=$(cert_serial "$f")
+k=$(shard_of "$s")	# the running server still has shards = 4
+[ "$(crldp "$f")" = "$URLBASE/anvil-g2-s$k.crl" ] &&
+    ok "g2 names generation 2's shard $k" ||
+    fail "g2: CRLDP $(crldp "$f"), wanted $URLBASE/anvil-g2-s$k.crl"
+expect_exit 0 "certbot revokes g2" certbot_run revoke --cert-path "$f" \
+    --reason keycompromise --no-delete-after-revoke
+expect_exit 0 "anvil-crl after the rollover" "$CRL" --config "$CONF"
+expect_out "CRL 1 of CA generation 2 written to $PUB/anvil-g2.crl" "generation 2's full CRL"
+g2="$PUB/anvil-g2-s$k.crl.pem"
+certtool --verify-crl --load-ca-certificate "$DATA/ca-g2.pem" --infile "$g2" >"$T/v" 2>&1 &&
+    ok "anvil-g2-s$k.crl verifies with generation 2's certificate" ||
+    { fail "anvil-g2-s$k.crl does not verify"; cat "$T/v"; }
+openssl crl -in "$g2" -noout -text 2>/dev/null | grep -A2 "Issuing Distribution Point: critical" |
+    grep -q "URI:$URLBASE/anvil-g2-s$k.crl" && ok "its critical IDP names its URL" ||
+    fail "anvil-g2-s$k.crl: IDP"
+in_crl "$g2" "$s" && ok "g2 is in its generation's shard" || fail "g2 not in anvil-g2-s$k.crl"
+in_crl "$PUB/anvil-s$k.crl.pem" "$s" && fail "g2 in generation 1's shard" ||
+    ok "g2 is not in generation 1's shard $k"
+openssl verify -crl_check -CAfile "$DATA/ca-g2.pem" -CRLfile "$g2" "$f" >"$T/ov" 2>&1
+grep -q "certificate revoked" "$T/ov" && ok "openssl: g2 is revoked by its shard" ||
+    { fail "openssl verify g2"; cat "$T/ov"; }
+curl -s --max-time 10 -o "$T/got.crl" "$URLBASE/anvil-g2-s$k.crl" &&
+    cmp -s "$T/got.crl" "$PUB/anvil-g2-s$k.crl" &&
+    ok "generation 2's shard is served at its URL" || fail "anvil-g2-s$k.crl not served"
+grows "after the rollover"
 finish
