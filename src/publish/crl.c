@@ -182,10 +182,11 @@ shard_count(struct store_txn *txn, const struct anvil_config *cfg,
 	return ANVIL_OK;
 }
 
-anvil_err
-publish_crls_from_store(struct ca *ca, struct store_txn *txn,
-    const struct anvil_config *cfg, time_t now, struct publish_crls **out,
-    char *err, size_t errlen)
+/* publish_crls_from_store; with full_only the full CRL alone. */
+static anvil_err
+crls_from_store(struct ca *ca, struct store_txn *txn,
+    const struct anvil_config *cfg, time_t now, int full_only,
+    struct publish_crls **out, char *err, size_t errlen)
 {
 	struct revoked_list l = { NULL, NULL, 0, 0, 1 };
 	struct publish_crls *s = NULL;
@@ -204,7 +205,7 @@ publish_crls_from_store(struct ca *ca, struct store_txn *txn,
 	    errlen)) != ANVIL_OK)
 		goto out;
 	/* Without crl_url no certificate names a shard: nothing to sign. */
-	if (cfg->crl_url[0] != '\0' && (rc = shard_count(txn, cfg, gen, &l,
+	if (!full_only && cfg->crl_url[0] != '\0' && (rc = shard_count(txn, cfg, gen, &l,
 	    &nshards)) != ANVIL_OK) {
 		errf(err, errlen, rc, "cannot read the shard CRL numbers: %s",
 		    anvil_strerror(rc));
@@ -262,10 +263,19 @@ out:
 	return rc;
 }
 
+anvil_err
+publish_crls_from_store(struct ca *ca, struct store_txn *txn,
+    const struct anvil_config *cfg, time_t now, struct publish_crls **out,
+    char *err, size_t errlen)
+{
+	return crls_from_store(ca, txn, cfg, now, 0, out, err, errlen);
+}
+
 struct crls_job {
 	struct ca *ca;
 	const struct anvil_config *cfg;
 	time_t now;
+	int full_only;
 	struct publish_crls *crls;	/* out */
 	char err[512];
 };
@@ -277,14 +287,15 @@ crls_fn(struct store_txn *txn, void *arg)
 
 	publish_crls_free(j->crls);	/* from a try that lost a deadlock */
 	j->crls = NULL;
-	return publish_crls_from_store(j->ca, txn, j->cfg, j->now, &j->crls,
-	    j->err, sizeof(j->err));
+	return crls_from_store(j->ca, txn, j->cfg, j->now, j->full_only,
+	    &j->crls, j->err, sizeof(j->err));
 }
 
-anvil_err
-publish_crls_build(struct store *st, struct ca *ca,
-    const struct anvil_config *cfg, time_t now, struct publish_crls **out,
-    char *err, size_t errlen)
+/* crls_from_store in a transaction of its own. */
+static anvil_err
+crls_build(struct store *st, struct ca *ca, const struct anvil_config *cfg,
+    time_t now, int full_only, struct publish_crls **out, char *err,
+    size_t errlen)
 {
 	struct crls_job job;
 	char serr[1024] = "";
@@ -295,9 +306,11 @@ publish_crls_build(struct store *st, struct ca *ca,
 	job.ca = ca;
 	job.cfg = cfg;
 	job.now = now;
+	job.full_only = full_only;
 	rc = store_run(st, STORE_TXN_READ_COMMITTED, crls_fn, &job, serr,
 	    sizeof(serr));
 	if (rc != ANVIL_OK) {
+		/* What went wrong inside the transaction says most. */
 		snprintf(err, errlen, "%s", job.err[0] ? job.err : serr[0] ?
 		    serr : anvil_strerror(rc));
 		publish_crls_free(job.crls);
@@ -307,23 +320,12 @@ publish_crls_build(struct store *st, struct ca *ca,
 	return ANVIL_OK;
 }
 
-struct crl_job {
-	struct ca *ca;
-	const struct anvil_config *cfg;
-	time_t now;
-	struct ca_crl *crl;	/* out */
-	char err[512];
-};
-
-static anvil_err
-crl_fn(struct store_txn *txn, void *arg)
+anvil_err
+publish_crls_build(struct store *st, struct ca *ca,
+    const struct anvil_config *cfg, time_t now, struct publish_crls **out,
+    char *err, size_t errlen)
 {
-	struct crl_job *j = arg;
-
-	ca_crl_free(j->crl);	/* from a try that lost a deadlock */
-	j->crl = NULL;
-	return publish_crl_from_store(j->ca, txn, j->cfg, j->now, &j->crl,
-	    j->err, sizeof(j->err));
+	return crls_build(st, ca, cfg, now, 0, out, err, errlen);
 }
 
 anvil_err
@@ -331,30 +333,22 @@ publish_crl_build(struct store *st, struct ca *ca,
     const struct anvil_config *cfg, time_t now, struct ca_crl **out,
     char *err, size_t errlen)
 {
-	struct crl_job job;
-	char serr[1024] = "";
+	struct publish_crls *s = NULL;
 	anvil_err rc;
 
 	*out = NULL;
-	memset(&job, 0, sizeof(job));
-	job.ca = ca;
-	job.cfg = cfg;
-	job.now = now;
-	rc = store_run(st, STORE_TXN_READ_COMMITTED, crl_fn, &job, serr,
-	    sizeof(serr));
-	if (rc != ANVIL_OK) {
-		/* What went wrong inside the transaction says most. */
-		snprintf(err, errlen, "%s", job.err[0] ? job.err : serr[0] ?
-		    serr : anvil_strerror(rc));
-		ca_crl_free(job.crl);
+	if ((rc = crls_build(st, ca, cfg, now, 1, &s, err, errlen)) !=
+	    ANVIL_OK)
 		return rc;
-	}
-	*out = job.crl;
+	*out = s->full;
+	s->full = NULL;
+	publish_crls_free(s);
 	return ANVIL_OK;
 }
 
-static anvil_err
-write_der_of_pem(const char *path, const char *pem, char *err, size_t errlen)
+anvil_err
+publish_cert_der_write(const char *path, const char *pem, char *err,
+    size_t errlen)
 {
 	gnutls_x509_crt_t crt = NULL;
 	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)strlen(pem) };
@@ -367,8 +361,8 @@ write_der_of_pem(const char *path, const char *pem, char *err, size_t errlen)
 		rc = util_write_file_atomic(path, out.data, out.size, 0644, err,
 		    errlen);
 	else
-		rc = errf(err, errlen, ANVIL_ERR_CRYPTO, "cannot convert the "
-		    "CA certificate");
+		rc = errf(err, errlen, ANVIL_ERR_CRYPTO, "%s: cannot convert "
+		    "the certificate to DER", path);
 	gnutls_free(out.data);
 	if (crt != NULL)
 		gnutls_x509_crt_deinit(crt);
@@ -395,7 +389,7 @@ publish_crl_write(const char *dir, const struct ca *ca,
 	    err, errlen)) != ANVIL_OK ||
 	    (rc = util_write_file_atomic(p[1], crl->pem, strlen(crl->pem),
 	    0644, err, errlen)) != ANVIL_OK ||
-	    (rc = write_der_of_pem(p[2], pem, err, errlen)) != ANVIL_OK ||
+	    (rc = publish_cert_der_write(p[2], pem, err, errlen)) != ANVIL_OK ||
 	    (rc = util_write_file_atomic(p[3], pem, strlen(pem), 0644, err,
 	    errlen)) != ANVIL_OK)
 		goto out;

@@ -104,29 +104,6 @@ last_segment(const char *url, const char *dflt)
 	return seg != NULL ? seg + 1 : url;
 }
 
-/* The first certificate of pem, as DER, into path (0644). */
-static anvil_err
-write_first_der(const char *path, const char *pem, char *err, size_t errlen)
-{
-	gnutls_x509_crt_t crt = NULL;
-	gnutls_datum_t in = { (unsigned char *)pem, (unsigned)strlen(pem) };
-	gnutls_datum_t out = { NULL, 0 };
-	anvil_err rc;
-
-	if (gnutls_x509_crt_init(&crt) >= 0 &&
-	    gnutls_x509_crt_import(crt, &in, GNUTLS_X509_FMT_PEM) >= 0 &&
-	    gnutls_x509_crt_export2(crt, GNUTLS_X509_FMT_DER, &out) >= 0)
-		rc = util_write_file_atomic(path, out.data, out.size, 0644, err,
-		    errlen);
-	else
-		rc = errf(err, errlen, ANVIL_ERR_CRYPTO, "cannot convert the "
-		    "cross-certificate");
-	gnutls_free(out.data);
-	if (crt != NULL)
-		gnutls_x509_crt_deinit(crt);
-	return rc;
-}
-
 /* dir/name, refused when name would leave dir. */
 static char *
 publish_path(const char *dir, const char *name)
@@ -177,7 +154,8 @@ publish_crl_write_gen(const char *dir, const struct anvil_config *cfg,
 	    errlen)) == ANVIL_OK &&
 	    (rc = util_write_file_atomic(pem, crl->pem, strlen(crl->pem),
 	    0644, err, errlen)) == ANVIL_OK)
-		rc = write_first_der(x, ca_chain_pem_peek(ca, 0), err, errlen);
+		rc = publish_cert_der_write(x, ca_chain_pem_peek(ca, 0), err,
+		    errlen);
 	snprintf(path, pathlen, "%s", p);
 	free(p);
 	free(pem);

@@ -53,6 +53,13 @@ anvil_err publish_crl_write(const char *dir, const struct ca *ca,
     const struct ca_crl *crl, char *err, size_t errlen);
 
 /*
+ * The first certificate of pem as DER into path (0644), by a temporary
+ * file and rename: ca.crt, and a later CA generation's cross-certificate.
+ */
+anvil_err publish_cert_der_write(const char *path, const char *pem,
+    char *err, size_t errlen);
+
+/*
  * The name of the certificate a CA generation's certificates name in AIA
  * caIssuers: base ([issuance] ca_issuers_url, or a file name; NULL or ""
  * is "ca.crt") itself for generation 1; for generation g >= 2 its last
