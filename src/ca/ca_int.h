@@ -55,6 +55,15 @@ anvil_err ca_key_id(gnutls_pubkey_t pub, unsigned char *id, size_t *len);
 /* 1 if the certificate's public key is pub. */
 int ca_cert_has_key(gnutls_x509_crt_t crt, gnutls_pubkey_t pub);
 
+/*
+ * Gives the files in paths (NULL-terminated) to data_dir's owner when
+ * run as root and data_dir is not root's: what anvil-admin and cron
+ * make, the web server's anvil, which owns data_dir, must read (a key
+ * is 0600). A failure is logged, not fatal.
+ */
+void ca_own_like_data_dir(const struct anvil_config *cfg,
+    const char *const *paths);
+
 /* Writes k as plain PKCS#8 PEM to path, 0600, by temporary file and
  * rename. */
 anvil_err ca_write_key_file(gnutls_x509_privkey_t k, const char *path,

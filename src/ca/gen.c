@@ -456,10 +456,20 @@ ca_rollover(const struct anvil_config *cfg, unsigned *newgen, char *err,
 	    (rc = util_write_file_atomic(cp, self_pem, strlen(self_pem), 0644,
 	    err, errlen)) != ANVIL_OK ||
 	    (rc = util_write_file_atomic(xp, cross_pem, strlen(cross_pem),
-	    0644, err, errlen)) != ANVIL_OK ||
-	    (rc = util_write_file_atomic(jp, js, strlen(js), 0644, err,
+	    0644, err, errlen)) != ANVIL_OK)
+		goto out;
+	{
+		/* Readable by the web server before cas.json names them. */
+		const char *made[] = { kp, cp, xp, NULL };
+		ca_own_like_data_dir(cfg, made);
+	}
+	if ((rc = util_write_file_atomic(jp, js, strlen(js), 0644, err,
 	    errlen)) != ANVIL_OK)
 		goto out;
+	{
+		const char *made[] = { jp, NULL };
+		ca_own_like_data_dir(cfg, made);
+	}
 	log_info("CA rollover: generation %u (%s) in %s", g, cn, cp);
 	*newgen = g;
 	rc = ANVIL_OK;

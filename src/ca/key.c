@@ -352,6 +352,20 @@ out:
 	return rc;
 }
 
+void
+ca_own_like_data_dir(const struct anvil_config *cfg,
+    const char *const *paths)
+{
+	struct stat st;
+
+	if (geteuid() != 0 || stat(cfg->data_dir, &st) != 0 || st.st_uid == 0)
+		return;
+	for (; *paths != NULL; paths++)
+		if (chown(*paths, st.st_uid, st.st_gid) != 0)
+			log_warn("chown %s to data_dir's owner: %s", *paths,
+			    strerror(errno));
+}
+
 anvil_err
 ca_write_key_file(gnutls_x509_privkey_t k, const char *path, char *err,
     size_t errlen)

@@ -337,19 +337,10 @@ ca_ocsp_responder_issue(const struct anvil_config *cfg, struct ca *ca,
 	if ((rc = util_write_file_atomic(cfg->ocsp_responder_cert, pem.data,
 	    pem.size, 0644, err, errlen)) != ANVIL_OK)
 		goto out;
-	/* Made by root (anvil-admin, cron): the web server's anvil, which
-	 * owns data_dir, must read them. */
 	{
-		struct stat st;
-		if (geteuid() == 0 && stat(cfg->data_dir, &st) == 0 &&
-		    st.st_uid != 0) {
-			if ((k != NULL && chown(cfg->ocsp_responder_key,
-			    st.st_uid, st.st_gid) != 0) ||
-			    chown(cfg->ocsp_responder_cert, st.st_uid,
-			    st.st_gid) != 0)
-				log_warn("chown of the OCSP responder files to "
-				    "data_dir's owner failed");
-		}
+		const char *made[] = { cfg->ocsp_responder_cert,
+			k != NULL ? cfg->ocsp_responder_key : NULL, NULL };
+		ca_own_like_data_dir(cfg, made);
 	}
 	log_info("issued OCSP responder certificate %s", cfg->ocsp_responder_cert);
 	rc = ANVIL_OK;
