@@ -429,6 +429,39 @@ out:
  * database can wait on another process's transaction, and that process
  * may be dead and need the next opener to notice.
  */
+/*
+ * Run as root (anvil-crl from root's cron, anvil-admin by hand) on a store
+ * the web server's user owns: gives that user back every file of the store
+ * root made. Recovery remakes the region files (__db.*) and a busy writer
+ * starts a new log file; left root's and 0600, they would lock the web
+ * server out of its own store at its next open (DB_ENV->open: Permission
+ * denied) after the panic recovery sends it.
+ */
+static void
+own_like_home(const struct store *st)
+{
+	struct stat home, sb;
+	struct dirent *e;
+	DIR *d;
+	int fd;
+
+	if (geteuid() != 0 || stat(st->home, &home) != 0 || home.st_uid == 0 ||
+	    (d = opendir(st->home)) == NULL)
+		return;
+	fd = dirfd(d);
+	while ((e = readdir(d)) != NULL) {
+		if (e->d_name[0] == '.' || fstatat(fd, e->d_name, &sb,
+		    AT_SYMLINK_NOFOLLOW) != 0 || !S_ISREG(sb.st_mode) ||
+		    sb.st_uid != 0)
+			continue;
+		if (fchownat(fd, e->d_name, home.st_uid, home.st_gid,
+		    AT_SYMLINK_NOFOLLOW) != 0)
+			log_warn("chown %s/%s to the store's owner: %s",
+			    st->home, e->d_name, strerror(errno));
+	}
+	closedir(d);
+}
+
 static anvil_err
 env_attach(struct store *st, int creating, int *lockfd, char *err,
     size_t errlen)
@@ -512,6 +545,7 @@ env_attach(struct store *st, int creating, int *lockfd, char *err,
 			goto out;
 	}
 	util_cloexec_all();
+	own_like_home(st);
 	rc = ANVIL_OK;
 out:
 	if (rc != ANVIL_OK)
@@ -899,6 +933,7 @@ store_close(struct store *st)
 	if (st->pid == bdb_self()) {
 		bdb_procs_leave(st);
 		bdb_fence_close(st);
+		own_like_home(st);	/* a log file this process began */
 	}
 	free(st->home);
 	free(st);
