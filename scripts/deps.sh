@@ -13,7 +13,7 @@ lighttpd lighttpd-mod-gnutls lighttpd-modules-lua certbot lego pebble python3-re
 apache2-suexec-pristine
 apache2 libapache2-mod-fcgid spawn-fcgi curl media-types
 clang libclang-rt-14-dev procps iproute2 python3 nsd ldnsutils
-prometheus debhelper lintian
+prometheus debhelper lintian linux-perf
 "
 
 missing=""
