@@ -20,6 +20,8 @@
 #                   outgoing connection, e.g. a validation's, may hold it)
 #   BENCH_KEEP=1    keep the work folder
 #   BENCH_OUT       also write the table to this file
+#   BENCH_ANVIL     the anvil program measured (default the tree's ./anvil),
+#                   e.g. an older build, for a before/after in one session
 #
 # Server CPU per flow: utime+stime (+cutime+cstime of reaped children) of
 # every process in the server's tree (lighttpd + its anvil FastCGI
@@ -41,14 +43,15 @@ REAP="$here/subreaper"
 FLOOR="$here/floor"
 [ -x "$GEN" ] && [ -x "$REAP" ] && [ -x "$FLOOR" ] ||
     make -C "$here" acmeload subreaper floor >/dev/null
-[ -x "$top/anvil" ] || { echo "compare.sh: build Anvil first (make)" >&2; exit 2; }
+ANVIL_PROG=${BENCH_ANVIL:-$top/anvil}
+[ -x "$ANVIL_PROG" ] || { echo "compare.sh: build Anvil first (make), or set BENCH_ANVIL to a built anvil" >&2; exit 2; }
 
 W=$(mktemp -d /tmp/anvil-bench.XXXXXX)
 chmod 755 "$W"
 # One run measures one build: the shared tree may be rebuilt meanwhile.
 mkdir -p "$W/bin"
-cp "$top/anvil" "$W/bin/anvil"
-BUILD="$(sha256sum "$W/bin/anvil" | cut -c1-12), built $(date -u -r "$top/anvil" +%Y-%m-%dT%H:%MZ)"
+cp "$ANVIL_PROG" "$W/bin/anvil"
+BUILD="$(sha256sum "$W/bin/anvil" | cut -c1-12), built $(date -u -r "$ANVIL_PROG" +%Y-%m-%dT%H:%MZ)"
 DNS=$((B + 53)); MGMT=$((B + 55)); H01=$((B + 80))
 PIDS=""
 

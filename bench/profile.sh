@@ -9,7 +9,9 @@
 #   - `perf record -e cpu-clock -g` samples every process of the server's
 #     tree (lighttpd, the anvil processes, anything they start), and
 #   - `perf stat` counts the server's system calls that the table names
-#     (fdatasync, flock, fcntl, timer_settime, accept, connect, clone).
+#     (fdatasync, flock, fcntl, timer_settime, accept, connect, clone),
+#   - db5.3_stat reads the store's transaction and log-flush counters
+#     before and after (BDB's own count of commits and durable flushes).
 # bench/profile.py sorts each sample into one row (library of the frame,
 # kernel function for system calls) and prints microseconds of CPU per
 # flow, beside the server's CPU per flow read from /proc (utime + stime of
@@ -21,6 +23,7 @@
 #   PROFILE_FREQ    samples per second per CPU (default 2000)
 #   BENCH_BASEPORT  first port (default 15000; uses BASE..BASE+199)
 #   BENCH_KEEP=1    keep the work folder (perf.data, logs)
+#   BENCH_ANVIL     the anvil program measured (default the tree's ./anvil)
 # Needs root (or perf_event_paranoid <= 1) and linux-perf.
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
@@ -34,13 +37,14 @@ REAP="$here/subreaper"
 HZ=$(getconf CLK_TCK)
 
 command -v perf >/dev/null || { echo "profile.sh: perf not found (apt-get install linux-perf)" >&2; exit 2; }
-[ -x "$top/anvil" ] || { echo "profile.sh: build Anvil first (make)" >&2; exit 2; }
+ANVIL_PROG=${BENCH_ANVIL:-$top/anvil}
+[ -x "$ANVIL_PROG" ] || { echo "profile.sh: build Anvil first (make), or set BENCH_ANVIL" >&2; exit 2; }
 [ -x "$GEN" ] && [ -x "$REAP" ] || make -C "$here" acmeload subreaper >/dev/null
 
 W=$(mktemp -d /tmp/anvil-profile.XXXXXX)
 chmod 755 "$W"
 mkdir -p "$W/bin"
-cp "$top/anvil" "$W/bin/anvil"
+cp "$ANVIL_PROG" "$W/bin/anvil"
 DNS=$((B + 53)); MGMT=$((B + 55)); H01=$((B + 80)); PORT=$((B + 100))
 PIDS=""
 PERF=""
@@ -129,7 +133,18 @@ gen() { # FLOWS OUT
 # Warm-up: every FastCGI process started, the store's pages cached.
 gen $((CONC * 20)) "$W/warmup.out" || { cat "$W/warmup.out"; exit 1; }
 
+# bdb_counts: Berkeley DB's own counters of the store (db_stat -t, -l):
+# transactions begun, committed, log flushes. Read-only, outside the fence.
+bdb_counts() {
+	{ db5.3_stat -t -h "$d/store"; db5.3_stat -l -h "$d/store"; } 2>/dev/null |
+	    awk -F'\t' '$2 == "Number of transactions begun" { b = $1 }
+		$2 == "Number of transactions committed" { c = $1 }
+		$2 == "Total log file flushes" { f = $1 }
+		END { print (b == "" ? -1 : b), (c == "" ? -1 : c), (f == "" ? -1 : f) }'
+}
+
 tree=$(descendants "$SRV" | tr '\n' ',' | sed 's/,$//')
+db0=$(bdb_counts)
 c0=$(cpu_ms "$SRV")
 perf record -q -e cpu-clock -F "$FREQ" -g -p "$tree" -o "$W/perf.data" \
     >"$W/perf-record.log" 2>&1 &
@@ -154,6 +169,7 @@ for p in $PERF; do
 done
 PERF=""
 c1=$(cpu_ms "$SRV")
+db1=$(bdb_counts)
 r=$(grep '^RESULT' "$W/run.out")
 get() { echo "$r" | tr ' ' '\n' | sed -n "s/^$1=//p"; }
 ok=$(get ok)
@@ -162,5 +178,9 @@ ok=$(get ok)
 rev=$(git -C "$top" rev-parse --short HEAD 2>/dev/null || echo unknown)
 echo "profile: $(date -u +%Y-%m-%dT%H:%MZ), anvil $rev, $(nproc) CPUs, $ok flows at C=$CONC in $(awk -v a="$t0" -v b="$t1" 'BEGIN { printf "%.1f", b - a }') s ($(get rate) flows/s, $(awk -v r="$(get reqs)" -v n="$ok" 'BEGIN { printf "%.2f", r / n }') requests/flow)"
 echo "server CPU from /proc (lighttpd + anvil tree): $(awk -v a="$c0" -v b="$c1" -v n="$ok" 'BEGIN { printf "%.0f", (b - a) * 1000 / n }') us/flow; generator $(awk -v c="$(get cpu_per)" 'BEGIN { printf "%.0f", c * 1000 }') us/flow"
+echo "$db0 $db1" | awk -v n="$ok" -v req="$(get reqs)" '
+    $1 < 0 || $4 < 0 { print "store per flow: (db5.3_stat unavailable)"; exit }
+    { printf "store per flow: %.1f transactions begun, %.1f committed (%.2f per request), %.1f log flushes\n",
+	($4 - $1) / n, ($5 - $2) / n, ($5 - $2) / req, ($6 - $3) / n }'
 perf script -i "$W/perf.data" -F comm,pid,period,ip,sym,dso 2>/dev/null |
     /usr/bin/python3 "$here/profile.py" --flows "$ok" --stat "$W/perf-stat.csv"

@@ -6,14 +6,14 @@ set -eu
 
 PACKAGES="
 autoconf automake libtool pkg-config make gcc
-libfcgi-dev libgnutls28-dev libtasn1-6-dev libtasn1-bin libdb5.3-dev
+libfcgi-dev libgnutls28-dev libssl-dev libtasn1-6-dev libtasn1-bin libdb5.3-dev
 db5.3-util libjansson-dev libcurl4-gnutls-dev libunbound-dev libevent-dev
 libidn2-dev nettle-dev libcriterion-dev gnutls-bin softhsm2 openssl ca-certificates
 lighttpd lighttpd-mod-gnutls lighttpd-modules-lua certbot lego pebble python3-requests python3-cryptography
 apache2-suexec-pristine
 apache2 libapache2-mod-fcgid spawn-fcgi curl media-types
 clang libclang-rt-14-dev procps iproute2 python3 nsd ldnsutils
-prometheus debhelper lintian
+prometheus debhelper lintian linux-perf
 "
 
 missing=""

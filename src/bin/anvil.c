@@ -28,6 +28,7 @@
 #include "acme/acme.h"
 #include "core/log.h"
 #include "core/util.h"
+#include "jose/jose.h"
 #include "record/record.h"
 
 struct server {
@@ -292,6 +293,9 @@ main(int argc, char **argv)
 		server_close(&s);
 		return 1;
 	}
+	/* A worker verifies many JWS: worth loading libcrypto for (a failure
+	 * is logged; GnuTLS verifies then). */
+	(void)jose_ossl_enable();
 	for (;;) {
 		int r;
 

@@ -17,30 +17,44 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <openssl/core_names.h>
+#include <openssl/evp.h>
+#include <openssl/params.h>
 
 #include "core/log.h"
 #include "jose/jose.h"
-
-struct jose_jwk {
-	enum jose_kty kty;
-	gnutls_pubkey_t pub;
-	json_t *canon;		/* the RFC 7638 required members only */
-};
+#include "jose/jose_int.h"
 
 #define RSA_MIN_BITS 2048
 #define RSA_MAX_BITS 8192
 #define EC_MAX_COORD 66		/* P-521 */
 #define ED25519_LEN 32
 
+struct jose_jwk {
+	enum jose_kty kty;
+	gnutls_pubkey_t pub;
+	json_t *canon;		/* the RFC 7638 required members only */
+	unsigned int refs;	/* owners: callers and the import cache */
+	/* EC only, for jose_jwk_ossl: */
+	const struct ec_curve *curve;
+	unsigned char point[1 + 2 * EC_MAX_COORD]; /* 04 || x || y, SEC 1 §2.3.3 */
+	EVP_PKEY *ossl;		/* made on first use; NULL before */
+	int ossl_failed;	/* OpenSSL refused it: GnuTLS verifies */
+};
+
 static const struct ec_curve {
 	enum jose_kty kty;
 	const char *crv;	/* JWK "crv" */
 	gnutls_ecc_curve_t curve;
+	const char *group;	/* OpenSSL's group name */
 	size_t size;		/* bytes per coordinate */
 } ec_curves[] = {
-	{ JOSE_KTY_EC_P256, "P-256", GNUTLS_ECC_CURVE_SECP256R1, 32 },
-	{ JOSE_KTY_EC_P384, "P-384", GNUTLS_ECC_CURVE_SECP384R1, 48 },
-	{ JOSE_KTY_EC_P521, "P-521", GNUTLS_ECC_CURVE_SECP521R1, 66 },
+	{ JOSE_KTY_EC_P256, "P-256", GNUTLS_ECC_CURVE_SECP256R1, "prime256v1",
+	  32 },
+	{ JOSE_KTY_EC_P384, "P-384", GNUTLS_ECC_CURVE_SECP384R1, "secp384r1",
+	  48 },
+	{ JOSE_KTY_EC_P521, "P-521", GNUTLS_ECC_CURVE_SECP521R1, "secp521r1",
+	  66 },
 };
 #define N_EC_CURVES (sizeof(ec_curves) / sizeof(ec_curves[0]))
 
@@ -139,6 +153,7 @@ jwk_alloc(enum jose_kty kty, const char *kty_name, struct jose_jwk **out,
 	if ((k = calloc(1, sizeof(*k))) == NULL)
 		return ANVIL_ERR_NOMEM;
 	k->kty = kty;
+	k->refs = 1;
 	if ((ret = gnutls_pubkey_init(&k->pub)) < 0) {
 		k->pub = NULL;
 		jose_jwk_free(k);
@@ -240,6 +255,10 @@ jwk_new_ec(const struct ec_curve *c, const unsigned char *x,
 		    "EC point is not on curve %s", c->crv);
 		goto out;
 	}
+	k->curve = c;
+	k->point[0] = 0x04;
+	memcpy(k->point + 1, x, c->size);
+	memcpy(k->point + 1 + c->size, y, c->size);
 	if (json_object_set_new(k->canon, "crv", json_string(c->crv)) != 0) {
 		rc = ANVIL_ERR_NOMEM;
 		goto out;
@@ -402,8 +421,8 @@ out:
 	return rc;
 }
 
-anvil_err
-jose_jwk_import(json_t *jwk, struct jose_jwk **out, char *err, size_t errlen)
+static anvil_err
+import_uncached(json_t *jwk, struct jose_jwk **out, char *err, size_t errlen)
 {
 	const char *kty = NULL;
 	size_t i;
@@ -430,6 +449,98 @@ jose_jwk_import(json_t *jwk, struct jose_jwk **out, char *err, size_t errlen)
 	if (strcmp(kty, "EC") == 0)
 		return import_ec(jwk, out, err, errlen);
 	return import_okp(jwk, out, err, errlen);
+}
+
+/*
+ * The import cache: every request signed with a kid imports the account's
+ * stored JWK again, and a FastCGI worker serves the same few accounts over
+ * and over. A slot is keyed by the whole JWK as compact JSON with sorted
+ * members, so a hit is a key imported from the very same members and
+ * values, with every check above already passed; a key that failed is
+ * never stored. Per process: workers are single-threaded
+ * (architecture.md), and keys are never changed after import.
+ */
+#define JWK_CACHE_SLOTS 32
+#define JWK_CACHE_MAX_TEXT 4096	/* an RSA-8192 JWK is about 1,400 bytes */
+
+static struct jwk_slot {
+	char *text;		/* the JWK as json_dumps wrote it */
+	size_t len;
+	struct jose_jwk *k;	/* holds one reference */
+	unsigned long used;	/* jwk_clock at the last hit */
+} jwk_cache[JWK_CACHE_SLOTS];
+static unsigned long jwk_clock;
+
+static void
+slot_clear(struct jwk_slot *s)
+{
+	free(s->text);
+	jose_jwk_free(s->k);
+	memset(s, 0, sizeof(*s));
+}
+
+void
+jose_jwk_cache_flush(void)
+{
+	size_t i;
+
+	for (i = 0; i < JWK_CACHE_SLOTS; i++)
+		slot_clear(&jwk_cache[i]);
+	jwk_clock = 0;
+}
+
+/* Takes text (the caller's copy is gone) and a new reference to k. */
+static void
+cache_put(char *text, size_t len, struct jose_jwk *k)
+{
+	struct jwk_slot *victim = &jwk_cache[0];
+	size_t i;
+
+	for (i = 0; i < JWK_CACHE_SLOTS; i++) {
+		if (jwk_cache[i].k == NULL) {
+			victim = &jwk_cache[i];
+			break;
+		}
+		if (jwk_cache[i].used < victim->used)
+			victim = &jwk_cache[i];
+	}
+	slot_clear(victim);
+	victim->text = text;
+	victim->len = len;
+	victim->k = k;
+	victim->used = ++jwk_clock;
+	k->refs++;
+}
+
+anvil_err
+jose_jwk_import(json_t *jwk, struct jose_jwk **out, char *err, size_t errlen)
+{
+	char *text = NULL;
+	size_t i, len = 0;
+	anvil_err rc;
+
+	*out = NULL;
+	if (json_is_object(jwk) &&
+	    (text = json_dumps(jwk, JSON_COMPACT | JSON_SORT_KEYS)) != NULL) {
+		len = strlen(text);
+		for (i = 0; i < JWK_CACHE_SLOTS; i++) {
+			if (jwk_cache[i].k == NULL || jwk_cache[i].len != len ||
+			    memcmp(jwk_cache[i].text, text, len) != 0)
+				continue;
+			jwk_cache[i].used = ++jwk_clock;
+			jwk_cache[i].k->refs++;
+			*out = jwk_cache[i].k;
+			free(text);
+			return ANVIL_OK;
+		}
+	}
+	rc = import_uncached(jwk, out, err, errlen);
+	if (rc == ANVIL_OK && text != NULL && len <= JWK_CACHE_MAX_TEXT) {
+		cache_put(text, len, *out);
+		text = NULL;
+	}
+	free(text);
+	return rc;
 }
 
 /*
@@ -530,10 +641,12 @@ out:
 void
 jose_jwk_free(struct jose_jwk *k)
 {
-	if (k == NULL)
+	if (k == NULL || --k->refs > 0)
 		return;
 	if (k->pub != NULL)
 		gnutls_pubkey_deinit(k->pub);
+	if (k->ossl != NULL)
+		jose_ossl()->pkey_free(k->ossl);
 	json_decref(k->canon);
 	free(k);
 }
@@ -548,6 +661,44 @@ gnutls_pubkey_t
 jose_jwk_pubkey(const struct jose_jwk *k)
 {
 	return k->pub;
+}
+
+EVP_PKEY *
+jose_jwk_ossl(const struct jose_jwk *ck)
+{
+	/* Not part of the key's value: a form of it made once, the way a
+	 * cache is filled behind a const pointer. */
+	struct jose_jwk *k = (struct jose_jwk *)ck;
+	const struct jose_ossl_api *o = jose_ossl();
+	EVP_PKEY_CTX *ctx = NULL;
+	OSSL_PARAM params[] = {
+		OSSL_PARAM_utf8_string(OSSL_PKEY_PARAM_GROUP_NAME, NULL, 0),
+		OSSL_PARAM_octet_string(OSSL_PKEY_PARAM_PUB_KEY, NULL, 0),
+		OSSL_PARAM_END
+	};
+	char text[256];
+
+	if (k->ossl != NULL || k->curve == NULL || k->ossl_failed || o == NULL)
+		return k->ossl;
+	params[0].data = (char *)k->curve->group;
+	params[0].data_size = strlen(k->curve->group);
+	params[1].data = k->point;
+	params[1].data_size = 1 + 2 * k->curve->size;
+	if ((ctx = o->pkey_ctx_new_from_name(NULL, "EC", NULL)) == NULL ||
+	    o->pkey_fromdata_init(ctx) != 1 ||
+	    o->pkey_fromdata(ctx, &k->ossl, EVP_PKEY_PUBLIC_KEY,
+	    params) != 1) {
+		/* GnuTLS accepted this point (jwk_new_ec): not the client's
+		 * fault, and GnuTLS can still verify. */
+		o->err_string(o->err_get(), text, sizeof(text));
+		log_warn("EVP_PKEY_fromdata (%s): %s; GnuTLS verifies",
+		    k->curve->crv, text);
+		o->err_clear();
+		k->ossl = NULL;
+		k->ossl_failed = 1;
+	}
+	o->pkey_ctx_free(ctx);
+	return k->ossl;
 }
 
 anvil_err

@@ -13,9 +13,11 @@
 
 #include <gnutls/crypto.h>
 #include <gnutls/gnutls.h>
+#include <openssl/evp.h>
 
 #include "core/log.h"
 #include "jose/jose.h"
+#include "jose/jose_int.h"
 
 /* Defence in depth: the HTTP layer bounds request bodies before this. */
 #define JWS_MAX_LEN ((size_t)1024 * 1024)
@@ -25,13 +27,18 @@ static const struct jws_alg {
 	enum jose_kty kty;	/* the one key type it fits */
 	gnutls_sign_algorithm_t sign;
 	size_t rs_size;		/* ECDSA: bytes of r and of s; else 0 */
+	int md;			/* index into mds[]: OpenSSL verifies; -1: GnuTLS */
 } jws_algs[] = {
-	{ "RS256", JOSE_KTY_RSA, GNUTLS_SIGN_RSA_SHA256, 0 },
-	{ "ES256", JOSE_KTY_EC_P256, GNUTLS_SIGN_ECDSA_SHA256, 32 },
-	{ "ES384", JOSE_KTY_EC_P384, GNUTLS_SIGN_ECDSA_SHA384, 48 },
-	{ "ES512", JOSE_KTY_EC_P521, GNUTLS_SIGN_ECDSA_SHA512, 66 },
-	{ "EdDSA", JOSE_KTY_ED25519, GNUTLS_SIGN_EDDSA_ED25519, 0 },
+	{ "RS256", JOSE_KTY_RSA, GNUTLS_SIGN_RSA_SHA256, 0, -1 },
+	{ "ES256", JOSE_KTY_EC_P256, GNUTLS_SIGN_ECDSA_SHA256, 32, 0 },
+	{ "ES384", JOSE_KTY_EC_P384, GNUTLS_SIGN_ECDSA_SHA384, 48, 1 },
+	{ "ES512", JOSE_KTY_EC_P521, GNUTLS_SIGN_ECDSA_SHA512, 66, 2 },
+	{ "EdDSA", JOSE_KTY_ED25519, GNUTLS_SIGN_EDDSA_ED25519, 0, -1 },
 };
+
+/* Digests fetched once per process: a fetch per call costs a lookup. */
+static const char *const md_names[] = { "SHA256", "SHA384", "SHA512" };
+static EVP_MD *mds[3];
 #define N_JWS_ALGS (sizeof(jws_algs) / sizeof(jws_algs[0]))
 
 json_t *
@@ -300,12 +307,56 @@ out:
 	return rc;
 }
 
+/*
+ * Verifies with OpenSSL: ANVIL_OK, ANVIL_ERR_MALFORMED for a signature
+ * that does not verify, ANVIL_ERR_CRYPTO or ANVIL_ERR_NOMEM when it could
+ * not be checked.
+ */
+static anvil_err
+verify_ossl(const struct jws_alg *a, EVP_PKEY *pkey,
+    const unsigned char *data, size_t len, const gnutls_datum_t *der,
+    char *err, size_t errlen)
+{
+	const struct jose_ossl_api *o = jose_ossl();
+	EVP_MD_CTX *mctx = NULL;
+	anvil_err rc = ANVIL_ERR_CRYPTO;
+	int ret;
+
+	if (mds[a->md] == NULL &&
+	    (mds[a->md] = o->md_fetch(NULL, md_names[a->md], NULL)) == NULL) {
+		log_warn("EVP_MD_fetch %s failed", md_names[a->md]);
+		rc = errf(err, errlen, ANVIL_ERR_CRYPTO, "JWS verification "
+		    "error: no %s digest", md_names[a->md]);
+		goto out;
+	}
+	if ((mctx = o->md_ctx_new()) == NULL) {
+		rc = ANVIL_ERR_NOMEM;
+		goto out;
+	}
+	if (o->verify_init(mctx, NULL, mds[a->md], NULL, pkey) != 1) {
+		log_warn("EVP_DigestVerifyInit %s failed", a->name);
+		rc = errf(err, errlen, ANVIL_ERR_CRYPTO, "JWS verification "
+		    "error: cannot verify %s", a->name);
+		goto out;
+	}
+	ret = o->verify(mctx, der->data, der->size, data, len);
+	rc = ret == 1 ? ANVIL_OK : errf(err, errlen, ANVIL_ERR_MALFORMED,
+	    "JWS verification error");
+out:
+	/* A refused signature leaves reasons queued; they are not errors of
+	 * this process and must not show up under a later call. */
+	o->err_clear();
+	o->md_ctx_free(mctx);
+	return rc;
+}
+
 anvil_err
 jose_jws_verify(const struct jose_jws *jws, const struct jose_jwk *key,
     char *err, size_t errlen)
 {
 	const struct jws_alg *a = NULL;
 	gnutls_datum_t data, sig, r, s, der = { NULL, 0 };
+	EVP_PKEY *pkey = NULL;
 	anvil_err rc = ANVIL_ERR_MALFORMED;
 	int ret;
 
@@ -347,6 +398,11 @@ jose_jws_verify(const struct jose_jws *jws, const struct jose_jwk *key,
 			goto out;
 		}
 		sig = der;
+	}
+	if (a->md >= 0 && (pkey = jose_jwk_ossl(key)) != NULL) {
+		rc = verify_ossl(a, pkey, data.data, data.size, &sig, err,
+		    errlen);
+		goto out;
 	}
 	ret = gnutls_pubkey_verify_data2(jose_jwk_pubkey(key), a->sign, 0,
 	    &data, &sig);

@@ -2,7 +2,8 @@
 # bench.sh - bench/ still does its job: compare.sh, in short runs, against
 # every Anvil shape and Pebble, must print its table and its floors, see no
 # error from any Anvil (C=1, 4, and 64 on lighttpd + FastCGI), and leave
-# neither its work folder nor a server behind. Pebble's own stalls are
+# neither its work folder nor a server behind; profile.sh, 40 flows, must
+# print its cost table. Pebble's own stalls are
 # compare.sh's to record, not failures here.
 #
 # bench/ is not distributed: in a tree made by make dist (distcheck, the
@@ -63,6 +64,45 @@ if awk -v v="${v:-0}" 'BEGIN { exit (v > 0) ? 0 : 1 }'; then
 else
 	fail "no verification cost in the floors line"
 fi
+
+# profile.sh, short and bounded, so it cannot rot: it must print the
+# cost table with the ECDSA row, the sampled total and the system calls,
+# and a flow must have made at least one durable commit (fdatasync).
+ls -d /tmp/anvil-profile.* 2>/dev/null | sort >"$T/pbefore"
+if ! command -v perf >/dev/null; then
+	fail "perf not installed (scripts/deps.sh installs linux-perf)"
+elif [ "$(id -u)" -ne 0 ] &&
+    [ "$(cat /proc/sys/kernel/perf_event_paranoid)" -gt 1 ]; then
+	echo "SKIP-PART: profile.sh needs root or perf_event_paranoid <= 1"
+else
+	PROFILE_FLOWS=40 PROFILE_CONC=2 PROFILE_FREQ=500 BENCH_BASEPORT=$PORT0 \
+	    timeout -k 10 400 sh "$bench/profile.sh" >"$T/profile" 2>&1
+	rc=$?
+	if [ $rc -eq 0 ]; then ok "profile.sh exits 0"; else
+		fail "profile.sh exit $rc"; tail -n 30 "$T/profile" | sed 's/^/    /'; fi
+	for row in "server CPU from /proc" "ECDSA P-256" "Berkeley DB work" \
+	    "durable commits" "total sampled (server tree)" "store per flow:"; do
+		if grep -q "^$row" "$T/profile"; then ok "profile.sh prints \"$row\""
+		else fail "profile.sh has no \"$row\" row"; fi
+	done
+	t=$(sed -n 's/^total sampled (server tree) *\([0-9]*\).*/\1/p' "$T/profile")
+	if [ "${t:-0}" -gt 0 ]; then ok "profile.sh sampled the server ($t us/flow)"
+	else fail "profile.sh sampled nothing"; fi
+	c=$(sed -n 's/^store per flow: .*, \([0-9.]*\) committed.*/\1/p' "$T/profile")
+	if awk -v c="${c:-0}" 'BEGIN { exit (c > 0) ? 0 : 1 }'; then
+		ok "profile.sh counts store commits per flow ($c)"
+	else
+		fail "profile.sh shows no store commit per flow"; fi
+	f=$(sed -n 's/^system calls per flow[^:]*: fdatasync \([0-9.]*\),.*/\1/p' "$T/profile")
+	if awk -v f="${f:-0}" 'BEGIN { exit (f > 0) ? 0 : 1 }'; then
+		ok "profile.sh counts fdatasync per flow ($f)"
+	else
+		fail "profile.sh shows no fdatasync per flow"; fi
+fi
+ls -d /tmp/anvil-profile.* 2>/dev/null | sort >"$T/pafter"
+left=$(comm -13 "$T/pbefore" "$T/pafter")
+if [ -z "$left" ]; then ok "profile.sh's work folder is gone"; else
+	fail "profile.sh left behind: $left"; fi
 
 ls -d /tmp/anvil-bench.* 2>/dev/null | sort >"$T/after"
 left=$(comm -13 "$T/before" "$T/after")

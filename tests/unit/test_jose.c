@@ -22,6 +22,7 @@
 
 #include "core/error.h"
 #include "jose/jose.h"
+#include "jose/jose_int.h"
 
 #define OK(call)                                                               \
 	do {                                                                   \
@@ -1245,6 +1246,337 @@ Test(jose, verify_rejects)
 		json_decref(h);
 		kp_free(&k);
 	}
+}
+
+/* ------------------------------------------------------------ OpenSSL path and key cache */
+
+/* A flattened JWS of "{}" under a kid header, signed by k (new string). */
+static char *
+kid_jws(const struct kp *k, const char *alg, enum tamper t)
+{
+	json_t *h = header(k, alg, "bm9uY2U", 1);
+	char *body = make_jws(k, h, "{}", t);
+
+	json_decref(h);
+	return body;
+}
+
+/* What GnuTLS alone says of jws under k: the verdict before OpenSSL. */
+static int
+gnutls_verdict(const struct jose_jws *jws, const struct kp *k)
+{
+	gnutls_datum_t data, sig, r, s, der = { NULL, 0 };
+	int ret;
+
+	data.data = (unsigned char *)jws->signing_input;
+	data.size = (unsigned int)strlen(jws->signing_input);
+	sig.data = jws->sig;
+	sig.size = (unsigned int)jws->sig_len;
+	if (k->rs > 0) {
+		if (jws->sig_len != 2 * k->rs)
+			return 0;
+		r.data = jws->sig;
+		r.size = (unsigned int)k->rs;
+		s.data = jws->sig + k->rs;
+		s.size = (unsigned int)k->rs;
+		OK(gnutls_encode_rs_value(&der, &r, &s));
+		sig = der;
+	}
+	ret = gnutls_pubkey_verify_data2(k->pub, k->sign, 0, &data, &sig);
+	gnutls_free(der.data);
+	return ret >= 0;
+}
+
+/*
+ * EC keys verify through OpenSSL: its verdict must be GnuTLS's
+ * for good signatures and for every kind of damage, r = 0, s = 0, r or
+ * s at or above the group order, high s, and bytes flipped anywhere.
+ */
+Test(jose, ossl_verdict_matches_gnutls)
+{
+	/* P-256's group order n (FIPS 186-4 D.1.2.3). */
+	static const unsigned char n256[32] = {
+		0xff, 0xff, 0xff, 0xff, 0x00, 0x00, 0x00, 0x00,
+		0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff,
+		0xbc, 0xe6, 0xfa, 0xad, 0xa7, 0x17, 0x9e, 0x84,
+		0xf3, 0xb9, 0xca, 0xc2, 0xfc, 0x63, 0x25, 0x51,
+	};
+	static const char *const alg[] = { "ES256", "ES384", "ES512" };
+	struct jose_jws *jws = NULL;
+	char err[256], *body;
+	struct kp k;
+	size_t a, j;
+	int i, want, borrow, agree_ok = 0, agree_bad = 0;
+
+	cr_assert_eq(jose_ossl_enable(), ANVIL_OK);
+	for (a = 0; a < ARRAY_LEN(alg); a++) {
+		kp_gen(&k, alg[a]);
+		cr_assert_not_null(jose_jwk_ossl(k.jwk), "%s", alg[a]);
+		for (i = 0; i < 40; i++) {
+			body = kid_jws(&k, alg[a], T_NONE);
+			OK(parse_str(body, &jws, err, sizeof(err)) ==
+			    ANVIL_OK ? 0 : -1);
+			switch (i % 8) {
+			case 0:	/* as signed */
+				break;
+			case 1:	/* one byte anywhere */
+				jws->sig[(size_t)i * 7 % jws->sig_len] ^=
+				    (unsigned char)(1 + i);
+				break;
+			case 2:	/* r = 0 */
+				if (k.rs > 0)
+					memset(jws->sig, 0, k.rs);
+				else
+					jws->sig[0] ^= 0x80;
+				break;
+			case 3:	/* s = 0 */
+				if (k.rs > 0)
+					memset(jws->sig + k.rs, 0, k.rs);
+				else
+					jws->sig[jws->sig_len - 1] ^= 1;
+				break;
+			case 4:	/* r = n (P-256), else r all ones */
+				if (k.rs == 32)
+					memcpy(jws->sig, n256, 32);
+				else if (k.rs > 0)
+					memset(jws->sig, 0xff, k.rs);
+				else
+					memset(jws->sig, 0xff, jws->sig_len);
+				break;
+			case 5:	/* s replaced by n - s (P-256): still valid */
+				if (k.rs != 32)
+					break;
+				borrow = 0;
+				for (j = 32; j-- > 0;) {
+					int d = n256[j] - jws->sig[32 + j] -
+					    borrow;
+
+					borrow = d < 0;
+					jws->sig[32 + j] =
+					    (unsigned char)(d + 256 * borrow);
+				}
+				break;
+			case 6:	/* the signing input changed */
+				jws->signing_input[0] ^= 1;
+				break;
+			default: /* the second half swapped with the first */
+				for (j = 0; j < jws->sig_len / 2; j++) {
+					unsigned char c = jws->sig[j];
+
+					jws->sig[j] = jws->sig[jws->sig_len /
+					    2 + j];
+					jws->sig[jws->sig_len / 2 + j] = c;
+				}
+				break;
+			}
+			want = gnutls_verdict(jws, &k);
+			err[0] = '\0';
+			cr_assert_eq(jose_jws_verify(jws, k.jwk, err,
+			    sizeof(err)) == ANVIL_OK, want, "%s case %d: "
+			    "OpenSSL says %s, GnuTLS %s", alg[a], i % 8,
+			    want ? "bad" : "good", want ? "good" : "bad");
+			if (!want)
+				cr_assert(strncmp(err, "JWS verification "
+				    "error", 22) == 0, "%s: %s", alg[a], err);
+			assert_no_lib_text(alg[a], err);
+			want ? agree_ok++ : agree_bad++;
+			jose_jws_free(jws);
+			jws = NULL;
+			free(body);
+		}
+		kp_free(&k);
+	}
+	/* Both kinds of verdict were exercised. */
+	cr_assert_geq(agree_ok, 3 * 5 + 5);
+	cr_assert_geq(agree_bad, 3 * 20);
+}
+
+/*
+ * A process that never enabled OpenSSL (a CGI request) verifies EC with
+ * GnuTLS alone; the round_trip_* tests run that way too.
+ */
+Test(jose, ec_without_ossl_enable_uses_gnutls)
+{
+	struct jose_jws *jws = NULL;
+	char err[256] = "", *body;
+	struct kp k;
+
+	kp_gen(&k, "ES256");
+	cr_assert_null(jose_jwk_ossl(k.jwk));
+	body = kid_jws(&k, "ES256", T_NONE);
+	cr_assert_eq(parse_str(body, &jws, err, sizeof(err)), ANVIL_OK);
+	cr_assert_eq(jose_jws_verify(jws, k.jwk, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	jose_jws_free(jws);
+	free(body);
+	kp_free(&k);
+}
+
+/* RSA and Ed25519 stay with GnuTLS (round_trip_* verify them). */
+Test(jose, rsa_and_eddsa_have_no_ossl_key)
+{
+	static const char *const alg[] = { "RS256", "EdDSA" };
+	struct kp k;
+	size_t i;
+
+	cr_assert_eq(jose_ossl_enable(), ANVIL_OK);
+	for (i = 0; i < ARRAY_LEN(alg); i++) {
+		kp_gen(&k, alg[i]);
+		cr_assert_null(jose_jwk_ossl(k.jwk), "%s", alg[i]);
+		kp_free(&k);
+	}
+}
+
+/* The cache hands out the same key for the same JSON, and only for it. */
+Test(jose, jwk_cache_hits_only_the_same_key)
+{
+	struct jose_jws *jws = NULL;
+	struct jose_jwk *a1, *a2, *b;
+	json_t *ja, *jb;
+	char err[256] = "", *body;
+	struct kp ka, kb;
+
+	jose_jwk_cache_flush();
+	cr_assert_eq(jose_ossl_enable(), ANVIL_OK);
+	kp_gen(&ka, "ES256");
+	kp_gen(&kb, "ES256");
+	ja = jose_jwk_to_json(ka.jwk);
+	jb = jose_jwk_to_json(kb.jwk);
+
+	cr_assert_eq(jose_jwk_import(ja, &a1, err, sizeof(err)), ANVIL_OK);
+	cr_assert_eq(jose_jwk_import(ja, &a2, err, sizeof(err)), ANVIL_OK);
+	cr_assert_eq(a1, a2, "second import of the same JWK is a cache hit");
+	/* Another key of the same curve is its own entry. */
+	cr_assert_eq(jose_jwk_import(jb, &b, err, sizeof(err)), ANVIL_OK);
+	cr_assert_neq(b, a1);
+	cr_assert(!jose_jwk_equal(a1, b));
+
+	/*
+	 * An account whose key changed (same kid, new stored JWK): a JWS
+	 * the old key signed must fail against the new key although the old
+	 * one is still cached, and the new key's JWS against the old key.
+	 */
+	body = kid_jws(&ka, "ES256", T_NONE);
+	cr_assert_eq(parse_str(body, &jws, err, sizeof(err)), ANVIL_OK);
+	cr_assert_eq(jose_jws_verify(jws, a1, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	cr_assert_eq(jose_jws_verify(jws, b, err, sizeof(err)),
+	    ANVIL_ERR_MALFORMED);
+	jose_jws_free(jws);
+	free(body);
+	body = kid_jws(&kb, "ES256", T_NONE);
+	cr_assert_eq(parse_str(body, &jws, err, sizeof(err)), ANVIL_OK);
+	cr_assert_eq(jose_jws_verify(jws, b, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	cr_assert_eq(jose_jws_verify(jws, a2, err, sizeof(err)),
+	    ANVIL_ERR_MALFORMED);
+	jose_jws_free(jws);
+	free(body);
+
+	/* Callers' references go; the cached key still works. */
+	jose_jwk_free(a1);
+	jose_jwk_free(a2);
+	jose_jwk_free(b);
+	cr_assert_eq(jose_jwk_import(ja, &a1, err, sizeof(err)), ANVIL_OK);
+	body = kid_jws(&ka, "ES256", T_NONE);
+	cr_assert_eq(parse_str(body, &jws, err, sizeof(err)), ANVIL_OK);
+	cr_assert_eq(jose_jws_verify(jws, a1, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	jose_jws_free(jws);
+	free(body);
+	jose_jwk_free(a1);
+
+	json_decref(ja);
+	json_decref(jb);
+	kp_free(&ka);
+	kp_free(&kb);
+	jose_jwk_cache_flush();
+}
+
+/*
+ * A refused JWK is never cached: after a good key is cached, the same JWK
+ * with y moved off the curve (one base64url character) is refused each
+ * time, and so is one with a private member added.
+ */
+Test(jose, jwk_cache_never_holds_a_refused_key)
+{
+	static const char *const bad[] = {
+		"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" A3_X "\","
+		    "\"y\":\"" A3_Y_OFF "\"}",
+		"{\"kty\":\"EC\",\"crv\":\"P-256\",\"x\":\"" A3_X "\","
+		    "\"y\":\"" A3_Y "\",\"d\":\"" A3_X "\"}",
+	};
+	struct jose_jwk *k = NULL;
+	char err[256];
+	json_t *j;
+	size_t i;
+	int round;
+
+	jose_jwk_cache_flush();
+	jose_jwk_free(import_ok(A3_JWK));
+	for (round = 0; round < 2; round++)
+		for (i = 0; i < ARRAY_LEN(bad); i++) {
+			j = loads(bad[i]);
+			err[0] = '\0';
+			cr_assert_neq(jose_jwk_import(j, &k, err, sizeof(err)),
+			    ANVIL_OK, "round %d row %zu", round, i);
+			cr_assert_null(k);
+			cr_assert_neq(err[0], '\0');
+			json_decref(j);
+		}
+	jose_jwk_cache_flush();
+}
+
+/*
+ * The cache is bounded: after more distinct keys than it holds, the first
+ * one is imported anew (another object), and every key still verifies.
+ */
+Test(jose, jwk_cache_is_bounded)
+{
+	enum { N = 40 };
+	struct jose_jwk *first = NULL, *again = NULL, *k = NULL;
+	struct jose_jws *jws = NULL;
+	char err[256] = "", *body;
+	json_t *j0 = NULL, *j;
+	struct kp kp0, kp;
+	int i;
+
+	jose_jwk_cache_flush();
+	cr_assert_eq(jose_ossl_enable(), ANVIL_OK);
+	kp_gen(&kp0, "ES256");
+	j0 = jose_jwk_to_json(kp0.jwk);
+	cr_assert_eq(jose_jwk_import(j0, &first, err, sizeof(err)), ANVIL_OK);
+	for (i = 0; i < N; i++) {
+		kp_gen(&kp, "ES256");
+		j = jose_jwk_to_json(kp.jwk);
+		cr_assert_eq(jose_jwk_import(j, &k, err, sizeof(err)),
+		    ANVIL_OK);
+		body = kid_jws(&kp, "ES256", T_NONE);
+		cr_assert_eq(parse_str(body, &jws, err, sizeof(err)),
+		    ANVIL_OK);
+		cr_assert_eq(jose_jws_verify(jws, k, err, sizeof(err)),
+		    ANVIL_OK, "key %d: %s", i, err);
+		jose_jws_free(jws);
+		free(body);
+		jose_jwk_free(k);
+		json_decref(j);
+		kp_free(&kp);
+	}
+	cr_assert_eq(jose_jwk_import(j0, &again, err, sizeof(err)), ANVIL_OK);
+	cr_assert_neq(again, first, "key 0 should have been evicted");
+	cr_assert(jose_jwk_equal(again, first));
+	/* The evicted key is still its caller's to use. */
+	body = kid_jws(&kp0, "ES256", T_NONE);
+	cr_assert_eq(parse_str(body, &jws, err, sizeof(err)), ANVIL_OK);
+	cr_assert_eq(jose_jws_verify(jws, first, err, sizeof(err)), ANVIL_OK);
+	cr_assert_eq(jose_jws_verify(jws, again, err, sizeof(err)), ANVIL_OK);
+	jose_jws_free(jws);
+	free(body);
+	jose_jwk_free(first);
+	jose_jwk_free(again);
+	json_decref(j0);
+	kp_free(&kp0);
+	jose_jwk_cache_flush();
 }
 
 /* ------------------------------------------------------------ JWS: parsing */
