@@ -11,6 +11,7 @@
  *	backend cannot (backup on PostgreSQL) it says so in err.
  *
  *	bdb	src/store/bdb_*.c, Berkeley DB files under data_dir/store
+ *	postgresql	src/store/pg.c, a database several hosts share (libpq)
  */
 #ifndef ANVIL_STORE_BACKEND_H
 #define ANVIL_STORE_BACKEND_H
@@ -64,5 +65,6 @@ struct store_ops {
 };
 
 extern const struct store_ops store_bdb_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

@@ -32,6 +32,8 @@ backend_find(const char *name)
 {
 	if (name == NULL || strcmp(name, STORE_BACKEND_BDB) == 0)
 		return &store_bdb_ops;
+	if (strcmp(name, STORE_BACKEND_PG) == 0)
+		return &store_pg_ops;
 	return NULL;
 }
 
@@ -49,7 +51,7 @@ store_open_cfg(const char *data_dir, const struct store_cfg *cfg,
 	*out = NULL;
 	if ((ops = backend_find(cfg != NULL ? cfg->backend : NULL)) == NULL)
 		return errf(err, errlen, ANVIL_ERR_CONFIG,
-		    "store backend \"%.64s\" is not available (bdb)",
+		    "store backend \"%.64s\" is not available (bdb, postgresql)",
 		    cfg->backend);
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");

@@ -24,6 +24,7 @@
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "core/error.h"
 #include "store/store.h"
@@ -55,6 +56,165 @@ teardown(void)
 }
 
 TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
+
+/*
+ * The same cases on PostgreSQL (src/store/pg.c): the runner starts one
+ * server for the whole binary (tests/pg-start.sh) unless ANVIL_TEST_PG
+ * already names one, and each test gets a schema of its own in it, dropped
+ * afterwards. Without PostgreSQL installed the store_pg tests skip and say
+ * so; a server that is installed but does not start fails them.
+ */
+#define PG_ENV		"ANVIL_TEST_PG"		/* conninfo of the server */
+#define PG_ENV_SKIP	"ANVIL_TEST_PG_SKIP"	/* why there is none */
+
+static char *pg_dir;		/* the server pg-start.sh started, or NULL */
+static char *pg_schema;		/* this test's schema */
+static char *pg_conninfo;	/* this test's conninfo: ANVIL_TEST_PG with
+				 * search_path = pg_schema */
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	const char *top = getenv("top_srcdir");
+	char line[512] = "", *cmd = NULL, *p = NULL;
+	FILE *f = NULL;
+	int status;
+
+	(void)set;
+	if (getenv(PG_ENV) != NULL)
+		return;
+	if (asprintf(&cmd, "sh '%s/tests/pg-start.sh' start",
+	    top != NULL ? top : ".") < 0)
+		return;
+	if ((f = popen(cmd, "r")) != NULL) {
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		status = pclose(f);
+		line[strcspn(line, "\n")] = '\0';
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+			setenv(PG_ENV_SKIP, "no PostgreSQL server installed "
+			    "(Debian: postgresql)", 1);
+		else if (status == 0 && strncmp(line, "host=", 5) == 0) {
+			setenv(PG_ENV, line, 1);
+			pg_dir = strdup(line + 5);
+			if (pg_dir != NULL && (p = strchr(pg_dir, ' ')) != NULL)
+				*p = '\0';
+		}
+	}
+	free(cmd);
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	const char *top = getenv("top_srcdir");
+	char *cmd = NULL;
+
+	(void)stats;
+	if (pg_dir == NULL)
+		return;
+	if (asprintf(&cmd, "sh '%s/tests/pg-start.sh' stop '%s'",
+	    top != NULL ? top : ".", pg_dir) > 0 && system(cmd) != 0)
+		fprintf(stderr, "test_store: could not stop PostgreSQL in %s\n",
+		    pg_dir);
+	free(cmd);
+	free(pg_dir);
+	pg_dir = NULL;
+}
+
+/* Runs sql on the test's server as its superuser; cr_asserts success. */
+static void
+pg_admin(const char *sql)
+{
+	PGconn *c = PQconnectdb(getenv(PG_ENV));
+	PGresult *r = NULL;
+
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect: %s",
+	    PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages TO warning"));
+	r = PQexec(c, sql);
+	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK ||
+	    PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+	    PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* A store_cfg for this test's schema. */
+static struct store_cfg
+pg_cfg(void)
+{
+	struct store_cfg cfg = { 0 };
+
+	cfg.backend = STORE_BACKEND_PG;
+	cfg.conninfo = pg_conninfo;
+	cfg.connect_timeout = 5;
+	return cfg;
+}
+
+static void
+setup_pg(void)
+{
+	dir = th_tempdir();
+	err[0] = '\0';
+}
+
+/*
+ * First thing of each store_pg test: a new schema and the store open on
+ * it, or a skip that says why there is no server.
+ */
+static void
+pg_begin(void)
+{
+	const char *admin = getenv(PG_ENV);
+	struct store_cfg cfg;
+	char *sql = NULL;
+
+	if (admin == NULL) {
+		if (getenv(PG_ENV_SKIP) != NULL)
+			cr_skip_test("%s", getenv(PG_ENV_SKIP));
+		cr_assert_fail("tests/pg-start.sh did not start PostgreSQL "
+		    "(see its messages above)");
+	}
+	cr_assert(asprintf(&pg_schema, "t%ld_%ld", (long)getpid(),
+	    (long)time(NULL)) > 0);
+	cr_assert(asprintf(&sql, "CREATE SCHEMA %s", pg_schema) > 0);
+	pg_admin(sql);
+	free(sql);
+	cr_assert(asprintf(&pg_conninfo, "%s options='-csearch_path=%s'",
+	    admin, pg_schema) > 0);
+	cfg = pg_cfg();
+	cr_assert_eq(store_open_cfg(dir, &cfg, STORE_OPEN_CREATE, &st, err,
+	    sizeof(err)), ANVIL_OK, "store_open_cfg: %s", err);
+	cr_assert_str_eq(store_backend(st), STORE_BACKEND_PG);
+}
+
+static void
+teardown_pg(void)
+{
+	char *sql = NULL;
+
+	store_close(st);
+	st = NULL;
+	if (pg_schema != NULL && getenv(PG_ENV) != NULL &&
+	    asprintf(&sql, "DROP SCHEMA %s CASCADE", pg_schema) > 0)
+		pg_admin(sql);
+	free(sql);
+	free(pg_schema);
+	pg_schema = NULL;
+	free(pg_conninfo);
+	pg_conninfo = NULL;
+	th_rmrf(dir);
+	free(dir);
+	dir = NULL;
+}
+
+TestSuite(store_pg, .init = setup_pg, .fini = teardown_pg, .timeout = 120);
+
+/* One case of the table, run on both backends: store/NAME, store_pg/NAME. */
+#define STORE_CASE(name)						\
+	static void case_##name(void);					\
+	Test(store, name) { case_##name(); }				\
+	Test(store_pg, name) { pg_begin(); case_##name(); }		\
+	static void case_##name(void)
 
 /* ------------------------------------------------------------ one-call txns */
 
@@ -399,7 +559,7 @@ reopen(void)
 
 /* ------------------------------------------------------------ records */
 
-Test(store, put_get_round_trip_stamps_version)
+STORE_CASE(put_get_round_trip_stamps_version)
 {
 	json_t *in = json_pack("{s:s, s:[s], s:{s:i}}", "status", "valid",
 	    "contact", "mailto:a@example.org", "extra", "n", 7);
@@ -417,7 +577,7 @@ Test(store, put_get_round_trip_stamps_version)
 	json_decref(in);
 }
 
-Test(store, kinds_are_separate)
+STORE_CASE(kinds_are_separate)
 {
 	json_t *rec = NULL;
 
@@ -430,7 +590,7 @@ Test(store, kinds_are_separate)
 	json_decref(rec);
 }
 
-Test(store, put_new_refuses_an_existing_id)
+STORE_CASE(put_new_refuses_an_existing_id)
 {
 	json_t *rec = NULL;
 
@@ -450,7 +610,7 @@ Test(store, put_new_refuses_an_existing_id)
 	json_decref(rec);
 }
 
-Test(store, missing_records_are_notfound)
+STORE_CASE(missing_records_are_notfound)
 {
 	static const struct {
 		const char *desc;
@@ -480,7 +640,7 @@ Test(store, missing_records_are_notfound)
 	}
 }
 
-Test(store, del_removes_record_and_index_entries)
+STORE_CASE(del_removes_record_and_index_entries)
 {
 	struct op o = { .op = OP_DEL, .kind = STORE_ACCOUNT, .id = "a1" };
 
@@ -508,7 +668,7 @@ Test(store, del_removes_record_and_index_entries)
 	cr_assert_eq(run(&o), ANVIL_ERR_NOTFOUND, "second delete");
 }
 
-Test(store, failing_function_rolls_back)
+STORE_CASE(failing_function_rolls_back)
 {
 	put_ok(STORE_ORDER, "keep", "{}");
 	cr_assert_eq(put(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"T\"}", 0),
@@ -533,7 +693,7 @@ put_then_fail(struct store_txn *t, void *arg)
 	return ANVIL_ERR_BADCSR;
 }
 
-Test(store, run_aborts_when_the_function_fails)
+STORE_CASE(run_aborts_when_the_function_fails)
 {
 	cr_assert_eq(store_run(st, 0, put_then_fail, NULL, err, sizeof(err)),
 	    ANVIL_ERR_BADCSR, "store_run returns fn's error");
@@ -546,7 +706,7 @@ Test(store, run_aborts_when_the_function_fails)
 
 /* ------------------------------------------------------------ ids */
 
-Test(store, bad_ids_are_invalid)
+STORE_CASE(bad_ids_are_invalid)
 {
 	char long_id[130];
 	static const struct {
@@ -589,7 +749,7 @@ Test(store, bad_ids_are_invalid)
 	json_decref(rec);
 }
 
-Test(store, bad_calls_are_invalid)
+STORE_CASE(bad_calls_are_invalid)
 {
 	struct op o = { .op = OP_PUT, .kind = STORE_KIND__MAX, .id = "x" };
 
@@ -613,7 +773,7 @@ Test(store, bad_calls_are_invalid)
 	store_ids_free(NULL, 0);
 }
 
-Test(store, bad_index_members_are_invalid)
+STORE_CASE(bad_index_members_are_invalid)
 {
 	static const struct {
 		const char *desc;
@@ -667,7 +827,7 @@ Test(store, bad_index_members_are_invalid)
 
 /* ------------------------------------------------------------ thumbprints */
 
-Test(store, thumbprint_finds_its_account)
+STORE_CASE(thumbprint_finds_its_account)
 {
 	char *id = NULL;
 
@@ -684,7 +844,7 @@ Test(store, thumbprint_finds_its_account)
 	cr_assert_null(by_thumb("NzbLsXh8uDCcd"), "no prefix match");
 }
 
-Test(store, thumbprint_is_unique_across_accounts)
+STORE_CASE(thumbprint_is_unique_across_accounts)
 {
 	char *id = NULL;
 
@@ -700,7 +860,7 @@ Test(store, thumbprint_is_unique_across_accounts)
 	cr_assert_eq(get_rc(STORE_ACCOUNT, "a2"), ANVIL_ERR_NOTFOUND);
 }
 
-Test(store, thumbprint_moves_with_a_key_change)
+STORE_CASE(thumbprint_moves_with_a_key_change)
 {
 	char *id = NULL;
 
@@ -720,7 +880,7 @@ Test(store, thumbprint_moves_with_a_key_change)
 
 /* ------------------------------------------------------------ lists */
 
-Test(store, list_by_account_pages_in_id_order)
+STORE_CASE(list_by_account_pages_in_id_order)
 {
 	char id[16], want[512] = "";
 	int i, k;
@@ -760,7 +920,7 @@ Test(store, list_by_account_pages_in_id_order)
 	expect_list(STORE_ORDER, "C", NULL, 100, "p2");
 }
 
-Test(store, list_by_account_refuses_bad_calls)
+STORE_CASE(list_by_account_refuses_bad_calls)
 {
 	static const struct {
 		const char *desc;
@@ -792,7 +952,7 @@ Test(store, list_by_account_refuses_bad_calls)
 	}
 }
 
-Test(store, authz_by_identifier_matches_account_type_and_value)
+STORE_CASE(authz_by_identifier_matches_account_type_and_value)
 {
 #define AUTHZ_FMT "{\"account\":\"%s\",\"identifier\":" \
 	"{\"type\":\"%s\",\"value\":\"%s\"}}"
@@ -843,7 +1003,7 @@ Test(store, authz_by_identifier_matches_account_type_and_value)
 
 /* ------------------------------------------------------------ walks */
 
-Test(store, revoked_index_follows_the_member)
+STORE_CASE(revoked_index_follows_the_member)
 {
 	anvil_err rc;
 	char *s = NULL;
@@ -884,7 +1044,7 @@ Test(store, revoked_index_follows_the_member)
 	expect_list(STORE_CERT, "A", NULL, 10, "02");
 }
 
-Test(store, each_visits_every_record_and_stops_on_request)
+STORE_CASE(each_visits_every_record_and_stops_on_request)
 {
 	struct op o = { .op = OP_EACH, .kind = STORE_CHALLENGE };
 	anvil_err rc;
@@ -914,7 +1074,7 @@ Test(store, each_visits_every_record_and_stops_on_request)
 
 /* ------------------------------------------------------------ counters */
 
-Test(store, counters_start_at_one_and_grow)
+STORE_CASE(counters_start_at_one_and_grow)
 {
 	struct op o = { .op = OP_CNEXT };
 	int i;
@@ -942,7 +1102,7 @@ Test(store, counters_start_at_one_and_grow)
 
 /* ------------------------------------------------------------ nonces */
 
-Test(store, nonce_is_spent_once_and_purge_drops_expired_only)
+STORE_CASE(nonce_is_spent_once_and_purge_drops_expired_only)
 {
 	time_t now = time(NULL);
 	const unsigned char n1[] = "nonce-1", n2[] = "nonce-2",
@@ -984,7 +1144,7 @@ Test(store, nonce_is_spent_once_and_purge_drops_expired_only)
 	    "no store");
 }
 
-Test(store, nonce_purge_works_in_batches)
+STORE_CASE(nonce_purge_works_in_batches)
 {
 	time_t now = time(NULL);
 	unsigned char n[16];
