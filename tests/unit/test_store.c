@@ -18,6 +18,7 @@
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -1164,6 +1165,269 @@ STORE_CASE(nonce_purge_works_in_batches)
 		cr_assert_eq(store_nonce_spend(st, n, 6, now + 60),
 		    i % 100 == 0 ? ANVIL_ERR_EXISTS : ANVIL_OK, "nonce %d", i);
 	}
+}
+
+/* ------------------------------------------------------------ processes */
+
+#define RACERS		16	/* processes spending one nonce */
+#define BUMPERS		8	/* processes raising one counter ... */
+#define BUMPS		25	/* ... this many times each */
+#define WRITERS		6	/* processes adding to one record ... */
+#define WRITES		10	/* ... this many times each */
+
+enum { CH_WON = 0, CH_LOST = 1, CH_OPEN = 10, CH_RUN, CH_ORDER, CH_FILE };
+
+static int ready_fd = -1;	/* in a child: where to say it is open */
+
+static void
+child_ready(void)
+{
+	char c = 'r';
+
+	if (write(ready_fd, &c, 1) != 1)
+		_exit(CH_FILE);
+	close(ready_fd);
+}
+
+/* A child's last words: its own handle closed cleanly, then code. */
+static void
+child_done(struct store *s, int code)
+{
+	store_close(s);
+	_exit(code);
+}
+
+/*
+ * The store of this test as another process opens it: the same folder
+ * or the same PostgreSQL schema. A forked child must not touch the
+ * parent's handle (its connection or environment is the parent's); it
+ * leaves with _exit.
+ */
+static struct store *
+child_open(void)
+{
+	struct store_cfg cfg;
+	struct store *s = NULL;
+	char e[512] = "";
+	anvil_err rc;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm(90);
+	if (pg_conninfo != NULL) {
+		cfg = pg_cfg();
+		rc = store_open_cfg(dir, &cfg, 0, &s, e, sizeof(e));
+	} else
+		rc = store_open(dir, 0, &s, e, sizeof(e));
+	if (rc != ANVIL_OK) {
+		fprintf(stderr, "child %ld: open: %s\n", (long)getpid(), e);
+		_exit(CH_OPEN);
+	}
+	child_ready();
+	return s;
+}
+
+/* Blocks until the parent closes the write end of the start pipe. */
+static void
+child_wait(int fd)
+{
+	char c;
+
+	while (read(fd, &c, 1) < 0 && errno == EINTR)
+		;
+	close(fd);
+}
+
+/*
+ * Forks n children running body(i, start_fd). Each opens its store and
+ * says so on the ready pipe (child_ready) before it waits: returns once
+ * all are open, so that the start is one instant for all.
+ */
+static void
+fork_all(pid_t *pids, int n, void (*body)(int, int), int *go)
+{
+	int fds[2], rdy[2], i;
+	char c;
+
+	cr_assert_eq(pipe(fds), 0);
+	cr_assert_eq(pipe(rdy), 0);
+	for (i = 0; i < n; i++) {
+		pids[i] = fork();
+		cr_assert(pids[i] >= 0, "fork");
+		if (pids[i] == 0) {
+			close(fds[1]);
+			close(rdy[0]);
+			ready_fd = rdy[1];
+			body(i, fds[0]);
+			_exit(CH_RUN);
+		}
+	}
+	close(fds[0]);
+	close(rdy[1]);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(read(rdy[0], &c, 1), 1, "child %d of %d never "
+		    "opened its store", i, n);
+	close(rdy[0]);
+	*go = fds[1];
+}
+
+/* Starts the children at once and collects their exit codes. */
+static void
+release_and_reap(pid_t *pids, int n, int go, int *codes)
+{
+	int i, status;
+
+	close(go);
+	for (i = 0; i < n; i++) {
+		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+		cr_assert(WIFEXITED(status), "child %d died", i);
+		codes[i] = WEXITSTATUS(status);
+	}
+}
+
+static void
+racer(int i, int fd)
+{
+	static const unsigned char nonce[] = "the-one-nonce";
+	struct store *s = child_open();
+	anvil_err rc;
+
+	(void)i;
+	child_wait(fd);
+	rc = store_nonce_spend(s, nonce, sizeof(nonce) - 1, time(NULL) + 60);
+	child_done(s, rc == ANVIL_OK ? CH_WON : rc == ANVIL_ERR_EXISTS ?
+	    CH_LOST : CH_RUN);
+}
+
+STORE_CASE(one_of_concurrent_nonce_spends_wins)
+{
+	pid_t pids[RACERS];
+	int codes[RACERS], go, i, won = 0, lost = 0;
+
+	fork_all(pids, RACERS, racer, &go);
+	release_and_reap(pids, RACERS, go, codes);
+	for (i = 0; i < RACERS; i++) {
+		won += codes[i] == CH_WON;
+		lost += codes[i] == CH_LOST;
+	}
+	cr_assert_eq(won, 1, "exactly one spend wins (%d did)", won);
+	cr_assert_eq(lost, RACERS - 1, "every other one is a replay");
+	cr_assert_eq(store_nonce_spend(st, (const unsigned char *)
+	    "the-one-nonce", 13, time(NULL) + 60), ANVIL_ERR_EXISTS);
+}
+
+static anvil_err
+bump_fn(struct store_txn *t, void *arg)
+{
+	return store_counter_next(t, "serial", arg);
+}
+
+static void
+bumper(int i, int fd)
+{
+	struct store *s = child_open();
+	char path[4096], e[512];
+	uint64_t v = 0, last = 0;
+	FILE *f = NULL;
+	int k;
+
+	snprintf(path, sizeof(path), "%s/bumps-%d", dir, i);
+	if ((f = fopen(path, "w")) == NULL)
+		_exit(CH_FILE);
+	child_wait(fd);
+	for (k = 0; k < BUMPS; k++) {
+		if (store_run(s, 0, bump_fn, &v, e, sizeof(e)) != ANVIL_OK) {
+			fprintf(stderr, "bumper %d: %s\n", i, e);
+			child_done(s, CH_RUN);
+		}
+		if (v <= last)
+			child_done(s, CH_ORDER);
+		last = v;
+		fprintf(f, "%llu\n", (unsigned long long)v);
+	}
+	child_done(s, fclose(f) == 0 ? CH_WON : CH_FILE);
+}
+
+STORE_CASE(a_counter_raised_by_many_processes_stays_unique)
+{
+	pid_t pids[BUMPERS];
+	int codes[BUMPERS], go, i;
+	char seen[BUMPERS * BUMPS + 1] = { 0 }, path[4096];
+	unsigned long long v;
+	size_t total = 0;
+	FILE *f = NULL;
+
+	fork_all(pids, BUMPERS, bumper, &go);
+	release_and_reap(pids, BUMPERS, go, codes);
+	for (i = 0; i < BUMPERS; i++) {
+		cr_assert_eq(codes[i], CH_WON, "bumper %d: code %d (%d: "
+		    "values not increasing)", i, codes[i], CH_ORDER);
+		snprintf(path, sizeof(path), "%s/bumps-%d", dir, i);
+		cr_assert_not_null(f = fopen(path, "r"));
+		while (fscanf(f, "%llu", &v) == 1) {
+			cr_assert(v >= 1 && v <= BUMPERS * BUMPS,
+			    "value %llu out of range", v);
+			cr_assert_eq(seen[v], 0, "value %llu handed out twice",
+			    v);
+			seen[v] = 1;
+			total++;
+		}
+		fclose(f);
+	}
+	cr_assert_eq(total, BUMPERS * BUMPS, "every raise got a value");
+	cr_assert_eq(counter(OP_CGET, "serial"), BUMPERS * BUMPS);
+}
+
+/* Reads record "tally", adds one to "n" and writes it back. */
+static anvil_err
+add_fn(struct store_txn *t, void *arg)
+{
+	json_t *rec = NULL;
+	anvil_err rc;
+
+	(void)arg;
+	if ((rc = store_get(t, STORE_ORDER, "tally", &rec)) != ANVIL_OK)
+		return rc;
+	rc = json_object_set_new(rec, "n", json_integer(json_integer_value(
+	    json_object_get(rec, "n")) + 1)) == 0 ?
+	    store_put(t, STORE_ORDER, "tally", rec, 0) : ANVIL_ERR_NOMEM;
+	json_decref(rec);
+	return rc;
+}
+
+static void
+writer(int i, int fd)
+{
+	struct store *s = child_open();
+	char e[512];
+	int k;
+
+	child_wait(fd);
+	for (k = 0; k < WRITES; k++)
+		if (store_run(s, 0, add_fn, NULL, e, sizeof(e)) != ANVIL_OK) {
+			fprintf(stderr, "writer %d: %s\n", i, e);
+			child_done(s, CH_RUN);
+		}
+	child_done(s, CH_WON);
+}
+
+/* A read-check-write transaction loses no update to a concurrent one. */
+STORE_CASE(concurrent_read_modify_writes_lose_nothing)
+{
+	pid_t pids[WRITERS];
+	int codes[WRITERS], go, i;
+	json_t *rec = NULL;
+
+	put_ok(STORE_ORDER, "tally", "{\"n\":0,\"account\":\"A\"}");
+	fork_all(pids, WRITERS, writer, &go);
+	release_and_reap(pids, WRITERS, go, codes);
+	for (i = 0; i < WRITERS; i++)
+		cr_assert_eq(codes[i], CH_WON, "writer %d: code %d", i,
+		    codes[i]);
+	rec = get(STORE_ORDER, "tally");
+	cr_assert_eq(json_integer_value(json_object_get(rec, "n")),
+	    WRITERS * WRITES, "every increment kept");
+	json_decref(rec);
+	expect_list(STORE_ORDER, "A", NULL, 10, "tally");
 }
 
 /* ------------------------------------------------------------ opening */
