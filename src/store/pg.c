@@ -823,9 +823,10 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 	vals[7] = c.revoked ? "t" : "f";
 	rc = q(t, "store_put", exists ?
 	    "UPDATE records SET rec = $3, account = $4, thumb = $5, "
-	    "itype = $6, ivalue = $7, revoked = $8 WHERE kind = $1 AND id = $2" :
-	    "INSERT INTO records (kind, id, rec, account, thumb, itype, ivalue, "
-	    "revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, vals, NULL,
+	    "itype = $6, ivalue = $7, revoked = $8 "
+	    "WHERE kind = $1 AND id = $2" :
+	    "INSERT INTO records (kind, id, rec, account, thumb, itype, "
+	    "ivalue, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, vals, NULL,
 	    NULL, PGRES_COMMAND_OK, NULL);
 	if (rc == ANVIL_ERR_EXISTS)
 		pg_fail(st, rc, "records %d: record %s or its thumbprint "
@@ -912,8 +913,8 @@ ids_take(struct pg_store *st, PGresult *res, char ***ids, size_t *n)
 	for (i = 0; i < cnt; i++) {
 		if (!id_ok(PQgetvalue(res, (int)i, 0), ID_MAX)) {
 			store_ids_free(v, i);
-			return pg_fail(st, ANVIL_ERR_CORRUPT, "records: damaged "
-			    "id in an index");
+			return pg_fail(st, ANVIL_ERR_CORRUPT,
+			    "records: damaged id in an index");
 		}
 		if ((v[i] = strdup(PQgetvalue(res, (int)i, 0))) == NULL) {
 			store_ids_free(v, i);
@@ -1221,8 +1222,8 @@ o_nonce_spend(void *sp, const unsigned char *nonce, size_t len,
 	 */
 	rc = autocommit(st, "store_nonce_spend", "WITH s AS (SELECT "
 	    "set_config('synchronous_commit', 'off', true)) INSERT INTO nonces "
-	    "(nonce, expires) SELECT $1::bytea, $2::bigint FROM s ON CONFLICT (nonce) DO "
-	    "NOTHING RETURNING 1", 2, vals, lens, fmts, &res);
+	    "(nonce, expires) SELECT $1::bytea, $2::bigint FROM s "
+	    "ON CONFLICT (nonce) DO NOTHING RETURNING 1", 2, vals, lens, fmts, &res);
 	if (rc != ANVIL_OK) {
 		log_err("store_nonce_spend: %s", st->msg);
 		return rc;
@@ -1323,15 +1324,17 @@ verify_fn(void *tp, void *arg)
 
 			kind = atoi(PQgetvalue(res, i, 0));
 #define COL_EQ(s, col) ((s) == NULL ? PQgetisnull(res, i, (col)) : \
-	(!PQgetisnull(res, i, (col)) && strcmp((s), PQgetvalue(res, i, (col))) == 0))
-			if (!kind_ok((enum store_kind)kind) || !id_ok(id, ID_MAX))
+	(!PQgetisnull(res, i, (col)) && \
+	strcmp((s), PQgetvalue(res, i, (col))) == 0))
+			if (!kind_ok((enum store_kind)kind) ||
+			    !id_ok(id, ID_MAX))
 				why = "bad kind or id";
 			else if (rec_parse(st, (enum store_kind)kind, id,
 			    PQgetvalue(res, i, 2),
 			    (size_t)PQgetlength(res, i, 2), &rec) != ANVIL_OK)
 				why = "record does not parse";
-			else if (cols_extract(st, (enum store_kind)kind, rec, &c,
-			    ANVIL_ERR_CORRUPT) != ANVIL_OK)
+			else if (cols_extract(st, (enum store_kind)kind, rec,
+			    &c, ANVIL_ERR_CORRUPT) != ANVIL_OK)
 				why = "record's index members are damaged";
 			else if (!COL_EQ(c.account, 3) || !COL_EQ(c.thumb, 4) ||
 			    !COL_EQ(c.itype, 5) || !COL_EQ(c.ivalue, 6) ||

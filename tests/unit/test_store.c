@@ -12,6 +12,7 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -180,8 +181,8 @@ pg_begin(void)
 	cr_assert(asprintf(&sql, "CREATE SCHEMA %s", pg_schema) > 0);
 	pg_admin(sql);
 	free(sql);
-	cr_assert(asprintf(&pg_conninfo, "%s options='-csearch_path=%s'",
-	    admin, pg_schema) > 0);
+	cr_assert(asprintf(&pg_conninfo, "%s options='-csearch_path=%s' "
+	    "application_name=%s", admin, pg_schema, pg_schema) > 0);
 	cfg = pg_cfg();
 	cr_assert_eq(store_open_cfg(dir, &cfg, STORE_OPEN_CREATE, &st, err,
 	    sizeof(err)), ANVIL_OK, "store_open_cfg: %s", err);
@@ -1428,6 +1429,136 @@ STORE_CASE(concurrent_read_modify_writes_lose_nothing)
 	    WRITERS * WRITES, "every increment kept");
 	json_decref(rec);
 	expect_list(STORE_ORDER, "A", NULL, 10, "tally");
+}
+
+/* ------------------------------------------------------------ PostgreSQL */
+
+/* Runs the SQL that fmt and its arguments make, as pg_admin. */
+static void pg_admin_fmt(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static void
+pg_admin_fmt(const char *fmt, ...)
+{
+	va_list ap;
+	char *sql = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&sql, fmt, ap);
+	va_end(ap);
+	cr_assert(n > 0);
+	pg_admin(sql);
+	free(sql);
+}
+
+static anvil_err
+pg_reopen(unsigned flags)
+{
+	struct store_cfg cfg = pg_cfg();
+
+	store_close(st);
+	st = NULL;
+	err[0] = '\0';
+	return store_open_cfg(dir, &cfg, flags, &st, err, sizeof(err));
+}
+
+/* The schema is made by init (STORE_OPEN_CREATE) and checked by open. */
+Test(store_pg, open_checks_the_schema_version)
+{
+	pg_begin();
+	put_ok(STORE_ORDER, "o1", "{}");
+	cr_assert_eq(pg_reopen(0), ANVIL_OK, "%s", err);
+	cr_assert_eq(get_rc(STORE_ORDER, "o1"), ANVIL_OK);
+	cr_assert_eq(pg_reopen(STORE_OPEN_CREATE), ANVIL_OK, "a second "
+	    "create migrates nothing: %s", err);
+	cr_assert_eq(get_rc(STORE_ORDER, "o1"), ANVIL_OK);
+
+	/* A schema from a newer Anvil: refused, with or without create. */
+	pg_admin_fmt("INSERT INTO %s.schema_version (version) VALUES (99)",
+	    pg_schema);
+	cr_assert_eq(pg_reopen(0), ANVIL_ERR_VERSION);
+	cr_assert_null(st);
+	cr_assert(strstr(err, "99") != NULL, "err names it: %s", err);
+	cr_assert_eq(pg_reopen(STORE_OPEN_CREATE), ANVIL_ERR_VERSION);
+	pg_admin_fmt("DELETE FROM %s.schema_version WHERE version = 99",
+	    pg_schema);
+
+	/* An empty schema: no store, and opening creates nothing. */
+	pg_admin_fmt("DROP SCHEMA %s CASCADE; CREATE SCHEMA %s", pg_schema,
+	    pg_schema);
+	cr_assert_eq(pg_reopen(0), ANVIL_ERR_NOTFOUND);
+	cr_assert(strstr(err, "anvil-admin init") != NULL, "%s", err);
+	cr_assert_eq(pg_reopen(STORE_OPEN_CREATE), ANVIL_OK, "%s", err);
+	cr_assert_eq(get_rc(STORE_ORDER, "o1"), ANVIL_ERR_NOTFOUND);
+}
+
+Test(store_pg, a_server_that_is_away_is_unavailable)
+{
+	struct store_cfg cfg = { STORE_BACKEND_PG, NULL, 2 };
+	struct store *s = NULL;
+	char *p = NULL;
+
+	pg_begin();
+	cr_assert_eq(store_open_cfg(dir, &cfg, STORE_OPEN_CREATE, &s, err,
+	    sizeof(err)), ANVIL_ERR_CONFIG, "no conninfo");
+	cr_assert(strstr(err, "conninfo") != NULL, "%s", err);
+	cr_assert(asprintf(&p, "host=%s/nobody-listens port=5432 "
+	    "dbname=postgres", dir) > 0);
+	cfg.conninfo = p;
+	cr_assert_eq(store_open_cfg(dir, &cfg, STORE_OPEN_CREATE, &s, err,
+	    sizeof(err)), ANVIL_ERR_UNAVAILABLE);
+	cr_assert_null(s);
+	cr_assert(strstr(err, "PostgreSQL") != NULL, "%s", err);
+	free(p);
+}
+
+/* A connection the server dropped is made again by the next call. */
+Test(store_pg, a_dropped_connection_is_made_again)
+{
+	pg_begin();
+	put_ok(STORE_ORDER, "o1", "{}");
+	pg_admin_fmt("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	    "WHERE application_name = '%s'", pg_schema);
+	cr_assert_eq(get_rc(STORE_ORDER, "o1"), ANVIL_OK, "%s", err);
+	cr_assert_eq(store_nonce_spend(st, (const unsigned char *)"n", 1,
+	    time(NULL) + 60), ANVIL_OK);
+	pg_admin_fmt("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	    "WHERE application_name = '%s'", pg_schema);
+	cr_assert_eq(store_nonce_spend(st, (const unsigned char *)"n", 1,
+	    time(NULL) + 60), ANVIL_ERR_EXISTS);
+}
+
+Test(store_pg, backup_points_at_pg_dump_and_verify_checks_rows)
+{
+	char *p = NULL;
+
+	pg_begin();
+	cr_assert(asprintf(&p, "%s/backup", dir) > 0);
+	cr_assert_neq(store_backup(st, p, err, sizeof(err)), ANVIL_OK);
+	cr_assert(strstr(err, "pg_dump") != NULL, "%s", err);
+	cr_assert_eq(access(p, F_OK), -1, "nothing written");
+	free(p);
+
+	put_ok(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"T\"}");
+	put_ok(STORE_ORDER, "o1", "{\"account\":\"a1\"}");
+	put_ok(STORE_CERT, "0a", "{\"account\":\"a1\",\"revoked\":{}}");
+	put_ok(STORE_AUTHZ, "z1", "{\"account\":\"a1\",\"identifier\":"
+	    "{\"type\":\"dns\",\"value\":\"a.test\"}}");
+	cr_assert_eq(store_verify(st, err, sizeof(err)), ANVIL_OK, "%s", err);
+
+	pg_admin_fmt("UPDATE %s.records SET account = 'zz' WHERE id = 'o1'",
+	    pg_schema);
+	pg_admin_fmt("UPDATE %s.records SET revoked = false WHERE id = '0a'",
+	    pg_schema);
+	pg_admin_fmt("UPDATE %s.records SET rec = '[]' WHERE id = 'z1'",
+	    pg_schema);
+	cr_assert_eq(store_verify(st, err, sizeof(err)), ANVIL_ERR_CORRUPT);
+	cr_assert(strstr(err, "3 damaged") != NULL, "%s", err);
+	cr_assert(strstr(err, "records 1/o1") != NULL, "%s", err);
+	cr_assert(strstr(err, "records 4/0a") != NULL, "%s", err);
+	cr_assert(strstr(err, "records 2/z1") != NULL, "%s", err);
+	cr_assert_eq(get_rc(STORE_AUTHZ, "z1"), ANVIL_ERR_CORRUPT);
 }
 
 /* ------------------------------------------------------------ opening */
