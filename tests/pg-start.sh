@@ -48,7 +48,16 @@ start)
 	trap 'as_owner "$PGBIN/pg_ctl" -D "$dir/data" -m immediate stop \
 	    >/dev/null 2>&1 || :; rm -rf "$dir"' EXIT
 	chmod 0755 "$dir"
-	[ "$(id -u)" = 0 ] && chown postgres "$dir"
+	if [ "$(id -u)" = 0 ]; then
+		chown postgres "$dir"
+		# A TMPDIR that postgres cannot reach: /tmp instead.
+		if ! runuser -u postgres -- test -w "$dir"; then
+			rm -rf "$dir"
+			dir=$(mktemp -d /tmp/anvil-pg.XXXXXX)
+			chmod 0755 "$dir"
+			chown postgres "$dir"
+		fi
+	fi
 	as_owner "$PGBIN/initdb" -D "$dir/data" -U anvil -A trust -E UTF8 \
 	    --no-locale >"$dir/initdb.log" 2>&1 || {
 		echo "pg-start: initdb failed:" >&2
