@@ -165,8 +165,8 @@ cmd_init(const struct anvil_config *cfg)
 		fprintf(stderr, "anvil-admin: init: %s\n", err);
 		goto out;
 	}
-	if ((rc = store_open(cfg->data_dir, STORE_OPEN_CREATE, &st, err,
-	    sizeof(err))) != ANVIL_OK) {
+	if ((rc = store_open_conf(cfg, STORE_OPEN_CREATE | STORE_OPEN_MIGRATE,
+	    &st, err, sizeof(err))) != ANVIL_OK) {
 		fprintf(stderr, "anvil-admin: init: %s\n", err);
 		goto out;
 	}
@@ -261,7 +261,7 @@ admin_main(int argc, char **argv)
 		ctx.cfg = cfg;
 		ctx.json = json;
 		ctx.out = stdout;
-		if (store_open(cfg->data_dir, 0, &ctx.st, err, sizeof(err)) !=
+		if (store_open_conf(cfg, 0, &ctx.st, err, sizeof(err)) !=
 		    ANVIL_OK) {
 			fprintf(stderr, "anvil-admin: %s\n", err);
 			status = EXIT_FAIL;

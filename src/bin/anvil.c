@@ -51,7 +51,7 @@ server_open(struct server *s)
 	if (ca_load_or_generate(s->cfg, &s->ca, s->err, sizeof(s->err)) !=
 	    ANVIL_OK)
 		return -1;
-	if (store_open(s->cfg->data_dir, STORE_OPEN_CREATE, &s->st, s->err,
+	if (store_open_conf(s->cfg, STORE_OPEN_CREATE, &s->st, s->err,
 	    sizeof(s->err)) != ANVIL_OK)
 		return -1;
 	if (acme_ctx_new(s->cfg, s->ca, s->st, &s->ctx, s->err,

@@ -143,6 +143,11 @@ struct anvil_config {
 	/* [audit] */
 	unsigned audit_to;		/* CONFIG_AUDIT_* bits; 0: none */
 	char *audit_file;		/* absolute */
+
+	/* [store] (src/store/store.h) */
+	char *store_backend;		/* "bdb" or "postgresql" */
+	char *store_conninfo;		/* libpq conninfo; "" when unset */
+	unsigned store_connect_timeout;	/* seconds */
 };
 
 #define CONFIG_AUDIT_FILE 0x1

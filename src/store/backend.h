@@ -62,6 +62,7 @@ struct store_ops {
 	    size_t errlen);
 	anvil_err (*verify)(void *st, char *err, size_t errlen);
 	void (*set_progress)(void *st, struct progress *p);
+	void (*schema)(const void *st, int *was, int *now);
 };
 
 extern const struct store_ops store_bdb_ops;

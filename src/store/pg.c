@@ -118,6 +118,7 @@ struct pg_store {
 	anvil_err msg_code;	/* code msg explains */
 	char msg[320];		/* last failure, for store_run's err */
 	struct progress *progress; /* store_set_progress; unused here */
+	int schema_was;		/* schema version found at open */
 };
 
 struct pg_txn {
@@ -574,14 +575,15 @@ o_open(const char *data_dir, const struct store_cfg *cfg, unsigned flags,
 	    (uint64_t)(uintptr_t)st;
 	if ((rc = conn_up(st)) != ANVIL_OK)
 		goto out;
-	if (flags & STORE_OPEN_CREATE) {
-		rc = migrate(st, &ver);
+	if (flags & STORE_OPEN_MIGRATE) {
+		rc = migrate(st, &st->schema_was);
 		goto out;
 	}
 	memset(&t, 0, sizeof(t));
 	t.st = st;
 	if ((rc = schema_read(&t, &ver)) != ANVIL_OK)
 		goto out;
+	st->schema_was = ver;
 	if (ver == 0)
 		rc = pg_fail(st, ANVIL_ERR_NOTFOUND, "the database has no "
 		    "Anvil schema; run anvil-admin init");
@@ -1384,6 +1386,15 @@ o_verify(void *sp, char *err, size_t errlen)
 }
 
 static void
+o_schema(const void *sp, int *was, int *now)
+{
+	const struct pg_store *st = sp;
+
+	*was = st->schema_was;
+	*now = SCHEMA_VERSION;
+}
+
+static void
 o_set_progress(void *sp, struct progress *p)
 {
 	struct pg_store *st = sp;
@@ -1414,4 +1425,5 @@ const struct store_ops store_pg_ops = {
 	.backup = o_backup,
 	.verify = o_verify,
 	.set_progress = o_set_progress,
+	.schema = o_schema,
 };

@@ -184,8 +184,9 @@ pg_begin(void)
 	cr_assert(asprintf(&pg_conninfo, "%s options='-csearch_path=%s' "
 	    "application_name=%s", admin, pg_schema, pg_schema) > 0);
 	cfg = pg_cfg();
-	cr_assert_eq(store_open_cfg(dir, &cfg, STORE_OPEN_CREATE, &st, err,
-	    sizeof(err)), ANVIL_OK, "store_open_cfg: %s", err);
+	cr_assert_eq(store_open_cfg(dir, &cfg, STORE_OPEN_CREATE |
+	    STORE_OPEN_MIGRATE, &st, err, sizeof(err)), ANVIL_OK,
+	    "store_open_cfg: %s", err);
 	cr_assert_str_eq(store_backend(st), STORE_BACKEND_PG);
 }
 
@@ -1466,12 +1467,16 @@ pg_reopen(unsigned flags)
 /* The schema is made by init (STORE_OPEN_CREATE) and checked by open. */
 Test(store_pg, open_checks_the_schema_version)
 {
+	int was = -1, now = -1;
+
 	pg_begin();
 	put_ok(STORE_ORDER, "o1", "{}");
 	cr_assert_eq(pg_reopen(0), ANVIL_OK, "%s", err);
 	cr_assert_eq(get_rc(STORE_ORDER, "o1"), ANVIL_OK);
-	cr_assert_eq(pg_reopen(STORE_OPEN_CREATE), ANVIL_OK, "a second "
-	    "create migrates nothing: %s", err);
+	cr_assert_eq(pg_reopen(STORE_OPEN_MIGRATE), ANVIL_OK, "a second "
+	    "migration changes nothing: %s", err);
+	store_schema(st, &was, &now);
+	cr_assert_eq(was, now, "was %d, now %d", was, now);
 	cr_assert_eq(get_rc(STORE_ORDER, "o1"), ANVIL_OK);
 
 	/* A schema from a newer Anvil: refused, with or without create. */
@@ -1480,7 +1485,7 @@ Test(store_pg, open_checks_the_schema_version)
 	cr_assert_eq(pg_reopen(0), ANVIL_ERR_VERSION);
 	cr_assert_null(st);
 	cr_assert(strstr(err, "99") != NULL, "err names it: %s", err);
-	cr_assert_eq(pg_reopen(STORE_OPEN_CREATE), ANVIL_ERR_VERSION);
+	cr_assert_eq(pg_reopen(STORE_OPEN_MIGRATE), ANVIL_ERR_VERSION);
 	pg_admin_fmt("DELETE FROM %s.schema_version WHERE version = 99",
 	    pg_schema);
 
@@ -1489,7 +1494,13 @@ Test(store_pg, open_checks_the_schema_version)
 	    pg_schema);
 	cr_assert_eq(pg_reopen(0), ANVIL_ERR_NOTFOUND);
 	cr_assert(strstr(err, "anvil-admin init") != NULL, "%s", err);
-	cr_assert_eq(pg_reopen(STORE_OPEN_CREATE), ANVIL_OK, "%s", err);
+	cr_assert_eq(pg_reopen(STORE_OPEN_CREATE), ANVIL_ERR_NOTFOUND,
+	    "the web program does not make the schema: %s", err);
+	cr_assert_eq(pg_reopen(STORE_OPEN_CREATE | STORE_OPEN_MIGRATE),
+	    ANVIL_OK, "%s", err);
+	store_schema(st, &was, &now);
+	cr_assert_eq(was, 0);
+	cr_assert_gt(now, 0);
 	cr_assert_eq(get_rc(STORE_ORDER, "o1"), ANVIL_ERR_NOTFOUND);
 }
 
