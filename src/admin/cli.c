@@ -73,7 +73,8 @@ static const struct {
 	    "ago (cron)" },
 	{ "db", admin_db, "db check  verify every file, record and index "
 	    "(1 names a damaged file)\n"
-	    "  db backup DIR  hot backup; DIR restores as data_dir/store" },
+	    "  db backup DIR  hot backup; DIR restores as data_dir/store\n"
+	    "  db migrate  bring a PostgreSQL schema to this version" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -173,12 +174,46 @@ cmd_init(const struct anvil_config *cfg)
 	printf("CA initialised: %s\n", cfg->cert_file);
 	printf("CA key: %s\n", strncmp(cfg->key_file, "pkcs11:", 7) == 0 ?
 	    "PKCS#11 token" : cfg->key_file);
-	printf("store: %s/store\n", cfg->data_dir);
+	if (strcmp(store_backend(st), STORE_BACKEND_PG) == 0) {
+		int was = 0, now = 0;
+
+		store_schema(st, &was, &now);
+		printf("store: postgresql, schema version %d\n", now);
+	} else
+		printf("store: %s/store\n", cfg->data_dir);
 	status = 0;
 out:
 	store_close(st);
 	ca_free(ca);
 	return status;
+}
+
+/*
+ * db migrate: brings a PostgreSQL schema to this Anvil's version (every
+ * migration in one transaction, src/store/pg.c); a Berkeley DB store has
+ * nothing to migrate.
+ */
+static int
+cmd_migrate(const struct anvil_config *cfg)
+{
+	struct store *st = NULL;
+	char err[1024] = "";
+	int was = 0, now = 0;
+
+	if (store_open_conf(cfg, STORE_OPEN_MIGRATE, &st, err, sizeof(err)) !=
+	    ANVIL_OK) {
+		fprintf(stderr, "anvil-admin: db migrate: %s\n", err);
+		return EXIT_FAIL;
+	}
+	store_schema(st, &was, &now);
+	if (strcmp(store_backend(st), STORE_BACKEND_PG) != 0)
+		printf("store: %s, nothing to migrate\n", store_backend(st));
+	else if (was == now)
+		printf("store: schema version %d, up to date\n", now);
+	else
+		printf("store: schema version %d (was %d)\n", now, was);
+	store_close(st);
+	return 0;
 }
 
 int
@@ -244,6 +279,16 @@ admin_main(int argc, char **argv)
 			goto out;
 		}
 		status = cmd_init(cfg);
+		goto out;
+	}
+	if (strcmp(argv[first], "db") == 0 && argc - first >= 2 &&
+	    strcmp(argv[first + 1], "migrate") == 0) {
+		if (argc - first != 2) {
+			fprintf(stderr, "anvil-admin: db migrate takes no "
+			    "arguments\n");
+			goto out;
+		}
+		status = cmd_migrate(cfg);
 		goto out;
 	}
 	for (i = 0; i < NCOMMANDS; i++)

@@ -481,7 +481,7 @@ out:
 
 /* ------------------------------------------------------------ db */
 
-#define DB_USAGE "usage: anvil-admin db check | db backup DIR\n"
+#define DB_USAGE "usage: anvil-admin db check | db backup DIR | db migrate\n"
 
 int
 admin_db(struct admin_ctx *ctx, int argc, char **argv)
@@ -514,7 +514,12 @@ admin_db(struct admin_ctx *ctx, int argc, char **argv)
 				    "(anvil-admin db backup makes them)\n");
 			return ADMIN_FAIL;
 		}
-		if (!ctx->json)
+		if (!ctx->json && strcmp(store_backend(ctx->st),
+		    STORE_BACKEND_PG) == 0)
+			fprintf(ctx->out, "db check: the PostgreSQL store is "
+			    "sound: every record parses and its index columns "
+			    "agree with it\n");
+		else if (!ctx->json)
 			fprintf(ctx->out, "db check: %s/store is sound: every "
 			    "file passed DB->verify on a hot snapshot, every "
 			    "record parses and the indexes agree with the "
