@@ -58,7 +58,8 @@
 #define COUNTER_MAX	64		/* counter names */
 #define NONCE_MAX	64		/* nonce bytes */
 #define RECORD_MAX	(1024 * 1024)	/* largest serialised record */
-#define TRIES_MAX	50		/* store_run attempts on conflicts */
+#define TRIES_MAX	50		/* store_run attempts on conflicts ... */
+#define RUN_MAX_S	30		/* ... and seconds, whichever first */
 #define BACKOFF_US	500		/* back-off unit, microseconds */
 #define FETCH_ROWS	256		/* rows per FETCH of a walk */
 #define PURGE_BATCH	1000		/* nonces deleted per statement */
@@ -71,7 +72,7 @@
  * process that stopped talking.
  */
 #define SESSION_SETUP \
-	"SET statement_timeout = '30s'; SET lock_timeout = '10s'; " \
+	"SET statement_timeout = '30s'; SET lock_timeout = '5s'; " \
 	"SET idle_in_transaction_session_timeout = '60s'"
 
 /* What SERIALIZABLE conflicts, deadlocks and lock timeouts are called. */
@@ -216,9 +217,9 @@ q(struct pg_txn *t, const char *what, const char *sql, int n,
 
 	if (out != NULL)
 		*out = NULL;
+	/* The first failure's message stays in st->msg. */
 	if (t->failed != ANVIL_OK)
-		return pg_fail(t->st, t->failed, "%s: transaction already "
-		    "failed", what);
+		return t->failed;
 	res = PQexecParams(t->st->conn, sql, n, NULL, vals, lens, fmts, 0);
 	if (res == NULL || PQresultStatus(res) != want) {
 		rc = sort(t, res, what);
@@ -671,6 +672,7 @@ o_run(void *sp, unsigned flags, store_be_fn fn, void *arg, char *err,
 {
 	struct pg_store *st = sp;
 	struct pg_txn t;
+	time_t start = time(NULL);
 	int tries = 0, resets = 0, sent_commit = 0;
 	anvil_err rc = ANVIL_ERR_STORE;
 
@@ -686,7 +688,8 @@ o_run(void *sp, unsigned flags, store_be_fn fn, void *arg, char *err,
 		t.st = st;
 		rc = attempt(st, flags, fn, arg, &t, &sent_commit);
 		if (rc == ANVIL_ERR_DEADLOCK) {
-			if (++tries >= TRIES_MAX) {
+			if (++tries >= TRIES_MAX ||
+			    time(NULL) - start >= RUN_MAX_S) {
 				pg_fail(st, rc, "gave up after %d conflicts",
 				    tries);
 				log_err("store: %s", st->msg);
