@@ -74,7 +74,11 @@ static const struct {
 	{ "db", admin_db, "db check  verify every file, record and index "
 	    "(1 names a damaged file)\n"
 	    "  db backup DIR  hot backup; DIR restores as data_dir/store\n"
-	    "  db migrate  bring a PostgreSQL schema to this version" },
+	    "  db migrate  bring a PostgreSQL schema to this version\n"
+	    "  db export FILE | db import FILE  every record and counter, "
+	    "to move\n"
+	    "           a store between backends (import: into an empty "
+	    "one)" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 

@@ -481,7 +481,8 @@ out:
 
 /* ------------------------------------------------------------ db */
 
-#define DB_USAGE "usage: anvil-admin db check | db backup DIR | db migrate\n"
+#define DB_USAGE "usage: anvil-admin db check | db backup DIR | db migrate | " \
+	"db export FILE | db import FILE\n"
 
 int
 admin_db(struct admin_ctx *ctx, int argc, char **argv)
@@ -548,6 +549,9 @@ admin_db(struct admin_ctx *ctx, int argc, char **argv)
 			    "and certificate\n", argv[2], ctx->cfg->data_dir);
 		return ADMIN_OK;
 	}
+	if (argc == 3 && (strcmp(argv[1], "export") == 0 ||
+	    strcmp(argv[1], "import") == 0))
+		return admin_db_move(ctx, argc, argv);
 	fputs(DB_USAGE, stderr);
 	return ADMIN_USAGE;
 }
