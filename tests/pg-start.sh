@@ -4,6 +4,8 @@
 #   pg-start.sh start        prints the libpq conninfo of a new server
 #   pg-start.sh stop DIR     stops the server whose conninfo said host=DIR
 #                            and removes DIR
+#   pg-start.sh pause DIR    stops that server, keeping its data
+#   pg-start.sh resume DIR   starts it again (the conninfo stays valid)
 #
 # The server is Debian's (/usr/lib/postgresql/<major>/bin, package
 # postgresql), initialised in a new folder under ${TMPDIR:-/tmp} by an
@@ -29,7 +31,28 @@ as_owner() {
 	fi
 }
 
+# server_start DIR: pg_ctl start on the cluster in DIR/data.
+server_start() {
+	as_owner "$PGBIN/pg_ctl" -D "$1/data" -l "$1/server.log" -w -t 60 \
+	    -o "-c listen_addresses='' -c unix_socket_directories='$1' \
+	    -c max_connections=200" start >/dev/null 2>&1 || {
+		echo "pg-start: the server did not start:" >&2
+		cat "$1/server.log" >&2
+		return 1
+	}
+}
+
 case "${1:-}" in
+pause|resume)
+	dir=${2:?usage: pg-start.sh $1 DIR}
+	[ -d "$dir/data" ] || { echo "pg-start: no server in $dir" >&2; exit 2; }
+	if [ "$1" = pause ]; then
+		as_owner "$PGBIN/pg_ctl" -D "$dir/data" -m fast -w -t 30 stop \
+		    >/dev/null
+	else
+		server_start "$dir"
+	fi
+	;;
 start)
 	if [ -z "$PGBIN" ] || [ ! -x "$PGBIN/pg_ctl" ]; then
 		echo "pg-start: no PostgreSQL server installed (Debian: postgresql)" >&2
@@ -64,13 +87,7 @@ start)
 		cat "$dir/initdb.log" >&2
 		exit 1
 	}
-	as_owner "$PGBIN/pg_ctl" -D "$dir/data" -l "$dir/server.log" -w -t 60 \
-	    -o "-c listen_addresses='' -c unix_socket_directories='$dir' \
-	    -c max_connections=200" start >/dev/null 2>&1 || {
-		echo "pg-start: the server did not start:" >&2
-		cat "$dir/server.log" >&2
-		exit 1
-	}
+	server_start "$dir" || exit 1
 	trap - EXIT
 	echo "host=$dir port=5432 dbname=postgres user=anvil"
 	;;
