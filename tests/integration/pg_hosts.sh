@@ -165,7 +165,7 @@ f5=$(awk '{s += $3} END {print s + 0}' "$T/stats.out")
     ok "both hosts served requests (a: $na, b: $nb)" ||
     fail "requests per host: a ${na:-?}, b ${nb:-?}"
 d=$(( ${na:-0} - ${nb:-0} ))
-[ "${d#-}" -le 2 ] && ok "round-robin: every flow alternated hosts" ||
+[ "${d#-}" -le 2 ] && ok "round-robin: requests alternated between the hosts" ||
     fail "hosts unbalanced: a $na, b $nb"
 [ "$f5" -eq 0 ] && ok "no 5xx from either host" || fail "$f5 5xx replies"
 
