@@ -14,6 +14,7 @@ apache2-suexec-pristine
 apache2 libapache2-mod-fcgid spawn-fcgi curl media-types
 clang libclang-rt-14-dev procps iproute2 python3 nsd ldnsutils
 prometheus debhelper lintian linux-perf
+libpq-dev postgresql haproxy
 "
 
 missing=""

@@ -18,7 +18,11 @@
 # 2 or more; default unset; with workers, lighttpd stops them with a
 # SIGTERM to its whole process group, so a script that starts this one in
 # the background should give it a process group of its own, as bench/ does),
-# ANVIL_BUILDDIR (where anvil was built; default the source tree).
+# ANVIL_BUILDDIR (where anvil was built; default the source tree),
+# ANVIL_LIGHTTPD_DIR (where its config and TLS files go; default
+# DATA_DIR/lighttpd: hosts of one CA sharing DATA_DIR each need their own),
+# ANVIL_DIRECTORY_URL (the directory URL it prints and links to; default
+# https://127.0.0.1:PORT/acme/directory, else that of a load balancer).
 set -eu
 top=$(cd "$(dirname "$0")/.." && pwd)
 data=$(cd "$1" && pwd)
@@ -26,7 +30,8 @@ shape=${2:-fcgi}
 port=${ANVIL_PORT:-8443}
 pub=${ANVIL_PUBLISH_PORT:-$((port + 1))}
 builddir=$(cd "${ANVIL_BUILDDIR:-$top}" && pwd)
-lt="$data/lighttpd"
+lt=${ANVIL_LIGHTTPD_DIR:-$data/lighttpd}
+dir_url=${ANVIL_DIRECTORY_URL:-https://127.0.0.1:$port/acme/directory}
 mkdir -p "$lt/www" "$data/crl" "$data/ocsp"
 # [ocsp] validity_hours of the config, for the pre-signed answers' age.
 ocsp_validity=$(sed -n 's/^[[:space:]]*validity_hours[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$data/anvil.conf" | tail -n 1)
@@ -78,7 +83,7 @@ ssl.privkey = "$lt/tls.key"
 var.anvil_prefix = "/acme"
 var.anvil_config = "$data/anvil.conf"
 var.anvil_data_dir = "$data"
-var.anvil_directory_url = "https://127.0.0.1:$port/acme/directory"
+var.anvil_directory_url = "$dir_url"
 var.anvil_nonce_script = "$top/lighttpd/anvil-nonce.lua"
 include "$top/lighttpd/anvil-nonce.conf"
 var.anvil_ocsp_dir = "$data/ocsp"
@@ -93,6 +98,6 @@ include "$top/lighttpd/anvil-publish.conf"
 EOC
 
 lighttpd -tt -f "$lt/lighttpd.conf" >/dev/null
-echo "directory: https://127.0.0.1:$port/acme/directory"
+echo "directory: $dir_url"
 echo "trust: $data/ca.pem"
 exec lighttpd -D -f "$lt/lighttpd.conf"

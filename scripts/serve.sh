@@ -24,6 +24,11 @@
 #                         then checked, and they are the issuer domain
 #                         names of dns-persist-01, which is offered with
 #                         dns-account-01 (default: unset, CAA not checked)
+#   ANVIL_PG              a libpq conninfo: keep the records in that
+#                         PostgreSQL database instead of Berkeley DB files;
+#                         serve commands with the same ANVIL_DATA and
+#                         ANVIL_PG and other ANVIL_PORTs are hosts of one CA
+#                         (README "Growing past one machine")
 # The config is rewritten from these on every start; the CA and the store
 # are kept.
 set -eu
@@ -81,6 +86,14 @@ dns_resolver = ${ANVIL_DNS_RESOLVER:-}
 allow_networks = ${ANVIL_ALLOW_NETWORKS-127.0.0.1/32, ::1/128}
 $caa_validation
 EOC
+if [ -n "${ANVIL_PG:-}" ]; then
+	case $ANVIL_PG in
+	*"
+"*) echo "serve: ANVIL_PG holds a line break" >&2; exit 2 ;;
+	esac
+	printf '\n[store]\nbackend = postgresql\nconninfo = %s\n' "$ANVIL_PG" \
+	    >>"$data/anvil.conf"
+fi
 ./anvil-admin --config "$data/anvil.conf" init >/dev/null
 ./anvil-crl --config "$data/anvil.conf" --quiet
 export ANVIL_PORT=$port ANVIL_PUBLISH_PORT=$pub

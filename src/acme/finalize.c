@@ -306,8 +306,15 @@ acme_finalize(struct acme_req *r, const char *id)
 	/* Read the order once outside to check its owner and identifiers. */
 	rc = acme_record_load(r->ctx, STORE_ORDER, id, &o);
 	owner = json_string_value(json_object_get(o, "account"));
-	if (rc != ANVIL_OK || owner == NULL || strcmp(owner, r->account_id)) {
+	if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID ||
+	    (rc == ANVIL_OK && (owner == NULL || strcmp(owner,
+	    r->account_id) != 0))) {
 		rc = acme_fail(r, ANVIL_ERR_HTTPNOTFOUND, "no such order");
+		goto out;
+	}
+	/* A store that failed (a database away: 503) is not a 404. */
+	if (rc != ANVIL_OK) {
+		rc = acme_fail(r, rc, "cannot read the order");
 		goto out;
 	}
 	csr64 = r->payload ? json_string_value(json_object_get(r->payload,

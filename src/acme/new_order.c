@@ -434,18 +434,31 @@ acme_new_order(struct acme_req *r)
 	if ((ids = calloc(json_array_size(list), sizeof(*ids))) == NULL)
 		return acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
 	/* Name policy: the server's, and that of the account's EAB key. */
-	if (acme_record_load(r->ctx, STORE_POLICY, "global", &gpol) !=
-	    ANVIL_OK)
+	/* Only a policy that is not there is no policy: a store that failed
+	 * (a database away) must not let an order past it. */
+	if ((rc = acme_record_load(r->ctx, STORE_POLICY, "global", &gpol)) !=
+	    ANVIL_OK) {
 		gpol = NULL;
+		if (rc != ANVIL_ERR_NOTFOUND) {
+			rc = acme_fail(r, rc, "cannot read the name policy");
+			goto out;
+		}
+	}
 	{
 		const char *kid = json_string_value(json_object_get(r->account,
 		    "eab_kid"));
 		char pid[200];
 		if (kid != NULL) {
 			snprintf(pid, sizeof(pid), "eab:%s", kid);
-			if (acme_record_load(r->ctx, STORE_POLICY, pid, &kpol) !=
-			    ANVIL_OK)
+			if ((rc = acme_record_load(r->ctx, STORE_POLICY, pid,
+			    &kpol)) != ANVIL_OK) {
 				kpol = NULL;
+				if (rc != ANVIL_ERR_NOTFOUND) {
+					rc = acme_fail(r, rc, "cannot read "
+					    "the name policy");
+					goto out;
+				}
+			}
 		}
 	}
 

@@ -149,6 +149,10 @@ acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 			    "application/problem+json");
 	}
 	r->resp->status = status;
+	/* A database that is away (ANVIL_ERR_UNAVAILABLE): RFC 9110
+	 * §10.2.3, the client may come back. */
+	if (status == 503)
+		http_resp_header(r->resp, "Retry-After", ACME_RETRY_AFTER);
 	if (e == ANVIL_ERR_METHOD)
 		http_resp_header(r->resp, "Allow", allow_of(r->http->path));
 	return e;

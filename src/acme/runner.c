@@ -407,7 +407,7 @@ runner_main(const struct anvil_config *cfg, int slot, unsigned n)
 	sigemptyset(&sa.sa_mask);
 	for (i = 0; i < sizeof(sigs) / sizeof(sigs[0]); i++)
 		(void)sigaction(sigs[i], &sa, NULL);
-	if (store_open(cfg->data_dir, 0, &st, err, sizeof(err)) != ANVIL_OK) {
+	if (store_open_conf(cfg, 0, &st, err, sizeof(err)) != ANVIL_OK) {
 		log_err("validation runner: %s", err);
 		_exit(1);
 	}

@@ -62,6 +62,8 @@ int admin_revoke(struct admin_ctx *ctx, int argc, char **argv);
 int admin_stats(struct admin_ctx *ctx, int argc, char **argv);
 int admin_sweep(struct admin_ctx *ctx, int argc, char **argv);
 int admin_db(struct admin_ctx *ctx, int argc, char **argv);
+/* dbmove.c: db export FILE, db import FILE (from admin_db) */
+int admin_db_move(struct admin_ctx *ctx, int argc, char **argv);
 /* audit.c: the audit log, filtered */
 int admin_audit(struct admin_ctx *ctx, int argc, char **argv);
 /* renewal.c: renewal advise (RFC 9773) */

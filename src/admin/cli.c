@@ -75,7 +75,12 @@ static const struct {
 	    "ago (cron)" },
 	{ "db", admin_db, "db check  verify every file, record and index "
 	    "(1 names a damaged file)\n"
-	    "  db backup DIR  hot backup; DIR restores as data_dir/store" },
+	    "  db backup DIR  hot backup; DIR restores as data_dir/store\n"
+	    "  db migrate  bring a PostgreSQL schema to this version\n"
+	    "  db export FILE | db import FILE  every record and counter, "
+	    "to move\n"
+	    "           a store between backends (import: into an empty "
+	    "one)" },
 };
 #define NCOMMANDS (sizeof(commands) / sizeof(commands[0]))
 
@@ -167,20 +172,54 @@ cmd_init(const struct anvil_config *cfg)
 		fprintf(stderr, "anvil-admin: init: %s\n", err);
 		goto out;
 	}
-	if ((rc = store_open(cfg->data_dir, STORE_OPEN_CREATE, &st, err,
-	    sizeof(err))) != ANVIL_OK) {
+	if ((rc = store_open_conf(cfg, STORE_OPEN_CREATE | STORE_OPEN_MIGRATE,
+	    &st, err, sizeof(err))) != ANVIL_OK) {
 		fprintf(stderr, "anvil-admin: init: %s\n", err);
 		goto out;
 	}
 	printf("CA initialised: %s\n", cfg->cert_file);
 	printf("CA key: %s\n", strncmp(cfg->key_file, "pkcs11:", 7) == 0 ?
 	    "PKCS#11 token" : cfg->key_file);
-	printf("store: %s/store\n", cfg->data_dir);
+	if (strcmp(store_backend(st), STORE_BACKEND_PG) == 0) {
+		int was = 0, now = 0;
+
+		store_schema(st, &was, &now);
+		printf("store: postgresql, schema version %d\n", now);
+	} else
+		printf("store: %s/store\n", cfg->data_dir);
 	status = 0;
 out:
 	store_close(st);
 	ca_free(ca);
 	return status;
+}
+
+/*
+ * db migrate: brings a PostgreSQL schema to this Anvil's version (every
+ * migration in one transaction, src/store/pg.c); a Berkeley DB store has
+ * nothing to migrate.
+ */
+static int
+cmd_migrate(const struct anvil_config *cfg)
+{
+	struct store *st = NULL;
+	char err[1024] = "";
+	int was = 0, now = 0;
+
+	if (store_open_conf(cfg, STORE_OPEN_MIGRATE, &st, err, sizeof(err)) !=
+	    ANVIL_OK) {
+		fprintf(stderr, "anvil-admin: db migrate: %s\n", err);
+		return EXIT_FAIL;
+	}
+	store_schema(st, &was, &now);
+	if (strcmp(store_backend(st), STORE_BACKEND_PG) != 0)
+		printf("store: %s, nothing to migrate\n", store_backend(st));
+	else if (was == now)
+		printf("store: schema version %d, up to date\n", now);
+	else
+		printf("store: schema version %d (was %d)\n", now, was);
+	store_close(st);
+	return 0;
 }
 
 int
@@ -248,6 +287,16 @@ admin_main(int argc, char **argv)
 		status = cmd_init(cfg);
 		goto out;
 	}
+	if (strcmp(argv[first], "db") == 0 && argc - first >= 2 &&
+	    strcmp(argv[first + 1], "migrate") == 0) {
+		if (argc - first != 2) {
+			fprintf(stderr, "anvil-admin: db migrate takes no "
+			    "arguments\n");
+			goto out;
+		}
+		status = cmd_migrate(cfg);
+		goto out;
+	}
 	for (i = 0; i < NCOMMANDS; i++)
 		if (strcmp(argv[first], commands[i].name) == 0)
 			break;
@@ -263,7 +312,7 @@ admin_main(int argc, char **argv)
 		ctx.cfg = cfg;
 		ctx.json = json;
 		ctx.out = stdout;
-		if (store_open(cfg->data_dir, 0, &ctx.st, err, sizeof(err)) !=
+		if (store_open_conf(cfg, 0, &ctx.st, err, sizeof(err)) !=
 		    ANVIL_OK) {
 			fprintf(stderr, "anvil-admin: %s\n", err);
 			status = EXIT_FAIL;

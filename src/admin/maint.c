@@ -487,7 +487,8 @@ out:
 
 /* ------------------------------------------------------------ db */
 
-#define DB_USAGE "usage: anvil-admin db check | db backup DIR\n"
+#define DB_USAGE "usage: anvil-admin db check | db backup DIR | db migrate | " \
+	"db export FILE | db import FILE\n"
 
 int
 admin_db(struct admin_ctx *ctx, int argc, char **argv)
@@ -520,7 +521,12 @@ admin_db(struct admin_ctx *ctx, int argc, char **argv)
 				    "(anvil-admin db backup makes them)\n");
 			return ADMIN_FAIL;
 		}
-		if (!ctx->json)
+		if (!ctx->json && strcmp(store_backend(ctx->st),
+		    STORE_BACKEND_PG) == 0)
+			fprintf(ctx->out, "db check: the PostgreSQL store is "
+			    "sound: every record parses and its index columns "
+			    "agree with it\n");
+		else if (!ctx->json)
 			fprintf(ctx->out, "db check: %s/store is sound: every "
 			    "file passed DB->verify on a hot snapshot, every "
 			    "record parses and the indexes agree with the "
@@ -549,6 +555,9 @@ admin_db(struct admin_ctx *ctx, int argc, char **argv)
 			    "and certificate\n", argv[2], ctx->cfg->data_dir);
 		return ADMIN_OK;
 	}
+	if (argc == 3 && (strcmp(argv[1], "export") == 0 ||
+	    strcmp(argv[1], "import") == 0))
+		return admin_db_move(ctx, argc, argv);
 	fputs(DB_USAGE, stderr);
 	return ADMIN_USAGE;
 }

@@ -39,7 +39,34 @@ struct server {
 	struct acme_ctx *ctx;
 	char err[1024];
 	int nph;
+	int store_away;		/* the database did not answer: each request
+				 * tries again, and gets 503 until it does */
 };
+
+/* Seconds a client waits before it asks again while the store is away. */
+#define STORE_RETRY_AFTER "3"
+
+/*
+ * Opens the store and the request context. 1 when the database did not
+ * answer (ANVIL_ERR_UNAVAILABLE), so that the worker stays up and tries
+ * again with the next request; -1 on any other failure.
+ */
+static int
+server_store(struct server *s)
+{
+	anvil_err rc;
+
+	rc = store_open_conf(s->cfg, STORE_OPEN_CREATE, &s->st, s->err,
+	    sizeof(s->err));
+	if (rc == ANVIL_ERR_UNAVAILABLE)
+		return 1;
+	if (rc != ANVIL_OK)
+		return -1;
+	if (acme_ctx_new(s->cfg, s->ca, s->st, &s->ctx, s->err,
+	    sizeof(s->err)) != ANVIL_OK)
+		return -1;
+	return 0;
+}
 
 static int
 server_open(struct server *s)
@@ -55,13 +82,17 @@ server_open(struct server *s)
 	if (ca_load_or_generate(s->cfg, &s->ca, s->err, sizeof(s->err)) !=
 	    ANVIL_OK)
 		return -1;
-	if (store_open(s->cfg->data_dir, STORE_OPEN_CREATE, &s->st, s->err,
-	    sizeof(s->err)) != ANVIL_OK)
+	switch (server_store(s)) {
+	case 0:
+		return 0;
+	case 1:
+		log_warn("the store is away, requests get 503 until it "
+		    "answers: %s", s->err);
+		s->store_away = 1;
+		return 0;
+	default:
 		return -1;
-	if (acme_ctx_new(s->cfg, s->ca, s->st, &s->ctx, s->err,
-	    sizeof(s->err)) != ANVIL_OK)
-		return -1;
-	return 0;
+	}
 }
 
 static void
@@ -186,6 +217,21 @@ ca_reload(struct server *s)
 	log_info("CA reloaded: generation %u issues", ca_generation(ca));
 }
 
+/* While the database is away: 503 and when to come back. */
+static void
+store_away(struct http_resp *resp)
+{
+	json_t *doc = rec_problem(ANVIL_ERR_UNAVAILABLE, "the database is "
+	    "unavailable; try again shortly");
+	char *b = doc != NULL ? json_dumps(doc, JSON_INDENT(2)) : NULL;
+
+	json_decref(doc);
+	resp->status = rec_problem_status(ANVIL_ERR_UNAVAILABLE);
+	(void)http_resp_header(resp, "Retry-After", STORE_RETRY_AFTER);
+	if (b != NULL)
+		http_resp_body(resp, b, strlen(b), "application/problem+json");
+}
+
 static void
 serve_one(struct server *s, struct FCGX_Request *fcgi, char **validate)
 {
@@ -196,9 +242,22 @@ serve_one(struct server *s, struct FCGX_Request *fcgi, char **validate)
 	memset(&resp, 0, sizeof(resp));
 	resp.nph = s->nph;
 	*validate = NULL;
+	if (s->ctx == NULL && s->store_away) {
+		int r = server_store(s);
+
+		if (r != 1)
+			s->store_away = 0;
+		if (r < 0)
+			log_err("cannot start: %s", s->err);
+		else if (r == 0)
+			log_info("the store answers again");
+	}
 	if (s->ctx == NULL) {
 		memset(&req, 0, sizeof(req));
-		unavailable(&resp);
+		if (s->store_away)
+			store_away(&resp);
+		else
+			unavailable(&resp);
 	} else {
 		ca_reload(s);
 		rc = http_read_request(fcgi, acme_base_path(s->ctx),
@@ -253,7 +312,8 @@ main(int argc, char **argv)
 
 	if ((argc == 3 || (argc == 4 && strcmp(argv[3], "--syslog") == 0)) &&
 	    strcmp(argv[1], "--validate") == 0) {
-		anvil_err rc = acme_validate(s.ctx, argv[2]);
+		anvil_err rc = s.ctx != NULL ? acme_validate(s.ctx, argv[2]) :
+		    ANVIL_ERR_UNAVAILABLE;
 		server_close(&s);
 		return rc == ANVIL_OK ? 0 : 1;
 	}

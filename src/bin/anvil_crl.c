@@ -258,7 +258,7 @@ main(int argc, char **argv)
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}
-	if ((rc = store_open(cfg->data_dir, 0, &st, err, sizeof(err)))) {
+	if ((rc = store_open_conf(cfg, 0, &st, err, sizeof(err)))) {
 		fprintf(stderr, "anvil-crl: %s\n", err);
 		goto done;
 	}

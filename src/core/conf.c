@@ -34,7 +34,7 @@
 
 enum key_kind { K_STR, K_URL, K_PATH, K_UINT, K_SIZE, K_BOOL, K_KEYTYPE,
 	K_LOGLEVEL, K_RESOLVER, K_NETS, K_KEYFILE, K_NAMES, K_VALIDITY, K_EKU,
-	K_KU, K_IDTYPES, K_OPTPATH, K_CHALLS, K_AUDIT };
+	K_KU, K_IDTYPES, K_OPTPATH, K_CHALLS, K_AUDIT, K_BACKEND };
 
 struct key_def {
 	const char *section;
@@ -118,6 +118,9 @@ static const struct key_def keys[] = {
 	{ "crl", "shards", K_UINT, OFF(crl_shards), "1", 1, CONFIG_CRL_SHARDS_MAX },
 	{ "audit", "destination", K_AUDIT, OFF(audit_to), "file", 0, 0 },
 	{ "audit", "file", K_KEYFILE, OFF(audit_file), "audit.log", 0, 0 },
+	{ "store", "backend", K_BACKEND, OFF(store_backend), "bdb", 0, 0 },
+	{ "store", "conninfo", K_STR, OFF(store_conninfo), "", 0, 1024 },
+	{ "store", "connect_timeout", K_UINT, OFF(store_connect_timeout), "5", 1, 60 },
 };
 #define NKEYS (sizeof(keys) / sizeof(keys[0]))
 
@@ -144,7 +147,7 @@ static const struct key_def pkeys[] = {
 #define NPKEYS (sizeof(pkeys) / sizeof(pkeys[0]))
 
 static const char *const sections[] = { "server", "ca", "issuance",
-	"validation", "accounts", "ocsp", "crl", "audit" };
+	"validation", "accounts", "ocsp", "crl", "audit", "store" };
 
 const char *
 config_default_path(void)
@@ -553,6 +556,19 @@ set_audit(void *cfg, const struct key_def *def,
 	return -1;
 }
 
+/* Where the records are kept (src/store/store.h, STORE_BACKEND_*). */
+static int
+set_backend(void *cfg, const struct key_def *def,
+    const char *value, char *why, size_t whylen)
+{
+	if (strcmp(value, "bdb") != 0 && strcmp(value, "postgresql") != 0) {
+		snprintf(why, whylen, "%s must be bdb or postgresql, not "
+		    "\"%.40s\"", def->name, value);
+		return -1;
+	}
+	return keep_string(cfg, def, value, why, whylen);
+}
+
 static int
 set_loglevel(void *cfg, const struct key_def *def,
     const char *value, char *why, size_t whylen)
@@ -863,8 +879,9 @@ static key_setter *const setters[] = {
 	[K_OPTPATH] = set_optpath,
 	[K_CHALLS] = set_challs,
 	[K_AUDIT] = set_audit,
+	[K_BACKEND] = set_backend,
 };
-_Static_assert(sizeof(setters) / sizeof(setters[0]) == K_AUDIT + 1,
+_Static_assert(sizeof(setters) / sizeof(setters[0]) == K_BACKEND + 1,
     "every kind of key has a setter");
 
 /* Checks value against def and stores it in cfg. Writes why into why. */
@@ -1065,6 +1082,7 @@ config_parse(const char *name, const char *text, size_t len,
 	char section[48] = "";
 	long prof = -1;		/* index of the [profile NAME] being read */
 	unsigned default_line = 0, persist_line = 0, shards_line = 0;
+	unsigned backend_line = 0;
 	char line[CONFIG_MAX_LINE + 2];
 	char why[512];
 	size_t pos = 0, i;
@@ -1202,6 +1220,8 @@ config_parse(const char *name, const char *text, size_t len,
 			default_line = lineno;
 		if (def->offset == OFF(crl_shards))
 			shards_line = lineno;
+		if (def->offset == OFF(store_backend))
+			backend_line = lineno;
 		if (set_value(cfg, def, v, why, sizeof(why)) != 0) {
 			errf(err, errlen, rc, "%s:%u: [%s] %s", name, lineno,
 			    section, why);
@@ -1228,6 +1248,14 @@ config_parse(const char *name, const char *text, size_t len,
 		    name, shards_line, cfg->crl_shards);
 		goto out;
 	}
+
+	if (strcmp(cfg->store_backend, "postgresql") == 0 &&
+	    cfg->store_conninfo[0] == '\0') {
+		errf(err, errlen, rc, "%s:%u: [store] backend postgresql needs "
+		    "conninfo (a libpq connection string)", name, backend_line);
+		goto out;
+	}
+
 	for (i = 0; i < NKEYS; i++)
 		if (keys[i].def == NULL && !seen[i]) {
 			errf(err, errlen, rc, "%s:%u: [%s] %s is required",

@@ -145,6 +145,11 @@ struct anvil_config {
 	/* [audit] */
 	unsigned audit_to;		/* CONFIG_AUDIT_* bits; 0: none */
 	char *audit_file;		/* absolute */
+
+	/* [store] (src/store/store.h) */
+	char *store_backend;		/* "bdb" or "postgresql" */
+	char *store_conninfo;		/* libpq conninfo; "" when unset */
+	unsigned store_connect_timeout;	/* seconds */
 };
 
 /* Bound of [crl] shards: one signature per shard per anvil-crl run. */

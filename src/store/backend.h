@@ -11,6 +11,7 @@
  *	backend cannot (backup on PostgreSQL) it says so in err.
  *
  *	bdb	src/store/bdb_*.c, Berkeley DB files under data_dir/store
+ *	postgresql	src/store/pg.c, a database several hosts share (libpq)
  */
 #ifndef ANVIL_STORE_BACKEND_H
 #define ANVIL_STORE_BACKEND_H
@@ -61,8 +62,10 @@ struct store_ops {
 	    size_t errlen);
 	anvil_err (*verify)(void *st, char *err, size_t errlen);
 	void (*set_progress)(void *st, struct progress *p);
+	void (*schema)(const void *st, int *was, int *now);
 };
 
 extern const struct store_ops store_bdb_ops;
+extern const struct store_ops store_pg_ops;
 
 #endif

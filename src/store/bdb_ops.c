@@ -171,6 +171,14 @@ o_verify(void *st, char *err, size_t errlen)
 }
 
 static void
+o_schema(const void *st, int *was, int *now)
+{
+	(void)st;
+	*was = STORE_FORMAT_VERSION;
+	*now = STORE_FORMAT_VERSION;
+}
+
+static void
 o_set_progress(void *st, struct progress *p)
 {
 	store_set_progress(st, p);
@@ -199,4 +207,5 @@ const struct store_ops store_bdb_ops = {
 	.backup = o_backup,
 	.verify = o_verify,
 	.set_progress = o_set_progress,
+	.schema = o_schema,
 };

@@ -13,6 +13,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "core/conf.h"
 #include "core/error.h"
 #include "store/backend.h"
 #include "store/store.h"
@@ -32,6 +33,8 @@ backend_find(const char *name)
 {
 	if (name == NULL || strcmp(name, STORE_BACKEND_BDB) == 0)
 		return &store_bdb_ops;
+	if (strcmp(name, STORE_BACKEND_PG) == 0)
+		return &store_pg_ops;
 	return NULL;
 }
 
@@ -49,7 +52,7 @@ store_open_cfg(const char *data_dir, const struct store_cfg *cfg,
 	*out = NULL;
 	if ((ops = backend_find(cfg != NULL ? cfg->backend : NULL)) == NULL)
 		return errf(err, errlen, ANVIL_ERR_CONFIG,
-		    "store backend \"%.64s\" is not available (bdb)",
+		    "store backend \"%.64s\" is not available (bdb, postgresql)",
 		    cfg->backend);
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
@@ -68,6 +71,31 @@ store_open(const char *data_dir, unsigned flags, struct store **out,
     char *err, size_t errlen)
 {
 	return store_open_cfg(data_dir, NULL, flags, out, err, errlen);
+}
+
+anvil_err
+store_open_conf(const struct anvil_config *cfg, unsigned flags,
+    struct store **out, char *err, size_t errlen)
+{
+	struct store_cfg sc;
+
+	if (cfg == NULL)
+		return errf(err, errlen, ANVIL_ERR_INVALID,
+		    "store_open: no configuration");
+	memset(&sc, 0, sizeof(sc));
+	sc.backend = cfg->store_backend;
+	sc.conninfo = cfg->store_conninfo;
+	sc.connect_timeout = cfg->store_connect_timeout;
+	return store_open_cfg(cfg->data_dir, &sc, flags, out, err, errlen);
+}
+
+void
+store_schema(const struct store *st, int *was, int *now)
+{
+	*was = 0;
+	*now = 0;
+	if (st != NULL)
+		st->ops->schema(st->be, was, now);
 }
 
 const char *

@@ -51,6 +51,11 @@ enum store_kind {
 
 /* store_open() flags */
 #define STORE_OPEN_CREATE 0x1	/* create the store if data_dir has none */
+#define STORE_OPEN_MIGRATE 0x2	/* PostgreSQL: create the schema or bring it
+				 * to this Anvil's version (anvil-admin init,
+				 * db migrate); without it a missing schema is
+				 * ANVIL_ERR_NOTFOUND and an older one
+				 * ANVIL_ERR_VERSION. Berkeley DB: no effect */
 
 /*
  * Opens (and with STORE_OPEN_CREATE creates) the store of data_dir, kept in
@@ -89,6 +94,21 @@ anvil_err store_open_cfg(const char *data_dir, const struct store_cfg *cfg,
 
 /* STORE_BACKEND_BDB or STORE_BACKEND_PG (static); NULL for NULL. */
 const char *store_backend(const struct store *st);
+
+/*
+ * store_open_cfg with the [store] section of cfg (src/core/conf.h) and its
+ * data_dir.
+ */
+struct anvil_config;
+anvil_err store_open_conf(const struct anvil_config *cfg, unsigned flags,
+    struct store **out, char *err, size_t errlen);
+
+/*
+ * The schema version the store had when it was opened (*was) and has now
+ * (*now): they differ after a STORE_OPEN_MIGRATE that upgraded it.
+ * Berkeley DB gives STORE_FORMAT_VERSION for both.
+ */
+void store_schema(const struct store *st, int *was, int *now);
 
 /* Closes the store; NULL is a no-op. */
 void store_close(struct store *st);

@@ -838,3 +838,107 @@ Test(admin, audit_filters)
 	run_free(&r);
 	free(path);
 }
+
+/* ------------------------------------------------------------ db export */
+
+static char *
+slurp_path(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char *buf = NULL;
+	size_t cap = 0;
+	ssize_t n;
+
+	cr_assert_not_null(f, "open %s", path);
+	n = getdelim(&buf, &cap, '\0', f);
+	cr_assert(n >= 0);
+	fclose(f);
+	return buf;
+}
+
+/* A second data folder with its own configuration and an empty store. */
+static char *
+second_store(const char *name)
+{
+	char *d = NULL, *c = NULL;
+	struct run r;
+	FILE *f;
+
+	cr_assert(asprintf(&d, "%s/%s", dir, name) > 0);
+	cr_assert_eq(mkdir(d, 0700), 0);
+	cr_assert(asprintf(&c, "%s/anvil.conf", d) > 0);
+	cr_assert_not_null(f = fopen(c, "w"));
+	fprintf(f, "[server]\nbase_url = https://acme.test/acme\n"
+	    "data_dir = %s\n", d);
+	fclose(f);
+	r = RUN("--config", c, "init");
+	cr_assert_eq(r.status, 0, "init: %s", r.err);
+	run_free(&r);
+	free(d);
+	return c;
+}
+
+Test(admin, db_export_import_round_trip)
+{
+	char *exp1 = NULL, *exp2 = NULL, *cut = NULL, *conf2 = NULL,
+	    *conf3 = NULL, *a = NULL, *b = NULL;
+	struct run r;
+	struct stat sb;
+	FILE *f;
+
+	cr_assert(asprintf(&exp1, "%s/one.exp", dir) > 0);
+	cr_assert(asprintf(&exp2, "%s/two.exp", dir) > 0);
+	cr_assert(asprintf(&cut, "%s/cut.exp", dir) > 0);
+	r = RUN("--config", "@CONF", "revoke", SERIAL_A);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = RUN("--config", "@CONF", "db", "export", exp1);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	cr_assert(strstr(r.out, "3 records") != NULL, "%s", r.out);
+	run_free(&r);
+	cr_assert_eq(stat(exp1, &sb), 0);
+	cr_assert_eq(sb.st_mode & 0777, 0600, "EAB keys inside: 0600");
+	r = RUN("--config", "@CONF", "db", "export", exp1);
+	cr_assert_eq(r.status, 1, "an existing file is not overwritten");
+	run_free(&r);
+
+	conf2 = second_store("two");
+	r = RUN("--config", conf2, "db", "import", exp1);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	r = RUN("--config", conf2, "db", "import", exp1);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "already holds records") != NULL, "%s", r.err);
+	run_free(&r);
+	r = RUN("--config", conf2, "db", "export", exp2);
+	cr_assert_eq(r.status, 0, "%s", r.err);
+	run_free(&r);
+	a = slurp_path(exp1);
+	b = slurp_path(exp2);
+	cr_assert_str_eq(a, b, "an export of the import is the same file");
+	cr_assert(strstr(a, "\"revoked\":{") != NULL, "statuses kept");
+
+	/* Cut short: refused, and nothing is written. */
+	cr_assert_not_null(f = fopen(cut, "w"));
+	fwrite(a, 1, strlen(a) / 2, f);
+	fclose(f);
+	conf3 = second_store("three");
+	r = RUN("--config", conf3, "db", "import", cut);
+	cr_assert_eq(r.status, 1);
+	cr_assert(strstr(r.err, "nothing written") != NULL, "%s", r.err);
+	run_free(&r);
+	r = RUN("--config", conf3, "certs", "list", "--json");
+	cr_assert_eq(r.status, 0);
+	cr_assert(strstr(r.out, "serial") == NULL, "no records: %s", r.out);
+	run_free(&r);
+	r = RUN("--config", conf3, "db", "export");
+	cr_assert_eq(r.status, 2, "db export without a file is usage");
+	run_free(&r);
+	free(a);
+	free(b);
+	free(exp1);
+	free(exp2);
+	free(cut);
+	free(conf2);
+	free(conf3);
+}

@@ -61,6 +61,23 @@ Test(config, defaults_for_every_key_but_the_two_required)
 	cr_assert_eq(cfg->challenges_wildcard, CONFIG_CHALL_DNS01);
 	cr_assert_eq(cfg->challenges_ip, CONFIG_CHALL_HTTP01 |
 	    CONFIG_CHALL_TLSALPN01);
+	cr_assert_str_eq(cfg->store_backend, "bdb");
+	cr_assert_str_eq(cfg->store_conninfo, "");
+	cr_assert_eq(cfg->store_connect_timeout, 5);
+	config_free(cfg);
+}
+
+Test(config, store_section_picks_postgresql)
+{
+	struct anvil_config *cfg = parse_ok(BASE "[store]\n"
+	    "backend = postgresql\n"
+	    "conninfo = host=/run/postgresql dbname=anvil user=anvil\n"
+	    "connect_timeout = 2\n");
+
+	cr_assert_str_eq(cfg->store_backend, "postgresql");
+	cr_assert_str_eq(cfg->store_conninfo,
+	    "host=/run/postgresql dbname=anvil user=anvil");
+	cr_assert_eq(cfg->store_connect_timeout, 2);
 	config_free(cfg);
 }
 
@@ -269,6 +286,13 @@ static const struct bad_case bad[] = {
 	{ __LINE__, "caa_max_age too long", BASE "[validation]\ncaa_max_age = 2592001\n", "t.conf:5:", "between 0 and 2592000" },
 	{ __LINE__, "relative trust anchor", BASE "[validation]\ndns_trust_anchor = root.key\n", "t.conf:5:", "absolute path" },
 	{ __LINE__, "default_profile in [server]", BASE "default_profile = classic\n", "t.conf:4:", "unknown key \"default_profile\" in [server]" },
+	{ __LINE__, "unknown store backend", BASE "[store]\nbackend = mysql\n", "t.conf:5:", "bdb or postgresql, not \"mysql\"" },
+	{ __LINE__, "store backend case", BASE "[store]\nbackend = PostgreSQL\n", "t.conf:5:", "bdb or postgresql" },
+	{ __LINE__, "postgresql without conninfo", BASE "[store]\nbackend = postgresql\nconnect_timeout = 3\n", "t.conf:5:", "needs conninfo" },
+	{ __LINE__, "conninfo with a control character", BASE "[store]\nconninfo = host=/run\x01\n", "t.conf:5:", "control character" },
+	{ __LINE__, "connect_timeout zero", BASE "[store]\nconnect_timeout = 0\n", "t.conf:5:", "between 1 and 60" },
+	{ __LINE__, "connect_timeout too long", BASE "[store]\nconnect_timeout = 61\n", "t.conf:5:", "between 1 and 60" },
+	{ __LINE__, "conninfo in [server]", BASE "conninfo = dbname=anvil\n", "t.conf:4:", "unknown key \"conninfo\" in [server]" },
 };
 
 Test(config, refuses_bad_input_naming_file_and_line)

@@ -12,18 +12,21 @@
 #include <criterion/criterion.h>
 #include <dirent.h>
 #include <errno.h>
+#include <stdarg.h>
 #include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
 #include <sys/prctl.h>
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <jansson.h>
+#include <libpq-fe.h>
 
 #include "core/error.h"
 #include "store/store.h"
@@ -55,6 +58,166 @@ teardown(void)
 }
 
 TestSuite(store, .init = setup, .fini = teardown, .timeout = 60);
+
+/*
+ * The same cases on PostgreSQL (src/store/pg.c): the runner starts one
+ * server for the whole binary (tests/pg-start.sh) unless ANVIL_TEST_PG
+ * already names one, and each test gets a schema of its own in it, dropped
+ * afterwards. Without PostgreSQL installed the store_pg tests skip and say
+ * so; a server that is installed but does not start fails them.
+ */
+#define PG_ENV		"ANVIL_TEST_PG"		/* conninfo of the server */
+#define PG_ENV_SKIP	"ANVIL_TEST_PG_SKIP"	/* why there is none */
+
+static char *pg_dir;		/* the server pg-start.sh started, or NULL */
+static char *pg_schema;		/* this test's schema */
+static char *pg_conninfo;	/* this test's conninfo: ANVIL_TEST_PG with
+				 * search_path = pg_schema */
+
+ReportHook(PRE_ALL)(struct criterion_test_set *set)
+{
+	const char *top = getenv("top_srcdir");
+	char line[512] = "", *cmd = NULL, *p = NULL;
+	FILE *f = NULL;
+	int status;
+
+	(void)set;
+	if (getenv(PG_ENV) != NULL)
+		return;
+	if (asprintf(&cmd, "sh '%s/tests/pg-start.sh' start",
+	    top != NULL ? top : ".") < 0)
+		return;
+	if ((f = popen(cmd, "r")) != NULL) {
+		if (fgets(line, sizeof(line), f) == NULL)
+			line[0] = '\0';
+		status = pclose(f);
+		line[strcspn(line, "\n")] = '\0';
+		if (WIFEXITED(status) && WEXITSTATUS(status) == 77)
+			setenv(PG_ENV_SKIP, "no PostgreSQL server installed "
+			    "(Debian: postgresql)", 1);
+		else if (status == 0 && strncmp(line, "host=", 5) == 0) {
+			setenv(PG_ENV, line, 1);
+			pg_dir = strdup(line + 5);
+			if (pg_dir != NULL && (p = strchr(pg_dir, ' ')) != NULL)
+				*p = '\0';
+		}
+	}
+	free(cmd);
+}
+
+ReportHook(POST_ALL)(struct criterion_global_stats *stats)
+{
+	const char *top = getenv("top_srcdir");
+	char *cmd = NULL;
+
+	(void)stats;
+	if (pg_dir == NULL)
+		return;
+	if (asprintf(&cmd, "sh '%s/tests/pg-start.sh' stop '%s'",
+	    top != NULL ? top : ".", pg_dir) > 0 && system(cmd) != 0)
+		fprintf(stderr, "test_store: could not stop PostgreSQL in %s\n",
+		    pg_dir);
+	free(cmd);
+	free(pg_dir);
+	pg_dir = NULL;
+}
+
+/* Runs sql on the test's server as its superuser; cr_asserts success. */
+static void
+pg_admin(const char *sql)
+{
+	PGconn *c = PQconnectdb(getenv(PG_ENV));
+	PGresult *r = NULL;
+
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect: %s",
+	    PQerrorMessage(c));
+	PQclear(PQexec(c, "SET client_min_messages TO warning"));
+	r = PQexec(c, sql);
+	cr_assert(PQresultStatus(r) == PGRES_COMMAND_OK ||
+	    PQresultStatus(r) == PGRES_TUPLES_OK, "%s: %s", sql,
+	    PQresultErrorMessage(r));
+	PQclear(r);
+	PQfinish(c);
+}
+
+/* A store_cfg for this test's schema. */
+static struct store_cfg
+pg_cfg(void)
+{
+	struct store_cfg cfg = { 0 };
+
+	cfg.backend = STORE_BACKEND_PG;
+	cfg.conninfo = pg_conninfo;
+	cfg.connect_timeout = 5;
+	return cfg;
+}
+
+static void
+setup_pg(void)
+{
+	dir = th_tempdir();
+	err[0] = '\0';
+}
+
+/*
+ * First thing of each store_pg test: a new schema and the store open on
+ * it, or a skip that says why there is no server.
+ */
+static void
+pg_begin(void)
+{
+	const char *admin = getenv(PG_ENV);
+	struct store_cfg cfg;
+	char *sql = NULL;
+
+	if (admin == NULL) {
+		if (getenv(PG_ENV_SKIP) != NULL)
+			cr_skip_test("%s", getenv(PG_ENV_SKIP));
+		cr_assert_fail("tests/pg-start.sh did not start PostgreSQL "
+		    "(see its messages above)");
+	}
+	cr_assert(asprintf(&pg_schema, "t%ld_%ld", (long)getpid(),
+	    (long)time(NULL)) > 0);
+	cr_assert(asprintf(&sql, "CREATE SCHEMA %s", pg_schema) > 0);
+	pg_admin(sql);
+	free(sql);
+	cr_assert(asprintf(&pg_conninfo, "%s options='-csearch_path=%s' "
+	    "application_name=%s", admin, pg_schema, pg_schema) > 0);
+	cfg = pg_cfg();
+	cr_assert_eq(store_open_cfg(dir, &cfg, STORE_OPEN_CREATE |
+	    STORE_OPEN_MIGRATE, &st, err, sizeof(err)), ANVIL_OK,
+	    "store_open_cfg: %s", err);
+	cr_assert_str_eq(store_backend(st), STORE_BACKEND_PG);
+}
+
+static void
+teardown_pg(void)
+{
+	char *sql = NULL;
+
+	store_close(st);
+	st = NULL;
+	if (pg_schema != NULL && getenv(PG_ENV) != NULL &&
+	    asprintf(&sql, "DROP SCHEMA %s CASCADE", pg_schema) > 0)
+		pg_admin(sql);
+	free(sql);
+	free(pg_schema);
+	pg_schema = NULL;
+	free(pg_conninfo);
+	pg_conninfo = NULL;
+	th_rmrf(dir);
+	free(dir);
+	dir = NULL;
+}
+
+TestSuite(store_pg, .init = setup_pg, .fini = teardown_pg, .timeout = 120);
+
+/* One case of the table, run on both backends: store/NAME, store_pg/NAME. */
+#define STORE_CASE(name)						\
+	static void case_##name(void);					\
+	Test(store, name) { case_##name(); }				\
+	Test(store_pg, name) { pg_begin(); case_##name(); }		\
+	static void case_##name(void)
 
 /* ------------------------------------------------------------ one-call txns */
 
@@ -399,7 +562,7 @@ reopen(void)
 
 /* ------------------------------------------------------------ records */
 
-Test(store, put_get_round_trip_stamps_version)
+STORE_CASE(put_get_round_trip_stamps_version)
 {
 	json_t *in = json_pack("{s:s, s:[s], s:{s:i}}", "status", "valid",
 	    "contact", "mailto:a@example.org", "extra", "n", 7);
@@ -417,7 +580,7 @@ Test(store, put_get_round_trip_stamps_version)
 	json_decref(in);
 }
 
-Test(store, kinds_are_separate)
+STORE_CASE(kinds_are_separate)
 {
 	json_t *rec = NULL;
 
@@ -430,7 +593,7 @@ Test(store, kinds_are_separate)
 	json_decref(rec);
 }
 
-Test(store, put_new_refuses_an_existing_id)
+STORE_CASE(put_new_refuses_an_existing_id)
 {
 	json_t *rec = NULL;
 
@@ -450,7 +613,7 @@ Test(store, put_new_refuses_an_existing_id)
 	json_decref(rec);
 }
 
-Test(store, missing_records_are_notfound)
+STORE_CASE(missing_records_are_notfound)
 {
 	static const struct {
 		const char *desc;
@@ -480,7 +643,7 @@ Test(store, missing_records_are_notfound)
 	}
 }
 
-Test(store, del_removes_record_and_index_entries)
+STORE_CASE(del_removes_record_and_index_entries)
 {
 	struct op o = { .op = OP_DEL, .kind = STORE_ACCOUNT, .id = "a1" };
 
@@ -508,7 +671,7 @@ Test(store, del_removes_record_and_index_entries)
 	cr_assert_eq(run(&o), ANVIL_ERR_NOTFOUND, "second delete");
 }
 
-Test(store, failing_function_rolls_back)
+STORE_CASE(failing_function_rolls_back)
 {
 	put_ok(STORE_ORDER, "keep", "{}");
 	cr_assert_eq(put(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"T\"}", 0),
@@ -533,7 +696,7 @@ put_then_fail(struct store_txn *t, void *arg)
 	return ANVIL_ERR_BADCSR;
 }
 
-Test(store, run_aborts_when_the_function_fails)
+STORE_CASE(run_aborts_when_the_function_fails)
 {
 	cr_assert_eq(store_run(st, 0, put_then_fail, NULL, err, sizeof(err)),
 	    ANVIL_ERR_BADCSR, "store_run returns fn's error");
@@ -546,7 +709,7 @@ Test(store, run_aborts_when_the_function_fails)
 
 /* ------------------------------------------------------------ ids */
 
-Test(store, bad_ids_are_invalid)
+STORE_CASE(bad_ids_are_invalid)
 {
 	char long_id[130];
 	static const struct {
@@ -589,7 +752,7 @@ Test(store, bad_ids_are_invalid)
 	json_decref(rec);
 }
 
-Test(store, bad_calls_are_invalid)
+STORE_CASE(bad_calls_are_invalid)
 {
 	struct op o = { .op = OP_PUT, .kind = STORE_KIND__MAX, .id = "x" };
 
@@ -613,7 +776,7 @@ Test(store, bad_calls_are_invalid)
 	store_ids_free(NULL, 0);
 }
 
-Test(store, bad_index_members_are_invalid)
+STORE_CASE(bad_index_members_are_invalid)
 {
 	static const struct {
 		const char *desc;
@@ -667,7 +830,7 @@ Test(store, bad_index_members_are_invalid)
 
 /* ------------------------------------------------------------ thumbprints */
 
-Test(store, thumbprint_finds_its_account)
+STORE_CASE(thumbprint_finds_its_account)
 {
 	char *id = NULL;
 
@@ -684,7 +847,7 @@ Test(store, thumbprint_finds_its_account)
 	cr_assert_null(by_thumb("NzbLsXh8uDCcd"), "no prefix match");
 }
 
-Test(store, thumbprint_is_unique_across_accounts)
+STORE_CASE(thumbprint_is_unique_across_accounts)
 {
 	char *id = NULL;
 
@@ -700,7 +863,7 @@ Test(store, thumbprint_is_unique_across_accounts)
 	cr_assert_eq(get_rc(STORE_ACCOUNT, "a2"), ANVIL_ERR_NOTFOUND);
 }
 
-Test(store, thumbprint_moves_with_a_key_change)
+STORE_CASE(thumbprint_moves_with_a_key_change)
 {
 	char *id = NULL;
 
@@ -720,7 +883,7 @@ Test(store, thumbprint_moves_with_a_key_change)
 
 /* ------------------------------------------------------------ lists */
 
-Test(store, list_by_account_pages_in_id_order)
+STORE_CASE(list_by_account_pages_in_id_order)
 {
 	char id[16], want[512] = "";
 	int i, k;
@@ -760,7 +923,7 @@ Test(store, list_by_account_pages_in_id_order)
 	expect_list(STORE_ORDER, "C", NULL, 100, "p2");
 }
 
-Test(store, list_by_account_refuses_bad_calls)
+STORE_CASE(list_by_account_refuses_bad_calls)
 {
 	static const struct {
 		const char *desc;
@@ -792,7 +955,7 @@ Test(store, list_by_account_refuses_bad_calls)
 	}
 }
 
-Test(store, authz_by_identifier_matches_account_type_and_value)
+STORE_CASE(authz_by_identifier_matches_account_type_and_value)
 {
 #define AUTHZ_FMT "{\"account\":\"%s\",\"identifier\":" \
 	"{\"type\":\"%s\",\"value\":\"%s\"}}"
@@ -843,7 +1006,7 @@ Test(store, authz_by_identifier_matches_account_type_and_value)
 
 /* ------------------------------------------------------------ walks */
 
-Test(store, revoked_index_follows_the_member)
+STORE_CASE(revoked_index_follows_the_member)
 {
 	anvil_err rc;
 	char *s = NULL;
@@ -884,7 +1047,7 @@ Test(store, revoked_index_follows_the_member)
 	expect_list(STORE_CERT, "A", NULL, 10, "02");
 }
 
-Test(store, each_visits_every_record_and_stops_on_request)
+STORE_CASE(each_visits_every_record_and_stops_on_request)
 {
 	struct op o = { .op = OP_EACH, .kind = STORE_CHALLENGE };
 	anvil_err rc;
@@ -914,7 +1077,7 @@ Test(store, each_visits_every_record_and_stops_on_request)
 
 /* ------------------------------------------------------------ counters */
 
-Test(store, counters_start_at_one_and_grow)
+STORE_CASE(counters_start_at_one_and_grow)
 {
 	struct op o = { .op = OP_CNEXT };
 	int i;
@@ -942,7 +1105,7 @@ Test(store, counters_start_at_one_and_grow)
 
 /* ------------------------------------------------------------ nonces */
 
-Test(store, nonce_is_spent_once_and_purge_drops_expired_only)
+STORE_CASE(nonce_is_spent_once_and_purge_drops_expired_only)
 {
 	time_t now = time(NULL);
 	const unsigned char n1[] = "nonce-1", n2[] = "nonce-2",
@@ -984,7 +1147,7 @@ Test(store, nonce_is_spent_once_and_purge_drops_expired_only)
 	    "no store");
 }
 
-Test(store, nonce_purge_works_in_batches)
+STORE_CASE(nonce_purge_works_in_batches)
 {
 	time_t now = time(NULL);
 	unsigned char n[16];
@@ -1004,6 +1167,409 @@ Test(store, nonce_purge_works_in_batches)
 		cr_assert_eq(store_nonce_spend(st, n, 6, now + 60),
 		    i % 100 == 0 ? ANVIL_ERR_EXISTS : ANVIL_OK, "nonce %d", i);
 	}
+}
+
+/* ------------------------------------------------------------ processes */
+
+#define RACERS		16	/* processes spending one nonce */
+#define BUMPERS		8	/* processes raising one counter ... */
+#define BUMPS		25	/* ... this many times each */
+#define WRITERS		6	/* processes adding to one record ... */
+#define WRITES		10	/* ... this many times each */
+
+enum { CH_WON = 0, CH_LOST = 1, CH_OPEN = 10, CH_RUN, CH_ORDER, CH_FILE };
+
+static int ready_fd = -1;	/* in a child: where to say it is open */
+
+static void
+child_ready(void)
+{
+	char c = 'r';
+
+	if (write(ready_fd, &c, 1) != 1)
+		_exit(CH_FILE);
+	close(ready_fd);
+}
+
+/* A child's last words: its own handle closed cleanly, then code. */
+static void
+child_done(struct store *s, int code)
+{
+	store_close(s);
+	_exit(code);
+}
+
+/*
+ * The store of this test as another process opens it: the same folder
+ * or the same PostgreSQL schema. A forked child must not touch the
+ * parent's handle (its connection or environment is the parent's); it
+ * leaves with _exit.
+ */
+static struct store *
+child_open(void)
+{
+	struct store_cfg cfg;
+	struct store *s = NULL;
+	char e[512] = "";
+	anvil_err rc;
+
+	prctl(PR_SET_PDEATHSIG, SIGKILL);
+	alarm(90);
+	if (pg_conninfo != NULL) {
+		cfg = pg_cfg();
+		rc = store_open_cfg(dir, &cfg, 0, &s, e, sizeof(e));
+	} else
+		rc = store_open(dir, 0, &s, e, sizeof(e));
+	if (rc != ANVIL_OK) {
+		fprintf(stderr, "child %ld: open: %s\n", (long)getpid(), e);
+		_exit(CH_OPEN);
+	}
+	child_ready();
+	return s;
+}
+
+/* Blocks until the parent closes the write end of the start pipe. */
+static void
+child_wait(int fd)
+{
+	char c;
+
+	while (read(fd, &c, 1) < 0 && errno == EINTR)
+		;
+	close(fd);
+}
+
+/*
+ * Forks n children running body(i, start_fd). Each opens its store and
+ * says so on the ready pipe (child_ready) before it waits: returns once
+ * all are open, so that the start is one instant for all.
+ */
+static void
+fork_all(pid_t *pids, int n, void (*body)(int, int), int *go)
+{
+	int fds[2], rdy[2], i;
+	char c;
+
+	cr_assert_eq(pipe(fds), 0);
+	cr_assert_eq(pipe(rdy), 0);
+	for (i = 0; i < n; i++) {
+		pids[i] = fork();
+		cr_assert(pids[i] >= 0, "fork");
+		if (pids[i] == 0) {
+			close(fds[1]);
+			close(rdy[0]);
+			ready_fd = rdy[1];
+			body(i, fds[0]);
+			_exit(CH_RUN);
+		}
+	}
+	close(fds[0]);
+	close(rdy[1]);
+	for (i = 0; i < n; i++)
+		cr_assert_eq(read(rdy[0], &c, 1), 1, "child %d of %d never "
+		    "opened its store", i, n);
+	close(rdy[0]);
+	*go = fds[1];
+}
+
+/* Starts the children at once and collects their exit codes. */
+static void
+release_and_reap(pid_t *pids, int n, int go, int *codes)
+{
+	int i, status;
+
+	close(go);
+	for (i = 0; i < n; i++) {
+		cr_assert_eq(waitpid(pids[i], &status, 0), pids[i]);
+		cr_assert(WIFEXITED(status), "child %d died", i);
+		codes[i] = WEXITSTATUS(status);
+	}
+}
+
+static void
+racer(int i, int fd)
+{
+	static const unsigned char nonce[] = "the-one-nonce";
+	struct store *s = child_open();
+	anvil_err rc;
+
+	(void)i;
+	child_wait(fd);
+	rc = store_nonce_spend(s, nonce, sizeof(nonce) - 1, time(NULL) + 60);
+	child_done(s, rc == ANVIL_OK ? CH_WON : rc == ANVIL_ERR_EXISTS ?
+	    CH_LOST : CH_RUN);
+}
+
+STORE_CASE(one_of_concurrent_nonce_spends_wins)
+{
+	pid_t pids[RACERS];
+	int codes[RACERS], go, i, won = 0, lost = 0;
+
+	fork_all(pids, RACERS, racer, &go);
+	release_and_reap(pids, RACERS, go, codes);
+	for (i = 0; i < RACERS; i++) {
+		won += codes[i] == CH_WON;
+		lost += codes[i] == CH_LOST;
+	}
+	cr_assert_eq(won, 1, "exactly one spend wins (%d did)", won);
+	cr_assert_eq(lost, RACERS - 1, "every other one is a replay");
+	cr_assert_eq(store_nonce_spend(st, (const unsigned char *)
+	    "the-one-nonce", 13, time(NULL) + 60), ANVIL_ERR_EXISTS);
+}
+
+static anvil_err
+bump_fn(struct store_txn *t, void *arg)
+{
+	return store_counter_next(t, "serial", arg);
+}
+
+static void
+bumper(int i, int fd)
+{
+	struct store *s = child_open();
+	char path[4096], e[512];
+	uint64_t v = 0, last = 0;
+	FILE *f = NULL;
+	int k;
+
+	snprintf(path, sizeof(path), "%s/bumps-%d", dir, i);
+	if ((f = fopen(path, "w")) == NULL)
+		_exit(CH_FILE);
+	child_wait(fd);
+	for (k = 0; k < BUMPS; k++) {
+		if (store_run(s, 0, bump_fn, &v, e, sizeof(e)) != ANVIL_OK) {
+			fprintf(stderr, "bumper %d: %s\n", i, e);
+			child_done(s, CH_RUN);
+		}
+		if (v <= last)
+			child_done(s, CH_ORDER);
+		last = v;
+		fprintf(f, "%llu\n", (unsigned long long)v);
+	}
+	child_done(s, fclose(f) == 0 ? CH_WON : CH_FILE);
+}
+
+STORE_CASE(a_counter_raised_by_many_processes_stays_unique)
+{
+	pid_t pids[BUMPERS];
+	int codes[BUMPERS], go, i;
+	char seen[BUMPERS * BUMPS + 1] = { 0 }, path[4096];
+	unsigned long long v;
+	size_t total = 0;
+	FILE *f = NULL;
+
+	fork_all(pids, BUMPERS, bumper, &go);
+	release_and_reap(pids, BUMPERS, go, codes);
+	for (i = 0; i < BUMPERS; i++) {
+		cr_assert_eq(codes[i], CH_WON, "bumper %d: code %d (%d: "
+		    "values not increasing)", i, codes[i], CH_ORDER);
+		snprintf(path, sizeof(path), "%s/bumps-%d", dir, i);
+		cr_assert_not_null(f = fopen(path, "r"));
+		while (fscanf(f, "%llu", &v) == 1) {
+			cr_assert(v >= 1 && v <= BUMPERS * BUMPS,
+			    "value %llu out of range", v);
+			cr_assert_eq(seen[v], 0, "value %llu handed out twice",
+			    v);
+			seen[v] = 1;
+			total++;
+		}
+		fclose(f);
+	}
+	cr_assert_eq(total, BUMPERS * BUMPS, "every raise got a value");
+	cr_assert_eq(counter(OP_CGET, "serial"), BUMPERS * BUMPS);
+}
+
+/* Reads record "tally", adds one to "n" and writes it back. */
+static anvil_err
+add_fn(struct store_txn *t, void *arg)
+{
+	json_t *rec = NULL;
+	anvil_err rc;
+
+	(void)arg;
+	if ((rc = store_get(t, STORE_ORDER, "tally", &rec)) != ANVIL_OK)
+		return rc;
+	rc = json_object_set_new(rec, "n", json_integer(json_integer_value(
+	    json_object_get(rec, "n")) + 1)) == 0 ?
+	    store_put(t, STORE_ORDER, "tally", rec, 0) : ANVIL_ERR_NOMEM;
+	json_decref(rec);
+	return rc;
+}
+
+static void
+writer(int i, int fd)
+{
+	struct store *s = child_open();
+	char e[512];
+	int k;
+
+	child_wait(fd);
+	for (k = 0; k < WRITES; k++)
+		if (store_run(s, 0, add_fn, NULL, e, sizeof(e)) != ANVIL_OK) {
+			fprintf(stderr, "writer %d: %s\n", i, e);
+			child_done(s, CH_RUN);
+		}
+	child_done(s, CH_WON);
+}
+
+/* A read-check-write transaction loses no update to a concurrent one. */
+STORE_CASE(concurrent_read_modify_writes_lose_nothing)
+{
+	pid_t pids[WRITERS];
+	int codes[WRITERS], go, i;
+	json_t *rec = NULL;
+
+	put_ok(STORE_ORDER, "tally", "{\"n\":0,\"account\":\"A\"}");
+	fork_all(pids, WRITERS, writer, &go);
+	release_and_reap(pids, WRITERS, go, codes);
+	for (i = 0; i < WRITERS; i++)
+		cr_assert_eq(codes[i], CH_WON, "writer %d: code %d", i,
+		    codes[i]);
+	rec = get(STORE_ORDER, "tally");
+	cr_assert_eq(json_integer_value(json_object_get(rec, "n")),
+	    WRITERS * WRITES, "every increment kept");
+	json_decref(rec);
+	expect_list(STORE_ORDER, "A", NULL, 10, "tally");
+}
+
+/* ------------------------------------------------------------ PostgreSQL */
+
+/* Runs the SQL that fmt and its arguments make, as pg_admin. */
+static void pg_admin_fmt(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static void
+pg_admin_fmt(const char *fmt, ...)
+{
+	va_list ap;
+	char *sql = NULL;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&sql, fmt, ap);
+	va_end(ap);
+	cr_assert(n > 0);
+	pg_admin(sql);
+	free(sql);
+}
+
+static anvil_err
+pg_reopen(unsigned flags)
+{
+	struct store_cfg cfg = pg_cfg();
+
+	store_close(st);
+	st = NULL;
+	err[0] = '\0';
+	return store_open_cfg(dir, &cfg, flags, &st, err, sizeof(err));
+}
+
+/* The schema is made by init (STORE_OPEN_CREATE) and checked by open. */
+Test(store_pg, open_checks_the_schema_version)
+{
+	int was = -1, now = -1;
+
+	pg_begin();
+	put_ok(STORE_ORDER, "o1", "{}");
+	cr_assert_eq(pg_reopen(0), ANVIL_OK, "%s", err);
+	cr_assert_eq(get_rc(STORE_ORDER, "o1"), ANVIL_OK);
+	cr_assert_eq(pg_reopen(STORE_OPEN_MIGRATE), ANVIL_OK, "a second "
+	    "migration changes nothing: %s", err);
+	store_schema(st, &was, &now);
+	cr_assert_eq(was, now, "was %d, now %d", was, now);
+	cr_assert_eq(get_rc(STORE_ORDER, "o1"), ANVIL_OK);
+
+	/* A schema from a newer Anvil: refused, with or without create. */
+	pg_admin_fmt("INSERT INTO %s.schema_version (version) VALUES (99)",
+	    pg_schema);
+	cr_assert_eq(pg_reopen(0), ANVIL_ERR_VERSION);
+	cr_assert_null(st);
+	cr_assert(strstr(err, "99") != NULL, "err names it: %s", err);
+	cr_assert_eq(pg_reopen(STORE_OPEN_MIGRATE), ANVIL_ERR_VERSION);
+	pg_admin_fmt("DELETE FROM %s.schema_version WHERE version = 99",
+	    pg_schema);
+
+	/* An empty schema: no store, and opening creates nothing. */
+	pg_admin_fmt("DROP SCHEMA %s CASCADE; CREATE SCHEMA %s", pg_schema,
+	    pg_schema);
+	cr_assert_eq(pg_reopen(0), ANVIL_ERR_NOTFOUND);
+	cr_assert(strstr(err, "anvil-admin init") != NULL, "%s", err);
+	cr_assert_eq(pg_reopen(STORE_OPEN_CREATE), ANVIL_ERR_NOTFOUND,
+	    "the web program does not make the schema: %s", err);
+	cr_assert_eq(pg_reopen(STORE_OPEN_CREATE | STORE_OPEN_MIGRATE),
+	    ANVIL_OK, "%s", err);
+	store_schema(st, &was, &now);
+	cr_assert_eq(was, 0);
+	cr_assert_gt(now, 0);
+	cr_assert_eq(get_rc(STORE_ORDER, "o1"), ANVIL_ERR_NOTFOUND);
+}
+
+Test(store_pg, a_server_that_is_away_is_unavailable)
+{
+	struct store_cfg cfg = { STORE_BACKEND_PG, NULL, 2 };
+	struct store *s = NULL;
+	char *p = NULL;
+
+	pg_begin();
+	cr_assert_eq(store_open_cfg(dir, &cfg, STORE_OPEN_CREATE, &s, err,
+	    sizeof(err)), ANVIL_ERR_CONFIG, "no conninfo");
+	cr_assert(strstr(err, "conninfo") != NULL, "%s", err);
+	cr_assert(asprintf(&p, "host=%s/nobody-listens port=5432 "
+	    "dbname=postgres", dir) > 0);
+	cfg.conninfo = p;
+	cr_assert_eq(store_open_cfg(dir, &cfg, STORE_OPEN_CREATE, &s, err,
+	    sizeof(err)), ANVIL_ERR_UNAVAILABLE);
+	cr_assert_null(s);
+	cr_assert(strstr(err, "PostgreSQL") != NULL, "%s", err);
+	free(p);
+}
+
+/* A connection the server dropped is made again by the next call. */
+Test(store_pg, a_dropped_connection_is_made_again)
+{
+	pg_begin();
+	put_ok(STORE_ORDER, "o1", "{}");
+	pg_admin_fmt("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	    "WHERE application_name = '%s'", pg_schema);
+	cr_assert_eq(get_rc(STORE_ORDER, "o1"), ANVIL_OK, "%s", err);
+	cr_assert_eq(store_nonce_spend(st, (const unsigned char *)"n", 1,
+	    time(NULL) + 60), ANVIL_OK);
+	pg_admin_fmt("SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+	    "WHERE application_name = '%s'", pg_schema);
+	cr_assert_eq(store_nonce_spend(st, (const unsigned char *)"n", 1,
+	    time(NULL) + 60), ANVIL_ERR_EXISTS);
+}
+
+Test(store_pg, backup_points_at_pg_dump_and_verify_checks_rows)
+{
+	char *p = NULL;
+
+	pg_begin();
+	cr_assert(asprintf(&p, "%s/backup", dir) > 0);
+	cr_assert_neq(store_backup(st, p, err, sizeof(err)), ANVIL_OK);
+	cr_assert(strstr(err, "pg_dump") != NULL, "%s", err);
+	cr_assert_eq(access(p, F_OK), -1, "nothing written");
+	free(p);
+
+	put_ok(STORE_ACCOUNT, "a1", "{\"thumbprint\":\"T\"}");
+	put_ok(STORE_ORDER, "o1", "{\"account\":\"a1\"}");
+	put_ok(STORE_CERT, "0a", "{\"account\":\"a1\",\"revoked\":{}}");
+	put_ok(STORE_AUTHZ, "z1", "{\"account\":\"a1\",\"identifier\":"
+	    "{\"type\":\"dns\",\"value\":\"a.test\"}}");
+	cr_assert_eq(store_verify(st, err, sizeof(err)), ANVIL_OK, "%s", err);
+
+	pg_admin_fmt("UPDATE %s.records SET account = 'zz' WHERE id = 'o1'",
+	    pg_schema);
+	pg_admin_fmt("UPDATE %s.records SET revoked = false WHERE id = '0a'",
+	    pg_schema);
+	pg_admin_fmt("UPDATE %s.records SET rec = '[]' WHERE id = 'z1'",
+	    pg_schema);
+	cr_assert_eq(store_verify(st, err, sizeof(err)), ANVIL_ERR_CORRUPT);
+	cr_assert(strstr(err, "3 damaged") != NULL, "%s", err);
+	cr_assert(strstr(err, "records 1/o1") != NULL, "%s", err);
+	cr_assert(strstr(err, "records 4/0a") != NULL, "%s", err);
+	cr_assert(strstr(err, "records 2/z1") != NULL, "%s", err);
+	cr_assert_eq(get_rc(STORE_AUTHZ, "z1"), ANVIL_ERR_CORRUPT);
 }
 
 /* ------------------------------------------------------------ opening */

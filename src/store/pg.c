@@ -1,0 +1,1432 @@
+/*
+ * pg.c - the PostgreSQL backend of store.h, through libpq
+ * (src/store/backend.h).
+ *
+ * DESCRIPTION
+ *	Several hosts share one database (issue 23, README "Growing past one
+ *	machine"). Every record is one row of `records`, keyed by (kind, id),
+ *	holding the same compact JSON the Berkeley DB backend writes; the
+ *	columns store.h's indexes need (thumbprint, account, identifier,
+ *	revoked) are filled from the record by the same put, so record and
+ *	index never disagree. Counters are rows of `counters`, spent nonces
+ *	rows of `nonces` keyed by the nonce bytes.
+ *
+ *	store_run runs each function in one SERIALIZABLE transaction: the
+ *	handlers read a record, check it and write it back (an order's
+ *	status, an authorization's challenges), which the Berkeley DB backend
+ *	makes atomic with its locks; SERIALIZABLE gives the same without a
+ *	FOR UPDATE on every read. A transaction that lost (SQLSTATE 40001,
+ *	40P01, or a lock wait past lock_timeout) is ANVIL_ERR_DEADLOCK and
+ *	run again, a bounded number of times, as store.h says.
+ *	STORE_TXN_READ_COMMITTED runs READ COMMITTED; STORE_TXN_NOSYNC turns
+ *	synchronous_commit off for the one transaction.
+ *
+ *	A nonce spend is its own INSERT ... ON CONFLICT DO NOTHING: of N
+ *	concurrent spends of one nonce on any number of hosts the unique key
+ *	lets exactly one insert a row; the others see zero rows (EXISTS).
+ *
+ *	The schema carries a version (`schema_version`); migrations are
+ *	numbered and each runs once, under an advisory lock, in one
+ *	transaction with its version row. An unreachable server is
+ *	ANVIL_ERR_UNAVAILABLE (a 503 for the ACME client); a broken
+ *	connection is reset at the next store_run. store_backup refuses and
+ *	points at pg_dump, which already takes a consistent copy of a live
+ *	database.
+ */
+#include "config.h"
+
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <jansson.h>
+#include <libpq-fe.h>
+
+#include "core/error.h"
+#include "core/log.h"
+#include "store/backend.h"
+#include "store/store.h"
+
+#define ID_MAX		128		/* record ids: 1..ID_MAX printable */
+#define THUMB_MAX	256		/* JWK thumbprint string */
+#define IDTYPE_MAX	16		/* identifier "type" */
+#define IDVALUE_MAX	1024		/* identifier "value" */
+#define COUNTER_MAX	64		/* counter names */
+#define NONCE_MAX	64		/* nonce bytes */
+#define RECORD_MAX	(1024 * 1024)	/* largest serialised record */
+#define TRIES_MAX	50		/* store_run attempts on conflicts ... */
+#define RUN_MAX_S	30		/* ... and seconds, whichever first */
+#define BACKOFF_US	500		/* back-off unit, microseconds */
+#define FETCH_ROWS	256		/* rows per FETCH of a walk */
+#define PURGE_BATCH	1000		/* nonces deleted per statement */
+#define PURGE_ROUNDS	100000		/* bound on purge statements */
+#define VERIFY_REPORT	8		/* damaged rows named in err */
+
+/*
+ * Bounds on every wait inside the server: a statement, a lock wait (then
+ * the transaction is retried as a conflict), a transaction left open by a
+ * process that stopped talking.
+ */
+#define SESSION_SETUP \
+	"SET statement_timeout = '30s'; SET lock_timeout = '5s'; " \
+	"SET idle_in_transaction_session_timeout = '60s'"
+
+/* What SERIALIZABLE conflicts, deadlocks and lock timeouts are called. */
+#define SQLSTATE_RETRY(s) (strcmp((s), "40001") == 0 || \
+	strcmp((s), "40P01") == 0 || strcmp((s), "55P03") == 0)
+
+/* The migrations, numbered from 1; each runs once, in order. */
+static const char *const migrations[] = {
+	/* 1: records with their index columns, counters, nonces. */
+	"CREATE TABLE records ("
+	" kind smallint NOT NULL,"
+	" id text COLLATE \"C\" NOT NULL,"
+	" rec text NOT NULL,"
+	" account text COLLATE \"C\","
+	" thumb text COLLATE \"C\","
+	" itype text COLLATE \"C\","
+	" ivalue text COLLATE \"C\","
+	" revoked boolean NOT NULL DEFAULT false,"
+	" PRIMARY KEY (kind, id));"
+	"CREATE UNIQUE INDEX records_thumb ON records (thumb)"
+	" WHERE thumb IS NOT NULL;"
+	"CREATE INDEX records_account ON records (kind, account, id)"
+	" WHERE account IS NOT NULL;"
+	"CREATE INDEX records_ident ON records (account, itype, ivalue, id)"
+	" WHERE ivalue IS NOT NULL;"
+	"CREATE INDEX records_revoked ON records (id) WHERE revoked;"
+	"CREATE TABLE counters ("
+	" name text COLLATE \"C\" PRIMARY KEY,"
+	" val bigint NOT NULL CHECK (val >= 0));"
+	"CREATE TABLE nonces ("
+	" nonce bytea PRIMARY KEY,"
+	" expires bigint NOT NULL);"
+	"CREATE INDEX nonces_expires ON nonces (expires);",
+};
+#define SCHEMA_VERSION ((int)(sizeof(migrations) / sizeof(migrations[0])))
+
+struct pg_store {
+	PGconn *conn;		/* NULL or broken: reset at the next run */
+	char *conninfo;
+	char timeout[16];	/* connect_timeout, seconds */
+	pid_t pid;		/* process that opened it */
+	unsigned cursors;	/* walks under way, for cursor names */
+	uint64_t rnd;		/* back-off generator state */
+	anvil_err msg_code;	/* code msg explains */
+	char msg[320];		/* last failure, for store_run's err */
+	struct progress *progress; /* store_set_progress; unused here */
+	int schema_was;		/* schema version found at open */
+};
+
+struct pg_txn {
+	struct pg_store *st;
+	anvil_err failed;	/* a statement failed: the server aborted the
+				 * transaction, every later call is refused */
+	int broken;		/* the connection went away */
+};
+
+/* What one record puts into its row's index columns (borrowed). */
+struct cols {
+	const char *account;
+	const char *thumb;
+	const char *itype;
+	const char *ivalue;
+	int revoked;
+};
+
+/* ------------------------------------------------------------ errors */
+
+static anvil_err
+pg_fail(struct pg_store *st, anvil_err code, const char *fmt, ...)
+	__attribute__((format(printf, 3, 4)));
+
+static anvil_err
+pg_fail(struct pg_store *st, anvil_err code, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->msg, sizeof(st->msg), fmt, ap);
+	va_end(ap);
+	st->msg_code = code;
+	return code;
+}
+
+/* libpq's message without its trailing newline, in buf. */
+static const char *
+one_line(const char *s, char *buf, size_t len)
+{
+	size_t n;
+
+	snprintf(buf, len, "%s", s != NULL && *s != '\0' ? s : "no message");
+	n = strlen(buf);
+	while (n > 0 && (buf[n - 1] == '\n' || buf[n - 1] == '\r'))
+		buf[--n] = '\0';
+	return buf;
+}
+
+/*
+ * Sorts a failed result into an anvil_err: a lost conflict is
+ * ANVIL_ERR_DEADLOCK, a unique key ANVIL_ERR_EXISTS, a server or
+ * connection that is away ANVIL_ERR_UNAVAILABLE, a number out of range
+ * ANVIL_ERR_INVALID, the rest ANVIL_ERR_STORE. Marks t.
+ */
+static anvil_err
+sort(struct pg_txn *t, const PGresult *res, const char *what)
+{
+	struct pg_store *st = t->st;
+	const char *state = res != NULL ?
+	    PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	char line[256];
+	anvil_err code = ANVIL_ERR_STORE;
+
+	one_line(res != NULL ? PQresultErrorMessage(res) :
+	    PQerrorMessage(st->conn), line, sizeof(line));
+	if (PQstatus(st->conn) != CONNECTION_OK || state == NULL ||
+	    strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0) {
+		code = ANVIL_ERR_UNAVAILABLE;
+		t->broken = 1;
+	} else if (SQLSTATE_RETRY(state))
+		code = ANVIL_ERR_DEADLOCK;
+	else if (strcmp(state, "23505") == 0)
+		code = ANVIL_ERR_EXISTS;
+	else if (strcmp(state, "22003") == 0)
+		code = ANVIL_ERR_INVALID;
+	if (t->failed == ANVIL_OK)
+		t->failed = code;
+	if (code == ANVIL_ERR_STORE || code == ANVIL_ERR_UNAVAILABLE)
+		log_err("store: %s: %s", what, line);
+	return pg_fail(st, code, "%s: %s", what, line);
+}
+
+/*
+ * Runs sql with n text parameters in t and checks it returned want;
+ * *out (if not NULL) gets the result, else it is cleared.
+ */
+static anvil_err
+q(struct pg_txn *t, const char *what, const char *sql, int n,
+    const char *const *vals, const int *lens, const int *fmts,
+    ExecStatusType want, PGresult **out)
+{
+	PGresult *res = NULL;
+	anvil_err rc;
+
+	if (out != NULL)
+		*out = NULL;
+	/* The first failure's message stays in st->msg. */
+	if (t->failed != ANVIL_OK)
+		return t->failed;
+	res = PQexecParams(t->st->conn, sql, n, NULL, vals, lens, fmts, 0);
+	if (res == NULL || PQresultStatus(res) != want) {
+		rc = sort(t, res, what);
+		PQclear(res);
+		return rc;
+	}
+	if (out != NULL)
+		*out = res;
+	else
+		PQclear(res);
+	return ANVIL_OK;
+}
+
+/* ------------------------------------------------------------ checks */
+
+static int
+idn_ok(const char *s, size_t n, size_t max)
+{
+	size_t i;
+
+	if (s == NULL || n == 0 || n > max)
+		return 0;
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
+			return 0;
+	return 1;
+}
+
+static int
+id_ok(const char *s, size_t max)
+{
+	return s != NULL && idn_ok(s, strnlen(s, max + 1), max);
+}
+
+static int
+kind_ok(enum store_kind kind)
+{
+	return (unsigned)kind < STORE_KIND__MAX;
+}
+
+static int
+acct_kind(enum store_kind kind)
+{
+	return kind == STORE_ORDER || kind == STORE_AUTHZ || kind == STORE_CERT;
+}
+
+static anvil_err
+usable(struct pg_txn *t)
+{
+	if (t == NULL || t->st == NULL || t->st->conn == NULL)
+		return ANVIL_ERR_INVALID;
+	return ANVIL_OK;
+}
+
+/*
+ * Parses a stored record (not trusted) into *out: a JSON object with an
+ * integer "v" this Anvil knows, as src/store/bdb_records.c asks.
+ */
+static anvil_err
+rec_parse(struct pg_store *st, enum store_kind kind, const char *id,
+    const char *data, size_t len, json_t **out)
+{
+	json_t *rec = NULL, *v = NULL;
+	json_error_t jerr;
+	json_int_t ver = 0;
+	anvil_err rc = ANVIL_ERR_CORRUPT;
+
+	*out = NULL;
+	if (len == 0 || len > RECORD_MAX) {
+		rc = pg_fail(st, rc, "records %d/%s: bad length %zu", (int)kind,
+		    id, len);
+		goto out;
+	}
+	rec = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (rec == NULL || !json_is_object(rec)) {
+		rc = pg_fail(st, rc, "records %d/%s: not a JSON object",
+		    (int)kind, id);
+		goto out;
+	}
+	v = json_object_get(rec, "v");
+	if (!json_is_integer(v) || (ver = json_integer_value(v)) < 1) {
+		rc = pg_fail(st, rc, "records %d/%s: no record version",
+		    (int)kind, id);
+		goto out;
+	}
+	if (ver > STORE_RECORD_VERSION) {
+		rc = pg_fail(st, ANVIL_ERR_VERSION, "records %d/%s: version "
+		    "%lld is newer than %d", (int)kind, id, (long long)ver,
+		    STORE_RECORD_VERSION);
+		goto out;
+	}
+	*out = rec;
+	rec = NULL;
+	rc = ANVIL_OK;
+out:
+	if (rc == ANVIL_ERR_CORRUPT)
+		log_err("store: %s", st->msg);
+	json_decref(rec);
+	return rc;
+}
+
+/*
+ * What rec puts into the index columns of kind, with the bounds of
+ * src/store/bdb_records.c (bdb_idx_extract). A member of the wrong shape
+ * is `bad`.
+ */
+static anvil_err
+cols_extract(struct pg_store *st, enum store_kind kind, json_t *rec,
+    struct cols *c, anvil_err bad)
+{
+	json_t *m = NULL, *ty = NULL, *va = NULL;
+	size_t tlen, vlen;
+
+	memset(c, 0, sizeof(*c));
+	if (kind == STORE_ACCOUNT) {
+		if ((m = json_object_get(rec, "thumbprint")) == NULL)
+			return ANVIL_OK;
+		if (!json_is_string(m) ||
+		    !id_ok(json_string_value(m), THUMB_MAX))
+			return pg_fail(st, bad, "account \"thumbprint\" is not "
+			    "1..%d printable characters", THUMB_MAX);
+		c->thumb = json_string_value(m);
+		return ANVIL_OK;
+	}
+	if (!acct_kind(kind))
+		return ANVIL_OK;
+	if ((m = json_object_get(rec, "account")) != NULL) {
+		if (!json_is_string(m) || !id_ok(json_string_value(m), ID_MAX))
+			return pg_fail(st, bad,
+			    "\"account\" is not a valid id");
+		c->account = json_string_value(m);
+	}
+	if (kind == STORE_CERT) {
+		m = json_object_get(rec, "revoked");
+		if (m != NULL && !json_is_object(m))
+			return pg_fail(st, bad,
+			    "\"revoked\" is not an object");
+		c->revoked = m != NULL;
+	}
+	if (kind == STORE_AUTHZ && c->account != NULL &&
+	    (m = json_object_get(rec, "identifier")) != NULL) {
+		ty = json_object_get(m, "type");
+		va = json_object_get(m, "value");
+		if (!json_is_object(m) || !json_is_string(ty) ||
+		    !json_is_string(va))
+			return pg_fail(st, bad, "\"identifier\" is not "
+			    "{\"type\": string, \"value\": string}");
+		tlen = json_string_length(ty);
+		vlen = json_string_length(va);
+		if (!idn_ok(json_string_value(ty), tlen, IDTYPE_MAX) ||
+		    vlen == 0 || vlen > IDVALUE_MAX ||
+		    strlen(json_string_value(va)) != vlen)
+			return pg_fail(st, bad, "\"identifier\" type or value "
+			    "out of bounds");
+		c->itype = json_string_value(ty);
+		c->ivalue = json_string_value(va);
+	}
+	return ANVIL_OK;
+}
+
+/* ------------------------------------------------------------ connection */
+
+/* The server's notices (NOTICE, WARNING) go to the debug log. */
+static void
+notice(void *arg, const char *msg)
+{
+	char line[256];
+
+	(void)arg;
+	log_debug("store: PostgreSQL: %s", one_line(msg, line, sizeof(line)));
+}
+
+static anvil_err
+session_setup(struct pg_store *st)
+{
+	PGresult *res = PQexec(st->conn, SESSION_SETUP);
+	char line[256];
+	anvil_err rc = ANVIL_OK;
+
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = pg_fail(st, ANVIL_ERR_UNAVAILABLE, "PostgreSQL session "
+		    "setup: %s", one_line(PQerrorMessage(st->conn), line,
+		    sizeof(line)));
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Connects (or, with a connection that broke, reconnects) within the
+ * connect timeout. A server that does not answer is ANVIL_ERR_UNAVAILABLE.
+ */
+static anvil_err
+conn_up(struct pg_store *st)
+{
+	static const char *const keys[] = { "connect_timeout",
+	    "application_name", "client_encoding", "dbname", NULL };
+	const char *vals[5];
+	char line[256];
+
+	if (st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK &&
+	    PQtransactionStatus(st->conn) == PQTRANS_IDLE)
+		return ANVIL_OK;
+	if (st->conn != NULL) {
+		PQfinish(st->conn);
+		st->conn = NULL;
+	}
+	/* The conninfo's own connect_timeout, if any, comes later and
+	 * wins over the configured one. */
+	vals[0] = st->timeout;
+	vals[1] = "anvil";
+	vals[2] = "UTF8";
+	vals[3] = st->conninfo;
+	vals[4] = NULL;
+	st->conn = PQconnectdbParams(keys, vals, 1);
+	if (st->conn == NULL)
+		return pg_fail(st, ANVIL_ERR_NOMEM, "out of memory");
+	if (PQstatus(st->conn) != CONNECTION_OK)
+		return pg_fail(st, ANVIL_ERR_UNAVAILABLE, "PostgreSQL: %s",
+		    one_line(PQerrorMessage(st->conn), line, sizeof(line)));
+	PQsetNoticeProcessor(st->conn, notice, NULL);
+	return session_setup(st);
+}
+
+/* ------------------------------------------------------------ schema */
+
+/* The schema version in the database; 0 if it has none. */
+static anvil_err
+schema_read(struct pg_txn *t, int *ver)
+{
+	PGresult *res = NULL;
+	anvil_err rc;
+
+	*ver = 0;
+	if ((rc = q(t, "schema check", "SELECT to_regclass('schema_version') "
+	    "IS NOT NULL", 0, NULL, NULL, NULL, PGRES_TUPLES_OK, &res)) !=
+	    ANVIL_OK)
+		return rc;
+	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
+		PQclear(res);
+		return ANVIL_OK;
+	}
+	PQclear(res);
+	if ((rc = q(t, "schema version", "SELECT coalesce(max(version), 0) "
+	    "FROM schema_version", 0, NULL, NULL, NULL, PGRES_TUPLES_OK,
+	    &res)) != ANVIL_OK)
+		return rc;
+	*ver = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 0;
+	PQclear(res);
+	return ANVIL_OK;
+}
+
+static anvil_err
+simple(struct pg_txn *t, const char *what, const char *sql)
+{
+	PGresult *res = NULL;
+	anvil_err rc = ANVIL_OK;
+
+	if (t->failed != ANVIL_OK)
+		return t->failed;
+	res = PQexec(t->st->conn, sql);
+	if (res == NULL || (PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    PQresultStatus(res) != PGRES_TUPLES_OK))
+		rc = sort(t, res, what);
+	PQclear(res);
+	return rc;
+}
+
+/*
+ * Brings the schema to SCHEMA_VERSION: every migration past the one the
+ * database has, with its version row, in one transaction under an
+ * advisory lock, so that hosts opening at once migrate once and nobody
+ * sees half a schema.
+ */
+static anvil_err
+migrate(struct pg_store *st, int *from)
+{
+	struct pg_txn t = { st, ANVIL_OK, 0 };
+	char sql[96];
+	int ver = 0, i;
+	anvil_err rc;
+
+	*from = 0;
+	if ((rc = simple(&t, "BEGIN", "BEGIN")) != ANVIL_OK)
+		return rc;
+	if ((rc = simple(&t, "schema lock", "SELECT pg_advisory_xact_lock("
+	    "hashtext('anvil schema'))")) != ANVIL_OK)
+		goto out;
+	if ((rc = simple(&t, "schema_version", "CREATE TABLE IF NOT EXISTS "
+	    "schema_version (version integer PRIMARY KEY, "
+	    "applied timestamptz NOT NULL DEFAULT now())")) != ANVIL_OK)
+		goto out;
+	if ((rc = schema_read(&t, &ver)) != ANVIL_OK)
+		goto out;
+	*from = ver;
+	if (ver > SCHEMA_VERSION) {
+		rc = pg_fail(st, ANVIL_ERR_VERSION, "database schema %d is "
+		    "newer than this Anvil's (%d)", ver, SCHEMA_VERSION);
+		goto out;
+	}
+	for (i = ver; i < SCHEMA_VERSION; i++) {
+		if ((rc = simple(&t, "migration", migrations[i])) != ANVIL_OK)
+			goto out;
+		snprintf(sql, sizeof(sql), "INSERT INTO schema_version "
+		    "(version) VALUES (%d)", i + 1);
+		if ((rc = simple(&t, "schema_version", sql)) != ANVIL_OK)
+			goto out;
+	}
+	rc = simple(&t, "COMMIT", "COMMIT");
+out:
+	if (rc != ANVIL_OK)
+		PQclear(PQexec(st->conn, "ROLLBACK"));
+	return rc;
+}
+
+/* ------------------------------------------------------------ open */
+
+static void
+o_close(void *sp)
+{
+	struct pg_store *st = sp;
+
+	if (st == NULL)
+		return;
+	if (st->conn != NULL)
+		PQfinish(st->conn);
+	free(st->conninfo);
+	free(st);
+}
+
+static anvil_err
+o_open(const char *data_dir, const struct store_cfg *cfg, unsigned flags,
+    void **out, char *err, size_t errlen)
+{
+	struct pg_store *st = NULL;
+	struct pg_txn t;
+	int ver = 0;
+	anvil_err rc;
+
+	(void)data_dir;
+	*out = NULL;
+	if (cfg == NULL || cfg->conninfo == NULL || *cfg->conninfo == '\0')
+		return errf(err, errlen, ANVIL_ERR_CONFIG, "store backend "
+		    "postgresql needs a conninfo");
+	if ((st = calloc(1, sizeof(*st))) == NULL ||
+	    (st->conninfo = strdup(cfg->conninfo)) == NULL) {
+		o_close(st);
+		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+	}
+	snprintf(st->timeout, sizeof(st->timeout), "%u",
+	    cfg->connect_timeout != 0 ? cfg->connect_timeout :
+	    STORE_CONNECT_TIMEOUT);
+	st->pid = getpid();
+	st->rnd = ((uint64_t)st->pid << 32) ^ (uint64_t)time(NULL) ^
+	    (uint64_t)(uintptr_t)st;
+	if ((rc = conn_up(st)) != ANVIL_OK)
+		goto out;
+	if (flags & STORE_OPEN_MIGRATE) {
+		rc = migrate(st, &st->schema_was);
+		goto out;
+	}
+	memset(&t, 0, sizeof(t));
+	t.st = st;
+	if ((rc = schema_read(&t, &ver)) != ANVIL_OK)
+		goto out;
+	st->schema_was = ver;
+	if (ver == 0)
+		rc = pg_fail(st, ANVIL_ERR_NOTFOUND, "the database has no "
+		    "Anvil schema; run anvil-admin init");
+	else if (ver > SCHEMA_VERSION)
+		rc = pg_fail(st, ANVIL_ERR_VERSION, "database schema %d is "
+		    "newer than this Anvil's (%d)", ver, SCHEMA_VERSION);
+	else if (ver < SCHEMA_VERSION)
+		rc = pg_fail(st, ANVIL_ERR_VERSION, "database schema %d is "
+		    "older than this Anvil's (%d); run anvil-admin db migrate",
+		    ver, SCHEMA_VERSION);
+out:
+	if (rc != ANVIL_OK) {
+		errf(err, errlen, rc, "%s", st->msg[0] != '\0' ? st->msg :
+		    anvil_strerror(rc));
+		o_close(st);
+		return rc;
+	}
+	*out = st;
+	return ANVIL_OK;
+}
+
+static void
+o_nothing(void *st)
+{
+	(void)st;
+}
+
+/* ------------------------------------------------------------ run */
+
+static void
+backoff(struct pg_store *st, int tries)
+{
+	uint64_t x = st->rnd;
+	unsigned shift = tries < 8 ? (unsigned)tries : 8;
+
+	x ^= x << 13;
+	x ^= x >> 7;
+	x ^= x << 17;
+	st->rnd = x;
+	usleep((useconds_t)(x % ((uint64_t)BACKOFF_US << shift)));
+}
+
+static anvil_err
+attempt(struct pg_store *st, unsigned flags, store_be_fn fn, void *arg,
+    struct pg_txn *t, int *sent_commit)
+{
+	PGresult *res = NULL;
+	anvil_err rc;
+
+	*sent_commit = 0;
+	rc = simple(t, "BEGIN", (flags & STORE_TXN_READ_COMMITTED) ?
+	    ((flags & STORE_TXN_NOSYNC) ? "BEGIN ISOLATION LEVEL READ "
+	    "COMMITTED; SET LOCAL synchronous_commit TO off" :
+	    "BEGIN ISOLATION LEVEL READ COMMITTED") :
+	    ((flags & STORE_TXN_NOSYNC) ? "BEGIN ISOLATION LEVEL SERIALIZABLE; "
+	    "SET LOCAL synchronous_commit TO off" :
+	    "BEGIN ISOLATION LEVEL SERIALIZABLE"));
+	if (rc != ANVIL_OK)
+		return rc;
+	rc = fn(t, arg);
+	/* A statement that failed aborted the transaction on the server,
+	 * whatever fn made of its error. */
+	if (t->failed == ANVIL_ERR_DEADLOCK || t->failed ==
+	    ANVIL_ERR_UNAVAILABLE || (rc == ANVIL_OK && t->failed != ANVIL_OK))
+		rc = t->failed;
+	if (rc != ANVIL_OK) {
+		if (!t->broken)
+			PQclear(PQexec(st->conn, "ROLLBACK"));
+		return rc;
+	}
+	*sent_commit = 1;
+	res = PQexec(st->conn, "COMMIT");
+	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+		rc = sort(t, res, "COMMIT");
+	else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
+		rc = pg_fail(st, ANVIL_ERR_STORE, "COMMIT: the server rolled "
+		    "back");
+	PQclear(res);
+	return rc;
+}
+
+static anvil_err
+o_run(void *sp, unsigned flags, store_be_fn fn, void *arg, char *err,
+    size_t errlen)
+{
+	struct pg_store *st = sp;
+	struct pg_txn t;
+	time_t start = time(NULL);
+	int tries = 0, resets = 0, sent_commit = 0;
+	anvil_err rc = ANVIL_ERR_STORE;
+
+	if (st->pid != getpid())
+		return errf(err, errlen, ANVIL_ERR_STORE,
+		    "store handle used in a forked child; open one there");
+	for (;;) {
+		st->msg[0] = '\0';
+		st->msg_code = ANVIL_OK;
+		if ((rc = conn_up(st)) != ANVIL_OK)
+			break;
+		memset(&t, 0, sizeof(t));
+		t.st = st;
+		rc = attempt(st, flags, fn, arg, &t, &sent_commit);
+		if (rc == ANVIL_ERR_DEADLOCK) {
+			if (++tries >= TRIES_MAX ||
+			    time(NULL) - start >= RUN_MAX_S) {
+				pg_fail(st, rc, "gave up after %d conflicts",
+				    tries);
+				log_err("store: %s", st->msg);
+				break;
+			}
+			backoff(st, tries);
+			continue;
+		}
+		/*
+		 * A connection that broke before COMMIT was sent took the
+		 * transaction with it: one new connection, one more try.
+		 * After COMMIT the outcome is unknown, so no retry.
+		 */
+		if (rc == ANVIL_ERR_UNAVAILABLE && t.broken && !sent_commit &&
+		    resets++ < 1) {
+			PQfinish(st->conn);
+			st->conn = NULL;
+			continue;
+		}
+		break;
+	}
+	if (rc != ANVIL_OK)
+		errf(err, errlen, rc, "%s", st->msg[0] != '\0' &&
+		    st->msg_code == rc ? st->msg : anvil_strerror(rc));
+	return rc;
+}
+
+/* ------------------------------------------------------------ records */
+
+static anvil_err
+o_get(void *tp, enum store_kind kind, const char *id, json_t **out)
+{
+	struct pg_txn *t = tp;
+	PGresult *res = NULL;
+	const char *vals[2];
+	char k[8];
+	anvil_err rc;
+
+	if (out != NULL)
+		*out = NULL;
+	if ((rc = usable(t)) != ANVIL_OK)
+		return rc;
+	if (!kind_ok(kind) || out == NULL)
+		return pg_fail(t->st, ANVIL_ERR_INVALID, "store_get: bad call");
+	if (!id_ok(id, ID_MAX))
+		return pg_fail(t->st, ANVIL_ERR_INVALID, "invalid record id");
+	snprintf(k, sizeof(k), "%d", (int)kind);
+	vals[0] = k;
+	vals[1] = id;
+	if ((rc = q(t, "store_get", "SELECT rec FROM records WHERE kind = $1 "
+	    "AND id = $2", 2, vals, NULL, NULL, PGRES_TUPLES_OK, &res)) !=
+	    ANVIL_OK)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = pg_fail(t->st, ANVIL_ERR_NOTFOUND, "records %d: no record "
+		    "%s", (int)kind, id);
+	else
+		rc = rec_parse(t->st, kind, id, PQgetvalue(res, 0, 0),
+		    (size_t)PQgetlength(res, 0, 0), out);
+	PQclear(res);
+	return rc;
+}
+
+static anvil_err
+o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
+    unsigned flags)
+{
+	struct pg_txn *t = tp;
+	struct pg_store *st = NULL;
+	struct cols c;
+	PGresult *res = NULL;
+	const char *vals[8];
+	char *text = NULL, k[8];
+	size_t len;
+	int exists;
+	anvil_err rc;
+
+	if ((rc = usable(t)) != ANVIL_OK)
+		return rc;
+	st = t->st;
+	if (!kind_ok(kind) || !json_is_object(rec))
+		return pg_fail(st, ANVIL_ERR_INVALID, "store_put: bad call");
+	if (!id_ok(id, ID_MAX))
+		return pg_fail(st, ANVIL_ERR_INVALID, "invalid record id");
+	if (json_object_set_new(rec, "v", json_integer(STORE_RECORD_VERSION))
+	    != 0)
+		return ANVIL_ERR_NOMEM;
+	if ((rc = cols_extract(st, kind, rec, &c, ANVIL_ERR_INVALID)) !=
+	    ANVIL_OK)
+		return rc;
+	if ((text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
+		return ANVIL_ERR_NOMEM;
+	if ((len = strlen(text)) > RECORD_MAX) {
+		rc = pg_fail(st, ANVIL_ERR_INVALID, "record %s: %zu bytes is "
+		    "more than %d", id, len, RECORD_MAX);
+		goto out;
+	}
+	snprintf(k, sizeof(k), "%d", (int)kind);
+	vals[0] = k;
+	vals[1] = id;
+	/* Asked first, so that a refusal leaves the transaction usable. */
+	if ((rc = q(t, "store_put", "SELECT 1 FROM records WHERE kind = $1 "
+	    "AND id = $2 FOR UPDATE", 2, vals, NULL, NULL, PGRES_TUPLES_OK,
+	    &res)) != ANVIL_OK)
+		goto out;
+	exists = PQntuples(res) > 0;
+	PQclear(res);
+	res = NULL;
+	if (exists && (flags & STORE_PUT_NEW)) {
+		rc = pg_fail(st, ANVIL_ERR_EXISTS, "records %d: record %s "
+		    "exists", (int)kind, id);
+		goto out;
+	}
+	if (c.thumb != NULL) {
+		vals[0] = c.thumb;
+		if ((rc = q(t, "store_put", "SELECT id FROM records WHERE "
+		    "thumb = $1", 1, vals, NULL, NULL, PGRES_TUPLES_OK, &res))
+		    != ANVIL_OK)
+			goto out;
+		if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), id)
+		    != 0) {
+			rc = pg_fail(st, ANVIL_ERR_EXISTS, "thumbprint belongs "
+			    "to another account");
+			goto out;
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	vals[0] = k;
+	vals[1] = id;
+	vals[2] = text;
+	vals[3] = c.account;
+	vals[4] = c.thumb;
+	vals[5] = c.itype;
+	vals[6] = c.ivalue;
+	vals[7] = c.revoked ? "t" : "f";
+	rc = q(t, "store_put", exists ?
+	    "UPDATE records SET rec = $3, account = $4, thumb = $5, "
+	    "itype = $6, ivalue = $7, revoked = $8 "
+	    "WHERE kind = $1 AND id = $2" :
+	    "INSERT INTO records (kind, id, rec, account, thumb, itype, "
+	    "ivalue, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, vals, NULL,
+	    NULL, PGRES_COMMAND_OK, NULL);
+	if (rc == ANVIL_ERR_EXISTS)
+		pg_fail(st, rc, "records %d: record %s or its thumbprint "
+		    "exists", (int)kind, id);
+out:
+	PQclear(res);
+	free(text);
+	return rc;
+}
+
+static anvil_err
+o_del(void *tp, enum store_kind kind, const char *id)
+{
+	struct pg_txn *t = tp;
+	PGresult *res = NULL;
+	const char *vals[2];
+	char k[8];
+	anvil_err rc;
+
+	if ((rc = usable(t)) != ANVIL_OK)
+		return rc;
+	if (!kind_ok(kind) || !id_ok(id, ID_MAX))
+		return pg_fail(t->st, ANVIL_ERR_INVALID, "invalid record id");
+	snprintf(k, sizeof(k), "%d", (int)kind);
+	vals[0] = k;
+	vals[1] = id;
+	if ((rc = q(t, "store_del", "DELETE FROM records WHERE kind = $1 AND "
+	    "id = $2", 2, vals, NULL, NULL, PGRES_COMMAND_OK, &res)) !=
+	    ANVIL_OK)
+		return rc;
+	if (strcmp(PQcmdTuples(res), "0") == 0)
+		rc = pg_fail(t->st, ANVIL_ERR_NOTFOUND, "records %d: no record "
+		    "%s", (int)kind, id);
+	PQclear(res);
+	return rc;
+}
+
+static anvil_err
+o_account_by_thumbprint(void *tp, const char *thumbprint, char **id)
+{
+	struct pg_txn *t = tp;
+	PGresult *res = NULL;
+	const char *vals[1];
+	anvil_err rc;
+
+	if (id != NULL)
+		*id = NULL;
+	if ((rc = usable(t)) != ANVIL_OK)
+		return rc;
+	if (id == NULL || !id_ok(thumbprint, THUMB_MAX))
+		return pg_fail(t->st, ANVIL_ERR_INVALID, "invalid thumbprint");
+	vals[0] = thumbprint;
+	if ((rc = q(t, "store_account_by_thumbprint", "SELECT id FROM records "
+	    "WHERE thumb = $1 AND kind = 0", 1, vals, NULL, NULL,
+	    PGRES_TUPLES_OK, &res)) != ANVIL_OK)
+		return rc;
+	if (PQntuples(res) == 0)
+		rc = pg_fail(t->st, ANVIL_ERR_NOTFOUND,
+		    "no account has this thumbprint");
+	else if (!id_ok(PQgetvalue(res, 0, 0), ID_MAX))
+		rc = pg_fail(t->st, ANVIL_ERR_CORRUPT, "records: damaged "
+		    "account id for a thumbprint");
+	else if ((*id = strdup(PQgetvalue(res, 0, 0))) == NULL)
+		rc = ANVIL_ERR_NOMEM;
+	PQclear(res);
+	return rc;
+}
+
+/* ------------------------------------------------------------ lists */
+
+/* The ids in column 0 of res as a new array. */
+static anvil_err
+ids_take(struct pg_store *st, PGresult *res, char ***ids, size_t *n)
+{
+	char **v = NULL;
+	size_t i, cnt = (size_t)PQntuples(res);
+
+	*ids = NULL;
+	*n = 0;
+	if (cnt == 0)
+		return ANVIL_OK;
+	if ((v = calloc(cnt, sizeof(*v))) == NULL)
+		return ANVIL_ERR_NOMEM;
+	for (i = 0; i < cnt; i++) {
+		if (!id_ok(PQgetvalue(res, (int)i, 0), ID_MAX)) {
+			store_ids_free(v, i);
+			return pg_fail(st, ANVIL_ERR_CORRUPT,
+			    "records: damaged id in an index");
+		}
+		if ((v[i] = strdup(PQgetvalue(res, (int)i, 0))) == NULL) {
+			store_ids_free(v, i);
+			return ANVIL_ERR_NOMEM;
+		}
+	}
+	*ids = v;
+	*n = cnt;
+	return ANVIL_OK;
+}
+
+static anvil_err
+o_list_by_account(void *tp, enum store_kind kind, const char *account,
+    const char *after, size_t limit, char ***ids, size_t *n)
+{
+	struct pg_txn *t = tp;
+	PGresult *res = NULL;
+	const char *vals[4];
+	char k[8], lim[24];
+	anvil_err rc;
+
+	if (ids != NULL)
+		*ids = NULL;
+	if (n != NULL)
+		*n = 0;
+	if ((rc = usable(t)) != ANVIL_OK)
+		return rc;
+	if (ids == NULL || n == NULL || !acct_kind(kind))
+		return pg_fail(t->st, ANVIL_ERR_INVALID,
+		    "store_list_by_account: bad call");
+	if (!id_ok(account, ID_MAX) || (after != NULL && !id_ok(after, ID_MAX)))
+		return pg_fail(t->st, ANVIL_ERR_INVALID, "invalid id");
+	if (limit == 0)
+		return ANVIL_OK;
+	snprintf(k, sizeof(k), "%d", (int)kind);
+	snprintf(lim, sizeof(lim), "%zu", limit);
+	vals[0] = k;
+	vals[1] = account;
+	vals[2] = after != NULL ? after : "";
+	/* LIMIT NULL is no limit; bigint ends below SIZE_MAX. */
+	vals[3] = limit <= INT64_MAX ? lim : NULL;
+	if ((rc = q(t, "store_list_by_account", "SELECT id FROM records WHERE "
+	    "kind = $1 AND account = $2 AND id > $3 ORDER BY id LIMIT $4",
+	    4, vals, NULL, NULL, PGRES_TUPLES_OK, &res)) != ANVIL_OK)
+		return rc;
+	rc = ids_take(t->st, res, ids, n);
+	PQclear(res);
+	return rc;
+}
+
+static anvil_err
+o_authz_by_identifier(void *tp, const char *account, const char *type,
+    const char *value, char ***ids, size_t *n)
+{
+	struct pg_txn *t = tp;
+	PGresult *res = NULL;
+	const char *vals[3];
+	size_t vlen;
+	anvil_err rc;
+
+	if (ids != NULL)
+		*ids = NULL;
+	if (n != NULL)
+		*n = 0;
+	if ((rc = usable(t)) != ANVIL_OK)
+		return rc;
+	if (ids == NULL || n == NULL || !id_ok(account, ID_MAX) ||
+	    !id_ok(type, IDTYPE_MAX) || value == NULL ||
+	    (vlen = strnlen(value, IDVALUE_MAX + 1)) == 0 ||
+	    vlen > IDVALUE_MAX)
+		return pg_fail(t->st, ANVIL_ERR_INVALID,
+		    "invalid account or identifier");
+	vals[0] = account;
+	vals[1] = type;
+	vals[2] = value;
+	if ((rc = q(t, "store_authz_by_identifier", "SELECT id FROM records "
+	    "WHERE kind = 2 AND account = $1 AND itype = $2 AND ivalue = $3 "
+	    "ORDER BY id", 3, vals, NULL, NULL, PGRES_TUPLES_OK, &res)) !=
+	    ANVIL_OK)
+		return rc;
+	rc = ids_take(t->st, res, ids, n);
+	PQclear(res);
+	return rc;
+}
+
+/* ------------------------------------------------------------ walks */
+
+static anvil_err
+each_result(anvil_err r)
+{
+	return (unsigned)r < ANVIL_ERR__MAX ? r : ANVIL_ERR_INVALID;
+}
+
+/*
+ * Walks the records `where` selects, in id order, through a cursor
+ * fetched FETCH_ROWS at a time: fn may call the store between fetches,
+ * and a walk of every certificate holds one batch in memory, not all.
+ */
+static anvil_err
+walk(struct pg_txn *t, enum store_kind kind, const char *where,
+    store_each_fn fn, void *arg)
+{
+	struct pg_store *st = t->st;
+	PGresult *res = NULL;
+	json_t *rec = NULL;
+	char sql[256], name[32];
+	int i, rows;
+	anvil_err rc;
+
+	snprintf(name, sizeof(name), "anvil_walk%u", st->cursors);
+	snprintf(sql, sizeof(sql), "DECLARE %s NO SCROLL CURSOR FOR SELECT "
+	    "id, rec FROM records WHERE %s ORDER BY id", name, where);
+	if ((rc = simple(t, "walk", sql)) != ANVIL_OK)
+		return rc;
+	st->cursors++;
+	snprintf(sql, sizeof(sql), "FETCH %d FROM %s", FETCH_ROWS, name);
+	for (;;) {
+		if ((rc = q(t, "walk", sql, 0, NULL, NULL, NULL,
+		    PGRES_TUPLES_OK, &res)) != ANVIL_OK)
+			goto out;
+		if ((rows = PQntuples(res)) == 0)
+			break;
+		for (i = 0; i < rows; i++) {
+			const char *id = PQgetvalue(res, i, 0);
+
+			if (!id_ok(id, ID_MAX)) {
+				rc = pg_fail(st, ANVIL_ERR_CORRUPT, "records "
+				    "%d: damaged id", (int)kind);
+				goto out;
+			}
+			if ((rc = rec_parse(st, kind, id, PQgetvalue(res, i, 1),
+			    (size_t)PQgetlength(res, i, 1), &rec)) != ANVIL_OK)
+				goto out;
+			rc = fn(id, rec, arg);
+			json_decref(rec);
+			rec = NULL;
+			if (rc != ANVIL_OK) {
+				rc = each_result(rc);
+				goto out;
+			}
+		}
+		PQclear(res);
+		res = NULL;
+	}
+out:
+	PQclear(res);
+	st->cursors--;
+	if (t->failed == ANVIL_OK) {
+		snprintf(sql, sizeof(sql), "CLOSE %s", name);
+		simple(t, "walk", sql);
+	}
+	return rc;
+}
+
+static anvil_err
+o_each(void *tp, enum store_kind kind, store_each_fn fn, void *arg)
+{
+	struct pg_txn *t = tp;
+	char where[32];
+	anvil_err rc;
+
+	if ((rc = usable(t)) != ANVIL_OK)
+		return rc;
+	if (!kind_ok(kind) || fn == NULL)
+		return pg_fail(t->st, ANVIL_ERR_INVALID,
+		    "store_each: bad call");
+	snprintf(where, sizeof(where), "kind = %d", (int)kind);
+	return walk(t, kind, where, fn, arg);
+}
+
+static anvil_err
+o_revoked_each(void *tp, store_each_fn fn, void *arg)
+{
+	struct pg_txn *t = tp;
+	anvil_err rc;
+
+	if ((rc = usable(t)) != ANVIL_OK)
+		return rc;
+	if (fn == NULL)
+		return pg_fail(t->st, ANVIL_ERR_INVALID,
+		    "store_revoked_each: bad call");
+	return walk(t, STORE_CERT, "kind = 4 AND revoked", fn, arg);
+}
+
+_Static_assert(STORE_CERT == 4 && STORE_AUTHZ == 2 && STORE_ACCOUNT == 0,
+    "the SQL of walks and lists names kinds by number");
+
+/* ------------------------------------------------------------ counters */
+
+static anvil_err
+o_counter_next(void *tp, const char *name, uint64_t *val)
+{
+	struct pg_txn *t = tp;
+	PGresult *res = NULL;
+	const char *vals[1];
+	anvil_err rc;
+
+	if ((rc = usable(t)) != ANVIL_OK)
+		return rc;
+	if (val == NULL || !id_ok(name, COUNTER_MAX))
+		return pg_fail(t->st, ANVIL_ERR_INVALID,
+		    "invalid counter name");
+	vals[0] = name;
+	rc = q(t, "store_counter_next", "INSERT INTO counters (name, val) "
+	    "VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET val = "
+	    "counters.val + 1 RETURNING val", 1, vals, NULL, NULL,
+	    PGRES_TUPLES_OK, &res);
+	if (rc == ANVIL_ERR_INVALID)
+		return pg_fail(t->st, rc, "counter %s is at its maximum", name);
+	if (rc != ANVIL_OK)
+		return rc;
+	if (PQntuples(res) != 1)
+		rc = pg_fail(t->st, ANVIL_ERR_STORE, "counter %s: no value",
+		    name);
+	else
+		*val = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return rc;
+}
+
+static anvil_err
+o_counter_get(void *tp, const char *name, uint64_t *val)
+{
+	struct pg_txn *t = tp;
+	PGresult *res = NULL;
+	const char *vals[1];
+	anvil_err rc;
+
+	if ((rc = usable(t)) != ANVIL_OK)
+		return rc;
+	if (val == NULL || !id_ok(name, COUNTER_MAX))
+		return pg_fail(t->st, ANVIL_ERR_INVALID,
+		    "invalid counter name");
+	*val = 0;
+	vals[0] = name;
+	if ((rc = q(t, "store_counter_get", "SELECT val FROM counters WHERE "
+	    "name = $1", 1, vals, NULL, NULL, PGRES_TUPLES_OK, &res)) !=
+	    ANVIL_OK)
+		return rc;
+	if (PQntuples(res) == 1)
+		*val = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
+	PQclear(res);
+	return ANVIL_OK;
+}
+
+/* ------------------------------------------------------------ nonces */
+
+/*
+ * Runs one statement outside store_run, in its own transaction with
+ * synchronous_commit off (store.h: spent nonces are not durable), on a
+ * connection brought up first and reset once if it broke.
+ */
+static anvil_err
+autocommit(struct pg_store *st, const char *what, const char *sql, int n,
+    const char *const *vals, const int *lens, const int *fmts,
+    PGresult **out)
+{
+	struct pg_txn t;
+	int resets = 0;
+	anvil_err rc;
+
+	if (st->pid != getpid())
+		return pg_fail(st, ANVIL_ERR_STORE, "store handle used in a "
+		    "forked child");
+	for (;;) {
+		if ((rc = conn_up(st)) != ANVIL_OK)
+			return rc;
+		memset(&t, 0, sizeof(t));
+		t.st = st;
+		rc = q(&t, what, sql, n, vals, lens, fmts, PGRES_TUPLES_OK,
+		    out);
+		if (rc == ANVIL_ERR_UNAVAILABLE && resets++ < 1) {
+			PQfinish(st->conn);
+			st->conn = NULL;
+			continue;
+		}
+		return rc;
+	}
+}
+
+static anvil_err
+o_nonce_spend(void *sp, const unsigned char *nonce, size_t len,
+    time_t expires)
+{
+	struct pg_store *st = sp;
+	PGresult *res = NULL;
+	const char *vals[2];
+	int lens[2], fmts[2];
+	char exp[24];
+	anvil_err rc;
+
+	if (st == NULL || nonce == NULL || len == 0 || len > NONCE_MAX)
+		return ANVIL_ERR_INVALID;
+	snprintf(exp, sizeof(exp), "%lld", (long long)expires);
+	vals[0] = (const char *)nonce;
+	lens[0] = (int)len;
+	fmts[0] = 1;		/* binary: the nonce bytes as they are */
+	vals[1] = exp;
+	lens[1] = 0;
+	fmts[1] = 0;
+	/*
+	 * One statement, so one implicit transaction: a CTE sets
+	 * synchronous_commit for it alone. Of concurrent inserts of one
+	 * nonce the unique key lets one through; the rest return no row.
+	 */
+	rc = autocommit(st, "store_nonce_spend", "WITH s AS (SELECT "
+	    "set_config('synchronous_commit', 'off', true)) INSERT INTO nonces "
+	    "(nonce, expires) SELECT $1::bytea, $2::bigint FROM s "
+	    "ON CONFLICT (nonce) DO NOTHING RETURNING 1", 2, vals, lens, fmts, &res);
+	if (rc != ANVIL_OK) {
+		log_err("store_nonce_spend: %s", st->msg);
+		return rc;
+	}
+	rc = PQntuples(res) == 1 ? ANVIL_OK : ANVIL_ERR_EXISTS;
+	PQclear(res);
+	return rc;
+}
+
+static anvil_err
+o_nonce_purge(void *sp, time_t now, size_t *purged)
+{
+	struct pg_store *st = sp;
+	PGresult *res = NULL;
+	const char *vals[1];
+	char nowb[24];
+	size_t total = 0, got;
+	int round;
+	anvil_err rc = ANVIL_OK;
+
+	if (purged != NULL)
+		*purged = 0;
+	if (st == NULL)
+		return ANVIL_ERR_INVALID;
+	snprintf(nowb, sizeof(nowb), "%lld", (long long)now);
+	vals[0] = nowb;
+	/* In batches, so that no statement holds many rows for long. */
+	for (round = 0; round < PURGE_ROUNDS; round++) {
+		rc = autocommit(st, "store_nonce_purge", "WITH d AS (DELETE "
+		    "FROM nonces WHERE ctid IN (SELECT ctid FROM nonces WHERE "
+		    "expires < $1 LIMIT 1000) RETURNING 1) SELECT count(*) "
+		    "FROM d", 1, vals, NULL, NULL, &res);
+		if (rc != ANVIL_OK) {
+			log_err("store_nonce_purge: %s", st->msg);
+			break;
+		}
+		got = PQntuples(res) == 1 ?
+		    strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
+		PQclear(res);
+		res = NULL;
+		total += got;
+		if (got < PURGE_BATCH)
+			break;
+	}
+	if (purged != NULL)
+		*purged = total;
+	return rc;
+}
+
+/* ------------------------------------------------------------ backup, check */
+
+static anvil_err
+o_backup(void *sp, const char *dir, char *err, size_t errlen)
+{
+	(void)sp;
+	(void)dir;
+	return errf(err, errlen, ANVIL_ERR_INVALID, "the store is in "
+	    "PostgreSQL: back it up with pg_dump, which copies a live "
+	    "database as of one instant");
+}
+
+struct verify_arg {
+	unsigned bad;
+	char *err;
+	size_t errlen;
+};
+
+/*
+ * Checks each row: the record parses and its index columns are what the
+ * record says (cols_extract), as store_verify asks of the index files.
+ */
+static anvil_err
+verify_fn(void *tp, void *arg)
+{
+	struct pg_txn *t = tp;
+	struct verify_arg *va = arg;
+	struct pg_store *st = t->st;
+	struct cols c;
+	PGresult *res = NULL;
+	json_t *rec = NULL;
+	int i, rows, kind;
+	size_t used;
+	anvil_err rc;
+
+	if ((rc = simple(t, "store_verify", "DECLARE anvil_check NO SCROLL "
+	    "CURSOR FOR SELECT kind, id, rec, account, thumb, itype, ivalue, "
+	    "revoked FROM records ORDER BY kind, id")) != ANVIL_OK)
+		return rc;
+	for (;;) {
+		if ((rc = q(t, "store_verify", "FETCH 256 FROM anvil_check", 0,
+		    NULL, NULL, NULL, PGRES_TUPLES_OK, &res)) != ANVIL_OK)
+			return rc;
+		if ((rows = PQntuples(res)) == 0)
+			break;
+		for (i = 0; i < rows; i++) {
+			const char *id = PQgetvalue(res, i, 1);
+			const char *why = NULL;
+
+			kind = atoi(PQgetvalue(res, i, 0));
+#define COL_EQ(s, col) ((s) == NULL ? PQgetisnull(res, i, (col)) : \
+	(!PQgetisnull(res, i, (col)) && \
+	strcmp((s), PQgetvalue(res, i, (col))) == 0))
+			if (!kind_ok((enum store_kind)kind) ||
+			    !id_ok(id, ID_MAX))
+				why = "bad kind or id";
+			else if (rec_parse(st, (enum store_kind)kind, id,
+			    PQgetvalue(res, i, 2),
+			    (size_t)PQgetlength(res, i, 2), &rec) != ANVIL_OK)
+				why = "record does not parse";
+			else if (cols_extract(st, (enum store_kind)kind, rec,
+			    &c, ANVIL_ERR_CORRUPT) != ANVIL_OK)
+				why = "record's index members are damaged";
+			else if (!COL_EQ(c.account, 3) || !COL_EQ(c.thumb, 4) ||
+			    !COL_EQ(c.itype, 5) || !COL_EQ(c.ivalue, 6) ||
+			    (c.revoked != 0) != (strcmp(PQgetvalue(res, i, 7),
+			    "t") == 0))
+				why = "index columns disagree with the record";
+#undef COL_EQ
+			json_decref(rec);
+			rec = NULL;
+			if (why == NULL)
+				continue;
+			if (va->bad++ < VERIFY_REPORT && va->err != NULL) {
+				used = strlen(va->err);
+				if (used + 1 < va->errlen)
+					snprintf(va->err + used, va->errlen -
+					    used, "%srecords %d/%.40s: %s",
+					    used ? "; " : "", kind, id, why);
+			}
+		}
+		PQclear(res);
+		res = NULL;
+	}
+	PQclear(res);
+	return ANVIL_OK;
+}
+
+static anvil_err
+o_verify(void *sp, char *err, size_t errlen)
+{
+	struct pg_store *st = sp;
+	struct verify_arg va;
+	char buf[1024] = "";
+	anvil_err rc;
+
+	memset(&va, 0, sizeof(va));
+	va.err = buf;
+	va.errlen = sizeof(buf);
+	/* READ COMMITTED would see each batch at its own instant; the
+	 * cursor of one SERIALIZABLE transaction sees one. */
+	rc = o_run(st, 0, verify_fn, &va, err, errlen);
+	if (rc != ANVIL_OK)
+		return rc;
+	if (va.bad > 0)
+		return errf(err, errlen, ANVIL_ERR_CORRUPT, "%u damaged "
+		    "row(s): %s", va.bad, buf);
+	return ANVIL_OK;
+}
+
+static void
+o_schema(const void *sp, int *was, int *now)
+{
+	const struct pg_store *st = sp;
+
+	*was = st->schema_was;
+	*now = SCHEMA_VERSION;
+}
+
+static void
+o_set_progress(void *sp, struct progress *p)
+{
+	struct pg_store *st = sp;
+
+	st->progress = p;
+}
+
+const struct store_ops store_pg_ops = {
+	.name = STORE_BACKEND_PG,
+	.open = o_open,
+	.close = o_close,
+	.maintain = o_nothing,
+	.hold = o_nothing,
+	.idle = o_nothing,
+	.run = o_run,
+	.get = o_get,
+	.put = o_put,
+	.del = o_del,
+	.account_by_thumbprint = o_account_by_thumbprint,
+	.list_by_account = o_list_by_account,
+	.authz_by_identifier = o_authz_by_identifier,
+	.each = o_each,
+	.revoked_each = o_revoked_each,
+	.counter_next = o_counter_next,
+	.counter_get = o_counter_get,
+	.nonce_spend = o_nonce_spend,
+	.nonce_purge = o_nonce_purge,
+	.backup = o_backup,
+	.verify = o_verify,
+	.set_progress = o_set_progress,
+	.schema = o_schema,
+};
