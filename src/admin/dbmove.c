@@ -33,6 +33,8 @@
 #include <jansson.h>
 
 #include "admin/admin.h"
+#include "ca/ca.h"
+#include "core/conf.h"
 #include "core/error.h"
 #include "store/store.h"
 
@@ -48,9 +50,28 @@ static const char *const kind_names[STORE_KIND__MAX] = {
 	[STORE_VALQ] = "valq",
 };
 
-/* The counters Anvil keeps (src/publish/crl.c). */
-static const char *const counter_names[] = { "crl_number" };
-#define NCOUNTERS (sizeof(counter_names) / sizeof(counter_names[0]))
+/*
+ * The counters Anvil keeps: the CRL numbers (src/publish/crl.c), one for
+ * each CA generation's full CRL ("crl_number" for generation 1, "crl.g<g>"
+ * after) and one for each of its shards ("crl.g<g>.s<k>", raised 1..N
+ * together, so the first that was never raised ends a generation's).
+ */
+static int
+counter_name_ok(const char *name)
+{
+	unsigned g, k;
+	int n = 0;
+
+	if (strcmp(name, "crl_number") == 0)
+		return 1;
+	if (sscanf(name, "crl.g%u%n", &g, &n) == 1 && name[n] == '\0')
+		return g >= 2 && g <= CA_MAX_GENERATIONS;
+	n = 0;
+	if (sscanf(name, "crl.g%u.s%u%n", &g, &k, &n) == 2 && name[n] == '\0')
+		return g >= 1 && g <= CA_MAX_GENERATIONS && k >= 1 &&
+		    k <= CONFIG_CRL_SHARDS_MAX;
+	return 0;
+}
 
 static int
 kind_of(const char *name)
@@ -113,21 +134,47 @@ export_kind_fn(struct store_txn *txn, void *arg)
 	return store_each(txn, e->kind, export_one, e);
 }
 
-struct counters {
-	uint64_t val[NCOUNTERS];
-};
+/* Puts counter name into obj when it was ever raised; its value in *v. */
+static anvil_err
+counter_take(struct store_txn *txn, json_t *obj, const char *name,
+    uint64_t *v)
+{
+	anvil_err rc;
 
+	if ((rc = store_counter_get(txn, name, v)) != ANVIL_OK)
+		return rc;
+	if (*v != 0 && json_object_set_new(obj, name,
+	    json_integer((json_int_t)*v)) != 0)
+		return ANVIL_ERR_NOMEM;
+	return ANVIL_OK;
+}
+
+/* Every counter above 0 into the object arg: {name: value}. */
 static anvil_err
 counters_fn(struct store_txn *txn, void *arg)
 {
-	struct counters *c = arg;
-	size_t i;
+	json_t *c = arg;
+	char name[48];
+	unsigned g, k;
+	uint64_t v;
 	anvil_err rc;
 
-	for (i = 0; i < NCOUNTERS; i++)
-		if ((rc = store_counter_get(txn, counter_names[i],
-		    &c->val[i])) != ANVIL_OK)
+	json_object_clear(c);	/* from a try that lost a deadlock */
+	if ((rc = counter_take(txn, c, "crl_number", &v)) != ANVIL_OK)
+		return rc;
+	for (g = 1; g <= CA_MAX_GENERATIONS; g++) {
+		snprintf(name, sizeof(name), "crl.g%u", g);
+		if (g >= 2 && (rc = counter_take(txn, c, name, &v)) !=
+		    ANVIL_OK)
 			return rc;
+		for (k = 1; k <= CONFIG_CRL_SHARDS_MAX; k++) {
+			snprintf(name, sizeof(name), "crl.g%u.s%u", g, k);
+			if ((rc = counter_take(txn, c, name, &v)) != ANVIL_OK)
+				return rc;
+			if (v == 0)
+				break;
+		}
+	}
 	return ANVIL_OK;
 }
 
@@ -135,19 +182,21 @@ static int
 db_export(struct admin_ctx *ctx, const char *path)
 {
 	struct export e;
-	struct counters c;
-	json_t *o = NULL;
+	json_t *o = NULL, *c = NULL, *v;
+	const char *name;
 	char err[512] = "";
-	size_t total = 0, i;
+	size_t total = 0;
 	int k, status = ADMIN_FAIL;
 	anvil_err rc;
 
 	memset(&e, 0, sizeof(e));
-	memset(&c, 0, sizeof(c));
+	if ((c = json_object()) == NULL)
+		return ADMIN_FAIL;
 	if ((e.fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC,
 	    0600)) < 0) {
 		fprintf(stderr, "anvil-admin: db export: %s: %s\n", path,
 		    strerror(errno));
+		json_decref(c);
 		return ADMIN_FAIL;
 	}
 	if ((e.f = fdopen(e.fd, "w")) == NULL) {
@@ -177,16 +226,13 @@ db_export(struct admin_ctx *ctx, const char *path)
 		}
 		total += e.n;
 	}
-	if ((rc = store_run(ctx->st, 0, counters_fn, &c, err, sizeof(err))) !=
+	if ((rc = store_run(ctx->st, 0, counters_fn, c, err, sizeof(err))) !=
 	    ANVIL_OK) {
 		fprintf(stderr, "anvil-admin: db export: counters: %s\n", err);
 		goto out;
 	}
-	for (i = 0; i < NCOUNTERS && !e.werr; i++) {
-		if (c.val[i] == 0)
-			continue;
-		o = json_pack("{s:s, s:I}", "counter", counter_names[i], "val",
-		    (json_int_t)c.val[i]);
+	json_object_foreach(c, name, v) {
+		o = json_pack("{s:s, s:O}", "counter", name, "val", v);
 		put_line(&e, o);
 		json_decref(o);
 	}
@@ -202,6 +248,7 @@ db_export(struct admin_ctx *ctx, const char *path)
 	    "%s store in %s\n", total, store_backend(ctx->st), path);
 	status = ADMIN_OK;
 out:
+	json_decref(c);
 	if (e.f != NULL)
 		fclose(e.f);
 	if (status != ADMIN_OK)
@@ -213,7 +260,7 @@ out:
 
 struct import {
 	json_t *recs;		/* array of [kind, id, rec] */
-	uint64_t val[NCOUNTERS];
+	json_t *counters;	/* {name: value} */
 	size_t from, to;	/* the batch being written */
 	int found;		/* the store holds a record */
 };
@@ -224,7 +271,7 @@ import_read(const char *path, struct import *im)
 {
 	FILE *f = NULL;
 	char *line = NULL;
-	size_t cap = 0, lineno = 0, i;
+	size_t cap = 0, lineno = 0;
 	ssize_t len;
 	json_t *o = NULL, *rec = NULL;
 	json_error_t jerr;
@@ -263,13 +310,12 @@ import_read(const char *path, struct import *im)
 		}
 		if (json_unpack(o, "{s:s, s:I}", "counter", &cname, "val",
 		    &ival) == 0) {
-			for (i = 0; i < NCOUNTERS; i++)
-				if (strcmp(counter_names[i], cname) == 0)
-					break;
-			if (i == NCOUNTERS || ival < 0 ||
-			    (uint64_t)ival > COUNTER_MAX_VAL)
+			if (!counter_name_ok(cname) || ival < 0 ||
+			    (uint64_t)ival > COUNTER_MAX_VAL ||
+			    json_object_get(im->counters, cname) != NULL ||
+			    json_object_set_new(im->counters, cname,
+			    json_integer(ival)) != 0)
 				goto bad;
-			im->val[i] = (uint64_t)ival;
 			continue;
 		}
 		if (json_unpack(o, "{s:I}", "end", &ival) == 0 &&
@@ -353,13 +399,14 @@ raise_fn(struct store_txn *txn, void *arg)
 {
 	struct import *im = arg;
 	uint64_t v = 0, n;
-	size_t i;
+	const char *name;
+	json_t *val;
 	anvil_err rc;
 
-	for (i = 0; i < NCOUNTERS; i++)
-		for (n = 0; n < im->val[i]; n++)
-			if ((rc = store_counter_next(txn, counter_names[i],
-			    &v)) != ANVIL_OK)
+	json_object_foreach(im->counters, name, val)
+		for (n = 0; n < (uint64_t)json_integer_value(val); n++)
+			if ((rc = store_counter_next(txn, name, &v)) !=
+			    ANVIL_OK)
 				return rc;
 	return ANVIL_OK;
 }
@@ -374,8 +421,11 @@ db_import(struct admin_ctx *ctx, const char *path)
 	anvil_err rc;
 
 	memset(&im, 0, sizeof(im));
-	if ((im.recs = json_array()) == NULL)
+	if ((im.recs = json_array()) == NULL ||
+	    (im.counters = json_object()) == NULL) {
+		json_decref(im.recs);
 		return ADMIN_FAIL;
+	}
 	if (import_read(path, &im) != 0)
 		goto out;
 	if ((rc = store_run(ctx->st, STORE_TXN_READ_COMMITTED, empty_fn, &im,
@@ -410,6 +460,7 @@ db_import(struct admin_ctx *ctx, const char *path)
 	status = ADMIN_OK;
 out:
 	json_decref(im.recs);
+	json_decref(im.counters);
 	return status;
 }
 
