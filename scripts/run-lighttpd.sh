@@ -21,6 +21,7 @@
 # ANVIL_BUILDDIR (where anvil was built; default the source tree),
 # ANVIL_LIGHTTPD_DIR (where its config and TLS files go; default
 # DATA_DIR/lighttpd: hosts of one CA sharing DATA_DIR each need their own),
+# ANVIL_CONFIG (the config; default DATA_DIR/anvil.conf),
 # ANVIL_DIRECTORY_URL (the directory URL it prints and links to; default
 # https://127.0.0.1:PORT/acme/directory, else that of a load balancer).
 set -eu
@@ -31,10 +32,11 @@ port=${ANVIL_PORT:-8443}
 pub=${ANVIL_PUBLISH_PORT:-$((port + 1))}
 builddir=$(cd "${ANVIL_BUILDDIR:-$top}" && pwd)
 lt=${ANVIL_LIGHTTPD_DIR:-$data/lighttpd}
+conf=${ANVIL_CONFIG:-$data/anvil.conf}
 dir_url=${ANVIL_DIRECTORY_URL:-https://127.0.0.1:$port/acme/directory}
 mkdir -p "$lt/www" "$data/crl" "$data/ocsp"
 # [ocsp] validity_hours of the config, for the pre-signed answers' age.
-ocsp_validity=$(sed -n 's/^[[:space:]]*validity_hours[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$data/anvil.conf" | tail -n 1)
+ocsp_validity=$(sed -n 's/^[[:space:]]*validity_hours[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$conf" | tail -n 1)
 ocsp_validity=$(( ${ocsp_validity:-24} * 3600 ))
 chmod 0700 "$lt"
 sh "$top/scripts/tls-cert.sh" "$data" "$lt"
@@ -81,7 +83,7 @@ ssl.pemfile = "$lt/chain.pem"
 ssl.privkey = "$lt/tls.key"
 
 var.anvil_prefix = "/acme"
-var.anvil_config = "$data/anvil.conf"
+var.anvil_config = "$conf"
 var.anvil_data_dir = "$data"
 var.anvil_directory_url = "$dir_url"
 var.anvil_nonce_script = "$top/lighttpd/anvil-nonce.lua"

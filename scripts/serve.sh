@@ -58,7 +58,17 @@ case $web in
 lighttpd-*) ocsp_url=http://127.0.0.1:$pub/acme/ocsp ;;
 *) ocsp_url=https://127.0.0.1:$port/acme/ocsp ;;
 esac
-cat >"$data/anvil.conf" <<EOC
+# Hosts of one CA share ANVIL_DATA and the database (ANVIL_PG): each
+# lighttpd host its own config (its base_url) and web-server folder.
+conf=$data/anvil.conf
+if [ -n "${ANVIL_PG:-}" ]; then
+	case $web in
+	lighttpd-*)
+		conf=$data/anvil-$port.conf
+		export ANVIL_LIGHTTPD_DIR="$data/lighttpd-$port" ;;
+	esac
+fi
+cat >"$conf" <<EOC
 ; written by scripts/serve.sh
 [server]
 base_url = https://127.0.0.1:$port/acme
@@ -92,11 +102,11 @@ if [ -n "${ANVIL_PG:-}" ]; then
 "*) echo "serve: ANVIL_PG holds a line break" >&2; exit 2 ;;
 	esac
 	printf '\n[store]\nbackend = postgresql\nconninfo = %s\n' "$ANVIL_PG" \
-	    >>"$data/anvil.conf"
+	    >>"$conf"
 fi
-./anvil-admin --config "$data/anvil.conf" init >/dev/null
-./anvil-crl --config "$data/anvil.conf" --quiet
-export ANVIL_PORT=$port ANVIL_PUBLISH_PORT=$pub
+./anvil-admin --config "$conf" init >/dev/null
+./anvil-crl --config "$conf" --quiet
+export ANVIL_PORT=$port ANVIL_PUBLISH_PORT=$pub ANVIL_CONFIG=$conf
 case $web in
 lighttpd-*) exec sh scripts/run-lighttpd.sh "$data" "${web#lighttpd-}" ;;
 apache-*) exec sh scripts/run-apache.sh "$data" "${web#apache-}" ;;
