@@ -51,7 +51,11 @@ mkdir -p "$S"
 (cd "$S/anvil-0.1.0" && env -u MAKEFLAGS -u MFLAGS -u MAKELEVEL -u MAKEOVERRIDES \
     dpkg-buildpackage -us -uc -b) >"$T/build.log" 2>&1 &&
 	ok "dpkg-buildpackage -us -uc -b (unit tests included)" ||
-	{ tail -40 "$T/build.log"; fail "dpkg-buildpackage"; finish; }
+	{ tail -40 "$T/build.log"; fail "dpkg-buildpackage"
+	  # A unit test that failed inside the package build: its own log.
+	  for l in "$S"/anvil-0.1.0/tests/unit/*.log; do
+		grep -q '^FAIL' "$l" 2>/dev/null && { echo "== $l"; tail -60 "$l"; }
+	  done; finish; }
 deb="$S/anvil_0.1.0_$(dpkg --print-architecture).deb"
 [ -f "$deb" ] || { fail "no $deb"; finish; }
 # lintian refuses to run as root without this.
