@@ -101,6 +101,33 @@ expect_out "up to date" "db migrate says it is current"
 expect_exit 1 "db backup points at pg_dump" "$ADMIN" --config "$CONF" db backup "$T/bk"
 expect_out "pg_dump" "the refusal names pg_dump"
 
+# anvil-crl on two hosts at once (each its own data_dir and lock, one
+# database): the CRL numbers of both are one sequence, never one twice.
+mkdir -m 700 "$T/hostb"
+cp "$DATA/ca.key" "$DATA/ca.pem" "$DATA/nonce.key" "$T/hostb/"
+sed "s|^data_dir = .*|data_dir = $T/hostb|" "$CONF" >"$T/hostb.conf"
+CRL="$top_builddir/anvil-crl"
+: >"$T/crlnums"
+i=0
+while [ $i -lt 5 ]; do
+	i=$((i + 1))
+	"$CRL" --config "$CONF" >"$T/crla.$i" 2>&1 & a=$!
+	"$CRL" --config "$T/hostb.conf" >"$T/crlb.$i" 2>&1 & b=$!
+	wait $a || fail "anvil-crl on host a, round $i: $(cat "$T/crla.$i")"
+	wait $b || fail "anvil-crl on host b, round $i: $(cat "$T/crlb.$i")"
+	sed -n 's/^CRL \([0-9]*\) written.*/\1/p' "$T/crla.$i" "$T/crlb.$i" >>"$T/crlnums"
+done
+n=$(wc -l <"$T/crlnums"); u=$(sort -un "$T/crlnums" | wc -l)
+[ "$n" = 10 ] && [ "$u" = 10 ] &&
+    ok "10 CRLs signed on two hosts at once, 10 distinct numbers" ||
+    fail "CRL numbers from two hosts: $(tr '\n' ' ' <"$T/crlnums")"
+for h in a b; do
+	sed -n 's/^CRL \([0-9]*\) written.*/\1/p' "$T"/crl$h.[1-5] >"$T/seq.$h"
+	sort -n -c "$T/seq.$h" 2>/dev/null && [ "$(sort -un "$T/seq.$h" | wc -l)" = 5 ] &&
+	    ok "host $h's CRL numbers strictly increase" ||
+	    fail "host $h's numbers: $(tr '\n' ' ' <"$T/seq.$h")"
+done
+
 # The store moved into Berkeley DB files and back into a second schema:
 # each export of an imported store is the same file, db check is clean on
 # every side, and a second import into a store with records is refused.
