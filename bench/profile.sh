@@ -9,7 +9,8 @@
 #   - `perf record -e cpu-clock -g` samples every process of the server's
 #     tree (lighttpd, the anvil processes, anything they start), and
 #   - `perf stat` counts the server's system calls that the table names
-#     (fdatasync, flock, fcntl, timer_settime, accept, connect, clone),
+#     (fdatasync, flock, fcntl, timer_settime, accept, connect, clone,
+#     and shutdown, select and poll: libfcgi's lingering close),
 #   - db5.3_stat reads the store's transaction and log-flush counters
 #     before and after (BDB's own count of commits and durable flushes).
 # bench/profile.py sorts each sample into one row (library of the frame,
@@ -156,7 +157,9 @@ perf stat -x, -p "$tree" -o "$W/perf-stat.csv" \
     -e syscalls:sys_enter_timer_settime,syscalls:sys_enter_accept \
     -e syscalls:sys_enter_accept4,syscalls:sys_enter_connect \
     -e syscalls:sys_enter_clone,syscalls:sys_enter_clone3 \
-    -e syscalls:sys_enter_execve >"$W/perf-stat.log" 2>&1 &
+    -e syscalls:sys_enter_execve,syscalls:sys_enter_shutdown \
+    -e syscalls:sys_enter_select,syscalls:sys_enter_poll \
+    >"$W/perf-stat.log" 2>&1 &
 PERF="$PERF $!"
 sleep 1
 t0=$(date +%s.%N)

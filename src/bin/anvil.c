@@ -275,6 +275,36 @@ serve_one(struct server *s, struct FCGX_Request *fcgi, char **validate)
 	http_resp_clear(&resp);
 }
 
+/*
+ * Ends a FastCGI request. libfcgi closes the connection lingering
+ * (os_unix.c OS_Close in libfcgi: shutdown, then wait up to 2 s for the
+ * web server to close first, reading whatever it still sends), so that
+ * input left unread cannot turn the close into a TCP reset that loses the
+ * reply. That wait is a sleep and a wake-up per request, and the worker
+ * accepts nothing meanwhile. Once the request's input is read to its end
+ * (the empty FCGI_STDIN record; the web server sends nothing after it
+ * without FCGI_KEEP_CONN, which lighttpd and Apache do not set) nothing is
+ * left to reset, so FCGX_Detach turns the lingering off and the close is
+ * immediate. Input beyond DRAIN_MAX (a body refused as too large) keeps
+ * the lingering close.
+ */
+#define DRAIN_MAX	65536
+
+static void
+fcgi_finish(FCGX_Request *req)
+{
+	char buf[4096];
+	size_t drained = 0;
+	int n;
+
+	while (drained < DRAIN_MAX && (n = FCGX_GetStr(buf, sizeof(buf),
+	    req->in)) > 0)
+		drained += (size_t)n;
+	if (FCGX_HasSeenEOF(req->in) == EOF)
+		(void)FCGX_Detach(req);
+	FCGX_Finish_r(req);
+}
+
 int
 main(int argc, char **argv)
 {
@@ -366,7 +396,7 @@ main(int argc, char **argv)
 			if (r >= 0) {
 				/* Accepted as the signal came: answer it. */
 				serve_one(&s, &req, &validate);
-				FCGX_Finish_r(&req);
+				fcgi_finish(&req);
 				if (validate != NULL && s.ctx != NULL)
 					(void)acme_runner_kick(s.cfg);
 				free(validate);
@@ -374,7 +404,7 @@ main(int argc, char **argv)
 			break;
 		}
 		serve_one(&s, &req, &validate);
-		FCGX_Finish_r(&req);
+		fcgi_finish(&req);
 		if (validate != NULL && s.ctx != NULL)
 			(void)acme_runner_kick(s.cfg);
 		free(validate);

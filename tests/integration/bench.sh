@@ -98,6 +98,15 @@ else
 		ok "profile.sh counts fdatasync per flow ($f)"
 	else
 		fail "profile.sh shows no fdatasync per flow"; fi
+	# A FastCGI worker ends each request without libfcgi's lingering
+	# close (src/bin/anvil.c fcgi_finish), which costs a shutdown() per
+	# request (about 7 per flow); lighttpd closing the generator's
+	# connections may add a few in all.
+	sd=$(sed -n 's/^system calls per flow.* shutdown \([0-9.]*\),.*/\1/p' "$T/profile")
+	if awk -v s="${sd:-99}" 'BEGIN { exit (s < 1) ? 0 : 1 }'; then
+		ok "FastCGI workers close without lingering ($sd shutdown per flow)"
+	else
+		fail "FastCGI workers call shutdown ${sd:-?} times per flow"; fi
 fi
 ls -d /tmp/anvil-profile.* 2>/dev/null | sort >"$T/pafter"
 left=$(comm -13 "$T/pbefore" "$T/pafter")
