@@ -5,7 +5,9 @@
  * both under a per-installation key (first 16 bytes)). Checking it is a
  * MAC and a clock comparison; only spending writes, once, into the store's
  * spent-nonce table, whose insert-if-absent makes a replay fail even when
- * two processes receive the same nonce at the same instant.
+ * two processes receive the same nonce at the same instant. Spends are not
+ * durable: a nonce issued before a crash of the store is refused
+ * (store_nonce_floor), so none whose spend was lost passes twice.
  */
 #include "config.h"
 
@@ -149,6 +151,9 @@ acme_nonce_check(struct acme_ctx *ctx, const char *nonce, int spend)
 		t = t << 8 | raw[i];
 	if ((time_t)t > now + 60 || (time_t)t + ACME_NONCE_LIFETIME < now)
 		goto out;
+	/* Issued before a crash that may have lost its spend (store.h). */
+	if ((time_t)t <= store_nonce_floor(ctx->st))
+		goto out;
 	if (spend) {
 		anvil_err s = store_nonce_spend(ctx->st, raw, NONCE_RAW,
 		    (time_t)t + ACME_NONCE_LIFETIME);
@@ -158,6 +163,10 @@ acme_nonce_check(struct acme_ctx *ctx, const char *nonce, int spend)
 			rc = s;
 			goto out;
 		}
+		/* The spend may have found the store recovered (a reopen)
+		 * or the database restarted: the floor it read then. */
+		if ((time_t)t <= store_nonce_floor(ctx->st))
+			goto out;
 	}
 	rc = ANVIL_OK;
 out:

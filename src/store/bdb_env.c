@@ -462,10 +462,81 @@ own_like_home(const struct store *st)
 	closedir(d);
 }
 
+/*
+ * The nonce floor (store.h store_nonce_floor). Nonce spends commit
+ * without a flush (bdb_records.c), so their log records may still be in
+ * the shared regions when a process dies; the opener that then recovers
+ * makes new regions from the log on disk, and those spends are gone
+ * (tests/integration/crash.py replays one). So the opener that made new
+ * regions for an existing store writes the time into home/FLOOR_FILE,
+ * on disk before any other process can enter (it holds the recovery
+ * fence alone, bdb_guard.c), and every open reads it: a nonce issued at
+ * or before it is refused.
+ */
+#define FLOOR_FILE	"nonce.floor"
+#define FLOOR_MAX	32		/* bytes of the file */
+
+static anvil_err
+floor_write(struct store *st, char *err, size_t errlen)
+{
+	char *path = bdb_home_file(st, FLOOR_FILE), text[FLOOR_MAX];
+	int n;
+	anvil_err rc;
+
+	if (path == NULL)
+		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+	n = snprintf(text, sizeof(text), "%lld\n", (long long)time(NULL));
+	rc = util_write_file_atomic(path, text, (size_t)n, FILE_MODE, err,
+	    errlen);
+	free(path);
+	return rc;
+}
+
+static anvil_err
+floor_read(struct store *st, char *err, size_t errlen)
+{
+	char *path = bdb_home_file(st, FLOOR_FILE), *text = NULL, *end = NULL;
+	size_t len = 0;
+	long long v;
+	anvil_err rc;
+
+	if (path == NULL)
+		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+	rc = util_read_file(path, FLOOR_MAX, &text, &len, err, errlen);
+	if (rc == ANVIL_ERR_NOTFOUND) {
+		/* A store made before the floor existed: no recovery since. */
+		st->nonce_floor = 0;
+		rc = ANVIL_OK;
+		goto out;
+	}
+	if (rc != ANVIL_OK)
+		goto out;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (errno != 0 || end == text || (*end != '\n' && *end != '\0') ||
+	    v < 0) {
+		rc = errf(err, errlen, ANVIL_ERR_CORRUPT, "%s: not a time",
+		    path);
+		goto out;
+	}
+	st->nonce_floor = (time_t)v;
+out:
+	free(text);
+	free(path);
+	return rc;
+}
+
+time_t
+store_nonce_floor(struct store *st)
+{
+	return st != NULL ? st->nonce_floor : 0;
+}
+
 static anvil_err
 env_attach(struct store *st, int creating, int *lockfd, char *err,
     size_t errlen)
 {
+	int fresh = 0;
 	DB_ENV *env = NULL;
 	ino_t ino;
 	int ret, k;
@@ -506,8 +577,10 @@ env_attach(struct store *st, int creating, int *lockfd, char *err,
 		close(*lockfd);
 		*lockfd = -1;
 	}
-	if (ret == 0 && bdb_region_ino(st) != ino)
+	if (ret == 0 && bdb_region_ino(st) != ino) {
+		fresh = 1;
 		bdb_procs_tell(st, "new environment in");
+	}
 	if (ret != 0) {
 		log_err("DB_ENV->open(%s): %s", st->home, db_strerror(ret));
 		if (ret == DB_RUNRECOVERY)
@@ -544,6 +617,12 @@ env_attach(struct store *st, int creating, int *lockfd, char *err,
 		    (rc = meta_check(st, creating, err, errlen)) != ANVIL_OK)
 			goto out;
 	}
+	/* A store made just now had no spend to lose. */
+	if (fresh && !creating && (rc = floor_write(st, err, errlen)) !=
+	    ANVIL_OK)
+		goto out;
+	if ((rc = floor_read(st, err, errlen)) != ANVIL_OK)
+		goto out;
 	util_cloexec_all();
 	own_like_home(st);
 	rc = ANVIL_OK;

@@ -64,6 +64,7 @@
 #define store_counter_get	bdb_store_counter_get
 #define store_nonce_spend	bdb_store_nonce_spend
 #define store_nonce_purge	bdb_store_nonce_purge
+#define store_nonce_floor	bdb_store_nonce_floor
 #define store_backup		bdb_store_backup
 #define store_verify		bdb_store_verify
 #define store_set_progress	bdb_store_set_progress
@@ -145,6 +146,7 @@ struct store {
 	int created;		/* this handle made the store: checkpoint */
 	int saw_panic;		/* Berkeley DB said PANIC (a recovery ran) */
 	struct progress *progress; /* store_set_progress; NULL: none */
+	time_t nonce_floor;	/* store_nonce_floor, read at each open */
 };
 
 struct store_txn {

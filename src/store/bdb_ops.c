@@ -158,6 +158,12 @@ o_nonce_purge(void *st, time_t now, size_t *purged)
 	return store_nonce_purge(st, now, purged);
 }
 
+static time_t
+o_nonce_floor(void *st)
+{
+	return store_nonce_floor(st);
+}
+
 static anvil_err
 o_backup(void *st, const char *dir, char *err, size_t errlen)
 {
@@ -204,6 +210,7 @@ const struct store_ops store_bdb_ops = {
 	.counter_get = o_counter_get,
 	.nonce_spend = o_nonce_spend,
 	.nonce_purge = o_nonce_purge,
+	.nonce_floor = o_nonce_floor,
 	.backup = o_backup,
 	.verify = o_verify,
 	.set_progress = o_set_progress,

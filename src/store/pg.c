@@ -120,6 +120,7 @@ struct pg_store {
 	char msg[320];		/* last failure, for store_run's err */
 	struct progress *progress; /* store_set_progress; unused here */
 	int schema_was;		/* schema version found at open */
+	time_t nonce_floor;	/* server start, from the last spend */
 };
 
 struct pg_txn {
@@ -1224,18 +1225,30 @@ o_nonce_spend(void *sp, const unsigned char *nonce, size_t len,
 	 * One statement, so one implicit transaction: a CTE sets
 	 * synchronous_commit for it alone. Of concurrent inserts of one
 	 * nonce the unique key lets one through; the rest return no row.
+	 * The row returned carries the server's start: a server that
+	 * crashed lost the spends not yet flushed (store_nonce_floor).
 	 */
 	rc = autocommit(st, "store_nonce_spend", "WITH s AS (SELECT "
 	    "set_config('synchronous_commit', 'off', true)) INSERT INTO nonces "
 	    "(nonce, expires) SELECT $1::bytea, $2::bigint FROM s "
-	    "ON CONFLICT (nonce) DO NOTHING RETURNING 1", 2, vals, lens, fmts, &res);
+	    "ON CONFLICT (nonce) DO NOTHING RETURNING extract(epoch FROM "
+	    "pg_postmaster_start_time())::bigint", 2, vals, lens, fmts, &res);
 	if (rc != ANVIL_OK) {
 		log_err("store_nonce_spend: %s", st->msg);
 		return rc;
 	}
 	rc = PQntuples(res) == 1 ? ANVIL_OK : ANVIL_ERR_EXISTS;
+	if (rc == ANVIL_OK)
+		st->nonce_floor = (time_t)strtoll(PQgetvalue(res, 0, 0), NULL,
+		    10);
 	PQclear(res);
 	return rc;
+}
+
+static time_t
+o_nonce_floor(void *sp)
+{
+	return sp != NULL ? ((struct pg_store *)sp)->nonce_floor : 0;
 }
 
 static anvil_err
@@ -1425,6 +1438,7 @@ const struct store_ops store_pg_ops = {
 	.counter_get = o_counter_get,
 	.nonce_spend = o_nonce_spend,
 	.nonce_purge = o_nonce_purge,
+	.nonce_floor = o_nonce_floor,
 	.backup = o_backup,
 	.verify = o_verify,
 	.set_progress = o_set_progress,

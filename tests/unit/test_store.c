@@ -1540,6 +1540,37 @@ Test(store_pg, a_dropped_connection_is_made_again)
 	    time(NULL) + 60), ANVIL_ERR_EXISTS);
 }
 
+/*
+ * The nonce floor on PostgreSQL is the server's start, which each spend
+ * reads: a server that crashed lost the spends it had not flushed
+ * (synchronous_commit off), and a restart moves the floor past them.
+ */
+Test(store_pg, a_spend_reads_the_servers_start_as_the_nonce_floor)
+{
+	PGconn *c = NULL;
+	PGresult *r = NULL;
+	long long started;
+
+	pg_begin();
+	cr_assert_eq(store_nonce_floor(st), 0, "no spend yet");
+	cr_assert_eq(store_nonce_spend(st, (const unsigned char *)"f", 1,
+	    time(NULL) + 60), ANVIL_OK, "%s", err);
+	c = PQconnectdb(getenv(PG_ENV));
+	cr_assert_eq(PQstatus(c), CONNECTION_OK);
+	r = PQexec(c, "SELECT extract(epoch FROM pg_postmaster_start_time())"
+	    "::bigint");
+	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
+	started = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	cr_assert_gt(started, 0);
+	cr_assert_eq((long long)store_nonce_floor(st), started);
+	/* A refused replay leaves the floor as it was. */
+	cr_assert_eq(store_nonce_spend(st, (const unsigned char *)"f", 1,
+	    time(NULL) + 60), ANVIL_ERR_EXISTS);
+	cr_assert_eq((long long)store_nonce_floor(st), started);
+}
+
 Test(store_pg, backup_points_at_pg_dump_and_verify_checks_rows)
 {
 	char *p = NULL;

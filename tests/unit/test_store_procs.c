@@ -1432,3 +1432,85 @@ Test(store, a_nonce_is_spent_once_across_processes)
 		cr_assert_eq(ok[i], 1, "nonce %d spent %d times", i, ok[i]);
 	cr_log_info("spender wins: %d and %d", wins[0], wins[1]);
 }
+
+/*
+ * Nonce spends commit without a flush, so the recovery after a death can
+ * drop a spend another process made (a replay then passed: crash.py's
+ * replay check). The recovering opener raises the nonce floor to its own
+ * time, every open reads it, and src/acme/nonce.c refuses the nonces
+ * issued at or before it; an open without a recovery leaves it alone.
+ */
+Test(store, a_recovery_raises_the_nonce_floor_past_every_spend_before_it)
+{
+	struct store *st = NULL;
+	char err[512] = "", *p = NULL;
+	time_t created, spent = 0;
+	pid_t spender_pid, victim;
+	int rep[2], hold[2];
+	FILE *f;
+
+	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	created = store_nonce_floor(st);
+	store_close(st);
+	cr_assert_eq(created, 0, "a new store had no spend to lose");
+	cr_assert_eq(pipe(rep), 0);
+	cr_assert_eq(pipe(hold), 0);
+	if ((spender_pid = fork()) == 0) {
+		struct store *s;
+		time_t t;
+
+		child_init();
+		close(rep[0]);
+		close(hold[1]);
+		s = w_open();
+		t = time(NULL);
+		if (store_nonce_spend(s, (const unsigned char *)"lost", 4,
+		    t + 600) != ANVIL_OK ||
+		    write(rep[1], &t, sizeof(t)) != sizeof(t))
+			child_exit(WK_RUN);
+		wait_fd(hold[0]);	/* keeps the store open meanwhile */
+		store_close(s);
+		child_exit(WK_OK);
+	}
+	cr_assert(spender_pid > 0);
+	close(rep[1]);
+	close(hold[0]);
+	cr_assert_eq(read(rep[0], &spent, sizeof(spent)), sizeof(spent));
+	/* A clean open and close in between changes nothing. */
+	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK);
+	cr_assert_eq(store_nonce_floor(st), created);
+	store_close(st);
+	if ((victim = fork()) == 0) {
+		child_init();
+		(void)w_open();
+		pause();
+		child_exit(WK_OK);
+	}
+	cr_assert(victim > 0);
+	usleep(300000);		/* it has the store open */
+	kill(victim, SIGKILL);
+	cr_assert_eq(waitpid(victim, NULL, 0), victim);
+	cr_assert_eq(store_open(dir, 0, &st, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	cr_expect(store_nonce_floor(st) >= spent && spent > 0, "floor %lld, "
+	    "spent at %lld", (long long)store_nonce_floor(st),
+	    (long long)spent);
+	store_close(st);
+	close(hold[1]);
+	expect_exit(spender_pid, WK_OK, "spender");
+	close(rep[0]);
+
+	/* A floor file that is not a time is a damaged store, named. */
+	cr_assert(asprintf(&p, "%s/store/nonce.floor", dir) > 0);
+	f = fopen(p, "w");
+	cr_assert_not_null(f);
+	fputs("yesterday\n", f);
+	fclose(f);
+	st = NULL;
+	cr_expect_eq(store_open(dir, 0, &st, err, sizeof(err)),
+	    ANVIL_ERR_CORRUPT);
+	cr_expect(strstr(err, "nonce.floor") != NULL, "%s", err);
+	store_close(st);
+	free(p);
+}
