@@ -5,7 +5,8 @@
  * HTTPS connection) and its own ES256 account key (GnuTLS), run full
  * issuance flows: newOrder for one random DNS name under a test domain,
  * authz fetch, http-01 answered by the generator's own responder (threads
- * listening on 127.0.0.1:--http01-port serving /.well-known/acme-challenge/
+ * listening on --http01-address (default 127.0.0.1) and --http01-port
+ * serving /.well-known/acme-challenge/
  * from a shared table), POST {} to the challenge, poll the authz, finalize
  * with a fresh P-256 CSR (poll the order if it is processing), download the
  * certificate. The server validates for real.
@@ -56,12 +57,14 @@ static struct {
 	const char *dir_url;
 	const char *cacert;
 	int http01_port;
+	const char *http01_addr;	/* IPv4 address of the responder */
 	enum mode mode;
 	const char *domain;
 	int verbose;
 	double poll_max;	/* seconds a poll may last */
 	int req_timeout;	/* seconds per request */
-} opt = { 4, 1000000, 10, NULL, NULL, 5002, M_FLOWS, "bench.test", 0, 30, 30 };
+} opt = { 4, 1000000, 10, NULL, NULL, 5002, "127.0.0.1", M_FLOWS,
+    "bench.test", 0, 30, 30 };
 
 /* The directory, read once. */
 static char u_nonce[512], u_account[512], u_order[512];
@@ -243,10 +246,11 @@ static void start_http01(void)
 	setsockopt(listen_fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
 	struct sockaddr_in sa = { .sin_family = AF_INET,
 		.sin_port = htons(opt.http01_port) };
-	sa.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	if (inet_pton(AF_INET, opt.http01_addr, &sa.sin_addr) != 1)
+		die("--http01-address %s: not an IPv4 address", opt.http01_addr);
 	if (bind(listen_fd, (struct sockaddr *)&sa, sizeof sa) < 0)
-		die("http-01 responder: bind 127.0.0.1:%d: %s", opt.http01_port,
-		    strerror(errno));
+		die("http-01 responder: bind %s:%d: %s", opt.http01_addr,
+		    opt.http01_port, strerror(errno));
 	if (listen(listen_fd, 256) < 0)
 		die("listen: %s", strerror(errno));
 	for (int i = 0; i < 4; i++) {
@@ -916,7 +920,8 @@ static void usage(void)
 {
 	fprintf(stderr,
 	    "usage: acmeload -u DIRECTORY_URL [-c CONC] [-n MAX] [-t SECONDS]\n"
-	    "         [--cacert PEM] [--http01-port PORT] [--domain DOMAIN]\n"
+	    "         [--cacert PEM] [--http01-port PORT] [--http01-address IPV4]\n"
+	    "         [--domain DOMAIN]\n"
 	    "         [--mode flows|nonce|directory|order] [--poll-max S] [-v]\n");
 	exit(2);
 }
@@ -926,6 +931,7 @@ int main(int argc, char **argv)
 	static const struct option lo[] = {
 		{ "cacert", required_argument, 0, 'C' },
 		{ "http01-port", required_argument, 0, 'P' },
+		{ "http01-address", required_argument, 0, 'A' },
 		{ "mode", required_argument, 0, 'm' },
 		{ "domain", required_argument, 0, 'd' },
 		{ "poll-max", required_argument, 0, 'p' },
@@ -941,6 +947,7 @@ int main(int argc, char **argv)
 		case 'v': opt.verbose = 1; break;
 		case 'C': opt.cacert = optarg; break;
 		case 'P': opt.http01_port = atoi(optarg); break;
+		case 'A': opt.http01_addr = optarg; break;
 		case 'd': opt.domain = optarg; break;
 		case 'p': opt.poll_max = atof(optarg); break;
 		case 'T': opt.req_timeout = atoi(optarg); break;

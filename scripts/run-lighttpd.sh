@@ -1,6 +1,6 @@
 #!/bin/sh
 # run-lighttpd.sh DATA_DIR [SHAPE] - run lighttpd in the foreground serving
-# Anvil over HTTPS on 127.0.0.1 with the shipped lighttpd/ config of SHAPE:
+# Anvil over HTTPS on 127.0.0.1 (or ANVIL_BIND) with the shipped lighttpd/ config of SHAPE:
 # fcgi (default: mod_fastcgi spawning anvil) or cgi (mod_cgi running the
 # anvil program itself); /crl/ (anvil-crl's folder) over plain HTTP
 # with lighttpd/anvil-publish.conf; HEAD/GET new-nonce answered by lighttpd
@@ -12,8 +12,11 @@
 # and whose data_dir is DATA_DIR) and an initialised CA (anvil-admin init). Writes DATA_DIR/lighttpd/ (its
 # config, its TLS key and a certificate for localhost and 127.0.0.1 issued
 # by Anvil's CA). Prints "directory: URL" and "trust: PATH", then runs until
-# killed. Environment: ANVIL_PORT (default 8443), ANVIL_PUBLISH_PORT
-# (default ANVIL_PORT+1), ANVIL_LIGHTTPD_WORKERS (lighttpd's
+# killed. Environment: ANVIL_PORT (default 8443), ANVIL_BIND (the IPv4
+# address the HTTPS port listens on, default 127.0.0.1; the TLS
+# certificate names it too: a host in a network namespace listens on its
+# veth address, tests/integration/pg_hosts.sh), ANVIL_PUBLISH_PORT
+# (default ANVIL_PORT+1, always on 127.0.0.1), ANVIL_LIGHTTPD_WORKERS (lighttpd's
 # server.max-worker: lighttpd is one process with one thread unless this is
 # 2 or more; default unset; with workers, lighttpd stops them with a
 # SIGTERM to its whole process group, so a script that starts this one in
@@ -29,6 +32,7 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 data=$(cd "$1" && pwd)
 shape=${2:-fcgi}
 port=${ANVIL_PORT:-8443}
+bind=${ANVIL_BIND:-127.0.0.1}
 pub=${ANVIL_PUBLISH_PORT:-$((port + 1))}
 builddir=$(cd "${ANVIL_BUILDDIR:-$top}" && pwd)
 lt=${ANVIL_LIGHTTPD_DIR:-$data/lighttpd}
@@ -39,7 +43,7 @@ mkdir -p "$lt/www" "$data/crl" "$data/ocsp"
 ocsp_validity=$(sed -n 's/^[[:space:]]*validity_hours[[:space:]]*=[[:space:]]*\([0-9][0-9]*\).*/\1/p' "$conf" | tail -n 1)
 ocsp_validity=$(( ${ocsp_validity:-24} * 3600 ))
 chmod 0700 "$lt"
-sh "$top/scripts/tls-cert.sh" "$data" "$lt"
+sh "$top/scripts/tls-cert.sh" "$data" "$lt" "$bind"
 
 case $shape in
 fcgi)
@@ -73,7 +77,7 @@ cat >"$lt/lighttpd.conf" <<EOC
 # written by scripts/run-lighttpd.sh
 server.document-root = "$lt/www"
 server.port = $port
-server.bind = "127.0.0.1"
+server.bind = "$bind"
 $workers
 server.pid-file = "$lt/lighttpd.pid"
 server.errorlog = "$lt/error.log"

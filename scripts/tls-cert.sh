@@ -1,18 +1,28 @@
 #!/bin/sh
-# tls-cert.sh DATA_DIR OUT_DIR - the web server's TLS key and certificate
-# for localhost and 127.0.0.1, issued by Anvil's own CA (DATA_DIR/ca.key),
+# tls-cert.sh DATA_DIR OUT_DIR [ADDRESS] - the web server's TLS key and
+# certificate for localhost, 127.0.0.1 and ADDRESS (an IPv4 address the
+# server listens on besides), issued by Anvil's own CA (DATA_DIR/ca.key),
 # as OUT_DIR/tls.key and OUT_DIR/chain.pem (leaf then CA). Kept while newer
-# than the CA certificate.
+# than the CA certificate and made for the same ADDRESS.
 set -eu
-data=$1; out=$2
+data=$1; out=$2; addr=${3:-127.0.0.1}
+case $addr in
+*[!0-9.]*|'') echo "tls-cert.sh: \"$addr\" is not an IPv4 address" >&2; exit 2 ;;
+esac
 mkdir -p "$out"
-if [ -f "$out/chain.pem" ] && [ "$out/chain.pem" -nt "$data/ca.pem" ]; then exit 0; fi
+if [ -f "$out/chain.pem" ] && [ "$out/chain.pem" -nt "$data/ca.pem" ] &&
+    grep -qx "ip_address = \"$addr\"" "$out/tls.tmpl" 2>/dev/null; then
+	exit 0
+fi
 certtool --generate-privkey --key-type=ecdsa --outfile "$out/tls.key" >/dev/null 2>&1
 chmod 0600 "$out/tls.key"
+extra=""
+[ "$addr" = 127.0.0.1 ] || extra="ip_address = \"$addr\""
 cat >"$out/tls.tmpl" <<EOT
 cn = "localhost"
 dns_name = "localhost"
 ip_address = "127.0.0.1"
+$extra
 tls_www_server
 signing_key
 expiration_days = 365

@@ -1,6 +1,8 @@
 /*
  * test_store.c - the store interface in one process: records, indexes,
- * counters, nonces, ids, opening, and damaged or foreign files.
+ * counters, nonces, ids, opening, and damaged or foreign files; on both
+ * backends, processes racing on one store; on PostgreSQL, processes
+ * SIGKILLed inside a transaction (Berkeley DB's are in test_store_procs.c).
  *
  * Each test gets a new data folder with a new store (fixture below) and
  * removes it afterwards. Damaged stored records and markers are made with
@@ -14,6 +16,7 @@
 #include <errno.h>
 #include <stdarg.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,11 +193,25 @@ pg_begin(void)
 	cr_assert_str_eq(store_backend(st), STORE_BACKEND_PG);
 }
 
+/*
+ * Children a store_pg test forked and has not reaped (0: a free slot):
+ * after a failed assertion they may still hold a transaction open, which
+ * the schema's DROP would wait for.
+ */
+static pid_t pg_kids[64];
+
 static void
 teardown_pg(void)
 {
 	char *sql = NULL;
+	size_t i;
 
+	for (i = 0; i < sizeof(pg_kids) / sizeof(pg_kids[0]); i++)
+		if (pg_kids[i] > 0) {
+			kill(pg_kids[i], SIGKILL);
+			waitpid(pg_kids[i], NULL, 0);
+			pg_kids[i] = 0;
+		}
 	store_close(st);
 	st = NULL;
 	if (pg_schema != NULL && getenv(PG_ENV) != NULL &&
@@ -1601,6 +1618,577 @@ Test(store_pg, backup_points_at_pg_dump_and_verify_checks_rows)
 	cr_assert(strstr(err, "records 4/0a") != NULL, "%s", err);
 	cr_assert(strstr(err, "records 2/z1") != NULL, "%s", err);
 	cr_assert_eq(get_rc(STORE_AUTHZ, "z1"), ANVIL_ERR_CORRUPT);
+}
+
+/* ------------------------------------------------------------ kills */
+
+/*
+ * What tests/unit/test_store_procs.c asks of Berkeley DB after a process
+ * died inside a transaction, asked of a client of PostgreSQL: the server
+ * sees the dead client's socket close, rolls its transaction back and
+ * releases its row locks, and no other process has anything to recover.
+ */
+#define HELD_PUTS	30	/* records of the transaction killed */
+#define DONE_PUTS	20	/* records committed before it */
+#define HELD_WAIT_MS	20000	/* for a child to hold its transaction */
+#define AT_ONCE_MS	3000	/* the next transaction after a kill */
+#define FREED_MS	10000	/* a waiter on a dead holder's row lock */
+#define KILLERS		4	/* workers of the random kills */
+#define KILLS		30	/* workers killed ... */
+#define KILLS_BUDGET_MS	8000	/* ... within this long */
+#define KILL_GAP_MS	150	/* the most between two kills */
+
+static long
+now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (long)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The single number that the query fmt makes answers, as pg_admin. */
+static long pg_admin_num(const char *fmt, ...)
+	__attribute__((format(printf, 1, 2)));
+
+static long
+pg_admin_num(const char *fmt, ...)
+{
+	PGconn *c = PQconnectdb(getenv(PG_ENV));
+	PGresult *r = NULL;
+	va_list ap;
+	char *sql = NULL;
+	long v;
+	int n;
+
+	va_start(ap, fmt);
+	n = vasprintf(&sql, fmt, ap);
+	va_end(ap);
+	cr_assert(n > 0);
+	cr_assert_eq(PQstatus(c), CONNECTION_OK, "connect: %s",
+	    PQerrorMessage(c));
+	r = PQexec(c, sql);
+	cr_assert(PQresultStatus(r) == PGRES_TUPLES_OK && PQntuples(r) == 1,
+	    "%s: %s", sql, PQresultErrorMessage(r));
+	v = strtol(PQgetvalue(r, 0, 0), NULL, 10);
+	PQclear(r);
+	PQfinish(c);
+	free(sql);
+	return v;
+}
+
+/* Keeps pid in pg_kids until kid_wait reaps it (or teardown_pg). */
+static void
+kid_add(pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(pg_kids) / sizeof(pg_kids[0]); i++)
+		if (pg_kids[i] == 0) {
+			pg_kids[i] = pid;
+			return;
+		}
+	kill(pid, SIGKILL);
+	waitpid(pid, NULL, 0);
+	cr_assert_fail("more than %zu children", i);
+}
+
+static void
+kid_gone(pid_t pid)
+{
+	size_t i;
+
+	for (i = 0; i < sizeof(pg_kids) / sizeof(pg_kids[0]); i++)
+		if (pg_kids[i] == pid)
+			pg_kids[i] = 0;
+}
+
+/* waitpid, and pid leaves pg_kids once reaped. */
+static pid_t
+kid_wait(pid_t pid, int *status, int flags)
+{
+	pid_t r = waitpid(pid, status, flags);
+
+	if (r == pid)
+		kid_gone(pid);
+	return r;
+}
+
+/*
+ * Forks a child that opens the store as another process does and runs
+ * body(s, arg), which leaves with _exit; returns once the child is open.
+ */
+static pid_t
+spawn_open(void (*body)(struct store *, void *), void *arg)
+{
+	int rdy[2];
+	pid_t pid;
+	char c;
+
+	cr_assert_eq(pipe(rdy), 0);
+	pid = fork();
+	cr_assert(pid >= 0, "fork");
+	if (pid == 0) {
+		close(rdy[0]);
+		ready_fd = rdy[1];
+		body(child_open(), arg);
+		_exit(CH_RUN);
+	}
+	kid_add(pid);
+	close(rdy[1]);
+	cr_assert_eq(read(rdy[0], &c, 1), 1, "child %ld never opened its "
+	    "store", (long)pid);
+	close(rdy[0]);
+	return pid;
+}
+
+/* Reads a byte from fd within ms; cr_asserts otherwise. */
+static void
+expect_byte(int fd, int ms, const char *what)
+{
+	struct pollfd p = { .fd = fd, .events = POLLIN };
+	char c;
+
+	cr_assert_eq(poll(&p, 1, ms), 1, "timed out waiting for %s", what);
+	cr_assert_eq(read(fd, &c, 1), 1, "%s: the child went away", what);
+}
+
+/* Puts record "<prefix><i>" for i < n, each new. */
+static anvil_err
+put_new(struct store_txn *t, const char *prefix, int n)
+{
+	char id[32];
+	json_t *rec = NULL;
+	anvil_err rc = ANVIL_OK;
+	int i;
+
+	for (i = 0; i < n && rc == ANVIL_OK; i++) {
+		snprintf(id, sizeof(id), "%s%02d", prefix, i);
+		if ((rec = json_pack("{s:s, s:i}", "account", "A", "i", i)) ==
+		    NULL)
+			return ANVIL_ERR_NOMEM;
+		rc = store_put(t, STORE_ORDER, id, rec, STORE_PUT_NEW);
+		json_decref(rec);
+	}
+	return rc;
+}
+
+/* DONE_PUTS records "c..." and a raise of counter "serial". */
+static anvil_err
+done_fn(struct store_txn *t, void *arg)
+{
+	uint64_t v;
+	anvil_err rc;
+
+	(void)arg;
+	if ((rc = put_new(t, "c", DONE_PUTS)) != ANVIL_OK)
+		return rc;
+	return store_counter_next(t, "serial", &v);
+}
+
+/*
+ * HELD_PUTS records "u...", a raise of "serial" and one of record
+ * "tally" (its row locked FOR UPDATE by the put), all uncommitted while
+ * the child waits to be killed.
+ */
+struct held {
+	int say;		/* write end: a byte once all is written */
+	int hang;		/* read end nobody writes: blocks */
+	int hang_w;		/* its write end, the parent's alone */
+	int commit_first;	/* done_fn committed before */
+};
+
+static anvil_err
+held_fn(struct store_txn *t, void *arg)
+{
+	struct held *h = arg;
+	uint64_t v;
+	anvil_err rc;
+
+	if ((rc = put_new(t, "u", HELD_PUTS)) != ANVIL_OK ||
+	    (rc = store_counter_next(t, "serial", &v)) != ANVIL_OK ||
+	    (rc = add_fn(t, NULL)) != ANVIL_OK)
+		return rc;
+	if (write(h->say, "h", 1) != 1)
+		return ANVIL_ERR_STORE;
+	child_wait(h->hang);
+	/* Reached only when the parent has gone: commit nothing. */
+	return ANVIL_ERR_STORE;
+}
+
+static void
+holder(struct store *s, void *arg)
+{
+	struct held *h = arg;
+	char e[512];
+
+	close(h->hang_w);
+	if (h->commit_first &&
+	    store_run(s, 0, done_fn, NULL, e, sizeof(e)) != ANVIL_OK) {
+		fprintf(stderr, "holder: %s\n", e);
+		_exit(CH_RUN);
+	}
+	if (store_run(s, 0, held_fn, h, e, sizeof(e)) != ANVIL_OK)
+		fprintf(stderr, "holder: %s\n", e);
+	_exit(CH_RUN);
+}
+
+/*
+ * Starts a holder and returns once its transaction is written and open;
+ * *hang is the write end its wait hangs on (closed by the caller after
+ * the kill).
+ */
+static pid_t
+start_holder(int commit_first, int *hang)
+{
+	struct held h = { .commit_first = commit_first };
+	int say[2], wait_on[2];
+	pid_t pid;
+
+	cr_assert_eq(pipe(say), 0);
+	cr_assert_eq(pipe(wait_on), 0);
+	h.say = say[1];
+	h.hang = wait_on[0];
+	h.hang_w = wait_on[1];
+	pid = spawn_open(holder, &h);
+	close(say[1]);
+	close(wait_on[0]);
+	expect_byte(say[0], HELD_WAIT_MS, "the holder's transaction");
+	close(say[0]);
+	*hang = wait_on[1];
+	return pid;
+}
+
+static void
+kill_reap(pid_t pid)
+{
+	int status = 0;
+
+	cr_assert_eq(kill(pid, SIGKILL), 0);
+	cr_assert_eq(kid_wait(pid, &status, 0), pid);
+	cr_assert(WIFSIGNALED(status) && WTERMSIG(status) == SIGKILL,
+	    "the child ended before it was killed (status %d)", status);
+}
+
+/* What the killed transaction wrote, again, and one more raise. */
+static anvil_err
+after_fn(struct store_txn *t, void *arg)
+{
+	uint64_t *v = arg;
+	anvil_err rc;
+
+	if ((rc = put_new(t, "u", HELD_PUTS)) != ANVIL_OK ||
+	    (rc = add_fn(t, NULL)) != ANVIL_OK)
+		return rc;
+	return store_counter_next(t, "serial", v);
+}
+
+/*
+ * A child SIGKILLed between its puts and its commit: its committed
+ * transaction is there, nothing of the killed one is, and the next
+ * transaction, writing the same rows, goes through at once.
+ */
+Test(store_pg, a_killed_transaction_leaves_nothing_and_holds_up_nobody)
+{
+	uint64_t v = 0;
+	json_t *rec = NULL;
+	long t0, ms;
+	int hang, i;
+	char id[32];
+	pid_t pid;
+
+	pg_begin();
+	put_ok(STORE_ORDER, "tally", "{\"n\":0,\"account\":\"T\"}");
+	pid = start_holder(1, &hang);
+	kill_reap(pid);
+	close(hang);
+	t0 = now_ms();
+	err[0] = '\0';
+	cr_assert_eq(store_run(st, 0, after_fn, &v, err, sizeof(err)),
+	    ANVIL_OK, "the next transaction: %s", err);
+	ms = now_ms() - t0;
+	cr_log_info("the next transaction took %ld ms after the kill", ms);
+	cr_assert_lt(ms, AT_ONCE_MS, "the next transaction waited %ld ms",
+	    ms);
+	cr_assert_eq(v, 2, "the killed raise of serial was rolled back "
+	    "(next value %llu)", (unsigned long long)v);
+	rec = get(STORE_ORDER, "tally");
+	cr_assert_eq(json_integer_value(json_object_get(rec, "n")), 1,
+	    "the killed increment of tally was rolled back");
+	json_decref(rec);
+	for (i = 0; i < DONE_PUTS; i++) {
+		snprintf(id, sizeof(id), "c%02d", i);
+		json_decref(rec = get(STORE_ORDER, id));
+		cr_assert_not_null(rec, "committed record %s is lost", id);
+	}
+	cr_assert_eq(pg_admin_num("SELECT count(*) FROM %s.records WHERE "
+	    "kind = %d", pg_schema, (int)STORE_ORDER), 1 + DONE_PUTS +
+	    HELD_PUTS, "no record but the committed ones and the next's");
+	cr_assert_eq(store_verify(st, err, sizeof(err)), ANVIL_OK, "%s", err);
+}
+
+/*
+ * Says on done[1] that its transaction committed: under valgrind
+ * --trace-children (make valgrind) a forked child's exit code is
+ * valgrind's verdict on the memory it inherited, not the child's.
+ */
+struct waiting {
+	int go[2];		/* closed by the parent: start */
+	int done[2];		/* a byte once committed */
+};
+
+static void
+waiter(struct store *s, void *arg)
+{
+	struct waiting *w = arg;
+	char e[512];
+
+	close(w->go[1]);
+	close(w->done[0]);
+	child_wait(w->go[0]);
+	if (store_run(s, 0, add_fn, NULL, e, sizeof(e)) != ANVIL_OK) {
+		fprintf(stderr, "waiter: %s\n", e);
+		child_done(s, CH_RUN);
+	}
+	if (write(w->done[1], "w", 1) != 1)
+		child_done(s, CH_FILE);
+	child_done(s, CH_WON);
+}
+
+/*
+ * A child killed while it holds the row lock of tally (the put's SELECT
+ * ... FOR UPDATE, src/store/pg.c) keeps a second process waiting on that
+ * lock only until the server has noticed the dead connection.
+ */
+Test(store_pg, a_killed_lock_holder_frees_its_waiter_within_a_bound)
+{
+	struct waiting w;
+	struct pollfd p = { .events = POLLIN };
+	int hang, n = 0, waited;
+	json_t *rec = NULL;
+	pid_t holder_pid, waiter_pid;
+	long t0, ms;
+	char c;
+
+	pg_begin();
+	put_ok(STORE_ORDER, "tally", "{\"n\":0,\"account\":\"T\"}");
+	holder_pid = start_holder(0, &hang);
+	cr_assert_eq(pipe(w.go), 0);
+	cr_assert_eq(pipe(w.done), 0);
+	waiter_pid = spawn_open(waiter, &w);
+	close(w.go[0]);
+	close(w.go[1]);
+	close(w.done[1]);
+	p.fd = w.done[0];
+	/* The waiter is on the holder's lock: the server says so. */
+	for (waited = 0; waited < 4000 && n == 0; waited += 20) {
+		n = (int)pg_admin_num("SELECT count(*) FROM pg_stat_activity "
+		    "WHERE application_name = '%s' AND wait_event_type = "
+		    "'Lock'", pg_schema);
+		if (n == 0)
+			usleep(20000);
+	}
+	cr_assert_eq(n, 1, "the waiter never waited on the lock");
+	cr_assert_eq(poll(&p, 1, 0), 0, "the waiter got past a held lock");
+	kill_reap(holder_pid);
+	close(hang);
+	t0 = now_ms();
+	n = poll(&p, 1, FREED_MS);
+	ms = now_ms() - t0;
+	cr_log_info("the waiter went on %ld ms after the holder's kill", ms);
+	cr_assert_eq(n, 1, "the waiter still waits %d ms after the holder's "
+	    "kill", FREED_MS);
+	cr_assert_eq(read(w.done[0], &c, 1), 1, "the waiter failed");
+	close(w.done[0]);
+	cr_assert_eq(kid_wait(waiter_pid, NULL, 0), waiter_pid);
+	rec = get(STORE_ORDER, "tally");
+	cr_assert_eq(json_integer_value(json_object_get(rec, "n")), 1,
+	    "only the waiter's increment is there");
+	json_decref(rec);
+	cr_assert_eq(get_rc(STORE_ORDER, "u00"), ANVIL_ERR_NOTFOUND);
+	cr_assert_eq(store_verify(st, err, sizeof(err)), ANVIL_OK, "%s", err);
+}
+
+/*
+ * A worker's transaction: raise "serial" to v, write record "k<v>"
+ * holding v, and add one to tally: all three or none.
+ */
+static anvil_err
+kill_fn(struct store_txn *t, void *arg)
+{
+	uint64_t *v = arg;
+	char id[32];
+	json_t *rec = NULL;
+	anvil_err rc;
+
+	if ((rc = store_counter_next(t, "serial", v)) != ANVIL_OK)
+		return rc;
+	snprintf(id, sizeof(id), "k%llu", (unsigned long long)*v);
+	if ((rec = json_pack("{s:s, s:I}", "account", "A", "n",
+	    (json_int_t)*v)) == NULL)
+		return ANVIL_ERR_NOMEM;
+	rc = store_put(t, STORE_ORDER, id, rec, STORE_PUT_NEW);
+	json_decref(rec);
+	return rc == ANVIL_OK ? add_fn(t, NULL) : rc;
+}
+
+/*
+ * Runs kill_fn until killed, writing each value it committed to
+ * dir/kill-<pid>, one a line, flushed; a value not above the last is
+ * CH_ORDER.
+ */
+static void
+kill_worker(struct store *s, void *arg)
+{
+	char path[4096], e[512];
+	uint64_t v = 0, last = 0;
+	FILE *f = NULL;
+	long k;
+
+	(void)arg;
+	snprintf(path, sizeof(path), "%s/kill-%ld", dir, (long)getpid());
+	if ((f = fopen(path, "w")) == NULL)
+		_exit(CH_FILE);
+	for (k = 0; k < 1000000; k++) {
+		if (store_run(s, 0, kill_fn, &v, e, sizeof(e)) != ANVIL_OK) {
+			fprintf(stderr, "worker %ld: %s\n", (long)getpid(), e);
+			_exit(CH_RUN);
+		}
+		if (v <= last)
+			_exit(CH_ORDER);
+		last = v;
+		if (fprintf(f, "%llu\n", (unsigned long long)v) < 0 ||
+		    fflush(f) != 0)
+			_exit(CH_FILE);
+	}
+	_exit(CH_WON);
+}
+
+/* Counts the records "k<n>" a walk visits and checks each holds n. */
+struct kill_walk {
+	uint64_t max;		/* the counter: n must be 1..max */
+	uint64_t seen;
+	char bad[128];		/* first record that is wrong */
+};
+
+static anvil_err
+kill_walk_cb(const char *id, json_t *rec, void *arg)
+{
+	struct kill_walk *w = arg;
+	unsigned long long n;
+	char end;
+
+	if (id[0] != 'k')
+		return ANVIL_OK;
+	if (sscanf(id, "k%llu%c", &n, &end) != 1 || n < 1 || n > w->max ||
+	    json_integer_value(json_object_get(rec, "n")) != (json_int_t)n) {
+		if (w->bad[0] == '\0')
+			snprintf(w->bad, sizeof(w->bad), "%s", id);
+		return ANVIL_OK;
+	}
+	w->seen++;
+	return ANVIL_OK;
+}
+
+static anvil_err
+kill_check_fn(struct store_txn *t, void *arg)
+{
+	struct kill_walk *w = arg;
+	anvil_err rc;
+
+	w->seen = 0;
+	w->bad[0] = '\0';
+	if ((rc = store_counter_get(t, "serial", &w->max)) != ANVIL_OK)
+		return rc;
+	return store_each(t, STORE_ORDER, kill_walk_cb, w);
+}
+
+/*
+ * Workers raising a counter and writing a record and a read-modify-write
+ * in each transaction, SIGKILLed at random instants and replaced: the
+ * next transaction is not held up, the counter's values are the records
+ * there (k1 .. k<counter>, once each, tally as many), every value a
+ * worker saw committed is among them, once, and each worker's values
+ * rise.
+ */
+Test(store_pg, random_kills_lose_no_committed_value)
+{
+	unsigned seed = (unsigned)time(NULL) ^ (unsigned)getpid();
+	pid_t workers[KILLERS], *all = NULL;
+	size_t nall = 0, reported = 0, i;
+	struct kill_walk w = { 0 };
+	char path[4096], *seen = NULL;
+	unsigned long long v, last;
+	int kills = 0, k, status;
+	json_t *rec = NULL;
+	long t0, ms;
+	FILE *f = NULL;
+
+	pg_begin();
+	cr_log_info("seed %u", seed);
+	put_ok(STORE_ORDER, "tally", "{\"n\":0,\"account\":\"T\"}");
+	cr_assert_not_null(all = calloc(KILLERS + KILLS, sizeof(*all)));
+	for (k = 0; k < KILLERS; k++)
+		all[nall++] = workers[k] = spawn_open(kill_worker, NULL);
+	t0 = now_ms();
+	while (kills < KILLS && now_ms() - t0 < KILLS_BUDGET_MS) {
+		usleep((useconds_t)(rand_r(&seed) % KILL_GAP_MS) * 1000);
+		k = rand_r(&seed) % KILLERS;
+		cr_assert_eq(kill(workers[k], SIGKILL), 0);
+		cr_assert_eq(kid_wait(workers[k], &status, 0), workers[k]);
+		cr_assert(WIFSIGNALED(status), "worker %ld ended by itself "
+		    "with %d (%d: values not rising)", (long)workers[k],
+		    WIFEXITED(status) ? WEXITSTATUS(status) : -1, CH_ORDER);
+		kills++;
+		all[nall++] = workers[k] = spawn_open(kill_worker, NULL);
+	}
+	for (k = 0; k < KILLERS; k++)
+		kill_reap(workers[k]);
+	cr_log_info("%d kills in %ld ms", kills, now_ms() - t0);
+
+	t0 = now_ms();
+	err[0] = '\0';
+	cr_assert_eq(store_run(st, 0, kill_check_fn, &w, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	ms = now_ms() - t0;
+	cr_assert_lt(ms, AT_ONCE_MS, "the next transaction waited %ld ms",
+	    ms);
+	cr_assert_eq(w.bad[0], '\0', "record %s is not its value", w.bad);
+	cr_assert_gt(w.max, 0, "no worker committed anything");
+	cr_assert_eq(w.seen, w.max, "%llu records for counter value %llu",
+	    (unsigned long long)w.seen, (unsigned long long)w.max);
+	rec = get(STORE_ORDER, "tally");
+	cr_assert_eq((uint64_t)json_integer_value(json_object_get(rec, "n")),
+	    w.max, "tally and the counter disagree");
+	json_decref(rec);
+
+	cr_assert_not_null(seen = calloc(w.max + 1, 1));
+	for (i = 0; i < nall; i++) {
+		snprintf(path, sizeof(path), "%s/kill-%ld", dir, (long)all[i]);
+		/* A worker killed before it opened its file saw nothing. */
+		if ((f = fopen(path, "r")) == NULL) {
+			cr_assert_eq(errno, ENOENT, "%s", path);
+			continue;
+		}
+		last = 0;
+		while (fscanf(f, "%llu", &v) == 1) {
+			cr_assert(v > last && v <= w.max, "worker %ld saw "
+			    "%llu after %llu (counter %llu)", (long)all[i], v,
+			    last, (unsigned long long)w.max);
+			cr_assert_eq(seen[v], 0, "value %llu committed twice",
+			    v);
+			seen[v] = 1;
+			last = v;
+			reported++;
+		}
+		fclose(f);
+	}
+	cr_log_info("counter %llu, %zu values seen committed by %zu workers",
+	    (unsigned long long)w.max, reported, nall);
+	cr_assert_gt(reported, 0);
+	cr_assert_eq(store_verify(st, err, sizeof(err)), ANVIL_OK, "%s", err);
+	free(seen);
+	free(all);
 }
 
 /* ------------------------------------------------------------ opening */
