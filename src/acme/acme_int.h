@@ -71,8 +71,10 @@ anvil_err acme_fail(struct acme_req *r, anvil_err e, const char *fmt, ...)
 anvil_err acme_nonce_key_load(struct acme_ctx *ctx, char *err, size_t errlen);
 /* A fresh nonce (base64url, new string). */
 char *acme_nonce_new(struct acme_ctx *ctx);
-/* ANVIL_OK if nonce is authentic, unexpired and not spent (and spends it);
- * ANVIL_ERR_BADNONCE otherwise. */
+/* ANVIL_OK if nonce is authentic, unexpired, newer than the store's nonce
+ * floor and not spent (and, with spend, spends it); ANVIL_ERR_EXISTS if
+ * spend finds it spent before; ANVIL_ERR_BADNONCE if it is not such a
+ * nonce; a store error as it came. */
 anvil_err acme_nonce_check(struct acme_ctx *ctx, const char *nonce, int spend);
 
 /* ------------------------------------------------------------ ocsp.c */

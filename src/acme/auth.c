@@ -225,12 +225,21 @@ static anvil_err
 auth_spend(struct auth *a)
 {
 	struct acme_req *r = a->r;
+	anvil_err rc = acme_nonce_check(r->ctx, r->jws->nonce, 1);
 
-	if (acme_nonce_check(r->ctx, r->jws->nonce, 1) != ANVIL_OK)
+	if (rc == ANVIL_OK)
+		return ANVIL_OK;
+	if (rc == ANVIL_ERR_EXISTS)
 		return acme_fail(r, ANVIL_ERR_BADNONCE, "JWS has an invalid "
 		    "anti-replay nonce: \"%.64s\" was already used",
 		    r->jws->nonce);
-	return ANVIL_OK;
+	if (rc == ANVIL_ERR_BADNONCE)
+		return acme_fail(r, rc, "JWS has an invalid anti-replay "
+		    "nonce: \"%.64s\" is older than the store's last "
+		    "recovery; use the one in this reply", r->jws->nonce);
+	/* The store could not record the spend: a 503 to retry, not a
+	 * verdict on the nonce. */
+	return acme_fail(r, rc, "cannot record the nonce");
 }
 
 /* A JSON object payload, or none at all (POST-as-GET, §6.3). */

@@ -116,9 +116,15 @@ char *
 acme_nonce_new(struct acme_ctx *ctx)
 {
 	unsigned char raw[NONCE_RAW];
-	uint64_t t = (uint64_t)time(NULL);
+	time_t now = time(NULL), floor = store_nonce_floor(ctx->st);
+	uint64_t t;
 	char *out = NULL;
 	int i;
+
+	/* In the second of a recovery a nonce stamped now would be refused
+	 * (acme_nonce_check); one stamped just past the floor is not, so
+	 * the badNonce reply's own nonce serves the client's retry. */
+	t = (uint64_t)(now > floor ? now : floor + 1);
 
 	for (i = 0; i < 8; i++)
 		raw[i] = (unsigned char)(t >> (56 - 8 * i));
@@ -157,16 +163,18 @@ acme_nonce_check(struct acme_ctx *ctx, const char *nonce, int spend)
 	if (spend) {
 		anvil_err s = store_nonce_spend(ctx->st, raw, NONCE_RAW,
 		    (time_t)t + ACME_NONCE_LIFETIME);
-		if (s == ANVIL_ERR_EXISTS)
-			goto out;
 		if (s != ANVIL_OK) {
-			rc = s;
+			rc = s;		/* ANVIL_ERR_EXISTS: spent before */
 			goto out;
 		}
 		/* The spend may have found the store recovered (a reopen)
 		 * or the database restarted: the floor it read then. */
-		if ((time_t)t <= store_nonce_floor(ctx->st))
+		if ((time_t)t <= store_nonce_floor(ctx->st)) {
+			log_info("nonce of %lld refused: the store recovered "
+			    "at %lld", (long long)t,
+			    (long long)store_nonce_floor(ctx->st));
 			goto out;
+		}
 	}
 	rc = ANVIL_OK;
 out:
