@@ -44,11 +44,11 @@
 #include <unistd.h>
 
 #include <jansson.h>
-#include <libpq-fe.h>
 
 #include "core/error.h"
 #include "core/log.h"
 #include "store/backend.h"
+#include "store/pq_dl.h"
 #include "store/store.h"
 
 #define ID_MAX		128		/* record ids: 1..ID_MAX printable */
@@ -65,6 +65,9 @@
 #define PURGE_BATCH	1000		/* nonces deleted per statement */
 #define PURGE_ROUNDS	100000		/* bound on purge statements */
 #define VERIFY_REPORT	8		/* damaged rows named in err */
+
+/* libpq, loaded by the first o_open of the process (src/store/pq_dl.h). */
+static const struct store_pq_api *pq;
 
 /*
  * Bounds on every wait inside the server: a statement, a lock wait (then
@@ -181,13 +184,13 @@ sort(struct pg_txn *t, const PGresult *res, const char *what)
 {
 	struct pg_store *st = t->st;
 	const char *state = res != NULL ?
-	    PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
+	    pq->PQresultErrorField(res, PG_DIAG_SQLSTATE) : NULL;
 	char line[256];
 	anvil_err code = ANVIL_ERR_STORE;
 
-	one_line(res != NULL ? PQresultErrorMessage(res) :
-	    PQerrorMessage(st->conn), line, sizeof(line));
-	if (PQstatus(st->conn) != CONNECTION_OK || state == NULL ||
+	one_line(res != NULL ? pq->PQresultErrorMessage(res) :
+	    pq->PQerrorMessage(st->conn), line, sizeof(line));
+	if (pq->PQstatus(st->conn) != CONNECTION_OK || state == NULL ||
 	    strncmp(state, "08", 2) == 0 || strncmp(state, "57P0", 4) == 0) {
 		code = ANVIL_ERR_UNAVAILABLE;
 		t->broken = 1;
@@ -221,16 +224,16 @@ q(struct pg_txn *t, const char *what, const char *sql, int n,
 	/* The first failure's message stays in st->msg. */
 	if (t->failed != ANVIL_OK)
 		return t->failed;
-	res = PQexecParams(t->st->conn, sql, n, NULL, vals, lens, fmts, 0);
-	if (res == NULL || PQresultStatus(res) != want) {
+	res = pq->PQexecParams(t->st->conn, sql, n, NULL, vals, lens, fmts, 0);
+	if (res == NULL || pq->PQresultStatus(res) != want) {
 		rc = sort(t, res, what);
-		PQclear(res);
+		pq->PQclear(res);
 		return rc;
 	}
 	if (out != NULL)
 		*out = res;
 	else
-		PQclear(res);
+		pq->PQclear(res);
 	return ANVIL_OK;
 }
 
@@ -396,15 +399,15 @@ notice(void *arg, const char *msg)
 static anvil_err
 session_setup(struct pg_store *st)
 {
-	PGresult *res = PQexec(st->conn, SESSION_SETUP);
+	PGresult *res = pq->PQexec(st->conn, SESSION_SETUP);
 	char line[256];
 	anvil_err rc = ANVIL_OK;
 
-	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+	if (res == NULL || pq->PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = pg_fail(st, ANVIL_ERR_UNAVAILABLE, "PostgreSQL session "
-		    "setup: %s", one_line(PQerrorMessage(st->conn), line,
+		    "setup: %s", one_line(pq->PQerrorMessage(st->conn), line,
 		    sizeof(line)));
-	PQclear(res);
+	pq->PQclear(res);
 	return rc;
 }
 
@@ -420,11 +423,11 @@ conn_up(struct pg_store *st)
 	const char *vals[5];
 	char line[256];
 
-	if (st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK &&
-	    PQtransactionStatus(st->conn) == PQTRANS_IDLE)
+	if (st->conn != NULL && pq->PQstatus(st->conn) == CONNECTION_OK &&
+	    pq->PQtransactionStatus(st->conn) == PQTRANS_IDLE)
 		return ANVIL_OK;
 	if (st->conn != NULL) {
-		PQfinish(st->conn);
+		pq->PQfinish(st->conn);
 		st->conn = NULL;
 	}
 	/* The conninfo's own connect_timeout, if any, comes later and
@@ -434,13 +437,14 @@ conn_up(struct pg_store *st)
 	vals[2] = "UTF8";
 	vals[3] = st->conninfo;
 	vals[4] = NULL;
-	st->conn = PQconnectdbParams(keys, vals, 1);
+	st->conn = pq->PQconnectdbParams(keys, vals, 1);
 	if (st->conn == NULL)
 		return pg_fail(st, ANVIL_ERR_NOMEM, "out of memory");
-	if (PQstatus(st->conn) != CONNECTION_OK)
+	if (pq->PQstatus(st->conn) != CONNECTION_OK)
 		return pg_fail(st, ANVIL_ERR_UNAVAILABLE, "PostgreSQL: %s",
-		    one_line(PQerrorMessage(st->conn), line, sizeof(line)));
-	PQsetNoticeProcessor(st->conn, notice, NULL);
+		    one_line(pq->PQerrorMessage(st->conn), line,
+		    sizeof(line)));
+	pq->PQsetNoticeProcessor(st->conn, notice, NULL);
 	return session_setup(st);
 }
 
@@ -458,17 +462,18 @@ schema_read(struct pg_txn *t, int *ver)
 	    "IS NOT NULL", 0, NULL, NULL, NULL, PGRES_TUPLES_OK, &res)) !=
 	    ANVIL_OK)
 		return rc;
-	if (PQntuples(res) != 1 || strcmp(PQgetvalue(res, 0, 0), "t") != 0) {
-		PQclear(res);
+	if (pq->PQntuples(res) != 1 ||
+	    strcmp(pq->PQgetvalue(res, 0, 0), "t") != 0) {
+		pq->PQclear(res);
 		return ANVIL_OK;
 	}
-	PQclear(res);
+	pq->PQclear(res);
 	if ((rc = q(t, "schema version", "SELECT coalesce(max(version), 0) "
 	    "FROM schema_version", 0, NULL, NULL, NULL, PGRES_TUPLES_OK,
 	    &res)) != ANVIL_OK)
 		return rc;
-	*ver = PQntuples(res) == 1 ? atoi(PQgetvalue(res, 0, 0)) : 0;
-	PQclear(res);
+	*ver = pq->PQntuples(res) == 1 ? atoi(pq->PQgetvalue(res, 0, 0)) : 0;
+	pq->PQclear(res);
 	return ANVIL_OK;
 }
 
@@ -480,11 +485,11 @@ simple(struct pg_txn *t, const char *what, const char *sql)
 
 	if (t->failed != ANVIL_OK)
 		return t->failed;
-	res = PQexec(t->st->conn, sql);
-	if (res == NULL || (PQresultStatus(res) != PGRES_COMMAND_OK &&
-	    PQresultStatus(res) != PGRES_TUPLES_OK))
+	res = pq->PQexec(t->st->conn, sql);
+	if (res == NULL || (pq->PQresultStatus(res) != PGRES_COMMAND_OK &&
+	    pq->PQresultStatus(res) != PGRES_TUPLES_OK))
 		rc = sort(t, res, what);
-	PQclear(res);
+	pq->PQclear(res);
 	return rc;
 }
 
@@ -531,7 +536,7 @@ migrate(struct pg_store *st, int *from)
 	rc = simple(&t, "COMMIT", "COMMIT");
 out:
 	if (rc != ANVIL_OK)
-		PQclear(PQexec(st->conn, "ROLLBACK"));
+		pq->PQclear(pq->PQexec(st->conn, "ROLLBACK"));
 	return rc;
 }
 
@@ -545,7 +550,7 @@ o_close(void *sp)
 	if (st == NULL)
 		return;
 	if (st->conn != NULL)
-		PQfinish(st->conn);
+		pq->PQfinish(st->conn);
 	free(st->conninfo);
 	free(st);
 }
@@ -564,6 +569,8 @@ o_open(const char *data_dir, const struct store_cfg *cfg, unsigned flags,
 	if (cfg == NULL || cfg->conninfo == NULL || *cfg->conninfo == '\0')
 		return errf(err, errlen, ANVIL_ERR_CONFIG, "store backend "
 		    "postgresql needs a conninfo");
+	if ((rc = store_pq_load(&pq, err, errlen)) != ANVIL_OK)
+		return rc;
 	if ((st = calloc(1, sizeof(*st))) == NULL ||
 	    (st->conninfo = strdup(cfg->conninfo)) == NULL) {
 		o_close(st);
@@ -653,17 +660,17 @@ attempt(struct pg_store *st, unsigned flags, store_be_fn fn, void *arg,
 		rc = t->failed;
 	if (rc != ANVIL_OK) {
 		if (!t->broken)
-			PQclear(PQexec(st->conn, "ROLLBACK"));
+			pq->PQclear(pq->PQexec(st->conn, "ROLLBACK"));
 		return rc;
 	}
 	*sent_commit = 1;
-	res = PQexec(st->conn, "COMMIT");
-	if (res == NULL || PQresultStatus(res) != PGRES_COMMAND_OK)
+	res = pq->PQexec(st->conn, "COMMIT");
+	if (res == NULL || pq->PQresultStatus(res) != PGRES_COMMAND_OK)
 		rc = sort(t, res, "COMMIT");
-	else if (strcmp(PQcmdStatus(res), "COMMIT") != 0)
+	else if (strcmp(pq->PQcmdStatus(res), "COMMIT") != 0)
 		rc = pg_fail(st, ANVIL_ERR_STORE, "COMMIT: the server rolled "
 		    "back");
-	PQclear(res);
+	pq->PQclear(res);
 	return rc;
 }
 
@@ -706,7 +713,7 @@ o_run(void *sp, unsigned flags, store_be_fn fn, void *arg, char *err,
 		 */
 		if (rc == ANVIL_ERR_UNAVAILABLE && t.broken && !sent_commit &&
 		    resets++ < 1) {
-			PQfinish(st->conn);
+			pq->PQfinish(st->conn);
 			st->conn = NULL;
 			continue;
 		}
@@ -744,13 +751,13 @@ o_get(void *tp, enum store_kind kind, const char *id, json_t **out)
 	    "AND id = $2", 2, vals, NULL, NULL, PGRES_TUPLES_OK, &res)) !=
 	    ANVIL_OK)
 		return rc;
-	if (PQntuples(res) == 0)
+	if (pq->PQntuples(res) == 0)
 		rc = pg_fail(t->st, ANVIL_ERR_NOTFOUND, "records %d: no record "
 		    "%s", (int)kind, id);
 	else
-		rc = rec_parse(t->st, kind, id, PQgetvalue(res, 0, 0),
-		    (size_t)PQgetlength(res, 0, 0), out);
-	PQclear(res);
+		rc = rec_parse(t->st, kind, id, pq->PQgetvalue(res, 0, 0),
+		    (size_t)pq->PQgetlength(res, 0, 0), out);
+	pq->PQclear(res);
 	return rc;
 }
 
@@ -796,8 +803,8 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 	    "AND id = $2 FOR UPDATE", 2, vals, NULL, NULL, PGRES_TUPLES_OK,
 	    &res)) != ANVIL_OK)
 		goto out;
-	exists = PQntuples(res) > 0;
-	PQclear(res);
+	exists = pq->PQntuples(res) > 0;
+	pq->PQclear(res);
 	res = NULL;
 	if (exists && (flags & STORE_PUT_NEW)) {
 		rc = pg_fail(st, ANVIL_ERR_EXISTS, "records %d: record %s "
@@ -810,13 +817,13 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 		    "thumb = $1", 1, vals, NULL, NULL, PGRES_TUPLES_OK, &res))
 		    != ANVIL_OK)
 			goto out;
-		if (PQntuples(res) > 0 && strcmp(PQgetvalue(res, 0, 0), id)
-		    != 0) {
+		if (pq->PQntuples(res) > 0 &&
+		    strcmp(pq->PQgetvalue(res, 0, 0), id) != 0) {
 			rc = pg_fail(st, ANVIL_ERR_EXISTS, "thumbprint belongs "
 			    "to another account");
 			goto out;
 		}
-		PQclear(res);
+		pq->PQclear(res);
 		res = NULL;
 	}
 	vals[0] = k;
@@ -838,7 +845,7 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 		pg_fail(st, rc, "records %d: record %s or its thumbprint "
 		    "exists", (int)kind, id);
 out:
-	PQclear(res);
+	pq->PQclear(res);
 	free(text);
 	return rc;
 }
@@ -863,10 +870,10 @@ o_del(void *tp, enum store_kind kind, const char *id)
 	    "id = $2", 2, vals, NULL, NULL, PGRES_COMMAND_OK, &res)) !=
 	    ANVIL_OK)
 		return rc;
-	if (strcmp(PQcmdTuples(res), "0") == 0)
+	if (strcmp(pq->PQcmdTuples(res), "0") == 0)
 		rc = pg_fail(t->st, ANVIL_ERR_NOTFOUND, "records %d: no record "
 		    "%s", (int)kind, id);
-	PQclear(res);
+	pq->PQclear(res);
 	return rc;
 }
 
@@ -889,15 +896,15 @@ o_account_by_thumbprint(void *tp, const char *thumbprint, char **id)
 	    "WHERE thumb = $1 AND kind = 0", 1, vals, NULL, NULL,
 	    PGRES_TUPLES_OK, &res)) != ANVIL_OK)
 		return rc;
-	if (PQntuples(res) == 0)
+	if (pq->PQntuples(res) == 0)
 		rc = pg_fail(t->st, ANVIL_ERR_NOTFOUND,
 		    "no account has this thumbprint");
-	else if (!id_ok(PQgetvalue(res, 0, 0), ID_MAX))
+	else if (!id_ok(pq->PQgetvalue(res, 0, 0), ID_MAX))
 		rc = pg_fail(t->st, ANVIL_ERR_CORRUPT, "records: damaged "
 		    "account id for a thumbprint");
-	else if ((*id = strdup(PQgetvalue(res, 0, 0))) == NULL)
+	else if ((*id = strdup(pq->PQgetvalue(res, 0, 0))) == NULL)
 		rc = ANVIL_ERR_NOMEM;
-	PQclear(res);
+	pq->PQclear(res);
 	return rc;
 }
 
@@ -908,7 +915,7 @@ static anvil_err
 ids_take(struct pg_store *st, PGresult *res, char ***ids, size_t *n)
 {
 	char **v = NULL;
-	size_t i, cnt = (size_t)PQntuples(res);
+	size_t i, cnt = (size_t)pq->PQntuples(res);
 
 	*ids = NULL;
 	*n = 0;
@@ -917,12 +924,12 @@ ids_take(struct pg_store *st, PGresult *res, char ***ids, size_t *n)
 	if ((v = calloc(cnt, sizeof(*v))) == NULL)
 		return ANVIL_ERR_NOMEM;
 	for (i = 0; i < cnt; i++) {
-		if (!id_ok(PQgetvalue(res, (int)i, 0), ID_MAX)) {
+		if (!id_ok(pq->PQgetvalue(res, (int)i, 0), ID_MAX)) {
 			store_ids_free(v, i);
 			return pg_fail(st, ANVIL_ERR_CORRUPT,
 			    "records: damaged id in an index");
 		}
-		if ((v[i] = strdup(PQgetvalue(res, (int)i, 0))) == NULL) {
+		if ((v[i] = strdup(pq->PQgetvalue(res, (int)i, 0))) == NULL) {
 			store_ids_free(v, i);
 			return ANVIL_ERR_NOMEM;
 		}
@@ -967,7 +974,7 @@ o_list_by_account(void *tp, enum store_kind kind, const char *account,
 	    4, vals, NULL, NULL, PGRES_TUPLES_OK, &res)) != ANVIL_OK)
 		return rc;
 	rc = ids_take(t->st, res, ids, n);
-	PQclear(res);
+	pq->PQclear(res);
 	return rc;
 }
 
@@ -1002,7 +1009,7 @@ o_authz_by_identifier(void *tp, const char *account, const char *type,
 	    ANVIL_OK)
 		return rc;
 	rc = ids_take(t->st, res, ids, n);
-	PQclear(res);
+	pq->PQclear(res);
 	return rc;
 }
 
@@ -1041,18 +1048,20 @@ walk(struct pg_txn *t, enum store_kind kind, const char *where,
 		if ((rc = q(t, "walk", sql, 0, NULL, NULL, NULL,
 		    PGRES_TUPLES_OK, &res)) != ANVIL_OK)
 			goto out;
-		if ((rows = PQntuples(res)) == 0)
+		if ((rows = pq->PQntuples(res)) == 0)
 			break;
 		for (i = 0; i < rows; i++) {
-			const char *id = PQgetvalue(res, i, 0);
+			const char *id = pq->PQgetvalue(res, i, 0);
 
 			if (!id_ok(id, ID_MAX)) {
 				rc = pg_fail(st, ANVIL_ERR_CORRUPT, "records "
 				    "%d: damaged id", (int)kind);
 				goto out;
 			}
-			if ((rc = rec_parse(st, kind, id, PQgetvalue(res, i, 1),
-			    (size_t)PQgetlength(res, i, 1), &rec)) != ANVIL_OK)
+			if ((rc = rec_parse(st, kind, id,
+			    pq->PQgetvalue(res, i, 1),
+			    (size_t)pq->PQgetlength(res, i, 1),
+			    &rec)) != ANVIL_OK)
 				goto out;
 			rc = fn(id, rec, arg);
 			json_decref(rec);
@@ -1062,11 +1071,11 @@ walk(struct pg_txn *t, enum store_kind kind, const char *where,
 				goto out;
 			}
 		}
-		PQclear(res);
+		pq->PQclear(res);
 		res = NULL;
 	}
 out:
-	PQclear(res);
+	pq->PQclear(res);
 	st->cursors--;
 	if (t->failed == ANVIL_OK) {
 		snprintf(sql, sizeof(sql), "CLOSE %s", name);
@@ -1132,12 +1141,12 @@ o_counter_next(void *tp, const char *name, uint64_t *val)
 		return pg_fail(t->st, rc, "counter %s is at its maximum", name);
 	if (rc != ANVIL_OK)
 		return rc;
-	if (PQntuples(res) != 1)
+	if (pq->PQntuples(res) != 1)
 		rc = pg_fail(t->st, ANVIL_ERR_STORE, "counter %s: no value",
 		    name);
 	else
-		*val = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
+		*val = strtoull(pq->PQgetvalue(res, 0, 0), NULL, 10);
+	pq->PQclear(res);
 	return rc;
 }
 
@@ -1160,9 +1169,9 @@ o_counter_get(void *tp, const char *name, uint64_t *val)
 	    "name = $1", 1, vals, NULL, NULL, PGRES_TUPLES_OK, &res)) !=
 	    ANVIL_OK)
 		return rc;
-	if (PQntuples(res) == 1)
-		*val = strtoull(PQgetvalue(res, 0, 0), NULL, 10);
-	PQclear(res);
+	if (pq->PQntuples(res) == 1)
+		*val = strtoull(pq->PQgetvalue(res, 0, 0), NULL, 10);
+	pq->PQclear(res);
 	return ANVIL_OK;
 }
 
@@ -1193,7 +1202,7 @@ autocommit(struct pg_store *st, const char *what, const char *sql, int n,
 		rc = q(&t, what, sql, n, vals, lens, fmts, PGRES_TUPLES_OK,
 		    out);
 		if (rc == ANVIL_ERR_UNAVAILABLE && resets++ < 1) {
-			PQfinish(st->conn);
+			pq->PQfinish(st->conn);
 			st->conn = NULL;
 			continue;
 		}
@@ -1237,11 +1246,11 @@ o_nonce_spend(void *sp, const unsigned char *nonce, size_t len,
 		log_err("store_nonce_spend: %s", st->msg);
 		return rc;
 	}
-	rc = PQntuples(res) == 1 ? ANVIL_OK : ANVIL_ERR_EXISTS;
+	rc = pq->PQntuples(res) == 1 ? ANVIL_OK : ANVIL_ERR_EXISTS;
 	if (rc == ANVIL_OK)
-		st->nonce_floor = (time_t)strtoll(PQgetvalue(res, 0, 0), NULL,
-		    10);
-	PQclear(res);
+		st->nonce_floor = (time_t)strtoll(pq->PQgetvalue(res, 0, 0),
+		    NULL, 10);
+	pq->PQclear(res);
 	return rc;
 }
 
@@ -1278,9 +1287,9 @@ o_nonce_purge(void *sp, time_t now, size_t *purged)
 			log_err("store_nonce_purge: %s", st->msg);
 			break;
 		}
-		got = PQntuples(res) == 1 ?
-		    strtoull(PQgetvalue(res, 0, 0), NULL, 10) : 0;
-		PQclear(res);
+		got = pq->PQntuples(res) == 1 ?
+		    strtoull(pq->PQgetvalue(res, 0, 0), NULL, 10) : 0;
+		pq->PQclear(res);
 		res = NULL;
 		total += got;
 		if (got < PURGE_BATCH)
@@ -1334,30 +1343,31 @@ verify_fn(void *tp, void *arg)
 		if ((rc = q(t, "store_verify", "FETCH 256 FROM anvil_check", 0,
 		    NULL, NULL, NULL, PGRES_TUPLES_OK, &res)) != ANVIL_OK)
 			return rc;
-		if ((rows = PQntuples(res)) == 0)
+		if ((rows = pq->PQntuples(res)) == 0)
 			break;
 		for (i = 0; i < rows; i++) {
-			const char *id = PQgetvalue(res, i, 1);
+			const char *id = pq->PQgetvalue(res, i, 1);
 			const char *why = NULL;
 
-			kind = atoi(PQgetvalue(res, i, 0));
-#define COL_EQ(s, col) ((s) == NULL ? PQgetisnull(res, i, (col)) : \
-	(!PQgetisnull(res, i, (col)) && \
-	strcmp((s), PQgetvalue(res, i, (col))) == 0))
+			kind = atoi(pq->PQgetvalue(res, i, 0));
+#define COL_EQ(s, col) ((s) == NULL ? pq->PQgetisnull(res, i, (col)) : \
+	(!pq->PQgetisnull(res, i, (col)) && \
+	strcmp((s), pq->PQgetvalue(res, i, (col))) == 0))
 			if (!kind_ok((enum store_kind)kind) ||
 			    !id_ok(id, ID_MAX))
 				why = "bad kind or id";
 			else if (rec_parse(st, (enum store_kind)kind, id,
-			    PQgetvalue(res, i, 2),
-			    (size_t)PQgetlength(res, i, 2), &rec) != ANVIL_OK)
+			    pq->PQgetvalue(res, i, 2),
+			    (size_t)pq->PQgetlength(res, i, 2),
+			    &rec) != ANVIL_OK)
 				why = "record does not parse";
 			else if (cols_extract(st, (enum store_kind)kind, rec,
 			    &c, ANVIL_ERR_CORRUPT) != ANVIL_OK)
 				why = "record's index members are damaged";
 			else if (!COL_EQ(c.account, 3) || !COL_EQ(c.thumb, 4) ||
 			    !COL_EQ(c.itype, 5) || !COL_EQ(c.ivalue, 6) ||
-			    (c.revoked != 0) != (strcmp(PQgetvalue(res, i, 7),
-			    "t") == 0))
+			    (c.revoked != 0) !=
+			    (strcmp(pq->PQgetvalue(res, i, 7), "t") == 0))
 				why = "index columns disagree with the record";
 #undef COL_EQ
 			json_decref(rec);
@@ -1372,10 +1382,10 @@ verify_fn(void *tp, void *arg)
 					    used ? "; " : "", kind, id, why);
 			}
 		}
-		PQclear(res);
+		pq->PQclear(res);
 		res = NULL;
 	}
-	PQclear(res);
+	pq->PQclear(res);
 	return ANVIL_OK;
 }
 

@@ -417,13 +417,13 @@ val_caa(const struct anvil_config *cfg, const char *name,
 			    detaillen);
 			goto out;
 		}
-		ub_resolve_free(res);
+		val_dns_result_free(res);
 		res = NULL;
 	}
 	rc = ANVIL_OK;
 out:
 	if (res != NULL)
-		ub_resolve_free(res);
+		val_dns_result_free(res);
 	val_dns_free(dns);
 	return rc;
 }

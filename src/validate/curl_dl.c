@@ -3,27 +3,17 @@
  */
 #include "config.h"
 
-#include <dlfcn.h>
-#include <string.h>
-
+#include "core/dl.h"
 #include "validate/curl_dl.h"
-#include "core/log.h"
-#include "validate/val_int.h"
 
 static struct val_curl_api api;
 static int loaded;
-
-/* One entry: where the pointer goes and the symbol that fills it. */
-struct sym {
-	void *slot;		/* address of a function pointer in api */
-	const char *name;
-};
 
 anvil_err
 val_curl_load(const struct val_curl_api **out, char *detail,
     size_t detaillen)
 {
-	const struct sym syms[] = {
+	const struct dl_sym syms[] = {
 		{ &api.easy_init, "curl_easy_init" },
 		{ &api.easy_setopt, "curl_easy_setopt" },
 		{ &api.easy_perform, "curl_easy_perform" },
@@ -38,28 +28,13 @@ val_curl_load(const struct val_curl_api **out, char *detail,
 		{ &api.url_get, "curl_url_get" },
 		{ &api.url_set, "curl_url_set" },
 	};
-	void *h, *f;
-	size_t i;
+	anvil_err rc;
 
 	*out = NULL;
 	if (!loaded) {
-		/* Kept open for the life of the process. */
-		if ((h = dlopen(CURL_SONAME, RTLD_NOW | RTLD_LOCAL)) == NULL) {
-			const char *why = dlerror();
-
-			log_err("dlopen %s: %s", CURL_SONAME,
-			    why != NULL ? why : "unknown reason");
-			return errf(detail, detaillen, ANVIL_ERR_IO,
-			    "cannot load %s", CURL_SONAME);
-		}
-		for (i = 0; i < sizeof(syms) / sizeof(syms[0]); i++) {
-			if ((f = dlsym(h, syms[i].name)) == NULL)
-				return errf(detail, detaillen,
-				    ANVIL_ERR_IO, "%s has no %s",
-				    CURL_SONAME, syms[i].name);
-			/* POSIX: a data pointer from dlsym holds a function. */
-			memcpy(syms[i].slot, &f, sizeof(f));
-		}
+		if ((rc = dl_load(CURL_SONAME, syms, sizeof(syms) /
+		    sizeof(syms[0]), detail, detaillen)) != ANVIL_OK)
+			return rc;
 		loaded = 1;
 	}
 	*out = &api;

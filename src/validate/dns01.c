@@ -126,7 +126,7 @@ digest_txt(const struct anvil_config *cfg, const char *label,
 	rc = val_dns01_answer(res, qname, expected, detail, detaillen);
 out:
 	if (res != NULL)
-		ub_resolve_free(res);
+		val_dns_result_free(res);
 	val_dns_free(dns);
 	return rc;
 }
@@ -356,7 +356,7 @@ val_dnspersist01(const struct anvil_config *cfg, const char *name,
 	rc = val_persist_answer(res, qname, q, detail, detaillen);
 out:
 	if (res != NULL)
-		ub_resolve_free(res);
+		val_dns_result_free(res);
 	val_dns_free(dns);
 	return rc;
 }

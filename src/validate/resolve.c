@@ -16,9 +16,9 @@
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
-#include <unbound.h>
 
 #include "core/log.h"
+#include "validate/unbound_dl.h"
 #include "validate/val_int.h"
 
 #define RR_A 1
@@ -44,6 +44,9 @@ struct val_dns {
  */
 static struct val_dns *kept;
 static unsigned made;		/* contexts made by this process */
+/* libunbound, loaded by the first val_dns_new (src/validate/unbound_dl.h);
+ * every context and answer comes after it. */
+static const struct val_unbound_api *ub;
 
 static void dns_delete(struct val_dns *);
 
@@ -112,11 +115,11 @@ val_excerpt(const void *data, size_t len, size_t max, char *out)
 static int
 set_opt(struct ub_ctx *ctx, const char *opt, const char *val)
 {
-	int rc = ub_ctx_set_option(ctx, opt, val);
+	int rc = ub->ub_ctx_set_option(ctx, opt, val);
 
 	if (rc != 0)
 		log_warn("ub_ctx_set_option %s %s: %s", opt, val,
-		    ub_strerror(rc));
+		    ub->ub_strerror(rc));
 	return rc;
 }
 
@@ -150,6 +153,9 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 		*out = kept;
 		return ANVIL_OK;
 	}
+	if ((rc = val_unbound_load(&ub, detail, detaillen)) != ANVIL_OK)
+		return rc;
+	rc = ANVIL_ERR_DNS;
 	dns = calloc(1, sizeof(*dns));
 	if (dns == NULL || (dns->key = strdup(key)) == NULL) {
 		free(dns);
@@ -158,15 +164,15 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 	dns->pid = getpid();
 	dns->in_use = 1;
 	made++;
-	dns->ctx = ub_ctx_create();
+	dns->ctx = ub->ub_ctx_create();
 	if (dns->ctx == NULL) {
 		rc = errf(detail, detaillen, ANVIL_ERR_DNS,
 		    "cannot create a DNS resolver");
 		goto out;
 	}
 	/* A thread, not a forked process, answers the queries. */
-	if ((urc = ub_ctx_async(dns->ctx, 1)) != 0) {
-		log_err("ub_ctx_async: %s", ub_strerror(urc));
+	if ((urc = ub->ub_ctx_async(dns->ctx, 1)) != 0) {
+		log_err("ub_ctx_async: %s", ub->ub_strerror(urc));
 		rc = errf(detail, detaillen, ANVIL_ERR_DNS,
 		    "cannot set up the DNS resolver");
 		goto out;
@@ -187,18 +193,20 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 	/* A configured trust anchor turns DNSSEC validation on; a bogus
 	 * answer then comes back flagged (caa.c refuses it). */
 	if (cfg->dns_trust_anchor != NULL && cfg->dns_trust_anchor[0] != '\0' &&
-	    (urc = ub_ctx_add_ta_file(dns->ctx, cfg->dns_trust_anchor)) != 0) {
+	    (urc = ub->ub_ctx_add_ta_file(dns->ctx,
+	    cfg->dns_trust_anchor)) != 0) {
 		log_err("ub_ctx_add_ta_file %s: %s", cfg->dns_trust_anchor,
-		    ub_strerror(urc));
+		    ub->ub_strerror(urc));
 		rc = errf(detail, detaillen, ANVIL_ERR_DNS,
 		    "the DNSSEC trust anchor cannot be used");
 		goto out;
 	}
 	if (cfg->dns_resolver != NULL && cfg->dns_resolver[0] != '\0') {
 		dns->forwarding = 1;
-		if ((urc = ub_ctx_set_fwd(dns->ctx, cfg->dns_resolver)) != 0) {
+		if ((urc = ub->ub_ctx_set_fwd(dns->ctx,
+		    cfg->dns_resolver)) != 0) {
 			log_err("ub_ctx_set_fwd %s: %s", cfg->dns_resolver,
-			    ub_strerror(urc));
+			    ub->ub_strerror(urc));
 			rc = errf(detail, detaillen, ANVIL_ERR_DNS,
 			    "DNS resolver %s cannot be used", cfg->dns_resolver);
 			goto out;
@@ -207,10 +215,10 @@ val_dns_new(const struct anvil_config *cfg, struct val_dns **out,
 		    i++)
 			(void)set_opt(dns->ctx, "local-zone:", passthrough[i]);
 	} else {
-		if ((urc = ub_ctx_resolvconf(dns->ctx, NULL)) != 0)
-			log_warn("ub_ctx_resolvconf: %s", ub_strerror(urc));
-		if ((urc = ub_ctx_hosts(dns->ctx, NULL)) != 0)
-			log_warn("ub_ctx_hosts: %s", ub_strerror(urc));
+		if ((urc = ub->ub_ctx_resolvconf(dns->ctx, NULL)) != 0)
+			log_warn("ub_ctx_resolvconf: %s", ub->ub_strerror(urc));
+		if ((urc = ub->ub_ctx_hosts(dns->ctx, NULL)) != 0)
+			log_warn("ub_ctx_hosts: %s", ub->ub_strerror(urc));
 	}
 	if (kept == NULL || (!kept->in_use && kept->pid == getpid())) {
 		/* Replaces one made for another resolver (config reload). */
@@ -227,6 +235,13 @@ out:
 	return rc;
 }
 
+void
+val_dns_result_free(struct ub_result *res)
+{
+	if (res != NULL)
+		ub->ub_resolve_free(res);
+}
+
 unsigned
 val_dns_made(void)
 {
@@ -240,7 +255,7 @@ dns_delete(struct val_dns *dns)
 		kept = NULL;
 	/* In a forked child the resolver thread is the parent's: leave it. */
 	if (dns->ctx != NULL && dns->pid == getpid())
-		ub_ctx_delete(dns->ctx);
+		ub->ub_ctx_delete(dns->ctx);
 	free(dns->key);
 	free(dns);
 }
@@ -303,11 +318,11 @@ run_queries(struct val_dns *dns, const char *name, const int *types,
 		p[i].id = -1;
 	}
 	for (i = 0; i < n; i++) {
-		urc = ub_resolve_async(dns->ctx, name, types[i], CLASS_IN,
+		urc = ub->ub_resolve_async(dns->ctx, name, types[i], CLASS_IN,
 		    &p[i], query_done, &p[i].id);
 		if (urc != 0) {
 			log_warn("ub_resolve_async %s %s: %s",
-			    rrtype_name(types[i]), name, ub_strerror(urc));
+			    rrtype_name(types[i]), name, ub->ub_strerror(urc));
 			rc = errf(detail, detaillen, ANVIL_ERR_DNS,
 			    "looking up %s %s: the query cannot be sent",
 			    rrtype_name(types[i]), name);
@@ -331,7 +346,7 @@ run_queries(struct val_dns *dns, const char *name, const int *types,
 			    n == 1 ? rrtype_name(types[0]) : "A/AAAA", name);
 			goto out;
 		}
-		pfd.fd = ub_fd(dns->ctx);
+		pfd.fd = ub->ub_fd(dns->ctx);
 		pfd.events = POLLIN;
 		pfd.revents = 0;
 		prc = poll(&pfd, 1, (int)(left > 1000 ? 1000 : left));
@@ -343,9 +358,9 @@ run_queries(struct val_dns *dns, const char *name, const int *types,
 			    name);
 			goto out;
 		}
-		if (prc > 0 && (urc = ub_process(dns->ctx)) != 0) {
+		if (prc > 0 && (urc = ub->ub_process(dns->ctx)) != 0) {
 			log_warn("looking up %s: ub_process: %s", name,
-			    ub_strerror(urc));
+			    ub->ub_strerror(urc));
 			rc = errf(detail, detaillen, ANVIL_ERR_DNS,
 			    "looking up %s: the DNS resolver failed", name);
 			goto out;
@@ -356,9 +371,9 @@ out:
 	dns->spoiled = 1;	/* a fresh context for the next check */
 	for (i = 0; i < n; i++) {
 		if (!p[i].done && p[i].id >= 0)
-			(void)ub_cancel(dns->ctx, p[i].id);
+			(void)ub->ub_cancel(dns->ctx, p[i].id);
 		if (p[i].res != NULL)
-			ub_resolve_free(p[i].res);
+			ub->ub_resolve_free(p[i].res);
 		p[i].res = NULL;
 	}
 	return rc;
@@ -379,9 +394,9 @@ val_dns_query(struct val_dns *dns, const char *name, int rrtype,
 		return rc;
 	if (p.err != 0 || p.res == NULL) {
 		if (p.res != NULL)
-			ub_resolve_free(p.res);
+			ub->ub_resolve_free(p.res);
 		log_info("looking up %s %s: %s", rrtype_name(rrtype), name,
-		    ub_strerror(p.err));
+		    ub->ub_strerror(p.err));
 		return errf(detail, detaillen, ANVIL_ERR_DNS,
 		    "looking up %s %s: the DNS resolver failed",
 		    rrtype_name(rrtype), name);
@@ -431,7 +446,8 @@ lookup_addrs(struct val_dns *dns, const char *name, int64_t deadline,
 
 		if (p[i].err != 0 || r == NULL) {
 			log_info("looking up %s %s: %s",
-			    rrtype_name(types[i]), name, ub_strerror(p[i].err));
+			    rrtype_name(types[i]), name,
+			    ub->ub_strerror(p[i].err));
 			why = "with an error";
 			continue;
 		}
@@ -453,7 +469,7 @@ lookup_addrs(struct val_dns *dns, const char *name, int64_t deadline,
 	}
 	for (i = 0; i < 2; i++)
 		if (p[i].res != NULL)
-			ub_resolve_free(p[i].res);
+			ub->ub_resolve_free(p[i].res);
 	if (*n > 0)
 		return ANVIL_OK;
 	if (why != NULL)

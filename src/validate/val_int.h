@@ -59,7 +59,7 @@ unsigned val_dns_made(void);
 /*
  * Looks up name/rrtype (class IN) and waits for it until deadline.
  * On ANVIL_OK *res is unbound's answer (caller frees with
- * ub_resolve_free), which may have no data (NXDOMAIN or NODATA; the caller
+ * val_dns_result_free), which may have no data (NXDOMAIN or NODATA; the caller
  * decides). Errors: ANVIL_ERR_DNS for a timeout or a resolver failure
  * (SERVFAIL, REFUSED, ... are returned as ANVIL_OK with res->rcode set).
  */
@@ -67,6 +67,8 @@ struct ub_result;
 anvil_err val_dns_query(struct val_dns *dns, const char *name, int rrtype,
     int64_t deadline, struct ub_result **res, char *detail,
     size_t detaillen);
+/* Frees an answer of val_dns_query; NULL is a no-op. */
+void val_dns_result_free(struct ub_result *res);
 
 /*
  * The addresses to connect to for host (an address literal, or a name

@@ -3,8 +3,8 @@
 # every Anvil shape and Pebble, must print its table and its floors, see no
 # error from any Anvil (C=1, 4, and 64 on lighttpd + FastCGI), and leave
 # neither its work folder nor a server behind; profile.sh, 40 flows, must
-# print its cost table. Pebble's own stalls are
-# compare.sh's to record, not failures here.
+# print its cost table; cgi.sh, 5 rounds, a CPU line per request kind.
+# Pebble's own stalls are compare.sh's to record, not failures here.
 #
 # bench/ is not distributed: in a tree made by make dist (distcheck, the
 # sanitizer pass) there is nothing to run, and the test is skipped.
@@ -112,6 +112,24 @@ ls -d /tmp/anvil-profile.* 2>/dev/null | sort >"$T/pafter"
 left=$(comm -13 "$T/pbefore" "$T/pafter")
 if [ -z "$left" ]; then ok "profile.sh's work folder is gone"; else
 	fail "profile.sh left behind: $left"; fi
+
+# cgi.sh, 5 rounds: a line for every request kind, each request answered
+# with its status (exit 0), and its work folder gone.
+ls -d /tmp/anvil-bench-cgi.* 2>/dev/null | sort >"$T/cbefore"
+BENCH_ROUNDS=5 BENCH_BASEPORT=$((PORT0 + 990)) \
+    timeout -k 10 300 sh "$bench/cgi.sh" >"$T/cgi" 2>&1
+rc=$?
+if [ $rc -eq 0 ]; then ok "cgi.sh exits 0"; else
+	fail "cgi.sh exit $rc"; tail -n 20 "$T/cgi" | sed 's/^/    /'; fi
+for kind in true version head-nonce directory order new-order finalize; do
+	if grep -Eq "^CGI $kind +cpu_ms=[0-9.]+ ratio_true=[0-9.]+ .* n=5\$" "$T/cgi"
+	then ok "cgi.sh measures $kind"
+	else fail "cgi.sh has no $kind line"; fi
+done
+ls -d /tmp/anvil-bench-cgi.* 2>/dev/null | sort >"$T/cafter"
+left=$(comm -13 "$T/cbefore" "$T/cafter")
+if [ -z "$left" ]; then ok "cgi.sh's work folder is gone"; else
+	fail "cgi.sh left behind: $left"; fi
 
 ls -d /tmp/anvil-bench.* 2>/dev/null | sort >"$T/after"
 left=$(comm -13 "$T/before" "$T/after")

@@ -23,13 +23,16 @@ cgi() { # METHOD URI [BODY [CONTENT_TYPE]]
 }
 
 # Every CGI request starts the program: libcurl (30 shared objects in
-# Debian's GnuTLS build) is loaded only by a validation, not at start.
+# Debian's GnuTLS build) and libunbound are loaded only by a validation,
+# libpq only by a PostgreSQL store, not at start (src/core/dl.h).
 if command -v ldd >/dev/null; then
-	if ldd "$ANVIL" | grep -q 'libcurl'; then
-		fail "anvil is linked with libcurl: $(ldd "$ANVIL" | grep libcurl)"
-	else
-		ok "anvil starts without libcurl ($(ldd "$ANVIL" | wc -l) shared objects)"
-	fi
+	for lib in libcurl libunbound libpq libcrypto; do
+		if ldd "$ANVIL" | grep -q "$lib"; then
+			fail "anvil is linked with $lib: $(ldd "$ANVIL" | grep "$lib")"
+		else
+			ok "anvil starts without $lib ($(ldd "$ANVIL" | wc -l) shared objects)"
+		fi
+	done
 fi
 
 cgi GET /acme/directory >"$T/out" 2>"$T/err"
