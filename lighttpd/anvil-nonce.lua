@@ -2,8 +2,9 @@
 -- <prefix>/new-nonce inside lighttpd, with no round trip to anvil.
 --
 -- Anvil's nonces need no database write to hand out (src/acme/nonce.c):
--- base64url(time (8 bytes, big-endian) || random (8) || the first 16 bytes
--- of HMAC-SHA256 of those 16 under DATA/nonce.key). This script mints the
+-- base64url(time (milliseconds since the epoch, 8 bytes, big-endian) ||
+-- random (8) || the first 16 bytes of HMAC-SHA256 of those 16 under
+-- DATA/nonce.key). This script mints the
 -- same thing with the same key; anvil checks and spends it as one of its
 -- own. Whenever it cannot (no key yet: anvil makes it on its first start;
 -- a key of the wrong size; another method), it returns nothing and the
@@ -48,10 +49,11 @@ end
 local key = keep.key
 
 -- lighty.c.rand() is lighttpd's generator, seeded from the kernel; the
--- random half makes nonces minted in one second distinct, the MAC is what
+-- random half makes nonces minted in one millisecond distinct, the MAC is what
 -- makes them unforgeable.
-local msg = string.pack(">i8I4I4", os.time(), lighty.c.rand() & 0xffffffff,
-    lighty.c.rand() & 0xffffffff)
+local sec, nsec = lighty.c.hrtime()
+local msg = string.pack(">i8I4I4", sec * 1000 + nsec // 1000000,
+    lighty.c.rand() & 0xffffffff, lighty.c.rand() & 0xffffffff)
 local mac = lighty.c.hexdec(lighty.c.hmac("sha256", key, msg)):sub(1, 16)
 
 local h = lighty.r.resp_header

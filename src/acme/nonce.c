@@ -1,8 +1,9 @@
 /*
  * nonce.c - anti-replay nonces that need no database write to hand out.
  *
- * A nonce is base64url(time (8 bytes) || random (8) || HMAC-SHA256 of
- * both under a per-installation key (first 16 bytes)). Checking it is a
+ * A nonce is base64url(time (milliseconds since the epoch, 8 bytes
+ * big-endian) || random (8) || HMAC-SHA256 of both under a
+ * per-installation key (first 16 bytes)). Checking it is a
  * MAC and a clock comparison; only spending writes, once, into the store's
  * spent-nonce table, whose insert-if-absent makes a replay fail even when
  * two processes receive the same nonce at the same instant. Spends are not
@@ -116,14 +117,13 @@ char *
 acme_nonce_new(struct acme_ctx *ctx)
 {
 	unsigned char raw[NONCE_RAW];
-	time_t now = time(NULL), floor = store_nonce_floor(ctx->st);
+	int64_t now = util_now_ms(), floor = store_nonce_floor(ctx->st);
 	uint64_t t;
 	char *out = NULL;
 	int i;
 
-	/* In the second of a recovery a nonce stamped now would be refused
-	 * (acme_nonce_check); one stamped just past the floor is not, so
-	 * the badNonce reply's own nonce serves the client's retry. */
+	/* A clock behind the store's floor (another host's) would make
+	 * nonces that acme_nonce_check refuses; stamp them past it. */
 	t = (uint64_t)(now > floor ? now : floor + 1);
 
 	for (i = 0; i < 8; i++)
@@ -142,7 +142,7 @@ acme_nonce_check(struct acme_ctx *ctx, const char *nonce, int spend)
 	unsigned char *raw = NULL, mac[16];
 	size_t len = 0;
 	uint64_t t = 0;
-	time_t now = time(NULL);
+	int64_t now = util_now_ms();
 	anvil_err rc = ANVIL_ERR_BADNONCE;
 	int i;
 
@@ -155,23 +155,24 @@ acme_nonce_check(struct acme_ctx *ctx, const char *nonce, int spend)
 		goto out;
 	for (i = 0; i < 8; i++)
 		t = t << 8 | raw[i];
-	if ((time_t)t > now + 60 || (time_t)t + ACME_NONCE_LIFETIME < now)
+	if (t > (uint64_t)INT64_MAX || (int64_t)t > now + 60000 ||
+	    (int64_t)t + ACME_NONCE_LIFETIME * 1000 < now)
 		goto out;
 	/* Issued before a crash that may have lost its spend (store.h). */
-	if ((time_t)t <= store_nonce_floor(ctx->st))
+	if ((int64_t)t <= store_nonce_floor(ctx->st))
 		goto out;
 	if (spend) {
 		anvil_err s = store_nonce_spend(ctx->st, raw, NONCE_RAW,
-		    (time_t)t + ACME_NONCE_LIFETIME);
+		    (time_t)(t / 1000) + ACME_NONCE_LIFETIME);
 		if (s != ANVIL_OK) {
 			rc = s;		/* ANVIL_ERR_EXISTS: spent before */
 			goto out;
 		}
 		/* The spend may have found the store recovered (a reopen)
 		 * or the database restarted: the floor it read then. */
-		if ((time_t)t <= store_nonce_floor(ctx->st)) {
-			log_info("nonce of %lld refused: the store recovered "
-			    "at %lld", (long long)t,
+		if ((int64_t)t <= store_nonce_floor(ctx->st)) {
+			log_info("nonce of %lld ms refused: the store recovered "
+			    "at %lld ms", (long long)t,
 			    (long long)store_nonce_floor(ctx->st));
 			goto out;
 		}

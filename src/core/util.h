@@ -67,6 +67,9 @@ char *util_path_join(const char *dir, const char *path);
 /* Creates dir (and its parents) with mode if missing. */
 anvil_err util_mkdir_p(const char *dir, mode_t mode, char *err, size_t errlen);
 
+/* Milliseconds since the epoch (CLOCK_REALTIME). */
+int64_t util_now_ms(void);
+
 /* Fills buf with n bytes from GnuTLS's random generator (GNUTLS_RND_RANDOM). */
 anvil_err util_random(void *buf, size_t n);
 

@@ -58,7 +58,7 @@ struct store_ops {
 	anvil_err (*nonce_spend)(void *st, const unsigned char *nonce,
 	    size_t len, time_t expires);
 	anvil_err (*nonce_purge)(void *st, time_t now, size_t *purged);
-	time_t (*nonce_floor)(void *st);
+	int64_t (*nonce_floor)(void *st);
 	anvil_err (*backup)(void *st, const char *dir, char *err,
 	    size_t errlen);
 	anvil_err (*verify)(void *st, char *err, size_t errlen);

@@ -485,7 +485,7 @@ floor_write(struct store *st, char *err, size_t errlen)
 
 	if (path == NULL)
 		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
-	n = snprintf(text, sizeof(text), "%lld\n", (long long)time(NULL));
+	n = snprintf(text, sizeof(text), "%lld\n", (long long)util_now_ms());
 	rc = util_write_file_atomic(path, text, (size_t)n, FILE_MODE, err,
 	    errlen);
 	free(path);
@@ -519,14 +519,14 @@ floor_read(struct store *st, char *err, size_t errlen)
 		    path);
 		goto out;
 	}
-	st->nonce_floor = (time_t)v;
+	st->nonce_floor = (int64_t)v;
 out:
 	free(text);
 	free(path);
 	return rc;
 }
 
-time_t
+int64_t
 store_nonce_floor(struct store *st)
 {
 	return st != NULL ? st->nonce_floor : 0;

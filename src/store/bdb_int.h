@@ -146,7 +146,7 @@ struct store {
 	int created;		/* this handle made the store: checkpoint */
 	int saw_panic;		/* Berkeley DB said PANIC (a recovery ran) */
 	struct progress *progress; /* store_set_progress; NULL: none */
-	time_t nonce_floor;	/* store_nonce_floor, read at each open */
+	int64_t nonce_floor;	/* store_nonce_floor (ms), read at open */
 };
 
 struct store_txn {

@@ -158,7 +158,7 @@ o_nonce_purge(void *st, time_t now, size_t *purged)
 	return store_nonce_purge(st, now, purged);
 }
 
-static time_t
+static int64_t
 o_nonce_floor(void *st)
 {
 	return store_nonce_floor(st);

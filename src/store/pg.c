@@ -123,7 +123,7 @@ struct pg_store {
 	char msg[320];		/* last failure, for store_run's err */
 	struct progress *progress; /* store_set_progress; unused here */
 	int schema_was;		/* schema version found at open */
-	time_t nonce_floor;	/* server start, from the last spend */
+	int64_t nonce_floor;	/* server start (ms), from the last spend */
 };
 
 struct pg_txn {
@@ -1240,21 +1240,22 @@ o_nonce_spend(void *sp, const unsigned char *nonce, size_t len,
 	rc = autocommit(st, "store_nonce_spend", "WITH s AS (SELECT "
 	    "set_config('synchronous_commit', 'off', true)) INSERT INTO nonces "
 	    "(nonce, expires) SELECT $1::bytea, $2::bigint FROM s "
-	    "ON CONFLICT (nonce) DO NOTHING RETURNING extract(epoch FROM "
-	    "pg_postmaster_start_time())::bigint", 2, vals, lens, fmts, &res);
+	    "ON CONFLICT (nonce) DO NOTHING RETURNING (extract(epoch FROM "
+	    "pg_postmaster_start_time()) * 1000)::bigint", 2, vals, lens,
+	    fmts, &res);
 	if (rc != ANVIL_OK) {
 		log_err("store_nonce_spend: %s", st->msg);
 		return rc;
 	}
 	rc = pq->PQntuples(res) == 1 ? ANVIL_OK : ANVIL_ERR_EXISTS;
 	if (rc == ANVIL_OK)
-		st->nonce_floor = (time_t)strtoll(pq->PQgetvalue(res, 0, 0),
-		    NULL, 10);
+		st->nonce_floor = strtoll(pq->PQgetvalue(res, 0, 0), NULL,
+		    10);
 	pq->PQclear(res);
 	return rc;
 }
 
-static time_t
+static int64_t
 o_nonce_floor(void *sp)
 {
 	return sp != NULL ? ((struct pg_store *)sp)->nonce_floor : 0;

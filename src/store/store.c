@@ -295,7 +295,7 @@ store_nonce_spend(struct store *st, const unsigned char *nonce, size_t len,
 	return st->ops->nonce_spend(st->be, nonce, len, expires);
 }
 
-time_t
+int64_t
 store_nonce_floor(struct store *st)
 {
 	return st != NULL ? st->ops->nonce_floor(st->be) : 0;

@@ -233,15 +233,15 @@ anvil_err store_nonce_spend(struct store *st, const unsigned char *nonce,
 /*
  * Spends are not durable, so a crash can lose the last ones before it,
  * and a nonce spent then would pass a second time (RFC 8555 §6.5 forbids
- * it). Every nonce issued at or before the time this returns (seconds
- * since the epoch; 0 when there is none) may have had its spend lost that
- * way, and src/acme/nonce.c refuses it as badNonce; a client asks for a
+ * it). Every nonce issued at or before the time this returns
+ * (milliseconds since the epoch; 0 when there is none) may have had its
+ * spend lost that way, and src/acme/nonce.c refuses it as badNonce; a client asks for a
  * new one. Berkeley DB: when an open last made the store's shared regions
  * anew (a recovery after a process died, the first open after a reboot),
  * read at each open; PostgreSQL: when the server last started, read with
  * each spend. Call it after store_nonce_spend, which may reopen.
  */
-time_t store_nonce_floor(struct store *st);
+int64_t store_nonce_floor(struct store *st);
 
 /* Drops spent-nonce records that expired before now; *purged counts them. */
 anvil_err store_nonce_purge(struct store *st, time_t now, size_t *purged);

@@ -740,9 +740,9 @@ def test_b64u(na):
 
 
 def nonce_mint(key, t):
-    """A nonce as the server makes one (nonce.c): base64url(time (8 bytes,
-    big-endian) || random (8) || HMAC-SHA256 of those 16 bytes under the
-    nonce key, cut to 16)."""
+    """A nonce as the server makes one (nonce.c): base64url(time in
+    milliseconds (8 bytes, big-endian) || random (8) || HMAC-SHA256 of
+    those 16 bytes under the nonce key, cut to 16)."""
     msg = t.to_bytes(8, "big") + secrets.token_bytes(8)
     return b64u(msg + hmac.new(key, msg, "sha256").digest()[:16])
 
@@ -772,13 +772,14 @@ def test_stale_nonce(A, na):
     raw = base64.urlsafe_b64decode(n + "=" * (-len(n) % 4))
     t = int.from_bytes(raw[:8], "big")
     if not check(len(n) == 43 and len(raw) == 32 and
-                 abs(t - time.time()) < 120, "a nonce is 32 bytes, the "
-                 "first 8 the time it was made (big-endian UNIX seconds)"):
+                 abs(t / 1000 - time.time()) < 120, "a nonce is 32 bytes, "
+                 "the first 8 the time it was made (big-endian UNIX "
+                 "milliseconds)"):
         return
-    refused(b64u((t - 3660).to_bytes(8, "big") + raw[8:]),
+    refused(b64u((t - 3660000).to_bytes(8, "big") + raw[8:]),
             "a real nonce with its time moved back 61 minutes")
     refused(b64u(secrets.token_bytes(32)), "32 random bytes as a nonce")
-    refused(b64u(int(time.time()).to_bytes(8, "big") +
+    refused(b64u(int(time.time() * 1000).to_bytes(8, "big") +
                  secrets.token_bytes(24)),
             "a nonce with the current time and a made-up MAC")
     r = A.get(A.kid, nonce=n)
@@ -791,14 +792,14 @@ def test_stale_nonce(A, na):
     except OSError as e:
         fail("nonce key %s/nonce.key unreadable: %s" % (DATA, e))
         return
-    now = int(time.time())
+    now = int(time.time() * 1000)
     r = A.get(A.kid, nonce=nonce_mint(key, now))
     if not expect_json(r, 200, "a nonce minted with the server's nonce key "
                        "for now is accepted"):
         return
-    refused(nonce_mint(key, now - 3660), "a nonce made 61 minutes ago "
+    refused(nonce_mint(key, now - 3660000), "a nonce made 61 minutes ago "
             "(valid MAC)")
-    refused(nonce_mint(key, now + 3600), "a nonce dated an hour ahead "
+    refused(nonce_mint(key, now + 3600000), "a nonce dated an hour ahead "
             "(valid MAC)")
 
 

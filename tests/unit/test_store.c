@@ -1574,8 +1574,8 @@ Test(store_pg, a_spend_reads_the_servers_start_as_the_nonce_floor)
 	    time(NULL) + 60), ANVIL_OK, "%s", err);
 	c = PQconnectdb(getenv(PG_ENV));
 	cr_assert_eq(PQstatus(c), CONNECTION_OK);
-	r = PQexec(c, "SELECT extract(epoch FROM pg_postmaster_start_time())"
-	    "::bigint");
+	r = PQexec(c, "SELECT (extract(epoch FROM pg_postmaster_start_time())"
+	    " * 1000)::bigint");
 	cr_assert_eq(PQresultStatus(r), PGRES_TUPLES_OK);
 	started = strtoll(PQgetvalue(r, 0, 0), NULL, 10);
 	PQclear(r);

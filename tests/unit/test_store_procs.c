@@ -1444,7 +1444,7 @@ Test(store, a_recovery_raises_the_nonce_floor_past_every_spend_before_it)
 {
 	struct store *st = NULL;
 	char err[512] = "", *p = NULL;
-	time_t created, spent = 0;
+	int64_t created, spent = 0;
 	pid_t spender_pid, victim;
 	int rep[2], hold[2];
 	FILE *f;
@@ -1458,15 +1458,15 @@ Test(store, a_recovery_raises_the_nonce_floor_past_every_spend_before_it)
 	cr_assert_eq(pipe(hold), 0);
 	if ((spender_pid = fork()) == 0) {
 		struct store *s;
-		time_t t;
+		int64_t t;
 
 		child_init();
 		close(rep[0]);
 		close(hold[1]);
 		s = w_open();
-		t = time(NULL);
+		t = util_now_ms();
 		if (store_nonce_spend(s, (const unsigned char *)"lost", 4,
-		    t + 600) != ANVIL_OK ||
+		    time(NULL) + 600) != ANVIL_OK ||
 		    write(rep[1], &t, sizeof(t)) != sizeof(t))
 			child_exit(WK_RUN);
 		wait_fd(hold[0]);	/* keeps the store open meanwhile */
