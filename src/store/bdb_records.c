@@ -468,13 +468,8 @@ walk(struct store_txn *t, enum dbi i, store_each_fn fn, void *arg)
 			    d.data, d.size, &rec);
 		if (rc != ANVIL_OK)
 			goto out;
-		rc = fn(id, rec, arg);
-		json_decref(rec);
-		rec = NULL;
-		if (rc != ANVIL_OK) {
-			rc = rec_each_result(rc);
+		if ((rc = rec_each_call(fn, id, &rec, arg)) != ANVIL_OK)
 			goto out;
-		}
 	}
 out:
 	json_decref(rec);

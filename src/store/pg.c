@@ -49,15 +49,9 @@
 #include "core/error.h"
 #include "core/log.h"
 #include "store/backend.h"
+#include "store/rec.h"
 #include "store/store.h"
 
-#define ID_MAX		128		/* record ids: 1..ID_MAX printable */
-#define THUMB_MAX	256		/* JWK thumbprint string */
-#define IDTYPE_MAX	16		/* identifier "type" */
-#define IDVALUE_MAX	1024		/* identifier "value" */
-#define COUNTER_MAX	64		/* counter names */
-#define NONCE_MAX	64		/* nonce bytes */
-#define RECORD_MAX	(1024 * 1024)	/* largest serialised record */
 #define TRIES_MAX	50		/* store_run attempts on conflicts ... */
 #define RUN_MAX_S	30		/* ... and seconds, whichever first */
 #define BACKOFF_US	500		/* back-off unit, microseconds */
@@ -127,15 +121,6 @@ struct pg_txn {
 	anvil_err failed;	/* a statement failed: the server aborted the
 				 * transaction, every later call is refused */
 	int broken;		/* the connection went away */
-};
-
-/* What one record puts into its row's index columns (borrowed). */
-struct cols {
-	const char *account;
-	const char *thumb;
-	const char *itype;
-	const char *ivalue;
-	int revoked;
 };
 
 /* ------------------------------------------------------------ errors */
@@ -235,37 +220,6 @@ q(struct pg_txn *t, const char *what, const char *sql, int n,
 
 /* ------------------------------------------------------------ checks */
 
-static int
-idn_ok(const char *s, size_t n, size_t max)
-{
-	size_t i;
-
-	if (s == NULL || n == 0 || n > max)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
-static int
-id_ok(const char *s, size_t max)
-{
-	return s != NULL && idn_ok(s, strnlen(s, max + 1), max);
-}
-
-static int
-kind_ok(enum store_kind kind)
-{
-	return (unsigned)kind < STORE_KIND__MAX;
-}
-
-static int
-acct_kind(enum store_kind kind)
-{
-	return kind == STORE_ORDER || kind == STORE_AUTHZ || kind == STORE_CERT;
-}
-
 static anvil_err
 usable(struct pg_txn *t)
 {
@@ -274,110 +228,15 @@ usable(struct pg_txn *t)
 	return ANVIL_OK;
 }
 
-/*
- * Parses a stored record (not trusted) into *out: a JSON object with an
- * integer "v" this Anvil knows, as src/store/bdb_records.c asks.
- */
+/* rec_parse (src/store/rec.h) of a row of kind. */
 static anvil_err
-rec_parse(struct pg_store *st, enum store_kind kind, const char *id,
+row_parse(struct pg_store *st, enum store_kind kind, const char *id,
     const char *data, size_t len, json_t **out)
 {
-	json_t *rec = NULL, *v = NULL;
-	json_error_t jerr;
-	json_int_t ver = 0;
-	anvil_err rc = ANVIL_ERR_CORRUPT;
+	char where[24];
 
-	*out = NULL;
-	if (len == 0 || len > RECORD_MAX) {
-		rc = pg_fail(st, rc, "records %d/%s: bad length %zu", (int)kind,
-		    id, len);
-		goto out;
-	}
-	rec = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (rec == NULL || !json_is_object(rec)) {
-		rc = pg_fail(st, rc, "records %d/%s: not a JSON object",
-		    (int)kind, id);
-		goto out;
-	}
-	v = json_object_get(rec, "v");
-	if (!json_is_integer(v) || (ver = json_integer_value(v)) < 1) {
-		rc = pg_fail(st, rc, "records %d/%s: no record version",
-		    (int)kind, id);
-		goto out;
-	}
-	if (ver > STORE_RECORD_VERSION) {
-		rc = pg_fail(st, ANVIL_ERR_VERSION, "records %d/%s: version "
-		    "%lld is newer than %d", (int)kind, id, (long long)ver,
-		    STORE_RECORD_VERSION);
-		goto out;
-	}
-	*out = rec;
-	rec = NULL;
-	rc = ANVIL_OK;
-out:
-	if (rc == ANVIL_ERR_CORRUPT)
-		log_err("store: %s", st->msg);
-	json_decref(rec);
-	return rc;
-}
-
-/*
- * What rec puts into the index columns of kind, with the bounds of
- * src/store/bdb_records.c (bdb_idx_extract). A member of the wrong shape
- * is `bad`.
- */
-static anvil_err
-cols_extract(struct pg_store *st, enum store_kind kind, json_t *rec,
-    struct cols *c, anvil_err bad)
-{
-	json_t *m = NULL, *ty = NULL, *va = NULL;
-	size_t tlen, vlen;
-
-	memset(c, 0, sizeof(*c));
-	if (kind == STORE_ACCOUNT) {
-		if ((m = json_object_get(rec, "thumbprint")) == NULL)
-			return ANVIL_OK;
-		if (!json_is_string(m) ||
-		    !id_ok(json_string_value(m), THUMB_MAX))
-			return pg_fail(st, bad, "account \"thumbprint\" is not "
-			    "1..%d printable characters", THUMB_MAX);
-		c->thumb = json_string_value(m);
-		return ANVIL_OK;
-	}
-	if (!acct_kind(kind))
-		return ANVIL_OK;
-	if ((m = json_object_get(rec, "account")) != NULL) {
-		if (!json_is_string(m) || !id_ok(json_string_value(m), ID_MAX))
-			return pg_fail(st, bad,
-			    "\"account\" is not a valid id");
-		c->account = json_string_value(m);
-	}
-	if (kind == STORE_CERT) {
-		m = json_object_get(rec, "revoked");
-		if (m != NULL && !json_is_object(m))
-			return pg_fail(st, bad,
-			    "\"revoked\" is not an object");
-		c->revoked = m != NULL;
-	}
-	if (kind == STORE_AUTHZ && c->account != NULL &&
-	    (m = json_object_get(rec, "identifier")) != NULL) {
-		ty = json_object_get(m, "type");
-		va = json_object_get(m, "value");
-		if (!json_is_object(m) || !json_is_string(ty) ||
-		    !json_is_string(va))
-			return pg_fail(st, bad, "\"identifier\" is not "
-			    "{\"type\": string, \"value\": string}");
-		tlen = json_string_length(ty);
-		vlen = json_string_length(va);
-		if (!idn_ok(json_string_value(ty), tlen, IDTYPE_MAX) ||
-		    vlen == 0 || vlen > IDVALUE_MAX ||
-		    strlen(json_string_value(va)) != vlen)
-			return pg_fail(st, bad, "\"identifier\" type or value "
-			    "out of bounds");
-		c->itype = json_string_value(ty);
-		c->ivalue = json_string_value(va);
-	}
-	return ANVIL_OK;
+	snprintf(where, sizeof(where), "records %d", (int)kind);
+	return rec_parse(REC_MSG(st), where, id, data, len, out);
 }
 
 /* ------------------------------------------------------------ connection */
@@ -728,14 +587,9 @@ o_get(void *tp, enum store_kind kind, const char *id, json_t **out)
 	char k[8];
 	anvil_err rc;
 
-	if (out != NULL)
-		*out = NULL;
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_get_args(REC_MSG(t->st), kind, id, out)) != ANVIL_OK)
 		return rc;
-	if (!kind_ok(kind) || out == NULL)
-		return pg_fail(t->st, ANVIL_ERR_INVALID, "store_get: bad call");
-	if (!id_ok(id, ID_MAX))
-		return pg_fail(t->st, ANVIL_ERR_INVALID, "invalid record id");
 	snprintf(k, sizeof(k), "%d", (int)kind);
 	vals[0] = k;
 	vals[1] = id;
@@ -747,7 +601,7 @@ o_get(void *tp, enum store_kind kind, const char *id, json_t **out)
 		rc = pg_fail(t->st, ANVIL_ERR_NOTFOUND, "records %d: no record "
 		    "%s", (int)kind, id);
 	else
-		rc = rec_parse(t->st, kind, id, PQgetvalue(res, 0, 0),
+		rc = row_parse(t->st, kind, id, PQgetvalue(res, 0, 0),
 		    (size_t)PQgetlength(res, 0, 0), out);
 	PQclear(res);
 	return rc;
@@ -759,34 +613,19 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 {
 	struct pg_txn *t = tp;
 	struct pg_store *st = NULL;
-	struct cols c;
+	struct rec_idx c;
 	PGresult *res = NULL;
 	const char *vals[8];
 	char *text = NULL, k[8];
-	size_t len;
+	size_t len = 0;
 	int exists;
 	anvil_err rc;
 
-	if ((rc = usable(t)) != ANVIL_OK)
+	/* rec_put_prepare cleans up after itself when it fails. */
+	if ((rc = usable(t)) != ANVIL_OK || (rc = rec_put_prepare(REC_MSG(t->st),
+	    kind, id, rec, &c, &text, &len)) != ANVIL_OK)
 		return rc;
 	st = t->st;
-	if (!kind_ok(kind) || !json_is_object(rec))
-		return pg_fail(st, ANVIL_ERR_INVALID, "store_put: bad call");
-	if (!id_ok(id, ID_MAX))
-		return pg_fail(st, ANVIL_ERR_INVALID, "invalid record id");
-	if (json_object_set_new(rec, "v", json_integer(STORE_RECORD_VERSION))
-	    != 0)
-		return ANVIL_ERR_NOMEM;
-	if ((rc = cols_extract(st, kind, rec, &c, ANVIL_ERR_INVALID)) !=
-	    ANVIL_OK)
-		return rc;
-	if ((text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-		return ANVIL_ERR_NOMEM;
-	if ((len = strlen(text)) > RECORD_MAX) {
-		rc = pg_fail(st, ANVIL_ERR_INVALID, "record %s: %zu bytes is "
-		    "more than %d", id, len, RECORD_MAX);
-		goto out;
-	}
 	snprintf(k, sizeof(k), "%d", (int)kind);
 	vals[0] = k;
 	vals[1] = id;
@@ -838,6 +677,7 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 		    "exists", (int)kind, id);
 out:
 	PQclear(res);
+	rec_idx_clear(&c);
 	free(text);
 	return rc;
 }
@@ -851,10 +691,9 @@ o_del(void *tp, enum store_kind kind, const char *id)
 	char k[8];
 	anvil_err rc;
 
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_del_args(REC_MSG(t->st), kind, id)) != ANVIL_OK)
 		return rc;
-	if (!kind_ok(kind) || !id_ok(id, ID_MAX))
-		return pg_fail(t->st, ANVIL_ERR_INVALID, "invalid record id");
 	snprintf(k, sizeof(k), "%d", (int)kind);
 	vals[0] = k;
 	vals[1] = id;
@@ -877,12 +716,9 @@ o_account_by_thumbprint(void *tp, const char *thumbprint, char **id)
 	const char *vals[1];
 	anvil_err rc;
 
-	if (id != NULL)
-		*id = NULL;
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_thumb_args(REC_MSG(t->st), thumbprint, id)) != ANVIL_OK)
 		return rc;
-	if (id == NULL || !id_ok(thumbprint, THUMB_MAX))
-		return pg_fail(t->st, ANVIL_ERR_INVALID, "invalid thumbprint");
 	vals[0] = thumbprint;
 	if ((rc = q(t, "store_account_by_thumbprint", "SELECT id FROM records "
 	    "WHERE thumb = $1 AND kind = 0", 1, vals, NULL, NULL,
@@ -891,7 +727,7 @@ o_account_by_thumbprint(void *tp, const char *thumbprint, char **id)
 	if (PQntuples(res) == 0)
 		rc = pg_fail(t->st, ANVIL_ERR_NOTFOUND,
 		    "no account has this thumbprint");
-	else if (!id_ok(PQgetvalue(res, 0, 0), ID_MAX))
+	else if (!rec_id_ok(PQgetvalue(res, 0, 0), ID_MAX))
 		rc = pg_fail(t->st, ANVIL_ERR_CORRUPT, "records: damaged "
 		    "account id for a thumbprint");
 	else if ((*id = strdup(PQgetvalue(res, 0, 0))) == NULL)
@@ -916,7 +752,7 @@ ids_take(struct pg_store *st, PGresult *res, char ***ids, size_t *n)
 	if ((v = calloc(cnt, sizeof(*v))) == NULL)
 		return ANVIL_ERR_NOMEM;
 	for (i = 0; i < cnt; i++) {
-		if (!id_ok(PQgetvalue(res, (int)i, 0), ID_MAX)) {
+		if (!rec_id_ok(PQgetvalue(res, (int)i, 0), ID_MAX)) {
 			store_ids_free(v, i);
 			return pg_fail(st, ANVIL_ERR_CORRUPT,
 			    "records: damaged id in an index");
@@ -941,17 +777,10 @@ o_list_by_account(void *tp, enum store_kind kind, const char *account,
 	char k[8], lim[24];
 	anvil_err rc;
 
-	if (ids != NULL)
-		*ids = NULL;
-	if (n != NULL)
-		*n = 0;
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_list_args(REC_MSG(t->st), kind, account, after, ids,
+	    n)) != ANVIL_OK)
 		return rc;
-	if (ids == NULL || n == NULL || !acct_kind(kind))
-		return pg_fail(t->st, ANVIL_ERR_INVALID,
-		    "store_list_by_account: bad call");
-	if (!id_ok(account, ID_MAX) || (after != NULL && !id_ok(after, ID_MAX)))
-		return pg_fail(t->st, ANVIL_ERR_INVALID, "invalid id");
 	if (limit == 0)
 		return ANVIL_OK;
 	snprintf(k, sizeof(k), "%d", (int)kind);
@@ -977,21 +806,13 @@ o_authz_by_identifier(void *tp, const char *account, const char *type,
 	struct pg_txn *t = tp;
 	PGresult *res = NULL;
 	const char *vals[3];
-	size_t vlen;
+	size_t vlen = 0;
 	anvil_err rc;
 
-	if (ids != NULL)
-		*ids = NULL;
-	if (n != NULL)
-		*n = 0;
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_ident_args(REC_MSG(t->st), account, type, value, ids, n,
+	    &vlen)) != ANVIL_OK)
 		return rc;
-	if (ids == NULL || n == NULL || !id_ok(account, ID_MAX) ||
-	    !id_ok(type, IDTYPE_MAX) || value == NULL ||
-	    (vlen = strnlen(value, IDVALUE_MAX + 1)) == 0 ||
-	    vlen > IDVALUE_MAX)
-		return pg_fail(t->st, ANVIL_ERR_INVALID,
-		    "invalid account or identifier");
 	vals[0] = account;
 	vals[1] = type;
 	vals[2] = value;
@@ -1006,12 +827,6 @@ o_authz_by_identifier(void *tp, const char *account, const char *type,
 }
 
 /* ------------------------------------------------------------ walks */
-
-static anvil_err
-each_result(anvil_err r)
-{
-	return (unsigned)r < ANVIL_ERR__MAX ? r : ANVIL_ERR_INVALID;
-}
 
 /*
  * Walks the records `where` selects, in id order, through a cursor
@@ -1045,21 +860,16 @@ walk(struct pg_txn *t, enum store_kind kind, const char *where,
 		for (i = 0; i < rows; i++) {
 			const char *id = PQgetvalue(res, i, 0);
 
-			if (!id_ok(id, ID_MAX)) {
+			if (!rec_id_ok(id, ID_MAX)) {
 				rc = pg_fail(st, ANVIL_ERR_CORRUPT, "records "
 				    "%d: damaged id", (int)kind);
 				goto out;
 			}
-			if ((rc = rec_parse(st, kind, id, PQgetvalue(res, i, 1),
+			if ((rc = row_parse(st, kind, id, PQgetvalue(res, i, 1),
 			    (size_t)PQgetlength(res, i, 1), &rec)) != ANVIL_OK)
 				goto out;
-			rc = fn(id, rec, arg);
-			json_decref(rec);
-			rec = NULL;
-			if (rc != ANVIL_OK) {
-				rc = each_result(rc);
+			if ((rc = rec_each_call(fn, id, &rec, arg)) != ANVIL_OK)
 				goto out;
-			}
 		}
 		PQclear(res);
 		res = NULL;
@@ -1081,11 +891,10 @@ o_each(void *tp, enum store_kind kind, store_each_fn fn, void *arg)
 	char where[32];
 	anvil_err rc;
 
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_each_args(REC_MSG(t->st), "store_each", kind, fn)) !=
+	    ANVIL_OK)
 		return rc;
-	if (!kind_ok(kind) || fn == NULL)
-		return pg_fail(t->st, ANVIL_ERR_INVALID,
-		    "store_each: bad call");
 	snprintf(where, sizeof(where), "kind = %d", (int)kind);
 	return walk(t, kind, where, fn, arg);
 }
@@ -1096,11 +905,10 @@ o_revoked_each(void *tp, store_each_fn fn, void *arg)
 	struct pg_txn *t = tp;
 	anvil_err rc;
 
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_each_args(REC_MSG(t->st), "store_revoked_each",
+	    STORE_CERT, fn)) != ANVIL_OK)
 		return rc;
-	if (fn == NULL)
-		return pg_fail(t->st, ANVIL_ERR_INVALID,
-		    "store_revoked_each: bad call");
 	return walk(t, STORE_CERT, "kind = 4 AND revoked", fn, arg);
 }
 
@@ -1117,11 +925,9 @@ o_counter_next(void *tp, const char *name, uint64_t *val)
 	const char *vals[1];
 	anvil_err rc;
 
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_counter_args(REC_MSG(t->st), name, val)) != ANVIL_OK)
 		return rc;
-	if (val == NULL || !id_ok(name, COUNTER_MAX))
-		return pg_fail(t->st, ANVIL_ERR_INVALID,
-		    "invalid counter name");
 	vals[0] = name;
 	rc = q(t, "store_counter_next", "INSERT INTO counters (name, val) "
 	    "VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET val = "
@@ -1148,11 +954,9 @@ o_counter_get(void *tp, const char *name, uint64_t *val)
 	const char *vals[1];
 	anvil_err rc;
 
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_counter_args(REC_MSG(t->st), name, val)) != ANVIL_OK)
 		return rc;
-	if (val == NULL || !id_ok(name, COUNTER_MAX))
-		return pg_fail(t->st, ANVIL_ERR_INVALID,
-		    "invalid counter name");
 	*val = 0;
 	vals[0] = name;
 	if ((rc = q(t, "store_counter_get", "SELECT val FROM counters WHERE "
@@ -1298,7 +1102,8 @@ struct verify_arg {
 
 /*
  * Checks each row: the record parses and its index columns are what the
- * record says (cols_extract), as store_verify asks of the index files.
+ * record says (rec_idx_extract), as store_verify asks of the index
+ * files.
  */
 static anvil_err
 verify_fn(void *tp, void *arg)
@@ -1306,13 +1111,14 @@ verify_fn(void *tp, void *arg)
 	struct pg_txn *t = tp;
 	struct verify_arg *va = arg;
 	struct pg_store *st = t->st;
-	struct cols c;
+	struct rec_idx c;
 	PGresult *res = NULL;
 	json_t *rec = NULL;
 	int i, rows, kind;
 	size_t used;
 	anvil_err rc;
 
+	memset(&c, 0, sizeof(c));
 	if ((rc = simple(t, "store_verify", "DECLARE anvil_check NO SCROLL "
 	    "CURSOR FOR SELECT kind, id, rec, account, thumb, itype, ivalue, "
 	    "revoked FROM records ORDER BY kind, id")) != ANVIL_OK)
@@ -1331,15 +1137,16 @@ verify_fn(void *tp, void *arg)
 #define COL_EQ(s, col) ((s) == NULL ? PQgetisnull(res, i, (col)) : \
 	(!PQgetisnull(res, i, (col)) && \
 	strcmp((s), PQgetvalue(res, i, (col))) == 0))
-			if (!kind_ok((enum store_kind)kind) ||
-			    !id_ok(id, ID_MAX))
+			if (!rec_kind_ok((enum store_kind)kind) ||
+			    !rec_id_ok(id, ID_MAX))
 				why = "bad kind or id";
-			else if (rec_parse(st, (enum store_kind)kind, id,
+			else if (row_parse(st, (enum store_kind)kind, id,
 			    PQgetvalue(res, i, 2),
 			    (size_t)PQgetlength(res, i, 2), &rec) != ANVIL_OK)
 				why = "record does not parse";
-			else if (cols_extract(st, (enum store_kind)kind, rec,
-			    &c, ANVIL_ERR_CORRUPT) != ANVIL_OK)
+			else if (rec_idx_extract(REC_MSG(st),
+			    (enum store_kind)kind, rec, &c, ANVIL_ERR_CORRUPT) !=
+			    ANVIL_OK)
 				why = "record's index members are damaged";
 			else if (!COL_EQ(c.account, 3) || !COL_EQ(c.thumb, 4) ||
 			    !COL_EQ(c.itype, 5) || !COL_EQ(c.ivalue, 6) ||
@@ -1347,6 +1154,7 @@ verify_fn(void *tp, void *arg)
 			    "t") == 0))
 				why = "index columns disagree with the record";
 #undef COL_EQ
+			rec_idx_clear(&c);
 			json_decref(rec);
 			rec = NULL;
 			if (why == NULL)

@@ -324,7 +324,11 @@ rec_counter_args(const struct rec_msg *m, const char *name, uint64_t *val)
 }
 
 anvil_err
-rec_each_result(anvil_err r)
+rec_each_call(store_each_fn fn, const char *id, json_t **rec, void *arg)
 {
+	anvil_err r = fn(id, *rec, arg);
+
+	json_decref(*rec);
+	*rec = NULL;
 	return (unsigned)r < ANVIL_ERR__MAX ? r : ANVIL_ERR_INVALID;
 }

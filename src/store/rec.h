@@ -129,7 +129,11 @@ anvil_err rec_each_args(const struct rec_msg *m, const char *what,
 anvil_err rec_counter_args(const struct rec_msg *m, const char *name,
     uint64_t *val);
 
-/* What a walk returns for fn's non-zero r: r if it is an anvil_err. */
-anvil_err rec_each_result(anvil_err r);
+/*
+ * One step of a walk: fn(id, *rec, arg), then *rec is released and NULL.
+ * What fn returns if it is an anvil_err, else ANVIL_ERR_INVALID.
+ */
+anvil_err rec_each_call(store_each_fn fn, const char *id, json_t **rec,
+    void *arg);
 
 #endif
