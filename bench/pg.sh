@@ -19,6 +19,9 @@
 #   BENCH_CONCS     concurrencies (default "4 16")
 #   BENCH_BASEPORT  first port (default 15500; uses BASE..BASE+499)
 #   BENCH_KEEP=1    keep the work folder
+#   BENCH_TRIPS=N   then N more flows on pg1, one at a time, with the
+#                   server logging every statement: statements and
+#                   transactions per flow (0: skip; default 0)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -199,3 +202,35 @@ END {
 		printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", name, f[2], f[3], rr, f[4], cr, f[5], f[6]
 	}
 }' "$RES"
+
+# What one flow asks of the server: every statement the server runs is
+# one round trip from a FastCGI worker (libpq sends one at a time), so
+# log_statement = all counts them; pg_stat_database counts transactions.
+TRIPS=${BENCH_TRIPS:-0}
+if [ "$TRIPS" -gt 0 ]; then
+	xacts() {
+		psql "$PGCI" -XAtqc "SELECT pg_stat_force_next_flush()" \
+		    -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()" | tail -1
+	}
+	psql "$PGCI" -XAtqc "ALTER SYSTEM SET log_statement = 'all'" \
+	    -c "ALTER SYSTEM SET log_line_prefix = 'app=%a '" \
+	    -c "SELECT pg_reload_conf()" >/dev/null
+	sleep 2
+	x0=$(xacts)
+	l0=$(wc -l <"$PGDIR/server.log")
+	timeout -k 5 120 "$GEN" -u "https://127.0.0.1:$((B + 200))/acme/directory" \
+	    --cacert "$W/pg1/ca.pem" --http01-port "$H01" --mode flows -c 1 \
+	    -t 60 -n "$TRIPS" --timeout 20 --poll-max 20 >"$W/trips.out" 2>&1 || true
+	# An idle server process reports its counts within 10 s.
+	sleep 11
+	x1=$(xacts)
+	psql "$PGCI" -XAtqc "ALTER SYSTEM RESET log_statement" \
+	    -c "ALTER SYSTEM RESET log_line_prefix" -c "SELECT pg_reload_conf()" >/dev/null
+	ok=$(sed -n 's/^RESULT.* ok=\([0-9]*\).*/\1/p' "$W/trips.out")
+	st=$(tail -n +"$((l0 + 1))" "$PGDIR/server.log" | grep -c '^app=anvil LOG:  \(statement\|execute [^ ]*\): ' || :)
+	# The statements of psql are not Anvil's; x0's SELECT and x1's
+	# flush are two transactions of psql's between the counts.
+	awk -v s="$st" -v x="$((x1 - x0 - 2))" -v n="${ok:-0}" 'BEGIN {
+		if (n > 0) printf "pg1, %d flows one at a time: %.1f statements (round trips) and %.1f transactions per flow\n", n, s / n, x / n
+		else print "pg1: no flow completed for the count" }'
+fi
