@@ -59,6 +59,7 @@
 #define PURGE_BATCH	1000		/* nonces deleted per statement */
 #define PURGE_ROUNDS	100000		/* bound on purge statements */
 #define VERIFY_REPORT	8		/* damaged rows named in err */
+#define PREP_MAX	32		/* prepared statements a connection */
 
 /*
  * Bounds on every wait inside the server: a statement, a lock wait (then
@@ -114,6 +115,9 @@ struct pg_store {
 	char msg[320];		/* last failure, for store_run's err */
 	struct progress *progress; /* store_set_progress; unused here */
 	int schema_was;		/* schema version found at open */
+	const char *prep[PREP_MAX]; /* statements prepared on conn (qx) */
+	int prep_ready[PREP_MAX];	/* ... and taken by the server */
+	unsigned nprep;
 };
 
 struct pg_txn {
@@ -121,6 +125,8 @@ struct pg_txn {
 	anvil_err failed;	/* a statement failed: the server aborted the
 				 * transaction, every later call is refused */
 	int broken;		/* the connection went away */
+	const char *begin[2];	/* BEGIN (and SET LOCAL) not sent yet: they
+				 * go with the first statement (qx) */
 };
 
 /* ------------------------------------------------------------ errors */
@@ -189,34 +195,146 @@ sort(struct pg_txn *t, const PGresult *res, const char *what)
 }
 
 /*
+ * Prepared statements of this connection: the slot of sql (a string
+ * literal of this file, known by its address), and whether the server
+ * has it already (*ready); -1 when every slot is taken.
+ */
+static int
+prep_slot(struct pg_store *st, const char *sql, int *ready)
+{
+	unsigned i;
+
+	*ready = 0;
+	for (i = 0; i < st->nprep; i++)
+		if (st->prep[i] == sql) {
+			*ready = st->prep_ready[i];
+			return (int)i;
+		}
+	if (st->nprep == PREP_MAX)
+		return -1;
+	st->prep[st->nprep] = sql;
+	st->prep_ready[st->nprep] = 0;
+	return (int)st->nprep++;
+}
+
+/* What each command of a pipeline is. */
+enum cmd { CMD_BEGIN, CMD_PREPARE, CMD_STMT };
+
+/*
  * Runs sql with n text parameters in t and checks it returned want;
- * *out (if not NULL) gets the result, else it is cleared.
+ * *out (if not NULL) gets the result, else it is cleared. One round
+ * trip: in libpq's pipeline mode the BEGIN that attempt() left to the
+ * first statement (t->begin), the Parse of a statement this connection
+ * has not prepared yet (prep: sql is a string literal) and the statement
+ * itself go out together, ended by one Sync. Sync ends no transaction
+ * that BEGIN opened; outside one it commits the statement, as a simple
+ * query would.
  */
 static anvil_err
-q(struct pg_txn *t, const char *what, const char *sql, int n,
+qx(struct pg_txn *t, const char *what, const char *sql, int prep, int n,
     const char *const *vals, const int *lens, const int *fmts,
     ExecStatusType want, PGresult **out)
 {
-	PGresult *res = NULL;
-	anvil_err rc;
+	struct pg_store *st = t->st;
+	PGconn *c = st->conn;
+	PGresult *res = NULL, *mine = NULL, *bad = NULL;
+	enum cmd cmds[4];
+	const char *bad_what = what;
+	char name[24];
+	int sent = 0, i, slot = -1, ready = 0, ok = 1, prep_ok = 0;
+	ExecStatusType status;
+	anvil_err rc = ANVIL_OK;
 
 	if (out != NULL)
 		*out = NULL;
 	/* The first failure's message stays in st->msg. */
 	if (t->failed != ANVIL_OK)
 		return t->failed;
-	res = PQexecParams(t->st->conn, sql, n, NULL, vals, lens, fmts, 0);
-	if (res == NULL || PQresultStatus(res) != want) {
-		rc = sort(t, res, what);
+	if (prep && (slot = prep_slot(st, sql, &ready)) >= 0)
+		snprintf(name, sizeof(name), "anvil_%d", slot);
+	if (PQenterPipelineMode(c) != 1)
+		return sort(t, NULL, what);
+	for (i = 0; ok && i < 2 && t->begin[i] != NULL; i++) {
+		ok = PQsendQueryParams(c, t->begin[i], 0, NULL, NULL, NULL,
+		    NULL, 0);
+		cmds[sent++] = CMD_BEGIN;
+	}
+	t->begin[0] = t->begin[1] = NULL;
+	if (ok && slot >= 0 && !ready) {
+		ok = PQsendPrepare(c, name, sql, n, NULL);
+		cmds[sent++] = CMD_PREPARE;
+	}
+	if (ok) {
+		ok = slot >= 0 ? PQsendQueryPrepared(c, name, n, vals, lens,
+		    fmts, 0) : PQsendQueryParams(c, sql, n, NULL, vals, lens,
+		    fmts, 0);
+		cmds[sent++] = CMD_STMT;
+	}
+	if (ok)
+		ok = PQpipelineSync(c);
+	/*
+	 * Each command's result, then the NULL that ends it; after a
+	 * command failed the rest are PGRES_PIPELINE_ABORTED. Then the
+	 * Sync's own result.
+	 */
+	for (i = 0; ok && i < sent; i++) {
+		if ((res = PQgetResult(c)) == NULL) {
+			ok = 0;
+			break;
+		}
+		status = PQresultStatus(res);
+		if (cmds[i] == CMD_STMT && status == want) {
+			mine = res;
+		} else if (cmds[i] != CMD_STMT &&
+		    status == PGRES_COMMAND_OK) {
+			prep_ok |= cmds[i] == CMD_PREPARE;
+			PQclear(res);
+		} else if (bad == NULL && status != PGRES_PIPELINE_ABORTED) {
+			bad = res;
+			bad_what = cmds[i] == CMD_BEGIN ? "BEGIN" : what;
+		} else
+			PQclear(res);
+		res = NULL;
+		if ((res = PQgetResult(c)) != NULL) {
+			PQclear(res);
+			ok = 0;
+		}
+	}
+	if (ok) {
+		res = PQgetResult(c);
+		ok = res != NULL && PQresultStatus(res) == PGRES_PIPELINE_SYNC;
 		PQclear(res);
+	}
+	/* A connection left in pipeline mode is made anew (conn_up). */
+	if (ok)
+		ok = PQexitPipelineMode(c);
+	if (prep_ok)
+		st->prep_ready[slot] = 1;
+	if (!ok) {
+		/* libpq lost track of the pipeline: the connection is
+		 * broken as far as this transaction is concerned. */
+		PQclear(bad);
+		bad = NULL;
+		PQclear(mine);
+		mine = NULL;
+		return sort(t, NULL, what);
+	}
+	if (bad != NULL || mine == NULL) {
+		rc = sort(t, bad, bad_what);
+		PQclear(bad);
+		PQclear(mine);
 		return rc;
 	}
 	if (out != NULL)
-		*out = res;
+		*out = mine;
 	else
-		PQclear(res);
+		PQclear(mine);
 	return ANVIL_OK;
 }
+
+/* qx of a string literal of this file: prepared once per connection. */
+#define q(t, what, sql, n, vals, lens, fmts, want, out) \
+	qx((t), (what), (sql), 1, (n), (vals), (lens), (fmts), (want), (out))
 
 /* ------------------------------------------------------------ checks */
 
@@ -279,12 +397,15 @@ conn_up(struct pg_store *st)
 	char line[256];
 
 	if (st->conn != NULL && PQstatus(st->conn) == CONNECTION_OK &&
-	    PQtransactionStatus(st->conn) == PQTRANS_IDLE)
+	    PQtransactionStatus(st->conn) == PQTRANS_IDLE &&
+	    PQpipelineStatus(st->conn) == PQ_PIPELINE_OFF)
 		return ANVIL_OK;
 	if (st->conn != NULL) {
 		PQfinish(st->conn);
 		st->conn = NULL;
 	}
+	/* A new session has no prepared statements. */
+	st->nprep = 0;
 	/* The conninfo's own connect_timeout, if any, comes later and
 	 * wins over the configured one. */
 	vals[0] = st->timeout;
@@ -355,7 +476,7 @@ simple(struct pg_txn *t, const char *what, const char *sql)
 static anvil_err
 migrate(struct pg_store *st, int *from)
 {
-	struct pg_txn t = { st, ANVIL_OK, 0 };
+	struct pg_txn t = { .st = st };
 	char sql[96];
 	int ver = 0, i;
 	anvil_err rc;
@@ -494,16 +615,18 @@ attempt(struct pg_store *st, unsigned flags, store_be_fn fn, void *arg,
 	anvil_err rc;
 
 	*sent_commit = 0;
-	rc = simple(t, "BEGIN", (flags & STORE_TXN_READ_COMMITTED) ?
-	    ((flags & STORE_TXN_NOSYNC) ? "BEGIN ISOLATION LEVEL READ "
-	    "COMMITTED; SET LOCAL synchronous_commit TO off" :
-	    "BEGIN ISOLATION LEVEL READ COMMITTED") :
-	    ((flags & STORE_TXN_NOSYNC) ? "BEGIN ISOLATION LEVEL SERIALIZABLE; "
-	    "SET LOCAL synchronous_commit TO off" :
-	    "BEGIN ISOLATION LEVEL SERIALIZABLE"));
-	if (rc != ANVIL_OK)
-		return rc;
+	/* Sent with fn's first statement (qx), in the same round trip. */
+	t->begin[0] = (flags & STORE_TXN_READ_COMMITTED) ?
+	    "BEGIN ISOLATION LEVEL READ COMMITTED" :
+	    "BEGIN ISOLATION LEVEL SERIALIZABLE";
+	t->begin[1] = (flags & STORE_TXN_NOSYNC) ?
+	    "SET LOCAL synchronous_commit TO off" : NULL;
 	rc = fn(t, arg);
+	/* fn ran no statement: there is no transaction to end. */
+	if (t->begin[0] != NULL) {
+		t->begin[0] = t->begin[1] = NULL;
+		return rc;
+	}
 	/* A statement that failed aborted the transaction on the server,
 	 * whatever fn made of its error. */
 	if (t->failed == ANVIL_ERR_DEADLOCK || t->failed ==
@@ -618,7 +741,6 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 	const char *vals[8];
 	char *text = NULL, k[8];
 	size_t len = 0;
-	int exists;
 	anvil_err rc;
 
 	/* rec_put_prepare cleans up after itself when it fails. */
@@ -626,22 +748,10 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 	    kind, id, rec, &c, &text, &len)) != ANVIL_OK)
 		return rc;
 	st = t->st;
-	snprintf(k, sizeof(k), "%d", (int)kind);
-	vals[0] = k;
-	vals[1] = id;
-	/* Asked first, so that a refusal leaves the transaction usable. */
-	if ((rc = q(t, "store_put", "SELECT 1 FROM records WHERE kind = $1 "
-	    "AND id = $2 FOR UPDATE", 2, vals, NULL, NULL, PGRES_TUPLES_OK,
-	    &res)) != ANVIL_OK)
-		goto out;
-	exists = PQntuples(res) > 0;
-	PQclear(res);
-	res = NULL;
-	if (exists && (flags & STORE_PUT_NEW)) {
-		rc = pg_fail(st, ANVIL_ERR_EXISTS, "records %d: record %s "
-		    "exists", (int)kind, id);
-		goto out;
-	}
+	/*
+	 * Asked first, so that a refusal leaves the transaction usable: a
+	 * unique key the write broke would abort it on the server.
+	 */
 	if (c.thumb != NULL) {
 		vals[0] = c.thumb;
 		if ((rc = q(t, "store_put", "SELECT id FROM records WHERE "
@@ -657,6 +767,7 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 		PQclear(res);
 		res = NULL;
 	}
+	snprintf(k, sizeof(k), "%d", (int)kind);
 	vals[0] = k;
 	vals[1] = id;
 	vals[2] = text;
@@ -665,15 +776,29 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 	vals[5] = c.itype;
 	vals[6] = c.ivalue;
 	vals[7] = c.revoked ? "t" : "f";
-	rc = q(t, "store_put", exists ?
-	    "UPDATE records SET rec = $3, account = $4, thumb = $5, "
-	    "itype = $6, ivalue = $7, revoked = $8 "
-	    "WHERE kind = $1 AND id = $2" :
+	/*
+	 * One statement whether the row exists or not. A new record that
+	 * meets a row (of its id, or of its thumbprint since the check
+	 * above) inserts nothing and says so with no row, leaving the
+	 * transaction usable; any other write takes the row over. Under
+	 * SERIALIZABLE, a row another transaction wrote that this one may
+	 * not see is a serialization failure (store_run retries it).
+	 */
+	if ((rc = q(t, "store_put", (flags & STORE_PUT_NEW) ?
 	    "INSERT INTO records (kind, id, rec, account, thumb, itype, "
-	    "ivalue, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, vals, NULL,
-	    NULL, PGRES_COMMAND_OK, NULL);
+	    "ivalue, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+	    "ON CONFLICT DO NOTHING RETURNING 1" :
+	    "INSERT INTO records (kind, id, rec, account, thumb, itype, "
+	    "ivalue, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+	    "ON CONFLICT (kind, id) DO UPDATE SET rec = excluded.rec, "
+	    "account = excluded.account, thumb = excluded.thumb, "
+	    "itype = excluded.itype, ivalue = excluded.ivalue, "
+	    "revoked = excluded.revoked RETURNING 1", 8, vals, NULL, NULL,
+	    PGRES_TUPLES_OK, &res)) == ANVIL_OK && PQntuples(res) == 0)
+		rc = ANVIL_ERR_EXISTS;
 	if (rc == ANVIL_ERR_EXISTS)
-		pg_fail(st, rc, "records %d: record %s or its thumbprint "
+		pg_fail(st, rc, c.thumb == NULL ? "records %d: record %s "
+		    "exists" : "records %d: record %s or its thumbprint "
 		    "exists", (int)kind, id);
 out:
 	PQclear(res);
@@ -847,12 +972,13 @@ walk(struct pg_txn *t, enum store_kind kind, const char *where,
 	snprintf(name, sizeof(name), "anvil_walk%u", st->cursors);
 	snprintf(sql, sizeof(sql), "DECLARE %s NO SCROLL CURSOR FOR SELECT "
 	    "id, rec FROM records WHERE %s ORDER BY id", name, where);
-	if ((rc = simple(t, "walk", sql)) != ANVIL_OK)
+	if ((rc = qx(t, "walk", sql, 0, 0, NULL, NULL, NULL, PGRES_COMMAND_OK,
+	    NULL)) != ANVIL_OK)
 		return rc;
 	st->cursors++;
 	snprintf(sql, sizeof(sql), "FETCH %d FROM %s", FETCH_ROWS, name);
 	for (;;) {
-		if ((rc = q(t, "walk", sql, 0, NULL, NULL, NULL,
+		if ((rc = qx(t, "walk", sql, 0, 0, NULL, NULL, NULL,
 		    PGRES_TUPLES_OK, &res)) != ANVIL_OK)
 			goto out;
 		if ((rows = PQntuples(res)) == 0)
@@ -879,7 +1005,8 @@ out:
 	st->cursors--;
 	if (t->failed == ANVIL_OK) {
 		snprintf(sql, sizeof(sql), "CLOSE %s", name);
-		simple(t, "walk", sql);
+		qx(t, "walk", sql, 0, 0, NULL, NULL, NULL, PGRES_COMMAND_OK,
+		    NULL);
 	}
 	return rc;
 }
@@ -1119,9 +1246,10 @@ verify_fn(void *tp, void *arg)
 	anvil_err rc;
 
 	memset(&c, 0, sizeof(c));
-	if ((rc = simple(t, "store_verify", "DECLARE anvil_check NO SCROLL "
+	if ((rc = qx(t, "store_verify", "DECLARE anvil_check NO SCROLL "
 	    "CURSOR FOR SELECT kind, id, rec, account, thumb, itype, ivalue, "
-	    "revoked FROM records ORDER BY kind, id")) != ANVIL_OK)
+	    "revoked FROM records ORDER BY kind, id", 0, 0, NULL, NULL, NULL,
+	    PGRES_COMMAND_OK, NULL)) != ANVIL_OK)
 		return rc;
 	for (;;) {
 		if ((rc = q(t, "store_verify", "FETCH 256 FROM anvil_check", 0,
