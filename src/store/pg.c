@@ -21,6 +21,11 @@
  *	STORE_TXN_READ_COMMITTED runs READ COMMITTED; STORE_TXN_NOSYNC turns
  *	synchronous_commit off for the one transaction.
  *
+ *	Each call of store.h is one round trip to the server: the
+ *	transaction's BEGIN waits for its first statement and goes out with
+ *	it in libpq's pipeline mode, and so does the Parse of a statement
+ *	the connection has not prepared yet (qx). store_put is one upsert.
+ *
  *	A nonce spend is its own INSERT ... ON CONFLICT DO NOTHING: of N
  *	concurrent spends of one nonce on any number of hosts the unique key
  *	lets exactly one insert a row; the others see zero rows (EXISTS).
@@ -109,7 +114,6 @@ struct pg_store {
 	char *conninfo;
 	char timeout[16];	/* connect_timeout, seconds */
 	pid_t pid;		/* process that opened it */
-	unsigned cursors;	/* walks under way, for cursor names */
 	uint64_t rnd;		/* back-off generator state */
 	anvil_err msg_code;	/* code msg explains */
 	char msg[320];		/* last failure, for store_run's err */
@@ -127,6 +131,9 @@ struct pg_txn {
 	int broken;		/* the connection went away */
 	const char *begin[2];	/* BEGIN (and SET LOCAL) not sent yet: they
 				 * go with the first statement (qx) */
+	const char *pre;	/* a walk's DECLARE, sent with its first
+				 * FETCH (qx) */
+	unsigned walks;		/* walks so far, for cursor names */
 };
 
 /* ------------------------------------------------------------ errors */
@@ -218,13 +225,13 @@ prep_slot(struct pg_store *st, const char *sql, int *ready)
 }
 
 /* What each command of a pipeline is. */
-enum cmd { CMD_BEGIN, CMD_PREPARE, CMD_STMT };
+enum cmd { CMD_BEGIN, CMD_PRE, CMD_PREPARE, CMD_STMT };
 
 /*
  * Runs sql with n text parameters in t and checks it returned want;
  * *out (if not NULL) gets the result, else it is cleared. One round
  * trip: in libpq's pipeline mode the BEGIN that attempt() left to the
- * first statement (t->begin), the Parse of a statement this connection
+ * first statement (t->begin), a walk's DECLARE (t->pre), the Parse of a statement this connection
  * has not prepared yet (prep: sql is a string literal) and the statement
  * itself go out together, ended by one Sync. Sync ends no transaction
  * that BEGIN opened; outside one it commits the statement, as a simple
@@ -238,7 +245,7 @@ qx(struct pg_txn *t, const char *what, const char *sql, int prep, int n,
 	struct pg_store *st = t->st;
 	PGconn *c = st->conn;
 	PGresult *res = NULL, *mine = NULL, *bad = NULL;
-	enum cmd cmds[4];
+	enum cmd cmds[5];
 	const char *bad_what = what;
 	char name[24];
 	int sent = 0, i, slot = -1, ready = 0, ok = 1, prep_ok = 0;
@@ -260,6 +267,12 @@ qx(struct pg_txn *t, const char *what, const char *sql, int prep, int n,
 		cmds[sent++] = CMD_BEGIN;
 	}
 	t->begin[0] = t->begin[1] = NULL;
+	if (ok && t->pre != NULL) {
+		ok = PQsendQueryParams(c, t->pre, 0, NULL, NULL, NULL, NULL,
+		    0);
+		cmds[sent++] = CMD_PRE;
+	}
+	t->pre = NULL;
 	if (ok && slot >= 0 && !ready) {
 		ok = PQsendPrepare(c, name, sql, n, NULL);
 		cmds[sent++] = CMD_PREPARE;
@@ -965,17 +978,18 @@ walk(struct pg_txn *t, enum store_kind kind, const char *where,
 	struct pg_store *st = t->st;
 	PGresult *res = NULL;
 	json_t *rec = NULL;
-	char sql[256], name[32];
+	char decl[256], sql[64], name[32];
 	int i, rows;
 	anvil_err rc;
 
-	snprintf(name, sizeof(name), "anvil_walk%u", st->cursors);
-	snprintf(sql, sizeof(sql), "DECLARE %s NO SCROLL CURSOR FOR SELECT "
+	/*
+	 * The cursor closes with the transaction, so each walk of it has a
+	 * name of its own; its DECLARE goes out with the first FETCH.
+	 */
+	snprintf(name, sizeof(name), "anvil_walk%u", t->walks++);
+	snprintf(decl, sizeof(decl), "DECLARE %s NO SCROLL CURSOR FOR SELECT "
 	    "id, rec FROM records WHERE %s ORDER BY id", name, where);
-	if ((rc = qx(t, "walk", sql, 0, 0, NULL, NULL, NULL, PGRES_COMMAND_OK,
-	    NULL)) != ANVIL_OK)
-		return rc;
-	st->cursors++;
+	t->pre = decl;
 	snprintf(sql, sizeof(sql), "FETCH %d FROM %s", FETCH_ROWS, name);
 	for (;;) {
 		if ((rc = qx(t, "walk", sql, 0, 0, NULL, NULL, NULL,
@@ -999,15 +1013,13 @@ walk(struct pg_txn *t, enum store_kind kind, const char *where,
 		}
 		PQclear(res);
 		res = NULL;
+		/* A short batch was the last one. */
+		if (rows < FETCH_ROWS)
+			break;
 	}
 out:
 	PQclear(res);
-	st->cursors--;
-	if (t->failed == ANVIL_OK) {
-		snprintf(sql, sizeof(sql), "CLOSE %s", name);
-		qx(t, "walk", sql, 0, 0, NULL, NULL, NULL, PGRES_COMMAND_OK,
-		    NULL);
-	}
+	t->pre = NULL;
 	return rc;
 }
 
