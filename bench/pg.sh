@@ -203,34 +203,35 @@ END {
 	}
 }' "$RES"
 
-# What one flow asks of the server: every statement the server runs is
-# one round trip from a FastCGI worker (libpq sends one at a time), so
-# log_statement = all counts them; pg_stat_database counts transactions.
+# What one flow asks of the server: log_statement = all logs every
+# statement Anvil's processes run, with its virtual transaction id, so
+# the log counts statements, transactions and round trips.
 TRIPS=${BENCH_TRIPS:-0}
 if [ "$TRIPS" -gt 0 ]; then
-	xacts() {
-		psql "$PGCI" -XAtqc "SELECT pg_stat_force_next_flush()" \
-		    -c "SELECT xact_commit + xact_rollback FROM pg_stat_database WHERE datname = current_database()" | tail -1
-	}
 	psql "$PGCI" -XAtqc "ALTER SYSTEM SET log_statement = 'all'" \
-	    -c "ALTER SYSTEM SET log_line_prefix = 'app=%a '" \
+	    -c "ALTER SYSTEM SET log_line_prefix = 'app=%a vx=%v '" \
 	    -c "SELECT pg_reload_conf()" >/dev/null
 	sleep 2
-	x0=$(xacts)
 	l0=$(wc -l <"$PGDIR/server.log")
 	timeout -k 5 120 "$GEN" -u "https://127.0.0.1:$((B + 200))/acme/directory" \
 	    --cacert "$W/pg1/ca.pem" --http01-port "$H01" --mode flows -c 1 \
 	    -t 60 -n "$TRIPS" --timeout 20 --poll-max 20 >"$W/trips.out" 2>&1 || true
-	# An idle server process reports its counts within 10 s.
-	sleep 11
-	x1=$(xacts)
+	sleep 1
 	psql "$PGCI" -XAtqc "ALTER SYSTEM RESET log_statement" \
 	    -c "ALTER SYSTEM RESET log_line_prefix" -c "SELECT pg_reload_conf()" >/dev/null
 	ok=$(sed -n 's/^RESULT.* ok=\([0-9]*\).*/\1/p' "$W/trips.out")
-	st=$(tail -n +"$((l0 + 1))" "$PGDIR/server.log" | grep -c '^app=anvil LOG:  \(statement\|execute [^ ]*\): ' || :)
-	# The statements of psql are not Anvil's; x0's SELECT and x1's
-	# flush are two transactions of psql's between the counts.
-	awk -v s="$st" -v x="$((x1 - x0 - 2))" -v n="${ok:-0}" 'BEGIN {
-		if (n > 0) printf "pg1, %d flows one at a time: %.1f statements (round trips) and %.1f transactions per flow\n", n, s / n, x / n
+	tail -n +"$((l0 + 1))" "$PGDIR/server.log" |
+	    sed -n 's/^app=anvil vx=\([^ ]*\) LOG:  \(statement\|execute [^ ]*\): /\1 \2 /p' >"$W/trips.log"
+	st=$(wc -l <"$W/trips.log")
+	x=$(cut -d' ' -f1 "$W/trips.log" | sort -u | wc -l)
+	# A BEGIN, SET LOCAL or DECLARE sent in a pipeline (execute) shares
+	# the round trip of the statement after it; a simple query is one
+	# round trip of its own.
+	rt=$((st - $(grep -c '^[^ ]* execute [^ ]* \(BEGIN\|SET LOCAL\|DECLARE\)' "$W/trips.log" || :)))
+	awk -v s="$st" -v r="$rt" -v x="$x" -v n="${ok:-0}" 'BEGIN {
+		if (n > 0) printf "pg1, %d flows one at a time, per flow: %.1f round trips, %.1f statements, %.1f transactions\n", n, r / n, s / n, x / n
 		else print "pg1: no flow completed for the count" }'
+	echo "statements of those flows, most frequent first:"
+	sed -e 's/^[^ ]* execute [^ ]* //' -e 's/^[^ ]* statement //' "$W/trips.log" | cut -c1-72 |
+	    sort | uniq -c | sort -rn | head -15
 fi
