@@ -231,11 +231,11 @@ enum cmd { CMD_BEGIN, CMD_PRE, CMD_PREPARE, CMD_STMT };
  * Runs sql with n text parameters in t and checks it returned want;
  * *out (if not NULL) gets the result, else it is cleared. One round
  * trip: in libpq's pipeline mode the BEGIN that attempt() left to the
- * first statement (t->begin), a walk's DECLARE (t->pre), the Parse of a statement this connection
- * has not prepared yet (prep: sql is a string literal) and the statement
- * itself go out together, ended by one Sync. Sync ends no transaction
- * that BEGIN opened; outside one it commits the statement, as a simple
- * query would.
+ * first statement (t->begin), a walk's DECLARE (t->pre), the Parse of a
+ * statement this connection has not prepared yet (prep: sql is a string
+ * literal) and the statement itself go out together, ended by one Sync.
+ * Sync ends no transaction that BEGIN opened; outside one it commits the
+ * statement, as a simple query would.
  */
 static anvil_err
 qx(struct pg_txn *t, const char *what, const char *sql, int prep, int n,
