@@ -19,6 +19,9 @@
 #   BENCH_CONCS     concurrencies (default "4 16")
 #   BENCH_BASEPORT  first port (default 15500; uses BASE..BASE+499)
 #   BENCH_KEEP=1    keep the work folder
+#   BENCH_TRIPS=N   then N more flows on pg1, one at a time, with the
+#                   server logging every statement: statements and
+#                   transactions per flow (0: skip; default 0)
 set -eu
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/.." && pwd)
@@ -199,3 +202,36 @@ END {
 		printf "| %s | %s | %s | %s | %s | %s | %s | %s |\n", name, f[2], f[3], rr, f[4], cr, f[5], f[6]
 	}
 }' "$RES"
+
+# What one flow asks of the server: log_statement = all logs every
+# statement Anvil's processes run, with its virtual transaction id, so
+# the log counts statements, transactions and round trips.
+TRIPS=${BENCH_TRIPS:-0}
+if [ "$TRIPS" -gt 0 ]; then
+	psql "$PGCI" -XAtqc "ALTER SYSTEM SET log_statement = 'all'" \
+	    -c "ALTER SYSTEM SET log_line_prefix = 'app=%a vx=%v '" \
+	    -c "SELECT pg_reload_conf()" >/dev/null
+	sleep 2
+	l0=$(wc -l <"$PGDIR/server.log")
+	timeout -k 5 120 "$GEN" -u "https://127.0.0.1:$((B + 200))/acme/directory" \
+	    --cacert "$W/pg1/ca.pem" --http01-port "$H01" --mode flows -c 1 \
+	    -t 60 -n "$TRIPS" --timeout 20 --poll-max 20 >"$W/trips.out" 2>&1 || true
+	sleep 1
+	psql "$PGCI" -XAtqc "ALTER SYSTEM RESET log_statement" \
+	    -c "ALTER SYSTEM RESET log_line_prefix" -c "SELECT pg_reload_conf()" >/dev/null
+	ok=$(sed -n 's/^RESULT.* ok=\([0-9]*\).*/\1/p' "$W/trips.out")
+	tail -n +"$((l0 + 1))" "$PGDIR/server.log" |
+	    sed -n 's/^app=anvil vx=\([^ ]*\) LOG:  \(statement\|execute [^ ]*\): /\1 \2 /p' >"$W/trips.log"
+	st=$(wc -l <"$W/trips.log")
+	x=$(cut -d' ' -f1 "$W/trips.log" | sort -u | wc -l)
+	# A BEGIN, SET LOCAL or DECLARE sent in a pipeline (execute) shares
+	# the round trip of the statement after it; a simple query is one
+	# round trip of its own.
+	rt=$((st - $(grep -c '^[^ ]* execute [^ ]* \(BEGIN\|SET LOCAL\|DECLARE\)' "$W/trips.log" || :)))
+	awk -v s="$st" -v r="$rt" -v x="$x" -v n="${ok:-0}" 'BEGIN {
+		if (n > 0) printf "pg1, %d flows one at a time, per flow: %.1f round trips, %.1f statements, %.1f transactions\n", n, r / n, s / n, x / n
+		else print "pg1: no flow completed for the count" }'
+	echo "statements of those flows, most frequent first:"
+	sed -e 's/^[^ ]* execute [^ ]* //' -e 's/^[^ ]* statement //' "$W/trips.log" | cut -c1-72 |
+	    sort | uniq -c | sort -rn | head -15
+fi

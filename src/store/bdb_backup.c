@@ -450,7 +450,7 @@ check_kind(struct store_txn *t, enum store_kind kind, struct vcheck *v)
 	DBC *c = NULL;
 	DBT k, d;
 	json_t *rec = NULL;
-	struct idx ix;
+	struct rec_idx ix;
 	const void *data = NULL;
 	size_t len = 0;
 	char id[ID_MAX + 1];
@@ -461,7 +461,7 @@ check_kind(struct store_txn *t, enum store_kind kind, struct vcheck *v)
 	if ((rc = bdb_cur_open(t, i, 0, &c)) != ANVIL_OK)
 		return rc;
 	for (;;) {
-		bdb_idx_clear(&ix);
+		rec_idx_clear(&ix);
 		json_decref(rec);
 		rec = NULL;
 		bdb_dbt_set(&k, NULL, 0);
@@ -477,14 +477,15 @@ check_kind(struct store_txn *t, enum store_kind kind, struct vcheck *v)
 		}
 		progress_show(t->st->progress, bdb_desc[i].file,
 		    ++v->walked, 0, 0);
-		if (!bdb_idn_ok(k.data, k.size, ID_MAX)) {
+		if (!rec_idn_ok(k.data, k.size, ID_MAX)) {
 			vproblem(v, "%s: a key is not a valid id",
 			    bdb_desc[i].file);
 			continue;
 		}
 		memcpy(id, k.data, k.size);
 		id[k.size] = '\0';
-		r = bdb_rec_parse(t->st, kind, id, d.data, d.size, &rec);
+		r = rec_parse(REC_MSG(t->st), bdb_desc[kind].file, id, d.data,
+		    d.size, &rec);
 		if (r == ANVIL_ERR_NOMEM) {
 			rc = r;
 			break;
@@ -493,8 +494,8 @@ check_kind(struct store_txn *t, enum store_kind kind, struct vcheck *v)
 			vproblem(v, "%s", t->st->msg);
 			continue;
 		}
-		if (bdb_idx_extract(t->st, kind, rec, &ix, ANVIL_ERR_CORRUPT) !=
-		    ANVIL_OK) {
+		if (rec_idx_extract(REC_MSG(t->st), kind, rec, &ix,
+		    ANVIL_ERR_CORRUPT) != ANVIL_OK) {
 			vproblem(v, "%s record %s: %s", bdb_desc[i].file, id,
 			    t->st->msg);
 			continue;
@@ -546,7 +547,7 @@ check_kind(struct store_txn *t, enum store_kind kind, struct vcheck *v)
 			}
 		}
 	}
-	bdb_idx_clear(&ix);
+	rec_idx_clear(&ix);
 	json_decref(rec);
 	return bdb_cur_close(t, i, c, rc);
 }
@@ -575,7 +576,7 @@ check_fixed(struct store_txn *t, enum dbi i, struct vcheck *v)
 			break;
 		}
 		if (d.size != 8 || (i == DBI_COUNTERS ?
-		    !bdb_idn_ok(k.data, k.size, COUNTER_MAX) :
+		    !rec_idn_ok(k.data, k.size, COUNTER_MAX) :
 		    (k.size == 0 || k.size > NONCE_MAX)))
 			vproblem(v, "%s: an entry of the wrong size",
 			    bdb_desc[i].file);

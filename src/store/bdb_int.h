@@ -70,11 +70,9 @@
 #define store_set_progress	bdb_store_set_progress
 
 #include "store/store.h"
+#include "store/rec.h"
 
 #define STORE_SUBDIR	"store"		/* environment home under data_dir */
-#define ID_MAX		128		/* record ids: 1..ID_MAX printable */
-#define COUNTER_MAX	64		/* counter names */
-#define NONCE_MAX	64		/* nonce bytes */
 #define FILE_MODE	0600
 #define DIR_MODE	0700
 #define OPEN_TRIES	5	/* store_open attempts when panicked */
@@ -157,15 +155,6 @@ struct store_txn {
 	int corrupt;		/* damaged file or record */
 };
 
-/* What one record contributes to the indexes (strings borrowed). */
-struct idx {
-	const char *thumb;	/* STORE_ACCOUNT */
-	const char *account;	/* STORE_ORDER, STORE_AUTHZ, STORE_CERT */
-	char *ident;		/* STORE_AUTHZ: account\0type\0value (owned) */
-	size_t identlen;
-	int revoked;		/* STORE_CERT */
-};
-
 /*
  * bdb_guard.c: the crash guard. bdb_self() is getpid(), cached. Every store
  * call runs between bdb_call_enter() and bdb_call_leave(): a share of the
@@ -242,18 +231,10 @@ anvil_err bdb_dup_add(struct store_txn *t, enum dbi i, const void *key,
     size_t klen, const void *data, size_t dlen);
 
 /*
- * bdb_records.c: records and indexes, shared with store_verify. bdb_idn_ok()
- * checks n bytes are 1..max printable ASCII; bdb_rec_parse() parses a stored
- * record, untrusted; bdb_idx_extract() collects what a record contributes to
- * the indexes (free with bdb_idx_clear); bdb_acct_index() is the by-account
- * index of kind, DBI__MAX if none.
+ * bdb_records.c: records and indexes, shared with store_verify.
+ * bdb_acct_index() is the by-account index of kind, DBI__MAX if none; the
+ * checks of records and their index members are src/store/rec.h's.
  */
-int bdb_idn_ok(const char *s, size_t n, size_t max);
-anvil_err bdb_rec_parse(struct store *st, enum store_kind kind, const char *id,
-    const void *data, size_t len, json_t **out);
-void bdb_idx_clear(struct idx *ix);
-anvil_err bdb_idx_extract(struct store *st, enum store_kind kind, json_t *rec,
-    struct idx *ix, anvil_err bad);
 enum dbi bdb_acct_index(enum store_kind kind);
 
 #endif

@@ -30,34 +30,10 @@
 #include "store/bdb_int.h"
 #include "store/store.h"
 
-#define THUMB_MAX	256		/* JWK thumbprint string */
-#define IDTYPE_MAX	16		/* identifier "type" */
-#define IDVALUE_MAX	1024		/* identifier "value" */
-#define RECORD_MAX	(1024 * 1024)	/* largest serialised record */
 #define PURGE_BATCH	1000		/* nonces deleted per transaction */
 #define PURGE_VISIT	10000		/* nonces looked at per transaction */
 
 /* ------------------------------------------------------------ small helpers */
-
-/* 1 if the n bytes at s are 1..max printable ASCII without space. */
-int
-bdb_idn_ok(const char *s, size_t n, size_t max)
-{
-	size_t i;
-
-	if (s == NULL || n == 0 || n > max)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
-static int
-id_ok(const char *s, size_t max)
-{
-	return s != NULL && bdb_idn_ok(s, strnlen(s, max + 1), max);
-}
 
 static void
 be64_put(unsigned char *p, uint64_t v)
@@ -81,55 +57,6 @@ be64_get(const unsigned char *p)
 	return v;
 }
 
-/*
- * Parses a stored record (len bytes, not trusted) into *out. Refuses what
- * is not a JSON object with an integer "v" we know.
- */
-anvil_err
-bdb_rec_parse(struct store *st, enum store_kind kind, const char *id,
-    const void *data, size_t len, json_t **out)
-{
-	json_t *rec = NULL, *v = NULL;
-	json_error_t jerr;
-	json_int_t ver = 0;
-	anvil_err rc = ANVIL_ERR_CORRUPT;
-
-	*out = NULL;
-	if (len == 0 || len > RECORD_MAX) {
-		rc = bdb_fail(st, ANVIL_ERR_CORRUPT,
-		    "%s record %s: bad length %zu", bdb_desc[kind].file, id,
-		    len);
-		goto out;
-	}
-	rec = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (rec == NULL || !json_is_object(rec)) {
-		rc = bdb_fail(st, ANVIL_ERR_CORRUPT,
-		    "%s record %s: not a JSON object", bdb_desc[kind].file, id);
-		goto out;
-	}
-	v = json_object_get(rec, "v");
-	if (!json_is_integer(v) || (ver = json_integer_value(v)) < 1) {
-		rc = bdb_fail(st, ANVIL_ERR_CORRUPT,
-		    "%s record %s: no record version", bdb_desc[kind].file, id);
-		goto out;
-	}
-	if (ver > STORE_RECORD_VERSION) {
-		rc = bdb_fail(st, ANVIL_ERR_VERSION,
-		    "%s record %s: version %lld is newer than %d",
-		    bdb_desc[kind].file, id, (long long)ver,
-		    STORE_RECORD_VERSION);
-		goto out;
-	}
-	*out = rec;
-	rec = NULL;
-	rc = ANVIL_OK;
-out:
-	if (rc == ANVIL_ERR_CORRUPT)
-		log_err("store: %s", st->msg);
-	json_decref(rec);
-	return rc;
-}
-
 static anvil_err
 rec_read(struct store_txn *t, enum store_kind kind, const char *id,
     u_int32_t flags, json_t **out)
@@ -145,87 +72,11 @@ rec_read(struct store_txn *t, enum store_kind kind, const char *id,
 		    bdb_desc[kind].file, id);
 	if (rc != ANVIL_OK)
 		return rc;
-	return bdb_rec_parse(t->st, kind, id, data, len, out);
+	return rec_parse(REC_MSG(t->st), bdb_desc[kind].file, id, data, len,
+	    out);
 }
 
 /* ------------------------------------------------------------ indexes */
-
-void
-bdb_idx_clear(struct idx *ix)
-{
-	free(ix->ident);
-	memset(ix, 0, sizeof(*ix));
-}
-
-/*
- * Collects what rec contributes to the indexes of kind. A member of the
- * wrong shape is `bad` (ANVIL_ERR_INVALID for a record being written,
- * ANVIL_ERR_CORRUPT for one read back).
- */
-anvil_err
-bdb_idx_extract(struct store *st, enum store_kind kind, json_t *rec,
-    struct idx *ix, anvil_err bad)
-{
-	json_t *m = NULL, *ty = NULL, *va = NULL;
-	const char *type = NULL, *value = NULL;
-	size_t alen, tlen, vlen;
-
-	memset(ix, 0, sizeof(*ix));
-	if (kind == STORE_ACCOUNT) {
-		m = json_object_get(rec, "thumbprint");
-		if (m == NULL)
-			return ANVIL_OK;
-		if (!json_is_string(m) ||
-		    !id_ok(json_string_value(m), THUMB_MAX))
-			return bdb_fail(st, bad,
-			    "account \"thumbprint\" is not "
-			    "1..%d printable characters", THUMB_MAX);
-		ix->thumb = json_string_value(m);
-		return ANVIL_OK;
-	}
-	if (kind != STORE_ORDER && kind != STORE_AUTHZ && kind != STORE_CERT)
-		return ANVIL_OK;
-
-	m = json_object_get(rec, "account");
-	if (m != NULL) {
-		if (!json_is_string(m) || !id_ok(json_string_value(m), ID_MAX))
-			return bdb_fail(st, bad,
-			    "\"account\" is not a valid id");
-		ix->account = json_string_value(m);
-	}
-	if (kind == STORE_CERT) {
-		m = json_object_get(rec, "revoked");
-		if (m != NULL && !json_is_object(m))
-			return bdb_fail(st, bad,
-			    "\"revoked\" is not an object");
-		ix->revoked = m != NULL;
-	}
-	if (kind == STORE_AUTHZ && ix->account != NULL &&
-	    (m = json_object_get(rec, "identifier")) != NULL) {
-		ty = json_object_get(m, "type");
-		va = json_object_get(m, "value");
-		if (!json_is_object(m) || !json_is_string(ty) ||
-		    !json_is_string(va))
-			return bdb_fail(st, bad, "\"identifier\" is not "
-			    "{\"type\": string, \"value\": string}");
-		type = json_string_value(ty);
-		value = json_string_value(va);
-		tlen = json_string_length(ty);
-		vlen = json_string_length(va);
-		if (!bdb_idn_ok(type, tlen, IDTYPE_MAX) || vlen == 0 ||
-		    vlen > IDVALUE_MAX || strlen(value) != vlen)
-			return bdb_fail(st, bad, "\"identifier\" type or value "
-			    "out of bounds");
-		alen = strlen(ix->account);
-		ix->identlen = alen + 1 + tlen + 1 + vlen;
-		if ((ix->ident = malloc(ix->identlen)) == NULL)
-			return ANVIL_ERR_NOMEM;
-		memcpy(ix->ident, ix->account, alen + 1);
-		memcpy(ix->ident + alen + 1, type, tlen + 1);
-		memcpy(ix->ident + alen + 1 + tlen + 1, value, vlen);
-	}
-	return ANVIL_OK;
-}
 
 enum dbi
 bdb_acct_index(enum store_kind kind)
@@ -245,7 +96,7 @@ bdb_acct_index(enum store_kind kind)
 /* Removes the index entries ix of record id. */
 static anvil_err
 idx_remove(struct store_txn *t, enum store_kind kind, const char *id,
-    const struct idx *ix)
+    const struct rec_idx *ix)
 {
 	const void *data = NULL;
 	size_t len = 0, idlen = strlen(id);
@@ -285,7 +136,7 @@ idx_remove(struct store_txn *t, enum store_kind kind, const char *id,
 
 static anvil_err
 idx_add(struct store_txn *t, enum store_kind kind, const char *id,
-    const struct idx *ix)
+    const struct rec_idx *ix)
 {
 	size_t idlen = strlen(id);
 	anvil_err rc = ANVIL_OK;
@@ -315,28 +166,15 @@ idx_add(struct store_txn *t, enum store_kind kind, const char *id,
 
 /* ------------------------------------------------------------ records */
 
-static int
-kind_ok(enum store_kind kind)
-{
-	return (unsigned)kind < STORE_KIND__MAX;
-}
-
 anvil_err
 store_get(struct store_txn *txn, enum store_kind kind, const char *id,
     json_t **out)
 {
 	anvil_err rc;
 
-	if (out != NULL)
-		*out = NULL;
-	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK ||
+	    (rc = rec_get_args(REC_MSG(txn->st), kind, id, out)) != ANVIL_OK)
 		return rc;
-	if (!kind_ok(kind) || out == NULL)
-		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
-		    "store_get: bad call");
-	if (!id_ok(id, ID_MAX))
-		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
-		    "invalid record id");
 	return rec_read(txn, kind, id, 0, out);
 }
 
@@ -345,7 +183,7 @@ store_put(struct store_txn *txn, enum store_kind kind, const char *id,
     json_t *rec, unsigned flags)
 {
 	struct store *st = NULL;
-	struct idx nix, oix;
+	struct rec_idx nix, oix;
 	json_t *old = NULL;
 	char *text = NULL;
 	const void *data = NULL;
@@ -357,31 +195,9 @@ store_put(struct store_txn *txn, enum store_kind kind, const char *id,
 	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
 		return rc;
 	st = txn->st;
-	if (!kind_ok(kind) || !json_is_object(rec)) {
-		rc = bdb_fail(st, ANVIL_ERR_INVALID, "store_put: bad call");
+	if ((rc = rec_put_prepare(REC_MSG(st), kind, id, rec, &nix, &text,
+	    &len)) != ANVIL_OK)
 		goto out;
-	}
-	if (!id_ok(id, ID_MAX)) {
-		rc = bdb_fail(st, ANVIL_ERR_INVALID, "invalid record id");
-		goto out;
-	}
-	if (json_object_set_new(rec, "v",
-	    json_integer(STORE_RECORD_VERSION)) != 0) {
-		rc = ANVIL_ERR_NOMEM;
-		goto out;
-	}
-	if ((rc = bdb_idx_extract(st, kind, rec, &nix, ANVIL_ERR_INVALID)) !=
-	    ANVIL_OK)
-		goto out;
-	if ((text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS)) == NULL) {
-		rc = ANVIL_ERR_NOMEM;
-		goto out;
-	}
-	if ((len = strlen(text)) > RECORD_MAX) {
-		rc = bdb_fail(st, ANVIL_ERR_INVALID, "record %s: %zu bytes is "
-		    "more than %d", id, len, RECORD_MAX);
-		goto out;
-	}
 
 	/* The old record, write-locked now rather than upgraded later. */
 	rc = rec_read(txn, kind, id, DB_RMW, &old);
@@ -391,7 +207,7 @@ store_put(struct store_txn *txn, enum store_kind kind, const char *id,
 			    "%s: record %s exists", bdb_desc[kind].file, id);
 			goto out;
 		}
-		if ((rc = bdb_idx_extract(st, kind, old, &oix,
+		if ((rc = rec_idx_extract(REC_MSG(st), kind, old, &oix,
 		    ANVIL_ERR_CORRUPT)) != ANVIL_OK)
 			goto out;
 	} else if (rc != ANVIL_ERR_NOTFOUND)
@@ -420,8 +236,8 @@ store_put(struct store_txn *txn, enum store_kind kind, const char *id,
 		goto out;
 	rc = idx_add(txn, kind, id, &nix);
 out:
-	bdb_idx_clear(&nix);
-	bdb_idx_clear(&oix);
+	rec_idx_clear(&nix);
+	rec_idx_clear(&oix);
 	json_decref(old);
 	free(text);
 	return rc;
@@ -430,27 +246,24 @@ out:
 anvil_err
 store_del(struct store_txn *txn, enum store_kind kind, const char *id)
 {
-	struct idx oix;
+	struct rec_idx oix;
 	json_t *old = NULL;
 	anvil_err rc;
 
 	memset(&oix, 0, sizeof(oix));
-	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK ||
+	    (rc = rec_del_args(REC_MSG(txn->st), kind, id)) != ANVIL_OK)
 		return rc;
-	if (!kind_ok(kind) || !id_ok(id, ID_MAX)) {
-		rc = bdb_fail(txn->st, ANVIL_ERR_INVALID, "invalid record id");
-		goto out;
-	}
 	if ((rc = rec_read(txn, kind, id, DB_RMW, &old)) != ANVIL_OK)
 		goto out;
-	if ((rc = bdb_idx_extract(txn->st, kind, old, &oix,
+	if ((rc = rec_idx_extract(REC_MSG(txn->st), kind, old, &oix,
 	    ANVIL_ERR_CORRUPT)) != ANVIL_OK)
 		goto out;
 	if ((rc = idx_remove(txn, kind, id, &oix)) != ANVIL_OK)
 		goto out;
 	rc = bdb_raw_del(txn, (enum dbi)kind, id, strlen(id));
 out:
-	bdb_idx_clear(&oix);
+	rec_idx_clear(&oix);
 	json_decref(old);
 	return rc;
 }
@@ -464,20 +277,17 @@ store_account_by_thumbprint(struct store_txn *txn, const char *thumbprint,
 	char *s = NULL;
 	anvil_err rc;
 
-	if (id != NULL)
-		*id = NULL;
-	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK ||
+	    (rc = rec_thumb_args(REC_MSG(txn->st), thumbprint, id)) !=
+	    ANVIL_OK)
 		return rc;
-	if (id == NULL || !id_ok(thumbprint, THUMB_MAX))
-		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
-		    "invalid thumbprint");
 	rc = bdb_raw_get(txn, DBI_THUMBPRINT, thumbprint, strlen(thumbprint), 0,
 	    &data, &len);
 	if (rc == ANVIL_ERR_NOTFOUND)
 		return bdb_fail(txn->st, rc, "no account has this thumbprint");
 	if (rc != ANVIL_OK)
 		return rc;
-	if (!bdb_idn_ok(data, len, ID_MAX))
+	if (!rec_idn_ok(data, len, ID_MAX))
 		return bdb_fail(txn->st, ANVIL_ERR_CORRUPT, "%s: damaged entry",
 		    bdb_desc[DBI_THUMBPRINT].file);
 	if ((s = malloc(len + 1)) == NULL)
@@ -523,7 +333,7 @@ dup_list(struct store_txn *t, enum dbi i, const void *key, size_t klen,
 			    ret);
 			goto out;
 		}
-		if (!bdb_idn_ok(d.data, d.size, ID_MAX)) {
+		if (!rec_idn_ok(d.data, d.size, ID_MAX)) {
 			rc = bdb_fail(t->st, ANVIL_ERR_CORRUPT, "%s: damaged "
 			    "entry", bdb_desc[i].file);
 			goto out;
@@ -568,17 +378,10 @@ store_list_by_account(struct store_txn *txn, enum store_kind kind,
 {
 	anvil_err rc;
 
-	if (ids != NULL)
-		*ids = NULL;
-	if (n != NULL)
-		*n = 0;
-	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK ||
+	    (rc = rec_list_args(REC_MSG(txn->st), kind, account, after, ids,
+	    n)) != ANVIL_OK)
 		return rc;
-	if (ids == NULL || n == NULL || bdb_acct_index(kind) == DBI__MAX)
-		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
-		    "store_list_by_account: bad call");
-	if (!id_ok(account, ID_MAX) || (after != NULL && !id_ok(after, ID_MAX)))
-		return bdb_fail(txn->st, ANVIL_ERR_INVALID, "invalid id");
 	return dup_list(txn, bdb_acct_index(kind), account, strlen(account),
 	    after, limit, ids, n);
 }
@@ -588,29 +391,16 @@ store_authz_by_identifier(struct store_txn *txn, const char *account,
     const char *type, const char *value, char ***ids, size_t *n)
 {
 	char *key = NULL;
-	size_t alen, tlen, vlen, klen;
+	size_t vlen = 0, klen = 0;
 	anvil_err rc;
 
-	if (ids != NULL)
-		*ids = NULL;
-	if (n != NULL)
-		*n = 0;
-	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK ||
+	    (rc = rec_ident_args(REC_MSG(txn->st), account, type, value, ids, n,
+	    &vlen)) != ANVIL_OK)
 		return rc;
-	if (ids == NULL || n == NULL || !id_ok(account, ID_MAX) ||
-	    !id_ok(type, IDTYPE_MAX) || value == NULL ||
-	    (vlen = strnlen(value, IDVALUE_MAX + 1)) == 0 ||
-	    vlen > IDVALUE_MAX)
-		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
-		    "invalid account or identifier");
-	alen = strlen(account);
-	tlen = strlen(type);
-	klen = alen + 1 + tlen + 1 + vlen;
-	if ((key = malloc(klen)) == NULL)
-		return ANVIL_ERR_NOMEM;
-	memcpy(key, account, alen + 1);
-	memcpy(key + alen + 1, type, tlen + 1);
-	memcpy(key + alen + 1 + tlen + 1, value, vlen);
+	if ((rc = rec_ident_key(account, type, value, vlen, &key, &klen)) !=
+	    ANVIL_OK)
+		return rc;
 	rc = dup_list(txn, DBI_ACCT_IDENT, key, klen, NULL, SIZE_MAX, ids, n);
 	free(key);
 	return rc;
@@ -629,12 +419,6 @@ store_ids_free(char **ids, size_t n)
 }
 
 /* ------------------------------------------------------------ walks */
-
-static anvil_err
-each_result(anvil_err r)
-{
-	return (unsigned)r < ANVIL_ERR__MAX ? r : ANVIL_ERR_INVALID;
-}
 
 /*
  * Walks database i. For record databases each value is the record; for
@@ -664,7 +448,7 @@ walk(struct store_txn *t, enum dbi i, store_each_fn fn, void *arg)
 			    ret);
 			goto out;
 		}
-		if (!bdb_idn_ok(k.data, k.size, ID_MAX)) {
+		if (!rec_idn_ok(k.data, k.size, ID_MAX)) {
 			rc = bdb_fail(t->st, ANVIL_ERR_CORRUPT,
 			    "%s: damaged key", bdb_desc[i].file);
 			goto out;
@@ -680,17 +464,12 @@ walk(struct store_txn *t, enum dbi i, store_each_fn fn, void *arg)
 				log_err("store: %s", t->st->msg);
 			}
 		} else
-			rc = bdb_rec_parse(t->st, (enum store_kind)i, id,
+			rc = rec_parse(REC_MSG(t->st), bdb_desc[i].file, id,
 			    d.data, d.size, &rec);
 		if (rc != ANVIL_OK)
 			goto out;
-		rc = fn(id, rec, arg);
-		json_decref(rec);
-		rec = NULL;
-		if (rc != ANVIL_OK) {
-			rc = each_result(rc);
+		if ((rc = rec_each_call(fn, id, &rec, arg)) != ANVIL_OK)
 			goto out;
-		}
 	}
 out:
 	json_decref(rec);
@@ -703,11 +482,10 @@ store_each(struct store_txn *txn, enum store_kind kind, store_each_fn fn,
 {
 	anvil_err rc;
 
-	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK ||
+	    (rc = rec_each_args(REC_MSG(txn->st), "store_each", kind, fn)) !=
+	    ANVIL_OK)
 		return rc;
-	if (!kind_ok(kind) || fn == NULL)
-		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
-		    "store_each: bad call");
 	return walk(txn, (enum dbi)kind, fn, arg);
 }
 
@@ -716,11 +494,10 @@ store_revoked_each(struct store_txn *txn, store_each_fn fn, void *arg)
 {
 	anvil_err rc;
 
-	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK ||
+	    (rc = rec_each_args(REC_MSG(txn->st), "store_revoked_each",
+	    STORE_CERT, fn)) != ANVIL_OK)
 		return rc;
-	if (fn == NULL)
-		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
-		    "store_revoked_each: bad call");
 	return walk(txn, DBI_REVOKED, fn, arg);
 }
 
@@ -756,11 +533,9 @@ store_counter_next(struct store_txn *txn, const char *name, uint64_t *val)
 	uint64_t v = 0;
 	anvil_err rc;
 
-	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK ||
+	    (rc = rec_counter_args(REC_MSG(txn->st), name, val)) != ANVIL_OK)
 		return rc;
-	if (val == NULL || !id_ok(name, COUNTER_MAX))
-		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
-		    "invalid counter name");
 	if ((rc = counter_read(txn, name, DB_RMW, &v)) != ANVIL_OK)
 		return rc;
 	if (v == UINT64_MAX)
@@ -780,11 +555,9 @@ store_counter_get(struct store_txn *txn, const char *name, uint64_t *val)
 {
 	anvil_err rc;
 
-	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK)
+	if ((rc = bdb_txn_usable(txn)) != ANVIL_OK ||
+	    (rc = rec_counter_args(REC_MSG(txn->st), name, val)) != ANVIL_OK)
 		return rc;
-	if (val == NULL || !id_ok(name, COUNTER_MAX))
-		return bdb_fail(txn->st, ANVIL_ERR_INVALID,
-		    "invalid counter name");
 	return counter_read(txn, name, 0, val);
 }
 

@@ -21,6 +21,11 @@
  *	STORE_TXN_READ_COMMITTED runs READ COMMITTED; STORE_TXN_NOSYNC turns
  *	synchronous_commit off for the one transaction.
  *
+ *	Each call of store.h is one round trip to the server: the
+ *	transaction's BEGIN waits for its first statement and goes out with
+ *	it in libpq's pipeline mode, and so does the Parse of a statement
+ *	the connection has not prepared yet (qx). store_put is one upsert.
+ *
  *	A nonce spend is its own INSERT ... ON CONFLICT DO NOTHING: of N
  *	concurrent spends of one nonce on any number of hosts the unique key
  *	lets exactly one insert a row; the others see zero rows (EXISTS).
@@ -49,15 +54,9 @@
 #include "core/log.h"
 #include "store/backend.h"
 #include "store/pq_dl.h"
+#include "store/rec.h"
 #include "store/store.h"
 
-#define ID_MAX		128		/* record ids: 1..ID_MAX printable */
-#define THUMB_MAX	256		/* JWK thumbprint string */
-#define IDTYPE_MAX	16		/* identifier "type" */
-#define IDVALUE_MAX	1024		/* identifier "value" */
-#define COUNTER_MAX	64		/* counter names */
-#define NONCE_MAX	64		/* nonce bytes */
-#define RECORD_MAX	(1024 * 1024)	/* largest serialised record */
 #define TRIES_MAX	50		/* store_run attempts on conflicts ... */
 #define RUN_MAX_S	30		/* ... and seconds, whichever first */
 #define BACKOFF_US	500		/* back-off unit, microseconds */
@@ -68,6 +67,7 @@
 
 /* libpq, loaded by the first o_open of the process (src/store/pq_dl.h). */
 static const struct store_pq_api *pq;
+#define PREP_MAX	32		/* prepared statements a connection */
 
 /*
  * Bounds on every wait inside the server: a statement, a lock wait (then
@@ -117,13 +117,15 @@ struct pg_store {
 	char *conninfo;
 	char timeout[16];	/* connect_timeout, seconds */
 	pid_t pid;		/* process that opened it */
-	unsigned cursors;	/* walks under way, for cursor names */
 	uint64_t rnd;		/* back-off generator state */
 	anvil_err msg_code;	/* code msg explains */
 	char msg[320];		/* last failure, for store_run's err */
 	struct progress *progress; /* store_set_progress; unused here */
 	int schema_was;		/* schema version found at open */
 	int64_t nonce_floor;	/* server start (ms), from the last spend */
+	const char *prep[PREP_MAX]; /* statements prepared on conn (qx) */
+	int prep_ready[PREP_MAX];	/* ... and taken by the server */
+	unsigned nprep;
 };
 
 struct pg_txn {
@@ -131,15 +133,11 @@ struct pg_txn {
 	anvil_err failed;	/* a statement failed: the server aborted the
 				 * transaction, every later call is refused */
 	int broken;		/* the connection went away */
-};
-
-/* What one record puts into its row's index columns (borrowed). */
-struct cols {
-	const char *account;
-	const char *thumb;
-	const char *itype;
-	const char *ivalue;
-	int revoked;
+	const char *begin[2];	/* BEGIN (and SET LOCAL) not sent yet: they
+				 * go with the first statement (qx) */
+	const char *pre;	/* a walk's DECLARE, sent with its first
+				 * FETCH (qx) */
+	unsigned walks;		/* walks so far, for cursor names */
 };
 
 /* ------------------------------------------------------------ errors */
@@ -208,67 +206,154 @@ sort(struct pg_txn *t, const PGresult *res, const char *what)
 }
 
 /*
+ * Prepared statements of this connection: the slot of sql (a string
+ * literal of this file, known by its address), and whether the server
+ * has it already (*ready); -1 when every slot is taken.
+ */
+static int
+prep_slot(struct pg_store *st, const char *sql, int *ready)
+{
+	unsigned i;
+
+	*ready = 0;
+	for (i = 0; i < st->nprep; i++)
+		if (st->prep[i] == sql) {
+			*ready = st->prep_ready[i];
+			return (int)i;
+		}
+	if (st->nprep == PREP_MAX)
+		return -1;
+	st->prep[st->nprep] = sql;
+	st->prep_ready[st->nprep] = 0;
+	return (int)st->nprep++;
+}
+
+/* What each command of a pipeline is. */
+enum cmd { CMD_BEGIN, CMD_PRE, CMD_PREPARE, CMD_STMT };
+
+/*
  * Runs sql with n text parameters in t and checks it returned want;
- * *out (if not NULL) gets the result, else it is cleared.
+ * *out (if not NULL) gets the result, else it is cleared. One round
+ * trip: in libpq's pipeline mode the BEGIN that attempt() left to the
+ * first statement (t->begin), a walk's DECLARE (t->pre), the Parse of a
+ * statement this connection has not prepared yet (prep: sql is a string
+ * literal) and the statement itself go out together, ended by one Sync.
+ * Sync ends no transaction that BEGIN opened; outside one it commits the
+ * statement, as a simple query would.
  */
 static anvil_err
-q(struct pg_txn *t, const char *what, const char *sql, int n,
+qx(struct pg_txn *t, const char *what, const char *sql, int prep, int n,
     const char *const *vals, const int *lens, const int *fmts,
     ExecStatusType want, PGresult **out)
 {
-	PGresult *res = NULL;
-	anvil_err rc;
+	struct pg_store *st = t->st;
+	PGconn *c = st->conn;
+	PGresult *res = NULL, *mine = NULL, *bad = NULL;
+	enum cmd cmds[5];
+	const char *bad_what = what;
+	char name[24];
+	int sent = 0, i, slot = -1, ready = 0, ok = 1, prep_ok = 0;
+	ExecStatusType status;
+	anvil_err rc = ANVIL_OK;
 
 	if (out != NULL)
 		*out = NULL;
 	/* The first failure's message stays in st->msg. */
 	if (t->failed != ANVIL_OK)
 		return t->failed;
-	res = pq->PQexecParams(t->st->conn, sql, n, NULL, vals, lens, fmts, 0);
-	if (res == NULL || pq->PQresultStatus(res) != want) {
-		rc = sort(t, res, what);
+	if (prep && (slot = prep_slot(st, sql, &ready)) >= 0)
+		snprintf(name, sizeof(name), "anvil_%d", slot);
+	if (pq->PQenterPipelineMode(c) != 1)
+		return sort(t, NULL, what);
+	for (i = 0; ok && i < 2 && t->begin[i] != NULL; i++) {
+		ok = pq->PQsendQueryParams(c, t->begin[i], 0, NULL, NULL, NULL,
+		    NULL, 0);
+		cmds[sent++] = CMD_BEGIN;
+	}
+	t->begin[0] = t->begin[1] = NULL;
+	if (ok && t->pre != NULL) {
+		ok = pq->PQsendQueryParams(c, t->pre, 0, NULL, NULL, NULL, NULL,
+		    0);
+		cmds[sent++] = CMD_PRE;
+	}
+	t->pre = NULL;
+	if (ok && slot >= 0 && !ready) {
+		ok = pq->PQsendPrepare(c, name, sql, n, NULL);
+		cmds[sent++] = CMD_PREPARE;
+	}
+	if (ok) {
+		ok = slot >= 0 ? pq->PQsendQueryPrepared(c, name, n, vals, lens,
+		    fmts, 0) : pq->PQsendQueryParams(c, sql, n, NULL, vals, lens,
+		    fmts, 0);
+		cmds[sent++] = CMD_STMT;
+	}
+	if (ok)
+		ok = pq->PQpipelineSync(c);
+	/*
+	 * Each command's result, then the NULL that ends it; after a
+	 * command failed the rest are PGRES_PIPELINE_ABORTED. Then the
+	 * Sync's own result.
+	 */
+	for (i = 0; ok && i < sent; i++) {
+		if ((res = pq->PQgetResult(c)) == NULL) {
+			ok = 0;
+			break;
+		}
+		status = pq->PQresultStatus(res);
+		if (cmds[i] == CMD_STMT && status == want) {
+			mine = res;
+		} else if (cmds[i] != CMD_STMT &&
+		    status == PGRES_COMMAND_OK) {
+			prep_ok |= cmds[i] == CMD_PREPARE;
+			pq->PQclear(res);
+		} else if (bad == NULL && status != PGRES_PIPELINE_ABORTED) {
+			bad = res;
+			bad_what = cmds[i] == CMD_BEGIN ? "BEGIN" : what;
+		} else
+			pq->PQclear(res);
+		res = NULL;
+		if ((res = pq->PQgetResult(c)) != NULL) {
+			pq->PQclear(res);
+			ok = 0;
+		}
+	}
+	if (ok) {
+		res = pq->PQgetResult(c);
+		ok = res != NULL && pq->PQresultStatus(res) == PGRES_PIPELINE_SYNC;
 		pq->PQclear(res);
+	}
+	/* A connection left in pipeline mode is made anew (conn_up). */
+	if (ok)
+		ok = pq->PQexitPipelineMode(c);
+	if (prep_ok)
+		st->prep_ready[slot] = 1;
+	if (!ok) {
+		/* libpq lost track of the pipeline: the connection is
+		 * broken as far as this transaction is concerned. */
+		pq->PQclear(bad);
+		bad = NULL;
+		pq->PQclear(mine);
+		mine = NULL;
+		return sort(t, NULL, what);
+	}
+	if (bad != NULL || mine == NULL) {
+		rc = sort(t, bad, bad_what);
+		pq->PQclear(bad);
+		pq->PQclear(mine);
 		return rc;
 	}
 	if (out != NULL)
-		*out = res;
+		*out = mine;
 	else
-		pq->PQclear(res);
+		pq->PQclear(mine);
 	return ANVIL_OK;
 }
 
+/* qx of a string literal of this file: prepared once per connection. */
+#define q(t, what, sql, n, vals, lens, fmts, want, out) \
+	qx((t), (what), (sql), 1, (n), (vals), (lens), (fmts), (want), (out))
+
 /* ------------------------------------------------------------ checks */
-
-static int
-idn_ok(const char *s, size_t n, size_t max)
-{
-	size_t i;
-
-	if (s == NULL || n == 0 || n > max)
-		return 0;
-	for (i = 0; i < n; i++)
-		if ((unsigned char)s[i] < 0x21 || (unsigned char)s[i] > 0x7e)
-			return 0;
-	return 1;
-}
-
-static int
-id_ok(const char *s, size_t max)
-{
-	return s != NULL && idn_ok(s, strnlen(s, max + 1), max);
-}
-
-static int
-kind_ok(enum store_kind kind)
-{
-	return (unsigned)kind < STORE_KIND__MAX;
-}
-
-static int
-acct_kind(enum store_kind kind)
-{
-	return kind == STORE_ORDER || kind == STORE_AUTHZ || kind == STORE_CERT;
-}
 
 static anvil_err
 usable(struct pg_txn *t)
@@ -278,110 +363,15 @@ usable(struct pg_txn *t)
 	return ANVIL_OK;
 }
 
-/*
- * Parses a stored record (not trusted) into *out: a JSON object with an
- * integer "v" this Anvil knows, as src/store/bdb_records.c asks.
- */
+/* rec_parse (src/store/rec.h) of a row of kind. */
 static anvil_err
-rec_parse(struct pg_store *st, enum store_kind kind, const char *id,
+row_parse(struct pg_store *st, enum store_kind kind, const char *id,
     const char *data, size_t len, json_t **out)
 {
-	json_t *rec = NULL, *v = NULL;
-	json_error_t jerr;
-	json_int_t ver = 0;
-	anvil_err rc = ANVIL_ERR_CORRUPT;
+	char where[24];
 
-	*out = NULL;
-	if (len == 0 || len > RECORD_MAX) {
-		rc = pg_fail(st, rc, "records %d/%s: bad length %zu", (int)kind,
-		    id, len);
-		goto out;
-	}
-	rec = json_loadb(data, len, JSON_REJECT_DUPLICATES, &jerr);
-	if (rec == NULL || !json_is_object(rec)) {
-		rc = pg_fail(st, rc, "records %d/%s: not a JSON object",
-		    (int)kind, id);
-		goto out;
-	}
-	v = json_object_get(rec, "v");
-	if (!json_is_integer(v) || (ver = json_integer_value(v)) < 1) {
-		rc = pg_fail(st, rc, "records %d/%s: no record version",
-		    (int)kind, id);
-		goto out;
-	}
-	if (ver > STORE_RECORD_VERSION) {
-		rc = pg_fail(st, ANVIL_ERR_VERSION, "records %d/%s: version "
-		    "%lld is newer than %d", (int)kind, id, (long long)ver,
-		    STORE_RECORD_VERSION);
-		goto out;
-	}
-	*out = rec;
-	rec = NULL;
-	rc = ANVIL_OK;
-out:
-	if (rc == ANVIL_ERR_CORRUPT)
-		log_err("store: %s", st->msg);
-	json_decref(rec);
-	return rc;
-}
-
-/*
- * What rec puts into the index columns of kind, with the bounds of
- * src/store/bdb_records.c (bdb_idx_extract). A member of the wrong shape
- * is `bad`.
- */
-static anvil_err
-cols_extract(struct pg_store *st, enum store_kind kind, json_t *rec,
-    struct cols *c, anvil_err bad)
-{
-	json_t *m = NULL, *ty = NULL, *va = NULL;
-	size_t tlen, vlen;
-
-	memset(c, 0, sizeof(*c));
-	if (kind == STORE_ACCOUNT) {
-		if ((m = json_object_get(rec, "thumbprint")) == NULL)
-			return ANVIL_OK;
-		if (!json_is_string(m) ||
-		    !id_ok(json_string_value(m), THUMB_MAX))
-			return pg_fail(st, bad, "account \"thumbprint\" is not "
-			    "1..%d printable characters", THUMB_MAX);
-		c->thumb = json_string_value(m);
-		return ANVIL_OK;
-	}
-	if (!acct_kind(kind))
-		return ANVIL_OK;
-	if ((m = json_object_get(rec, "account")) != NULL) {
-		if (!json_is_string(m) || !id_ok(json_string_value(m), ID_MAX))
-			return pg_fail(st, bad,
-			    "\"account\" is not a valid id");
-		c->account = json_string_value(m);
-	}
-	if (kind == STORE_CERT) {
-		m = json_object_get(rec, "revoked");
-		if (m != NULL && !json_is_object(m))
-			return pg_fail(st, bad,
-			    "\"revoked\" is not an object");
-		c->revoked = m != NULL;
-	}
-	if (kind == STORE_AUTHZ && c->account != NULL &&
-	    (m = json_object_get(rec, "identifier")) != NULL) {
-		ty = json_object_get(m, "type");
-		va = json_object_get(m, "value");
-		if (!json_is_object(m) || !json_is_string(ty) ||
-		    !json_is_string(va))
-			return pg_fail(st, bad, "\"identifier\" is not "
-			    "{\"type\": string, \"value\": string}");
-		tlen = json_string_length(ty);
-		vlen = json_string_length(va);
-		if (!idn_ok(json_string_value(ty), tlen, IDTYPE_MAX) ||
-		    vlen == 0 || vlen > IDVALUE_MAX ||
-		    strlen(json_string_value(va)) != vlen)
-			return pg_fail(st, bad, "\"identifier\" type or value "
-			    "out of bounds");
-		c->itype = json_string_value(ty);
-		c->ivalue = json_string_value(va);
-	}
-	return ANVIL_OK;
+	snprintf(where, sizeof(where), "records %d", (int)kind);
+	return rec_parse(REC_MSG(st), where, id, data, len, out);
 }
 
 /* ------------------------------------------------------------ connection */
@@ -424,12 +414,15 @@ conn_up(struct pg_store *st)
 	char line[256];
 
 	if (st->conn != NULL && pq->PQstatus(st->conn) == CONNECTION_OK &&
-	    pq->PQtransactionStatus(st->conn) == PQTRANS_IDLE)
+	    pq->PQtransactionStatus(st->conn) == PQTRANS_IDLE &&
+	    pq->PQpipelineStatus(st->conn) == PQ_PIPELINE_OFF)
 		return ANVIL_OK;
 	if (st->conn != NULL) {
 		pq->PQfinish(st->conn);
 		st->conn = NULL;
 	}
+	/* A new session has no prepared statements. */
+	st->nprep = 0;
 	/* The conninfo's own connect_timeout, if any, comes later and
 	 * wins over the configured one. */
 	vals[0] = st->timeout;
@@ -442,8 +435,7 @@ conn_up(struct pg_store *st)
 		return pg_fail(st, ANVIL_ERR_NOMEM, "out of memory");
 	if (pq->PQstatus(st->conn) != CONNECTION_OK)
 		return pg_fail(st, ANVIL_ERR_UNAVAILABLE, "PostgreSQL: %s",
-		    one_line(pq->PQerrorMessage(st->conn), line,
-		    sizeof(line)));
+		    one_line(pq->PQerrorMessage(st->conn), line, sizeof(line)));
 	pq->PQsetNoticeProcessor(st->conn, notice, NULL);
 	return session_setup(st);
 }
@@ -462,8 +454,7 @@ schema_read(struct pg_txn *t, int *ver)
 	    "IS NOT NULL", 0, NULL, NULL, NULL, PGRES_TUPLES_OK, &res)) !=
 	    ANVIL_OK)
 		return rc;
-	if (pq->PQntuples(res) != 1 ||
-	    strcmp(pq->PQgetvalue(res, 0, 0), "t") != 0) {
+	if (pq->PQntuples(res) != 1 || strcmp(pq->PQgetvalue(res, 0, 0), "t") != 0) {
 		pq->PQclear(res);
 		return ANVIL_OK;
 	}
@@ -502,7 +493,7 @@ simple(struct pg_txn *t, const char *what, const char *sql)
 static anvil_err
 migrate(struct pg_store *st, int *from)
 {
-	struct pg_txn t = { st, ANVIL_OK, 0 };
+	struct pg_txn t = { .st = st };
 	char sql[96];
 	int ver = 0, i;
 	anvil_err rc;
@@ -643,16 +634,18 @@ attempt(struct pg_store *st, unsigned flags, store_be_fn fn, void *arg,
 	anvil_err rc;
 
 	*sent_commit = 0;
-	rc = simple(t, "BEGIN", (flags & STORE_TXN_READ_COMMITTED) ?
-	    ((flags & STORE_TXN_NOSYNC) ? "BEGIN ISOLATION LEVEL READ "
-	    "COMMITTED; SET LOCAL synchronous_commit TO off" :
-	    "BEGIN ISOLATION LEVEL READ COMMITTED") :
-	    ((flags & STORE_TXN_NOSYNC) ? "BEGIN ISOLATION LEVEL SERIALIZABLE; "
-	    "SET LOCAL synchronous_commit TO off" :
-	    "BEGIN ISOLATION LEVEL SERIALIZABLE"));
-	if (rc != ANVIL_OK)
-		return rc;
+	/* Sent with fn's first statement (qx), in the same round trip. */
+	t->begin[0] = (flags & STORE_TXN_READ_COMMITTED) ?
+	    "BEGIN ISOLATION LEVEL READ COMMITTED" :
+	    "BEGIN ISOLATION LEVEL SERIALIZABLE";
+	t->begin[1] = (flags & STORE_TXN_NOSYNC) ?
+	    "SET LOCAL synchronous_commit TO off" : NULL;
 	rc = fn(t, arg);
+	/* fn ran no statement: there is no transaction to end. */
+	if (t->begin[0] != NULL) {
+		t->begin[0] = t->begin[1] = NULL;
+		return rc;
+	}
 	/* A statement that failed aborted the transaction on the server,
 	 * whatever fn made of its error. */
 	if (t->failed == ANVIL_ERR_DEADLOCK || t->failed ==
@@ -736,14 +729,9 @@ o_get(void *tp, enum store_kind kind, const char *id, json_t **out)
 	char k[8];
 	anvil_err rc;
 
-	if (out != NULL)
-		*out = NULL;
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_get_args(REC_MSG(t->st), kind, id, out)) != ANVIL_OK)
 		return rc;
-	if (!kind_ok(kind) || out == NULL)
-		return pg_fail(t->st, ANVIL_ERR_INVALID, "store_get: bad call");
-	if (!id_ok(id, ID_MAX))
-		return pg_fail(t->st, ANVIL_ERR_INVALID, "invalid record id");
 	snprintf(k, sizeof(k), "%d", (int)kind);
 	vals[0] = k;
 	vals[1] = id;
@@ -755,7 +743,7 @@ o_get(void *tp, enum store_kind kind, const char *id, json_t **out)
 		rc = pg_fail(t->st, ANVIL_ERR_NOTFOUND, "records %d: no record "
 		    "%s", (int)kind, id);
 	else
-		rc = rec_parse(t->st, kind, id, pq->PQgetvalue(res, 0, 0),
+		rc = row_parse(t->st, kind, id, pq->PQgetvalue(res, 0, 0),
 		    (size_t)pq->PQgetlength(res, 0, 0), out);
 	pq->PQclear(res);
 	return rc;
@@ -767,58 +755,30 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 {
 	struct pg_txn *t = tp;
 	struct pg_store *st = NULL;
-	struct cols c;
+	struct rec_idx c;
 	PGresult *res = NULL;
 	const char *vals[8];
 	char *text = NULL, k[8];
-	size_t len;
-	int exists;
+	size_t len = 0;
 	anvil_err rc;
 
-	if ((rc = usable(t)) != ANVIL_OK)
+	/* rec_put_prepare cleans up after itself when it fails. */
+	if ((rc = usable(t)) != ANVIL_OK || (rc = rec_put_prepare(REC_MSG(t->st),
+	    kind, id, rec, &c, &text, &len)) != ANVIL_OK)
 		return rc;
 	st = t->st;
-	if (!kind_ok(kind) || !json_is_object(rec))
-		return pg_fail(st, ANVIL_ERR_INVALID, "store_put: bad call");
-	if (!id_ok(id, ID_MAX))
-		return pg_fail(st, ANVIL_ERR_INVALID, "invalid record id");
-	if (json_object_set_new(rec, "v", json_integer(STORE_RECORD_VERSION))
-	    != 0)
-		return ANVIL_ERR_NOMEM;
-	if ((rc = cols_extract(st, kind, rec, &c, ANVIL_ERR_INVALID)) !=
-	    ANVIL_OK)
-		return rc;
-	if ((text = json_dumps(rec, JSON_COMPACT | JSON_SORT_KEYS)) == NULL)
-		return ANVIL_ERR_NOMEM;
-	if ((len = strlen(text)) > RECORD_MAX) {
-		rc = pg_fail(st, ANVIL_ERR_INVALID, "record %s: %zu bytes is "
-		    "more than %d", id, len, RECORD_MAX);
-		goto out;
-	}
-	snprintf(k, sizeof(k), "%d", (int)kind);
-	vals[0] = k;
-	vals[1] = id;
-	/* Asked first, so that a refusal leaves the transaction usable. */
-	if ((rc = q(t, "store_put", "SELECT 1 FROM records WHERE kind = $1 "
-	    "AND id = $2 FOR UPDATE", 2, vals, NULL, NULL, PGRES_TUPLES_OK,
-	    &res)) != ANVIL_OK)
-		goto out;
-	exists = pq->PQntuples(res) > 0;
-	pq->PQclear(res);
-	res = NULL;
-	if (exists && (flags & STORE_PUT_NEW)) {
-		rc = pg_fail(st, ANVIL_ERR_EXISTS, "records %d: record %s "
-		    "exists", (int)kind, id);
-		goto out;
-	}
+	/*
+	 * Asked first, so that a refusal leaves the transaction usable: a
+	 * unique key the write broke would abort it on the server.
+	 */
 	if (c.thumb != NULL) {
 		vals[0] = c.thumb;
 		if ((rc = q(t, "store_put", "SELECT id FROM records WHERE "
 		    "thumb = $1", 1, vals, NULL, NULL, PGRES_TUPLES_OK, &res))
 		    != ANVIL_OK)
 			goto out;
-		if (pq->PQntuples(res) > 0 &&
-		    strcmp(pq->PQgetvalue(res, 0, 0), id) != 0) {
+		if (pq->PQntuples(res) > 0 && strcmp(pq->PQgetvalue(res, 0, 0), id)
+		    != 0) {
 			rc = pg_fail(st, ANVIL_ERR_EXISTS, "thumbprint belongs "
 			    "to another account");
 			goto out;
@@ -826,6 +786,7 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 		pq->PQclear(res);
 		res = NULL;
 	}
+	snprintf(k, sizeof(k), "%d", (int)kind);
 	vals[0] = k;
 	vals[1] = id;
 	vals[2] = text;
@@ -834,18 +795,33 @@ o_put(void *tp, enum store_kind kind, const char *id, json_t *rec,
 	vals[5] = c.itype;
 	vals[6] = c.ivalue;
 	vals[7] = c.revoked ? "t" : "f";
-	rc = q(t, "store_put", exists ?
-	    "UPDATE records SET rec = $3, account = $4, thumb = $5, "
-	    "itype = $6, ivalue = $7, revoked = $8 "
-	    "WHERE kind = $1 AND id = $2" :
+	/*
+	 * One statement whether the row exists or not. A new record that
+	 * meets a row (of its id, or of its thumbprint since the check
+	 * above) inserts nothing and says so with no row, leaving the
+	 * transaction usable; any other write takes the row over. Under
+	 * SERIALIZABLE, a row another transaction wrote that this one may
+	 * not see is a serialization failure (store_run retries it).
+	 */
+	if ((rc = q(t, "store_put", (flags & STORE_PUT_NEW) ?
 	    "INSERT INTO records (kind, id, rec, account, thumb, itype, "
-	    "ivalue, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)", 8, vals, NULL,
-	    NULL, PGRES_COMMAND_OK, NULL);
+	    "ivalue, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+	    "ON CONFLICT DO NOTHING RETURNING 1" :
+	    "INSERT INTO records (kind, id, rec, account, thumb, itype, "
+	    "ivalue, revoked) VALUES ($1, $2, $3, $4, $5, $6, $7, $8) "
+	    "ON CONFLICT (kind, id) DO UPDATE SET rec = excluded.rec, "
+	    "account = excluded.account, thumb = excluded.thumb, "
+	    "itype = excluded.itype, ivalue = excluded.ivalue, "
+	    "revoked = excluded.revoked RETURNING 1", 8, vals, NULL, NULL,
+	    PGRES_TUPLES_OK, &res)) == ANVIL_OK && pq->PQntuples(res) == 0)
+		rc = ANVIL_ERR_EXISTS;
 	if (rc == ANVIL_ERR_EXISTS)
-		pg_fail(st, rc, "records %d: record %s or its thumbprint "
+		pg_fail(st, rc, c.thumb == NULL ? "records %d: record %s "
+		    "exists" : "records %d: record %s or its thumbprint "
 		    "exists", (int)kind, id);
 out:
 	pq->PQclear(res);
+	rec_idx_clear(&c);
 	free(text);
 	return rc;
 }
@@ -859,10 +835,9 @@ o_del(void *tp, enum store_kind kind, const char *id)
 	char k[8];
 	anvil_err rc;
 
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_del_args(REC_MSG(t->st), kind, id)) != ANVIL_OK)
 		return rc;
-	if (!kind_ok(kind) || !id_ok(id, ID_MAX))
-		return pg_fail(t->st, ANVIL_ERR_INVALID, "invalid record id");
 	snprintf(k, sizeof(k), "%d", (int)kind);
 	vals[0] = k;
 	vals[1] = id;
@@ -885,12 +860,9 @@ o_account_by_thumbprint(void *tp, const char *thumbprint, char **id)
 	const char *vals[1];
 	anvil_err rc;
 
-	if (id != NULL)
-		*id = NULL;
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_thumb_args(REC_MSG(t->st), thumbprint, id)) != ANVIL_OK)
 		return rc;
-	if (id == NULL || !id_ok(thumbprint, THUMB_MAX))
-		return pg_fail(t->st, ANVIL_ERR_INVALID, "invalid thumbprint");
 	vals[0] = thumbprint;
 	if ((rc = q(t, "store_account_by_thumbprint", "SELECT id FROM records "
 	    "WHERE thumb = $1 AND kind = 0", 1, vals, NULL, NULL,
@@ -899,7 +871,7 @@ o_account_by_thumbprint(void *tp, const char *thumbprint, char **id)
 	if (pq->PQntuples(res) == 0)
 		rc = pg_fail(t->st, ANVIL_ERR_NOTFOUND,
 		    "no account has this thumbprint");
-	else if (!id_ok(pq->PQgetvalue(res, 0, 0), ID_MAX))
+	else if (!rec_id_ok(pq->PQgetvalue(res, 0, 0), ID_MAX))
 		rc = pg_fail(t->st, ANVIL_ERR_CORRUPT, "records: damaged "
 		    "account id for a thumbprint");
 	else if ((*id = strdup(pq->PQgetvalue(res, 0, 0))) == NULL)
@@ -924,7 +896,7 @@ ids_take(struct pg_store *st, PGresult *res, char ***ids, size_t *n)
 	if ((v = calloc(cnt, sizeof(*v))) == NULL)
 		return ANVIL_ERR_NOMEM;
 	for (i = 0; i < cnt; i++) {
-		if (!id_ok(pq->PQgetvalue(res, (int)i, 0), ID_MAX)) {
+		if (!rec_id_ok(pq->PQgetvalue(res, (int)i, 0), ID_MAX)) {
 			store_ids_free(v, i);
 			return pg_fail(st, ANVIL_ERR_CORRUPT,
 			    "records: damaged id in an index");
@@ -949,17 +921,10 @@ o_list_by_account(void *tp, enum store_kind kind, const char *account,
 	char k[8], lim[24];
 	anvil_err rc;
 
-	if (ids != NULL)
-		*ids = NULL;
-	if (n != NULL)
-		*n = 0;
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_list_args(REC_MSG(t->st), kind, account, after, ids,
+	    n)) != ANVIL_OK)
 		return rc;
-	if (ids == NULL || n == NULL || !acct_kind(kind))
-		return pg_fail(t->st, ANVIL_ERR_INVALID,
-		    "store_list_by_account: bad call");
-	if (!id_ok(account, ID_MAX) || (after != NULL && !id_ok(after, ID_MAX)))
-		return pg_fail(t->st, ANVIL_ERR_INVALID, "invalid id");
 	if (limit == 0)
 		return ANVIL_OK;
 	snprintf(k, sizeof(k), "%d", (int)kind);
@@ -985,21 +950,13 @@ o_authz_by_identifier(void *tp, const char *account, const char *type,
 	struct pg_txn *t = tp;
 	PGresult *res = NULL;
 	const char *vals[3];
-	size_t vlen;
+	size_t vlen = 0;
 	anvil_err rc;
 
-	if (ids != NULL)
-		*ids = NULL;
-	if (n != NULL)
-		*n = 0;
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_ident_args(REC_MSG(t->st), account, type, value, ids, n,
+	    &vlen)) != ANVIL_OK)
 		return rc;
-	if (ids == NULL || n == NULL || !id_ok(account, ID_MAX) ||
-	    !id_ok(type, IDTYPE_MAX) || value == NULL ||
-	    (vlen = strnlen(value, IDVALUE_MAX + 1)) == 0 ||
-	    vlen > IDVALUE_MAX)
-		return pg_fail(t->st, ANVIL_ERR_INVALID,
-		    "invalid account or identifier");
 	vals[0] = account;
 	vals[1] = type;
 	vals[2] = value;
@@ -1015,12 +972,6 @@ o_authz_by_identifier(void *tp, const char *account, const char *type,
 
 /* ------------------------------------------------------------ walks */
 
-static anvil_err
-each_result(anvil_err r)
-{
-	return (unsigned)r < ANVIL_ERR__MAX ? r : ANVIL_ERR_INVALID;
-}
-
 /*
  * Walks the records `where` selects, in id order, through a cursor
  * fetched FETCH_ROWS at a time: fn may call the store between fetches,
@@ -1033,19 +984,21 @@ walk(struct pg_txn *t, enum store_kind kind, const char *where,
 	struct pg_store *st = t->st;
 	PGresult *res = NULL;
 	json_t *rec = NULL;
-	char sql[256], name[32];
+	char decl[256], sql[64], name[32];
 	int i, rows;
 	anvil_err rc;
 
-	snprintf(name, sizeof(name), "anvil_walk%u", st->cursors);
-	snprintf(sql, sizeof(sql), "DECLARE %s NO SCROLL CURSOR FOR SELECT "
+	/*
+	 * The cursor closes with the transaction, so each walk of it has a
+	 * name of its own; its DECLARE goes out with the first FETCH.
+	 */
+	snprintf(name, sizeof(name), "anvil_walk%u", t->walks++);
+	snprintf(decl, sizeof(decl), "DECLARE %s NO SCROLL CURSOR FOR SELECT "
 	    "id, rec FROM records WHERE %s ORDER BY id", name, where);
-	if ((rc = simple(t, "walk", sql)) != ANVIL_OK)
-		return rc;
-	st->cursors++;
+	t->pre = decl;
 	snprintf(sql, sizeof(sql), "FETCH %d FROM %s", FETCH_ROWS, name);
 	for (;;) {
-		if ((rc = q(t, "walk", sql, 0, NULL, NULL, NULL,
+		if ((rc = qx(t, "walk", sql, 0, 0, NULL, NULL, NULL,
 		    PGRES_TUPLES_OK, &res)) != ANVIL_OK)
 			goto out;
 		if ((rows = pq->PQntuples(res)) == 0)
@@ -1053,34 +1006,26 @@ walk(struct pg_txn *t, enum store_kind kind, const char *where,
 		for (i = 0; i < rows; i++) {
 			const char *id = pq->PQgetvalue(res, i, 0);
 
-			if (!id_ok(id, ID_MAX)) {
+			if (!rec_id_ok(id, ID_MAX)) {
 				rc = pg_fail(st, ANVIL_ERR_CORRUPT, "records "
 				    "%d: damaged id", (int)kind);
 				goto out;
 			}
-			if ((rc = rec_parse(st, kind, id,
-			    pq->PQgetvalue(res, i, 1),
-			    (size_t)pq->PQgetlength(res, i, 1),
-			    &rec)) != ANVIL_OK)
+			if ((rc = row_parse(st, kind, id, pq->PQgetvalue(res, i, 1),
+			    (size_t)pq->PQgetlength(res, i, 1), &rec)) != ANVIL_OK)
 				goto out;
-			rc = fn(id, rec, arg);
-			json_decref(rec);
-			rec = NULL;
-			if (rc != ANVIL_OK) {
-				rc = each_result(rc);
+			if ((rc = rec_each_call(fn, id, &rec, arg)) != ANVIL_OK)
 				goto out;
-			}
 		}
 		pq->PQclear(res);
 		res = NULL;
+		/* A short batch was the last one. */
+		if (rows < FETCH_ROWS)
+			break;
 	}
 out:
 	pq->PQclear(res);
-	st->cursors--;
-	if (t->failed == ANVIL_OK) {
-		snprintf(sql, sizeof(sql), "CLOSE %s", name);
-		simple(t, "walk", sql);
-	}
+	t->pre = NULL;
 	return rc;
 }
 
@@ -1091,11 +1036,10 @@ o_each(void *tp, enum store_kind kind, store_each_fn fn, void *arg)
 	char where[32];
 	anvil_err rc;
 
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_each_args(REC_MSG(t->st), "store_each", kind, fn)) !=
+	    ANVIL_OK)
 		return rc;
-	if (!kind_ok(kind) || fn == NULL)
-		return pg_fail(t->st, ANVIL_ERR_INVALID,
-		    "store_each: bad call");
 	snprintf(where, sizeof(where), "kind = %d", (int)kind);
 	return walk(t, kind, where, fn, arg);
 }
@@ -1106,11 +1050,10 @@ o_revoked_each(void *tp, store_each_fn fn, void *arg)
 	struct pg_txn *t = tp;
 	anvil_err rc;
 
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_each_args(REC_MSG(t->st), "store_revoked_each",
+	    STORE_CERT, fn)) != ANVIL_OK)
 		return rc;
-	if (fn == NULL)
-		return pg_fail(t->st, ANVIL_ERR_INVALID,
-		    "store_revoked_each: bad call");
 	return walk(t, STORE_CERT, "kind = 4 AND revoked", fn, arg);
 }
 
@@ -1127,11 +1070,9 @@ o_counter_next(void *tp, const char *name, uint64_t *val)
 	const char *vals[1];
 	anvil_err rc;
 
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_counter_args(REC_MSG(t->st), name, val)) != ANVIL_OK)
 		return rc;
-	if (val == NULL || !id_ok(name, COUNTER_MAX))
-		return pg_fail(t->st, ANVIL_ERR_INVALID,
-		    "invalid counter name");
 	vals[0] = name;
 	rc = q(t, "store_counter_next", "INSERT INTO counters (name, val) "
 	    "VALUES ($1, 1) ON CONFLICT (name) DO UPDATE SET val = "
@@ -1158,11 +1099,9 @@ o_counter_get(void *tp, const char *name, uint64_t *val)
 	const char *vals[1];
 	anvil_err rc;
 
-	if ((rc = usable(t)) != ANVIL_OK)
+	if ((rc = usable(t)) != ANVIL_OK ||
+	    (rc = rec_counter_args(REC_MSG(t->st), name, val)) != ANVIL_OK)
 		return rc;
-	if (val == NULL || !id_ok(name, COUNTER_MAX))
-		return pg_fail(t->st, ANVIL_ERR_INVALID,
-		    "invalid counter name");
 	*val = 0;
 	vals[0] = name;
 	if ((rc = q(t, "store_counter_get", "SELECT val FROM counters WHERE "
@@ -1321,7 +1260,8 @@ struct verify_arg {
 
 /*
  * Checks each row: the record parses and its index columns are what the
- * record says (cols_extract), as store_verify asks of the index files.
+ * record says (rec_idx_extract), as store_verify asks of the index
+ * files.
  */
 static anvil_err
 verify_fn(void *tp, void *arg)
@@ -1329,16 +1269,18 @@ verify_fn(void *tp, void *arg)
 	struct pg_txn *t = tp;
 	struct verify_arg *va = arg;
 	struct pg_store *st = t->st;
-	struct cols c;
+	struct rec_idx c;
 	PGresult *res = NULL;
 	json_t *rec = NULL;
 	int i, rows, kind;
 	size_t used;
 	anvil_err rc;
 
-	if ((rc = simple(t, "store_verify", "DECLARE anvil_check NO SCROLL "
+	memset(&c, 0, sizeof(c));
+	if ((rc = qx(t, "store_verify", "DECLARE anvil_check NO SCROLL "
 	    "CURSOR FOR SELECT kind, id, rec, account, thumb, itype, ivalue, "
-	    "revoked FROM records ORDER BY kind, id")) != ANVIL_OK)
+	    "revoked FROM records ORDER BY kind, id", 0, 0, NULL, NULL, NULL,
+	    PGRES_COMMAND_OK, NULL)) != ANVIL_OK)
 		return rc;
 	for (;;) {
 		if ((rc = q(t, "store_verify", "FETCH 256 FROM anvil_check", 0,
@@ -1354,23 +1296,24 @@ verify_fn(void *tp, void *arg)
 #define COL_EQ(s, col) ((s) == NULL ? pq->PQgetisnull(res, i, (col)) : \
 	(!pq->PQgetisnull(res, i, (col)) && \
 	strcmp((s), pq->PQgetvalue(res, i, (col))) == 0))
-			if (!kind_ok((enum store_kind)kind) ||
-			    !id_ok(id, ID_MAX))
+			if (!rec_kind_ok((enum store_kind)kind) ||
+			    !rec_id_ok(id, ID_MAX))
 				why = "bad kind or id";
-			else if (rec_parse(st, (enum store_kind)kind, id,
+			else if (row_parse(st, (enum store_kind)kind, id,
 			    pq->PQgetvalue(res, i, 2),
-			    (size_t)pq->PQgetlength(res, i, 2),
-			    &rec) != ANVIL_OK)
+			    (size_t)pq->PQgetlength(res, i, 2), &rec) != ANVIL_OK)
 				why = "record does not parse";
-			else if (cols_extract(st, (enum store_kind)kind, rec,
-			    &c, ANVIL_ERR_CORRUPT) != ANVIL_OK)
+			else if (rec_idx_extract(REC_MSG(st),
+			    (enum store_kind)kind, rec, &c, ANVIL_ERR_CORRUPT) !=
+			    ANVIL_OK)
 				why = "record's index members are damaged";
 			else if (!COL_EQ(c.account, 3) || !COL_EQ(c.thumb, 4) ||
 			    !COL_EQ(c.itype, 5) || !COL_EQ(c.ivalue, 6) ||
-			    (c.revoked != 0) !=
-			    (strcmp(pq->PQgetvalue(res, i, 7), "t") == 0))
+			    (c.revoked != 0) != (strcmp(pq->PQgetvalue(res, i, 7),
+			    "t") == 0))
 				why = "index columns disagree with the record";
 #undef COL_EQ
+			rec_idx_clear(&c);
 			json_decref(rec);
 			rec = NULL;
 			if (why == NULL)

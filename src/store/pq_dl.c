@@ -31,6 +31,14 @@ store_pq_load(const struct store_pq_api **out, char *err, size_t errlen)
 		{ &api.PQgetisnull, "PQgetisnull" },
 		{ &api.PQgetlength, "PQgetlength" },
 		{ &api.PQgetvalue, "PQgetvalue" },
+		{ &api.PQenterPipelineMode, "PQenterPipelineMode" },
+		{ &api.PQexitPipelineMode, "PQexitPipelineMode" },
+		{ &api.PQpipelineStatus, "PQpipelineStatus" },
+		{ &api.PQpipelineSync, "PQpipelineSync" },
+		{ &api.PQgetResult, "PQgetResult" },
+		{ &api.PQsendPrepare, "PQsendPrepare" },
+		{ &api.PQsendQueryParams, "PQsendQueryParams" },
+		{ &api.PQsendQueryPrepared, "PQsendQueryPrepared" },
 	};
 	anvil_err rc;
 

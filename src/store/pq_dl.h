@@ -38,6 +38,17 @@ struct store_pq_api {
 	int (*PQgetisnull)(const PGresult *, int, int);
 	int (*PQgetlength)(const PGresult *, int, int);
 	char *(*PQgetvalue)(const PGresult *, int, int);
+	int (*PQenterPipelineMode)(PGconn *);
+	int (*PQexitPipelineMode)(PGconn *);
+	PGpipelineStatus (*PQpipelineStatus)(const PGconn *);
+	int (*PQpipelineSync)(PGconn *);
+	PGresult *(*PQgetResult)(PGconn *);
+	int (*PQsendPrepare)(PGconn *, const char *, const char *, int,
+	    const Oid *);
+	int (*PQsendQueryParams)(PGconn *, const char *, int, const Oid *,
+	    const char *const *, const int *, const int *, int);
+	int (*PQsendQueryPrepared)(PGconn *, const char *, int,
+	    const char *const *, const int *, const int *, int);
 };
 
 /*

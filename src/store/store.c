@@ -166,18 +166,22 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
 	return st->ops->run(st->be, flags, run_tramp, &ra, err, errlen);
 }
 
-/* The entry check of the functions taking a transaction. */
+/*
+ * The entry check of the functions taking a transaction. Their outputs
+ * are cleared here first: a backend checks its transaction before the
+ * arguments (src/store/rec.h), and a transaction it refuses must leave
+ * no output set either.
+ */
 #define TXN_OK(t)	((t) != NULL && (t)->ops != NULL)
 
 anvil_err
 store_get(struct store_txn *txn, enum store_kind kind, const char *id,
     json_t **out)
 {
-	if (!TXN_OK(txn)) {
-		if (out != NULL)
-			*out = NULL;
+	if (out != NULL)
+		*out = NULL;
+	if (!TXN_OK(txn))
 		return ANVIL_ERR_INVALID;
-	}
 	return txn->ops->get(txn->be, kind, id, out);
 }
 
@@ -202,11 +206,10 @@ anvil_err
 store_account_by_thumbprint(struct store_txn *txn, const char *thumbprint,
     char **id)
 {
-	if (!TXN_OK(txn)) {
-		if (id != NULL)
-			*id = NULL;
+	if (id != NULL)
+		*id = NULL;
+	if (!TXN_OK(txn))
 		return ANVIL_ERR_INVALID;
-	}
 	return txn->ops->account_by_thumbprint(txn->be, thumbprint, id);
 }
 
@@ -215,13 +218,12 @@ store_list_by_account(struct store_txn *txn, enum store_kind kind,
     const char *account, const char *after, size_t limit, char ***ids,
     size_t *n)
 {
-	if (!TXN_OK(txn)) {
-		if (ids != NULL)
-			*ids = NULL;
-		if (n != NULL)
-			*n = 0;
+	if (ids != NULL)
+		*ids = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (!TXN_OK(txn))
 		return ANVIL_ERR_INVALID;
-	}
 	return txn->ops->list_by_account(txn->be, kind, account, after, limit,
 	    ids, n);
 }
@@ -230,13 +232,12 @@ anvil_err
 store_authz_by_identifier(struct store_txn *txn, const char *account,
     const char *type, const char *value, char ***ids, size_t *n)
 {
-	if (!TXN_OK(txn)) {
-		if (ids != NULL)
-			*ids = NULL;
-		if (n != NULL)
-			*n = 0;
+	if (ids != NULL)
+		*ids = NULL;
+	if (n != NULL)
+		*n = 0;
+	if (!TXN_OK(txn))
 		return ANVIL_ERR_INVALID;
-	}
 	return txn->ops->authz_by_identifier(txn->be, account, type, value,
 	    ids, n);
 }
