@@ -1173,15 +1173,19 @@ o_nonce_spend(void *sp, const unsigned char *nonce, size_t len,
 	 * One statement, so one implicit transaction: a CTE sets
 	 * synchronous_commit for it alone. Of concurrent inserts of one
 	 * nonce the unique key lets one through; the rest return no row.
-	 * The row returned carries the server's start: a server that
-	 * crashed lost the spends not yet flushed (store_nonce_floor).
+	 * The row returned carries the server's last start or crash
+	 * restart: either lost the spends not yet flushed
+	 * (store_nonce_floor). A backend's crash restarts the others
+	 * without a new postmaster; its trace is the shared statistics,
+	 * which PostgreSQL 15 discards then and stamps with the time.
 	 */
 	rc = autocommit(st, "store_nonce_spend", "WITH s AS (SELECT "
 	    "set_config('synchronous_commit', 'off', true)) INSERT INTO nonces "
 	    "(nonce, expires) SELECT $1::bytea, $2::bigint FROM s "
 	    "ON CONFLICT (nonce) DO NOTHING RETURNING (extract(epoch FROM "
-	    "pg_postmaster_start_time()) * 1000)::bigint", 2, vals, lens,
-	    fmts, &res);
+	    "greatest(pg_postmaster_start_time(), "
+	    "pg_stat_get_bgwriter_stat_reset_time())) * 1000)::bigint", 2,
+	    vals, lens, fmts, &res);
 	if (rc != ANVIL_OK) {
 		log_err("store_nonce_spend: %s", st->msg);
 		return rc;
