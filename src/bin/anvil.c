@@ -285,23 +285,37 @@ serve_one(struct server *s, struct FCGX_Request *fcgi, char **validate)
  * (the empty FCGI_STDIN record; the web server sends nothing after it
  * without FCGI_KEEP_CONN, which lighttpd and Apache do not set) nothing is
  * left to reset, so FCGX_Detach turns the lingering off and the close is
- * immediate. Input beyond DRAIN_MAX (a body refused as too large) keeps
- * the lingering close.
+ * immediate.
+ *
+ * The reply is still in libfcgi's buffer here (http_write_response does
+ * not flush), so input is drained only when CONTENT_LENGTH is a body
+ * http_read_request accepts (at most max_body, already read): then only
+ * the end record is left. A body refused as too large is not waited for;
+ * the lingering close stays for it.
  */
 #define DRAIN_MAX	65536
 
 static void
-fcgi_finish(FCGX_Request *req)
+fcgi_finish(FCGX_Request *req, size_t max_body)
 {
-	char buf[4096];
+	const char *cl = FCGX_GetParam("CONTENT_LENGTH", req->envp);
+	unsigned long long len = 0;
+	char buf[4096], *end = NULL;
 	size_t drained = 0;
 	int n;
 
+	if (cl != NULL && *cl != '\0') {
+		errno = 0;
+		len = strtoull(cl, &end, 10);
+		if (errno != 0 || *end != '\0' || *cl == '-' || len > max_body)
+			goto linger;
+	}
 	while (drained < DRAIN_MAX && (n = FCGX_GetStr(buf, sizeof(buf),
 	    req->in)) > 0)
 		drained += (size_t)n;
 	if (FCGX_HasSeenEOF(req->in) == EOF)
 		(void)FCGX_Detach(req);
+linger:
 	FCGX_Finish_r(req);
 }
 
@@ -312,6 +326,7 @@ main(int argc, char **argv)
 	FCGX_Request req;
 	char *validate = NULL;
 	const char *base = strrchr(argv[0], '/');
+	size_t max_body;
 
 	memset(&s, 0, sizeof(s));
 	signal(SIGPIPE, SIG_IGN);
@@ -386,6 +401,7 @@ main(int argc, char **argv)
 	/* A worker verifies many JWS: worth loading libcrypto for (a failure
 	 * is logged; GnuTLS verifies then). */
 	(void)jose_ossl_enable();
+	max_body = s.cfg != NULL ? s.cfg->max_body : 0;
 	for (;;) {
 		int r;
 
@@ -396,7 +412,7 @@ main(int argc, char **argv)
 			if (r >= 0) {
 				/* Accepted as the signal came: answer it. */
 				serve_one(&s, &req, &validate);
-				fcgi_finish(&req);
+				fcgi_finish(&req, max_body);
 				if (validate != NULL && s.ctx != NULL)
 					(void)acme_runner_kick(s.cfg);
 				free(validate);
@@ -404,7 +420,7 @@ main(int argc, char **argv)
 			break;
 		}
 		serve_one(&s, &req, &validate);
-		fcgi_finish(&req);
+		fcgi_finish(&req, max_body);
 		if (validate != NULL && s.ctx != NULL)
 			(void)acme_runner_kick(s.cfg);
 		free(validate);
