@@ -57,6 +57,8 @@ struct store_ops {
 	anvil_err (*counter_get)(void *txn, const char *name, uint64_t *val);
 	anvil_err (*nonce_spend)(void *st, const unsigned char *nonce,
 	    size_t len, time_t expires);
+	anvil_err (*nonce_spend_txn)(void *txn, const unsigned char *nonce,
+	    size_t len, time_t expires);
 	anvil_err (*nonce_purge)(void *st, time_t now, size_t *purged);
 	int64_t (*nonce_floor)(void *st);
 	anvil_err (*backup)(void *st, const char *dir, char *err,

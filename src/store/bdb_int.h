@@ -63,6 +63,7 @@
 #define store_counter_next	bdb_store_counter_next
 #define store_counter_get	bdb_store_counter_get
 #define store_nonce_spend	bdb_store_nonce_spend
+#define store_nonce_spend_txn	bdb_store_nonce_spend_txn
 #define store_nonce_purge	bdb_store_nonce_purge
 #define store_nonce_floor	bdb_store_nonce_floor
 #define store_backup		bdb_store_backup

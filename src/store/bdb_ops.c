@@ -153,6 +153,13 @@ o_nonce_spend(void *st, const unsigned char *nonce, size_t len,
 }
 
 static anvil_err
+o_nonce_spend_txn(void *txn, const unsigned char *nonce, size_t len,
+    time_t expires)
+{
+	return store_nonce_spend_txn(txn, nonce, len, expires);
+}
+
+static anvil_err
 o_nonce_purge(void *st, time_t now, size_t *purged)
 {
 	return store_nonce_purge(st, now, purged);
@@ -209,6 +216,7 @@ const struct store_ops store_bdb_ops = {
 	.counter_next = o_counter_next,
 	.counter_get = o_counter_get,
 	.nonce_spend = o_nonce_spend,
+	.nonce_spend_txn = o_nonce_spend_txn,
 	.nonce_purge = o_nonce_purge,
 	.nonce_floor = o_nonce_floor,
 	.backup = o_backup,

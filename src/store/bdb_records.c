@@ -581,6 +581,20 @@ nonce_spend_fn(struct store_txn *t, void *arg)
 }
 
 anvil_err
+store_nonce_spend_txn(struct store_txn *txn, const unsigned char *nonce,
+    size_t len, time_t expires)
+{
+	struct nonce_arg na;
+
+	if (txn == NULL || nonce == NULL || len == 0 || len > NONCE_MAX)
+		return ANVIL_ERR_INVALID;
+	na.nonce = nonce;
+	na.len = len;
+	na.expires = expires;
+	return nonce_spend_fn(txn, &na);
+}
+
+anvil_err
 store_nonce_spend(struct store *st, const unsigned char *nonce, size_t len,
     time_t expires)
 {

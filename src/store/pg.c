@@ -1149,18 +1149,35 @@ autocommit(struct pg_store *st, const char *what, const char *sql, int n,
 	}
 }
 
+/*
+ * The row a spend returns carries the server's last start or crash
+ * restart: either lost the spends not yet flushed (store_nonce_floor). A
+ * backend's crash restarts the others without a new postmaster; its trace
+ * is the shared statistics, which PostgreSQL 15 discards then and stamps
+ * with the time.
+ */
+#define SPEND_SQL(from) "INSERT INTO nonces (nonce, expires) SELECT " \
+	"$1::bytea, $2::bigint " from " ON CONFLICT (nonce) DO NOTHING " \
+	"RETURNING (extract(epoch FROM greatest(pg_postmaster_start_time(), " \
+	"pg_stat_get_bgwriter_stat_reset_time())) * 1000)::bigint"
+
+/*
+ * Spends nonce: in t (store_nonce_spend_txn), or in one statement of its
+ * own (t NULL), whose CTE sets synchronous_commit for it alone. Of
+ * concurrent inserts of one nonce the unique key lets one through; the
+ * rest return no row.
+ */
 static anvil_err
-o_nonce_spend(void *sp, const unsigned char *nonce, size_t len,
-    time_t expires)
+spend(struct pg_store *st, struct pg_txn *t, const unsigned char *nonce,
+    size_t len, time_t expires)
 {
-	struct pg_store *st = sp;
 	PGresult *res = NULL;
 	const char *vals[2];
 	int lens[2], fmts[2];
 	char exp[24];
 	anvil_err rc;
 
-	if (st == NULL || nonce == NULL || len == 0 || len > NONCE_MAX)
+	if (nonce == NULL || len == 0 || len > NONCE_MAX)
 		return ANVIL_ERR_INVALID;
 	snprintf(exp, sizeof(exp), "%lld", (long long)expires);
 	vals[0] = (const char *)nonce;
@@ -1169,25 +1186,17 @@ o_nonce_spend(void *sp, const unsigned char *nonce, size_t len,
 	vals[1] = exp;
 	lens[1] = 0;
 	fmts[1] = 0;
-	/*
-	 * One statement, so one implicit transaction: a CTE sets
-	 * synchronous_commit for it alone. Of concurrent inserts of one
-	 * nonce the unique key lets one through; the rest return no row.
-	 * The row returned carries the server's last start or crash
-	 * restart: either lost the spends not yet flushed
-	 * (store_nonce_floor). A backend's crash restarts the others
-	 * without a new postmaster; its trace is the shared statistics,
-	 * which PostgreSQL 15 discards then and stamps with the time.
-	 */
-	rc = autocommit(st, "store_nonce_spend", "WITH s AS (SELECT "
-	    "set_config('synchronous_commit', 'off', true)) INSERT INTO nonces "
-	    "(nonce, expires) SELECT $1::bytea, $2::bigint FROM s "
-	    "ON CONFLICT (nonce) DO NOTHING RETURNING (extract(epoch FROM "
-	    "greatest(pg_postmaster_start_time(), "
-	    "pg_stat_get_bgwriter_stat_reset_time())) * 1000)::bigint", 2,
-	    vals, lens, fmts, &res);
+	if (t != NULL)
+		rc = q(t, "store_nonce_spend", SPEND_SQL(""), 2, vals, lens,
+		    fmts, PGRES_TUPLES_OK, &res);
+	else
+		rc = autocommit(st, "store_nonce_spend", "WITH s AS (SELECT "
+		    "set_config('synchronous_commit', 'off', true)) "
+		    SPEND_SQL("FROM s"), 2, vals, lens, fmts, &res);
 	if (rc != ANVIL_OK) {
-		log_err("store_nonce_spend: %s", st->msg);
+		/* In t, store_run sorts a failure (a conflict is retried). */
+		if (t == NULL)
+			log_err("store_nonce_spend: %s", st->msg);
 		return rc;
 	}
 	rc = pq->PQntuples(res) == 1 ? ANVIL_OK : ANVIL_ERR_EXISTS;
@@ -1196,6 +1205,27 @@ o_nonce_spend(void *sp, const unsigned char *nonce, size_t len,
 		    10);
 	pq->PQclear(res);
 	return rc;
+}
+
+static anvil_err
+o_nonce_spend(void *sp, const unsigned char *nonce, size_t len,
+    time_t expires)
+{
+	if (sp == NULL)
+		return ANVIL_ERR_INVALID;
+	return spend(sp, NULL, nonce, len, expires);
+}
+
+static anvil_err
+o_nonce_spend_txn(void *tp, const unsigned char *nonce, size_t len,
+    time_t expires)
+{
+	struct pg_txn *t = tp;
+	anvil_err rc;
+
+	if ((rc = usable(t)) != ANVIL_OK)
+		return rc;
+	return spend(t->st, t, nonce, len, expires);
 }
 
 static int64_t
@@ -1395,6 +1425,7 @@ const struct store_ops store_pg_ops = {
 	.counter_next = o_counter_next,
 	.counter_get = o_counter_get,
 	.nonce_spend = o_nonce_spend,
+	.nonce_spend_txn = o_nonce_spend_txn,
 	.nonce_purge = o_nonce_purge,
 	.nonce_floor = o_nonce_floor,
 	.backup = o_backup,

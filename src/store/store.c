@@ -296,6 +296,15 @@ store_nonce_spend(struct store *st, const unsigned char *nonce, size_t len,
 	return st->ops->nonce_spend(st->be, nonce, len, expires);
 }
 
+anvil_err
+store_nonce_spend_txn(struct store_txn *txn, const unsigned char *nonce,
+    size_t len, time_t expires)
+{
+	if (!TXN_OK(txn))
+		return ANVIL_ERR_INVALID;
+	return txn->ops->nonce_spend_txn(txn->be, nonce, len, expires);
+}
+
 int64_t
 store_nonce_floor(struct store *st)
 {

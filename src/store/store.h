@@ -231,6 +231,15 @@ anvil_err store_nonce_spend(struct store *st, const unsigned char *nonce,
     size_t len, time_t expires);
 
 /*
+ * store_nonce_spend as part of txn: the spend commits or rolls back with
+ * the rest of txn. A transaction whose only write is a spend may run
+ * STORE_TXN_NOSYNC | STORE_TXN_READ_COMMITTED, as store_nonce_spend's own
+ * does. Read store_nonce_floor after txn committed.
+ */
+anvil_err store_nonce_spend_txn(struct store_txn *txn,
+    const unsigned char *nonce, size_t len, time_t expires);
+
+/*
  * Spends are not durable, so a crash can lose the last ones before it,
  * and a nonce spent then would pass a second time (RFC 8555 §6.5 forbids
  * it). Every nonce issued at or before the time this returns

@@ -1164,6 +1164,78 @@ STORE_CASE(nonce_is_spent_once_and_purge_drops_expired_only)
 	    "no store");
 }
 
+/* What spend_in_fn does: spend nonce (len bytes), put a record, fail. */
+struct spend_in {
+	const unsigned char *nonce;
+	size_t len;
+	const char *put;	/* an order's id to write first, or NULL */
+	anvil_err end;		/* returned after a successful spend */
+};
+
+static anvil_err
+spend_in_fn(struct store_txn *t, void *arg)
+{
+	struct spend_in *a = arg;
+	json_t *rec = NULL;
+	anvil_err rc;
+
+	if (a->put != NULL) {
+		if ((rec = json_pack("{s:s}", "account", "A")) == NULL)
+			return ANVIL_ERR_NOMEM;
+		rc = store_put(t, STORE_ORDER, a->put, rec, STORE_PUT_NEW);
+		json_decref(rec);
+		if (rc != ANVIL_OK)
+			return rc;
+	}
+	if ((rc = store_nonce_spend_txn(t, a->nonce, a->len,
+	    time(NULL) + 300)) != ANVIL_OK)
+		return rc;
+	return a->end;
+}
+
+static anvil_err
+spend_in(const char *nonce, size_t len, const char *put, anvil_err end)
+{
+	struct spend_in a = { (const unsigned char *)nonce, len, put, end };
+
+	err[0] = '\0';
+	return store_run(st, STORE_TXN_NOSYNC | STORE_TXN_READ_COMMITTED,
+	    spend_in_fn, &a, err, sizeof(err));
+}
+
+STORE_CASE(nonce_spent_in_a_transaction_goes_with_it)
+{
+	time_t now = time(NULL);
+	char big[65];
+
+	cr_assert_eq(spend_in("nonce-1", 7, "o1", ANVIL_OK), ANVIL_OK, "%s",
+	    err);
+	cr_assert_eq(get_rc(STORE_ORDER, "o1"), ANVIL_OK);
+	cr_assert_eq(store_nonce_spend(st, (const unsigned char *)"nonce-1",
+	    7, now + 300), ANVIL_ERR_EXISTS, "committed with the txn");
+	cr_assert_eq(spend_in("nonce-1", 7, "o2", ANVIL_OK),
+	    ANVIL_ERR_EXISTS, "spent before");
+	cr_assert_eq(get_rc(STORE_ORDER, "o2"), ANVIL_ERR_NOTFOUND,
+	    "a refused spend takes its transaction's writes back");
+	cr_assert_eq(spend_in("nonce-2", 7, NULL, ANVIL_ERR_UNAUTHORIZED),
+	    ANVIL_ERR_UNAUTHORIZED);
+	cr_assert_eq(store_nonce_spend(st, (const unsigned char *)"nonce-2",
+	    7, now + 300), ANVIL_OK, "rolled back with the txn");
+	cr_assert_eq(spend_in("nonce-2", 7, NULL, ANVIL_OK),
+	    ANVIL_ERR_EXISTS, "a spend of store_nonce_spend counts too");
+
+	memset(big, 'n', sizeof(big));
+	cr_expect_eq(spend_in(big, 0, NULL, ANVIL_OK), ANVIL_ERR_INVALID,
+	    "empty nonce");
+	cr_expect_eq(spend_in(big, 65, NULL, ANVIL_OK), ANVIL_ERR_INVALID,
+	    "65 bytes");
+	cr_expect_eq(spend_in(NULL, 4, NULL, ANVIL_OK), ANVIL_ERR_INVALID,
+	    "no nonce");
+	cr_expect_eq(spend_in(big, 64, NULL, ANVIL_OK), ANVIL_OK, "%s", err);
+	cr_expect_eq(store_nonce_spend_txn(NULL, (const unsigned char *)"n",
+	    1, now), ANVIL_ERR_INVALID, "no transaction");
+}
+
 STORE_CASE(nonce_purge_works_in_batches)
 {
 	time_t now = time(NULL);
@@ -1310,9 +1382,16 @@ racer(int i, int fd)
 	struct store *s = child_open();
 	anvil_err rc;
 
-	(void)i;
+	struct spend_in a = { nonce, sizeof(nonce) - 1, NULL, ANVIL_OK };
+
 	child_wait(fd);
-	rc = store_nonce_spend(s, nonce, sizeof(nonce) - 1, time(NULL) + 60);
+	/* Odd ones spend inside a transaction, as auth.c's kid_fn does. */
+	if (i % 2 == 0)
+		rc = store_nonce_spend(s, nonce, sizeof(nonce) - 1,
+		    time(NULL) + 60);
+	else
+		rc = store_run(s, STORE_TXN_NOSYNC | STORE_TXN_READ_COMMITTED,
+		    spend_in_fn, &a, NULL, 0);
 	child_done(s, rc == ANVIL_OK ? CH_WON : rc == ANVIL_ERR_EXISTS ?
 	    CH_LOST : CH_RUN);
 }
