@@ -76,6 +76,13 @@ char *acme_nonce_new(struct acme_ctx *ctx);
  * spend finds it spent before; ANVIL_ERR_BADNONCE if it is not such a
  * nonce; a store error as it came. */
 anvil_err acme_nonce_check(struct acme_ctx *ctx, const char *nonce, int spend);
+/*
+ * Spends nonce (acme_nonce_check passed it) as part of txn; after txn
+ * committed, acme_nonce_check(ctx, nonce, 0) says whether the store's
+ * floor passed it meanwhile. Errors as acme_nonce_check's.
+ */
+anvil_err acme_nonce_spend_txn(struct acme_ctx *ctx, struct store_txn *txn,
+    const char *nonce);
 
 /* ------------------------------------------------------------ ocsp.c */
 

@@ -65,6 +65,8 @@ struct auth {
 	enum acme_auth_key how;
 	struct jose_jwk *acct_key;	/* owned: the kid's account key */
 	const struct jose_jwk *key;	/* the key that must have signed */
+	int done;			/* auth_kid checked the signature and
+					 * spent the nonce */
 	char err[512];
 };
 
@@ -132,14 +134,93 @@ auth_nonce(struct auth *a)
 	return ANVIL_OK;
 }
 
-/* kid: a valid account of this server, whose key must have signed. */
+/* A signature check that failed, as the client reads it. */
+static anvil_err
+signature_fail(struct auth *a, anvil_err rc)
+{
+	if (rc == ANVIL_ERR_BADSIGALG)
+		return acme_fail(a->r, rc, "%s; accepted algorithms: "
+		    JOSE_ALGS, a->err);
+	return acme_fail(a->r, rc, "%s", a->err);
+}
+
+/* A nonce spend that failed, as the client reads it. */
+static anvil_err
+spend_fail(struct auth *a, anvil_err rc)
+{
+	struct acme_req *r = a->r;
+
+	if (rc == ANVIL_ERR_EXISTS)
+		return acme_fail(r, ANVIL_ERR_BADNONCE, "JWS has an invalid "
+		    "anti-replay nonce: \"%.64s\" was already used",
+		    r->jws->nonce);
+	if (rc == ANVIL_ERR_BADNONCE)
+		return acme_fail(r, rc, "JWS has an invalid anti-replay "
+		    "nonce: \"%.64s\" is older than the store's last "
+		    "recovery; use the one in this reply", r->jws->nonce);
+	/* The store could not record the spend: a 503 to retry, not a
+	 * verdict on the nonce. */
+	return acme_fail(r, rc, "cannot record the nonce");
+}
+
+/* What kid_fn got to: the check that refused, or KID_SPEND past all. */
+enum kid_step { KID_LOAD, KID_STATUS, KID_KEY, KID_SIGNATURE, KID_SPEND };
+
+struct kid_txn {
+	struct auth *a;
+	const char *id;		/* the account's, from the kid URL */
+	json_t *rec;		/* the account record */
+	enum kid_step step;
+};
+
+/*
+ * The account by kid, its status, its key's signature on the request and
+ * the nonce's spend, in one transaction (issue 22, lever 2): a request
+ * that fails a check writes nothing, and the spend costs no transaction
+ * of its own. Its only write is the spend, so it runs as
+ * store_nonce_spend's own transaction does (store.h).
+ */
+static anvil_err
+kid_fn(struct store_txn *txn, void *arg)
+{
+	struct kid_txn *k = arg;
+	struct auth *a = k->a;
+	anvil_err rc;
+
+	/* An attempt store_run repeats starts over. */
+	json_decref(k->rec);
+	k->rec = NULL;
+	jose_jwk_free(a->acct_key);
+	a->acct_key = NULL;
+	k->step = KID_LOAD;
+	if ((rc = store_get(txn, STORE_ACCOUNT, k->id, &k->rec)) != ANVIL_OK)
+		return rc;
+	k->step = KID_STATUS;
+	if (rec_status_get(k->rec) != REC_VALID)
+		return ANVIL_ERR_UNAUTHORIZED;
+	k->step = KID_KEY;
+	if ((rc = jose_jwk_import(json_object_get(k->rec, "jwk"),
+	    &a->acct_key, a->err, sizeof(a->err))) != ANVIL_OK)
+		return rc;
+	k->step = KID_SIGNATURE;
+	if ((rc = jose_jws_verify(a->r->jws, a->acct_key, a->err,
+	    sizeof(a->err))) != ANVIL_OK)
+		return rc;
+	k->step = KID_SPEND;
+	return acme_nonce_spend_txn(a->r->ctx, txn, a->r->jws->nonce);
+}
+
+/*
+ * kid: a valid account of this server, whose key must have signed; the
+ * nonce is spent here too (kid_fn), and auth_signature and auth_spend
+ * have nothing left to do.
+ */
 static anvil_err
 auth_kid(struct auth *a)
 {
 	struct acme_req *r = a->r;
+	struct kid_txn k = { 0 };
 	char *acct_prefix = NULL;
-	const char *id;
-	json_t *jwk;
 	anvil_err rc;
 
 	if (a->how == ACME_AUTH_JWK)
@@ -152,40 +233,54 @@ auth_kid(struct auth *a)
 		    "URL of this server");
 		goto out;
 	}
-	id = r->jws->kid + strlen(acct_prefix);
-	rc = acme_record_load(r->ctx, STORE_ACCOUNT, id, &r->account);
-	if (rc == ANVIL_ERR_NOTFOUND || rc == ANVIL_ERR_INVALID) {
+	k.a = a;
+	k.id = r->jws->kid + strlen(acct_prefix);
+	rc = store_run(r->ctx->st, STORE_TXN_NOSYNC |
+	    STORE_TXN_READ_COMMITTED, kid_fn, &k, NULL, 0);
+	if (rc == ANVIL_OK) {
+		/* The floor the spend read (acme_nonce_spend_txn). */
+		rc = acme_nonce_check(r->ctx, r->jws->nonce, 0);
+		if (rc != ANVIL_OK) {
+			rc = spend_fail(a, rc);
+			goto out;
+		}
+	} else if (k.step == KID_LOAD && (rc == ANVIL_ERR_NOTFOUND ||
+	    rc == ANVIL_ERR_INVALID)) {
 		rc = acme_fail(r, ANVIL_ERR_NOACCOUNT, "account %.64s does "
-		    "not exist", id);
+		    "not exist", k.id);
 		goto out;
-	}
-	if (rc != ANVIL_OK) {
+	} else if (k.step == KID_LOAD) {
 		rc = acme_fail(r, rc, "cannot read the account");
 		goto out;
-	}
-	if (rec_status_get(r->account) != REC_VALID) {
+	} else if (k.step == KID_STATUS) {
 		rc = acme_fail(r, ANVIL_ERR_UNAUTHORIZED, "account is "
 		    "not valid, it is %s", json_string_value(
-		    json_object_get(r->account, "status")) ?: "?");
+		    json_object_get(k.rec, "status")) ?: "?");
 		goto out;
-	}
-	jwk = json_object_get(r->account, "jwk");
-	if (jose_jwk_import(jwk, &a->acct_key, a->err, sizeof(a->err)) !=
-	    ANVIL_OK) {
+	} else if (k.step == KID_KEY) {
 		/* A damaged record is ours to fix, not the client's to read
 		 * about: the why goes to the log only. */
-		log_err("account %s: jose_jwk_import: %s", id, a->err);
+		log_err("account %s: jose_jwk_import: %s", k.id, a->err);
 		rc = acme_fail(r, ANVIL_ERR_STORE, "stored account key "
 		    "unreadable");
 		goto out;
+	} else if (k.step == KID_SIGNATURE) {
+		rc = signature_fail(a, rc);
+		goto out;
+	} else {
+		rc = spend_fail(a, rc);
+		goto out;
 	}
-	if ((r->account_id = strdup(id)) == NULL) {
+	if ((r->account_id = strdup(k.id)) == NULL) {
 		rc = acme_fail(r, ANVIL_ERR_NOMEM, "out of memory");
 		goto out;
 	}
+	r->account = k.rec;
+	k.rec = NULL;
 	a->key = a->acct_key;
-	rc = ANVIL_OK;
+	a->done = 1;
 out:
+	json_decref(k.rec);
 	free(acct_prefix);
 	return rc;
 }
@@ -208,13 +303,12 @@ auth_signature(struct auth *a)
 {
 	anvil_err rc;
 
+	if (a->done)
+		return ANVIL_OK;
 	if ((rc = jose_jws_verify(a->r->jws, a->key, a->err,
 	    sizeof(a->err))) == ANVIL_OK)
 		return ANVIL_OK;
-	if (rc == ANVIL_ERR_BADSIGALG)
-		return acme_fail(a->r, rc, "%s; accepted algorithms: "
-		    JOSE_ALGS, a->err);
-	return acme_fail(a->r, rc, "%s", a->err);
+	return signature_fail(a, rc);
 }
 
 /*
@@ -224,22 +318,14 @@ auth_signature(struct auth *a)
 static anvil_err
 auth_spend(struct auth *a)
 {
-	struct acme_req *r = a->r;
-	anvil_err rc = acme_nonce_check(r->ctx, r->jws->nonce, 1);
+	anvil_err rc;
 
-	if (rc == ANVIL_OK)
+	if (a->done)
 		return ANVIL_OK;
-	if (rc == ANVIL_ERR_EXISTS)
-		return acme_fail(r, ANVIL_ERR_BADNONCE, "JWS has an invalid "
-		    "anti-replay nonce: \"%.64s\" was already used",
-		    r->jws->nonce);
-	if (rc == ANVIL_ERR_BADNONCE)
-		return acme_fail(r, rc, "JWS has an invalid anti-replay "
-		    "nonce: \"%.64s\" is older than the store's last "
-		    "recovery; use the one in this reply", r->jws->nonce);
-	/* The store could not record the spend: a 503 to retry, not a
-	 * verdict on the nonce. */
-	return acme_fail(r, rc, "cannot record the nonce");
+	if ((rc = acme_nonce_check(a->r->ctx, a->r->jws->nonce, 1)) ==
+	    ANVIL_OK)
+		return ANVIL_OK;
+	return spend_fail(a, rc);
 }
 
 /* A JSON object payload, or none at all (POST-as-GET, §6.3). */

@@ -136,49 +136,76 @@ acme_nonce_new(struct acme_ctx *ctx)
 	return out;
 }
 
-anvil_err
-acme_nonce_check(struct acme_ctx *ctx, const char *nonce, int spend)
+/*
+ * Decodes nonce into raw and *t: ANVIL_OK if it is ours, unexpired and
+ * newer than the store's floor.
+ */
+static anvil_err
+nonce_open(struct acme_ctx *ctx, const char *nonce,
+    unsigned char raw[NONCE_RAW], uint64_t *t)
 {
-	unsigned char *raw = NULL, mac[16];
+	unsigned char *buf = NULL, mac[16];
 	size_t len = 0;
-	uint64_t t = 0;
 	int64_t now = util_now_ms();
 	anvil_err rc = ANVIL_ERR_BADNONCE;
 	int i;
 
+	*t = 0;
 	if (nonce == NULL || strlen(nonce) != 43 ||
-	    b64u_decode(nonce, strlen(nonce), &raw, &len) != ANVIL_OK ||
+	    b64u_decode(nonce, strlen(nonce), &buf, &len) != ANVIL_OK ||
 	    len != NONCE_RAW)
 		goto out;
+	memcpy(raw, buf, NONCE_RAW);
 	nonce_mac(ctx, raw, mac);
 	if (!ct_memeq(mac, raw + 16, 16))
 		goto out;
 	for (i = 0; i < 8; i++)
-		t = t << 8 | raw[i];
-	if (t > (uint64_t)INT64_MAX || (int64_t)t > now + 60000 ||
-	    (int64_t)t + ACME_NONCE_LIFETIME * 1000 < now)
+		*t = *t << 8 | raw[i];
+	if (*t > (uint64_t)INT64_MAX || (int64_t)*t > now + 60000 ||
+	    (int64_t)*t + ACME_NONCE_LIFETIME * 1000 < now)
 		goto out;
 	/* Issued before a crash that may have lost its spend (store.h). */
-	if ((int64_t)t <= store_nonce_floor(ctx->st))
+	if ((int64_t)*t <= store_nonce_floor(ctx->st))
 		goto out;
-	if (spend) {
-		anvil_err s = store_nonce_spend(ctx->st, raw, NONCE_RAW,
-		    (time_t)(t / 1000) + ACME_NONCE_LIFETIME);
-		if (s != ANVIL_OK) {
-			rc = s;		/* ANVIL_ERR_EXISTS: spent before */
-			goto out;
-		}
-		/* The spend may have found the store recovered (a reopen)
-		 * or the database restarted: the floor it read then. */
-		if ((int64_t)t <= store_nonce_floor(ctx->st)) {
-			log_info("nonce of %lld ms refused: the store recovered "
-			    "at %lld ms", (long long)t,
-			    (long long)store_nonce_floor(ctx->st));
-			goto out;
-		}
-	}
 	rc = ANVIL_OK;
 out:
-	free(raw);
+	free(buf);
 	return rc;
+}
+
+anvil_err
+acme_nonce_check(struct acme_ctx *ctx, const char *nonce, int spend)
+{
+	unsigned char raw[NONCE_RAW];
+	uint64_t t = 0;
+	anvil_err rc;
+
+	if ((rc = nonce_open(ctx, nonce, raw, &t)) != ANVIL_OK || !spend)
+		return rc;
+	if ((rc = store_nonce_spend(ctx->st, raw, NONCE_RAW,
+	    (time_t)(t / 1000) + ACME_NONCE_LIFETIME)) != ANVIL_OK)
+		return rc;	/* ANVIL_ERR_EXISTS: spent before */
+	/* The spend may have found the store recovered (a reopen) or the
+	 * database restarted: the floor it read then. */
+	if ((int64_t)t <= store_nonce_floor(ctx->st)) {
+		log_info("nonce of %lld ms refused: the store recovered at "
+		    "%lld ms", (long long)t,
+		    (long long)store_nonce_floor(ctx->st));
+		return ANVIL_ERR_BADNONCE;
+	}
+	return ANVIL_OK;
+}
+
+anvil_err
+acme_nonce_spend_txn(struct acme_ctx *ctx, struct store_txn *txn,
+    const char *nonce)
+{
+	unsigned char raw[NONCE_RAW];
+	uint64_t t = 0;
+	anvil_err rc;
+
+	if ((rc = nonce_open(ctx, nonce, raw, &t)) != ANVIL_OK)
+		return rc;
+	return store_nonce_spend_txn(txn, raw, NONCE_RAW,
+	    (time_t)(t / 1000) + ACME_NONCE_LIFETIME);
 }
