@@ -290,12 +290,13 @@ REQUESTS_CA_BUNDLE="$CA_PEM" timeout 120 certbot --non-interactive \
 cbpid=$!	# timeout's: it passes the TERM on to certbot
 # The validation runners of this server: "anvil-validate" processes with
 # our config (idle ones from earlier validations too). Once the target has
-# the validation's connection, all of them are killed.
+# the validation's connection, all of them are killed. One pgrep, not a
+# process per /proc entry: on a loaded machine that scan outlasted the
+# validation's timeout.
 find_validators() {
-	for d in /proc/[0-9]*; do
-		[ "$(cat "$d/comm" 2>/dev/null)" = anvil-validate ] || continue
-		{ tr '\0' '\n' <"$d/environ"; } 2>/dev/null | grep -qxF "ANVIL_CONFIG=$CONF" || continue
-		echo "${d#/proc/}"
+	for vp in $(pgrep -x anvil-validate); do
+		{ tr '\0' '\n' <"/proc/$vp/environ"; } 2>/dev/null | grep -qxF "ANVIL_CONFIG=$CONF" || continue
+		echo "$vp"
 	done
 }
 n=0
