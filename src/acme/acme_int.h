@@ -302,6 +302,18 @@ anvil_err acme_validation_check(const struct anvil_config *cfg,
 anvil_err acme_validation_record(struct store_txn *txn, const char *id,
     anvil_err result, const char *detail, time_t now);
 
+/* One log line for a finished validation (acme_validation_finish
+ * writes it too). */
+void acme_validation_log(const char *id, const struct acme_vinfo *v,
+    anvil_err result, const char *detail);
+
+/* acme_validation_record in txn, keeping "caa_checked" as
+ * acme_validation_finish does: for a runner that records a result in the
+ * transaction that claims its next entry (runner.c). */
+anvil_err acme_validation_settle(struct store_txn *txn, const char *id,
+    const struct acme_vinfo *v, anvil_err result, const char *detail,
+    time_t now);
+
 /* Logs the result and records it (acme_validation_record) in its own
  * transaction; a challenge whose check included CAA (v->caa_checked)
  * keeps the time as "caa_checked" for finalize.c. */

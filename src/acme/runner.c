@@ -119,6 +119,12 @@ struct claim {
 	struct acme_vinfo vi;	/* out: its validation data */
 	int again;		/* out: an entry was settled; look again */
 	int waiting;		/* out: entries not in a runner's hands */
+	/* A result to record first, in the same transaction: NULL id for
+	 * none. */
+	const char *done_id;
+	const struct acme_vinfo *done_vi;
+	anvil_err done_rc;
+	const char *done_detail;
 };
 
 static anvil_err
@@ -149,6 +155,10 @@ claim_fn(struct store_txn *txn, void *arg)
 
 	c->best[0] = c->id[0] = '\0';
 	c->again = c->waiting = 0;
+	if (c->done_id != NULL && (rc = acme_validation_settle(txn,
+	    c->done_id, c->done_vi, c->done_rc, c->done_detail, c->now)) !=
+	    ANVIL_OK)
+		return rc;
 	if ((rc = store_each(txn, STORE_VALQ, pick_fn, c)) != ANVIL_OK ||
 	    c->best[0] == '\0' || !c->take)
 		return rc;
@@ -348,23 +358,63 @@ linger(int fd)
 	return 1;
 }
 
-/* Claims and validates entries until none is free or it is told to stop. */
+static anvil_err
+settle_fn(struct store_txn *txn, void *arg)
+{
+	const struct claim *c = arg;
+
+	return acme_validation_settle(txn, c->done_id, c->done_vi, c->done_rc,
+	    c->done_detail, time(NULL));
+}
+
+/* Records a result in a transaction of its own. */
+static void
+settle_alone(struct store *st, struct claim *done)
+{
+	anvil_err rc;
+
+	if ((rc = store_run(st, 0, settle_fn, done, NULL, 0)) != ANVIL_OK)
+		log_err("validation %s: recording the result: %s",
+		    done->done_id, anvil_strerror(rc));
+}
+
+/*
+ * Claims and validates entries until none is free or it is told to stop.
+ * A result is recorded in the transaction that claims the next entry
+ * (or finds none), so a validation costs the store two transactions, not
+ * three (issue 22).
+ */
 static void
 drain(const struct anvil_config *cfg, struct store *st)
 {
-	struct claim c;
-	char detail[512];
+	struct claim c, done;
+	struct acme_vinfo vi;
+	char id[sizeof(c.id)], detail[512];
 	anvil_err rc;
 
+	memset(&done, 0, sizeof(done));
+	done.cfg = cfg;
 	while (!runner_stop) {
 		memset(&c, 0, sizeof(c));
 		c.cfg = cfg;
 		c.now = time(NULL);
 		c.take = 1;
+		c.done_id = done.done_id;
+		c.done_vi = done.done_vi;
+		c.done_rc = done.done_rc;
+		c.done_detail = done.done_detail;
 		/* Durable: a claim rolled back by the recovery after its
 		 * runner was killed would send the entry round again. */
 		if ((rc = store_run(st, 0, claim_fn, &c, NULL, 0)) !=
-		    ANVIL_OK) {
+		    ANVIL_OK && done.done_id != NULL) {
+			/* The result alone, then the claim alone: one that
+			 * cannot be recorded stops no other. */
+			settle_alone(st, &done);
+			done.done_id = NULL;
+			continue;
+		}
+		done.done_id = NULL;
+		if (rc != ANVIL_OK) {
 			log_err("validation queue: %s", anvil_strerror(rc));
 			return;
 		}
@@ -378,11 +428,17 @@ drain(const struct anvil_config *cfg, struct store *st)
 			(void)store_run(st, 0, unclaim_fn, c.id, NULL, 0);
 			return;
 		}
-		if ((rc = acme_validation_finish(st, c.id, &c.vi, rc,
-		    detail)) != ANVIL_OK)
-			log_err("validation %s: recording the result: %s",
-			    c.id, anvil_strerror(rc));
+		acme_validation_log(c.id, &c.vi, rc, detail);
+		memcpy(id, c.id, sizeof(id));
+		vi = c.vi;
+		done.done_id = id;
+		done.done_vi = &vi;
+		done.done_rc = rc;
+		done.done_detail = detail;
 	}
+	/* Stopped: the result still goes in. */
+	if (done.done_id != NULL)
+		settle_alone(st, &done);
 }
 
 /*

@@ -379,15 +379,22 @@ one_record_fn(struct store_txn *txn, void *arg)
 	return record(txn, o->id, o->result, o->detail, o->now, o->caa);
 }
 
-/* One log line for a finished validation. */
-static void
-log_result(const char *id, const struct acme_vinfo *v, anvil_err rc,
+void
+acme_validation_log(const char *id, const struct acme_vinfo *v, anvil_err rc,
     const char *detail)
 {
 	log_info("validation %s of %s %s:%s: %s%s%s", id, v->type,
 	    v->ident_type, v->ident_value, rc == ANVIL_OK ?
 	    rec_status_name(REC_VALID) : rec_problem_type(rc),
 	    detail[0] ? ": " : "", detail);
+}
+
+anvil_err
+acme_validation_settle(struct store_txn *txn, const char *id,
+    const struct acme_vinfo *v, anvil_err result, const char *detail,
+    time_t now)
+{
+	return record(txn, id, result, detail, now, v->caa_checked);
 }
 
 anvil_err
@@ -402,7 +409,7 @@ acme_validation_finish(struct store *st, const char *id,
 	o.detail = detail;
 	o.now = time(NULL);
 	o.caa = v->caa_checked;
-	log_result(id, v, result, detail);
+	acme_validation_log(id, v, result, detail);
 	return store_run(st, 0, one_record_fn, &o, NULL, 0);
 }
 
