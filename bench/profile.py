@@ -147,9 +147,11 @@ def main():
     ap.add_argument("--stat", help="perf stat -x, output")
     a = ap.parse_args()
     tot = {k: 0 for k, _ in ROWS}
+    by_comm = {}
     n = 0
     for comm, period, frames in samples(sys.stdin):
         tot[classify(comm, frames)] += period
+        by_comm[comm] = by_comm.get(comm, 0) + period
         n += 1
     flows = max(a.flows, 1)
     total = sum(tot.values())
@@ -165,6 +167,11 @@ def main():
                                  100.0 * anv / total if total else 0))
     print("%-58s %8.0f %6.1f" % ("total sampled (server tree)",
                                  total / 1000.0 / flows, 100.0))
+    # Process names: anvil (requests), anvil-validate (runner.c),
+    # anvil-check (its checker, validation.c), lighttpd.
+    print("by process name, us/flow: " + ", ".join(
+        "%s %.0f" % (c, v / 1000.0 / flows)
+        for c, v in sorted(by_comm.items(), key=lambda kv: -kv[1])))
     if a.stat:
         counts = []
         try:

@@ -22,6 +22,10 @@
 #   PROFILE_FLOWS   flows measured (default 1200)
 #   PROFILE_CONC    acmeload clients (default 4)
 #   PROFILE_FREQ    samples per second per CPU (default 2000)
+#   PROFILE_CALLGRAPH  perf record's call-graph option (default -g, frame
+#                   pointers); "--call-graph dwarf,16384" unwinds Debian's
+#                   libraries too (no "libc / unresolved" row left) at
+#                   several times the sampling overhead: use PROFILE_FREQ=500
 #   BENCH_BASEPORT  first port (default 15000; uses BASE..BASE+199)
 #   BENCH_KEEP=1    keep the work folder (perf.data, logs)
 #   BENCH_ANVIL     the anvil program measured (default the tree's ./anvil)
@@ -147,7 +151,7 @@ bdb_counts() {
 tree=$(descendants "$SRV" | tr '\n' ',' | sed 's/,$//')
 db0=$(bdb_counts)
 c0=$(cpu_ms "$SRV")
-perf record -q -e cpu-clock -F "$FREQ" -g -p "$tree" -o "$W/perf.data" \
+perf record -q -e cpu-clock -F "$FREQ" ${PROFILE_CALLGRAPH:--g} -p "$tree" -o "$W/perf.data" \
     >"$W/perf-record.log" 2>&1 &
 PERF="$!"
 perf stat -x, -p "$tree" -o "$W/perf-stat.csv" \
