@@ -113,18 +113,3 @@ verify_chain() {
 	fi
 }
 
-# cert_serial FILE: the serial of the first certificate in FILE.
-cert_serial() {
-	certtool -i --infile "$1" 2>/dev/null | sed -n 's/.*Serial Number (hex): //p' | head -1
-}
-
-# cert_id FILE: the RFC 9773 §4.1 certID of the first certificate in FILE,
-# base64url(AKI keyIdentifier) "." base64url(serial content octets).
-cert_id() {
-	certtool -i --infile "$1" 2>/dev/null | /usr/bin/python3 -c 'import base64,re,sys
-t = sys.stdin.read()
-ser = re.search(r"Serial Number \(hex\): ([0-9a-fA-F]+)", t).group(1)
-aki = re.search(r"Authority Key Identifier[^\n]*\n\s*([0-9a-fA-F]+)", t).group(1)
-b = lambda h: base64.urlsafe_b64encode(bytes.fromhex(h)).decode().rstrip("=")
-print(b(aki) + "." + b(ser))'
-}

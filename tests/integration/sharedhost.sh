@@ -235,9 +235,6 @@ verify_chain() {
 		fail "$2: chain does not verify"; cat "$T/verify.out"
 	fi
 }
-cert_serial() {
-	certtool -i --infile "$1" 2>/dev/null | sed -n 's/.*Serial Number (hex): //p' | head -1
-}
 
 # sample_owners FILE: until FILE.stop exists, appends the owner of every
 # process running the customer's anvil (ps, every 50 ms).
