@@ -41,6 +41,7 @@ struct server {
 	int nph;
 	int store_away;		/* the database did not answer: each request
 				 * tries again, and gets 503 until it does */
+	int cgi;		/* one request, then exit */
 };
 
 /* Seconds a client waits before it asks again while the store is away. */
@@ -54,9 +55,17 @@ struct server {
 static int
 server_store(struct server *s)
 {
+	unsigned flags = STORE_OPEN_CREATE;
 	anvil_err rc;
 
-	rc = store_open_conf(s->cfg, STORE_OPEN_CREATE, &s->st, s->err,
+	/* A CGI request that reads no record joins no Berkeley DB
+	 * environment (issue 22, lever 7). PostgreSQL keeps opening first:
+	 * a database that is away answers every request with 503 and
+	 * Retry-After (store_away), as it does under FastCGI. */
+	if (s->cgi && (s->cfg->store_backend == NULL ||
+	    strcmp(s->cfg->store_backend, STORE_BACKEND_BDB) == 0))
+		flags |= STORE_OPEN_DEFER;
+	rc = store_open_conf(s->cfg, flags, &s->st, s->err,
 	    sizeof(s->err));
 	if (rc == ANVIL_ERR_UNAVAILABLE)
 		return 1;
@@ -342,6 +351,7 @@ main(int argc, char **argv)
 		log_err("GnuTLS failed to initialise");
 		return 1;
 	}
+	s.cgi = argc == 1 && FCGX_IsCGI();
 	if (server_open(&s) != 0) {
 		log_err("cannot start: %s", s.err);
 		server_close(&s);
@@ -371,7 +381,7 @@ main(int argc, char **argv)
 		return 2;
 	}
 
-	if (FCGX_IsCGI()) {
+	if (s.cgi) {
 		/* A wrapper script named nph-... (a shared host's cgi-bin
 		 * entry point) makes this an nph- CGI too. */
 		const char *sf = getenv("SCRIPT_FILENAME");

@@ -61,6 +61,9 @@ struct store_ops {
 	    size_t len, time_t expires);
 	anvil_err (*nonce_purge)(void *st, time_t now, size_t *purged);
 	int64_t (*nonce_floor)(void *st);
+	/* The floor of data_dir's store without opening it, or -1 when
+	 * that takes an open (STORE_OPEN_DEFER); NULL: always -1. */
+	int64_t (*nonce_floor_peek)(const char *data_dir);
 	anvil_err (*backup)(void *st, const char *dir, char *err,
 	    size_t errlen);
 	anvil_err (*verify)(void *st, char *err, size_t errlen);

@@ -493,19 +493,17 @@ floor_write(struct store *st, char *err, size_t errlen)
 }
 
 static anvil_err
-floor_read(struct store *st, char *err, size_t errlen)
+floor_read_file(const char *path, int64_t *out, char *err, size_t errlen)
 {
-	char *path = bdb_home_file(st, FLOOR_FILE), *text = NULL, *end = NULL;
+	char *text = NULL, *end = NULL;
 	size_t len = 0;
 	long long v;
 	anvil_err rc;
 
-	if (path == NULL)
-		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+	*out = 0;
 	rc = util_read_file(path, FLOOR_MAX, &text, &len, err, errlen);
 	if (rc == ANVIL_ERR_NOTFOUND) {
 		/* A store made before the floor existed: no recovery since. */
-		st->nonce_floor = 0;
 		rc = ANVIL_OK;
 		goto out;
 	}
@@ -519,11 +517,45 @@ floor_read(struct store *st, char *err, size_t errlen)
 		    path);
 		goto out;
 	}
-	st->nonce_floor = (int64_t)v;
+	*out = (int64_t)v;
 out:
 	free(text);
+	return rc;
+}
+
+static anvil_err
+floor_read(struct store *st, char *err, size_t errlen)
+{
+	char *path = bdb_home_file(st, FLOOR_FILE);
+	anvil_err rc;
+
+	if (path == NULL)
+		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
+	rc = floor_read_file(path, &st->nonce_floor, err, errlen);
 	free(path);
 	return rc;
+}
+
+/*
+ * The floor without joining the environment (STORE_OPEN_DEFER). Read
+ * outside the recovery fence, it may be the one from before a recovery
+ * that is running: a nonce stamped by it is then refused as older than
+ * that recovery (badNonce, and the client retries with the reply's), which
+ * is what any nonce issued before the recovery gets. -1: open to know.
+ */
+int64_t
+bdb_nonce_floor_peek(const char *data_dir)
+{
+	char *path = NULL;
+	int64_t v = -1;
+
+	if (data_dir == NULL || asprintf(&path, "%s/%s/%s", data_dir,
+	    STORE_SUBDIR, FLOOR_FILE) < 0)
+		return -1;
+	if (floor_read_file(path, &v, NULL, 0) != ANVIL_OK)
+		v = -1;
+	free(path);
+	return v;
 }
 
 int64_t

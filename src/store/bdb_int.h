@@ -202,6 +202,9 @@ void bdb_msgcall(const DB_ENV *env, const char *msg);
 char *bdb_home_file(const struct store *st, const char *file);
 anvil_err bdb_file_check(const char *path, char *err, size_t errlen);
 anvil_err bdb_env_reopen(struct store *st);
+/* The nonce floor of data_dir's store without opening it (backend.h
+ * nonce_floor_peek). */
+int64_t bdb_nonce_floor_peek(const char *data_dir);
 
 /*
  * bdb_txn.c: errors and transactions. bdb_fail() records a message for

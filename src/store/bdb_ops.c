@@ -219,6 +219,7 @@ const struct store_ops store_bdb_ops = {
 	.nonce_spend_txn = o_nonce_spend_txn,
 	.nonce_purge = o_nonce_purge,
 	.nonce_floor = o_nonce_floor,
+	.nonce_floor_peek = bdb_nonce_floor_peek,
 	.backup = o_backup,
 	.verify = o_verify,
 	.set_progress = o_set_progress,

@@ -15,12 +15,22 @@
 
 #include "core/conf.h"
 #include "core/error.h"
+#include "core/log.h"
 #include "store/backend.h"
 #include "store/store.h"
 
 struct store {
 	const struct store_ops *ops;
-	void *be;		/* the backend's handle */
+	void *be;		/* the backend's handle; NULL until a deferred
+				 * open has run */
+	/* STORE_OPEN_DEFER: what the open will take, and how it went. */
+	int deferred;
+	char *data_dir;
+	struct store_cfg cfg;	/* its strings are copies */
+	unsigned flags;
+	anvil_err open_rc;	/* not ANVIL_OK: the open failed */
+	char open_err[512];
+	int held;		/* store_hold before the open */
 };
 
 struct store_txn {
@@ -57,12 +67,61 @@ store_open_cfg(const char *data_dir, const struct store_cfg *cfg,
 	if ((st = calloc(1, sizeof(*st))) == NULL)
 		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
 	st->ops = ops;
+	if (flags & STORE_OPEN_DEFER) {
+		st->deferred = 1;
+		st->flags = flags & ~(unsigned)STORE_OPEN_DEFER;
+		if (cfg != NULL)
+			st->cfg = *cfg;
+		st->cfg.backend = st->cfg.conninfo = NULL;
+		if ((data_dir != NULL &&
+		    (st->data_dir = strdup(data_dir)) == NULL) ||
+		    (cfg != NULL && cfg->backend != NULL &&
+		    (st->cfg.backend = strdup(cfg->backend)) == NULL) ||
+		    (cfg != NULL && cfg->conninfo != NULL &&
+		    (st->cfg.conninfo = strdup(cfg->conninfo)) == NULL)) {
+			store_close(st);
+			return errf(err, errlen, ANVIL_ERR_NOMEM,
+			    "out of memory");
+		}
+		*out = st;
+		return ANVIL_OK;
+	}
 	if ((rc = ops->open(data_dir, cfg, flags, &st->be, err, errlen)) !=
 	    ANVIL_OK) {
 		free(st);
 		return rc;
 	}
 	*out = st;
+	return ANVIL_OK;
+}
+
+/*
+ * The backend, opened now if the open was deferred. A failed open is not
+ * tried again: each later call gets its error (a CGI request is one
+ * process, and a database that did not answer would cost its timeout
+ * again).
+ */
+static anvil_err
+need(struct store *st, char *err, size_t errlen)
+{
+	anvil_err rc;
+
+	if (st->be != NULL)
+		return ANVIL_OK;
+	if (!st->deferred)
+		return errf(err, errlen, ANVIL_ERR_INVALID, "store not open");
+	if (st->open_rc != ANVIL_OK)
+		return errf(err, errlen, st->open_rc, "%s", st->open_err);
+	rc = st->ops->open(st->data_dir, &st->cfg, st->flags, &st->be,
+	    st->open_err, sizeof(st->open_err));
+	if (rc != ANVIL_OK) {
+		st->be = NULL;
+		st->open_rc = rc;
+		log_err("opening the store: %s", st->open_err);
+		return errf(err, errlen, rc, "%s", st->open_err);
+	}
+	if (st->held)
+		st->ops->hold(st->be);
 	return ANVIL_OK;
 }
 
@@ -94,7 +153,7 @@ store_schema(const struct store *st, int *was, int *now)
 {
 	*was = 0;
 	*now = 0;
-	if (st != NULL)
+	if (st != NULL && need((struct store *)st, NULL, 0) == ANVIL_OK)
 		st->ops->schema(st->be, was, now);
 }
 
@@ -109,28 +168,40 @@ store_close(struct store *st)
 {
 	if (st == NULL)
 		return;
-	st->ops->close(st->be);
+	if (st->be != NULL)
+		st->ops->close(st->be);
+	free(st->data_dir);
+	free((char *)st->cfg.backend);
+	free((char *)st->cfg.conninfo);
 	free(st);
 }
 
 void
 store_maintain(struct store *st)
 {
-	if (st != NULL)
+	/* A deferred store never opened has nothing due. */
+	if (st != NULL && st->be != NULL)
 		st->ops->maintain(st->be);
 }
 
 void
 store_hold(struct store *st)
 {
-	if (st != NULL)
+	if (st == NULL)
+		return;
+	if (st->be != NULL)
 		st->ops->hold(st->be);
+	else
+		st->held = 1;
 }
 
 void
 store_idle(struct store *st)
 {
-	if (st != NULL)
+	if (st == NULL)
+		return;
+	st->held = 0;
+	if (st->be != NULL)
 		st->ops->idle(st->be);
 }
 
@@ -156,10 +227,13 @@ store_run(struct store *st, unsigned flags, store_fn fn, void *arg,
     char *err, size_t errlen)
 {
 	struct run_arg ra;
+	anvil_err rc;
 
 	if (st == NULL || fn == NULL)
 		return errf(err, errlen, ANVIL_ERR_INVALID,
 		    "store_run: no store or function");
+	if ((rc = need(st, err, errlen)) != ANVIL_OK)
+		return rc;
 	ra.ops = st->ops;
 	ra.fn = fn;
 	ra.arg = arg;
@@ -291,8 +365,12 @@ anvil_err
 store_nonce_spend(struct store *st, const unsigned char *nonce, size_t len,
     time_t expires)
 {
+	anvil_err rc;
+
 	if (st == NULL)
 		return ANVIL_ERR_INVALID;
+	if ((rc = need(st, NULL, 0)) != ANVIL_OK)
+		return rc;
 	return st->ops->nonce_spend(st->be, nonce, len, expires);
 }
 
@@ -308,38 +386,60 @@ store_nonce_spend_txn(struct store_txn *txn, const unsigned char *nonce,
 int64_t
 store_nonce_floor(struct store *st)
 {
-	return st != NULL ? st->ops->nonce_floor(st->be) : 0;
+	int64_t v;
+
+	if (st == NULL)
+		return 0;
+	if (st->be == NULL && st->deferred && st->open_rc == ANVIL_OK &&
+	    st->ops->nonce_floor_peek != NULL &&
+	    (v = st->ops->nonce_floor_peek(st->data_dir)) >= 0)
+		return v;
+	if (need(st, NULL, 0) != ANVIL_OK)
+		return 0;
+	return st->ops->nonce_floor(st->be);
 }
 
 anvil_err
 store_nonce_purge(struct store *st, time_t now, size_t *purged)
 {
+	anvil_err rc;
+
 	if (st == NULL)
 		return ANVIL_ERR_INVALID;
+	if ((rc = need(st, NULL, 0)) != ANVIL_OK)
+		return rc;
 	return st->ops->nonce_purge(st->be, now, purged);
 }
 
 anvil_err
 store_backup(struct store *st, const char *dir, char *err, size_t errlen)
 {
+	anvil_err rc;
+
 	if (st == NULL)
 		return errf(err, errlen, ANVIL_ERR_INVALID,
 		    "store_backup: no store or folder");
+	if ((rc = need(st, err, errlen)) != ANVIL_OK)
+		return rc;
 	return st->ops->backup(st->be, dir, err, errlen);
 }
 
 anvil_err
 store_verify(struct store *st, char *err, size_t errlen)
 {
+	anvil_err rc;
+
 	if (st == NULL)
 		return errf(err, errlen, ANVIL_ERR_INVALID,
 		    "store_verify: no store");
+	if ((rc = need(st, err, errlen)) != ANVIL_OK)
+		return rc;
 	return st->ops->verify(st->be, err, errlen);
 }
 
 void
 store_set_progress(struct store *st, struct progress *p)
 {
-	if (st != NULL)
+	if (st != NULL && need(st, NULL, 0) == ANVIL_OK)
 		st->ops->set_progress(st->be, p);
 }

@@ -56,6 +56,15 @@ enum store_kind {
 				 * db migrate); without it a missing schema is
 				 * ANVIL_ERR_NOTFOUND and an older one
 				 * ANVIL_ERR_VERSION. Berkeley DB: no effect */
+#define STORE_OPEN_DEFER 0x4	/* open at the first call that needs the
+				 * backend, not now: a CGI request that
+				 * touches no record (GET directory, HEAD
+				 * newNonce) then costs no environment join
+				 * (bench/README.md "cgi.sh"). A failed open
+				 * is reported by that call, and by every
+				 * later one; store_nonce_floor reads the
+				 * floor without opening where the backend
+				 * can (Berkeley DB's nonce.floor file) */
 
 /*
  * Opens (and with STORE_OPEN_CREATE creates) the store of data_dir, kept in

@@ -415,18 +415,26 @@ done <"$T/revoked"
 # ------------------------------------------------------------ limits hit
 # Over a limit, a clear message and a quick end, not a hang: a request
 # whose process gets too little memory, and the cron line under the same.
-as_user 'mkdir public_html/tight && cp public_html/cgi-bin/anvil.cgi public_html/tight/ &&
-    chmod 0755 public_html/tight && printf "%s\n" "Options +ExecCGI" "<Files anvil.cgi>" \
-    "SetHandler cgi-script" "</Files>" >public_html/tight/.htaccess'
+# The request reads the store (renewal-info), since a CGI request opens
+# it only then (STORE_OPEN_DEFER in src/store/store.h); its config has
+# the tight folder's URL as base_url.
+as_user "mkdir public_html/tight &&
+    sed 's|^base_url = .*|base_url = https://127.0.0.1:$HTTPS_PORT/~$U/tight/anvil.cgi|' \
+    anvil/etc/anvil/anvil.conf >anvil/etc/anvil/tight.conf &&
+    sed 's|/anvil/anvil.conf\$|/anvil/tight.conf|' public_html/cgi-bin/anvil.cgi \
+    >public_html/tight/anvil.cgi && chmod 0755 public_html/tight public_html/tight/anvil.cgi &&
+    printf '%s\n' 'Options +ExecCGI' '<Files anvil.cgi>' 'SetHandler cgi-script' '</Files>' \
+    >public_html/tight/.htaccess"
+grep -q 'tight.conf$' "$H/public_html/tight/anvil.cgi" || fail "the tight entry point has no config"
 t0=$(date +%s)
 res=$(curl -s -o "$T/tight.json" -w '%{http_code} %{content_type}' --max-time 30 --cacert "$TRUST" \
-    "https://127.0.0.1:$HTTPS_PORT/~$U/tight/anvil.cgi")
+    "https://127.0.0.1:$HTTPS_PORT/~$U/tight/anvil.cgi/renewal-info/$(cert_id "$T/certbot-cgi/live/cb/cert.pem")")
 t1=$(date +%s)
 [ "$res" = "500 application/problem+json" ] && grep -q serverInternal "$T/tight.json" &&
-    grep -q "cannot start: .*Cannot allocate memory" "$AP/error.log" &&
+    grep -q "opening the store: .*Cannot allocate memory" "$AP/error.log" &&
     ok "RLimitMEM $TIGHT_MEM: 500 problem in $((t1 - t0)) s, the error log says why" ||
     fail "RLimitMEM $TIGHT_MEM: $res in $((t1 - t0)) s: $(cat "$T/tight.json"); log: $(tail -3 "$AP/error.log")"
-grep "cannot start" "$AP/error.log" | tail -1 | sed 's/^/    /'
+grep "opening the store" "$AP/error.log" | tail -1 | sed 's/^/    /'
 cmd=$(head -1 "$T/cronlines" | cut -d' ' -f6-)
 t0=$(date +%s)
 su -s /bin/sh "$U" -c "cd && exec prlimit --as=$TIGHT_MEM -- env -i HOME=$H LOGNAME=$U \

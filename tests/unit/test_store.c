@@ -2331,6 +2331,94 @@ Test(store, open_without_create_finds_no_store)
 	cr_assert_null(s);
 }
 
+static int
+util_exists_file(const char *p)
+{
+	struct stat sb;
+
+	return stat(p, &sb) == 0;
+}
+
+/*
+ * STORE_OPEN_DEFER (a CGI request of src/bin/anvil.c): nothing is joined or
+ * created until a call needs the backend; the nonce floor comes from the
+ * floor file without an open; a failed open is each later call's answer.
+ */
+Test(store, a_deferred_open_joins_nothing_until_a_call_needs_it)
+{
+	struct op o = { .op = OP_CNEXT, .id = "crl" };
+	struct store *d = NULL;
+	char *p = NULL, *home = NULL, *fl = NULL;
+
+	cr_assert(asprintf(&p, "%s/later", dir) > 0);
+	cr_assert(asprintf(&home, "%s/store", p) > 0);
+	cr_assert_eq(mkdir(p, 0700), 0);
+	cr_assert_eq(store_open(p, STORE_OPEN_CREATE | STORE_OPEN_DEFER, &d,
+	    err, sizeof(err)), ANVIL_OK, "%s", err);
+	cr_assert_not_null(d);
+	cr_assert_str_eq(store_backend(d), STORE_BACKEND_BDB);
+	cr_assert_eq(store_nonce_floor(d), 0);
+	store_hold(d);
+	store_idle(d);
+	store_maintain(d);
+	cr_assert(!util_exists_file(home), "nothing made before a call");
+	store_hold(d);
+	cr_assert_eq(store_run(d, 0, op_fn, &o, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	store_idle(d);
+	cr_assert_eq(o.val, 1);
+	cr_assert(util_exists_file(home), "the first store_run made it");
+	store_close(d);
+	d = NULL;
+
+	/* The floor is the file's, read without joining, and the same once
+	 * joined. */
+	cr_assert(asprintf(&fl, "%s/nonce.floor", home) > 0);
+	write_file(fl, "1234567\n", 8);
+	cr_assert_eq(store_open(p, STORE_OPEN_DEFER, &d, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq((long long)store_nonce_floor(d), 1234567LL);
+	cr_assert_eq(store_run(d, 0, op_fn, &o, err, sizeof(err)), ANVIL_OK,
+	    "%s", err);
+	cr_assert_eq(o.val, 2, "the same store");
+	cr_assert_eq((long long)store_nonce_floor(d), 1234567LL);
+	store_close(d);
+	d = NULL;
+
+	/* A floor file that is not a time: the open says so, every time. */
+	write_file(fl, "x\n", 2);
+	cr_assert_eq(store_open(p, STORE_OPEN_DEFER, &d, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(store_nonce_floor(d), 0);
+	err[0] = '\0';
+	cr_assert_eq(store_run(d, 0, op_fn, &o, err, sizeof(err)),
+	    ANVIL_ERR_CORRUPT);
+	cr_assert(strstr(err, "nonce.floor") != NULL, "err: %s", err);
+	err[0] = '\0';
+	cr_assert_eq(store_run(d, 0, op_fn, &o, err, sizeof(err)),
+	    ANVIL_ERR_CORRUPT);
+	cr_assert(strstr(err, "nonce.floor") != NULL, "again: %s", err);
+	cr_assert_eq(store_nonce_spend(d, (const unsigned char *)"n", 1,
+	    time(NULL) + 60), ANVIL_ERR_CORRUPT);
+	store_close(d);
+	d = NULL;
+
+	/* No store and no STORE_OPEN_CREATE: found out by the first call. */
+	free(p);
+	cr_assert(asprintf(&p, "%s/none", dir) > 0);
+	cr_assert_eq(mkdir(p, 0700), 0);
+	cr_assert_eq(store_open(p, STORE_OPEN_DEFER, &d, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_assert_eq(store_run(d, 0, op_fn, &o, err, sizeof(err)),
+	    ANVIL_ERR_NOTFOUND);
+	cr_assert(strstr(err, p) != NULL, "err names the folder: %s", err);
+	store_close(d);
+	op_clear(&o);
+	free(fl);
+	free(home);
+	free(p);
+}
+
 /* store_open_cfg: the default and "bdb" open the same files; a backend
  * this build lacks is a config error that names it and opens nothing. */
 Test(store, open_cfg_picks_the_backend)
@@ -2464,14 +2552,6 @@ Test(store, reopen_keeps_everything)
 	cr_assert_not_null(rec, "data is in the files after a clean close");
 	json_decref(rec);
 	cr_assert_eq(counter(OP_CGET, "crl"), 2);
-}
-
-static int
-util_exists_file(const char *p)
-{
-	struct stat sb;
-
-	return stat(p, &sb) == 0;
 }
 
 static ino_t

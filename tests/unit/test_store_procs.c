@@ -1496,6 +1496,13 @@ Test(store, a_recovery_raises_the_nonce_floor_past_every_spend_before_it)
 	cr_expect(store_nonce_floor(st) >= spent && spent > 0, "floor %lld, "
 	    "spent at %lld", (long long)store_nonce_floor(st),
 	    (long long)spent);
+	created = store_nonce_floor(st);
+	store_close(st);
+	/* A CGI request's deferred store reads the same floor unopened. */
+	st = NULL;
+	cr_assert_eq(store_open(dir, STORE_OPEN_DEFER, &st, err, sizeof(err)),
+	    ANVIL_OK, "%s", err);
+	cr_expect_eq((long long)store_nonce_floor(st), (long long)created);
 	store_close(st);
 	close(hold[1]);
 	expect_exit(spender_pid, WK_OK, "spender");
