@@ -108,6 +108,14 @@ acme_valq_abandoned(const struct anvil_config *cfg, json_t *entry,
 	    (json_int_t)now;
 }
 
+/* A validation's outcome, recorded with the next claim (drain). */
+struct result {
+	char id[129];
+	struct acme_vinfo vi;
+	anvil_err rc;
+	char detail[512];
+};
+
 /* Finding and claiming the next entry. */
 struct claim {
 	const struct anvil_config *cfg;
@@ -119,12 +127,8 @@ struct claim {
 	struct acme_vinfo vi;	/* out: its validation data */
 	int again;		/* out: an entry was settled; look again */
 	int waiting;		/* out: entries not in a runner's hands */
-	/* A result to record first, in the same transaction: NULL id for
-	 * none. */
-	const char *done_id;
-	const struct acme_vinfo *done_vi;
-	anvil_err done_rc;
-	const char *done_detail;
+	const struct result *done;	/* to record first, in the same
+					 * transaction; NULL: none */
 };
 
 static anvil_err
@@ -155,9 +159,8 @@ claim_fn(struct store_txn *txn, void *arg)
 
 	c->best[0] = c->id[0] = '\0';
 	c->again = c->waiting = 0;
-	if (c->done_id != NULL && (rc = acme_validation_settle(txn,
-	    c->done_id, c->done_vi, c->done_rc, c->done_detail, c->now)) !=
-	    ANVIL_OK)
+	if (c->done != NULL && (rc = acme_validation_settle(txn, c->done->id,
+	    &c->done->vi, c->done->rc, c->done->detail, c->now)) != ANVIL_OK)
 		return rc;
 	if ((rc = store_each(txn, STORE_VALQ, pick_fn, c)) != ANVIL_OK ||
 	    c->best[0] == '\0' || !c->take)
@@ -361,21 +364,21 @@ linger(int fd)
 static anvil_err
 settle_fn(struct store_txn *txn, void *arg)
 {
-	const struct claim *c = arg;
+	const struct result *r = arg;
 
-	return acme_validation_settle(txn, c->done_id, c->done_vi, c->done_rc,
-	    c->done_detail, time(NULL));
+	return acme_validation_settle(txn, r->id, &r->vi, r->rc, r->detail,
+	    time(NULL));
 }
 
 /* Records a result in a transaction of its own. */
 static void
-settle_alone(struct store *st, struct claim *done)
+settle_alone(struct store *st, struct result *r)
 {
 	anvil_err rc;
 
-	if ((rc = store_run(st, 0, settle_fn, done, NULL, 0)) != ANVIL_OK)
-		log_err("validation %s: recording the result: %s",
-		    done->done_id, anvil_strerror(rc));
+	if ((rc = store_run(st, 0, settle_fn, r, NULL, 0)) != ANVIL_OK)
+		log_err("validation %s: recording the result: %s", r->id,
+		    anvil_strerror(rc));
 }
 
 /*
@@ -387,33 +390,27 @@ settle_alone(struct store *st, struct claim *done)
 static void
 drain(const struct anvil_config *cfg, struct store *st)
 {
-	struct claim c, done;
-	struct acme_vinfo vi;
-	char id[sizeof(c.id)], detail[512];
+	struct claim c;
+	struct result res, *done = NULL;
 	anvil_err rc;
 
-	memset(&done, 0, sizeof(done));
-	done.cfg = cfg;
 	while (!runner_stop) {
 		memset(&c, 0, sizeof(c));
 		c.cfg = cfg;
 		c.now = time(NULL);
 		c.take = 1;
-		c.done_id = done.done_id;
-		c.done_vi = done.done_vi;
-		c.done_rc = done.done_rc;
-		c.done_detail = done.done_detail;
+		c.done = done;
 		/* Durable: a claim rolled back by the recovery after its
 		 * runner was killed would send the entry round again. */
 		if ((rc = store_run(st, 0, claim_fn, &c, NULL, 0)) !=
-		    ANVIL_OK && done.done_id != NULL) {
+		    ANVIL_OK && done != NULL) {
 			/* The result alone, then the claim alone: one that
 			 * cannot be recorded stops no other. */
-			settle_alone(st, &done);
-			done.done_id = NULL;
+			settle_alone(st, done);
+			done = NULL;
 			continue;
 		}
-		done.done_id = NULL;
+		done = NULL;
 		if (rc != ANVIL_OK) {
 			log_err("validation queue: %s", anvil_strerror(rc));
 			return;
@@ -422,23 +419,21 @@ drain(const struct anvil_config *cfg, struct store *st)
 			continue;
 		if (c.id[0] == '\0')
 			return;
-		rc = acme_validation_check(cfg, &c.vi, &runner_stop, detail,
-		    sizeof(detail));
+		rc = acme_validation_check(cfg, &c.vi, &runner_stop,
+		    res.detail, sizeof(res.detail));
 		if (runner_stop) {
 			(void)store_run(st, 0, unclaim_fn, c.id, NULL, 0);
 			return;
 		}
-		acme_validation_log(c.id, &c.vi, rc, detail);
-		memcpy(id, c.id, sizeof(id));
-		vi = c.vi;
-		done.done_id = id;
-		done.done_vi = &vi;
-		done.done_rc = rc;
-		done.done_detail = detail;
+		acme_validation_log(c.id, &c.vi, rc, res.detail);
+		memcpy(res.id, c.id, sizeof(res.id));
+		res.vi = c.vi;
+		res.rc = rc;
+		done = &res;
 	}
 	/* Stopped: the result still goes in. */
-	if (done.done_id != NULL)
-		settle_alone(st, &done);
+	if (done != NULL)
+		settle_alone(st, done);
 }
 
 /*

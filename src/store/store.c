@@ -21,10 +21,9 @@
 
 struct store {
 	const struct store_ops *ops;
-	void *be;		/* the backend's handle; NULL until a deferred
-				 * open has run */
+	void *be;		/* the backend's handle; NULL only until a
+				 * deferred open has run */
 	/* STORE_OPEN_DEFER: what the open will take, and how it went. */
-	int deferred;
 	char *data_dir;
 	struct store_cfg cfg;	/* its strings are copies */
 	unsigned flags;
@@ -68,7 +67,6 @@ store_open_cfg(const char *data_dir, const struct store_cfg *cfg,
 		return errf(err, errlen, ANVIL_ERR_NOMEM, "out of memory");
 	st->ops = ops;
 	if (flags & STORE_OPEN_DEFER) {
-		st->deferred = 1;
 		st->flags = flags & ~(unsigned)STORE_OPEN_DEFER;
 		if (cfg != NULL)
 			st->cfg = *cfg;
@@ -108,8 +106,6 @@ need(struct store *st, char *err, size_t errlen)
 
 	if (st->be != NULL)
 		return ANVIL_OK;
-	if (!st->deferred)
-		return errf(err, errlen, ANVIL_ERR_INVALID, "store not open");
 	if (st->open_rc != ANVIL_OK)
 		return errf(err, errlen, st->open_rc, "%s", st->open_err);
 	rc = st->ops->open(st->data_dir, &st->cfg, st->flags, &st->be,
@@ -390,7 +386,7 @@ store_nonce_floor(struct store *st)
 
 	if (st == NULL)
 		return 0;
-	if (st->be == NULL && st->deferred && st->open_rc == ANVIL_OK &&
+	if (st->be == NULL && st->open_rc == ANVIL_OK &&
 	    st->ops->nonce_floor_peek != NULL &&
 	    (v = st->ops->nonce_floor_peek(st->data_dir)) >= 0)
 		return v;
